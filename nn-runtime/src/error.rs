@@ -1,0 +1,48 @@
+//! Errors for data that comes from outside: shapes chosen at run time.
+
+use std::fmt;
+
+/// A run-time shape problem: a batch, gradient or sequence that does not fit
+/// the network. Says what was expected and what was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShapeError {
+    /// A matrix had the wrong number of rows (features).
+    Width { what: &'static str, expected: usize, found: usize },
+    /// The gradient's batch size differs from the last forward's.
+    BatchSize { forward: usize, backward: usize },
+    /// `backward` was called before any `forward`.
+    NoForward,
+    /// A sequence with no time steps.
+    EmptySequence,
+    /// Time steps of one sequence batch with different batch sizes.
+    RaggedSequence { step: usize, expected: usize, found: usize },
+    /// An auxiliary head index beyond the network's heads.
+    NoSuchAuxHead { index: usize, heads: usize },
+}
+
+impl fmt::Display for ShapeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShapeError::Width { what, expected, found } => {
+                write!(f, "{what} has {found} rows (features) but the network expects {expected}")
+            }
+            ShapeError::BatchSize { forward, backward } => write!(
+                f,
+                "gradient has {backward} columns (samples) but the last forward had {forward}; \
+                 call backward with dL/dy of the last forward"
+            ),
+            ShapeError::NoForward => write!(f, "backward called before forward"),
+            ShapeError::EmptySequence => write!(f, "sequence has no time steps"),
+            ShapeError::RaggedSequence { step, expected, found } => write!(
+                f,
+                "time step {step} has {found} samples but step 0 has {expected}; \
+                 every step of a sequence batch needs the same batch size"
+            ),
+            ShapeError::NoSuchAuxHead { index, heads } => {
+                write!(f, "auxiliary head {index} does not exist (the network has {heads})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ShapeError {}

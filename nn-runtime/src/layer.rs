@@ -1,0 +1,182 @@
+//! The contract between layers, blocks and generated networks: the [`Layer`]
+//! trait, and the visitors through which parameters and buffers are seen.
+
+use crate::{Batch, Float};
+
+/// A layer (or a block of layers) from `I` features to `O` features.
+///
+/// Outputs and input gradients live in buffers the layer owns and reuses, so
+/// a training step allocates nothing once the batch size is fixed.
+pub trait Layer<T: Float, const I: usize, const O: usize> {
+    /// Training-mode forward: caches what [`Layer::backward`] needs and returns
+    /// the output, which stays in the layer until the next forward.
+    fn forward(&mut self, x: &Batch<T, I>) -> &Batch<T, O>;
+
+    /// Given dL/dy for the last forward, adds dL/dparameters to the gradients
+    /// and returns dL/dx.
+    ///
+    /// `grad` must have the batch size of the last forward; networks check this
+    /// once at their entry, so layers do not repeat it.
+    fn backward(&mut self, grad: &Batch<T, O>) -> &Batch<T, I>;
+
+    /// Evaluation-mode forward (running statistics, no dropout).
+    fn predict(&self, x: &Batch<T, I>) -> Batch<T, O>;
+
+    /// Shows every parameter and buffer, in a fixed order, to `v`.
+    fn visit(&self, _v: &mut dyn Visit<T>) {}
+
+    /// Shows every parameter and buffer, mutably, in the same order as [`Layer::visit`].
+    fn visit_mut(&mut self, _v: &mut dyn VisitMut<T>) {}
+
+    /// While frozen, stochastic layers (dropout) reuse the randomness of their
+    /// last forward, so that a gradient check sees one deterministic function.
+    fn freeze_randomness(&mut self, _frozen: bool) {}
+}
+
+/// What a parameter is for. Optimizers can exempt everything but weights from
+/// weight decay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ParamKind {
+    /// A weight matrix or kernel (dense, projection, gate, recurrent, conv).
+    Weight,
+    /// An additive bias.
+    Bias,
+    /// The scale or shift of a normalization layer.
+    Norm,
+    /// The learned negative slope of a PReLU.
+    Slope,
+}
+
+/// A parameter seen through [`Visit`]. `value` and `grad` are laid out
+/// row-major in PyTorch's `shape`.
+#[derive(Debug)]
+pub struct ParamRef<'a, T> {
+    /// The last component of the name (`"weight"`); the visitor tracks the prefix.
+    pub name: &'a str,
+    pub kind: ParamKind,
+    /// PyTorch's shape of the tensor.
+    pub shape: &'a [usize],
+    pub value: &'a [T],
+    pub grad: &'a [T],
+}
+
+/// A parameter seen through [`VisitMut`].
+#[derive(Debug)]
+pub struct ParamMut<'a, T> {
+    pub name: &'a str,
+    pub kind: ParamKind,
+    pub shape: &'a [usize],
+    pub value: &'a mut [T],
+    pub grad: &'a mut [T],
+}
+
+/// A non-trained state tensor (running statistics), as PyTorch's buffers.
+#[derive(Debug)]
+pub enum BufferRef<'a, T> {
+    /// A floating-point buffer such as `running_mean`.
+    Float { name: &'a str, shape: &'a [usize], value: &'a [T] },
+    /// An integer counter such as `num_batches_tracked` (I64 in files).
+    Count { name: &'a str, value: i64 },
+}
+
+/// A buffer seen through [`VisitMut`].
+#[derive(Debug)]
+pub enum BufferMut<'a, T> {
+    Float { name: &'a str, shape: &'a [usize], value: &'a mut [T] },
+    Count { name: &'a str, value: &'a mut i64 },
+}
+
+/// Receives parameters and buffers. `enter`/`leave` bracket each naming level
+/// (`"3"`, `"projection"`), so a visitor that needs full names can build them
+/// and one that does not (an optimizer) pays nothing.
+pub trait Visit<T> {
+    fn enter(&mut self, _segment: &str) {}
+    fn leave(&mut self) {}
+    fn param(&mut self, p: ParamRef<'_, T>);
+    fn buffer(&mut self, _b: BufferRef<'_, T>) {}
+}
+
+/// The mutable twin of [`Visit`].
+pub trait VisitMut<T> {
+    fn enter(&mut self, _segment: &str) {}
+    fn leave(&mut self) {}
+    fn param(&mut self, p: ParamMut<'_, T>);
+    fn buffer(&mut self, _b: BufferMut<'_, T>) {}
+}
+
+/// Tracks the dotted name prefix for visitors that need full names.
+#[derive(Debug, Default, Clone)]
+pub struct NamePath {
+    path: String,
+    marks: Vec<usize>,
+}
+
+impl NamePath {
+    pub fn enter(&mut self, segment: &str) {
+        self.marks.push(self.path.len());
+        if !self.path.is_empty() {
+            self.path.push('.');
+        }
+        self.path.push_str(segment);
+    }
+    pub fn leave(&mut self) {
+        let mark = self.marks.pop().unwrap_or(0);
+        self.path.truncate(mark);
+    }
+    /// The full name of a leaf under the current prefix (`"3.projection.weight"`).
+    pub fn full(&self, leaf: &str) -> String {
+        if self.path.is_empty() {
+            leaf.to_string()
+        } else {
+            format!("{}.{}", self.path, leaf)
+        }
+    }
+    /// The current prefix without a leaf.
+    pub fn prefix(&self) -> &str {
+        &self.path
+    }
+}
+
+/// Visits `v` under the naming segment `segment`.
+pub fn visit_in<T>(v: &mut dyn Visit<T>, segment: &str, f: impl FnOnce(&mut dyn Visit<T>)) {
+    v.enter(segment);
+    f(v);
+    v.leave();
+}
+
+/// Visits `v` mutably under the naming segment `segment`.
+pub fn visit_mut_in<T>(v: &mut dyn VisitMut<T>, segment: &str, f: impl FnOnce(&mut dyn VisitMut<T>)) {
+    v.enter(segment);
+    f(v);
+    v.leave();
+}
+
+/// Sets every gradient to zero.
+pub struct ZeroGrad;
+
+impl<T: Float> VisitMut<T> for ZeroGrad {
+    fn param(&mut self, p: ParamMut<'_, T>) {
+        p.grad.fill(T::zero());
+    }
+}
+
+/// Resizes `buf` to `cols` columns if needed. Allocates only when the batch
+/// size changes, which is what keeps steady-state steps allocation-free.
+#[inline]
+pub fn ensure_cols<T: Float, const N: usize>(buf: &mut Batch<T, N>, cols: usize) {
+    if buf.ncols() != cols {
+        *buf = Batch::<T, N>::zeros_generic(nalgebra::Const::<N>, nalgebra::Dyn(cols));
+    }
+}
+
+/// Copies `x` into `buf`, resizing it if needed.
+#[inline]
+pub fn copy_batch<T: Float, const N: usize>(buf: &mut Batch<T, N>, x: &Batch<T, N>) {
+    ensure_cols(buf, x.ncols());
+    buf.as_mut_slice().copy_from_slice(x.as_slice());
+}
+
+/// An empty batch (zero columns): the starting state of every buffer.
+pub fn empty<T: Float, const N: usize>() -> Batch<T, N> {
+    Batch::<T, N>::zeros_generic(nalgebra::Const::<N>, nalgebra::Dyn(0))
+}

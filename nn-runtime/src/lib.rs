@@ -1,0 +1,26 @@
+//! Runtime of `nn`: layers with hand-derived backward passes, blocks, and the
+//! machinery (initializers, gradient checks) that generated networks use.
+//!
+//! Users depend on the `nn` crate, which re-exports this one.
+
+mod error;
+mod float;
+mod init;
+pub mod kernels;
+mod layer;
+pub mod layers;
+mod model;
+pub mod testing;
+
+pub use error::ShapeError;
+pub use float::{Batch, Float};
+pub use init::{seeded_rng, Init, SeededRng};
+pub use layer::{
+    copy_batch, empty, ensure_cols, visit_in, visit_mut_in, BufferMut, BufferRef, Layer, NamePath, ParamKind, ParamMut,
+    ParamRef, Visit, VisitMut, ZeroGrad,
+};
+pub use model::{Model, NamedBuffer, NamedParam};
+
+/// Re-exported so users and generated code share one version.
+pub use nalgebra;
+pub use rand;

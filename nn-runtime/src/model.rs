@@ -1,0 +1,140 @@
+//! [`Model`]: what the trainer, optimizers, clipping, diagnostics and file I/O
+//! see of a whole network. `network!` implements it for every struct it makes.
+
+use nalgebra::{DMatrix, DMatrixView};
+
+use crate::layer::{BufferRef, NamePath, ParamKind, ParamRef, ZeroGrad};
+use crate::{Float, ShapeError, Visit, VisitMut};
+
+/// A whole network, seen through dynamic shapes.
+///
+/// A batch is a matrix with one column per sample. For a vector network it has
+/// [`Model::INPUT`] rows. For a sequence network (`seq N`) it has `steps * N`
+/// rows: rows `t*N .. (t+1)*N` are time step `t`.
+pub trait Model<T: Float> {
+    /// Features per sample (per time step for a sequence network).
+    const INPUT: usize;
+    /// Outputs per sample.
+    const OUTPUT: usize;
+    /// The struct's name, for summaries, errors and file metadata.
+    const NAME: &'static str;
+
+    /// Shows every parameter and buffer, with PyTorch-style naming levels.
+    fn visit(&self, v: &mut dyn Visit<T>);
+    /// The mutable twin of [`Model::visit`], same order.
+    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>);
+
+    /// Training-mode forward; the output stays in the model.
+    fn forward_view(&mut self, x: DMatrixView<'_, T>) -> Result<DMatrixView<'_, T>, ShapeError>;
+    /// Back-propagates dL/dy of the last forward (plus any auxiliary-head
+    /// gradients set since), adds to the parameter gradients and returns dL/dx.
+    fn backward_view(&mut self, grad: DMatrixView<'_, T>) -> Result<DMatrixView<'_, T>, ShapeError>;
+    /// Evaluation-mode forward.
+    fn predict_view(&self, x: DMatrixView<'_, T>) -> Result<DMatrix<T>, ShapeError>;
+
+    /// While frozen, dropout reuses the masks of the last forward (for gradient checks).
+    fn freeze_randomness(&mut self, _frozen: bool) {}
+
+    /// How many auxiliary heads the network has.
+    fn aux_heads(&self) -> usize {
+        0
+    }
+    /// Head `i`'s loss weight and its output from the last training forward.
+    fn aux_output(&self, _i: usize) -> Option<(f64, DMatrixView<'_, T>)> {
+        None
+    }
+    /// Sets dL/d(output of head `i`) for the next backward. Trainers pass
+    /// `weight * dLoss/dhead`; the gradient is used once, then cleared.
+    fn set_aux_grad(&mut self, i: usize, _grad: DMatrixView<'_, T>) -> Result<(), ShapeError> {
+        Err(ShapeError::NoSuchAuxHead { index: i, heads: self.aux_heads() })
+    }
+
+    /// Sets every parameter gradient to zero.
+    fn zero_grad(&mut self) {
+        self.visit_mut(&mut ZeroGrad);
+    }
+
+    /// Every parameter as (full name, kind, shape, value, grad), copied, in the fixed order.
+    fn parameters(&self) -> Vec<NamedParam<T>> {
+        let mut c = Collect { path: NamePath::default(), params: Vec::new(), buffers: Vec::new() };
+        self.visit(&mut c);
+        c.params
+    }
+
+    /// Every buffer (running statistics) by full name, copied.
+    fn buffers(&self) -> Vec<NamedBuffer<T>> {
+        let mut c = Collect { path: NamePath::default(), params: Vec::new(), buffers: Vec::new() };
+        self.visit(&mut c);
+        c.buffers
+    }
+
+    /// Total number of trainable scalars.
+    fn parameter_count(&self) -> usize {
+        struct Count(usize);
+        impl<T> Visit<T> for Count {
+            fn param(&mut self, p: ParamRef<'_, T>) {
+                self.0 += p.value.len();
+            }
+        }
+        let mut c = Count(0);
+        self.visit(&mut c);
+        c.0
+    }
+}
+
+/// A parameter with its full PyTorch-style name, copied out of a model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedParam<T> {
+    pub name: String,
+    pub kind: ParamKind,
+    pub shape: Vec<usize>,
+    pub value: Vec<T>,
+    pub grad: Vec<T>,
+}
+
+/// A buffer with its full name, copied out of a model.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NamedBuffer<T> {
+    Float { name: String, shape: Vec<usize>, value: Vec<T> },
+    Count { name: String, value: i64 },
+}
+
+impl<T> NamedBuffer<T> {
+    pub fn name(&self) -> &str {
+        match self {
+            NamedBuffer::Float { name, .. } | NamedBuffer::Count { name, .. } => name,
+        }
+    }
+}
+
+struct Collect<T> {
+    path: NamePath,
+    params: Vec<NamedParam<T>>,
+    buffers: Vec<NamedBuffer<T>>,
+}
+
+impl<T: Copy> Visit<T> for Collect<T> {
+    fn enter(&mut self, segment: &str) {
+        self.path.enter(segment);
+    }
+    fn leave(&mut self) {
+        self.path.leave();
+    }
+    fn param(&mut self, p: ParamRef<'_, T>) {
+        self.params.push(NamedParam {
+            name: self.path.full(p.name),
+            kind: p.kind,
+            shape: p.shape.to_vec(),
+            value: p.value.to_vec(),
+            grad: p.grad.to_vec(),
+        });
+    }
+    fn buffer(&mut self, b: BufferRef<'_, T>) {
+        self.buffers.push(match b {
+            BufferRef::Float { name, shape, value } => {
+                NamedBuffer::Float { name: self.path.full(name), shape: shape.to_vec(), value: value.to_vec() }
+            }
+            BufferRef::Count { name, value } => NamedBuffer::Count { name: self.path.full(name), value },
+        });
+    }
+}

@@ -1,0 +1,248 @@
+//! Gradient checking by central differences, in `f64`, for anything that is a
+//! [`Model`]: a whole generated network, or a single layer or block wrapped in
+//! [`LayerModel`].
+//!
+//! The scalar checked is `L = <r, y> + sum_h <r_h, aux_h>` with fixed random
+//! `r`, so dL/dy = r exercises every output. Stochastic layers are frozen
+//! (dropout keeps one mask) for the duration of the check.
+
+use nalgebra::{DMatrix, DMatrixView};
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::layer::{copy_batch, empty, ParamMut, ParamRef};
+use crate::{seeded_rng, Batch, Float, Layer, Model, ShapeError, Visit, VisitMut};
+
+/// A single layer or block presented as a [`Model`], so the harness (and
+/// anything else written against `Model`) can drive it.
+#[derive(Debug)]
+pub struct LayerModel<T: Float, L, const I: usize, const O: usize> {
+    pub layer: L,
+    x: Batch<T, I>,
+    g: Batch<T, O>,
+    forward_cols: Option<usize>,
+}
+
+impl<T: Float, L: Layer<T, I, O>, const I: usize, const O: usize> LayerModel<T, L, I, O> {
+    pub fn new(layer: L) -> Self {
+        Self { layer, x: empty(), g: empty(), forward_cols: None }
+    }
+}
+
+fn check_rows<T>(what: &'static str, m: &DMatrixView<'_, T>, expected: usize) -> Result<(), ShapeError> {
+    if m.nrows() == expected {
+        Ok(())
+    } else {
+        Err(ShapeError::Width { what, expected, found: m.nrows() })
+    }
+}
+
+/// Copies a dynamic view into a static batch buffer.
+pub fn view_into_batch<T: Float, const N: usize>(v: &DMatrixView<'_, T>, buf: &mut Batch<T, N>) {
+    crate::layer::ensure_cols(buf, v.ncols());
+    for (j, col) in v.column_iter().enumerate() {
+        buf.column_mut(j).copy_from(&col);
+    }
+}
+
+impl<T: Float, L: Layer<T, I, O>, const I: usize, const O: usize> Model<T> for LayerModel<T, L, I, O> {
+    const INPUT: usize = I;
+    const OUTPUT: usize = O;
+    const NAME: &'static str = "LayerModel";
+
+    fn visit(&self, v: &mut dyn Visit<T>) {
+        self.layer.visit(v);
+    }
+    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
+        self.layer.visit_mut(v);
+    }
+    fn forward_view(&mut self, x: DMatrixView<'_, T>) -> Result<DMatrixView<'_, T>, ShapeError> {
+        check_rows("input", &x, I)?;
+        view_into_batch(&x, &mut self.x);
+        self.forward_cols = Some(x.ncols());
+        let y = self.layer.forward(&self.x);
+        Ok(y.as_view())
+    }
+    fn backward_view(&mut self, grad: DMatrixView<'_, T>) -> Result<DMatrixView<'_, T>, ShapeError> {
+        check_rows("gradient", &grad, O)?;
+        match self.forward_cols {
+            None => return Err(ShapeError::NoForward),
+            Some(n) if n != grad.ncols() => return Err(ShapeError::BatchSize { forward: n, backward: grad.ncols() }),
+            _ => {}
+        }
+        view_into_batch(&grad, &mut self.g);
+        Ok(self.layer.backward(&self.g).as_view())
+    }
+    fn predict_view(&self, x: DMatrixView<'_, T>) -> Result<DMatrix<T>, ShapeError> {
+        check_rows("input", &x, I)?;
+        let mut b = empty::<T, I>();
+        view_into_batch(&x, &mut b);
+        let y = self.layer.predict(&b);
+        Ok(DMatrix::from_column_slice(O, y.ncols(), y.as_slice()))
+    }
+    fn freeze_randomness(&mut self, frozen: bool) {
+        self.layer.freeze_randomness(frozen);
+    }
+}
+
+/// The outcome of a gradient check: the worst relative error and where it was.
+#[derive(Clone, Debug)]
+pub struct GradReport {
+    /// Largest `|analytic - numeric| / max(|analytic|, |numeric|, 1e-3)`.
+    pub worst: f64,
+    /// Which entry: `"input[3, 1]"` or `"2.weight[5]"`.
+    pub worst_at: String,
+    /// The analytic and numeric values there.
+    pub analytic: f64,
+    pub numeric: f64,
+    /// How many scalars were checked.
+    pub checked: usize,
+    /// Names of the parameter tensors that were checked.
+    pub tensors: Vec<String>,
+}
+
+impl GradReport {
+    /// Panics with the details unless the worst relative error is below `tol`.
+    #[track_caller]
+    pub fn assert_below(&self, tol: f64) {
+        assert!(self.checked > 0, "gradient check checked nothing");
+        assert!(
+            self.worst < tol,
+            "gradient check failed: relative error {:.3e} at {} (analytic {:.12e}, numeric {:.12e}); {} scalars checked",
+            self.worst,
+            self.worst_at,
+            self.analytic,
+            self.numeric,
+            self.checked
+        );
+    }
+}
+
+/// Step of the central differences. With f64 and O(1) values, truncation
+/// (~h^2) and rounding (~1e-16/h) errors both stay near 1e-10.
+pub const STEP: f64 = 1e-5;
+
+/// Checks a model on a random normal input of `batch` samples (scaled by 1.0).
+pub fn grad_check<M: Model<f64>>(model: &mut M, batch: usize, seed: u64) -> GradReport {
+    let mut rng = seeded_rng(seed ^ 0x5eed);
+    let x = DMatrix::<f64>::from_fn(M::INPUT, batch, |_, _| StandardNormal.sample(&mut rng));
+    grad_check_at(model, &x, seed)
+}
+
+/// Checks a model at the given input: dL/dx and dL/d(every parameter).
+pub fn grad_check_at<M: Model<f64>>(model: &mut M, x: &DMatrix<f64>, seed: u64) -> GradReport {
+    let mut rng = seeded_rng(seed);
+    model.freeze_randomness(false);
+    let out = model.forward_view(x.as_view()).expect("gradient check input has the model's width");
+    let r = DMatrix::<f64>::from_fn(out.nrows(), out.ncols(), |_, _| StandardNormal.sample(&mut rng));
+    let heads = model.aux_heads();
+    let aux_r: Vec<DMatrix<f64>> = (0..heads)
+        .map(|h| {
+            let (_, a) = model.aux_output(h).expect("aux head exists");
+            DMatrix::<f64>::from_fn(a.nrows(), a.ncols(), |_, _| StandardNormal.sample(&mut rng))
+        })
+        .collect();
+    model.freeze_randomness(true);
+
+    // Analytic gradients.
+    model.zero_grad();
+    model.forward_view(x.as_view()).expect("forward");
+    for (h, rh) in aux_r.iter().enumerate() {
+        model.set_aux_grad(h, rh.as_view()).expect("aux grad");
+    }
+    let dx = model.backward_view(r.as_view()).expect("backward").into_owned();
+    let analytic = model.parameters();
+
+    let loss = |m: &mut M, x: &DMatrix<f64>| -> f64 {
+        let y = m.forward_view(x.as_view()).expect("forward");
+        let mut l = y.dot(&r);
+        for (h, rh) in aux_r.iter().enumerate() {
+            let (_, a) = m.aux_output(h).expect("aux head exists");
+            l += a.dot(rh);
+        }
+        l
+    };
+
+    let mut report = GradReport {
+        worst: 0.0,
+        worst_at: String::new(),
+        analytic: 0.0,
+        numeric: 0.0,
+        checked: 0,
+        tensors: analytic.iter().map(|p| p.name.clone()).collect(),
+    };
+    let mut record = |at: &dyn Fn() -> String, a: f64, n: f64| {
+        let err = (a - n).abs() / a.abs().max(n.abs()).max(1e-3);
+        report.checked += 1;
+        if err > report.worst || err.is_nan() {
+            report.worst = if err.is_nan() { f64::INFINITY } else { err };
+            report.worst_at = at();
+            report.analytic = a;
+            report.numeric = n;
+        }
+    };
+
+    let mut xp = x.clone();
+    for i in 0..x.nrows() {
+        for j in 0..x.ncols() {
+            let v = x[(i, j)];
+            xp[(i, j)] = v + STEP;
+            let lp = loss(model, &xp);
+            xp[(i, j)] = v - STEP;
+            let lm = loss(model, &xp);
+            xp[(i, j)] = v;
+            record(&|| format!("input[{i}, {j}]"), dx[(i, j)], (lp - lm) / (2.0 * STEP));
+        }
+    }
+
+    for (t, p) in analytic.iter().enumerate() {
+        for e in 0..p.value.len() {
+            nudge(model, t, e, STEP);
+            let lp = loss(model, x);
+            nudge(model, t, e, -2.0 * STEP);
+            let lm = loss(model, x);
+            nudge(model, t, e, STEP);
+            record(&|| format!("{}[{e}]", p.name), p.grad[e], (lp - lm) / (2.0 * STEP));
+        }
+    }
+    model.freeze_randomness(false);
+    report
+}
+
+/// Adds `delta` to element `e` of parameter tensor number `t`.
+fn nudge<M: Model<f64>>(model: &mut M, t: usize, e: usize, delta: f64) {
+    struct Nudge {
+        t: usize,
+        e: usize,
+        delta: f64,
+        seen: usize,
+    }
+    impl VisitMut<f64> for Nudge {
+        fn param(&mut self, p: ParamMut<'_, f64>) {
+            if self.seen == self.t {
+                p.value[self.e] += self.delta;
+            }
+            self.seen += 1;
+        }
+    }
+    model.visit_mut(&mut Nudge { t, e, delta, seen: 0 });
+}
+
+/// Number of parameter tensors a layer shows (handy in tests of blocks).
+pub fn tensor_count<T: Float, L: Layer<T, I, O>, const I: usize, const O: usize>(layer: &L) -> usize {
+    struct Count(usize);
+    impl<T> Visit<T> for Count {
+        fn param(&mut self, _p: ParamRef<'_, T>) {
+            self.0 += 1;
+        }
+    }
+    let mut c = Count(0);
+    layer.visit(&mut c);
+    c.0
+}
+
+/// Convenience for tests: copies `x` into a fresh batch.
+pub fn batch_from<T: Float, const N: usize>(x: &Batch<T, N>) -> Batch<T, N> {
+    let mut b = empty();
+    copy_batch(&mut b, x);
+    b
+}

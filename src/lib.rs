@@ -1,0 +1,19 @@
+//! `nn`: neural networks written as a [`network!`] block, checked at compile
+//! time and turned into statically shaped nalgebra code with hand-derived
+//! backward passes.
+#![doc = include_str!("../README.md")]
+
+pub use nn_macros::network;
+pub use nn_runtime::*;
+
+/// Everything a typical program needs: `use nn::prelude::*;`.
+pub mod prelude {
+    pub use nn_macros::network;
+    pub use nn_runtime::{seeded_rng, Batch, Float, Init, Layer, Model};
+}
+
+/// The path generated code uses to reach the runtime; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use nn_runtime::*;
+}
