@@ -31,6 +31,18 @@ pub trait Layer<T: Float, const I: usize, const O: usize> {
     /// While frozen, stochastic layers (dropout) reuse the randomness of their
     /// last forward, so that a gradient check sees one deterministic function.
     fn freeze_randomness(&mut self, _frozen: bool) {}
+
+    /// The output of the last training forward, for diagnostics (dead or
+    /// saturated units). `None` if the layer keeps no copy of it.
+    fn output(&self) -> Option<&Batch<T, O>> {
+        None
+    }
+
+    /// dL/dx of the last backward, for diagnostics (gradient flow). `None` if
+    /// the layer keeps no copy of it.
+    fn input_grad(&self) -> Option<&Batch<T, I>> {
+        None
+    }
 }
 
 /// What a parameter is for. Optimizers can exempt everything but weights from

@@ -49,6 +49,10 @@ pub trait Model<T: Float> {
         Err(ShapeError::NoSuchAuxHead { index: i, heads: self.aux_heads() })
     }
 
+    /// Shows each top-level item, in network order, as it stands after the last
+    /// forward and backward: what `nn::diagnostics` measures.
+    fn probe(&self, _f: &mut dyn FnMut(Probe<'_, T>)) {}
+
     /// Sets every parameter gradient to zero.
     fn zero_grad(&mut self) {
         self.visit_mut(&mut ZeroGrad);
@@ -80,6 +84,20 @@ pub trait Model<T: Float> {
         self.visit(&mut c);
         c.0
     }
+}
+
+/// One top-level item of a network, seen by [`Model::probe`]. Its parameters
+/// are those whose names start with `"{index}."`.
+#[derive(Debug)]
+pub struct Probe<'a, T: nalgebra::Scalar> {
+    /// Position in the network (the first component of its parameter names).
+    pub index: usize,
+    /// The item's `network!` spelling (`"dense"`, `"relu"`, `"residual"`, ...).
+    pub kind: &'static str,
+    /// Its output from the last training forward, if kept.
+    pub output: Option<DMatrixView<'a, T>>,
+    /// dL/d(its input) from the last backward, if kept.
+    pub input_grad: Option<DMatrixView<'a, T>>,
 }
 
 /// A parameter with its full PyTorch-style name, copied out of a model.

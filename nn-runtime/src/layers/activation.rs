@@ -38,10 +38,6 @@ impl<T: Float, F: ActivationFn, const N: usize> Activation<T, F, N> {
     pub fn func(&self) -> &F {
         &self.func
     }
-    /// The output of the last training forward (diagnostics read it).
-    pub fn output(&self) -> &Batch<T, N> {
-        &self.y
-    }
 }
 
 impl<T: Float, F: ActivationFn + Default, const N: usize> Default for Activation<T, F, N> {
@@ -83,6 +79,14 @@ impl<T: Float, F: ActivationFn, const N: usize> Layer<T, N, N> for Activation<T,
         ensure_cols(&mut self.dx, g.ncols());
         apply_backward(&self.func, self.x.as_slice(), self.y.as_slice(), g.as_slice(), self.dx.as_mut_slice());
         &self.dx
+    }
+
+    fn output(&self) -> Option<&Batch<T, N>> {
+        Some(&self.y)
+    }
+
+    fn input_grad(&self) -> Option<&Batch<T, N>> {
+        Some(&self.dx)
     }
 
     fn predict(&self, x: &Batch<T, N>) -> Batch<T, N> {

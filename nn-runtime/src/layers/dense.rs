@@ -113,6 +113,14 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<T, I, O>
         y
     }
 
+    fn output(&self) -> Option<&Batch<T, O>> {
+        Some(&self.y)
+    }
+
+    fn input_grad(&self) -> Option<&Batch<T, I>> {
+        Some(&self.dx)
+    }
+
     fn visit(&self, v: &mut dyn Visit<T>) {
         v.param(ParamRef {
             name: "weight",
