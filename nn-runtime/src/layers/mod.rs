@@ -2,6 +2,11 @@
 
 mod activation;
 mod dense;
+mod prelu;
 
-pub use activation::{sigmoid, Activation, ActivationFn, Identity, Relu, Sigmoid, Tanh};
+pub use activation::{
+    sigmoid, softplus, Activation, ActivationFn, Elu, Gelu, Identity, LeakyRelu, Mish, Relu, Selu, Sigmoid, Silu,
+    Softplus, Swish, Tanh,
+};
 pub use dense::Dense;
+pub use prelu::Prelu;
