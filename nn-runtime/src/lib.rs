@@ -21,6 +21,10 @@ pub use layer::{
     copy_batch, empty, ensure_cols, visit_in, visit_mut_in, BufferMut, BufferRef, Layer, NamePath, ParamKind, ParamMut,
     ParamRef, Visit, VisitMut, ZeroGrad,
 };
+pub use layers::{
+    sigmoid, softplus, Activation, ActivationFn, BatchNorm, Dense, Dropout, Elu, Gelu, Identity, LayerNorm, LeakyRelu,
+    Mish, Prelu, Relu, Selu, Sigmoid, Silu, Softplus, Swish, Tanh,
+};
 pub use model::{Model, NamedBuffer, NamedParam};
 
 /// Re-exported so users and generated code share one version.

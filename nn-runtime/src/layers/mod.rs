@@ -3,6 +3,7 @@
 mod activation;
 mod batch_norm;
 mod dense;
+mod dropout;
 mod layer_norm;
 mod prelu;
 
@@ -12,6 +13,7 @@ pub use activation::{
 };
 pub use batch_norm::BatchNorm;
 pub use dense::Dense;
+pub use dropout::Dropout;
 pub use layer_norm::LayerNorm;
 pub use prelu::Prelu;
 
