@@ -3,6 +3,7 @@
 //!
 //! Users depend on the `nn` crate, which re-exports this one.
 
+pub mod blocks;
 mod error;
 mod float;
 mod init;
@@ -12,12 +13,17 @@ pub mod layers;
 mod model;
 pub mod testing;
 
+pub use blocks::{AuxHead, Branch, Branches, Chain, Concat, Highway, Parallel, Repeat, Residual, ResidualProjection};
 pub use error::ShapeError;
 pub use float::{Batch, Float};
 pub use init::{seeded_rng, Init, SeededRng};
 pub use layer::{
     copy_batch, empty, ensure_cols, visit_in, visit_mut_in, BufferMut, BufferRef, Layer, NamePath, ParamKind, ParamMut,
     ParamRef, Visit, VisitMut, ZeroGrad,
+};
+pub use layers::{
+    sigmoid, softplus, Activation, ActivationFn, BatchNorm, Dense, Dropout, Elu, Gelu, Identity, LayerNorm, LeakyRelu,
+    Mish, Prelu, Relu, Selu, Sigmoid, Silu, Softplus, Swish, Tanh,
 };
 pub use model::{Model, NamedBuffer, NamedParam, Probe};
 
