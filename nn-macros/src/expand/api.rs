@@ -242,11 +242,17 @@ fn api(src: &parse::Network, i: TokenStream, o: TokenStream, b: Bodies) -> Token
 
         const _: () = {
             #allow
-            impl<T: #rt::Float> #ident<T> {
+            // On the default scalar type only, so that `Name::INPUT` needs no type
+            // annotation; `Model::INPUT` gives the same for every scalar type.
+            impl #ident {
                 /// Features per sample.
                 pub const INPUT: usize = #i;
                 /// Outputs per sample.
                 pub const OUTPUT: usize = #o;
+            }
+
+            #allow
+            impl<T: #rt::Float> #ident<T> {
 
                 /// A network with weights drawn from a generator seeded with `seed`:
                 /// the same seed gives the same weights, bit for bit, on every platform.

@@ -59,7 +59,6 @@ impl Gen {
         let (first_l, last_l) = (&layer[0], &layer[layer.len() - 1]);
 
         self.structs.push(quote! {
-            #[derive(Clone, Debug)]
             pub struct #name<T: #rt::Float>(#(pub #types),*);
 
             impl<T: #rt::Float> #name<T> {
@@ -124,8 +123,9 @@ impl Gen {
                 (quote!(#rt::layers::LayerNorm<T, #n>), quote!(#rt::layers::LayerNorm::new(#e)))
             }
             Kind::Dropout { p } => {
+                // Masks come from the dropout's own generator, seeded from the network's.
                 let p = real(*p);
-                (quote!(#rt::layers::Dropout<T, #n>), quote!(#rt::layers::Dropout::new(rng, #p)))
+                (quote!(#rt::layers::Dropout<T, #n>), quote!(#rt::layers::Dropout::new(#p, #rt::seeded_rng(#rt::rand::Rng::random::<u64>(rng)))))
             }
             Kind::Residual(body) => {
                 let b = self.list(body);
