@@ -10,7 +10,7 @@ use crate::ast::{Act, Init, Kind, List, Net, Node};
 use crate::ctxt::Ctxt;
 use crate::names::{self, Param, Ty};
 use crate::parse::{self, Args, Shape, Value};
-use crate::suggest::hint;
+use crate::suggest::{closest, hint};
 
 /// Checks one network. Returns the checked tree when everything resolved; when
 /// `cx` holds errors the tree may be missing items and must not be generated.
@@ -92,7 +92,7 @@ fn list(
 ) -> (Option<List>, Option<usize>) {
     if items.list.is_empty() {
         cx.error(items.span, format!("empty {what}: it needs at least one item, such as `dense(16)` or `relu`"));
-        return (None, input);
+        return (None, None);
     }
     let mut width = input;
     let mut nodes = Some(Vec::new());
@@ -145,7 +145,10 @@ fn resolve(cx: &Ctxt, item: &parse::Item, n: Option<usize>, env: &Env) -> (Optio
     }
     let Some(&layer) = names::LAYERS.iter().find(|l| **l == name) else {
         cx.error(span, format!("unknown layer `{name}`{}", hint(&name, names::LAYERS)));
-        return (None, None);
+        // A typo of a layer that keeps the width most likely keeps it too:
+        // going on with `n` lets later width errors still be found.
+        let keeps_width = closest(&name, names::LAYERS).is_some_and(|l| names::KEEPS_WIDTH.contains(&l));
+        return (None, n.filter(|_| keeps_width));
     };
     let body = match (names::takes_body(layer), &item.body) {
         (true, None) => {
@@ -280,7 +283,11 @@ fn block(
         names::PARALLEL => parallel(cx, body, n, &inner),
         names::AUX_HEAD => {
             if !env.top {
-                cx.error(span, "`aux_head` can only appear at the top level of a network, where the trainer can find it");
+                cx.error(
+                    span,
+                    "`aux_head` can only appear at the top level of a network, where the trainer finds its \
+                     heads; move it out of the enclosing block",
+                );
             }
             let weight = args
                 .real(0, 0.0)
@@ -380,7 +387,7 @@ fn branch_head(cx: &Ctxt, b: &parse::Item) {
     let name = b.name.to_string();
     if name != names::BRANCH {
         let (message, span) = if names::LAYERS.contains(&name.as_str()) {
-            (format!("`parallel` holds only branches; wrap `{name}` in one: `branch {{ {name} }}`"), b.name.span())
+            (format!("`parallel` holds only branches; wrap `{name}` in one: `branch {{ {name}(..) }}`"), b.name.span())
         } else {
             (format!("expected `branch`, found `{name}`{}", hint(&name, &[names::BRANCH])), b.name.span())
         };

@@ -32,6 +32,12 @@ pub const LAYERS: &[&str] = &[
     LAYER_NORM, DROPOUT, RESIDUAL, HIGHWAY, CONCAT, PARALLEL, AUX_HEAD, REPEAT,
 ];
 
+/// Items whose output width is their input width.
+pub const KEEPS_WIDTH: &[&str] = &[
+    IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, ELU, SELU, GELU, SWISH, SILU, MISH, SOFTPLUS, PRELU, BATCH_NORM, LAYER_NORM,
+    DROPOUT, RESIDUAL, HIGHWAY, AUX_HEAD,
+];
+
 /// Activations after which a `dense` starts with He initialization.
 pub const RELU_FAMILY: &[&str] = &[RELU, LEAKY_RELU, PRELU, ELU, GELU, SWISH, SILU, MISH];
 

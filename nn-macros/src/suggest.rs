@@ -1,19 +1,29 @@
 //! "Did you mean": the closest accepted name by edit distance.
 
-/// Levenshtein distance (insertions, deletions, substitutions), over chars.
+/// Edit distance counting insertions, deletions, substitutions and swaps of
+/// two neighbours (optimal string alignment), over chars: `desne` is one edit
+/// from `dense`, as a typist would count it.
 pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = diagonal + usize::from(ca != *cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    // d[i][j]: distance between the first i chars of a and the first j of b.
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
         }
     }
-    row[b.len()]
+    d[a.len()][b.len()]
 }
 
 /// The candidate closest to `name`, if it is close enough to be a likely typo:
@@ -47,7 +57,9 @@ mod tests {
         assert_eq!(edit_distance("", ""), 0);
         assert_eq!(edit_distance("relu", "relu"), 0);
         assert_eq!(edit_distance("rlu", "relu"), 1);
-        assert_eq!(edit_distance("desne", "dense"), 2);
+        assert_eq!(edit_distance("desne", "dense"), 1);
+        assert_eq!(edit_distance("rleu", "relu"), 1);
+        assert_eq!(edit_distance("ab", "ba"), 1);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("abc", ""), 3);
@@ -56,6 +68,7 @@ mod tests {
     #[test]
     fn closest_finds_typos_of_layer_names() {
         assert_eq!(closest("desne", names::LAYERS), Some("dense"));
+        assert_eq!(closest("rleu", names::LAYERS), Some("relu"));
         assert_eq!(closest("batchnorm", names::LAYERS), Some("batch_norm"));
         assert_eq!(closest("leakyrelu", names::LAYERS), Some("leaky_relu"));
         assert_eq!(closest("he_norml", names::INITIALIZERS), Some("he_normal"));
