@@ -590,3 +590,131 @@ fn initializer(cx: &Ctxt, name: &Ident, args: Option<&Args>) -> Option<Init> {
         _ => unreachable!("every initializer in names::INITIALIZERS is matched"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    use super::*;
+
+    /// Checks one network: the top-level items as (name, in, out) and the error messages.
+    fn check(tokens: TokenStream) -> (Vec<(&'static str, usize, usize)>, Vec<String>) {
+        let input: parse::Input = syn::parse2(tokens).expect("parses");
+        let cx = Ctxt::new();
+        let net = network(&cx, &input.networks[0]);
+        let widths = net.map(|n| n.body.items.iter().map(|i| (i.name, i.input, i.output)).collect()).unwrap_or_default();
+        let errors = cx.check().err().map(|e| e.into_iter().map(|e| e.to_string()).collect()).unwrap_or_default();
+        (widths, errors)
+    }
+
+    #[test]
+    fn widths_follow_every_block_kind() {
+        let (widths, errors) = check(quote! {
+            struct N(4 -> 3) {
+                dense(8), relu,
+                residual { dense(8) },
+                residual(projection) { dense(6) },
+                highway { dense(6), tanh },
+                concat { dense(2) },
+                parallel { branch { dense(3) }, branch { dense(4), relu } },
+                aux_head(weight = 1) { dense(3) },
+                repeat(2) { dense(7), relu },
+                repeat(1) { dense(5) },
+                dense(3),
+            }
+        });
+        assert_eq!(errors, Vec::<String>::new());
+        assert_eq!(
+            widths,
+            [
+                ("dense", 4, 8),
+                ("relu", 8, 8),
+                ("residual", 8, 8),
+                ("residual", 8, 6),
+                ("highway", 6, 6),
+                ("concat", 6, 8),
+                ("parallel", 8, 7),
+                ("aux_head", 7, 7),
+                ("repeat", 7, 7),
+                ("repeat", 7, 5),
+                ("dense", 5, 3),
+            ]
+        );
+    }
+
+    #[test]
+    fn default_init_follows_the_next_activation() {
+        let input: parse::Input = syn::parse2(quote! {
+            struct N(4 -> 2) {
+                dense(8), batch_norm, relu,
+                dense(8), dropout(0.1), selu,
+                dense(8), tanh,
+                dense(8, init = zeros), relu,
+                dense(2),
+            }
+        })
+        .unwrap();
+        let cx = Ctxt::new();
+        let net = network(&cx, &input.networks[0]).unwrap();
+        cx.check().unwrap();
+        let inits: Vec<(Init, bool)> = net
+            .body
+            .items
+            .iter()
+            .filter_map(|n| match n.kind {
+                Kind::Dense { init, init_is_default, .. } => Some((init, init_is_default)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            inits,
+            [
+                (Init::HeNormal, true),
+                (Init::LecunNormal, true),
+                (Init::XavierUniform, true),
+                (Init::Zeros, false),
+                (Init::XavierUniform, true),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_mistake_is_reported_once_with_the_known_width() {
+        let (_, errors) = check(quote! {
+            struct N(4 -> 2) {
+                dense(8), rleu,
+                residual { dense(3) },
+                dense(5),
+            }
+        });
+        assert_eq!(errors.len(), 3, "{errors:#?}");
+        assert!(errors[0].contains("did you mean `relu`"));
+        assert!(errors[1].contains("from 8 to 3"));
+        assert!(errors[2].contains("declares output width 2 but its last layer gives width 5"));
+    }
+
+    #[test]
+    fn an_unknown_width_silences_width_errors_until_a_dense() {
+        let (_, errors) = check(quote! {
+            struct N(4 -> 2) {
+                conv9000(3),
+                residual { dense(3) },
+                dense(2),
+            }
+        });
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert!(errors[0].starts_with("unknown layer `conv9000`"));
+    }
+
+    #[test]
+    fn arguments_bind_by_position_and_name() {
+        let (widths, errors) = check(quote! {
+            struct N(4 -> 2) { dense(out = 3, bias = false), leaky_relu(0.2), dropout(p = 0.5), dense(2, he_normal) }
+        });
+        assert_eq!(errors, Vec::<String>::new());
+        assert_eq!(widths.len(), 4);
+        let (_, errors) = check(quote! { struct N(4 -> 2) { dense(2, bias = 1) } });
+        assert_eq!(errors, ["`bias` of `dense` must be `true` or `false`, found `1`"]);
+    }
+}
