@@ -177,7 +177,13 @@ fn summary_shows_widths_parameters_and_default_initializers() {
     let s = net.summary();
     assert!(s.starts_with("Plain (3 -> 2)\n"), "{s}");
     // dense(4) before tanh: Xavier; dense(4) before relu inside the residual: He.
-    assert!(s.lines().any(|l| l.starts_with("0 ") && l.contains("3 -> 4") && l.contains("16") && l.contains("xavier_uniform (default)")), "{s}");
+    assert!(
+        s.lines().any(|l| l.starts_with("0 ")
+            && l.contains("3 -> 4")
+            && l.contains("16")
+            && l.contains("xavier_uniform (default)")),
+        "{s}"
+    );
     assert!(s.lines().any(|l| l.starts_with("2.0 ") && l.contains("he_normal (default)")), "{s}");
     assert!(s.ends_with(&format!("total parameters: {}\n", net.parameter_count())));
 }

@@ -73,13 +73,17 @@ fn buffer_names_follow_pytorch_state_dict() {
 fn summary_lists_every_item_under_its_parameter_prefix() {
     let net = EveryBlock::<f32>::seeded(0);
     let summary = net.summary();
-    let first_column: Vec<&str> =
-        summary.lines().skip(3).take_while(|l| !l.starts_with('-')).filter_map(|l| l.split_whitespace().next()).collect();
+    let first_column: Vec<&str> = summary
+        .lines()
+        .skip(3)
+        .take_while(|l| !l.starts_with('-'))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
     assert_eq!(
         first_column,
         [
-            "0", "1", "2", "2.0", "2.1", "3", "3.0", "4", "4.0", "4.1", "5", "5.0", "5.1", "6", "6.0.0", "6.1.0", "6.1.1",
-            "7", "7.0", "8", "8.0.0", "8.0.1", "8.1.0", "8.1.1", "9", "10",
+            "0", "1", "2", "2.0", "2.1", "3", "3.0", "4", "4.0", "4.1", "5", "5.0", "5.1", "6", "6.0.0", "6.1.0",
+            "6.1.1", "7", "7.0", "8", "8.0.0", "8.0.1", "8.1.0", "8.1.1", "9", "10",
         ]
     );
     let total: usize = net.parameters().iter().map(|p| p.value.len()).sum();

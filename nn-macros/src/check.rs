@@ -83,13 +83,7 @@ struct Env {
 /// Checks an item list starting from width `input` (`None`: unknown after an
 /// earlier mistake). Returns the list when every item resolved, and the width
 /// it ends with, if known.
-fn list(
-    cx: &Ctxt,
-    items: &parse::Items,
-    input: Option<usize>,
-    env: &Env,
-    what: &str,
-) -> (Option<List>, Option<usize>) {
+fn list(cx: &Ctxt, items: &parse::Items, input: Option<usize>, env: &Env, what: &str) -> (Option<List>, Option<usize>) {
     if items.list.is_empty() {
         cx.error(items.span, format!("empty {what}: it needs at least one item, such as `dense(16)` or `relu`"));
         return (None, None);
@@ -162,7 +156,7 @@ fn resolve(cx: &Ctxt, item: &parse::Item, n: Option<usize>, env: &Env) -> (Optio
         (_, body) => body.as_ref(),
     };
     let Some(args) = bind(cx, &item.name, layer, names::layer_params(layer), item.args.as_ref()) else {
-        return (None, None);
+        return (None, n.filter(|_| names::KEEPS_WIDTH.contains(&layer)));
     };
     let node = |kind, input, output| Node { kind, name: layer, input, output };
     let same = |kind: Kind| (n.map(|n| node(kind, n, n)), n);
@@ -173,7 +167,8 @@ fn resolve(cx: &Ctxt, item: &parse::Item, n: Option<usize>, env: &Env) -> (Optio
             let init = args.init(cx, 1);
             let bias = args.bool(2).unwrap_or(true);
             let (Some(out), Some(init)) = (out, init) else { return (None, out) };
-            let kind = Kind::Dense { out, init: init.unwrap_or(Init::XavierUniform), init_is_default: init.is_none(), bias };
+            let kind =
+                Kind::Dense { out, init: init.unwrap_or(Init::XavierUniform), init_is_default: init.is_none(), bias };
             (n.map(|n| node(kind, n, out)), Some(out))
         }
         names::IDENTITY => same(Kind::Activation(Act::Identity)),
@@ -205,12 +200,10 @@ fn resolve(cx: &Ctxt, item: &parse::Item, n: Option<usize>, env: &Env) -> (Optio
                 _ => (None, n),
             }
         }
-        names::LAYER_NORM => {
-            match args.real(0, 1e-5).filter(|e| in_range(cx, &args, 0, *e > 0.0, "(0, inf)")) {
-                Some(eps) => same(Kind::LayerNorm { eps }),
-                None => (None, n),
-            }
-        }
+        names::LAYER_NORM => match args.real(0, 1e-5).filter(|e| in_range(cx, &args, 0, *e > 0.0, "(0, inf)")) {
+            Some(eps) => same(Kind::LayerNorm { eps }),
+            None => (None, n),
+        },
         names::DROPOUT => {
             let p = args.real(0, 0.0).filter(|p| {
                 let ok = (0.0..1.0).contains(p);
@@ -266,7 +259,9 @@ fn block(
                              learned projection of x, or end the body with `dense({n})`"
                         )
                     } else {
-                        format!("the gate mixes x and body(x), which needs the same width; end the body with `dense({n})`")
+                        format!(
+                            "the gate mixes x and body(x), which needs the same width; end the body with `dense({n})`"
+                        )
                     };
                     cx.error(span, format!("`{layer}` body changes the width from {n} to {m}: {fix}"));
                     return (None, Some(n));
@@ -289,9 +284,7 @@ fn block(
                      heads; move it out of the enclosing block",
                 );
             }
-            let weight = args
-                .real(0, 0.0)
-                .filter(|w| in_range(cx, args, 0, *w >= 0.0, "[0, inf) (a loss weight)"));
+            let weight = args.real(0, 0.0).filter(|w| in_range(cx, args, 0, *w >= 0.0, "[0, inf) (a loss weight)"));
             let (list, m) = list(cx, body, n, &inner, &what);
             if let (Some(m), Some(out)) = (m, env.net_output) {
                 if m != out {
@@ -340,12 +333,7 @@ fn block(
 /// Most branches `Parallel` takes (its `Branches` impls cover tuples of 1 to 8).
 const MAX_BRANCHES: usize = 8;
 
-fn parallel(
-    cx: &Ctxt,
-    body: &parse::Items,
-    n: Option<usize>,
-    inner: &Env,
-) -> (Option<Node>, Option<usize>) {
+fn parallel(cx: &Ctxt, body: &parse::Items, n: Option<usize>, inner: &Env) -> (Option<Node>, Option<usize>) {
     if body.list.is_empty() {
         cx.error(body.span, "empty `parallel`: it needs at least one `branch { .. }`");
         return (None, None);
@@ -372,12 +360,9 @@ fn parallel(
         return (None, total);
     }
     let node = match (lists, n, total) {
-        (Some(branches), Some(n), Some(total)) => Some(Node {
-            kind: Kind::Parallel(branches),
-            name: names::PARALLEL,
-            input: n,
-            output: total,
-        }),
+        (Some(branches), Some(n), Some(total)) => {
+            Some(Node { kind: Kind::Parallel(branches), name: names::PARALLEL, input: n, output: total })
+        }
         _ => None,
     };
     (node, total)
@@ -431,7 +416,13 @@ struct Bound<'a> {
 
 /// Matches positional and named arguments to `params`, reporting unknown,
 /// duplicate, surplus and missing ones. `None` if any was wrong.
-fn bind<'a>(cx: &Ctxt, name: &Ident, layer: &str, params: &'static [Param], args: Option<&'a Args>) -> Option<Bound<'a>> {
+fn bind<'a>(
+    cx: &Ctxt,
+    name: &Ident,
+    layer: &str,
+    params: &'static [Param],
+    args: Option<&'a Args>,
+) -> Option<Bound<'a>> {
     let mut values: Vec<Option<&'a Value>> = vec![None; params.len()];
     let mut ok = true;
     let list = args.map(|a| a.list.as_slice()).unwrap_or_default();
@@ -603,7 +594,8 @@ mod tests {
         let input: parse::Input = syn::parse2(tokens).expect("parses");
         let cx = Ctxt::new();
         let net = network(&cx, &input.networks[0]);
-        let widths = net.map(|n| n.body.items.iter().map(|i| (i.name, i.input, i.output)).collect()).unwrap_or_default();
+        let widths =
+            net.map(|n| n.body.items.iter().map(|i| (i.name, i.input, i.output)).collect()).unwrap_or_default();
         let errors = cx.check().err().map(|e| e.into_iter().map(|e| e.to_string()).collect()).unwrap_or_default();
         (widths, errors)
     }

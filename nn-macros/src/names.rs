@@ -34,8 +34,8 @@ pub const LAYERS: &[&str] = &[
 
 /// Items whose output width is their input width.
 pub const KEEPS_WIDTH: &[&str] = &[
-    IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, ELU, SELU, GELU, SWISH, SILU, MISH, SOFTPLUS, PRELU, BATCH_NORM, LAYER_NORM,
-    DROPOUT, RESIDUAL, HIGHWAY, AUX_HEAD,
+    IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, ELU, SELU, GELU, SWISH, SILU, MISH, SOFTPLUS, PRELU, BATCH_NORM,
+    LAYER_NORM, DROPOUT, RESIDUAL, HIGHWAY, AUX_HEAD,
 ];
 
 /// Activations after which a `dense` starts with He initialization.
@@ -55,18 +55,8 @@ pub const HE_NORMAL: &str = "he_normal";
 pub const LECUN_NORMAL: &str = "lecun_normal";
 pub const ORTHOGONAL: &str = "orthogonal";
 
-pub const INITIALIZERS: &[&str] = &[
-    ZEROS,
-    CONSTANT,
-    UNIFORM,
-    NORMAL,
-    XAVIER_UNIFORM,
-    XAVIER_NORMAL,
-    HE_UNIFORM,
-    HE_NORMAL,
-    LECUN_NORMAL,
-    ORTHOGONAL,
-];
+pub const INITIALIZERS: &[&str] =
+    &[ZEROS, CONSTANT, UNIFORM, NORMAL, XAVIER_UNIFORM, XAVIER_NORMAL, HE_UNIFORM, HE_NORMAL, LECUN_NORMAL, ORTHOGONAL];
 
 /// The `residual(projection)` keyword.
 pub const PROJECTION: &str = "projection";
@@ -97,11 +87,18 @@ pub struct Param {
 /// The arguments of a layer; defaults are applied in `check.rs`.
 pub fn layer_params(layer: &str) -> &'static [Param] {
     match layer {
-        DENSE => &[Param { name: "out", ty: Ty::Count, optional: false }, Param { name: "init", ty: Ty::Init, optional: true }, Param { name: "bias", ty: Ty::Bool, optional: true }],
+        DENSE => &[
+            Param { name: "out", ty: Ty::Count, optional: false },
+            Param { name: "init", ty: Ty::Init, optional: true },
+            Param { name: "bias", ty: Ty::Bool, optional: true },
+        ],
         LEAKY_RELU => &[Param { name: "slope", ty: Ty::Real, optional: true }],
         ELU => &[Param { name: "alpha", ty: Ty::Real, optional: true }],
         PRELU => &[Param { name: "init", ty: Ty::Real, optional: true }],
-        BATCH_NORM => &[Param { name: "momentum", ty: Ty::Real, optional: true }, Param { name: "eps", ty: Ty::Real, optional: true }],
+        BATCH_NORM => &[
+            Param { name: "momentum", ty: Ty::Real, optional: true },
+            Param { name: "eps", ty: Ty::Real, optional: true },
+        ],
         LAYER_NORM => &[Param { name: "eps", ty: Ty::Real, optional: true }],
         DROPOUT => &[Param { name: "p", ty: Ty::Real, optional: false }],
         RESIDUAL => &[Param { name: PROJECTION, ty: Ty::Keyword(PROJECTION), optional: true }],

@@ -125,7 +125,10 @@ impl Gen {
             Kind::Dropout { p } => {
                 // Masks come from the dropout's own generator, seeded from the network's.
                 let p = real(*p);
-                (quote!(#rt::layers::Dropout<T, #n>), quote!(#rt::layers::Dropout::new(#p, #rt::seeded_rng(#rt::rand::Rng::random::<u64>(rng)))))
+                (
+                    quote!(#rt::layers::Dropout<T, #n>),
+                    quote!(#rt::layers::Dropout::new(#p, #rt::seeded_rng(#rt::rand::Rng::random::<u64>(rng)))),
+                )
             }
             Kind::Residual(body) => {
                 let b = self.list(body);

@@ -16,13 +16,8 @@ pub fn table(net: &Net) -> String {
     let mut rows = Vec::new();
     list_rows(&net.body, "", &mut rows);
     let total: usize = rows.iter().map(|r| r.params).sum();
-    let header = Row {
-        name: "layer".into(),
-        kind: "kind".into(),
-        width: "in -> out".into(),
-        params: 0,
-        init: "init".into(),
-    };
+    let header =
+        Row { name: "layer".into(), kind: "kind".into(), width: "in -> out".into(), params: 0, init: "init".into() };
     let params: Vec<String> = rows.iter().map(|r| r.params.to_string()).collect();
     let w_name = rows.iter().map(|r| r.name.len()).chain([header.name.len()]).max().unwrap_or(0);
     let w_kind = rows.iter().map(|r| r.kind.len()).chain([header.kind.len()]).max().unwrap_or(0);
