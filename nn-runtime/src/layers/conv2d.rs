@@ -43,7 +43,6 @@ impl<T: Float, const IN: usize, const OUT: usize> Conv2d<T, IN, OUT> {
     /// present, starts at zero.
     ///
     /// `Conv2d::<f32, { 3 * 8 * 8 }, { 16 * 8 * 8 }>::new::<3, 8, 8, 16, 3, 1, 1>(&mut rng, Init::HeNormal, true)`
-    #[allow(clippy::new_ret_no_self)]
     pub fn new<
         const C: usize,
         const H: usize,
