@@ -11,20 +11,23 @@ use super::activation::{Activation, Identity};
 /// A `kernel x kernel` window moved by `stride` over a `(channels, height, width)`
 /// image padded by `padding` on every side, as PyTorch's `Conv2d`, `MaxPool2d`
 /// and `AvgPool2d` (dilation 1, `ceil_mode = False`).
+///
+/// Only the layers build one (their constructors check it at compile time);
+/// others read it through the accessors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Window2d {
-    pub channels: usize,
-    pub height: usize,
-    pub width: usize,
-    pub kernel: usize,
-    pub stride: usize,
-    pub padding: usize,
+    pub(crate) channels: usize,
+    pub(crate) height: usize,
+    pub(crate) width: usize,
+    pub(crate) kernel: usize,
+    pub(crate) stride: usize,
+    pub(crate) padding: usize,
 }
 
 impl Window2d {
-    /// Panics (at compile time, when called in a `const` block) unless the window
-    /// fits: stride and kernel at least 1, kernel no larger than the padded input.
-    pub const fn new(
+    /// Panics (at compile time: the layers call it in a `const` block) unless the
+    /// window fits: stride and kernel at least 1, kernel no larger than the padded input.
+    pub(crate) const fn new(
         channels: usize,
         height: usize,
         width: usize,
@@ -39,6 +42,31 @@ impl Window2d {
             "image layer: kernel larger than the padded input"
         );
         Self { channels, height, width, kernel, stride, padding }
+    }
+
+    /// Input channels `C`.
+    pub const fn channels(&self) -> usize {
+        self.channels
+    }
+    /// Input height `H`.
+    pub const fn height(&self) -> usize {
+        self.height
+    }
+    /// Input width `W`.
+    pub const fn width(&self) -> usize {
+        self.width
+    }
+    /// Kernel size `K` (the window is `K x K`).
+    pub const fn kernel(&self) -> usize {
+        self.kernel
+    }
+    /// Stride `S`.
+    pub const fn stride(&self) -> usize {
+        self.stride
+    }
+    /// Padding `P` on every side.
+    pub const fn padding(&self) -> usize {
+        self.padding
     }
 
     /// Output rows: `(H + 2P - K) / S + 1`.
