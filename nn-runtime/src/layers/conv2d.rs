@@ -174,9 +174,13 @@ fn im2col<T: Float>(win: &Window2d, x: &[T], n: usize, col: &mut [T]) {
                     out.fill(T::zero());
                     for a in a0..a1 {
                         let src = &img[(a * stride + ki - padding) * width..][..width];
-                        let dst = &mut out[a * ow..][..ow];
-                        for b in b0..b1 {
-                            dst[b] = src[b * stride + kj - padding];
+                        let dst = &mut out[a * ow + b0..a * ow + b1];
+                        if stride == 1 {
+                            dst.copy_from_slice(&src[b0 + kj - padding..b1 + kj - padding]);
+                        } else {
+                            for (d, b) in dst.iter_mut().zip(b0..b1) {
+                                *d = src[b * stride + kj - padding];
+                            }
                         }
                     }
                 }
