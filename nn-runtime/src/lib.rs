@@ -19,6 +19,7 @@ pub use layer::{
     copy_batch, empty, ensure_cols, visit_in, visit_mut_in, BufferMut, BufferRef, Layer, NamePath, ParamKind, ParamMut,
     ParamRef, Visit, VisitMut, ZeroGrad,
 };
+pub use layers::{AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, MaxPool2d, Window2d};
 pub use model::{Model, NamedBuffer, NamedParam, Probe};
 
 /// Re-exported so users and generated code share one version.

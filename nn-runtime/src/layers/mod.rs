@@ -1,7 +1,19 @@
 //! Layers: one file each, forward and hand-derived backward side by side.
 
 mod activation;
+mod avg_pool;
+mod batch_norm2d;
+mod conv2d;
 mod dense;
+mod global_avg_pool;
+mod image;
+mod max_pool;
 
 pub use activation::{sigmoid, Activation, ActivationFn, Identity, Relu, Sigmoid, Tanh};
+pub use avg_pool::AvgPool2d;
+pub use batch_norm2d::BatchNorm2d;
+pub use conv2d::Conv2d;
 pub use dense::Dense;
+pub use global_avg_pool::GlobalAvgPool;
+pub use image::{Flatten, Window2d};
+pub use max_pool::MaxPool2d;
