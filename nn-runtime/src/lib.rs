@@ -3,6 +3,7 @@
 //!
 //! Users depend on the `nn` crate, which re-exports this one.
 
+pub mod blocks;
 mod error;
 mod float;
 mod init;
@@ -12,6 +13,7 @@ pub mod layers;
 mod model;
 pub mod testing;
 
+pub use blocks::{AuxHead, Branch, Branches, Chain, Concat, Highway, Parallel, Repeat, Residual, ResidualProjection};
 pub use error::ShapeError;
 pub use float::{Batch, Float};
 pub use init::{seeded_rng, Init, SeededRng};
