@@ -8,8 +8,12 @@ mod dense;
 mod global_avg_pool;
 mod image;
 mod max_pool;
+mod prelu;
 
-pub use activation::{sigmoid, Activation, ActivationFn, Identity, Relu, Sigmoid, Tanh};
+pub use activation::{
+    sigmoid, softplus, Activation, ActivationFn, Elu, Gelu, Identity, LeakyRelu, Mish, Relu, Selu, Sigmoid, Silu,
+    Softplus, Swish, Tanh,
+};
 pub use avg_pool::AvgPool2d;
 pub use batch_norm2d::BatchNorm2d;
 pub use conv2d::Conv2d;
@@ -17,3 +21,4 @@ pub use dense::Dense;
 pub use global_avg_pool::GlobalAvgPool;
 pub use image::{Flatten, Window2d};
 pub use max_pool::MaxPool2d;
+pub use prelu::Prelu;
