@@ -21,7 +21,11 @@ pub use layer::{
     copy_batch, empty, ensure_cols, visit_in, visit_mut_in, BufferMut, BufferRef, Layer, NamePath, ParamKind, ParamMut,
     ParamRef, Visit, VisitMut, ZeroGrad,
 };
-pub use layers::{AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, MaxPool2d, Window2d};
+pub use layers::{
+    sigmoid, softplus, Activation, ActivationFn, AvgPool2d, BatchNorm, BatchNorm2d, Conv2d, Dense, Dropout, Elu,
+    Flatten, Gelu, GlobalAvgPool, Identity, LayerNorm, LeakyRelu, MaxPool2d, Mish, Prelu, Relu, Selu, Sigmoid, Silu,
+    Softplus, Swish, Tanh, Window2d,
+};
 pub use model::{Model, NamedBuffer, NamedParam, Probe};
 
 /// Re-exported so users and generated code share one version.
