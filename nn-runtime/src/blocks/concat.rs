@@ -5,7 +5,15 @@ use super::{add_assign, put_rows, take_rows};
 use crate::layer::{empty, ensure_cols};
 use crate::{Batch, Float, Layer, Visit, VisitMut};
 
-/// `concat { body }`: `N -> O = N + M`, body `N -> M`.
+/// `concat { body }`: `N -> O = N + M`, body `N -> M`. `O` is checked when
+/// the code is compiled:
+///
+/// ```compile_fail,E0080
+/// use nn_runtime::{seeded_rng, Concat, Dense, Init};
+///
+/// let dense = Dense::<f64, 4, 3>::new(&mut seeded_rng(0), Init::HeNormal, true);
+/// let block: Concat<f64, _, 4, 3, 8> = Concat::new(dense);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Concat<T: Float, B, const N: usize, const M: usize, const O: usize> {
     body: B,

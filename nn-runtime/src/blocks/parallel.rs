@@ -101,6 +101,26 @@ impl_branches!((0, B0, O0), (1, B1, O1), (2, B2, O2), (3, B3, O3), (4, B4, O4), 
 
 /// `parallel { branch { .. }, ... }`: `N -> O`, `O` the sum of the branch widths;
 /// `dL/dx` is the sum of the branches' input gradients.
+///
+/// ```
+/// use nn_runtime::{seeded_rng, Activation, Batch, Branch, Dense, Init, Layer, Parallel, Relu};
+///
+/// let mut rng = seeded_rng(0);
+/// let mut block: Parallel<f64, _, 4, 5> = Parallel::new((
+///     Branch::<_, 3>(Dense::<f64, 4, 3>::new(&mut rng, Init::HeNormal, true)),
+///     Branch::<_, 2>(Dense::<f64, 4, 2>::new(&mut rng, Init::HeNormal, true)),
+/// ));
+/// assert_eq!(block.forward(&Batch::<f64, 4>::zeros(7)).shape(), (5, 7));
+/// ```
+///
+/// `O` must be the sum of the widths, checked when the code is compiled:
+///
+/// ```compile_fail,E0080
+/// use nn_runtime::{seeded_rng, Branch, Dense, Init, Parallel};
+///
+/// let dense = Dense::<f64, 4, 3>::new(&mut seeded_rng(0), Init::HeNormal, true);
+/// let block: Parallel<f64, _, 4, 5> = Parallel::new((Branch::<_, 3>(dense),));
+/// ```
 pub struct Parallel<T: Float, Bs: Branches<T, N>, const N: usize, const O: usize> {
     branches: Bs,
     grads: Bs::Grads,
