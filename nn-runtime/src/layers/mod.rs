@@ -37,3 +37,40 @@ pub(crate) fn reference(table: &str, key: &str) -> Vec<f64> {
     let line = line.unwrap_or_else(|| panic!("reference table has no {key}"));
     line.split_whitespace().skip(1).map(|v| v.parse().expect("a float")).collect()
 }
+
+#[cfg(test)]
+mod accumulate {
+    use nalgebra::DMatrix;
+
+    use crate::testing::LayerModel;
+    use crate::{Layer, Model};
+
+    /// Two backward calls after one forward give twice the gradients of one:
+    /// layers add to the gradients, and `zero_grad` is the caller's job.
+    fn check<L: Layer<f64, 3, 3>>(what: &str, layer: L) {
+        let mut m = LayerModel::new(layer);
+        let x = DMatrix::from_fn(3, 4, |i, j| (i as f64 - 1.0) * 0.7 + (j as f64) * 0.3 - 0.4);
+        let g = DMatrix::from_fn(3, 4, |i, j| (i + 2 * j) as f64 * 0.1 - 0.5);
+        m.forward_view(x.as_view()).unwrap();
+        m.backward_view(g.as_view()).unwrap();
+        let once = m.parameters();
+        m.backward_view(g.as_view()).unwrap();
+        for (a, b) in m.parameters().iter().zip(&once) {
+            assert!(b.grad.iter().any(|v| *v != 0.0), "{what}: {} has a gradient", b.name);
+            for (ga, gb) in a.grad.iter().zip(&b.grad) {
+                assert!((ga - 2.0 * gb).abs() < 1e-12, "{what}: {} does not accumulate", b.name);
+            }
+        }
+        m.zero_grad();
+        assert!(m.parameters().iter().all(|p| p.grad.iter().all(|v| *v == 0.0)));
+    }
+
+    #[test]
+    fn gradients_add_up_over_two_backward_calls() {
+        let mut bn = super::BatchNorm::new(0.1, 1e-5);
+        bn.weight_mut().copy_from_slice(&[1.5, -0.5, 2.0]);
+        check("batch_norm", bn);
+        check("layer_norm", super::LayerNorm::new(1e-5));
+        check("prelu", super::Prelu::new(0.25));
+    }
+}
