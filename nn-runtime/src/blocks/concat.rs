@@ -61,6 +61,14 @@ impl<T: Float, B: Layer<T, N, M>, const N: usize, const M: usize, const O: usize
         y
     }
 
+    fn output(&self) -> Option<&Batch<T, O>> {
+        Some(&self.y)
+    }
+
+    fn input_grad(&self) -> Option<&Batch<T, N>> {
+        Some(&self.dx)
+    }
+
     fn visit(&self, v: &mut dyn Visit<T>) {
         self.body.visit(v);
     }

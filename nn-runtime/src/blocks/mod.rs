@@ -83,10 +83,17 @@ mod bad_input {
 
     /// An empty batch gives empty outputs and gradients; a NaN sample comes out
     /// NaN (in its own column only) and backward runs. No panic either way.
+    /// Also checks the `output`/`input_grad` hooks.
     fn check<L: Layer<f64, 3, O>, const O: usize>(what: &str, mut block: L) {
         assert_eq!(block.forward(&Batch::zeros(0)).ncols(), 0, "{what}");
         assert_eq!(block.backward(&Batch::zeros(0)).ncols(), 0, "{what}");
         assert_eq!(block.predict(&Batch::zeros(0)).ncols(), 0, "{what}");
+        // The diagnostics hooks show the last forward's output and backward's dL/dx.
+        let finite = Batch::<f64, 3>::from_column_slice(&[0.3, 1.0, 2.0, 0.5, -0.5, 0.25]);
+        let y = block.forward(&finite).clone();
+        assert_eq!(block.output(), Some(&y), "{what}: output hook");
+        let dx = block.backward(&Batch::from_element(2, 0.5)).clone();
+        assert_eq!(block.input_grad(), Some(&dx), "{what}: input_grad hook");
         let x = Batch::<f64, 3>::from_column_slice(&[f64::NAN, 1.0, 2.0, 0.5, -0.5, 0.25]);
         let y = block.forward(&x).clone();
         assert!(y.column(0).iter().any(|v| v.is_nan()), "{what}: NaN propagates");

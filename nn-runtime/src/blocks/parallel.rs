@@ -166,6 +166,14 @@ impl<T: Float, Bs: Branches<T, N>, const N: usize, const O: usize> Layer<T, N, O
         y
     }
 
+    fn output(&self) -> Option<&Batch<T, O>> {
+        Some(&self.y)
+    }
+
+    fn input_grad(&self) -> Option<&Batch<T, N>> {
+        Some(&self.dx)
+    }
+
     fn visit(&self, v: &mut dyn Visit<T>) {
         self.branches.visit(v);
     }

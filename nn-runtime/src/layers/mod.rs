@@ -47,12 +47,15 @@ mod accumulate {
 
     /// Two backward calls after one forward give twice the gradients of one:
     /// layers add to the gradients, and `zero_grad` is the caller's job.
+    /// Also checks the `output`/`input_grad` hooks.
     fn check<L: Layer<f64, 3, 3>>(what: &str, layer: L) {
         let mut m = LayerModel::new(layer);
         let x = DMatrix::from_fn(3, 4, |i, j| (i as f64 - 1.0) * 0.7 + (j as f64) * 0.3 - 0.4);
         let g = DMatrix::from_fn(3, 4, |i, j| (i + 2 * j) as f64 * 0.1 - 0.5);
-        m.forward_view(x.as_view()).unwrap();
-        m.backward_view(g.as_view()).unwrap();
+        let y = m.forward_view(x.as_view()).unwrap().into_owned();
+        assert_eq!(m.layer.output().map(|o| o.as_slice()), Some(y.as_slice()), "{what}: output hook");
+        let dx = m.backward_view(g.as_view()).unwrap().into_owned();
+        assert_eq!(m.layer.input_grad().map(|d| d.as_slice()), Some(dx.as_slice()), "{what}: input_grad hook");
         let once = m.parameters();
         m.backward_view(g.as_view()).unwrap();
         for (a, b) in m.parameters().iter().zip(&once) {
@@ -72,5 +75,7 @@ mod accumulate {
         check("batch_norm", bn);
         check("layer_norm", super::LayerNorm::new(1e-5));
         check("prelu", super::Prelu::new(0.25));
+        // No parameters: only the hooks are checked.
+        check("dropout", super::Dropout::new(0.3, crate::seeded_rng(1)));
     }
 }
