@@ -139,6 +139,15 @@ impl<T: Float, Bs: Branches<T, N>, const N: usize, const O: usize> Parallel<T, B
     }
 }
 
+impl<T: Float, Bs: Branches<T, N> + Clone, const N: usize, const O: usize> Clone for Parallel<T, Bs, N, O>
+where
+    Bs::Grads: Clone,
+{
+    fn clone(&self) -> Self {
+        Self { branches: self.branches.clone(), grads: self.grads.clone(), y: self.y.clone(), dx: self.dx.clone() }
+    }
+}
+
 impl<T: Float, Bs: Branches<T, N>, const N: usize, const O: usize> std::fmt::Debug for Parallel<T, Bs, N, O> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Parallel").field("input", &N).field("output", &O).finish_non_exhaustive()
@@ -223,6 +232,7 @@ mod tests {
             assert_eq!(y.fixed_view::<3, 1>(14, j), h.column(j));
         }
         assert_eq!(eight.predict(&x), y);
+        assert_eq!(eight.clone().forward(&x), &y, "a clone computes the same");
         // dL/dx is the sum over the eight branches.
         let g = Batch::<f64, 17>::from_element(2, 1.0);
         let dx = eight.backward(&g).clone();
