@@ -3,6 +3,7 @@
 //!
 //! Users depend on the `nn` crate, which re-exports this one.
 
+pub mod blocks;
 mod error;
 mod float;
 mod init;
@@ -12,6 +13,7 @@ pub mod layers;
 mod model;
 pub mod testing;
 
+pub use blocks::{AuxHead, Branch, Branches, Chain, Concat, Highway, Parallel, Repeat, Residual, ResidualProjection};
 pub use error::ShapeError;
 pub use float::{Batch, Float};
 pub use init::{seeded_rng, Init, SeededRng};
@@ -19,7 +21,11 @@ pub use layer::{
     copy_batch, empty, ensure_cols, visit_in, visit_mut_in, BufferMut, BufferRef, Layer, NamePath, ParamKind, ParamMut,
     ParamRef, Visit, VisitMut, ZeroGrad,
 };
-pub use layers::{AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, MaxPool2d, Window2d};
+pub use layers::{
+    sigmoid, softplus, Activation, ActivationFn, AvgPool2d, BatchNorm, BatchNorm2d, Conv2d, Dense, Dropout, Elu,
+    Flatten, Gelu, GlobalAvgPool, Identity, LayerNorm, LeakyRelu, MaxPool2d, Mish, Prelu, Relu, Selu, Sigmoid, Silu,
+    Softplus, Swish, Tanh, Window2d,
+};
 pub use model::{Model, NamedBuffer, NamedParam, Probe};
 
 /// Re-exported so users and generated code share one version.

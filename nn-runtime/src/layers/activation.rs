@@ -170,3 +170,317 @@ impl ActivationFn for Relu {
         }
     }
 }
+
+/// `leaky_relu(slope = 0.01)`: x for x > 0, `slope * x` otherwise.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LeakyRelu {
+    pub slope: f64,
+}
+impl Default for LeakyRelu {
+    fn default() -> Self {
+        Self { slope: 0.01 }
+    }
+}
+impl ActivationFn for LeakyRelu {
+    const NAME: &'static str = "leaky_relu";
+    // Reads x: with a negative slope the sign of y no longer tells the branch.
+    const DF_USES_Y: bool = false;
+    fn f<T: Float>(&self, x: T) -> T {
+        if x > T::zero() {
+            x
+        } else {
+            x * T::of(self.slope)
+        }
+    }
+    fn df<T: Float>(&self, x: T, _y: T) -> T {
+        if x > T::zero() {
+            T::one()
+        } else {
+            T::of(self.slope)
+        }
+    }
+}
+
+/// `elu(alpha = 1.0)`: x for x > 0, `alpha * (e^x - 1)` otherwise.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Elu {
+    pub alpha: f64,
+}
+impl Default for Elu {
+    fn default() -> Self {
+        Self { alpha: 1.0 }
+    }
+}
+impl ActivationFn for Elu {
+    const NAME: &'static str = "elu";
+    const DF_USES_Y: bool = false;
+    fn f<T: Float>(&self, x: T) -> T {
+        elu(x, T::of(self.alpha))
+    }
+    fn df<T: Float>(&self, x: T, _y: T) -> T {
+        elu_df(x, T::of(self.alpha))
+    }
+}
+
+/// `expm1` keeps the relative precision of e^x - 1 for tiny |x|.
+#[inline]
+fn elu<T: Float>(x: T, alpha: T) -> T {
+    if x > T::zero() {
+        x
+    } else {
+        alpha * x.exp_m1()
+    }
+}
+
+#[inline]
+fn elu_df<T: Float>(x: T, alpha: T) -> T {
+    if x > T::zero() {
+        T::one()
+    } else {
+        alpha * x.exp()
+    }
+}
+
+/// SELU's constants (Klambauer et al. 2017), as `torch.nn.SELU`.
+const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
+const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
+
+/// `selu`: `scale * elu(x, alpha)` with the self-normalizing constants.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Selu;
+impl ActivationFn for Selu {
+    const NAME: &'static str = "selu";
+    const DF_USES_Y: bool = false;
+    fn f<T: Float>(&self, x: T) -> T {
+        T::of(SELU_SCALE) * elu(x, T::of(SELU_ALPHA))
+    }
+    fn df<T: Float>(&self, x: T, _y: T) -> T {
+        T::of(SELU_SCALE) * elu_df(x, T::of(SELU_ALPHA))
+    }
+}
+
+/// `gelu`, exact form (PyTorch's default): `x * Phi(x)`, `Phi` the standard
+/// normal CDF.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Gelu;
+impl ActivationFn for Gelu {
+    const NAME: &'static str = "gelu";
+    const DF_USES_Y: bool = false;
+    fn f<T: Float>(&self, x: T) -> T {
+        x * normal_cdf(x)
+    }
+    // d/dx x Phi(x) = Phi(x) + x phi(x)
+    fn df<T: Float>(&self, x: T, _y: T) -> T {
+        let xf = x.as_f64();
+        let pdf = (-0.5 * xf * xf).exp() / (2.0 * std::f64::consts::PI).sqrt();
+        normal_cdf(x) + T::of(xf * pdf)
+    }
+}
+
+/// `Phi(x) = erfc(-x / sqrt 2) / 2`: the erfc form equals PyTorch's
+/// `(1 + erf(x / sqrt 2)) / 2` but keeps precision in the far left tail.
+/// Computed in f64 (libm), which is exact enough for f32 too.
+#[inline]
+fn normal_cdf<T: Float>(x: T) -> T {
+    T::of(0.5 * libm::erfc(-x.as_f64() * std::f64::consts::FRAC_1_SQRT_2))
+}
+
+/// `swish` (= `silu`): `x * sigmoid(x)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Swish;
+/// `silu` is another name for [`Swish`].
+pub type Silu = Swish;
+impl ActivationFn for Swish {
+    const NAME: &'static str = "swish";
+    const DF_USES_Y: bool = false;
+    fn f<T: Float>(&self, x: T) -> T {
+        x * sigmoid(x)
+    }
+    // s + x s (1 - s)
+    fn df<T: Float>(&self, x: T, _y: T) -> T {
+        let s = sigmoid(x);
+        s + x * s * (T::one() - s)
+    }
+}
+
+/// `mish` (Misra 2019): `x * tanh(softplus(x))`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Mish;
+impl ActivationFn for Mish {
+    const NAME: &'static str = "mish";
+    const DF_USES_Y: bool = false;
+    fn f<T: Float>(&self, x: T) -> T {
+        x * softplus(x).tanh()
+    }
+    // tanh(sp) + x (1 - tanh(sp)^2) sigmoid(x), since sp' = sigmoid
+    fn df<T: Float>(&self, x: T, _y: T) -> T {
+        let t = softplus(x).tanh();
+        t + x * (T::one() - t * t) * sigmoid(x)
+    }
+}
+
+/// `softplus`: `ln(1 + e^x)` (beta 1, threshold 20, as `torch.nn.Softplus`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Softplus;
+impl ActivationFn for Softplus {
+    const NAME: &'static str = "softplus";
+    const DF_USES_Y: bool = false;
+    fn f<T: Float>(&self, x: T) -> T {
+        softplus(x)
+    }
+    fn df<T: Float>(&self, x: T, _y: T) -> T {
+        if x > T::of(SOFTPLUS_THRESHOLD) {
+            T::one()
+        } else {
+            sigmoid(x)
+        }
+    }
+}
+
+/// Above this, softplus is the identity (as PyTorch): e^x would overflow at
+/// x ~ 710, and ln(1 + e^x) - x < 2e-9 already.
+const SOFTPLUS_THRESHOLD: f64 = 20.0;
+
+/// `ln(1 + e^x)` without overflow; NaN propagates.
+#[inline]
+pub fn softplus<T: Float>(x: T) -> T {
+    if x > T::of(SOFTPLUS_THRESHOLD) {
+        x
+    } else {
+        x.exp().ln_1p()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nalgebra::DMatrix;
+
+    use super::*;
+    use crate::testing::{grad_check_at, LayerModel};
+
+    /// Calls `$check!(name, value)` for every activation.
+    macro_rules! every_activation {
+        ($check:ident) => {
+            $check!("identity", Identity);
+            $check!("sigmoid", Sigmoid);
+            $check!("tanh", Tanh);
+            $check!("relu", Relu);
+            $check!("leaky_relu", LeakyRelu::default());
+            $check!("elu", Elu::default());
+            $check!("selu", Selu);
+            $check!("gelu", Gelu);
+            $check!("swish", Swish);
+            $check!("mish", Mish);
+            $check!("softplus", Softplus);
+        };
+    }
+
+    fn f_df<T: Float, F: ActivationFn>(func: F, x: T) -> (T, T) {
+        let y = func.f(x);
+        (y, func.df(x, y))
+    }
+
+    /// f and f' in f64 by name.
+    fn eval(name: &str, x: f64) -> (f64, f64) {
+        macro_rules! pick {
+            ($n:literal, $f:expr) => {
+                if name == $n {
+                    return f_df($f, x);
+                }
+            };
+        }
+        every_activation!(pick);
+        panic!("unknown activation {name}");
+    }
+
+    /// Relative error, with an absolute floor far below any value in the table
+    /// (PyTorch's erf form of gelu rounds `x Phi(x)` at x = -20 to -0; ours gives -5e-88).
+    fn close(a: f64, b: f64) -> bool {
+        a == b || (a - b).abs() <= 1e-12 * b.abs().max(1e-70)
+    }
+
+    #[test]
+    fn values_and_derivatives_match_pytorch() {
+        let table = include_str!("../../../tools/reference/out/activations.txt");
+        let mut names = std::collections::BTreeSet::new();
+        for line in table.lines() {
+            let v: Vec<&str> = line.split_whitespace().collect();
+            let (x, y, dy): (f64, f64, f64) = (v[1].parse().unwrap(), v[2].parse().unwrap(), v[3].parse().unwrap());
+            let (fy, fdy) = eval(v[0], x);
+            assert!(close(fy, y), "{}({x}) = {fy:e}, PyTorch {y:e}", v[0]);
+            assert!(close(fdy, dy), "{}'({x}) = {fdy:e}, PyTorch {dy:e}", v[0]);
+            names.insert(v[0]);
+        }
+        assert_eq!(names.len(), 11, "the table covers every activation");
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_away_from_kinks() {
+        // |x| >= 0.15 keeps every kink (at 0) further than the step away.
+        let x = DMatrix::<f64>::from_fn(4, 3, |i, j| {
+            let v = (i as f64 - 1.5) * 0.9 + (j as f64 - 1.0) * 0.35;
+            if v.abs() < 0.15 {
+                v + 0.3
+            } else {
+                v
+            }
+        });
+        macro_rules! check {
+            ($n:literal, $f:expr) => {
+                let layer = Activation::<f64, _, 4>::new($f);
+                grad_check_at(&mut LayerModel::new(layer), &x, 1).assert_below(1e-6);
+            };
+        }
+        every_activation!(check);
+    }
+
+    #[test]
+    fn extreme_inputs_stay_finite_in_f32_and_f64() {
+        macro_rules! check {
+            ($n:literal, $f:expr) => {
+                for x in [-1e30f64, -1000.0, -88.0, -20.0, 20.0, 88.0, 1000.0, 1e30] {
+                    let (y, dy) = f_df($f, x);
+                    assert!(y.is_finite() && dy.is_finite(), "{}({x}) = {y}, f' = {dy}", $n);
+                    let (y, dy) = f_df($f, x as f32);
+                    if (x as f32).is_finite() {
+                        assert!(y.is_finite() && dy.is_finite(), "f32 {}({x}) = {y}, f' = {dy}", $n);
+                    }
+                }
+            };
+        }
+        every_activation!(check);
+        assert_eq!(sigmoid(-1000.0f32), 0.0);
+        assert_eq!(sigmoid(1000.0f32), 1.0);
+        assert_eq!(softplus(1000.0f32), 1000.0);
+        assert_eq!(softplus(-1000.0f32), 0.0);
+    }
+
+    #[test]
+    fn nan_propagates_through_every_activation() {
+        macro_rules! check {
+            ($n:literal, $f:expr) => {
+                let mut layer = Activation::<f32, _, 2>::new($f);
+                let x = Batch::<f32, 2>::from_column_slice(&[f32::NAN, 1.0]);
+                let y = layer.forward(&x).clone();
+                assert!(y[0].is_nan(), "{} of NaN is {}", $n, y[0]);
+                assert!(!y[1].is_nan());
+                assert!(layer.predict(&x)[0].is_nan());
+                layer.backward(&Batch::<f32, 2>::from_element(1, 1.0));
+            };
+        }
+        every_activation!(check);
+    }
+
+    #[test]
+    fn empty_batch_passes_through() {
+        macro_rules! check {
+            ($n:literal, $f:expr) => {
+                let mut layer = Activation::<f64, _, 3>::new($f);
+                assert_eq!(layer.forward(&Batch::<f64, 3>::zeros(0)).ncols(), 0);
+                assert_eq!(layer.backward(&Batch::<f64, 3>::zeros(0)).ncols(), 0);
+                assert_eq!(layer.predict(&Batch::<f64, 3>::zeros(0)).ncols(), 0);
+            };
+        }
+        every_activation!(check);
+    }
+}

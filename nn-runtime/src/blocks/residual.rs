@@ -1,0 +1,181 @@
+//! Residual connections: `y = x + body(x)`, and with a learned projection
+//! `y = P x + body(x)` when the body changes the width.
+
+use rand::Rng;
+
+use super::sum_into;
+use crate::layer::{empty, ensure_cols, visit_in, visit_mut_in};
+use crate::layers::Dense;
+use crate::{Batch, Float, Init, Layer, Visit, VisitMut};
+
+/// `residual { body }`: `y = x + body(x)` on `N` features.
+#[derive(Clone, Debug)]
+pub struct Residual<T: Float, B, const N: usize> {
+    body: B,
+    y: Batch<T, N>,
+    dx: Batch<T, N>,
+}
+
+impl<T: Float, B: Layer<T, N, N>, const N: usize> Residual<T, B, N> {
+    pub fn new(body: B) -> Self {
+        Self { body, y: empty(), dx: empty() }
+    }
+    /// The body.
+    pub fn body(&self) -> &B {
+        &self.body
+    }
+}
+
+impl<T: Float, B: Layer<T, N, N>, const N: usize> Layer<T, N, N> for Residual<T, B, N> {
+    fn forward(&mut self, x: &Batch<T, N>) -> &Batch<T, N> {
+        let h = self.body.forward(x);
+        ensure_cols(&mut self.y, x.ncols());
+        sum_into(self.y.as_mut_slice(), x.as_slice(), h.as_slice());
+        &self.y
+    }
+
+    // dL/dx = g + body'(x)^T g: the skip passes the gradient through unchanged.
+    fn backward(&mut self, g: &Batch<T, N>) -> &Batch<T, N> {
+        let gb = self.body.backward(g);
+        ensure_cols(&mut self.dx, g.ncols());
+        sum_into(self.dx.as_mut_slice(), g.as_slice(), gb.as_slice());
+        &self.dx
+    }
+
+    fn predict(&self, x: &Batch<T, N>) -> Batch<T, N> {
+        self.body.predict(x) + x
+    }
+
+    fn output(&self) -> Option<&Batch<T, N>> {
+        Some(&self.y)
+    }
+
+    fn input_grad(&self) -> Option<&Batch<T, N>> {
+        Some(&self.dx)
+    }
+
+    fn visit(&self, v: &mut dyn Visit<T>) {
+        self.body.visit(v);
+    }
+
+    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
+        self.body.visit_mut(v);
+    }
+
+    fn freeze_randomness(&mut self, frozen: bool) {
+        self.body.freeze_randomness(frozen);
+    }
+}
+
+/// `residual(projection) { body }`: `y = P x + body(x)` from `N` to `M`
+/// features, `P` a bias-free dense layer named `projection`.
+#[derive(Clone, Debug)]
+pub struct ResidualProjection<T: Float, B, const N: usize, const M: usize> {
+    body: B,
+    projection: Dense<T, N, M>,
+    y: Batch<T, M>,
+    dx: Batch<T, N>,
+}
+
+impl<T: Float, B: Layer<T, N, M>, const N: usize, const M: usize> ResidualProjection<T, B, N, M> {
+    /// The projection's weight `[M, N]` is drawn from `init`.
+    pub fn new<R: Rng + ?Sized>(rng: &mut R, body: B, init: Init) -> Self {
+        Self { body, projection: Dense::new(rng, init, false), y: empty(), dx: empty() }
+    }
+    /// The body.
+    pub fn body(&self) -> &B {
+        &self.body
+    }
+    /// The projection `P`.
+    pub fn projection(&self) -> &Dense<T, N, M> {
+        &self.projection
+    }
+}
+
+impl<T: Float, B: Layer<T, N, M>, const N: usize, const M: usize> Layer<T, N, M> for ResidualProjection<T, B, N, M> {
+    fn forward(&mut self, x: &Batch<T, N>) -> &Batch<T, M> {
+        let h = self.body.forward(x);
+        let p = self.projection.forward(x);
+        ensure_cols(&mut self.y, x.ncols());
+        sum_into(self.y.as_mut_slice(), p.as_slice(), h.as_slice());
+        &self.y
+    }
+
+    fn backward(&mut self, g: &Batch<T, M>) -> &Batch<T, N> {
+        let gb = self.body.backward(g);
+        let gp = self.projection.backward(g);
+        ensure_cols(&mut self.dx, g.ncols());
+        sum_into(self.dx.as_mut_slice(), gp.as_slice(), gb.as_slice());
+        &self.dx
+    }
+
+    fn predict(&self, x: &Batch<T, N>) -> Batch<T, M> {
+        self.body.predict(x) + self.projection.predict(x)
+    }
+
+    fn output(&self) -> Option<&Batch<T, M>> {
+        Some(&self.y)
+    }
+
+    fn input_grad(&self) -> Option<&Batch<T, N>> {
+        Some(&self.dx)
+    }
+
+    fn visit(&self, v: &mut dyn Visit<T>) {
+        self.body.visit(v);
+        visit_in(v, "projection", |v| self.projection.visit(v));
+    }
+
+    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
+        self.body.visit_mut(v);
+        visit_mut_in(v, "projection", |v| self.projection.visit_mut(v));
+    }
+
+    fn freeze_randomness(&mut self, frozen: bool) {
+        self.body.freeze_randomness(frozen);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocks::test_bodies::dense_tanh;
+    use crate::seeded_rng;
+    use crate::testing::{grad_check, LayerModel};
+
+    #[test]
+    fn residual_gradients_match_finite_differences() {
+        let report = grad_check(&mut LayerModel::new(Residual::new(dense_tanh::<4, 4>(1))), 3, 5);
+        report.assert_below(1e-6);
+        assert_eq!(report.tensors, ["0.weight", "0.bias"]);
+    }
+
+    #[test]
+    fn residual_adds_input_to_body_output() {
+        let mut r = Residual::new(dense_tanh::<3, 3>(2));
+        let x = Batch::<f64, 3>::from_fn(2, |i, j| 0.3 * i as f64 - j as f64);
+        let expected = dense_tanh::<3, 3>(2).forward(&x) + &x;
+        assert_eq!(r.forward(&x), &expected);
+        assert_eq!(r.predict(&x), expected);
+    }
+
+    #[test]
+    fn projection_gradients_match_finite_differences() {
+        let block = ResidualProjection::new(&mut seeded_rng(3), dense_tanh::<4, 6>(4), Init::XavierNormal);
+        let report = grad_check(&mut LayerModel::new(block), 3, 6);
+        report.assert_below(1e-6);
+        assert_eq!(report.tensors, ["0.weight", "0.bias", "projection.weight"]);
+    }
+
+    #[test]
+    fn projection_output_is_p_x_plus_body() {
+        let mut block = ResidualProjection::new(&mut seeded_rng(5), dense_tanh::<2, 3>(6), Init::Zeros);
+        // P = [[1, 0], [0, 1], [1, 1]]
+        block.projection.weight_mut().copy_from_slice(&[1.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+        let x = Batch::<f64, 2>::from_column_slice(&[1.0, 2.0, -3.0, 0.5]);
+        let px = Batch::<f64, 3>::from_column_slice(&[1.0, 2.0, 3.0, -3.0, 0.5, -2.5]);
+        let expected = dense_tanh::<2, 3>(6).forward(&x) + px;
+        assert_eq!(block.forward(&x), &expected);
+        assert_eq!(block.predict(&x), expected);
+    }
+}
