@@ -147,3 +147,82 @@ fn fill_orthogonal<T: Float, R: Rng + ?Sized>(rng: &mut R, gain: f64, rows: usiz
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use nalgebra::DMatrix;
+
+    use super::*;
+
+    fn sample(init: Init, rows: usize, cols: usize, seed: u64) -> DMatrix<f64> {
+        let mut w = vec![0.0; rows * cols];
+        init.fill(&mut seeded_rng(seed), cols, rows, rows, cols, &mut w);
+        DMatrix::from_row_slice(rows, cols, &w)
+    }
+
+    #[test]
+    fn sample_variance_matches_the_formula_within_5_percent() {
+        // fan_in = 512, fan_out = 512 for a 512x512 weight.
+        let cases = [
+            (Init::Uniform(0.3), 0.3 * 0.3 / 3.0),
+            (Init::Normal(0.02), 0.02 * 0.02),
+            (Init::XavierUniform, 2.0 / 1024.0),
+            (Init::XavierNormal, 2.0 / 1024.0),
+            (Init::HeUniform, 2.0 / 512.0),
+            (Init::HeNormal, 2.0 / 512.0),
+            (Init::LecunNormal, 1.0 / 512.0),
+        ];
+        for (init, var) in cases {
+            let w = sample(init, 512, 512, 1);
+            let n = w.len() as f64;
+            let mean = w.sum() / n;
+            let sample_var = w.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0);
+            assert!((sample_var / var - 1.0).abs() < 0.05, "{init}: variance {sample_var:e}, formula {var:e}");
+            assert!(mean.abs() < 0.01 * var.sqrt(), "{init}: mean {mean:e}");
+            let std = init.std(512, 512).expect("a random initializer has a std");
+            assert!((std * std / var - 1.0).abs() < 1e-12, "{init}: Init::std disagrees with the formula");
+        }
+    }
+
+    #[test]
+    fn orthogonal_rows_or_columns_are_orthonormal() {
+        for (rows, cols) in [(64, 64), (96, 40), (40, 96)] {
+            let w = sample(Init::Orthogonal { gain: 1.0 }, rows, cols, 2);
+            // Tall: the columns are orthonormal; wide: the rows are.
+            let gram = if rows >= cols { w.transpose() * &w } else { &w * w.transpose() };
+            let eye = DMatrix::<f64>::identity(gram.nrows(), gram.ncols());
+            assert!((gram - eye).abs().max() < 1e-5, "{rows}x{cols}");
+        }
+        let w = sample(Init::Orthogonal { gain: 2.0 }, 32, 32, 3);
+        let gram = w.transpose() * &w;
+        assert!((gram - DMatrix::<f64>::identity(32, 32) * 4.0).abs().max() < 1e-5, "gain scales by 2");
+    }
+
+    #[test]
+    fn same_seed_gives_identical_matrices_and_another_seed_does_not() {
+        for init in [
+            Init::Uniform(0.5),
+            Init::Normal(1.0),
+            Init::XavierUniform,
+            Init::XavierNormal,
+            Init::HeUniform,
+            Init::HeNormal,
+            Init::LecunNormal,
+            Init::Orthogonal { gain: 1.0 },
+        ] {
+            assert_eq!(sample(init, 30, 20, 9), sample(init, 30, 20, 9), "{init}");
+            assert_ne!(sample(init, 30, 20, 9), sample(init, 30, 20, 10), "{init}");
+        }
+        assert!(sample(Init::Zeros, 3, 4, 1).iter().all(|v| *v == 0.0));
+        assert!(sample(Init::Constant(0.7), 3, 4, 1).iter().all(|v| *v == 0.7));
+    }
+
+    #[test]
+    fn f32_weights_are_the_rounded_f64_weights_of_the_same_seed() {
+        let mut w32 = vec![0.0f32; 12];
+        Init::HeNormal.fill(&mut seeded_rng(5), 4, 3, 3, 4, &mut w32);
+        let w64 = sample(Init::HeNormal, 3, 4, 5);
+        let rounded: Vec<f32> = w64.transpose().iter().map(|v| *v as f32).collect();
+        assert_eq!(w32, rounded);
+    }
+}

@@ -22,8 +22,9 @@ pub use layer::{
     ParamRef, Visit, VisitMut, ZeroGrad,
 };
 pub use layers::{
-    sigmoid, softplus, Activation, ActivationFn, BatchNorm, Dense, Dropout, Elu, Gelu, Identity, LayerNorm, LeakyRelu,
-    Mish, Prelu, Relu, Selu, Sigmoid, Silu, Softplus, Swish, Tanh,
+    sigmoid, softplus, Activation, ActivationFn, AvgPool2d, BatchNorm, BatchNorm2d, Conv2d, Dense, Dropout, Elu,
+    Flatten, Gelu, GlobalAvgPool, Identity, LayerNorm, LeakyRelu, MaxPool2d, Mish, Prelu, Relu, Selu, Sigmoid, Silu,
+    Softplus, Swish, Tanh, Window2d,
 };
 pub use model::{Model, NamedBuffer, NamedParam, Probe};
 

@@ -28,7 +28,8 @@ impl<T: Float, B: Layer<T, N, O>, const N: usize, const O: usize> AuxHead<T, B, 
     pub fn new(body: B, weight: f64) -> Self {
         Self { body, weight, y: empty(), out: empty(), head_grad: None, spare: empty(), dx: empty() }
     }
-    /// The head's output from the last training forward.
+    /// The head's output from the last training forward (`Layer::output` is
+    /// the main path's, which is the input).
     pub fn output(&self) -> &Batch<T, O> {
         &self.out
     }
@@ -79,6 +80,14 @@ impl<T: Float, B: Layer<T, N, O>, const N: usize, const O: usize> Layer<T, N, N>
 
     fn predict(&self, x: &Batch<T, N>) -> Batch<T, N> {
         x.clone()
+    }
+
+    fn output(&self) -> Option<&Batch<T, N>> {
+        Some(&self.y)
+    }
+
+    fn input_grad(&self) -> Option<&Batch<T, N>> {
+        Some(&self.dx)
     }
 
     fn visit(&self, v: &mut dyn Visit<T>) {

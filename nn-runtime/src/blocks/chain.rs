@@ -56,6 +56,14 @@ impl<T: Float, A: Layer<T, I, M>, B: Layer<T, M, O>, const I: usize, const M: us
         self.b.predict(&self.a.predict(x))
     }
 
+    fn output(&self) -> Option<&Batch<T, O>> {
+        self.b.output()
+    }
+
+    fn input_grad(&self) -> Option<&Batch<T, I>> {
+        self.a.input_grad()
+    }
+
     fn visit(&self, v: &mut dyn Visit<T>) {
         visit_in(v, "0", |v| self.a.visit(v));
         visit_in(v, "1", |v| self.b.visit(v));

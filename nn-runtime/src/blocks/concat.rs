@@ -5,7 +5,15 @@ use super::{add_assign, put_rows, take_rows};
 use crate::layer::{empty, ensure_cols};
 use crate::{Batch, Float, Layer, Visit, VisitMut};
 
-/// `concat { body }`: `N -> O = N + M`, body `N -> M`.
+/// `concat { body }`: `N -> O = N + M`, body `N -> M`. `O` is checked when
+/// the code is compiled:
+///
+/// ```compile_fail,E0080
+/// use nn_runtime::{seeded_rng, Concat, Dense, Init};
+///
+/// let dense = Dense::<f64, 4, 3>::new(&mut seeded_rng(0), Init::HeNormal, true);
+/// let block: Concat<f64, _, 4, 3, 8> = Concat::new(dense);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Concat<T: Float, B, const N: usize, const M: usize, const O: usize> {
     body: B,
@@ -51,6 +59,14 @@ impl<T: Float, B: Layer<T, N, M>, const N: usize, const M: usize, const O: usize
         put_rows(y.as_mut_slice(), O, 0, x.as_slice(), N);
         put_rows(y.as_mut_slice(), O, N, self.body.predict(x).as_slice(), M);
         y
+    }
+
+    fn output(&self) -> Option<&Batch<T, O>> {
+        Some(&self.y)
+    }
+
+    fn input_grad(&self) -> Option<&Batch<T, N>> {
+        Some(&self.dx)
     }
 
     fn visit(&self, v: &mut dyn Visit<T>) {

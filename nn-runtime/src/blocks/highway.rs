@@ -89,6 +89,14 @@ impl<T: Float, B: Layer<T, N, N>, const N: usize> Layer<T, N, N> for Highway<T, 
         y
     }
 
+    fn output(&self) -> Option<&Batch<T, N>> {
+        Some(&self.y)
+    }
+
+    fn input_grad(&self) -> Option<&Batch<T, N>> {
+        Some(&self.dx)
+    }
+
     fn visit(&self, v: &mut dyn Visit<T>) {
         self.body.visit(v);
         visit_in(v, "gate", |v| self.gate.visit(v));

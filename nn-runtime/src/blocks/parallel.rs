@@ -101,6 +101,26 @@ impl_branches!((0, B0, O0), (1, B1, O1), (2, B2, O2), (3, B3, O3), (4, B4, O4), 
 
 /// `parallel { branch { .. }, ... }`: `N -> O`, `O` the sum of the branch widths;
 /// `dL/dx` is the sum of the branches' input gradients.
+///
+/// ```
+/// use nn_runtime::{seeded_rng, Activation, Batch, Branch, Dense, Init, Layer, Parallel, Relu};
+///
+/// let mut rng = seeded_rng(0);
+/// let mut block: Parallel<f64, _, 4, 5> = Parallel::new((
+///     Branch::<_, 3>(Dense::<f64, 4, 3>::new(&mut rng, Init::HeNormal, true)),
+///     Branch::<_, 2>(Dense::<f64, 4, 2>::new(&mut rng, Init::HeNormal, true)),
+/// ));
+/// assert_eq!(block.forward(&Batch::<f64, 4>::zeros(7)).shape(), (5, 7));
+/// ```
+///
+/// `O` must be the sum of the widths, checked when the code is compiled:
+///
+/// ```compile_fail,E0080
+/// use nn_runtime::{seeded_rng, Branch, Dense, Init, Parallel};
+///
+/// let dense = Dense::<f64, 4, 3>::new(&mut seeded_rng(0), Init::HeNormal, true);
+/// let block: Parallel<f64, _, 4, 5> = Parallel::new((Branch::<_, 3>(dense),));
+/// ```
 pub struct Parallel<T: Float, Bs: Branches<T, N>, const N: usize, const O: usize> {
     branches: Bs,
     grads: Bs::Grads,
@@ -116,6 +136,15 @@ impl<T: Float, Bs: Branches<T, N>, const N: usize, const O: usize> Parallel<T, B
     /// The branches.
     pub fn branches(&self) -> &Bs {
         &self.branches
+    }
+}
+
+impl<T: Float, Bs: Branches<T, N> + Clone, const N: usize, const O: usize> Clone for Parallel<T, Bs, N, O>
+where
+    Bs::Grads: Clone,
+{
+    fn clone(&self) -> Self {
+        Self { branches: self.branches.clone(), grads: self.grads.clone(), y: self.y.clone(), dx: self.dx.clone() }
     }
 }
 
@@ -144,6 +173,14 @@ impl<T: Float, Bs: Branches<T, N>, const N: usize, const O: usize> Layer<T, N, O
         ensure_cols(&mut y, x.ncols());
         self.branches.predict(x, y.as_mut_slice());
         y
+    }
+
+    fn output(&self) -> Option<&Batch<T, O>> {
+        Some(&self.y)
+    }
+
+    fn input_grad(&self) -> Option<&Batch<T, N>> {
+        Some(&self.dx)
     }
 
     fn visit(&self, v: &mut dyn Visit<T>) {
@@ -195,6 +232,7 @@ mod tests {
             assert_eq!(y.fixed_view::<3, 1>(14, j), h.column(j));
         }
         assert_eq!(eight.predict(&x), y);
+        assert_eq!(eight.clone().forward(&x), &y, "a clone computes the same");
         // dL/dx is the sum over the eight branches.
         let g = Batch::<f64, 17>::from_element(2, 1.0);
         let dx = eight.backward(&g).clone();

@@ -44,6 +44,14 @@ impl<T: Float, B: Layer<T, N, N>, const N: usize, const K: usize> Layer<T, N, N>
         self.copies.iter().fold(x.clone(), |h, c| c.predict(&h))
     }
 
+    fn output(&self) -> Option<&Batch<T, N>> {
+        self.copies.last().and_then(|c| c.output())
+    }
+
+    fn input_grad(&self) -> Option<&Batch<T, N>> {
+        self.copies.first().and_then(|c| c.input_grad())
+    }
+
     fn visit(&self, v: &mut dyn Visit<T>) {
         for (c, name) in self.copies.iter().zip(&self.names) {
             visit_in(v, name, |v| c.visit(v));

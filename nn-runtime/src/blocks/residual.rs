@@ -46,6 +46,14 @@ impl<T: Float, B: Layer<T, N, N>, const N: usize> Layer<T, N, N> for Residual<T,
         self.body.predict(x) + x
     }
 
+    fn output(&self) -> Option<&Batch<T, N>> {
+        Some(&self.y)
+    }
+
+    fn input_grad(&self) -> Option<&Batch<T, N>> {
+        Some(&self.dx)
+    }
+
     fn visit(&self, v: &mut dyn Visit<T>) {
         self.body.visit(v);
     }
@@ -103,6 +111,14 @@ impl<T: Float, B: Layer<T, N, M>, const N: usize, const M: usize> Layer<T, N, M>
 
     fn predict(&self, x: &Batch<T, N>) -> Batch<T, M> {
         self.body.predict(x) + self.projection.predict(x)
+    }
+
+    fn output(&self) -> Option<&Batch<T, M>> {
+        Some(&self.y)
+    }
+
+    fn input_grad(&self) -> Option<&Batch<T, N>> {
+        Some(&self.dx)
     }
 
     fn visit(&self, v: &mut dyn Visit<T>) {

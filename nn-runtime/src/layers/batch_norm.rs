@@ -1,7 +1,7 @@
 //! Batch normalization over the batch, per feature (Ioffe & Szegedy 2015), as
 //! `torch.nn.BatchNorm1d`.
 
-use crate::layer::{empty, ensure_cols, BufferMut, BufferRef, ParamKind, ParamMut, ParamRef};
+use super::BatchNorm2d;
 use crate::{Batch, Float, Layer, Visit, VisitMut};
 
 /// `batch_norm(momentum = 0.1, eps = 1e-5)` on `N` features.
@@ -18,255 +18,82 @@ use crate::{Batch, Float, Layer, Visit, VisitMut};
 /// - 1 sample: the variance is taken as 0, so the output is `bias` and the
 ///   input gradient 0; `running_mean` and `num_batches_tracked` are updated,
 ///   `running_var` is left unchanged (its unbiased estimate is undefined).
+///
+/// A feature vector is an image of `N` channels of 1x1 pixels, so this is
+/// [`BatchNorm2d`] with one value per channel and sample: one implementation
+/// of the numerics serves both.
 #[derive(Clone, Debug)]
-pub struct BatchNorm<T: Float, const N: usize> {
-    momentum: f64,
-    eps: f64,
-    weight: Vec<T>,
-    weight_grad: Vec<T>,
-    bias: Vec<T>,
-    bias_grad: Vec<T>,
-    running_mean: Vec<T>,
-    running_var: Vec<T>,
-    num_batches_tracked: i64,
-    // The last training batch's mean, biased variance, 1 / sqrt(variance + eps)
-    // per feature, and normalized input.
-    mean: Vec<T>,
-    var: Vec<T>,
-    inv_std: Vec<T>,
-    xhat: Batch<T, N>,
-    y: Batch<T, N>,
-    dx: Batch<T, N>,
-}
+pub struct BatchNorm<T: Float, const N: usize>(BatchNorm2d<T, N>);
 
 impl<T: Float, const N: usize> BatchNorm<T, N> {
     /// Weight 1, bias 0, running mean 0, running variance 1, as PyTorch.
     pub fn new(momentum: f64, eps: f64) -> Self {
-        Self {
-            momentum,
-            eps,
-            weight: vec![T::one(); N],
-            weight_grad: vec![T::zero(); N],
-            bias: vec![T::zero(); N],
-            bias_grad: vec![T::zero(); N],
-            running_mean: vec![T::zero(); N],
-            running_var: vec![T::one(); N],
-            num_batches_tracked: 0,
-            mean: vec![T::zero(); N],
-            var: vec![T::zero(); N],
-            inv_std: vec![T::zero(); N],
-            xhat: empty(),
-            y: empty(),
-            dx: empty(),
-        }
+        Self(BatchNorm2d::new::<N, 1, 1>(momentum, eps))
     }
     /// The scale `weight`.
     pub fn weight(&self) -> &[T] {
-        &self.weight
+        self.0.weight()
     }
     /// The scale `weight`, for editing.
     pub fn weight_mut(&mut self) -> &mut [T] {
-        &mut self.weight
+        self.0.weight_mut()
     }
     /// The shift `bias`.
     pub fn bias(&self) -> &[T] {
-        &self.bias
+        self.0.bias()
     }
     /// The shift `bias`, for editing.
     pub fn bias_mut(&mut self) -> &mut [T] {
-        &mut self.bias
+        self.0.bias_mut()
     }
     /// The running mean.
     pub fn running_mean(&self) -> &[T] {
-        &self.running_mean
+        self.0.running_mean()
     }
     /// The running (unbiased) variance.
     pub fn running_var(&self) -> &[T] {
-        &self.running_var
+        self.0.running_var()
     }
     /// How many training batches updated the running statistics.
     pub fn num_batches_tracked(&self) -> i64 {
-        self.num_batches_tracked
-    }
-}
-
-/// Per-feature mean and biased variance of the column-major `x` (`mean.len()` rows).
-fn batch_stats<T: Float>(x: &[T], mean: &mut [T], var: &mut [T]) {
-    let rows = mean.len();
-    let n = T::of((x.len() / rows) as f64);
-    mean.fill(T::zero());
-    var.fill(T::zero());
-    for col in x.chunks_exact(rows) {
-        for (m, v) in mean.iter_mut().zip(col) {
-            *m += *v;
-        }
-    }
-    for m in mean.iter_mut() {
-        *m /= n;
-    }
-    for col in x.chunks_exact(rows) {
-        for ((s, v), m) in var.iter_mut().zip(col).zip(mean.iter()) {
-            *s += (*v - *m) * (*v - *m);
-        }
-    }
-    for s in var.iter_mut() {
-        *s /= n;
-    }
-}
-
-/// `y = weight (x - mean) inv_std + bias`; also writes `xhat = (x - mean) inv_std` when given.
-fn normalize<T: Float>(
-    x: &[T],
-    mean: &[T],
-    inv_std: &[T],
-    weight: &[T],
-    bias: &[T],
-    mut xhat: Option<&mut [T]>,
-    y: &mut [T],
-) {
-    let rows = mean.len();
-    for (c, (xc, yc)) in x.chunks_exact(rows).zip(y.chunks_exact_mut(rows)).enumerate() {
-        for i in 0..rows {
-            let h = (xc[i] - mean[i]) * inv_std[i];
-            if let Some(xh) = xhat.as_deref_mut() {
-                xh[c * rows + i] = h;
-            }
-            yc[i] = weight[i] * h + bias[i];
-        }
-    }
-}
-
-/// With `dh = g w`: `dx = inv_std (dh - mean(dh) - xhat mean(dh xhat))`, the
-/// mean taken over the batch; `dw += sum g xhat`, `db += sum g`.
-#[allow(clippy::too_many_arguments)]
-fn norm_backward<T: Float>(
-    g: &[T],
-    xhat: &[T],
-    inv_std: &[T],
-    weight: &[T],
-    weight_grad: &mut [T],
-    bias_grad: &mut [T],
-    dx: &mut [T],
-) {
-    let rows = weight.len();
-    let n = T::of((g.len() / rows) as f64);
-    for i in 0..rows {
-        let (mut sum_dh, mut sum_dh_xhat, mut sum_g_xhat, mut sum_g) = (T::zero(), T::zero(), T::zero(), T::zero());
-        for (gc, hc) in g.chunks_exact(rows).zip(xhat.chunks_exact(rows)) {
-            sum_dh += gc[i] * weight[i];
-            sum_dh_xhat += gc[i] * weight[i] * hc[i];
-            sum_g_xhat += gc[i] * hc[i];
-            sum_g += gc[i];
-        }
-        weight_grad[i] += sum_g_xhat;
-        bias_grad[i] += sum_g;
-        let (mean_dh, mean_dh_xhat) = (sum_dh / n, sum_dh_xhat / n);
-        for ((gc, hc), dc) in g.chunks_exact(rows).zip(xhat.chunks_exact(rows)).zip(dx.chunks_exact_mut(rows)) {
-            dc[i] = inv_std[i] * (gc[i] * weight[i] - mean_dh - hc[i] * mean_dh_xhat);
-        }
+        self.0.num_batches_tracked()
     }
 }
 
 impl<T: Float, const N: usize> Layer<T, N, N> for BatchNorm<T, N> {
     fn forward(&mut self, x: &Batch<T, N>) -> &Batch<T, N> {
-        let n = x.ncols();
-        ensure_cols(&mut self.y, n);
-        ensure_cols(&mut self.xhat, n);
-        if n == 0 {
-            return &self.y;
-        }
-        batch_stats(x.as_slice(), &mut self.mean, &mut self.var);
-        for (s, v) in self.inv_std.iter_mut().zip(&self.var) {
-            *s = T::one() / (*v + T::of(self.eps)).sqrt();
-        }
-        normalize(
-            x.as_slice(),
-            &self.mean,
-            &self.inv_std,
-            &self.weight,
-            &self.bias,
-            Some(self.xhat.as_mut_slice()),
-            self.y.as_mut_slice(),
-        );
-        let (mom, keep) = (T::of(self.momentum), T::of(1.0 - self.momentum));
-        for (r, m) in self.running_mean.iter_mut().zip(&self.mean) {
-            *r = keep * *r + mom * *m;
-        }
-        if n > 1 {
-            let unbias = T::of(n as f64 / (n as f64 - 1.0));
-            for (r, v) in self.running_var.iter_mut().zip(&self.var) {
-                *r = keep * *r + mom * *v * unbias;
-            }
-        }
-        self.num_batches_tracked += 1;
-        &self.y
+        self.0.forward(x)
     }
 
     fn backward(&mut self, g: &Batch<T, N>) -> &Batch<T, N> {
-        ensure_cols(&mut self.dx, g.ncols());
-        norm_backward(
-            g.as_slice(),
-            self.xhat.as_slice(),
-            &self.inv_std,
-            &self.weight,
-            &mut self.weight_grad,
-            &mut self.bias_grad,
-            self.dx.as_mut_slice(),
-        );
-        &self.dx
+        self.0.backward(g)
     }
 
     fn predict(&self, x: &Batch<T, N>) -> Batch<T, N> {
-        let inv_std: Vec<T> = self.running_var.iter().map(|v| T::one() / (*v + T::of(self.eps)).sqrt()).collect();
-        let mut y = x.clone();
-        normalize(x.as_slice(), &self.running_mean, &inv_std, &self.weight, &self.bias, None, y.as_mut_slice());
-        y
+        self.0.predict(x)
+    }
+
+    fn output(&self) -> Option<&Batch<T, N>> {
+        self.0.output()
+    }
+
+    fn input_grad(&self) -> Option<&Batch<T, N>> {
+        self.0.input_grad()
     }
 
     fn visit(&self, v: &mut dyn Visit<T>) {
-        v.param(ParamRef {
-            name: "weight",
-            kind: ParamKind::Norm,
-            shape: &[N],
-            value: &self.weight,
-            grad: &self.weight_grad,
-        });
-        v.param(ParamRef {
-            name: "bias",
-            kind: ParamKind::Norm,
-            shape: &[N],
-            value: &self.bias,
-            grad: &self.bias_grad,
-        });
-        v.buffer(BufferRef::Float { name: "running_mean", shape: &[N], value: &self.running_mean });
-        v.buffer(BufferRef::Float { name: "running_var", shape: &[N], value: &self.running_var });
-        v.buffer(BufferRef::Count { name: "num_batches_tracked", value: self.num_batches_tracked });
+        self.0.visit(v);
     }
 
     fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
-        v.param(ParamMut {
-            name: "weight",
-            kind: ParamKind::Norm,
-            shape: &[N],
-            value: &mut self.weight,
-            grad: &mut self.weight_grad,
-        });
-        v.param(ParamMut {
-            name: "bias",
-            kind: ParamKind::Norm,
-            shape: &[N],
-            value: &mut self.bias,
-            grad: &mut self.bias_grad,
-        });
-        v.buffer(BufferMut::Float { name: "running_mean", shape: &[N], value: &mut self.running_mean });
-        v.buffer(BufferMut::Float { name: "running_var", shape: &[N], value: &mut self.running_var });
-        v.buffer(BufferMut::Count { name: "num_batches_tracked", value: &mut self.num_batches_tracked });
+        self.0.visit_mut(v);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layer::ParamKind;
     use crate::layers::reference;
     use crate::testing::{grad_check, LayerModel};
     use crate::{Model, NamedBuffer};
@@ -328,7 +155,8 @@ mod tests {
         assert_eq!(bn.running_var(), &[1.0, 1.0]);
         assert_eq!(bn.num_batches_tracked(), 1);
         assert_eq!(bn.backward(&Batch::<f64, 2>::from_column_slice(&[1.0, 1.0])).as_slice(), &[0.0, 0.0]);
-        assert_eq!(bn.bias_grad, [1.0, 1.0]);
+        let m = LayerModel::new(bn);
+        assert_eq!(m.parameters()[1].grad, [1.0, 1.0], "bias gradient");
     }
 
     #[test]
@@ -338,7 +166,7 @@ mod tests {
         assert_eq!(bn.backward(&Batch::zeros(0)).ncols(), 0);
         assert_eq!(bn.predict(&Batch::zeros(0)).ncols(), 0);
         assert_eq!((bn.running_mean(), bn.running_var(), bn.num_batches_tracked()), (&[0.0; 2][..], &[1.0; 2][..], 0));
-        assert_eq!(bn.weight_grad, [0.0; 2]);
+        assert!(LayerModel::new(bn).parameters().iter().all(|p| p.grad == [0.0; 2]));
     }
 
     #[test]

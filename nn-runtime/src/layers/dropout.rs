@@ -72,6 +72,14 @@ impl<T: Float, const N: usize> Layer<T, N, N> for Dropout<T, N> {
         x.clone()
     }
 
+    fn output(&self) -> Option<&Batch<T, N>> {
+        Some(&self.y)
+    }
+
+    fn input_grad(&self) -> Option<&Batch<T, N>> {
+        Some(&self.dx)
+    }
+
     fn freeze_randomness(&mut self, frozen: bool) {
         self.frozen = frozen;
     }

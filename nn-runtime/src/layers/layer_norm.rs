@@ -140,6 +140,14 @@ impl<T: Float, const N: usize> Layer<T, N, N> for LayerNorm<T, N> {
         y
     }
 
+    fn output(&self) -> Option<&Batch<T, N>> {
+        Some(&self.y)
+    }
+
+    fn input_grad(&self) -> Option<&Batch<T, N>> {
+        Some(&self.dx)
+    }
+
     fn visit(&self, v: &mut dyn Visit<T>) {
         v.param(ParamRef {
             name: "weight",

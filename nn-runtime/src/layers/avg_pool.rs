@@ -1,0 +1,157 @@
+//! Average pooling, as PyTorch's `AvgPool2d` with its defaults
+//! (`count_include_pad = True`, `ceil_mode = False`).
+
+use super::image::Window2d;
+use crate::layer::{empty, ensure_cols};
+use crate::{Batch, Float, Layer};
+
+/// `avg_pool(K, stride = S, padding = P)` on `(C, H, W)` images, flattened to
+/// `IN = C*H*W` inputs and `OUT = C*H'*W'` outputs.
+///
+/// Padding counts as zeros, so every window is divided by `K * K` (without
+/// `ceil_mode`, no window reaches past the padding).
+#[derive(Clone, Debug)]
+pub struct AvgPool2d<T: Float, const IN: usize, const OUT: usize> {
+    window: Window2d,
+    y: Batch<T, OUT>,
+    dx: Batch<T, IN>,
+}
+
+impl<T: Float, const IN: usize, const OUT: usize> AvgPool2d<T, IN, OUT> {
+    /// A `K x K` average pool with stride `S` and padding `P` over `(C, H, W)`;
+    /// `IN` and `OUT` must be the flattened sizes and `P <= K / 2`, as PyTorch
+    /// requires (checked at compile time).
+    ///
+    /// `AvgPool2d::<f32, { 8 * 8 * 8 }, { 8 * 4 * 4 }>::new::<8, 8, 8, 2, 2, 0>()`
+    pub fn new<const C: usize, const H: usize, const W: usize, const K: usize, const S: usize, const P: usize>() -> Self
+    {
+        let window = const {
+            let w = Window2d::new(C, H, W, K, S, P);
+            assert!(2 * P <= K, "avg_pool: padding must be at most half the kernel size");
+            assert!(IN == w.input_len(), "avg_pool: IN must be C * H * W");
+            assert!(OUT == w.output_len(C), "avg_pool: OUT must be C * H' * W'");
+            w
+        };
+        Self { window, y: empty(), dx: empty() }
+    }
+
+    /// The input geometry.
+    pub fn window(&self) -> Window2d {
+        self.window
+    }
+}
+
+/// Calls `f(k, cell)` for every output value `k` of the `n` samples and every
+/// input cell (index into the batch) inside its window.
+fn for_each_tap(win: &Window2d, n: usize, mut f: impl FnMut(usize, usize)) {
+    let (oh, ow) = (win.out_height(), win.out_width());
+    let plane = win.height * win.width;
+    let mut k = 0;
+    for s in 0..n {
+        for c in 0..win.channels {
+            let base = s * win.input_len() + c * plane;
+            for a in 0..oh {
+                let (r0, r1) = win.rows_of(a);
+                for b in 0..ow {
+                    let (c0, c1) = win.cols_of(b);
+                    for r in r0..r1 {
+                        for col in c0..c1 {
+                            f(k, base + r * win.width + col);
+                        }
+                    }
+                    k += 1;
+                }
+            }
+        }
+    }
+}
+
+fn avg_pool<T: Float>(win: &Window2d, x: &[T], n: usize, y: &mut [T]) {
+    y.fill(T::zero());
+    for_each_tap(win, n, |k, cell| y[k] += x[cell]);
+    let area = T::of((win.kernel * win.kernel) as f64);
+    for v in y.iter_mut() {
+        *v /= area;
+    }
+}
+
+impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for AvgPool2d<T, IN, OUT> {
+    fn forward(&mut self, x: &Batch<T, IN>) -> &Batch<T, OUT> {
+        ensure_cols(&mut self.y, x.ncols());
+        avg_pool(&self.window, x.as_slice(), x.ncols(), self.y.as_mut_slice());
+        &self.y
+    }
+
+    fn backward(&mut self, g: &Batch<T, OUT>) -> &Batch<T, IN> {
+        let n = g.ncols();
+        ensure_cols(&mut self.dx, n);
+        let dx = self.dx.as_mut_slice();
+        dx.fill(T::zero());
+        let area = T::of((self.window.kernel * self.window.kernel) as f64);
+        let g = g.as_slice();
+        for_each_tap(&self.window, n, |k, cell| dx[cell] += g[k] / area);
+        &self.dx
+    }
+
+    fn predict(&self, x: &Batch<T, IN>) -> Batch<T, OUT> {
+        let mut y = empty();
+        ensure_cols(&mut y, x.ncols());
+        avg_pool(&self.window, x.as_slice(), x.ncols(), y.as_mut_slice());
+        y
+    }
+
+    fn output(&self) -> Option<&Batch<T, OUT>> {
+        Some(&self.y)
+    }
+
+    fn input_grad(&self) -> Option<&Batch<T, IN>> {
+        Some(&self.dx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{grad_check, LayerModel};
+
+    #[test]
+    fn forward_averages_windows() {
+        let mut pool = AvgPool2d::<f64, 8, 2>::new::<1, 2, 4, 2, 2, 0>();
+        let x = Batch::<f64, 8>::from_column_slice(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+        // (1 + 2 + 5 + 6) / 4, (3 + 4 + 7 + 8) / 4
+        assert_eq!(pool.forward(&x).as_slice(), &[3.5, 5.5]);
+        assert_eq!(pool.predict(&x).as_slice(), &[3.5, 5.5]);
+        let dx = pool.backward(&Batch::<f64, 2>::from_column_slice(&[4.0, 8.0]));
+        assert_eq!(dx.as_slice(), &[1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 2.0, 2.0]);
+    }
+
+    #[test]
+    fn padding_counts_in_the_divisor() {
+        // 1x2x2 of ones, kernel 2, stride 1, padding 1: the corner windows hold one
+        // real cell of four, the edge windows two, the centre four.
+        let mut pool = AvgPool2d::<f64, 4, 9>::new::<1, 2, 2, 2, 1, 1>();
+        let x = Batch::<f64, 4>::from_element(1, 1.0);
+        assert_eq!(pool.forward(&x).as_slice(), &[0.25, 0.5, 0.25, 0.5, 1.0, 0.5, 0.25, 0.5, 0.25]);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        grad_check(&mut LayerModel::new(AvgPool2d::<f64, 60, { 2 * 2 * 3 }>::new::<2, 5, 6, 2, 2, 0>()), 2, 4)
+            .assert_below(1e-6);
+        grad_check(&mut LayerModel::new(AvgPool2d::<f64, 60, { 2 * 3 * 3 }>::new::<2, 5, 6, 3, 2, 1>()), 2, 5)
+            .assert_below(1e-6);
+        grad_check(&mut LayerModel::new(AvgPool2d::<f64, 60, { 2 * 3 * 4 }>::new::<2, 5, 6, 3, 1, 0>()), 2, 6)
+            .assert_below(1e-6);
+    }
+
+    #[test]
+    fn nan_propagates_and_empty_batches_pass() {
+        let mut pool = AvgPool2d::<f32, 8, 2>::new::<1, 2, 4, 2, 2, 0>();
+        let x = Batch::<f32, 8>::from_column_slice(&[f32::NAN, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]);
+        let y = pool.forward(&x);
+        assert!(y[(0, 0)].is_nan());
+        assert_eq!(y[(1, 0)], 1.0);
+        assert_eq!(pool.forward(&Batch::<f32, 8>::zeros(0)).ncols(), 0);
+        assert_eq!(pool.backward(&Batch::<f32, 2>::zeros(0)).ncols(), 0);
+    }
+}

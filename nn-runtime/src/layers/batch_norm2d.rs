@@ -1,0 +1,379 @@
+//! Batch normalization over channels of images, as `torch.nn.BatchNorm2d`:
+//! per-channel statistics over the batch, the height and the width.
+
+use crate::layer::{empty, ensure_cols, BufferMut, BufferRef, ParamKind, ParamMut, ParamRef};
+use crate::{Batch, Float, Layer, Visit, VisitMut};
+
+/// `batch_norm(momentum = 0.1, eps = 1e-5)` on `(C, H, W)` images, flattened to
+/// `N = C*H*W` values per sample.
+///
+/// Training normalizes each channel with the mean and biased variance of its
+/// `m = batch * H * W` values and moves the running statistics towards them
+/// (`running = (1 - momentum) running + momentum batch`) with the *unbiased*
+/// variance (`m / (m - 1)`), as PyTorch. Evaluation uses the running statistics.
+///
+/// Degenerate batches, where PyTorch raises an error, behave as in the 1-D
+/// `batch_norm`: with `m = 0` nothing is updated (not even
+/// `num_batches_tracked`); with `m = 1` the variance is taken as 0 and
+/// `running_var` is left unchanged (its unbiased estimate is undefined).
+#[derive(Clone, Debug)]
+pub struct BatchNorm2d<T: Float, const N: usize> {
+    momentum: f64,
+    eps: f64,
+    /// `H * W`: values per channel per sample.
+    plane: usize,
+    /// `[C]`, the shape of every parameter and buffer.
+    shape: [usize; 1],
+    weight: Vec<T>,
+    weight_grad: Vec<T>,
+    bias: Vec<T>,
+    bias_grad: Vec<T>,
+    running_mean: Vec<T>,
+    running_var: Vec<T>,
+    num_batches_tracked: i64,
+    // The last training batch's per-channel mean, biased variance,
+    // 1 / sqrt(variance + eps), and normalized input.
+    mean: Vec<T>,
+    var: Vec<T>,
+    inv_std: Vec<T>,
+    xhat: Batch<T, N>,
+    // Per-channel sums of g and g * xhat, kept so backward allocates nothing.
+    sum_g: Vec<T>,
+    sum_g_xhat: Vec<T>,
+    y: Batch<T, N>,
+    dx: Batch<T, N>,
+}
+
+impl<T: Float, const N: usize> BatchNorm2d<T, N> {
+    /// Weight 1, bias 0, running mean 0, running variance 1, as PyTorch; `N`
+    /// must be `C * H * W` (checked at compile time).
+    ///
+    /// `BatchNorm2d::<f32, { 16 * 8 * 8 }>::new::<16, 8, 8>(0.1, 1e-5)`
+    pub fn new<const C: usize, const H: usize, const W: usize>(momentum: f64, eps: f64) -> Self {
+        const {
+            assert!(C >= 1 && H >= 1 && W >= 1, "batch_norm: empty image");
+            assert!(N == C * H * W, "batch_norm: N must be C * H * W");
+        }
+        let zeros = || vec![T::zero(); C];
+        Self {
+            momentum,
+            eps,
+            plane: H * W,
+            shape: [C],
+            weight: vec![T::one(); C],
+            weight_grad: zeros(),
+            bias: zeros(),
+            bias_grad: zeros(),
+            running_mean: zeros(),
+            running_var: vec![T::one(); C],
+            num_batches_tracked: 0,
+            mean: zeros(),
+            var: zeros(),
+            inv_std: zeros(),
+            xhat: empty(),
+            sum_g: zeros(),
+            sum_g_xhat: zeros(),
+            y: empty(),
+            dx: empty(),
+        }
+    }
+    /// The scale `weight` `[C]`.
+    pub fn weight(&self) -> &[T] {
+        &self.weight
+    }
+    /// The scale `weight`, for editing.
+    pub fn weight_mut(&mut self) -> &mut [T] {
+        &mut self.weight
+    }
+    /// The shift `bias` `[C]`.
+    pub fn bias(&self) -> &[T] {
+        &self.bias
+    }
+    /// The shift `bias`, for editing.
+    pub fn bias_mut(&mut self) -> &mut [T] {
+        &mut self.bias
+    }
+    /// The running mean `[C]`.
+    pub fn running_mean(&self) -> &[T] {
+        &self.running_mean
+    }
+    /// The running (unbiased) variance `[C]`.
+    pub fn running_var(&self) -> &[T] {
+        &self.running_var
+    }
+    /// How many training batches updated the running statistics.
+    pub fn num_batches_tracked(&self) -> i64 {
+        self.num_batches_tracked
+    }
+}
+
+// The kernels below see a batch as a sequence of planes of `plane` values:
+// plane `k` belongs to channel `k % channels` (samples are channel-major), so
+// the same loops serve images (`plane = H * W`) and vectors (`plane = 1`).
+
+/// Per-channel mean and biased variance.
+fn channel_stats<T: Float>(x: &[T], plane: usize, mean: &mut [T], var: &mut [T]) {
+    let channels = mean.len();
+    let count = T::of((x.len() / channels) as f64);
+    mean.fill(T::zero());
+    var.fill(T::zero());
+    for (k, p) in x.chunks_exact(plane).enumerate() {
+        mean[k % channels] += p.iter().fold(T::zero(), |acc, v| acc + *v);
+    }
+    for m in mean.iter_mut() {
+        *m /= count;
+    }
+    for (k, p) in x.chunks_exact(plane).enumerate() {
+        let m = mean[k % channels];
+        var[k % channels] += p.iter().fold(T::zero(), |acc, v| acc + (*v - m) * (*v - m));
+    }
+    for v in var.iter_mut() {
+        *v /= count;
+    }
+}
+
+/// `y = weight (x - mean) inv_std + bias`; also writes `xhat = (x - mean) inv_std` when given.
+#[allow(clippy::too_many_arguments)]
+fn normalize<T: Float>(
+    x: &[T],
+    plane: usize,
+    mean: &[T],
+    inv_std: &[T],
+    weight: &[T],
+    bias: &[T],
+    mut xhat: Option<&mut [T]>,
+    y: &mut [T],
+) {
+    let channels = mean.len();
+    for (k, (xp, yp)) in x.chunks_exact(plane).zip(y.chunks_exact_mut(plane)).enumerate() {
+        let c = k % channels;
+        for (i, (x, y)) in xp.iter().zip(yp.iter_mut()).enumerate() {
+            let h = (*x - mean[c]) * inv_std[c];
+            if let Some(xh) = xhat.as_deref_mut() {
+                xh[k * plane + i] = h;
+            }
+            *y = weight[c] * h + bias[c];
+        }
+    }
+}
+
+impl<T: Float, const N: usize> Layer<T, N, N> for BatchNorm2d<T, N> {
+    fn forward(&mut self, x: &Batch<T, N>) -> &Batch<T, N> {
+        let n = x.ncols();
+        ensure_cols(&mut self.y, n);
+        ensure_cols(&mut self.xhat, n);
+        if n == 0 {
+            return &self.y;
+        }
+        channel_stats(x.as_slice(), self.plane, &mut self.mean, &mut self.var);
+        for (s, v) in self.inv_std.iter_mut().zip(&self.var) {
+            *s = T::one() / (*v + T::of(self.eps)).sqrt();
+        }
+        normalize(
+            x.as_slice(),
+            self.plane,
+            &self.mean,
+            &self.inv_std,
+            &self.weight,
+            &self.bias,
+            Some(self.xhat.as_mut_slice()),
+            self.y.as_mut_slice(),
+        );
+        let (mom, keep) = (T::of(self.momentum), T::of(1.0 - self.momentum));
+        for (r, m) in self.running_mean.iter_mut().zip(&self.mean) {
+            *r = keep * *r + mom * *m;
+        }
+        let count = (n * self.plane) as f64;
+        if count > 1.0 {
+            let unbias = T::of(count / (count - 1.0));
+            for (r, v) in self.running_var.iter_mut().zip(&self.var) {
+                *r = keep * *r + mom * *v * unbias;
+            }
+        }
+        self.num_batches_tracked += 1;
+        &self.y
+    }
+
+    /// With `m` values per channel and `dh = g weight`:
+    /// `dx = inv_std (dh - mean(dh) - xhat mean(dh xhat))`, means over the
+    /// channel's values; `dweight += sum g xhat`, `dbias += sum g`.
+    fn backward(&mut self, g: &Batch<T, N>) -> &Batch<T, N> {
+        let n = g.ncols();
+        ensure_cols(&mut self.dx, n);
+        if n == 0 {
+            return &self.dx;
+        }
+        let (plane, channels) = (self.plane, self.weight.len());
+        let (g, xhat) = (g.as_slice(), self.xhat.as_slice());
+        self.sum_g.fill(T::zero());
+        self.sum_g_xhat.fill(T::zero());
+        for (k, (gp, hp)) in g.chunks_exact(plane).zip(xhat.chunks_exact(plane)).enumerate() {
+            let c = k % channels;
+            for (g, h) in gp.iter().zip(hp) {
+                self.sum_g[c] += *g;
+                self.sum_g_xhat[c] += *g * *h;
+            }
+        }
+        for c in 0..channels {
+            self.weight_grad[c] += self.sum_g_xhat[c];
+            self.bias_grad[c] += self.sum_g[c];
+        }
+        let count = T::of((n * plane) as f64);
+        let dx = self.dx.as_mut_slice();
+        for (k, ((gp, hp), dp)) in
+            g.chunks_exact(plane).zip(xhat.chunks_exact(plane)).zip(dx.chunks_exact_mut(plane)).enumerate()
+        {
+            let c = k % channels;
+            let scale = self.weight[c] * self.inv_std[c];
+            let (mean_g, mean_g_xhat) = (self.sum_g[c] / count, self.sum_g_xhat[c] / count);
+            for ((d, g), h) in dp.iter_mut().zip(gp).zip(hp) {
+                *d = scale * (*g - mean_g - *h * mean_g_xhat);
+            }
+        }
+        &self.dx
+    }
+
+    fn predict(&self, x: &Batch<T, N>) -> Batch<T, N> {
+        let inv_std: Vec<T> = self.running_var.iter().map(|v| T::one() / (*v + T::of(self.eps)).sqrt()).collect();
+        let mut y = x.clone();
+        normalize(
+            x.as_slice(),
+            self.plane,
+            &self.running_mean,
+            &inv_std,
+            &self.weight,
+            &self.bias,
+            None,
+            y.as_mut_slice(),
+        );
+        y
+    }
+
+    fn output(&self) -> Option<&Batch<T, N>> {
+        Some(&self.y)
+    }
+
+    fn input_grad(&self) -> Option<&Batch<T, N>> {
+        Some(&self.dx)
+    }
+
+    fn visit(&self, v: &mut dyn Visit<T>) {
+        let shape = &self.shape;
+        v.param(ParamRef {
+            name: "weight",
+            kind: ParamKind::Norm,
+            shape,
+            value: &self.weight,
+            grad: &self.weight_grad,
+        });
+        v.param(ParamRef { name: "bias", kind: ParamKind::Norm, shape, value: &self.bias, grad: &self.bias_grad });
+        v.buffer(BufferRef::Float { name: "running_mean", shape, value: &self.running_mean });
+        v.buffer(BufferRef::Float { name: "running_var", shape, value: &self.running_var });
+        v.buffer(BufferRef::Count { name: "num_batches_tracked", value: self.num_batches_tracked });
+    }
+
+    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
+        let shape = &self.shape;
+        v.param(ParamMut {
+            name: "weight",
+            kind: ParamKind::Norm,
+            shape,
+            value: &mut self.weight,
+            grad: &mut self.weight_grad,
+        });
+        v.param(ParamMut {
+            name: "bias",
+            kind: ParamKind::Norm,
+            shape,
+            value: &mut self.bias,
+            grad: &mut self.bias_grad,
+        });
+        v.buffer(BufferMut::Float { name: "running_mean", shape, value: &mut self.running_mean });
+        v.buffer(BufferMut::Float { name: "running_var", shape, value: &mut self.running_var });
+        v.buffer(BufferMut::Count { name: "num_batches_tracked", value: &mut self.num_batches_tracked });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{grad_check, LayerModel};
+    use crate::{Model, NamedBuffer};
+
+    #[test]
+    fn statistics_span_batch_height_and_width() {
+        // Two channels of 1x2, two samples: channel 0 holds 1, 3, 5, 7 (mean 4,
+        // biased variance 5, unbiased 20/3); channel 1 holds 2, 4, 2, 4 (mean 3,
+        // variance 1, unbiased 4/3).
+        let mut bn = BatchNorm2d::<f64, 4>::new::<2, 1, 2>(0.1, 0.0);
+        let x = Batch::<f64, 4>::from_column_slice(&[1.0, 3.0, 2.0, 4.0, 5.0, 7.0, 2.0, 4.0]);
+        let y = bn.forward(&x).clone();
+        let s = 5f64.sqrt();
+        let expected = [-3.0 / s, -1.0 / s, -1.0, 1.0, 1.0 / s, 3.0 / s, -1.0, 1.0];
+        for (a, b) in y.iter().zip(&expected) {
+            assert!((a - b).abs() < 1e-12, "{y}");
+        }
+        assert!((bn.running_mean()[0] - 0.4).abs() < 1e-15 && (bn.running_mean()[1] - 0.3).abs() < 1e-15);
+        assert!((bn.running_var()[0] - (0.9 + 0.1 * 20.0 / 3.0)).abs() < 1e-15);
+        assert!((bn.running_var()[1] - (0.9 + 0.1 * 4.0 / 3.0)).abs() < 1e-15);
+        assert_eq!(bn.num_batches_tracked(), 1);
+    }
+
+    #[test]
+    fn eval_uses_running_statistics() {
+        let mut bn = BatchNorm2d::<f64, 4>::new::<2, 1, 2>(0.1, 0.0);
+        bn.weight_mut().copy_from_slice(&[2.0, 1.0]);
+        bn.bias_mut().copy_from_slice(&[0.5, -1.0]);
+        bn.running_mean.copy_from_slice(&[1.0, -1.0]);
+        bn.running_var.copy_from_slice(&[4.0, 0.25]);
+        let x = Batch::<f64, 4>::from_column_slice(&[3.0, 1.0, 0.0, -2.0]);
+        // channel 0: 2 (x - 1) / 2 + 0.5; channel 1: (x + 1) / 0.5 - 1
+        assert_eq!(bn.predict(&x).as_slice(), &[2.5, 0.5, 1.0, -3.0]);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        for batch in [1, 3] {
+            let mut bn = BatchNorm2d::<f64, { 3 * 2 * 3 }>::new::<3, 2, 3>(0.1, 1e-5);
+            bn.weight_mut().copy_from_slice(&[1.5, -0.5, 2.0]);
+            bn.bias_mut().copy_from_slice(&[0.1, 0.2, -0.3]);
+            let report = grad_check(&mut LayerModel::new(bn), batch, 30 + batch as u64);
+            report.assert_below(1e-6);
+            assert_eq!(report.tensors, ["weight", "bias"]);
+        }
+    }
+
+    #[test]
+    fn parameters_and_buffers_are_named_and_shaped_as_pytorch() {
+        let mut m = LayerModel::new(BatchNorm2d::<f32, 12>::new::<3, 2, 2>(0.1, 1e-5));
+        m.forward_view(nalgebra::DMatrix::from_element(12, 2, 1.0f32).as_view()).unwrap();
+        let params = m.parameters();
+        assert!(params.iter().all(|p| p.kind == ParamKind::Norm && p.shape == [3]));
+        let names: Vec<String> = m.buffers().iter().map(|b| b.name().to_string()).collect();
+        assert_eq!(names, ["running_mean", "running_var", "num_batches_tracked"]);
+        assert_eq!(m.buffers()[2], NamedBuffer::Count { name: "num_batches_tracked".into(), value: 1 });
+    }
+
+    #[test]
+    fn single_value_per_channel_keeps_running_var() {
+        let mut bn = BatchNorm2d::<f64, 2>::new::<2, 1, 1>(0.1, 1e-5);
+        bn.bias_mut().copy_from_slice(&[0.5, -1.0]);
+        assert_eq!(bn.forward(&Batch::<f64, 2>::from_column_slice(&[3.0, -2.0])).as_slice(), &[0.5, -1.0]);
+        assert_eq!(bn.running_var(), &[1.0, 1.0]);
+        assert_eq!(bn.num_batches_tracked(), 1);
+    }
+
+    #[test]
+    fn empty_batch_changes_nothing_and_nan_stays_in_its_channel() {
+        let mut bn = BatchNorm2d::<f32, 4>::new::<2, 1, 2>(0.1, 1e-5);
+        assert_eq!(bn.forward(&Batch::zeros(0)).ncols(), 0);
+        assert_eq!(bn.backward(&Batch::zeros(0)).ncols(), 0);
+        assert_eq!(bn.num_batches_tracked(), 0);
+        assert_eq!(bn.running_var(), &[1.0, 1.0]);
+        let x = Batch::<f32, 4>::from_column_slice(&[f32::NAN, 1.0, 1.0, 2.0]);
+        let y = bn.forward(&x).clone();
+        assert!(y[0].is_nan() && y[1].is_nan());
+        assert!((y[2] + 1.0).abs() < 1e-3 && (y[3] - 1.0).abs() < 1e-3);
+        assert!(bn.running_mean()[0].is_nan() && bn.running_mean()[1].is_finite());
+    }
+}

@@ -1,0 +1,459 @@
+//! 2-D convolution (cross-correlation, as PyTorch): im2col, then one matrix product.
+//!
+//! Layout, for a batch of `n` samples with `Q = H' * W'` output positions each:
+//! `col` is row-major `[C*K*K, n*Q]` (row `(c, ki, kj)` matches the weight's
+//! `[OC, C, K, K]` flattening, column `(sample, position)`), so the forward is
+//! one product `Z = W col` with `Z` row-major `[OC, n*Q]`, permuted into the
+//! channel-major output. Backward: `dW += Gz col^T`, `dcol = W^T Gz`, then
+//! col2im scatters `dcol` back onto the input. One product per pass keeps
+//! matrixmultiply's packing cost per batch, not per sample.
+
+use rand::Rng;
+
+use super::image::Window2d;
+use crate::kernels::{gemm, MatMut, MatRef};
+use crate::layer::{empty, ensure_cols, ParamKind, ParamMut, ParamRef};
+use crate::{Batch, Float, Init, Layer, Visit, VisitMut};
+
+/// `conv2d(OC, kernel = K, stride = S, padding = P, bias)` on `(C, H, W)` images,
+/// flattened to `IN = C*H*W` inputs and `OUT = OC*H'*W'` outputs.
+///
+/// Weight `[OC, C, K, K]` and bias `[OC]`, row-major as PyTorch's `nn.Conv2d`;
+/// zero padding.
+#[derive(Clone, Debug)]
+pub struct Conv2d<T: Float, const IN: usize, const OUT: usize> {
+    window: Window2d,
+    /// `[OC, C, K, K]`, PyTorch's weight shape (and `[OC]` for the bias).
+    shape: [usize; 4],
+    weight: Vec<T>,
+    weight_grad: Vec<T>,
+    bias: Option<Vec<T>>,
+    bias_grad: Vec<T>,
+    col: Vec<T>,
+    z: Vec<T>,
+    dcol: Vec<T>,
+    y: Batch<T, OUT>,
+    dx: Batch<T, IN>,
+}
+
+impl<T: Float, const IN: usize, const OUT: usize> Conv2d<T, IN, OUT> {
+    /// A convolution from `(C, H, W)` to `(OC, H', W')`; `IN` and `OUT` must be
+    /// the flattened sizes (checked at compile time). The weight is drawn from
+    /// `init` with PyTorch's fans (`C*K*K` in, `OC*K*K` out); the bias, when
+    /// present, starts at zero.
+    ///
+    /// `Conv2d::<f32, { 3 * 8 * 8 }, { 16 * 8 * 8 }>::new::<3, 8, 8, 16, 3, 1, 1>(&mut rng, Init::HeNormal, true)`
+    pub fn new<
+        const C: usize,
+        const H: usize,
+        const W: usize,
+        const OC: usize,
+        const K: usize,
+        const S: usize,
+        const P: usize,
+    >(
+        rng: &mut (impl Rng + ?Sized),
+        init: Init,
+        bias: bool,
+    ) -> Self {
+        let window = const {
+            let w = Window2d::new(C, H, W, K, S, P);
+            assert!(OC >= 1, "conv2d: at least one output channel");
+            assert!(IN == w.input_len(), "conv2d: IN must be C * H * W");
+            assert!(OUT == w.output_len(OC), "conv2d: OUT must be OC * H' * W'");
+            w
+        };
+        let patch = C * K * K;
+        let mut weight = vec![T::zero(); OC * patch];
+        init.fill(rng, patch, OC * K * K, OC, patch, &mut weight);
+        Self {
+            window,
+            shape: [OC, C, K, K],
+            weight,
+            weight_grad: vec![T::zero(); OC * patch],
+            bias: bias.then(|| vec![T::zero(); OC]),
+            bias_grad: if bias { vec![T::zero(); OC] } else { Vec::new() },
+            col: Vec::new(),
+            z: Vec::new(),
+            dcol: Vec::new(),
+            y: empty(),
+            dx: empty(),
+        }
+    }
+
+    /// The input geometry (channels, size, kernel, stride, padding).
+    pub fn window(&self) -> Window2d {
+        self.window
+    }
+    /// Output channels.
+    pub fn out_channels(&self) -> usize {
+        self.shape[0]
+    }
+    /// The weight, row-major `[OC, C, K, K]`.
+    pub fn weight(&self) -> &[T] {
+        &self.weight
+    }
+    /// The weight, for editing.
+    pub fn weight_mut(&mut self) -> &mut [T] {
+        &mut self.weight
+    }
+    /// The bias `[OC]`, if the layer has one.
+    pub fn bias(&self) -> Option<&[T]> {
+        self.bias.as_deref()
+    }
+    /// The bias, for editing.
+    pub fn bias_mut(&mut self) -> Option<&mut [T]> {
+        self.bias.as_deref_mut()
+    }
+}
+
+/// `y = conv(x)` for `n` samples; `col` and `z` are scratch, grown as needed
+/// (and kept: the training forward reads `col` again in backward).
+#[allow(clippy::too_many_arguments)]
+fn conv_forward<T: Float>(
+    win: &Window2d,
+    weight: &[T],
+    bias: Option<&[T]>,
+    x: &[T],
+    n: usize,
+    col: &mut Vec<T>,
+    z: &mut Vec<T>,
+    y: &mut [T],
+) {
+    if n == 0 {
+        return;
+    }
+    let patch = win.channels * win.kernel * win.kernel;
+    let oc = weight.len() / patch;
+    let q = win.out_height() * win.out_width();
+    col.resize(patch * n * q, T::zero());
+    z.resize(oc * n * q, T::zero());
+    im2col(win, x, n, col);
+    gemm(
+        T::one(),
+        MatRef::row_major(weight, oc, patch),
+        MatRef::row_major(col, patch, n * q),
+        T::zero(),
+        MatMut::row_major(z, oc, n * q),
+    );
+    // z[o, (s, p)] -> y[(s), (o, p)], adding the bias on the way.
+    for (o, zo) in z.chunks_exact(n * q).enumerate() {
+        let b = bias.map_or(T::zero(), |b| b[o]);
+        for (s, src) in zo.chunks_exact(q).enumerate() {
+            for (v, z) in y[(s * oc + o) * q..][..q].iter_mut().zip(src) {
+                *v = *z + b;
+            }
+        }
+    }
+}
+
+/// The output positions `o` in `0..out_len` whose tap `o * stride + offset - pad`
+/// falls inside `0..len` (the others read zero padding).
+#[inline]
+fn taps(out_len: usize, offset: usize, stride: usize, pad: usize, len: usize) -> (usize, usize) {
+    let lo = pad.saturating_sub(offset).div_ceil(stride).min(out_len);
+    let hi = (len + pad).saturating_sub(offset).div_ceil(stride).min(out_len);
+    (lo, hi.max(lo))
+}
+
+/// Gathers every `K x K` patch of the `n >= 1` images `x` into the row-major
+/// `[C*K*K, n*Q]` matrix `col`, zeros where the patch covers padding.
+fn im2col<T: Float>(win: &Window2d, x: &[T], n: usize, col: &mut [T]) {
+    let Window2d { channels, height, width, kernel, stride, padding } = *win;
+    let (oh, ow) = (win.out_height(), win.out_width());
+    let (q, in_len, plane) = (oh * ow, win.input_len(), height * width);
+    let mut rows = col.chunks_exact_mut(n * q);
+    for c in 0..channels {
+        for ki in 0..kernel {
+            let (a0, a1) = taps(oh, ki, stride, padding, height);
+            for kj in 0..kernel {
+                let (b0, b1) = taps(ow, kj, stride, padding, width);
+                let row = rows.next().expect("col has C*K*K rows");
+                for (s, out) in row.chunks_exact_mut(q).enumerate() {
+                    let img = &x[s * in_len + c * plane..][..plane];
+                    out.fill(T::zero());
+                    for a in a0..a1 {
+                        let src = &img[(a * stride + ki - padding) * width..][..width];
+                        let dst = &mut out[a * ow + b0..a * ow + b1];
+                        if stride == 1 {
+                            dst.copy_from_slice(&src[b0 + kj - padding..b1 + kj - padding]);
+                        } else {
+                            for (d, b) in dst.iter_mut().zip(b0..b1) {
+                                *d = src[b * stride + kj - padding];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: each input cell receives the sum of the `dcol`
+/// entries that read it.
+fn col2im<T: Float>(win: &Window2d, dcol: &[T], n: usize, dx: &mut [T]) {
+    dx.fill(T::zero());
+    if n == 0 {
+        return;
+    }
+    let Window2d { channels, height, width, kernel, stride, padding } = *win;
+    let (oh, ow) = (win.out_height(), win.out_width());
+    let (q, in_len, plane) = (oh * ow, win.input_len(), height * width);
+    let mut rows = dcol.chunks_exact(n * q);
+    for c in 0..channels {
+        for ki in 0..kernel {
+            let (a0, a1) = taps(oh, ki, stride, padding, height);
+            for kj in 0..kernel {
+                let (b0, b1) = taps(ow, kj, stride, padding, width);
+                let row = rows.next().expect("dcol has C*K*K rows");
+                for (s, src) in row.chunks_exact(q).enumerate() {
+                    let img = &mut dx[s * in_len + c * plane..][..plane];
+                    for a in a0..a1 {
+                        let dst = &mut img[(a * stride + ki - padding) * width..][..width];
+                        let g = &src[a * ow..][..ow];
+                        for b in b0..b1 {
+                            dst[b * stride + kj - padding] += g[b];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for Conv2d<T, IN, OUT> {
+    fn forward(&mut self, x: &Batch<T, IN>) -> &Batch<T, OUT> {
+        let n = x.ncols();
+        ensure_cols(&mut self.y, n);
+        conv_forward(
+            &self.window,
+            &self.weight,
+            self.bias.as_deref(),
+            x.as_slice(),
+            n,
+            &mut self.col,
+            &mut self.z,
+            self.y.as_mut_slice(),
+        );
+        &self.y
+    }
+
+    fn backward(&mut self, g: &Batch<T, OUT>) -> &Batch<T, IN> {
+        let n = g.ncols();
+        ensure_cols(&mut self.dx, n);
+        if n == 0 {
+            return &self.dx;
+        }
+        let [oc, ..] = self.shape;
+        let patch = self.weight.len() / oc;
+        let q = OUT / oc;
+        let nq = n * q;
+        // Gz: the output gradient in z's layout, row-major [OC, n*Q].
+        self.z.resize(oc * nq, T::zero());
+        for (o, zo) in self.z.chunks_exact_mut(nq).enumerate() {
+            for (s, dst) in zo.chunks_exact_mut(q).enumerate() {
+                dst.copy_from_slice(&g.as_slice()[(s * oc + o) * q..][..q]);
+            }
+            if self.bias.is_some() {
+                self.bias_grad[o] += zo.iter().fold(T::zero(), |acc, v| acc + *v);
+            }
+        }
+        // dW += Gz col^T
+        gemm(
+            T::one(),
+            MatRef::row_major(&self.z, oc, nq),
+            MatRef::row_major(&self.col, patch, nq).t(),
+            T::one(),
+            MatMut::row_major(&mut self.weight_grad, oc, patch),
+        );
+        // dcol = W^T Gz
+        self.dcol.resize(patch * nq, T::zero());
+        gemm(
+            T::one(),
+            MatRef::row_major(&self.weight, oc, patch).t(),
+            MatRef::row_major(&self.z, oc, nq),
+            T::zero(),
+            MatMut::row_major(&mut self.dcol, patch, nq),
+        );
+        col2im(&self.window, &self.dcol, n, self.dx.as_mut_slice());
+        &self.dx
+    }
+
+    fn predict(&self, x: &Batch<T, IN>) -> Batch<T, OUT> {
+        let mut y = empty();
+        ensure_cols(&mut y, x.ncols());
+        let (mut col, mut z) = (Vec::new(), Vec::new());
+        conv_forward(
+            &self.window,
+            &self.weight,
+            self.bias.as_deref(),
+            x.as_slice(),
+            x.ncols(),
+            &mut col,
+            &mut z,
+            y.as_mut_slice(),
+        );
+        y
+    }
+
+    fn output(&self) -> Option<&Batch<T, OUT>> {
+        Some(&self.y)
+    }
+
+    fn input_grad(&self) -> Option<&Batch<T, IN>> {
+        Some(&self.dx)
+    }
+
+    fn visit(&self, v: &mut dyn Visit<T>) {
+        v.param(ParamRef {
+            name: "weight",
+            kind: ParamKind::Weight,
+            shape: &self.shape,
+            value: &self.weight,
+            grad: &self.weight_grad,
+        });
+        if let Some(b) = &self.bias {
+            v.param(ParamRef {
+                name: "bias",
+                kind: ParamKind::Bias,
+                shape: &self.shape[..1],
+                value: b,
+                grad: &self.bias_grad,
+            });
+        }
+    }
+
+    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
+        v.param(ParamMut {
+            name: "weight",
+            kind: ParamKind::Weight,
+            shape: &self.shape,
+            value: &mut self.weight,
+            grad: &mut self.weight_grad,
+        });
+        if let Some(b) = &mut self.bias {
+            v.param(ParamMut {
+                name: "bias",
+                kind: ParamKind::Bias,
+                shape: &self.shape[..1],
+                value: b,
+                grad: &mut self.bias_grad,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{grad_check, LayerModel};
+
+    #[test]
+    fn forward_matches_hand_computed_convolution() {
+        // One 3x3 image, one 2x2 kernel, stride 1, no padding.
+        let mut conv = Conv2d::<f64, 9, 4>::new::<1, 3, 3, 1, 2, 1, 0>(&mut crate::seeded_rng(0), Init::Zeros, true);
+        conv.weight_mut().copy_from_slice(&[1.0, 2.0, 3.0, 4.0]);
+        conv.bias_mut().unwrap()[0] = 0.5;
+        let x = Batch::<f64, 9>::from_column_slice(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
+        // top-left: 1*1 + 2*2 + 3*4 + 4*5 = 37; then 47, 67, 77; plus 0.5
+        let y = conv.forward(&x).clone();
+        assert_eq!(y.as_slice(), &[37.5, 47.5, 67.5, 77.5]);
+        assert_eq!(conv.predict(&x), y);
+    }
+
+    #[test]
+    fn padding_reads_zeros_and_stride_skips() {
+        // 1x3x3 image of ones, 3x3 kernel of ones, padding 1, stride 2: the four
+        // corners of the padded image each see a 2x2 block of ones.
+        let mut conv =
+            Conv2d::<f64, 9, 4>::new::<1, 3, 3, 1, 3, 2, 1>(&mut crate::seeded_rng(0), Init::Constant(1.0), false);
+        let x = Batch::<f64, 9>::from_element(1, 1.0);
+        assert_eq!(conv.forward(&x).as_slice(), &[4.0, 4.0, 4.0, 4.0]);
+    }
+
+    #[test]
+    fn output_is_channel_major_per_sample() {
+        // Two output channels with constant kernels 1 and -1 over a 1x2x2 image
+        // (kernel 1): each sample's column holds channel 0's plane, then channel 1's.
+        let mut conv = Conv2d::<f64, 4, 8>::new::<1, 2, 2, 2, 1, 1, 0>(&mut crate::seeded_rng(0), Init::Zeros, true);
+        conv.weight_mut().copy_from_slice(&[1.0, -1.0]);
+        conv.bias_mut().unwrap().copy_from_slice(&[0.0, 10.0]);
+        let x = Batch::<f64, 4>::from_column_slice(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+        let y = conv.forward(&x);
+        assert_eq!(y.column(0).as_slice(), &[1.0, 2.0, 3.0, 4.0, 9.0, 8.0, 7.0, 6.0]);
+        assert_eq!(y.column(1).as_slice(), &[5.0, 6.0, 7.0, 8.0, 5.0, 4.0, 3.0, 2.0]);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_for_stride_padding_and_bias() {
+        fn check<const S: usize, const P: usize, const OUT: usize>(bias: bool) {
+            let mut rng = crate::seeded_rng(11);
+            let conv =
+                Conv2d::<f64, { 2 * 5 * 6 }, OUT>::new::<2, 5, 6, 3, 3, S, P>(&mut rng, Init::XavierNormal, bias);
+            grad_check(&mut LayerModel::new(conv), 2, 5).assert_below(1e-6);
+        }
+        for bias in [true, false] {
+            check::<1, 0, { 3 * 3 * 4 }>(bias);
+            check::<1, 1, { 3 * 5 * 6 }>(bias);
+            check::<2, 0, { 3 * 2 * 2 }>(bias);
+            check::<2, 1, { 3 * 3 * 3 }>(bias);
+        }
+    }
+
+    #[test]
+    fn gradients_accumulate_over_two_backward_calls() {
+        let mut conv =
+            Conv2d::<f64, 18, 18>::new::<2, 3, 3, 2, 3, 1, 1>(&mut crate::seeded_rng(2), Init::HeNormal, true);
+        let x = Batch::<f64, 18>::from_fn(3, |i, j| ((i * 7 + j * 3) % 5) as f64 - 2.0);
+        let g = Batch::<f64, 18>::from_fn(3, |i, j| (i as f64) * 0.1 - (j as f64) * 0.3);
+        conv.forward(&x);
+        conv.backward(&g);
+        let (w1, b1) = (conv.weight_grad.clone(), conv.bias_grad.clone());
+        conv.backward(&g);
+        for (a, b) in conv.weight_grad.iter().chain(&conv.bias_grad).zip(w1.iter().chain(&b1)) {
+            assert!((a - 2.0 * b).abs() < 1e-12, "{a} vs 2 * {b}");
+        }
+    }
+
+    #[test]
+    fn fans_include_the_kernel_area() {
+        // He normal's std is sqrt(2 / fan_in) with fan_in = C*K*K = 4*5*5 = 100.
+        let conv = Conv2d::<f64, { 4 * 9 * 9 }, { 64 * 5 * 5 }>::new::<4, 9, 9, 64, 5, 1, 0>(
+            &mut crate::seeded_rng(3),
+            Init::HeNormal,
+            false,
+        );
+        let w = conv.weight();
+        let var = w.iter().map(|v| v * v).sum::<f64>() / w.len() as f64;
+        // 6400 samples: the sample variance is within a few percent of 0.02.
+        assert!((var - 0.02).abs() < 0.002, "variance {var}");
+    }
+
+    #[test]
+    fn empty_batch_and_nan_do_not_panic() {
+        let mut conv = Conv2d::<f32, 8, 8>::new::<2, 2, 2, 2, 1, 1, 0>(&mut crate::seeded_rng(4), Init::HeNormal, true);
+        assert_eq!(conv.forward(&Batch::<f32, 8>::zeros(0)).ncols(), 0);
+        assert_eq!(conv.backward(&Batch::<f32, 8>::zeros(0)).ncols(), 0);
+        assert!(conv.weight_grad.iter().all(|v| *v == 0.0));
+        let mut x = Batch::<f32, 8>::from_element(1, 1.0);
+        x[(0, 0)] = f32::NAN;
+        let y = conv.forward(&x);
+        // The NaN input cell feeds position 0 of both output channels only.
+        assert!(y[(0, 0)].is_nan() && y[(4, 0)].is_nan());
+        assert!(y[(1, 0)].is_finite());
+    }
+
+    #[test]
+    fn steady_state_steps_reuse_their_buffers() {
+        let mut conv =
+            Conv2d::<f64, 18, 18>::new::<2, 3, 3, 2, 3, 1, 1>(&mut crate::seeded_rng(5), Init::HeNormal, true);
+        let x = Batch::<f64, 18>::from_element(4, 0.5);
+        conv.forward(&x);
+        conv.backward(&x);
+        let before = (conv.col.as_ptr(), conv.z.as_ptr(), conv.dcol.as_ptr(), conv.y.as_ptr(), conv.dx.as_ptr());
+        conv.forward(&x);
+        conv.backward(&x);
+        let after = (conv.col.as_ptr(), conv.z.as_ptr(), conv.dcol.as_ptr(), conv.y.as_ptr(), conv.dx.as_ptr());
+        assert_eq!(before, after);
+    }
+}

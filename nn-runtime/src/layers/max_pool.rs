@@ -1,0 +1,193 @@
+//! Max pooling, as PyTorch's `MaxPool2d` (padding reads -inf, ceil_mode off).
+
+use super::image::Window2d;
+use crate::layer::{empty, ensure_cols};
+use crate::{Batch, Float, Layer};
+
+/// `max_pool(K, stride = S, padding = P)` on `(C, H, W)` images, flattened to
+/// `IN = C*H*W` inputs and `OUT = C*H'*W'` outputs.
+///
+/// The gradient of each output goes to the input cell that won its window:
+/// the first maximum in scan order (row by row), or the last NaN, as PyTorch's
+/// CPU kernel picks it.
+#[derive(Clone, Debug)]
+pub struct MaxPool2d<T: Float, const IN: usize, const OUT: usize> {
+    window: Window2d,
+    /// For every output value of the last forward, the index of its input cell
+    /// within the sample.
+    argmax: Vec<usize>,
+    y: Batch<T, OUT>,
+    dx: Batch<T, IN>,
+}
+
+impl<T: Float, const IN: usize, const OUT: usize> MaxPool2d<T, IN, OUT> {
+    /// A `K x K` max pool with stride `S` and padding `P` over `(C, H, W)`; `IN`
+    /// and `OUT` must be the flattened sizes and `P <= K / 2`, as PyTorch
+    /// requires (checked at compile time).
+    ///
+    /// `MaxPool2d::<f32, { 8 * 8 * 8 }, { 8 * 4 * 4 }>::new::<8, 8, 8, 2, 2, 0>()`
+    pub fn new<const C: usize, const H: usize, const W: usize, const K: usize, const S: usize, const P: usize>() -> Self
+    {
+        let window = const {
+            let w = Window2d::new(C, H, W, K, S, P);
+            assert!(2 * P <= K, "max_pool: padding must be at most half the kernel size");
+            assert!(IN == w.input_len(), "max_pool: IN must be C * H * W");
+            assert!(OUT == w.output_len(C), "max_pool: OUT must be C * H' * W'");
+            w
+        };
+        Self { window, argmax: Vec::new(), y: empty(), dx: empty() }
+    }
+
+    /// The input geometry.
+    pub fn window(&self) -> Window2d {
+        self.window
+    }
+}
+
+/// The maximum of every window of the `n` images `x` into `y`, and, when asked,
+/// where it was.
+fn max_pool<T: Float>(win: &Window2d, x: &[T], n: usize, y: &mut [T], mut argmax: Option<&mut [usize]>) {
+    let (oh, ow) = (win.out_height(), win.out_width());
+    let (plane, in_len) = (win.height * win.width, win.input_len());
+    let mut k = 0;
+    for s in 0..n {
+        for c in 0..win.channels {
+            let base = c * plane;
+            let img = &x[s * in_len + base..][..plane];
+            for a in 0..oh {
+                let (r0, r1) = win.rows_of(a);
+                for b in 0..ow {
+                    let (c0, c1) = win.cols_of(b);
+                    let mut best = T::of(f64::NEG_INFINITY);
+                    let mut at = r0 * win.width + c0;
+                    for r in r0..r1 {
+                        for (i, v) in img[r * win.width..][c0..c1].iter().enumerate() {
+                            if *v > best || v.as_f64().is_nan() {
+                                best = *v;
+                                at = r * win.width + c0 + i;
+                            }
+                        }
+                    }
+                    y[k] = best;
+                    if let Some(am) = argmax.as_deref_mut() {
+                        am[k] = base + at;
+                    }
+                    k += 1;
+                }
+            }
+        }
+    }
+}
+
+impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for MaxPool2d<T, IN, OUT> {
+    fn forward(&mut self, x: &Batch<T, IN>) -> &Batch<T, OUT> {
+        let n = x.ncols();
+        ensure_cols(&mut self.y, n);
+        self.argmax.resize(n * OUT, 0);
+        max_pool(&self.window, x.as_slice(), n, self.y.as_mut_slice(), Some(&mut self.argmax));
+        &self.y
+    }
+
+    fn backward(&mut self, g: &Batch<T, OUT>) -> &Batch<T, IN> {
+        let n = g.ncols();
+        ensure_cols(&mut self.dx, n);
+        self.dx.fill(T::zero());
+        let dx = self.dx.as_mut_slice();
+        for (s, (gs, am)) in g.as_slice().chunks_exact(OUT).zip(self.argmax.chunks_exact(OUT)).enumerate() {
+            // Windows overlap when S < K: a cell may win several of them.
+            for (g, i) in gs.iter().zip(am) {
+                dx[s * IN + i] += *g;
+            }
+        }
+        &self.dx
+    }
+
+    fn predict(&self, x: &Batch<T, IN>) -> Batch<T, OUT> {
+        let mut y = empty();
+        ensure_cols(&mut y, x.ncols());
+        max_pool(&self.window, x.as_slice(), x.ncols(), y.as_mut_slice(), None);
+        y
+    }
+
+    fn output(&self) -> Option<&Batch<T, OUT>> {
+        Some(&self.y)
+    }
+
+    fn input_grad(&self) -> Option<&Batch<T, IN>> {
+        Some(&self.dx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{grad_check_at, LayerModel};
+    use nalgebra::DMatrix;
+
+    #[test]
+    fn forward_takes_window_maxima() {
+        let mut pool = MaxPool2d::<f64, 16, 4>::new::<1, 4, 4, 2, 2, 0>();
+        #[rustfmt::skip]
+        let x = Batch::<f64, 16>::from_column_slice(&[
+            1.0, 5.0, -1.0, 0.0,
+            2.0, 3.0, -2.0, -3.0,
+            0.0, 0.0, 7.0, 8.0,
+            0.0, 9.0, 6.0, 5.0,
+        ]);
+        assert_eq!(pool.forward(&x).as_slice(), &[5.0, 0.0, 9.0, 8.0]);
+        assert_eq!(pool.predict(&x).as_slice(), &[5.0, 0.0, 9.0, 8.0]);
+        let g = Batch::<f64, 4>::from_column_slice(&[1.0, 2.0, 3.0, 4.0]);
+        #[rustfmt::skip]
+        assert_eq!(pool.backward(&g).as_slice(), &[
+            0.0, 1.0, 0.0, 2.0,
+            0.0, 0.0, 0.0, 0.0,
+            0.0, 0.0, 0.0, 4.0,
+            0.0, 3.0, 0.0, 0.0,
+        ]);
+    }
+
+    #[test]
+    fn ties_send_the_gradient_to_the_first_maximum() {
+        // Window 0 is all 2s, window 1 has two 3s: the first in scan order wins.
+        let mut pool = MaxPool2d::<f64, 8, 2>::new::<1, 2, 4, 2, 2, 0>();
+        let x = Batch::<f64, 8>::from_column_slice(&[2.0, 2.0, 1.0, 3.0, 2.0, 2.0, 3.0, 0.0]);
+        pool.forward(&x);
+        let dx = pool.backward(&Batch::<f64, 2>::from_column_slice(&[1.0, 1.0]));
+        assert_eq!(dx.as_slice(), &[1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn padding_never_wins_and_overlapping_windows_add_up() {
+        // All-negative 1x3x3 image, kernel 3, stride 1, padding 1: the -inf padding
+        // loses, and the centre cell (-1) wins all nine windows.
+        let mut pool = MaxPool2d::<f64, 9, 9>::new::<1, 3, 3, 3, 1, 1>();
+        let x = Batch::<f64, 9>::from_column_slice(&[-5.0, -4.0, -3.0, -2.0, -1.0, -6.0, -7.0, -8.0, -9.0]);
+        assert_eq!(pool.forward(&x).as_slice(), &[-1.0; 9]);
+        let dx = pool.backward(&Batch::<f64, 9>::from_element(1, 1.0));
+        assert_eq!(dx.as_slice(), &[0.0, 0.0, 0.0, 0.0, 9.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        // Distinct values on a 0.1 grid, shuffled: every window's maximum leads
+        // the runner-up by at least 0.1, far beyond the finite-difference step.
+        fn check<const K: usize, const S: usize, const P: usize, const OUT: usize>() {
+            let values: Vec<f64> = (0..2 * 2 * 5 * 6).map(|i| ((i * 37) % 120) as f64 * 0.1 - 6.0).collect();
+            let x = DMatrix::from_column_slice(60, 2, &values);
+            let pool = MaxPool2d::<f64, 60, OUT>::new::<2, 5, 6, K, S, P>();
+            grad_check_at(&mut LayerModel::new(pool), &x, 3).assert_below(1e-6);
+        }
+        check::<2, 2, 0, { 2 * 2 * 3 }>();
+        check::<3, 2, 1, { 2 * 3 * 3 }>();
+        check::<3, 1, 0, { 2 * 3 * 4 }>();
+    }
+
+    #[test]
+    fn nan_propagates_and_empty_batches_pass() {
+        let mut pool = MaxPool2d::<f32, 4, 1>::new::<1, 2, 2, 2, 2, 0>();
+        let x = Batch::<f32, 4>::from_column_slice(&[1.0, f32::NAN, 3.0, 2.0]);
+        assert!(pool.forward(&x)[(0, 0)].is_nan());
+        assert_eq!(pool.forward(&Batch::<f32, 4>::zeros(0)).ncols(), 0);
+        assert_eq!(pool.backward(&Batch::<f32, 1>::zeros(0)).ncols(), 0);
+    }
+}
