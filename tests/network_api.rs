@@ -7,7 +7,8 @@ use nn::ShapeError;
 
 nn::network! {
     /// Deterministic in training (no dropout, no batch statistics), so
-    /// `predict` must equal `forward`.
+    /// `predict` must equal `forward`. Attributes carry over: derives included.
+    #[derive(Clone, Debug)]
     pub struct Plain(3 -> 2) { dense(4), tanh, residual { dense(4), relu }, dense(2) }
 
     pub struct Headed(3 -> 2) {
@@ -186,4 +187,17 @@ fn summary_shows_widths_parameters_and_default_initializers() {
     );
     assert!(s.lines().any(|l| l.starts_with("2.0 ") && l.contains("he_normal (default)")), "{s}");
     assert!(s.ends_with(&format!("total parameters: {}\n", net.parameter_count())));
+}
+
+#[test]
+fn derived_clone_copies_weights_and_keeps_gradients_apart() {
+    let mut net = Plain::<f64>::seeded(11);
+    let copy = net.clone();
+    let x = input(2);
+    assert_eq!(copy.predict(&x), net.predict(&x));
+    net.forward(&x);
+    net.backward(&Batch::<f64, 2>::from_element(2, 1.0));
+    assert!(grads(&net).iter().any(|v| *v != 0.0));
+    assert!(grads(&copy).iter().all(|v| *v == 0.0));
+    assert!(format!("{copy:?}").starts_with("Plain"));
 }

@@ -59,6 +59,8 @@ impl Gen {
         let (first_l, last_l) = (&layer[0], &layer[layer.len() - 1]);
 
         self.structs.push(quote! {
+            // So that users can derive `Clone` and `Debug` on their networks.
+            #[derive(Clone, Debug)]
             pub struct #name<T: #rt::Float>(#(pub #types),*);
 
             impl<T: #rt::Float> #name<T> {
