@@ -64,3 +64,38 @@ fn lit(n: usize) -> Literal {
 fn real(v: f64) -> Literal {
     Literal::f64_suffixed(v)
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::networks;
+
+    #[test]
+    fn a_network_with_errors_still_gets_its_struct_and_api() {
+        let out = networks(quote! { pub struct Broken(4 -> 2) { desne(2) } }).to_string();
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.contains("pub struct Broken"), "{out}");
+        assert!(out.contains("pub const INPUT : usize = 4"), "{out}");
+        assert!(!out.contains("__nn_network_Broken"), "no layers are generated: {out}");
+    }
+
+    #[test]
+    fn only_the_network_with_errors_falls_back() {
+        let out = networks(quote! {
+            struct Good(4 -> 2) { dense(2) }
+            struct Bad(4 -> 2) { dense(0) }
+        })
+        .to_string();
+        assert!(out.contains("__nn_network_Good"), "{out}");
+        assert!(!out.contains("__nn_network_Bad"), "{out}");
+        assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+    }
+
+    #[test]
+    fn a_syntax_error_is_reported_alone() {
+        let out = networks(quote! { struct N(4 => 2) { dense(2) } }).to_string();
+        assert!(out.starts_with(":: core :: compile_error !"), "{out}");
+        assert!(!out.contains("struct N"), "{out}");
+    }
+}
