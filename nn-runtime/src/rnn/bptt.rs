@@ -1,0 +1,403 @@
+//! [`Recurrent`]: a cell run over a whole sequence, and backpropagation
+//! through time. The time loop, buffers and truncation live here once for
+//! all cells; the cells supply only their element-wise step ([`CellMath`]).
+
+use std::marker::PhantomData;
+use std::num::NonZeroUsize;
+
+use rand::Rng;
+
+use super::cell::{CellMath, StepBack, StepFwd};
+use super::gates::Gates;
+use super::{SeqGrad, SeqLayer};
+use crate::layer::{empty, ensure_cols};
+use crate::{Batch, Float, Init, ShapeError, Visit, VisitMut};
+
+/// A recurrent cell `C` from `I` to `H` features per step, with the caches of
+/// the last training sequence. Name it through the aliases
+/// [`RnnCell`](super::RnnCell), [`LstmCell`](super::LstmCell) and
+/// [`GruCell`](super::GruCell).
+#[derive(Clone, Debug)]
+pub struct Recurrent<T: Float, C: CellMath, const I: usize, const H: usize> {
+    pub(crate) gates: Gates<T>,
+    truncation: Option<NonZeroUsize>,
+    tape: Tape<T>,
+    back: Back<T>,
+    outputs: Vec<Batch<T, H>>,
+    final_state: Vec<Batch<T, H>>,
+    input_grads: Vec<Batch<T, I>>,
+    initial_grad: Vec<Batch<T, H>>,
+    cell: PhantomData<C>,
+}
+
+/// Everything one forward over a sequence of `steps` steps of `cols` samples
+/// leaves for backward, contiguous over time so the weight gradients are one
+/// product each.
+#[derive(Clone, Debug, Default)]
+struct Tape<T> {
+    steps: usize,
+    cols: usize,
+    /// `I x steps*cols`: the inputs, step after step.
+    xs: Vec<T>,
+    /// `G*H x steps*cols`: input projections, then what each step caches.
+    gates: Vec<T>,
+    /// `G*H x cols`: the recurrent projection of the current step.
+    ph: Vec<T>,
+    /// `EXTRA*H x steps*cols`.
+    extra: Vec<T>,
+    /// `H x (steps+1)*cols`: `h_0` (the initial state) to `h_steps`.
+    hs: Vec<T>,
+    /// As `hs` for the LSTM cell state; empty for the other cells.
+    cs: Vec<T>,
+}
+
+/// Backward's buffers, kept between calls.
+#[derive(Clone, Debug, Default)]
+struct Back<T> {
+    dpx: Vec<T>,
+    /// Only for cells whose two products get different gradients (GRU).
+    dph: Vec<T>,
+    dxs: Vec<T>,
+    dh: Vec<T>,
+    dc: Vec<T>,
+    dh_prev: Vec<T>,
+    dc_prev: Vec<T>,
+}
+
+/// Resizes without allocating when the length is unchanged.
+fn fit<T: Float>(v: &mut Vec<T>, len: usize) {
+    if v.len() != len {
+        v.clear();
+        v.resize(len, T::zero());
+    }
+}
+
+/// Step `t` (read) and step `t + 1` (written) of a buffer holding consecutive
+/// blocks of `len` elements; two empty slices for an unused buffer.
+fn step_pair<T>(buf: &mut [T], t: usize, len: usize) -> (&[T], &mut [T]) {
+    if buf.is_empty() {
+        return (&[], &mut []);
+    }
+    let (before, after) = buf.split_at_mut((t + 1) * len);
+    (&before[t * len..], &mut after[..len])
+}
+
+fn block<T>(buf: &[T], t: usize, len: usize) -> &[T] {
+    if buf.is_empty() {
+        &[]
+    } else {
+        &buf[t * len..(t + 1) * len]
+    }
+}
+
+fn block_mut<T>(buf: &mut [T], t: usize, len: usize) -> &mut [T] {
+    if buf.is_empty() {
+        &mut []
+    } else {
+        &mut buf[t * len..(t + 1) * len]
+    }
+}
+
+impl<T: Float> Tape<T> {
+    fn resize<C: CellMath>(&mut self, steps: usize, cols: usize, input: usize, hidden: usize) {
+        let (sn, gh) = (steps * cols, C::GATES * hidden);
+        self.steps = steps;
+        self.cols = cols;
+        fit(&mut self.xs, input * sn);
+        fit(&mut self.gates, gh * sn);
+        fit(&mut self.ph, gh * cols);
+        fit(&mut self.extra, C::EXTRA * hidden * sn);
+        fit(&mut self.hs, hidden * (sn + cols));
+        fit(&mut self.cs, if C::STATE_PARTS == 2 { hidden * (sn + cols) } else { 0 });
+    }
+
+    /// Runs the cell over the inputs and initial state already in the tape.
+    fn run<C: CellMath>(&mut self, gates: &Gates<T>, hidden: usize) {
+        let (n, hn, ghn) = (self.cols, hidden * self.cols, C::GATES * hidden * self.cols);
+        gates.project_inputs(&self.xs, self.steps * n, &mut self.gates);
+        for t in 0..self.steps {
+            let (h_prev, h) = step_pair(&mut self.hs, t, hn);
+            gates.project_hidden(h_prev, n, &mut self.ph);
+            let (c_prev, c) = step_pair(&mut self.cs, t, hn);
+            C::forward(StepFwd {
+                hidden,
+                gates: block_mut(&mut self.gates, t, ghn),
+                ph: &self.ph,
+                h_prev,
+                c_prev,
+                h,
+                c,
+                extra: block_mut(&mut self.extra, t, C::EXTRA * hn),
+            });
+        }
+    }
+
+    /// The state part `p` (0: `h`, 1: `c`) after step `t` (`t = 0` is the initial state).
+    fn state(&self, p: usize, t: usize, hidden: usize) -> &[T] {
+        let buf = if p == 0 { &self.hs } else { &self.cs };
+        block(buf, t, hidden * self.cols)
+    }
+
+    fn state_mut(&mut self, p: usize, t: usize, hidden: usize) -> &mut [T] {
+        let len = hidden * self.cols;
+        let buf = if p == 0 { &mut self.hs } else { &mut self.cs };
+        block_mut(buf, t, len)
+    }
+}
+
+/// Checks a sequence: not empty, one batch size throughout. Returns the batch size.
+fn sequence_cols<T: Float, const N: usize>(xs: &[Batch<T, N>]) -> Result<usize, ShapeError> {
+    let first = xs.first().ok_or(ShapeError::EmptySequence)?;
+    let cols = first.ncols();
+    match xs.iter().position(|x| x.ncols() != cols) {
+        Some(step) => Err(ShapeError::RaggedSequence { step, expected: cols, found: xs[step].ncols() }),
+        None => Ok(cols),
+    }
+}
+
+/// Checks a state (initial state, or gradient of the final state): the
+/// cell's number of parts, the sequence's batch size.
+fn check_state<T: Float, const H: usize>(
+    what: &'static str,
+    state: &[Batch<T, H>],
+    parts: usize,
+    cols: usize,
+) -> Result<(), ShapeError> {
+    if state.len() != parts {
+        return Err(ShapeError::StateParts { what, expected: parts, found: state.len() });
+    }
+    match state.iter().find(|s| s.ncols() != cols) {
+        Some(s) => Err(ShapeError::StateBatch { what, expected: cols, found: s.ncols() }),
+        None => Ok(()),
+    }
+}
+
+impl<T: Float, C: CellMath, const I: usize, const H: usize> Recurrent<T, C, I, H> {
+    /// PyTorch's initialization (uniform on `±1/sqrt(H)`), except the recurrent
+    /// weights: each gate's `H x H` block orthogonal.
+    pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {
+        Self::with_recurrent_init(rng, Init::Orthogonal { gain: 1.0 })
+    }
+
+    /// As [`Recurrent::new`], with each gate's `H x H` block of `weight_hh`
+    /// drawn from `recurrent` (`Init::Uniform(1/sqrt(H))` is PyTorch's default).
+    pub fn with_recurrent_init<R: Rng + ?Sized>(rng: &mut R, recurrent: Init) -> Self {
+        Self {
+            gates: Gates::new(rng, C::GATES, I, H, recurrent),
+            truncation: None,
+            tape: Tape::default(),
+            back: Back::default(),
+            outputs: Vec::new(),
+            final_state: Vec::new(),
+            input_grads: Vec::new(),
+            initial_grad: Vec::new(),
+            cell: PhantomData,
+        }
+    }
+
+    /// Truncated backpropagation through time: with `Some(k)`, gradients cross
+    /// the recurrence for at most `k` steps. The state entering steps
+    /// `S - k`, `S - 2k`, ... of a length-`S` sequence is treated as a
+    /// constant in backward (as `h.detach()` every `k` steps in PyTorch,
+    /// counted from the end, so the last step's gradient reaches exactly `k`
+    /// steps back). Forward is unchanged. `None` (the default) is full BPTT.
+    pub fn set_truncation(&mut self, steps: Option<NonZeroUsize>) {
+        self.truncation = steps;
+    }
+
+    /// Builder form of [`Recurrent::set_truncation`].
+    pub fn with_truncation(mut self, steps: Option<NonZeroUsize>) -> Self {
+        self.truncation = steps;
+        self
+    }
+
+    /// The truncation in effect (see [`Recurrent::set_truncation`]).
+    pub fn truncation(&self) -> Option<NonZeroUsize> {
+        self.truncation
+    }
+
+    /// Copies the sequence and initial state into `tape`, checking them.
+    fn load(
+        tape: &mut Tape<T>,
+        xs: &[Batch<T, I>],
+        initial: Option<&[Batch<T, H>]>,
+    ) -> Result<(), ShapeError> {
+        let cols = sequence_cols(xs)?;
+        if let Some(s) = initial {
+            check_state("initial state", s, C::STATE_PARTS, cols)?;
+        }
+        tape.resize::<C>(xs.len(), cols, I, H);
+        for (dst, x) in tape.xs.chunks_exact_mut((I * cols).max(1)).zip(xs) {
+            dst.copy_from_slice(x.as_slice());
+        }
+        for p in 0..C::STATE_PARTS {
+            let dst = tape.state_mut(p, 0, H);
+            match initial {
+                Some(s) => dst.copy_from_slice(s[p].as_slice()),
+                None => dst.fill(T::zero()),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> for Recurrent<T, C, I, H> {
+    const STATE_PARTS: usize = C::STATE_PARTS;
+    const KIND: &'static str = C::NAME;
+
+    fn forward_seq(
+        &mut self,
+        xs: &[Batch<T, I>],
+        initial: Option<&[Batch<T, H>]>,
+    ) -> Result<&[Batch<T, H>], ShapeError> {
+        Self::load(&mut self.tape, xs, initial)?;
+        self.tape.run::<C>(&self.gates, H);
+        let (steps, cols) = (self.tape.steps, self.tape.cols);
+        self.outputs.resize_with(steps, empty);
+        for (t, y) in self.outputs.iter_mut().enumerate() {
+            ensure_cols(y, cols);
+            y.as_mut_slice().copy_from_slice(self.tape.state(0, t + 1, H));
+        }
+        self.final_state.resize_with(C::STATE_PARTS, empty);
+        for (p, s) in self.final_state.iter_mut().enumerate() {
+            ensure_cols(s, cols);
+            s.as_mut_slice().copy_from_slice(self.tape.state(p, steps, H));
+        }
+        Ok(&self.outputs)
+    }
+
+    fn backward_seq(
+        &mut self,
+        grad: SeqGrad<'_, T, H>,
+        final_grad: Option<&[Batch<T, H>]>,
+    ) -> Result<&[Batch<T, I>], ShapeError> {
+        let (steps, n) = (self.tape.steps, self.tape.cols);
+        if steps == 0 {
+            return Err(ShapeError::NoForward);
+        }
+        match grad {
+            SeqGrad::Every(gs) if gs.len() != steps => {
+                return Err(ShapeError::SequenceLength { expected: steps, found: gs.len() })
+            }
+            SeqGrad::Every(gs) => {
+                if let Some(g) = gs.iter().find(|g| g.ncols() != n) {
+                    return Err(ShapeError::BatchSize { forward: n, backward: g.ncols() });
+                }
+            }
+            SeqGrad::Last(g) if g.ncols() != n => {
+                return Err(ShapeError::BatchSize { forward: n, backward: g.ncols() })
+            }
+            SeqGrad::Last(_) => {}
+        }
+        if let Some(s) = final_grad {
+            check_state("final state gradient", s, C::STATE_PARTS, n)?;
+        }
+
+        let (hn, ghn, sn) = (H * n, C::GATES * H * n, steps * n);
+        let tape = &self.tape;
+        let b = &mut self.back;
+        fit(&mut b.dpx, C::GATES * H * sn);
+        fit(&mut b.dph, if C::SPLIT { C::GATES * H * sn } else { 0 });
+        fit(&mut b.dxs, I * sn);
+        let c_len = if C::STATE_PARTS == 2 { hn } else { 0 };
+        fit(&mut b.dh, hn);
+        fit(&mut b.dh_prev, hn);
+        fit(&mut b.dc, c_len);
+        fit(&mut b.dc_prev, c_len);
+        match final_grad {
+            Some(s) => {
+                b.dh.copy_from_slice(s[0].as_slice());
+                if C::STATE_PARTS == 2 {
+                    b.dc.copy_from_slice(s[1].as_slice());
+                }
+            }
+            None => {
+                b.dh.fill(T::zero());
+                b.dc.fill(T::zero());
+            }
+        }
+        if let SeqGrad::Last(g) = grad {
+            add(&mut b.dh, g.as_slice());
+        }
+
+        for t in (0..steps).rev() {
+            if let SeqGrad::Every(gs) = grad {
+                add(&mut b.dh, gs[t].as_slice());
+            }
+            C::backward(StepBack {
+                hidden: H,
+                gates: block(&tape.gates, t, ghn),
+                extra: block(&tape.extra, t, C::EXTRA * hn),
+                h_prev: tape.state(0, t, H),
+                c_prev: tape.state(1, t, H),
+                c: tape.state(1, t + 1, H),
+                dh: &b.dh,
+                dc: &b.dc,
+                dpx: block_mut(&mut b.dpx, t, ghn),
+                dph: block_mut(&mut b.dph, t, ghn),
+                dh_prev: &mut b.dh_prev,
+                dc_prev: &mut b.dc_prev,
+            });
+            let dph = if C::SPLIT { block(&b.dph, t, ghn) } else { block(&b.dpx, t, ghn) };
+            self.gates.hidden_grad(dph, n, &mut b.dh_prev);
+            if self.truncation.is_some_and(|k| (steps - t) % k.get() == 0) {
+                b.dh_prev.fill(T::zero());
+                b.dc_prev.fill(T::zero());
+            }
+            std::mem::swap(&mut b.dh, &mut b.dh_prev);
+            std::mem::swap(&mut b.dc, &mut b.dc_prev);
+        }
+
+        self.initial_grad.resize_with(C::STATE_PARTS, empty);
+        for (p, s) in self.initial_grad.iter_mut().enumerate() {
+            ensure_cols(s, n);
+            s.as_mut_slice().copy_from_slice(if p == 0 { &b.dh } else { &b.dc });
+        }
+        self.gates.backward_inputs(&b.dpx, &tape.xs, sn, &mut b.dxs);
+        let dph = if C::SPLIT { &b.dph } else { &b.dpx };
+        self.gates.backward_hidden_weights(dph, &tape.hs[..hn * steps], sn);
+        self.input_grads.resize_with(steps, empty);
+        for (dx, src) in self.input_grads.iter_mut().zip(b.dxs.chunks_exact((I * n).max(1))) {
+            ensure_cols(dx, n);
+            dx.as_mut_slice().copy_from_slice(&src[..I * n]);
+        }
+        Ok(&self.input_grads)
+    }
+
+    fn predict_seq(&self, xs: &[Batch<T, I>], initial: Option<&[Batch<T, H>]>) -> Result<Vec<Batch<T, H>>, ShapeError> {
+        let mut tape = Tape::default();
+        Self::load(&mut tape, xs, initial)?;
+        tape.run::<C>(&self.gates, H);
+        Ok((1..=tape.steps).map(|t| Batch::<T, H>::from_column_slice(tape.state(0, t, H))).collect())
+    }
+
+    fn outputs(&self) -> &[Batch<T, H>] {
+        &self.outputs
+    }
+
+    fn final_state(&self) -> &[Batch<T, H>] {
+        &self.final_state
+    }
+
+    fn input_grads(&self) -> &[Batch<T, I>] {
+        &self.input_grads
+    }
+
+    fn initial_state_grad(&self) -> &[Batch<T, H>] {
+        &self.initial_grad
+    }
+
+    fn visit(&self, v: &mut dyn Visit<T>) {
+        self.gates.visit(v);
+    }
+
+    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
+        self.gates.visit_mut(v);
+    }
+}
+
+fn add<T: Float>(acc: &mut [T], g: &[T]) {
+    for (a, v) in acc.iter_mut().zip(g) {
+        *a += *v;
+    }
+}

@@ -1,0 +1,34 @@
+//! `nn.RNNCell` with tanh: `h' = tanh(W_ih x + b_ih + W_hh h + b_hh)`.
+
+use super::cell::{CellMath, StepBack, StepFwd};
+use super::Recurrent;
+use crate::Float;
+
+/// Marker for the tanh RNN cell; use [`RnnCell`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tanh;
+
+/// `rnn(H)`: PyTorch's `nn.RNNCell(I, H)` (tanh), run over whole sequences.
+pub type RnnCell<T, const I: usize, const H: usize> = Recurrent<T, Tanh, I, H>;
+
+impl CellMath for Tanh {
+    const NAME: &'static str = "rnn";
+    const GATES: usize = 1;
+    const STATE_PARTS: usize = 1;
+    const EXTRA: usize = 0;
+    const SPLIT: bool = false;
+
+    fn forward<T: Float>(s: StepFwd<'_, T>) {
+        for ((a, p), h) in s.gates.iter_mut().zip(s.ph).zip(s.h.iter_mut()) {
+            *a = (*a + *p).tanh();
+            *h = *a;
+        }
+    }
+
+    fn backward<T: Float>(s: StepBack<'_, T>) {
+        for ((d, y), g) in s.dpx.iter_mut().zip(s.gates).zip(s.dh) {
+            *d = *g * (T::one() - *y * *y);
+        }
+        s.dh_prev.fill(T::zero());
+    }
+}
