@@ -72,6 +72,8 @@ mod gates;
 mod gru;
 mod lstm;
 mod rnn_cell;
+#[cfg(test)]
+mod test_support;
 
 pub use bptt::Recurrent;
 pub use cell::CellMath;

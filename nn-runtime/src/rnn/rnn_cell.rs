@@ -32,3 +32,17 @@ impl CellMath for Tanh {
         s.dh_prev.fill(T::zero());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rnn::test_support::check_through_time;
+    use crate::seeded_rng;
+
+    #[test]
+    fn gradients_through_time_match_finite_differences() {
+        for (steps, seed) in [(1, 10), (5, 20), (20, 30)] {
+            check_through_time(|| RnnCell::<f64, 3, 4>::new(&mut seeded_rng(seed)), steps, seed);
+        }
+    }
+}
