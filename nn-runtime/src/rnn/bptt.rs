@@ -401,3 +401,150 @@ fn add<T: Float>(acc: &mut [T], g: &[T]) {
         *a += *v;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rnn::test_support::{random_sequence, Outputs, SeqModel};
+    use crate::rnn::{GruCell, LstmCell, RnnCell};
+    use crate::testing::grad_check_at;
+    use crate::{seeded_rng, visit_in, visit_mut_in, Model, ParamRef};
+
+    /// Two layers chained as a `seq` network would chain them (items "0" and "1").
+    struct Stack<A, B, const M: usize> {
+        a: A,
+        b: B,
+    }
+
+    impl<A: SeqLayer<f64, I, M>, B: SeqLayer<f64, M, H>, const I: usize, const M: usize, const H: usize>
+        SeqLayer<f64, I, H> for Stack<A, B, M>
+    {
+        const STATE_PARTS: usize = 0;
+        const KIND: &'static str = "stack";
+
+        fn forward_seq(
+            &mut self,
+            xs: &[Batch<f64, I>],
+            _initial: Option<&[Batch<f64, H>]>,
+        ) -> Result<&[Batch<f64, H>], ShapeError> {
+            let hs = self.a.forward_seq(xs, None)?;
+            self.b.forward_seq(hs, None)
+        }
+        fn backward_seq(
+            &mut self,
+            grad: SeqGrad<'_, f64, H>,
+            _final_grad: Option<&[Batch<f64, H>]>,
+        ) -> Result<&[Batch<f64, I>], ShapeError> {
+            let dh = self.b.backward_seq(grad, None)?;
+            self.a.backward_seq(SeqGrad::Every(dh), None)
+        }
+        fn predict_seq(
+            &self,
+            xs: &[Batch<f64, I>],
+            _initial: Option<&[Batch<f64, H>]>,
+        ) -> Result<Vec<Batch<f64, H>>, ShapeError> {
+            self.b.predict_seq(&self.a.predict_seq(xs, None)?, None)
+        }
+        fn outputs(&self) -> &[Batch<f64, H>] {
+            self.b.outputs()
+        }
+        fn final_state(&self) -> &[Batch<f64, H>] {
+            &[]
+        }
+        fn input_grads(&self) -> &[Batch<f64, I>] {
+            self.a.input_grads()
+        }
+        fn initial_state_grad(&self) -> &[Batch<f64, H>] {
+            &[]
+        }
+        fn visit(&self, v: &mut dyn Visit<f64>) {
+            visit_in(v, "0", |v| self.a.visit(v));
+            visit_in(v, "1", |v| self.b.visit(v));
+        }
+        fn visit_mut(&mut self, v: &mut dyn VisitMut<f64>) {
+            visit_mut_in(v, "0", |v| self.a.visit_mut(v));
+            visit_mut_in(v, "1", |v| self.b.visit_mut(v));
+        }
+    }
+
+    #[test]
+    fn stacked_lstm_then_gru_gradients_match_finite_differences() {
+        for (steps, outputs) in [(6, Outputs::EveryAndFinal), (8, Outputs::Last)] {
+            let mut rng = seeded_rng(40);
+            let stack: Stack<_, _, 5> =
+                Stack { a: LstmCell::<f64, 3, 5>::new(&mut rng).with_forget_bias(1.0), b: GruCell::<f64, 5, 4>::new(&mut rng) };
+            let mut model = SeqModel::new(stack, outputs);
+            let report = grad_check_at(&mut model, &random_sequence::<3>(steps, 3, 41), 42);
+            assert_eq!(report.tensors[0], "0.weight_ih");
+            assert_eq!(report.tensors[7], "1.bias_hh");
+            report.assert_below(1e-6);
+        }
+    }
+
+    /// The gradient of a truncated backward is the sum, over chunks of `k`
+    /// steps counted from the end, of the full gradients of each chunk run on
+    /// its own from the state the full forward reached.
+    fn truncation_equals_chunked_backprop<C: CellMath>(steps: usize, k: usize) {
+        let make = || Recurrent::<f64, C, 3, 4>::new(&mut seeded_rng(50));
+        let k = NonZeroUsize::new(k);
+        let x = random_sequence::<3>(steps, 2, 51);
+        let mut truncated = SeqModel::new(make().with_truncation(k), Outputs::EveryAndFinal).with_random_initial(2, 52);
+        let y = truncated.forward_view(x.as_view()).unwrap().into_owned();
+        let g = random_sequence::<4>(y.nrows() / 4, 2, 53);
+        let dx = truncated.backward_view(g.as_view()).unwrap().into_owned();
+
+        let split = |m: &nalgebra::DMatrix<f64>, rows: usize| -> Vec<Batch<f64, 4>> {
+            (0..m.nrows() / rows).map(|t| Batch::from_fn(2, |i, j| m[(t * rows + i, j)])).collect()
+        };
+        let xs: Vec<Batch<f64, 3>> = (0..steps).map(|t| Batch::from_fn(2, |i, j| x[(3 * t + i, j)])).collect();
+        let gs = split(&g, 4);
+        let mut reference = make();
+        let mut state = truncated.initial.clone().unwrap();
+        let mut bounds = vec![steps];
+        while let Some(&b) = bounds.last().filter(|b| **b > 0) {
+            bounds.push(b.saturating_sub(k.unwrap().get()));
+        }
+        bounds.reverse();
+        let mut dx_ref = Vec::new();
+        let mut initial_grad = Vec::new();
+        for w in bounds.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            reference.forward_seq(&xs[a..b], Some(&state)).unwrap();
+            let final_grad = (b == steps).then(|| gs[steps..].to_vec());
+            dx_ref.extend(reference.backward_seq(SeqGrad::Every(&gs[a..b]), final_grad.as_deref()).unwrap().to_vec());
+            if a == 0 {
+                initial_grad = reference.initial_state_grad().to_vec();
+            }
+            state = reference.final_state().to_vec();
+        }
+        if steps % k.unwrap().get() == 0 {
+            // The initial state is itself a cut point.
+            initial_grad.iter_mut().for_each(|s| s.fill(0.0));
+        }
+        for (t, d) in dx_ref.iter().enumerate() {
+            for (i, v) in d.iter().enumerate() {
+                let ours = dx[(3 * t + i % 3, i / 3)];
+                assert!((ours - v).abs() < 1e-12, "dx step {t}: {ours} vs {v}");
+            }
+        }
+        assert_eq!(truncated.layer.initial_state_grad().len(), initial_grad.len());
+        for (ours, theirs) in truncated.layer.initial_state_grad().iter().zip(&initial_grad) {
+            assert!((ours - theirs).abs().max() < 1e-12, "initial state gradient");
+        }
+        let (ours, theirs) = (truncated.parameters(), SeqModel::new(reference, Outputs::Last).parameters());
+        for (p, q) in ours.iter().zip(&theirs) {
+            for (a, b) in p.grad.iter().zip(&q.grad) {
+                assert!((a - b).abs() < 1e-12, "{}: {a} vs {b}", p.name);
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_backprop_is_chunked_backprop_from_the_end() {
+        for (steps, k) in [(8, 3), (9, 3), (5, 1), (4, 7)] {
+            truncation_equals_chunked_backprop::<crate::rnn::Lstm>(steps, k);
+            truncation_equals_chunked_backprop::<crate::rnn::Gru>(steps, k);
+            truncation_equals_chunked_backprop::<crate::rnn::Tanh>(steps, k);
+        }
+    }
+}
