@@ -73,12 +73,14 @@ fn check<L: SeqLayer<f64, I, H>>(mut cell: L, kind: &str, case: &str, r: &HashMa
         initial.push(Batch::from_column_slice(&r[&format!("{kind}.c0")]));
         final_grad.push(Batch::from_column_slice(&r[&format!("{kind}.rc")]));
     }
-    let outs: Vec<f64> = cell.forward_seq(&xs, Some(&initial)).unwrap().iter().flat_map(|h| h.iter().copied()).collect();
+    let outs: Vec<f64> =
+        cell.forward_seq(&xs, Some(&initial)).unwrap().iter().flat_map(|h| h.iter().copied()).collect();
     assert_close(&format!("{case}.out"), &outs, &r[&format!("{case}.out")]);
     if L::STATE_PARTS == 2 {
         assert_close(&format!("{case}.c_last"), cell.final_state()[1].as_slice(), &r[&format!("{case}.c_last")]);
     }
-    let predicted: Vec<f64> = cell.predict_seq(&xs, Some(&initial)).unwrap().iter().flat_map(|h| h.iter().copied()).collect();
+    let predicted: Vec<f64> =
+        cell.predict_seq(&xs, Some(&initial)).unwrap().iter().flat_map(|h| h.iter().copied()).collect();
     assert_eq!(predicted, outs, "{case}: predict_seq differs from forward_seq");
 
     let weights = steps::<H>(&r[&format!("{kind}.r")]);

@@ -217,11 +217,7 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> Recurrent<T, C, I, H
     }
 
     /// Copies the sequence and initial state into `tape`, checking them.
-    fn load(
-        tape: &mut Tape<T>,
-        xs: &[Batch<T, I>],
-        initial: Option<&[Batch<T, H>]>,
-    ) -> Result<(), ShapeError> {
+    fn load(tape: &mut Tape<T>, xs: &[Batch<T, I>], initial: Option<&[Batch<T, H>]>) -> Result<(), ShapeError> {
         let cols = sequence_cols(xs)?;
         if let Some(s) = initial {
             check_state("initial state", s, C::STATE_PARTS, cols)?;
@@ -408,7 +404,7 @@ mod tests {
     use crate::rnn::test_support::{random_sequence, Outputs, SeqModel};
     use crate::rnn::{GruCell, LstmCell, RnnCell};
     use crate::testing::grad_check_at;
-    use crate::{seeded_rng, visit_in, visit_mut_in, Model, ParamRef};
+    use crate::{seeded_rng, visit_in, visit_mut_in, Model};
 
     /// Two layers chained as a `seq` network would chain them (items "0" and "1").
     struct Stack<A, B, const M: usize> {
@@ -471,8 +467,10 @@ mod tests {
     fn stacked_lstm_then_gru_gradients_match_finite_differences() {
         for (steps, outputs) in [(6, Outputs::EveryAndFinal), (8, Outputs::Last)] {
             let mut rng = seeded_rng(40);
-            let stack: Stack<_, _, 5> =
-                Stack { a: LstmCell::<f64, 3, 5>::new(&mut rng).with_forget_bias(1.0), b: GruCell::<f64, 5, 4>::new(&mut rng) };
+            let stack: Stack<_, _, 5> = Stack {
+                a: LstmCell::<f64, 3, 5>::new(&mut rng).with_forget_bias(1.0),
+                b: GruCell::<f64, 5, 4>::new(&mut rng),
+            };
             let mut model = SeqModel::new(stack, outputs);
             let report = grad_check_at(&mut model, &random_sequence::<3>(steps, 3, 41), 42);
             assert_eq!(report.tensors[0], "0.weight_ih");
@@ -546,5 +544,146 @@ mod tests {
             truncation_equals_chunked_backprop::<crate::rnn::Gru>(steps, k);
             truncation_equals_chunked_backprop::<crate::rnn::Tanh>(steps, k);
         }
+    }
+
+    fn seq<const N: usize>(cols: &[usize]) -> Vec<Batch<f64, N>> {
+        cols.iter().enumerate().map(|(t, &n)| Batch::from_fn(n, |i, j| (t + i + j) as f64 * 0.1 - 0.3)).collect()
+    }
+
+    #[test]
+    fn bad_sequences_and_states_are_errors() {
+        let mut lstm = LstmCell::<f64, 2, 3>::new(&mut seeded_rng(60));
+        let g = seq::<3>(&[2, 2, 2]);
+        assert_eq!(lstm.backward_seq(SeqGrad::Every(&g), None).unwrap_err(), ShapeError::NoForward);
+        assert_eq!(lstm.forward_seq(&[], None).unwrap_err(), ShapeError::EmptySequence);
+        assert_eq!(lstm.predict_seq(&[], None).unwrap_err(), ShapeError::EmptySequence);
+        assert_eq!(
+            lstm.forward_seq(&seq::<2>(&[2, 2, 3]), None).unwrap_err(),
+            ShapeError::RaggedSequence { step: 2, expected: 2, found: 3 }
+        );
+        let h_only = seq::<3>(&[2]);
+        assert_eq!(
+            lstm.forward_seq(&seq::<2>(&[2, 2, 2]), Some(&h_only)).unwrap_err(),
+            ShapeError::StateParts { what: "initial state", expected: 2, found: 1 }
+        );
+        assert_eq!(
+            lstm.forward_seq(&seq::<2>(&[2, 2, 2]), Some(&seq::<3>(&[2, 1]))).unwrap_err(),
+            ShapeError::StateBatch { what: "initial state", expected: 2, found: 1 }
+        );
+        // Failed forwards leave nothing to back-propagate.
+        assert_eq!(lstm.backward_seq(SeqGrad::Every(&g), None).unwrap_err(), ShapeError::NoForward);
+
+        lstm.forward_seq(&seq::<2>(&[2, 2, 2]), None).unwrap();
+        assert_eq!(
+            lstm.backward_seq(SeqGrad::Every(&g[..2]), None).unwrap_err(),
+            ShapeError::SequenceLength { expected: 3, found: 2 }
+        );
+        assert_eq!(
+            lstm.backward_seq(SeqGrad::Every(&seq::<3>(&[2, 4, 2])), None).unwrap_err(),
+            ShapeError::BatchSize { forward: 2, backward: 4 }
+        );
+        assert_eq!(
+            lstm.backward_seq(SeqGrad::Last(&Batch::zeros(1)), None).unwrap_err(),
+            ShapeError::BatchSize { forward: 2, backward: 1 }
+        );
+        assert_eq!(
+            lstm.backward_seq(SeqGrad::Last(&g[0]), Some(&h_only)).unwrap_err(),
+            ShapeError::StateParts { what: "final state gradient", expected: 2, found: 1 }
+        );
+        let mut gru = GruCell::<f64, 2, 3>::new(&mut seeded_rng(61));
+        assert_eq!(
+            gru.forward_seq(&seq::<2>(&[2, 2]), Some(&seq::<3>(&[2, 2]))).unwrap_err(),
+            ShapeError::StateParts { what: "initial state", expected: 1, found: 2 }
+        );
+        assert!(ShapeError::StateParts { what: "initial state", expected: 2, found: 1 }
+            .to_string()
+            .contains("h and c for LSTM"));
+    }
+
+    #[test]
+    fn failed_forward_keeps_the_previous_tape() {
+        let mut rnn = RnnCell::<f64, 2, 3>::new(&mut seeded_rng(62));
+        let xs = seq::<2>(&[2, 2]);
+        rnn.forward_seq(&xs, None).unwrap();
+        assert!(rnn.forward_seq(&seq::<2>(&[2, 1]), None).is_err());
+        let g = seq::<3>(&[2, 2]);
+        assert_eq!(rnn.backward_seq(SeqGrad::Every(&g), None).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn initialization_is_pytorch_with_orthogonal_recurrent_blocks() {
+        let lstm = LstmCell::<f64, 3, 5>::new(&mut seeded_rng(63));
+        let bound = 1.0 / 5f64.sqrt();
+        let g = &lstm.gates;
+        for v in [&g.weight_ih, &g.bias_ih, &g.bias_hh] {
+            assert!(v.iter().all(|x| x.abs() <= bound));
+            assert!(v.iter().any(|x| x.abs() > 0.5 * bound), "spread over the whole range");
+        }
+        for block in g.weight_hh.chunks_exact(25) {
+            let w = nalgebra::DMatrix::from_row_slice(5, 5, block);
+            assert!((&w * w.transpose() - nalgebra::DMatrix::identity(5, 5)).amax() < 1e-12);
+        }
+        assert_ne!(g.weight_hh[..25], g.weight_hh[25..50], "each gate block drawn on its own");
+
+        let uniform = GruCell::<f64, 3, 5>::with_recurrent_init(&mut seeded_rng(63), Init::Uniform(bound));
+        assert!(uniform.gates.weight_hh.iter().all(|x| x.abs() <= bound));
+        assert_eq!(uniform.gates.weight_hh.len(), 3 * 5 * 5);
+
+        let lstm = lstm.with_forget_bias(1.0);
+        for k in 0..5 {
+            assert_eq!(lstm.gates.bias_ih[5 + k] + lstm.gates.bias_hh[5 + k], 1.0);
+        }
+        assert!(lstm.gates.bias_ih[..5].iter().all(|b| b.abs() <= bound), "other gates untouched");
+    }
+
+    #[test]
+    fn same_seed_same_weights_and_f32_is_rounded_f64() {
+        let a = GruCell::<f64, 3, 4>::new(&mut seeded_rng(64));
+        let b = GruCell::<f32, 3, 4>::new(&mut seeded_rng(64));
+        for (x, y) in a.gates.weight_hh.iter().zip(&b.gates.weight_hh) {
+            assert_eq!(*x as f32, *y);
+        }
+    }
+
+    #[test]
+    fn gradients_accumulate_and_buffers_follow_size_changes() {
+        let mut lstm = LstmCell::<f64, 2, 3>::new(&mut seeded_rng(65));
+        let grads = |c: &LstmCell<f64, 2, 3>| -> Vec<f64> {
+            struct G(Vec<f64>);
+            impl Visit<f64> for G {
+                fn param(&mut self, p: crate::ParamRef<'_, f64>) {
+                    self.0.extend_from_slice(p.grad);
+                }
+            }
+            let mut g = G(Vec::new());
+            c.visit(&mut g);
+            g.0
+        };
+        let (xs, g) = (seq::<2>(&[3; 4]), seq::<3>(&[3; 4]));
+        let y = lstm.forward_seq(&xs, None).unwrap().to_vec();
+        let dx = lstm.backward_seq(SeqGrad::Every(&g), None).unwrap().to_vec();
+        let once = grads(&lstm);
+        assert!(once.iter().any(|v| *v != 0.0));
+        // A different (steps, batch) in between must not disturb the next run.
+        lstm.forward_seq(&seq::<2>(&[1; 7]), None).unwrap();
+        lstm.backward_seq(SeqGrad::Last(&Batch::zeros(1)), None).unwrap();
+        assert_eq!(lstm.forward_seq(&xs, None).unwrap(), &y[..]);
+        assert_eq!(lstm.backward_seq(SeqGrad::Every(&g), None).unwrap(), &dx[..]);
+        for (a, b) in grads(&lstm).iter().zip(&once) {
+            assert!((a - 2.0 * b).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn outputs_are_the_hidden_states_and_predict_agrees() {
+        let mut gru = GruCell::<f32, 2, 3>::new(&mut seeded_rng(66));
+        let xs: Vec<Batch<f32, 2>> = (0..6).map(|t| Batch::from_fn(4, |i, j| (t * 3 + i + j) as f32 * 0.05)).collect();
+        let ys = gru.forward_seq(&xs, None).unwrap().to_vec();
+        assert_eq!(ys.len(), 6);
+        assert_eq!(gru.final_state(), &ys[5..]);
+        assert_eq!(gru.predict_seq(&xs, None).unwrap(), ys);
+        // Continuing from the final state is running the longer sequence.
+        let tail = gru.predict_seq(&xs[3..], Some(&[ys[2].clone()])).unwrap();
+        assert_eq!(tail, ys[3..]);
     }
 }

@@ -36,7 +36,13 @@ impl<T: Float> Gates<T> {
     /// except `weight_hh`, whose `H x H` block of each gate is drawn from
     /// `recurrent` (orthogonal by default, so the recurrence neither shrinks
     /// nor blows up the state at the start of training).
-    pub(crate) fn new<R: Rng + ?Sized>(rng: &mut R, gates: usize, input: usize, hidden: usize, recurrent: Init) -> Self {
+    pub(crate) fn new<R: Rng + ?Sized>(
+        rng: &mut R,
+        gates: usize,
+        input: usize,
+        hidden: usize,
+        recurrent: Init,
+    ) -> Self {
         let rows = gates * hidden;
         let pytorch = Init::Uniform(1.0 / (hidden.max(1) as f64).sqrt());
         let mut weight_ih = vec![T::zero(); rows * input];

@@ -109,8 +109,11 @@ pub trait SeqLayer<T: Float, const I: usize, const H: usize> {
     const KIND: &'static str;
 
     /// Training forward from `initial` (zeros if `None`); returns the outputs, one per step.
-    fn forward_seq(&mut self, xs: &[Batch<T, I>], initial: Option<&[Batch<T, H>]>)
-        -> Result<&[Batch<T, H>], ShapeError>;
+    fn forward_seq(
+        &mut self,
+        xs: &[Batch<T, I>],
+        initial: Option<&[Batch<T, H>]>,
+    ) -> Result<&[Batch<T, H>], ShapeError>;
 
     /// Back-propagates through time from dL/d(outputs) and dL/d(final state)
     /// (`None`: zero), adds to the parameter gradients and returns dL/dx_t per step.
@@ -121,8 +124,7 @@ pub trait SeqLayer<T: Float, const I: usize, const H: usize> {
     ) -> Result<&[Batch<T, I>], ShapeError>;
 
     /// Evaluation forward; returns the outputs, one per step.
-    fn predict_seq(&self, xs: &[Batch<T, I>], initial: Option<&[Batch<T, H>]>)
-        -> Result<Vec<Batch<T, H>>, ShapeError>;
+    fn predict_seq(&self, xs: &[Batch<T, I>], initial: Option<&[Batch<T, H>]>) -> Result<Vec<Batch<T, H>>, ShapeError>;
 
     /// The outputs of the last training forward (empty before any).
     fn outputs(&self) -> &[Batch<T, H>];
@@ -138,4 +140,3 @@ pub trait SeqLayer<T: Float, const I: usize, const H: usize> {
     /// The mutable twin of [`SeqLayer::visit`], same order.
     fn visit_mut(&mut self, v: &mut dyn VisitMut<T>);
 }
-
