@@ -1,0 +1,77 @@
+//! After the first training step at a given (steps, batch size), a recurrent
+//! layer's forward and backward allocate nothing of their own. Its own test
+//! binary, because it installs a counting global allocator.
+//!
+//! `matrixmultiply` (0.3) allocates one packing buffer inside every product it
+//! computes, for every layer; those are the only allocations allowed here.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use nn_runtime::rnn::{GruCell, LstmCell, RnnCell, SeqGrad, SeqLayer};
+use nn_runtime::{seeded_rng, Batch};
+
+struct Counting;
+
+thread_local! {
+    // Per thread, so the test harness's other threads do not count.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|a| a.set(a.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|a| a.set(a.get() + 1));
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_in(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+const STEPS: usize = 12;
+/// Products in one forward (all input projections at once, one recurrent
+/// product per step) and one backward (one per step, then dW_ih, dx, dW_hh).
+const PRODUCTS: usize = (1 + STEPS) + (STEPS + 3);
+
+fn steady_state_allocations<L: SeqLayer<f32, 6, 16>>(mut layer: L) -> (usize, usize) {
+    let xs: Vec<Batch<f32, 6>> = (0..STEPS).map(|t| Batch::from_fn(8, |i, j| ((t + i + j) % 5) as f32 * 0.1)).collect();
+    let gs: Vec<Batch<f32, 16>> = (0..STEPS).map(|_| Batch::from_element(8, 0.01)).collect();
+    let last = Batch::<f32, 16>::from_element(8, 1.0);
+    let step = |layer: &mut L| {
+        layer.forward_seq(&xs, None).unwrap();
+        layer.backward_seq(SeqGrad::Every(&gs), None).unwrap();
+        layer.forward_seq(&xs, None).unwrap();
+        layer.backward_seq(SeqGrad::Last(&last), None).unwrap();
+    };
+    let first = allocations_in(|| step(&mut layer));
+    let steady = allocations_in(|| step(&mut layer));
+    (first, steady)
+}
+
+#[test]
+fn forward_and_backward_allocate_nothing_after_the_first_step() {
+    let mut rng = seeded_rng(7);
+    let results = [
+        ("rnn", steady_state_allocations(RnnCell::<f32, 6, 16>::new(&mut rng))),
+        ("lstm", steady_state_allocations(LstmCell::<f32, 6, 16>::new(&mut rng))),
+        ("gru", steady_state_allocations(GruCell::<f32, 6, 16>::new(&mut rng))),
+    ];
+    for (kind, (first, steady)) in results {
+        assert!(first > 2 * PRODUCTS, "{kind}: the counter sees the first step's buffers");
+        assert!(steady <= 2 * PRODUCTS, "{kind}: {steady} allocations in two steady-state steps");
+    }
+}
