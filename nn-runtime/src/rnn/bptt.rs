@@ -316,6 +316,10 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> fo
             add(&mut b.dh, g.as_slice());
         }
 
+        // Steps before `first` get no gradient: with only the last output in
+        // the loss, nothing reaches below a truncation cut, so truncated
+        // training on long sequences costs k steps of backward, not S.
+        let mut first = 0;
         for t in (0..steps).rev() {
             if let SeqGrad::Every(gs) = grad {
                 add(&mut b.dh, gs[t].as_slice());
@@ -336,12 +340,17 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> fo
             });
             let dph = if C::SPLIT { block(&b.dph, t, ghn) } else { block(&b.dpx, t, ghn) };
             self.gates.hidden_grad(dph, n, &mut b.dh_prev);
-            if self.truncation.is_some_and(|k| (steps - t) % k.get() == 0) {
+            let cut = self.truncation.is_some_and(|k| (steps - t) % k.get() == 0);
+            if cut {
                 b.dh_prev.fill(T::zero());
                 b.dc_prev.fill(T::zero());
             }
             std::mem::swap(&mut b.dh, &mut b.dh_prev);
             std::mem::swap(&mut b.dc, &mut b.dc_prev);
+            if cut && matches!(grad, SeqGrad::Last(_)) {
+                first = t;
+                break;
+            }
         }
 
         self.initial_grad.resize_with(C::STATE_PARTS, empty);
@@ -349,9 +358,12 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> fo
             ensure_cols(s, n);
             s.as_mut_slice().copy_from_slice(if p == 0 { &b.dh } else { &b.dc });
         }
-        self.gates.backward_inputs(&b.dpx, &tape.xs, sn, &mut b.dxs);
+        let active = (steps - first) * n;
         let dph = if C::SPLIT { &b.dph } else { &b.dpx };
-        self.gates.backward_hidden_weights(dph, &tape.hs[..hn * steps], sn);
+        self.gates.backward_hidden_weights(&dph[first * ghn..], &tape.hs[first * hn..steps * hn], active);
+        let (skipped, dxs) = b.dxs.split_at_mut(first * I * n);
+        skipped.fill(T::zero());
+        self.gates.backward_inputs(&b.dpx[first * ghn..], &tape.xs[first * I * n..], active, dxs);
         self.input_grads.resize_with(steps, empty);
         for (dx, src) in self.input_grads.iter_mut().zip(b.dxs.chunks_exact((I * n).max(1))) {
             ensure_cols(dx, n);
@@ -537,8 +549,31 @@ mod tests {
         }
     }
 
+    /// The shortcut for a last-only gradient gives what the general path gives.
+    fn truncated_last_equals_every_with_zeros<C: CellMath>(steps: usize, k: usize) {
+        let make = || Recurrent::<f64, C, 3, 4>::new(&mut seeded_rng(54)).with_truncation(NonZeroUsize::new(k));
+        let xs: Vec<Batch<f64, 3>> =
+            (0..steps).map(|t| Batch::from_fn(2, |i, j| ((t * 7 + i * 3 + j) % 5) as f64 - 2.0)).collect();
+        let mut gs = vec![Batch::<f64, 4>::zeros(2); steps];
+        gs[steps - 1] = Batch::from_fn(2, |i, j| i as f64 - j as f64 + 0.5);
+        let (mut last, mut every) = (make(), make());
+        last.forward_seq(&xs, None).unwrap();
+        every.forward_seq(&xs, None).unwrap();
+        let dx_last = last.backward_seq(SeqGrad::Last(&gs[steps - 1]), None).unwrap().to_vec();
+        let dx_every = every.backward_seq(SeqGrad::Every(&gs), None).unwrap().to_vec();
+        assert_eq!(dx_last, dx_every);
+        assert!(dx_last[steps - 1].iter().any(|v| *v != 0.0));
+        assert_eq!(last.initial_state_grad(), every.initial_state_grad());
+        let params = |c: &Recurrent<f64, C, 3, 4>| SeqModel::new(c.clone(), Outputs::Last).parameters();
+        assert_eq!(params(&last), params(&every));
+    }
+
     #[test]
     fn truncated_backprop_is_chunked_backprop_from_the_end() {
+        for (steps, k) in [(10, 3), (9, 3), (4, 7)] {
+            truncated_last_equals_every_with_zeros::<crate::rnn::Lstm>(steps, k);
+            truncated_last_equals_every_with_zeros::<crate::rnn::Gru>(steps, k);
+        }
         for (steps, k) in [(8, 3), (9, 3), (5, 1), (4, 7)] {
             truncation_equals_chunked_backprop::<crate::rnn::Lstm>(steps, k);
             truncation_equals_chunked_backprop::<crate::rnn::Gru>(steps, k);
