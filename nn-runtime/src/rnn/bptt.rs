@@ -223,8 +223,8 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> Recurrent<T, C, I, H
             check_state("initial state", s, C::STATE_PARTS, cols)?;
         }
         tape.resize::<C>(xs.len(), cols, I, H);
-        for (dst, x) in tape.xs.chunks_exact_mut((I * cols).max(1)).zip(xs) {
-            dst.copy_from_slice(x.as_slice());
+        for (t, x) in xs.iter().enumerate() {
+            block_mut(&mut tape.xs, t, I * cols).copy_from_slice(x.as_slice());
         }
         for p in 0..C::STATE_PARTS {
             let dst = tape.state_mut(p, 0, H);
@@ -365,9 +365,9 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> fo
         skipped.fill(T::zero());
         self.gates.backward_inputs(&b.dpx[first * ghn..], &tape.xs[first * I * n..], active, dxs);
         self.input_grads.resize_with(steps, empty);
-        for (dx, src) in self.input_grads.iter_mut().zip(b.dxs.chunks_exact((I * n).max(1))) {
+        for (t, dx) in self.input_grads.iter_mut().enumerate() {
             ensure_cols(dx, n);
-            dx.as_mut_slice().copy_from_slice(&src[..I * n]);
+            dx.as_mut_slice().copy_from_slice(block(&b.dxs, t, I * n));
         }
         Ok(&self.input_grads)
     }
@@ -707,6 +707,19 @@ mod tests {
         for (a, b) in grads(&lstm).iter().zip(&once) {
             assert!((a - 2.0 * b).abs() < 1e-12);
         }
+    }
+
+    #[test]
+    fn a_batch_of_no_samples_gives_empty_outputs_and_no_gradient() {
+        let mut lstm = LstmCell::<f64, 2, 3>::new(&mut seeded_rng(67));
+        lstm.forward_seq(&seq::<2>(&[2; 3]), None).unwrap();
+        lstm.backward_seq(SeqGrad::Last(&Batch::zeros(2)), None).unwrap();
+        lstm.visit_mut(&mut crate::ZeroGrad);
+        let ys = lstm.forward_seq(&seq::<2>(&[0; 3]), None).unwrap();
+        assert!(ys.len() == 3 && ys.iter().all(|y| y.ncols() == 0));
+        let dx = lstm.backward_seq(SeqGrad::Every(&seq::<3>(&[0; 3])), None).unwrap();
+        assert!(dx.len() == 3 && dx.iter().all(|d| d.ncols() == 0));
+        assert!(lstm.gates.weight_hh_grad().iter().all(|g| *g == 0.0));
     }
 
     #[test]

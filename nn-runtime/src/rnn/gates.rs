@@ -75,6 +75,11 @@ impl<T: Float> Gates<T> {
         }
     }
 
+    #[cfg(test)]
+    pub(crate) fn weight_hh_grad(&self) -> &[T] {
+        &self.weight_hh_grad
+    }
+
     /// `out = W_ih xs + b_ih` for `cols` columns at once (every step of a sequence):
     /// the one large product where a recurrent layer gets its speed.
     pub(crate) fn project_inputs(&self, xs: &[T], cols: usize, out: &mut [T]) {
