@@ -36,12 +36,16 @@ fn steps<const N: usize>(v: &[f64]) -> Vec<Batch<f64, N>> {
     v.chunks_exact(N * BATCH).map(Batch::<f64, N>::from_column_slice).collect()
 }
 
-fn assert_close(what: &str, ours: &[f64], torch: &[f64]) {
+/// Returns the worst relative error.
+fn assert_close(what: &str, ours: &[f64], torch: &[f64]) -> f64 {
     assert_eq!(ours.len(), torch.len(), "{what}: length");
+    let mut worst = 0.0f64;
     for (e, (a, b)) in ours.iter().zip(torch).enumerate() {
         let err = (a - b).abs() / a.abs().max(b.abs()).max(1e-3);
         assert!(err < TOL, "{what}[{e}]: ours {a:.17e}, torch {b:.17e}, relative error {err:.2e}");
+        worst = worst.max(err);
     }
+    worst
 }
 
 struct Load<'a>(&'a HashMap<String, Vec<f64>>, &'a str);
@@ -53,12 +57,13 @@ impl VisitMut<f64> for Load<'_> {
     }
 }
 
-struct Grads<'a>(&'a HashMap<String, Vec<f64>>, &'a str, usize);
+/// Compares every parameter gradient; counts them and keeps the worst error.
+struct Grads<'a>(&'a HashMap<String, Vec<f64>>, &'a str, usize, f64);
 impl Visit<f64> for Grads<'_> {
     fn param(&mut self, p: ParamRef<'_, f64>) {
         assert_eq!(p.shape.iter().product::<usize>(), p.value.len());
         let name = format!("{}.grad.{}", self.1, p.name);
-        assert_close(&name, p.grad, &self.0[&name]);
+        self.3 = self.3.max(assert_close(&name, p.grad, &self.0[&name]));
         self.2 += 1;
     }
 }
@@ -75,9 +80,13 @@ fn check<L: SeqLayer<f64, I, H>>(mut cell: L, kind: &str, case: &str, r: &HashMa
     }
     let outs: Vec<f64> =
         cell.forward_seq(&xs, Some(&initial)).unwrap().iter().flat_map(|h| h.iter().copied()).collect();
-    assert_close(&format!("{case}.out"), &outs, &r[&format!("{case}.out")]);
+    let mut worst = assert_close(&format!("{case}.out"), &outs, &r[&format!("{case}.out")]);
     if L::STATE_PARTS == 2 {
-        assert_close(&format!("{case}.c_last"), cell.final_state()[1].as_slice(), &r[&format!("{case}.c_last")]);
+        worst = worst.max(assert_close(
+            &format!("{case}.c_last"),
+            cell.final_state()[1].as_slice(),
+            &r[&format!("{case}.c_last")],
+        ));
     }
     let predicted: Vec<f64> =
         cell.predict_seq(&xs, Some(&initial)).unwrap().iter().flat_map(|h| h.iter().copied()).collect();
@@ -90,15 +99,16 @@ fn check<L: SeqLayer<f64, I, H>>(mut cell: L, kind: &str, case: &str, r: &HashMa
         .iter()
         .flat_map(|d| d.iter().copied())
         .collect();
-    assert_close(&format!("{case}.grad.x"), &dx, &r[&format!("{case}.grad.x")]);
+    worst = worst.max(assert_close(&format!("{case}.grad.x"), &dx, &r[&format!("{case}.grad.x")]));
     let d0 = cell.initial_state_grad();
-    assert_close(&format!("{case}.grad.h0"), d0[0].as_slice(), &r[&format!("{case}.grad.h0")]);
+    worst = worst.max(assert_close(&format!("{case}.grad.h0"), d0[0].as_slice(), &r[&format!("{case}.grad.h0")]));
     if L::STATE_PARTS == 2 {
-        assert_close(&format!("{case}.grad.c0"), d0[1].as_slice(), &r[&format!("{case}.grad.c0")]);
+        worst = worst.max(assert_close(&format!("{case}.grad.c0"), d0[1].as_slice(), &r[&format!("{case}.grad.c0")]));
     }
-    let mut grads = Grads(r, case, 0);
+    let mut grads = Grads(r, case, 0, 0.0);
     cell.visit(&mut grads);
     assert_eq!(grads.2, 4, "{case}: every parameter compared");
+    eprintln!("{case}: worst relative error against torch {:.1e}", worst.max(grads.3));
 }
 
 fn k2() -> Option<NonZeroUsize> {

@@ -179,7 +179,19 @@ where
     let worst = initial_state_check(&mut every, &x, seed + 3);
     assert!(worst < 1e-6, "initial state gradient: relative error {worst:.3e} at {steps} steps");
     let mut last = SeqModel::new(make(), Outputs::Last).with_random_initial(batch, seed + 4);
-    grad_check_at(&mut last, &x, seed + 5).assert_below(1e-6);
-    let worst = initial_state_check(&mut last, &x, seed + 6);
-    assert!(worst < 1e-6, "initial state gradient (last output only): relative error {worst:.3e} at {steps} steps");
+    let last_report = grad_check_at(&mut last, &x, seed + 5);
+    last_report.assert_below(1e-6);
+    let last_worst = initial_state_check(&mut last, &x, seed + 6);
+    assert!(
+        last_worst < 1e-6,
+        "initial state gradient (last output only): relative error {last_worst:.3e} at {steps} steps"
+    );
+    eprintln!(
+        "{} at {steps} steps: worst relative error {:.1e} ({} scalars), initial state {worst:.1e}; \
+         last output only: {:.1e}, initial state {last_worst:.1e}",
+        L::KIND,
+        report.worst,
+        report.checked,
+        last_report.worst
+    );
 }
