@@ -577,7 +577,7 @@ mod tests {
         for (steps, k) in [(8, 3), (9, 3), (5, 1), (4, 7)] {
             truncation_equals_chunked_backprop::<crate::rnn::Lstm>(steps, k);
             truncation_equals_chunked_backprop::<crate::rnn::Gru>(steps, k);
-            truncation_equals_chunked_backprop::<crate::rnn::Tanh>(steps, k);
+            truncation_equals_chunked_backprop::<crate::rnn::Rnn>(steps, k);
         }
     }
 

@@ -48,8 +48,9 @@ pub struct StepBack<'a, T> {
     pub dc_prev: &'a mut [T],
 }
 
-/// The element-wise part of a cell. Public only to name the cell types; it is
-/// sealed (its module is private).
+/// The element-wise part of a cell, implemented by the markers [`Rnn`](super::Rnn),
+/// [`Lstm`](super::Lstm) and [`Gru`](super::Gru). Public so that generic code
+/// can name `Recurrent<T, C, I, H>`; sealed, since its step types are private.
 pub trait CellMath: Copy + Default + std::fmt::Debug + Send + Sync + 'static {
     /// The `network!` spelling.
     const NAME: &'static str;

@@ -79,7 +79,7 @@ pub use bptt::Recurrent;
 pub use cell::CellMath;
 pub use gru::{Gru, GruCell};
 pub use lstm::{Lstm, LstmCell};
-pub use rnn_cell::{RnnCell, Tanh};
+pub use rnn_cell::{Rnn, RnnCell};
 
 use crate::{Batch, Float, ShapeError, Visit, VisitMut};
 

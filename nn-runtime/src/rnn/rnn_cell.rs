@@ -6,12 +6,12 @@ use crate::Float;
 
 /// Marker for the tanh RNN cell; use [`RnnCell`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Tanh;
+pub struct Rnn;
 
 /// `rnn(H)`: PyTorch's `nn.RNNCell(I, H)` (tanh), run over whole sequences.
-pub type RnnCell<T, const I: usize, const H: usize> = Recurrent<T, Tanh, I, H>;
+pub type RnnCell<T, const I: usize, const H: usize> = Recurrent<T, Rnn, I, H>;
 
-impl CellMath for Tanh {
+impl CellMath for Rnn {
     const NAME: &'static str = "rnn";
     const GATES: usize = 1;
     const STATE_PARTS: usize = 1;
