@@ -11,6 +11,7 @@ pub mod kernels;
 mod layer;
 pub mod layers;
 mod model;
+pub mod rnn;
 pub mod testing;
 
 pub use blocks::{AuxHead, Branch, Branches, Chain, Concat, Highway, Parallel, Repeat, Residual, ResidualProjection};
