@@ -113,7 +113,11 @@ impl Loss {
 /// Per sample `logsumexp(y) - y[c]`, with the maximum subtracted before `exp`
 /// so logits of any magnitude neither overflow nor lose the small terms;
 /// the gradient is `(softmax(y) - onehot(c)) / n`.
-fn softmax_cross_entropy<T: Float>(y: DMatrixView<'_, T>, classes: &[usize], mut grad: Option<DMatrixViewMut<'_, T>>) -> f64 {
+fn softmax_cross_entropy<T: Float>(
+    y: DMatrixView<'_, T>,
+    classes: &[usize],
+    mut grad: Option<DMatrixViewMut<'_, T>>,
+) -> f64 {
     let n = y.ncols();
     let inv_n = T::of(1.0 / n as f64);
     let mut total = 0.0;

@@ -51,7 +51,10 @@ fn cases() -> Vec<Case> {
         .map(|c| {
             let loss = loss(c["loss"].as_str().unwrap());
             let (classes, real) = if loss == Loss::SoftmaxCrossEntropy {
-                (c["targets"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect(), DMatrix::zeros(0, 0))
+                (
+                    c["targets"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect(),
+                    DMatrix::zeros(0, 0),
+                )
             } else {
                 (Vec::new(), columns(&c["targets"]))
             };

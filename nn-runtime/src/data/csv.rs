@@ -122,10 +122,13 @@ impl Csv {
             }
             let found = raw.split(self.delimiter).count();
             let (fields, label) = *layout.get_or_insert_with(|| {
-                (found, match self.label {
-                    LabelColumn::Last => found - 1,
-                    LabelColumn::Index(k) => k,
-                })
+                (
+                    found,
+                    match self.label {
+                        LabelColumn::Last => found - 1,
+                        LabelColumn::Index(k) => k,
+                    },
+                )
             });
             if label >= fields {
                 return Err(CsvError::NoLabelColumn { line, column: label + 1, fields });

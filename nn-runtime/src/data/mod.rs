@@ -159,7 +159,13 @@ pub struct MiniBatch<T> {
 
 impl<T: Float> Default for MiniBatch<T> {
     fn default() -> Self {
-        Self { inputs: DMatrix::zeros(0, 0), classes: Vec::new(), real: DMatrix::zeros(0, 0), from_classes: true, len: 0 }
+        Self {
+            inputs: DMatrix::zeros(0, 0),
+            classes: Vec::new(),
+            real: DMatrix::zeros(0, 0),
+            from_classes: true,
+            len: 0,
+        }
     }
 }
 

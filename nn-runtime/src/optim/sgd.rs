@@ -18,7 +18,13 @@ pub struct Sgd<T> {
 impl<T: Float> Sgd<T> {
     /// Plain SGD with learning rate `lr` (torch's default is 1e-3).
     pub fn new(lr: f64) -> Self {
-        Self { lr, momentum: 0.0, nesterov: false, decay: WeightDecay { amount: 0.0, weights_only: false }, buffers: Slots::default() }
+        Self {
+            lr,
+            momentum: 0.0,
+            nesterov: false,
+            decay: WeightDecay { amount: 0.0, weights_only: false },
+            buffers: Slots::default(),
+        }
     }
     /// Heavy-ball momentum factor (0 turns it off).
     pub fn momentum(mut self, momentum: f64) -> Self {
@@ -44,7 +50,8 @@ impl<T: Float> Sgd<T> {
 
 impl<T: Float> Optimizer<T> for Sgd<T> {
     fn step_with(&mut self, visit: &mut dyn FnMut(&mut dyn VisitMut<T>)) {
-        let (lr, momentum, nesterov, use_momentum) = (T::of(self.lr), T::of(self.momentum), self.nesterov, self.momentum != 0.0);
+        let (lr, momentum, nesterov, use_momentum) =
+            (T::of(self.lr), T::of(self.momentum), self.nesterov, self.momentum != 0.0);
         let (decay, buffers) = (self.decay, &mut self.buffers);
         for_each_param(visit, |i, p| {
             let wd = T::of(decay.for_kind(p.kind));

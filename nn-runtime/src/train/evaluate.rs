@@ -19,7 +19,9 @@ pub fn evaluate<T: Float, M: Model<T>>(model: &M, loss: Loss, data: &Dataset<T>)
         return Err(TrainError::Width { what: "evaluation data", expected: M::INPUT, found: data.width() });
     }
     let outputs = model.predict_view(data.inputs().as_view())?;
-    let value = loss.value(outputs.as_view(), data.targets()).map_err(|e| TrainError::Targets { what: "evaluation data", error: e })?;
+    let value = loss
+        .value(outputs.as_view(), data.targets())
+        .map_err(|e| TrainError::Targets { what: "evaluation data", error: e })?;
     let accuracy = match data.targets() {
         Targets::Classes(classes) => Some(accuracy(outputs.as_view(), classes)),
         Targets::Real(_) => None,
