@@ -90,3 +90,54 @@ pub fn first_non_finite_grad<T: Float, M: Model<T>>(model: &M) -> Option<String>
     model.visit(&mut f);
     f.found
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::Dense;
+    use crate::testing::LayerModel;
+    use crate::{seeded_rng, Init};
+
+    /// A model whose gradients are weight `[a, b]` and bias `[c]`.
+    fn with_grads(grads: [f64; 3]) -> LayerModel<f64, Dense<f64, 2, 1>, 2, 1> {
+        let mut m = LayerModel::new(Dense::new(&mut seeded_rng(0), Init::XavierNormal, true));
+        let mut k = 0;
+        m.visit_mut(&mut EachGrad(|g: &mut f64| {
+            *g = grads[k];
+            k += 1;
+        }));
+        m
+    }
+
+    fn grads(m: &LayerModel<f64, Dense<f64, 2, 1>, 2, 1>) -> Vec<f64> {
+        m.parameters().into_iter().flat_map(|p| p.grad).collect()
+    }
+
+    #[test]
+    fn global_norm_scales_only_above_the_limit() {
+        let mut m = with_grads([3.0, 0.0, -4.0]);
+        assert_eq!(Clip::GlobalNorm(10.0).apply(&mut m), 5.0);
+        assert_eq!(grads(&m), vec![3.0, 0.0, -4.0]);
+        assert_eq!(Clip::GlobalNorm(1.0).apply(&mut m), 5.0);
+        let coef = 1.0 / (5.0 + 1e-6);
+        assert_eq!(grads(&m), vec![3.0 * coef, 0.0, -4.0 * coef]);
+    }
+
+    #[test]
+    fn value_clamps_each_element_and_lets_nan_through() {
+        let mut m = with_grads([3.0, 0.0, -4.0]);
+        assert_eq!(Clip::Value(1.0).apply(&mut m), 5.0);
+        assert_eq!(grads(&m), vec![1.0, 0.0, -1.0]);
+        let mut m = with_grads([f64::NAN, 2.0, 0.5]);
+        assert!(Clip::Value(1.0).apply(&mut m).is_nan());
+        let g = grads(&m);
+        assert!(g[0].is_nan() && g[1] == 1.0 && g[2] == 0.5);
+    }
+
+    #[test]
+    fn first_non_finite_gradient_is_named() {
+        assert_eq!(first_non_finite_grad(&with_grads([1.0, 2.0, 3.0])), None);
+        assert_eq!(first_non_finite_grad(&with_grads([1.0, 2.0, f64::INFINITY])).as_deref(), Some("bias"));
+        assert_eq!(first_non_finite_grad(&with_grads([f64::NAN, 2.0, f64::NAN])).as_deref(), Some("weight"));
+    }
+}

@@ -10,7 +10,9 @@ use nn_runtime::layers::{Dense, Relu, Tanh};
 use nn_runtime::optim::{Adam, Schedule, Sgd};
 use nn_runtime::testing::LayerModel;
 use nn_runtime::train::{evaluate, EpochStats, TrainError};
-use nn_runtime::{seeded_rng, Clip, Init, Loss, LossError, Model, ShapeError, Trainer, Visit, VisitMut};
+use nn_runtime::{
+    seeded_rng, BufferMut, BufferRef, Clip, Init, Loss, LossError, Model, ShapeError, Trainer, Visit, VisitMut,
+};
 
 /// Iris, standardized on the training part: (train, validation).
 fn iris_split() -> (Dataset<f64>, Dataset<f64>) {
@@ -144,10 +146,14 @@ fn dataset_of_the_wrong_width_is_refused_before_training() {
 
 /// Delegates to a model and remembers the parameters at the first forward
 /// whose input holds a NaN, and how many forwards came before it.
+/// Its buffers (sum and count of the inputs seen) change in every forward,
+/// as running statistics do.
 struct Recording<M> {
     inner: M,
     forwards: usize,
     nan_forward: Option<(usize, Vec<f64>)>,
+    seen_sum: [f64; 1],
+    seen_count: i64,
 }
 
 impl<M: Model<f64>> Model<f64> for Recording<M> {
@@ -155,13 +161,19 @@ impl<M: Model<f64>> Model<f64> for Recording<M> {
     const OUTPUT: usize = M::OUTPUT;
     const NAME: &'static str = "Recording";
     fn visit(&self, v: &mut dyn Visit<f64>) {
-        self.inner.visit(v)
+        self.inner.visit(v);
+        v.buffer(BufferRef::Float { name: "seen_sum", shape: &[1], value: &self.seen_sum });
+        v.buffer(BufferRef::Count { name: "seen_count", value: self.seen_count });
     }
     fn visit_mut(&mut self, v: &mut dyn VisitMut<f64>) {
-        self.inner.visit_mut(v)
+        self.inner.visit_mut(v);
+        v.buffer(BufferMut::Float { name: "seen_sum", shape: &[1], value: &mut self.seen_sum });
+        v.buffer(BufferMut::Count { name: "seen_count", value: &mut self.seen_count });
     }
     fn forward_view(&mut self, x: DMatrixView<'_, f64>) -> Result<DMatrixView<'_, f64>, ShapeError> {
         self.forwards += 1;
+        self.seen_sum[0] += x.sum();
+        self.seen_count += 1;
         if self.nan_forward.is_none() && x.iter().any(|v| v.is_nan()) {
             self.nan_forward = Some((self.forwards, flat_params(&self.inner)));
         }
@@ -179,7 +191,13 @@ impl<M: Model<f64>> Model<f64> for Recording<M> {
 fn nan_in_a_batch_stops_training_with_the_step_and_layer_and_keeps_the_previous_weights() {
     let (mut train, _) = iris_split();
     train.inputs_mut()[(2, 57)] = f64::NAN;
-    let mut net = Recording { inner: mlp::<f64, Tanh, 4, 8, 3>(4), forwards: 0, nan_forward: None };
+    let mut net = Recording {
+        inner: mlp::<f64, Tanh, 4, 8, 3>(4),
+        forwards: 0,
+        nan_forward: None,
+        seen_sum: [0.0],
+        seen_count: 0,
+    };
     let initial = flat_params(&net.inner);
     let mut trainer = Trainer::new(Adam::new(0.01)).epochs(3).batch_size(16).seed(9).quiet();
     let err = trainer.fit(&mut net, &train, None).unwrap_err();
@@ -191,6 +209,9 @@ fn nan_in_a_batch_stops_training_with_the_step_and_layer_and_keeps_the_previous_
     assert_eq!(tensor.as_deref(), Some("0.weight"));
     assert_eq!(flat_params(&net.inner), weights_before, "weights changed by the bad step");
     assert!(weights_before.iter().all(|v| v.is_finite()));
+    // The buffers the bad forward changed are put back.
+    assert!(net.seen_sum[0].is_finite());
+    assert_eq!(net.seen_count as usize, forward - 1);
     if forward > 1 {
         assert_ne!(weights_before, initial, "the steps before the bad one were not applied");
     }
