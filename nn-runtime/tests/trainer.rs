@@ -9,7 +9,7 @@ use nn_runtime::data::{digits, iris, stratified_split, Dataset, Labels, Standard
 use nn_runtime::layers::{Dense, Relu, Tanh};
 use nn_runtime::optim::{Adam, Schedule, Sgd};
 use nn_runtime::testing::LayerModel;
-use nn_runtime::train::{evaluate, EpochStats, TrainError};
+use nn_runtime::train::{confusion_matrix, evaluate, EpochStats, TrainError};
 use nn_runtime::{
     seeded_rng, BufferMut, BufferRef, Clip, Init, Loss, LossError, Model, ShapeError, Trainer, Visit, VisitMut,
 };
@@ -26,7 +26,8 @@ fn iris_split() -> (Dataset<f64>, Dataset<f64>) {
 /// Every field but the wall-clock time, as bits.
 fn fingerprint(e: &EpochStats) -> Vec<u64> {
     let opt = |v: Option<f64>| v.map_or(u64::MAX, f64::to_bits);
-    vec![
+    let mut bits: Vec<u64> = e.grad_norms.iter().map(|v| v.to_bits()).collect();
+    bits.extend([
         e.epoch as u64,
         e.train_loss.to_bits(),
         opt(e.val_loss),
@@ -34,7 +35,8 @@ fn fingerprint(e: &EpochStats) -> Vec<u64> {
         e.lr.to_bits(),
         e.grad_norm_mean.to_bits(),
         e.grad_norm_max.to_bits(),
-    ]
+    ]);
+    bits
 }
 
 fn run_iris(seed: u64) -> (Vec<Vec<u64>>, Vec<f64>) {
@@ -83,7 +85,13 @@ fn history_records_loss_accuracy_lr_and_gradient_norms() {
     assert!(last.val_accuracy.unwrap() >= 0.9, "val accuracy {:?}", last.val_accuracy);
     let eval = evaluate(&net, Loss::SoftmaxCrossEntropy, &val).unwrap();
     assert_eq!(Some(eval.loss), last.val_loss);
-    assert!(h.epochs.iter().all(|e| e.grad_norm_max >= e.grad_norm_mean && e.grad_norm_mean > 0.0));
+    for e in &h.epochs {
+        assert_eq!(e.grad_norms.len(), 6, "one norm per step: 120 samples in batches of 20");
+        let mean = e.grad_norms.iter().sum::<f64>() / 6.0;
+        assert_eq!(e.grad_norm_mean, mean);
+        assert_eq!(Some(e.grad_norm_max), e.grad_norms.iter().copied().reduce(f64::max));
+        assert!(e.grad_norms.iter().all(|&g| g > 0.0));
+    }
     assert!(h.to_string().lines().count() == 31);
 }
 
@@ -99,6 +107,9 @@ fn reaches_97_percent_on_the_digits_test_split() {
     let eval = evaluate(&net, Loss::SoftmaxCrossEntropy, &test).unwrap();
     let accuracy = eval.accuracy.unwrap();
     assert!(accuracy >= 0.97, "test accuracy {accuracy} after {} epochs", history.epochs.len());
+    let confusion = confusion_matrix(&net, &test).unwrap();
+    assert_eq!(confusion.accuracy(), accuracy);
+    assert_eq!((0..10).map(|c| (0..10).map(|p| confusion.count(c, p)).sum::<usize>()).sum::<usize>(), test.len());
 }
 
 #[test]

@@ -19,6 +19,8 @@ pub struct EpochStats {
     /// Mean and maximum over the epoch's steps of the global gradient norm before clipping.
     pub grad_norm_mean: f64,
     pub grad_norm_max: f64,
+    /// The global gradient norm before clipping of every step, in order.
+    pub grad_norms: Vec<f64>,
     /// Wall-clock time of the epoch, validation included.
     pub seconds: f64,
 }

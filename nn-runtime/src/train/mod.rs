@@ -7,7 +7,7 @@ mod progress;
 mod snapshot;
 mod trainer;
 
-pub use evaluate::{evaluate, Evaluation};
+pub use evaluate::{confusion_matrix, evaluate, ConfusionMatrix, Evaluation};
 pub use history::{EpochStats, History};
 pub use progress::Progress;
 pub use trainer::{TrainError, Trainer};

@@ -63,7 +63,26 @@ impl From<ShapeError> for TrainError {
     }
 }
 
-/// Trains any [`Model`]: `Trainer::new(Adam::default()).epochs(20).batch_size(64).fit(&mut net, &train, Some(&val))`.
+/// Trains any [`Model`] on a [`Dataset`].
+///
+/// ```
+/// use nn_runtime::data::{iris, stratified_split, Standardizer};
+/// use nn_runtime::layers::Dense;
+/// use nn_runtime::optim::Adam;
+/// use nn_runtime::testing::LayerModel;
+/// use nn_runtime::{seeded_rng, Init, Trainer};
+///
+/// let (mut train, mut val) = stratified_split(&iris::<f64>(), 0.2, 0)?;
+/// let scaler = Standardizer::fit(&train);
+/// scaler.apply(&mut train)?;
+/// scaler.apply(&mut val)?;
+/// // Multinomial logistic regression: one dense layer from 4 features to 3 classes.
+/// let mut model = LayerModel::new(Dense::<f64, 4, 3>::new(&mut seeded_rng(0), Init::XavierNormal, true));
+/// let mut trainer = Trainer::new(Adam::new(0.05)).epochs(30).batch_size(16).quiet();
+/// let history = trainer.fit(&mut model, &train, Some(&val))?;
+/// assert!(history.last().unwrap().val_accuracy.unwrap() > 0.85);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Trainer<T: Float> {
     optimizer: Box<dyn Optimizer<T>>,
     loss: Loss,
@@ -204,7 +223,8 @@ impl<T: Float> Trainer<T> {
             let lr = self.optimizer.lr();
             order.shuffle(&mut rng);
             reporter.start_epoch(epoch, self.epochs, steps);
-            let (mut loss_sum, mut norm_sum, mut norm_max) = (0.0, 0.0, 0.0f64);
+            let mut loss_sum = 0.0;
+            let mut norms = Vec::with_capacity(steps);
             for (s, chunk) in order.chunks(self.batch_size).enumerate() {
                 let step = s + 1;
                 let n = chunk.len();
@@ -236,8 +256,7 @@ impl<T: Float> Trainer<T> {
                 }
                 self.optimizer.step_with(&mut |v| model.visit_mut(v));
                 loss_sum += loss * n as f64;
-                norm_sum += norm;
-                norm_max = norm_max.max(norm);
+                norms.push(norm);
                 reporter.step(step, n, loss);
             }
 
@@ -251,8 +270,9 @@ impl<T: Float> Trainer<T> {
                 val_loss: eval.map(|e| e.loss),
                 val_accuracy: eval.and_then(|e| e.accuracy),
                 lr,
-                grad_norm_mean: norm_sum / steps as f64,
-                grad_norm_max: norm_max,
+                grad_norm_mean: norms.iter().sum::<f64>() / steps as f64,
+                grad_norm_max: norms.iter().copied().fold(0.0, f64::max),
+                grad_norms: norms,
                 seconds: started.elapsed().as_secs_f64(),
             };
             reporter.end_epoch(&stats, self.epochs);
