@@ -69,7 +69,7 @@ fn steady_state_steps_allocate_nothing() {
         // Allocations outside the model's forward and backward.
         let mut step = |k: usize| -> usize {
             let start = allocations();
-            batch.fill(&data, &indices[(k * 16) % 128..(k * 16) % 128 + 16]);
+            batch.fill(&data, &indices[(k * 16) % 128..(k * 16) % 128 + 16]).unwrap();
             net.zero_grad();
             let before_forward = allocations();
             let y = net.forward_view(batch.inputs()).unwrap();

@@ -115,6 +115,7 @@ impl Csv {
         let mut classes: Vec<usize> = Vec::new();
         let mut real: Vec<T> = Vec::new();
         let mut layout: Option<(usize, usize)> = None; // (fields per row, label index)
+        let mut samples = 0;
         for (i, raw) in text.lines().enumerate().skip(self.skip_lines) {
             let line = i + 1;
             if raw.trim().is_empty() {
@@ -136,6 +137,7 @@ impl Csv {
             if found != fields {
                 return Err(CsvError::Ragged { line, expected: fields, found });
             }
+            samples += 1;
             for (k, field) in raw.split(self.delimiter).enumerate() {
                 let field = field.trim();
                 let value: f64 = field
@@ -162,7 +164,6 @@ impl Csv {
         }
         let (fields, _) = layout.ok_or(CsvError::Empty)?;
         let width = fields - 1;
-        let samples = features.len() / width.max(1);
         let inputs = DMatrix::from_vec(width, samples, features);
         let labels = match self.classes {
             Some(count) => Labels::Classes { indices: classes, count },
@@ -185,6 +186,8 @@ mod tests {
         assert_eq!(d.labels(), &Labels::Classes { indices: vec![0, 2], count: 3 });
         let r: Dataset<f32> = Csv::new().parse("1,2.5\n3,-1\n").unwrap();
         assert_eq!(r.labels(), &Labels::Real(DMatrix::from_row_slice(1, 2, &[2.5, -1.0])));
+        let labels_only: Dataset<f64> = Csv::new().classes(2).parse("1\n0\n1\n").unwrap();
+        assert_eq!((labels_only.width(), labels_only.len()), (0, 3));
     }
 
     #[test]

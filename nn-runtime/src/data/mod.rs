@@ -48,6 +48,8 @@ pub enum DataError {
     Width { expected: usize, found: usize },
     /// A split fraction outside (0, 1).
     Fraction(f64),
+    /// A sample index beyond the dataset.
+    Index { index: usize, samples: usize },
 }
 
 impl fmt::Display for DataError {
@@ -63,6 +65,9 @@ impl fmt::Display for DataError {
                 write!(f, "the data has {found} features per sample but {expected} are expected")
             }
             DataError::Fraction(v) => write!(f, "split fraction {v} is not strictly between 0 and 1"),
+            DataError::Index { index, samples } => {
+                write!(f, "sample index {index} is out of range for a dataset of {samples} samples")
+            }
         }
     }
 }
@@ -124,8 +129,17 @@ impl<T: Float> Dataset<T> {
         }
     }
 
+    /// Checks that every index names a sample.
+    fn check_indices(&self, indices: &[usize]) -> Result<(), DataError> {
+        match indices.iter().find(|&&i| i >= self.len()) {
+            Some(&index) => Err(DataError::Index { index, samples: self.len() }),
+            None => Ok(()),
+        }
+    }
+
     /// The samples at `indices`, in that order (copied).
-    pub fn subset(&self, indices: &[usize]) -> Self {
+    pub fn subset(&self, indices: &[usize]) -> Result<Self, DataError> {
+        self.check_indices(indices)?;
         let inputs = self.inputs.select_columns(indices);
         let labels = match &self.labels {
             Labels::Classes { indices: all, count } => {
@@ -133,7 +147,7 @@ impl<T: Float> Dataset<T> {
             }
             Labels::Real(t) => Labels::Real(t.select_columns(indices)),
         };
-        Self { inputs, labels }
+        Ok(Self { inputs, labels })
     }
 
     /// The inputs as a statically shaped batch for a network with `N` inputs.
@@ -170,8 +184,9 @@ impl<T: Float> Default for MiniBatch<T> {
 }
 
 impl<T: Float> MiniBatch<T> {
-    /// Copies the samples at `indices` (which must be in range) from `data`.
-    pub fn fill(&mut self, data: &Dataset<T>, indices: &[usize]) {
+    /// Copies the samples at `indices` from `data`.
+    pub fn fill(&mut self, data: &Dataset<T>, indices: &[usize]) -> Result<(), DataError> {
+        data.check_indices(indices)?;
         let n = indices.len();
         if self.inputs.nrows() != data.width() || self.inputs.ncols() < n {
             self.inputs = DMatrix::zeros(data.width(), n);
@@ -196,6 +211,7 @@ impl<T: Float> MiniBatch<T> {
             }
         }
         self.len = n;
+        Ok(())
     }
 
     /// Number of samples in the batch.
@@ -222,4 +238,45 @@ impl<T: Float> MiniBatch<T> {
 /// Parses the embedded, known-good CSV of a bundled dataset.
 fn embedded<T: Float>(name: &str, csv: &Csv, text: &str) -> Dataset<T> {
     csv.parse(text).unwrap_or_else(|e| panic!("the embedded {name} data is corrupt: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> Dataset<f64> {
+        let x = DMatrix::from_fn(2, 5, |i, j| (10 * j + i) as f64);
+        Dataset::new(x, Labels::Classes { indices: vec![0, 1, 2, 1, 0], count: 3 }).unwrap()
+    }
+
+    #[test]
+    fn mini_batches_copy_the_chosen_samples_and_keep_their_buffer() {
+        let data = small();
+        let mut batch = MiniBatch::default();
+        batch.fill(&data, &[4, 1, 2]).unwrap();
+        assert_eq!(batch.inputs(), DMatrix::from_column_slice(2, 3, &[40.0, 41.0, 10.0, 11.0, 20.0, 21.0]));
+        let Targets::Classes(c) = batch.targets() else { panic!("class targets") };
+        assert_eq!(c, &[0, 1, 2]);
+        let buffer = batch.inputs().as_ptr();
+        batch.fill(&data, &[3]).unwrap();
+        assert_eq!((batch.len(), batch.inputs().as_ptr()), (1, buffer));
+        assert_eq!(batch.inputs(), DMatrix::from_column_slice(2, 1, &[30.0, 31.0]));
+        assert_eq!(batch.fill(&data, &[0, 5]), Err(DataError::Index { index: 5, samples: 5 }));
+    }
+
+    #[test]
+    fn inconsistent_parts_are_refused() {
+        let x = DMatrix::<f64>::zeros(2, 3);
+        assert_eq!(
+            Dataset::new(x.clone(), Labels::Classes { indices: vec![0, 1], count: 2 }),
+            Err(DataError::SampleCount { inputs: 3, labels: 2 })
+        );
+        assert_eq!(
+            Dataset::new(x.clone(), Labels::Classes { indices: vec![0, 2, 1], count: 2 }),
+            Err(DataError::ClassOutOfRange { sample: 1, class: 2, classes: 2 })
+        );
+        assert_eq!(small().subset(&[7]), Err(DataError::Index { index: 7, samples: 5 }));
+        assert_eq!(small().to_batch::<3>(), Err(DataError::Width { expected: 3, found: 2 }));
+        assert_eq!(small().to_batch::<2>().unwrap().column(2).as_slice(), &[20.0, 21.0]);
+    }
 }

@@ -32,7 +32,7 @@ pub fn stratified_split<T: Float>(
     }
     train.sort_unstable();
     test.sort_unstable();
-    Ok((data.subset(&train), data.subset(&test)))
+    Ok((data.subset(&train)?, data.subset(&test)?))
 }
 
 #[cfg(test)]

@@ -59,9 +59,14 @@ impl ConfusionMatrix {
     pub fn classes(&self) -> usize {
         self.classes
     }
-    /// How many samples of class `actual` were predicted as `predicted`.
+    /// How many samples of class `actual` were predicted as `predicted`
+    /// (0 for classes outside the matrix).
     pub fn count(&self, actual: usize, predicted: usize) -> usize {
-        self.counts[actual * self.classes + predicted]
+        if actual < self.classes && predicted < self.classes {
+            self.counts[actual * self.classes + predicted]
+        } else {
+            0
+        }
     }
     /// Share of samples on the diagonal.
     pub fn accuracy(&self) -> f64 {
@@ -137,6 +142,7 @@ mod tests {
         let table: Vec<usize> = (0..3).flat_map(|a| (0..3).map(move |p| (a, p))).map(|(a, p)| m.count(a, p)).collect();
         assert_eq!(table, vec![1, 0, 0, 1, 1, 0, 0, 1, 1]);
         assert_eq!(m.accuracy(), 0.6);
+        assert_eq!(m.count(3, 0), 0);
         assert_eq!(evaluate(&model, Loss::SoftmaxCrossEntropy, &data).unwrap().accuracy, Some(0.6));
         assert_eq!(m.to_string().lines().nth(2).unwrap().split_whitespace().collect::<Vec<_>>(), ["1", "1", "1", "0"]);
     }

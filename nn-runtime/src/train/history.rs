@@ -58,7 +58,7 @@ impl fmt::Display for History {
                 e.epoch,
                 e.train_loss,
                 opt(e.val_loss, 10, 5),
-                opt(e.val_accuracy.map(|a| 100.0 * a), 6, 2) + "%",
+                e.val_accuracy.map_or_else(|| format!("{:>7}", "-"), |a| format!("{:>6.2}%", 100.0 * a)),
                 e.lr,
                 e.grad_norm_mean,
                 e.grad_norm_max,

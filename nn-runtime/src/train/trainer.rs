@@ -12,7 +12,7 @@ use super::evaluate::evaluate;
 use super::progress::Reporter;
 use super::snapshot::Snapshot;
 use super::{EpochStats, History, Progress};
-use crate::data::{Dataset, Labels, MiniBatch};
+use crate::data::{DataError, Dataset, Labels, MiniBatch};
 use crate::optim::{Optimizer, Schedule, Scheduler};
 use crate::{first_non_finite_grad, grad_norm, seeded_rng, Clip, Float, Loss, LossError, Model, ShapeError};
 
@@ -32,6 +32,8 @@ pub enum TrainError {
     NonFinite { epoch: usize, step: usize, loss: f64, tensor: Option<String> },
     /// The model rejected a batch.
     Shape(ShapeError),
+    /// A dataset could not give a batch.
+    Data(DataError),
 }
 
 impl fmt::Display for TrainError {
@@ -51,6 +53,7 @@ impl fmt::Display for TrainError {
                 write!(f, "; the weights from before this step are kept")
             }
             TrainError::Shape(e) => write!(f, "{e}"),
+            TrainError::Data(e) => write!(f, "{e}"),
         }
     }
 }
@@ -228,7 +231,7 @@ impl<T: Float> Trainer<T> {
             for (s, chunk) in order.chunks(self.batch_size).enumerate() {
                 let step = s + 1;
                 let n = chunk.len();
-                batch.fill(train, chunk);
+                batch.fill(train, chunk).map_err(TrainError::Data)?;
                 // Forward passes update running statistics: keep them to undo a bad step.
                 before_step.capture(model);
                 model.zero_grad();
