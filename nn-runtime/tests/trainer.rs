@@ -96,6 +96,18 @@ fn history_records_loss_accuracy_lr_and_gradient_norms() {
 }
 
 #[test]
+fn a_schedule_can_advance_every_step() {
+    let (train, _) = iris_split();
+    let mut net: MlpModel<f64, Tanh, 4, 8, 3> = mlp(1);
+    // 120 samples in batches of 20: 6 steps per epoch, so the rate halves once per epoch.
+    let schedule = Schedule::Step { step_size: 6, gamma: 0.5 };
+    let mut trainer = Trainer::new(Sgd::new(0.1)).epochs(3).batch_size(20).schedule_per_step(schedule).quiet();
+    let h = trainer.fit(&mut net, &train, None).unwrap();
+    assert_eq!(h.epochs.iter().map(|e| e.lr).collect::<Vec<_>>(), vec![0.1, 0.05, 0.025]);
+    assert_eq!(trainer.optimizer().lr(), 0.0125);
+}
+
+#[test]
 fn reaches_97_percent_on_the_digits_test_split() {
     let (mut train, mut test) = stratified_split(&digits::<f32>(), 0.2, 0).unwrap();
     let s = Standardizer::fit(&train);

@@ -221,4 +221,26 @@ mod tests {
         );
         assert!(matches!(csv.read::<f64>("/nonexistent/file.csv").unwrap_err(), CsvError::Io { .. }));
     }
+
+    #[test]
+    fn files_on_disk_report_the_same_errors() {
+        let dir = std::env::temp_dir().join(format!("nn-csv-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cases = [
+            ("empty.csv", "", CsvError::Empty),
+            ("ragged.csv", "1,2,0\r\n3,4,1,5\r\n", CsvError::Ragged { line: 2, expected: 3, found: 4 }),
+            ("text.csv", "1,2,0\n3,four,1\n", CsvError::NotANumber { line: 2, column: 2, text: "four".into() }),
+            (
+                "label.csv",
+                "1,2,0\n3,4,-1\n",
+                CsvError::LabelOutOfRange { line: 2, column: 3, text: "-1".into(), classes: 2 },
+            ),
+        ];
+        for (name, text, expected) in cases {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            assert_eq!(Csv::new().classes(2).read::<f32>(&path).unwrap_err(), expected, "{name}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

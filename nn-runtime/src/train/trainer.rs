@@ -94,6 +94,7 @@ pub struct Trainer<T: Float> {
     seed: u64,
     clip: Option<Clip>,
     scheduler: Option<Scheduler>,
+    schedule_every_step: bool,
     patience: Option<usize>,
     progress: Progress,
 }
@@ -110,6 +111,7 @@ impl<T: Float> Trainer<T> {
             seed: 0,
             clip: None,
             scheduler: None,
+            schedule_every_step: false,
             patience: None,
             progress: Progress::Auto,
         }
@@ -140,6 +142,14 @@ impl<T: Float> Trainer<T> {
     /// A learning-rate schedule, advanced once per epoch from the optimizer's rate.
     pub fn schedule(mut self, schedule: Schedule) -> Self {
         self.scheduler = Some(Scheduler::new(schedule));
+        self.schedule_every_step = false;
+        self
+    }
+    /// A learning-rate schedule advanced after every optimizer step (warmup
+    /// over steps); the history shows each epoch's first rate.
+    pub fn schedule_per_step(mut self, schedule: Schedule) -> Self {
+        self.scheduler = Some(Scheduler::new(schedule));
+        self.schedule_every_step = true;
         self
     }
     /// Stops after `patience` epochs without a lower validation loss (training
@@ -258,13 +268,16 @@ impl<T: Float> Trainer<T> {
                     clip.apply_with_norm(model, norm);
                 }
                 self.optimizer.step_with(&mut |v| model.visit_mut(v));
+                if let Some(s) = self.scheduler.as_mut().filter(|_| self.schedule_every_step) {
+                    s.step(&mut *self.optimizer);
+                }
                 loss_sum += loss * n as f64;
                 norms.push(norm);
                 reporter.step(step, n, loss);
             }
 
             let eval = validation.map(|v| evaluate(model, self.loss, v)).transpose()?;
-            if let Some(s) = &mut self.scheduler {
+            if let Some(s) = self.scheduler.as_mut().filter(|_| !self.schedule_every_step) {
                 s.step(&mut *self.optimizer);
             }
             let stats = EpochStats {
