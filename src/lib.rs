@@ -9,7 +9,11 @@ pub use nn_runtime::*;
 /// Everything a typical program needs: `use nn::prelude::*;`.
 pub mod prelude {
     pub use nn_macros::network;
+    pub use nn_runtime::data::{stratified_split, Dataset, Labels, Standardizer};
+    pub use nn_runtime::optim::{Adam, AdamW, Optimizer, RmsProp, Schedule, Sgd};
+    pub use nn_runtime::train::{evaluate, Progress};
     pub use nn_runtime::{seeded_rng, Batch, Float, Init, Layer, Model};
+    pub use nn_runtime::{Clip, History, Loss, Targets, Trainer};
 }
 
 /// The path generated code uses to reach the runtime; not a public API.

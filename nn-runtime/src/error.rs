@@ -18,6 +18,13 @@ pub enum ShapeError {
     RaggedSequence { step: usize, expected: usize, found: usize },
     /// An auxiliary head index beyond the network's heads.
     NoSuchAuxHead { index: usize, heads: usize },
+    /// A per-step gradient whose number of steps differs from the last forward's.
+    SequenceLength { expected: usize, found: usize },
+    /// A recurrent state (or its gradient) with the wrong number of parts
+    /// (one, `h`, for RNN and GRU; two, `h` and `c`, for LSTM).
+    StateParts { what: &'static str, expected: usize, found: usize },
+    /// A recurrent state (or its gradient) whose batch size differs from the sequence's.
+    StateBatch { what: &'static str, expected: usize, found: usize },
 }
 
 impl fmt::Display for ShapeError {
@@ -40,6 +47,18 @@ impl fmt::Display for ShapeError {
             ),
             ShapeError::NoSuchAuxHead { index, heads } => {
                 write!(f, "auxiliary head {index} does not exist (the network has {heads})")
+            }
+            ShapeError::SequenceLength { expected, found } => write!(
+                f,
+                "gradient has {found} time steps but the last forward had {expected}; \
+                 give one gradient per step, or only the last step's"
+            ),
+            ShapeError::StateParts { what, expected, found } => write!(
+                f,
+                "{what} has {found} parts but the cell's state has {expected} (h for RNN and GRU, h and c for LSTM)"
+            ),
+            ShapeError::StateBatch { what, expected, found } => {
+                write!(f, "{what} has {found} samples but the sequence has {expected}")
             }
         }
     }

@@ -4,16 +4,23 @@
 //! Users depend on the `nn` crate, which re-exports this one.
 
 pub mod blocks;
+mod clip;
+pub mod data;
 mod error;
 mod float;
 mod init;
 pub mod kernels;
 mod layer;
 pub mod layers;
+mod loss;
 mod model;
+pub mod optim;
+pub mod rnn;
 pub mod testing;
+pub mod train;
 
 pub use blocks::{AuxHead, Branch, Branches, Chain, Concat, Highway, Parallel, Repeat, Residual, ResidualProjection};
+pub use clip::{first_non_finite_grad, grad_norm, Clip};
 pub use error::ShapeError;
 pub use float::{Batch, Float};
 pub use init::{seeded_rng, Init, SeededRng};
@@ -26,7 +33,9 @@ pub use layers::{
     Flatten, Gelu, GlobalAvgPool, Identity, LayerNorm, LeakyRelu, MaxPool2d, Mish, Prelu, Relu, Selu, Sigmoid, Silu,
     Softplus, Swish, Tanh, Window2d,
 };
+pub use loss::{Loss, LossError, Targets};
 pub use model::{Model, NamedBuffer, NamedParam, Probe};
+pub use train::{History, Trainer};
 
 /// Re-exported so users and generated code share one version.
 pub use nalgebra;

@@ -1,0 +1,214 @@
+//! The piece every cell shares (burn's `gate_controller`): the parameters
+//! `weight_ih [G*H, I]`, `weight_hh [G*H, H]`, `bias_ih`, `bias_hh [G*H]` and
+//! the products `W_ih x + b_ih` and `W_hh h + b_hh`, with their backward.
+//!
+//! Shapes are run-time values here so each product is compiled once per
+//! scalar type, not once per cell width.
+
+use rand::Rng;
+
+use crate::kernels::{add_bias_rows, add_row_sums, gemm, MatMut, MatRef};
+use crate::layer::{ParamKind, ParamMut, ParamRef};
+use crate::{Float, Init, Visit, VisitMut};
+
+/// Parameters and gradients of one recurrent cell, row-major in PyTorch's layout.
+#[derive(Clone, Debug)]
+pub(crate) struct Gates<T> {
+    input: usize,
+    hidden: usize,
+    /// `G * H`: the stacked gate rows.
+    rows: usize,
+    shape_ih: [usize; 2],
+    shape_hh: [usize; 2],
+    shape_bias: [usize; 1],
+    pub(crate) weight_ih: Vec<T>,
+    pub(crate) weight_hh: Vec<T>,
+    pub(crate) bias_ih: Vec<T>,
+    pub(crate) bias_hh: Vec<T>,
+    weight_ih_grad: Vec<T>,
+    weight_hh_grad: Vec<T>,
+    bias_ih_grad: Vec<T>,
+    bias_hh_grad: Vec<T>,
+}
+
+impl<T: Float> Gates<T> {
+    /// PyTorch's initialization, uniform on `±1/sqrt(H)` for every tensor,
+    /// except `weight_hh`, whose `H x H` block of each gate is drawn from
+    /// `recurrent` (orthogonal by default, so the recurrence neither shrinks
+    /// nor blows up the state at the start of training).
+    pub(crate) fn new<R: Rng + ?Sized>(
+        rng: &mut R,
+        gates: usize,
+        input: usize,
+        hidden: usize,
+        recurrent: Init,
+    ) -> Self {
+        let rows = gates * hidden;
+        let pytorch = Init::Uniform(1.0 / (hidden.max(1) as f64).sqrt());
+        let mut weight_ih = vec![T::zero(); rows * input];
+        let mut weight_hh = vec![T::zero(); rows * hidden];
+        let mut bias_ih = vec![T::zero(); rows];
+        let mut bias_hh = vec![T::zero(); rows];
+        pytorch.fill(rng, input, rows, rows, input, &mut weight_ih);
+        if hidden > 0 {
+            for block in weight_hh.chunks_exact_mut(hidden * hidden) {
+                recurrent.fill(rng, hidden, hidden, hidden, hidden, block);
+            }
+        }
+        pytorch.fill(rng, 1, rows, rows, 1, &mut bias_ih);
+        pytorch.fill(rng, 1, rows, rows, 1, &mut bias_hh);
+        Self {
+            input,
+            hidden,
+            rows,
+            shape_ih: [rows, input],
+            shape_hh: [rows, hidden],
+            shape_bias: [rows],
+            weight_ih_grad: vec![T::zero(); weight_ih.len()],
+            weight_hh_grad: vec![T::zero(); weight_hh.len()],
+            bias_ih_grad: vec![T::zero(); rows],
+            bias_hh_grad: vec![T::zero(); rows],
+            weight_ih,
+            weight_hh,
+            bias_ih,
+            bias_hh,
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn weight_hh_grad(&self) -> &[T] {
+        &self.weight_hh_grad
+    }
+
+    /// `out = W_ih xs + b_ih` for `cols` columns at once (every step of a sequence):
+    /// the one large product where a recurrent layer gets its speed.
+    pub(crate) fn project_inputs(&self, xs: &[T], cols: usize, out: &mut [T]) {
+        gemm(
+            T::one(),
+            MatRef::row_major(&self.weight_ih, self.rows, self.input),
+            MatRef::col_major(xs, self.input, cols),
+            T::zero(),
+            MatMut::col_major(out, self.rows, cols),
+        );
+        add_bias_rows(&mut out[..self.rows * cols], &self.bias_ih);
+    }
+
+    /// `out = W_hh h + b_hh` for one step of `cols` samples.
+    pub(crate) fn project_hidden(&self, h: &[T], cols: usize, out: &mut [T]) {
+        gemm(
+            T::one(),
+            MatRef::row_major(&self.weight_hh, self.rows, self.hidden),
+            MatRef::col_major(h, self.hidden, cols),
+            T::zero(),
+            MatMut::col_major(out, self.rows, cols),
+        );
+        add_bias_rows(&mut out[..self.rows * cols], &self.bias_hh);
+    }
+
+    /// `dh += W_hh^T dph` for one step: the gradient the recurrence carries back.
+    pub(crate) fn hidden_grad(&self, dph: &[T], cols: usize, dh: &mut [T]) {
+        gemm(
+            T::one(),
+            MatRef::row_major(&self.weight_hh, self.rows, self.hidden).t(),
+            MatRef::col_major(dph, self.rows, cols),
+            T::one(),
+            MatMut::col_major(dh, self.hidden, cols),
+        );
+    }
+
+    /// Given dL/d(W_ih x + b_ih) for every column, adds to `weight_ih`'s and
+    /// `bias_ih`'s gradients and writes `dxs = W_ih^T dpx`.
+    pub(crate) fn backward_inputs(&mut self, dpx: &[T], xs: &[T], cols: usize, dxs: &mut [T]) {
+        gemm(
+            T::one(),
+            MatRef::col_major(dpx, self.rows, cols),
+            MatRef::col_major(xs, self.input, cols).t(),
+            T::one(),
+            MatMut::row_major(&mut self.weight_ih_grad, self.rows, self.input),
+        );
+        add_row_sums(&mut self.bias_ih_grad, &dpx[..self.rows * cols]);
+        gemm(
+            T::one(),
+            MatRef::row_major(&self.weight_ih, self.rows, self.input).t(),
+            MatRef::col_major(dpx, self.rows, cols),
+            T::zero(),
+            MatMut::col_major(dxs, self.input, cols),
+        );
+    }
+
+    /// Given dL/d(W_hh h + b_hh) for every column and the states `hs` that were
+    /// multiplied, adds to `weight_hh`'s and `bias_hh`'s gradients.
+    pub(crate) fn backward_hidden_weights(&mut self, dph: &[T], hs: &[T], cols: usize) {
+        gemm(
+            T::one(),
+            MatRef::col_major(dph, self.rows, cols),
+            MatRef::col_major(hs, self.hidden, cols).t(),
+            T::one(),
+            MatMut::row_major(&mut self.weight_hh_grad, self.rows, self.hidden),
+        );
+        add_row_sums(&mut self.bias_hh_grad, &dph[..self.rows * cols]);
+    }
+
+    /// PyTorch's order: `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`.
+    pub(crate) fn visit(&self, v: &mut dyn Visit<T>) {
+        v.param(ParamRef {
+            name: "weight_ih",
+            kind: ParamKind::Weight,
+            shape: &self.shape_ih,
+            value: &self.weight_ih,
+            grad: &self.weight_ih_grad,
+        });
+        v.param(ParamRef {
+            name: "weight_hh",
+            kind: ParamKind::Weight,
+            shape: &self.shape_hh,
+            value: &self.weight_hh,
+            grad: &self.weight_hh_grad,
+        });
+        v.param(ParamRef {
+            name: "bias_ih",
+            kind: ParamKind::Bias,
+            shape: &self.shape_bias,
+            value: &self.bias_ih,
+            grad: &self.bias_ih_grad,
+        });
+        v.param(ParamRef {
+            name: "bias_hh",
+            kind: ParamKind::Bias,
+            shape: &self.shape_bias,
+            value: &self.bias_hh,
+            grad: &self.bias_hh_grad,
+        });
+    }
+
+    pub(crate) fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
+        v.param(ParamMut {
+            name: "weight_ih",
+            kind: ParamKind::Weight,
+            shape: &self.shape_ih,
+            value: &mut self.weight_ih,
+            grad: &mut self.weight_ih_grad,
+        });
+        v.param(ParamMut {
+            name: "weight_hh",
+            kind: ParamKind::Weight,
+            shape: &self.shape_hh,
+            value: &mut self.weight_hh,
+            grad: &mut self.weight_hh_grad,
+        });
+        v.param(ParamMut {
+            name: "bias_ih",
+            kind: ParamKind::Bias,
+            shape: &self.shape_bias,
+            value: &mut self.bias_ih,
+            grad: &mut self.bias_ih_grad,
+        });
+        v.param(ParamMut {
+            name: "bias_hh",
+            kind: ParamKind::Bias,
+            shape: &self.shape_bias,
+            value: &mut self.bias_hh,
+            grad: &mut self.bias_hh_grad,
+        });
+    }
+}

@@ -1,0 +1,74 @@
+//! `nn.GRUCell`: gates (reset, update, new), the reset gate inside the new
+//! gate's recurrent product:
+//! `n = tanh(W_in x + b_in + r * (W_hn h + b_hn))`, `h' = (1 - z) * n + z * h`.
+
+use super::cell::{CellMath, StepBack, StepFwd};
+use super::Recurrent;
+use crate::layers::sigmoid;
+use crate::Float;
+
+/// Marker for the GRU cell; use [`GruCell`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Gru;
+
+/// `gru(H)`: PyTorch's `nn.GRUCell(I, H)`, run over whole sequences.
+pub type GruCell<T, const I: usize, const H: usize> = Recurrent<T, Gru, I, H>;
+
+impl CellMath for Gru {
+    const NAME: &'static str = "gru";
+    const GATES: usize = 3;
+    const STATE_PARTS: usize = 1;
+    /// `W_hn h + b_hn`, which the reset gate multiplies: backward needs it for dL/dr.
+    const EXTRA: usize = 1;
+    const SPLIT: bool = true;
+
+    fn forward<T: Float>(s: StepFwd<'_, T>) {
+        let h = s.hidden;
+        let one = T::one();
+        let cols = s.gates.chunks_exact_mut(3 * h).zip(s.ph.chunks_exact(3 * h));
+        let states = s.h_prev.chunks_exact(h).zip(s.h.chunks_exact_mut(h)).zip(s.extra.chunks_exact_mut(h));
+        for ((a, p), ((h_prev, hy), phn)) in cols.zip(states) {
+            for k in 0..h {
+                let r = sigmoid(a[k] + p[k]);
+                let z = sigmoid(a[h + k] + p[h + k]);
+                let n = (a[2 * h + k] + r * p[2 * h + k]).tanh();
+                (a[k], a[h + k], a[2 * h + k]) = (r, z, n);
+                phn[k] = p[2 * h + k];
+                hy[k] = (one - z) * n + z * h_prev[k];
+            }
+        }
+    }
+
+    fn backward<T: Float>(s: StepBack<'_, T>) {
+        let h = s.hidden;
+        let one = T::one();
+        let cols = s.gates.chunks_exact(3 * h).zip(s.dpx.chunks_exact_mut(3 * h)).zip(s.dph.chunks_exact_mut(3 * h));
+        let states = s.h_prev.chunks_exact(h).zip(s.extra.chunks_exact(h));
+        let grads = s.dh.chunks_exact(h).zip(s.dh_prev.chunks_exact_mut(h));
+        for ((((a, dx), dp), (h_prev, phn)), (dh, dh_prev)) in cols.zip(states).zip(grads) {
+            for k in 0..h {
+                let (r, z, n) = (a[k], a[h + k], a[2 * h + k]);
+                let dan = dh[k] * (one - z) * (one - n * n);
+                let dar = dan * phn[k] * r * (one - r);
+                let daz = dh[k] * (h_prev[k] - n) * z * (one - z);
+                (dx[k], dx[h + k], dx[2 * h + k]) = (dar, daz, dan);
+                (dp[k], dp[h + k], dp[2 * h + k]) = (dar, daz, dan * r);
+                dh_prev[k] = dh[k] * z;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rnn::test_support::check_through_time;
+    use crate::seeded_rng;
+
+    #[test]
+    fn gradients_through_time_match_finite_differences() {
+        for (steps, seed) in [(1, 10), (5, 20), (20, 30)] {
+            check_through_time(|| GruCell::<f64, 3, 4>::new(&mut seeded_rng(seed)), steps, seed);
+        }
+    }
+}

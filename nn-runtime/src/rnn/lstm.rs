@@ -1,0 +1,87 @@
+//! `nn.LSTMCell`: gates stacked (input, forget, cell, output),
+//! `c' = f * c + i * g`, `h' = o * tanh(c')`.
+
+use super::cell::{CellMath, StepBack, StepFwd};
+use super::Recurrent;
+use crate::layers::sigmoid;
+use crate::Float;
+
+/// Marker for the LSTM cell; use [`LstmCell`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lstm;
+
+/// `lstm(H)`: PyTorch's `nn.LSTMCell(I, H)`, run over whole sequences. Its state
+/// has two parts, `h` then `c`.
+pub type LstmCell<T, const I: usize, const H: usize> = Recurrent<T, Lstm, I, H>;
+
+impl<T: crate::Float, const I: usize, const H: usize> LstmCell<T, I, H> {
+    /// Sets the forget gate's bias so that `b_ih + b_hh = bias` for every unit
+    /// (`b_ih = bias`, `b_hh = 0` in the forget block). `1.0` (Gers et al. 2000,
+    /// Jozefowicz et al. 2015) keeps the cell state flowing early in training.
+    pub fn with_forget_bias(mut self, bias: f64) -> Self {
+        let forget = H..2 * H;
+        self.gates.bias_ih[forget.clone()].fill(T::of(bias));
+        self.gates.bias_hh[forget].fill(T::zero());
+        self
+    }
+}
+
+impl CellMath for Lstm {
+    const NAME: &'static str = "lstm";
+    const GATES: usize = 4;
+    const STATE_PARTS: usize = 2;
+    const EXTRA: usize = 0;
+    const SPLIT: bool = false;
+
+    fn forward<T: Float>(s: StepFwd<'_, T>) {
+        let h = s.hidden;
+        let cols = s.gates.chunks_exact_mut(4 * h).zip(s.ph.chunks_exact(4 * h));
+        let states = s.c_prev.chunks_exact(h).zip(s.c.chunks_exact_mut(h)).zip(s.h.chunks_exact_mut(h));
+        for ((a, p), ((c_prev, c), hy)) in cols.zip(states) {
+            for k in 0..h {
+                let i = sigmoid(a[k] + p[k]);
+                let f = sigmoid(a[h + k] + p[h + k]);
+                let g = (a[2 * h + k] + p[2 * h + k]).tanh();
+                let o = sigmoid(a[3 * h + k] + p[3 * h + k]);
+                (a[k], a[h + k], a[2 * h + k], a[3 * h + k]) = (i, f, g, o);
+                c[k] = f * c_prev[k] + i * g;
+                hy[k] = o * c[k].tanh();
+            }
+        }
+    }
+
+    fn backward<T: Float>(s: StepBack<'_, T>) {
+        let h = s.hidden;
+        let one = T::one();
+        let cols = s.gates.chunks_exact(4 * h).zip(s.dpx.chunks_exact_mut(4 * h));
+        let states = s.c_prev.chunks_exact(h).zip(s.c.chunks_exact(h));
+        let grads = s.dh.chunks_exact(h).zip(s.dc.chunks_exact(h)).zip(s.dc_prev.chunks_exact_mut(h));
+        for (((a, d), (c_prev, c)), ((dh, dc), dc_prev)) in cols.zip(states).zip(grads) {
+            for k in 0..h {
+                let (i, f, g, o) = (a[k], a[h + k], a[2 * h + k], a[3 * h + k]);
+                let tc = c[k].tanh();
+                let dct = dc[k] + dh[k] * o * (one - tc * tc);
+                d[k] = dct * g * i * (one - i);
+                d[h + k] = dct * c_prev[k] * f * (one - f);
+                d[2 * h + k] = dct * i * (one - g * g);
+                d[3 * h + k] = dh[k] * tc * o * (one - o);
+                dc_prev[k] = dct * f;
+            }
+        }
+        s.dh_prev.fill(T::zero());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rnn::test_support::check_through_time;
+    use crate::seeded_rng;
+
+    #[test]
+    fn gradients_through_time_match_finite_differences() {
+        for (steps, seed) in [(1, 10), (5, 20), (20, 30)] {
+            check_through_time(|| LstmCell::<f64, 3, 4>::new(&mut seeded_rng(seed)), steps, seed);
+        }
+    }
+}
