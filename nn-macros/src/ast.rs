@@ -1,0 +1,95 @@
+//! The checked network: every item resolved to a kind with its arguments and
+//! defaults applied, and its input and output widths inferred.
+
+use crate::parse;
+
+/// A network whose items all resolved.
+pub struct Net<'a> {
+    pub src: &'a parse::Network,
+    pub input: usize,
+    pub output: usize,
+    pub body: List,
+}
+
+/// An item list (the network's top level or a block body): items chained.
+pub struct List {
+    pub items: Vec<Node>,
+    pub input: usize,
+    pub output: usize,
+}
+
+pub struct Node {
+    pub kind: Kind,
+    /// The item's `network!` spelling (`"dense"`, `"residual"`), as `Probe::kind` reports it.
+    pub name: &'static str,
+    pub input: usize,
+    pub output: usize,
+}
+
+pub enum Kind {
+    Dense { out: usize, init: Init, init_is_default: bool, bias: bool },
+    Activation(Act),
+    Prelu { init: f64 },
+    BatchNorm { momentum: f64, eps: f64 },
+    LayerNorm { eps: f64 },
+    Dropout { p: f64 },
+    Residual(List),
+    ResidualProjection(List),
+    Highway(List),
+    Concat(List),
+    Parallel(Vec<List>),
+    AuxHead { weight: f64, body: List },
+    Repeat { k: usize, body: List },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Act {
+    Identity,
+    Sigmoid,
+    Tanh,
+    Relu,
+    LeakyRelu { slope: f64 },
+    Elu { alpha: f64 },
+    Selu,
+    Gelu,
+    Swish,
+    Mish,
+    Softplus,
+}
+
+/// An initializer, as the runtime's `nn::Init`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Init {
+    Zeros,
+    Constant(f64),
+    Uniform(f64),
+    Normal(f64),
+    XavierUniform,
+    XavierNormal,
+    HeUniform,
+    HeNormal,
+    LecunNormal,
+    Orthogonal { gain: f64 },
+}
+
+impl Init {
+    /// As the runtime's `Display for Init`, for the summary.
+    pub fn describe(&self) -> String {
+        match self {
+            Init::Zeros => "zeros".into(),
+            Init::Constant(c) => format!("constant({c})"),
+            Init::Uniform(a) => format!("uniform({a})"),
+            Init::Normal(s) => format!("normal({s})"),
+            Init::XavierUniform => "xavier_uniform".into(),
+            Init::XavierNormal => "xavier_normal".into(),
+            Init::HeUniform => "he_uniform".into(),
+            Init::HeNormal => "he_normal".into(),
+            Init::LecunNormal => "lecun_normal".into(),
+            Init::Orthogonal { gain } => format!("orthogonal(gain = {gain})"),
+        }
+    }
+}
+
+/// The initializer of block-owned weights (residual projection, highway gate):
+/// they feed no activation of their own, so Xavier, as for an output layer.
+pub const BLOCK_INIT: Init = Init::XavierUniform;

@@ -1,0 +1,101 @@
+//! Code generation: for each network, a hidden module with one sequential
+//! struct per item list (`body.rs`), the public struct with its inherent API
+//! and `Model` impl (`api.rs`), and its summary table (`summary.rs`).
+//!
+//! A network with errors still gets its struct and API, with the declared
+//! widths and bodies that never run (`api::fallback`), so code using it does
+//! not add a page of follow-on errors to the real one.
+
+mod api;
+mod body;
+mod summary;
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::ctxt::Ctxt;
+use crate::{check, parse};
+
+/// The whole expansion of one `network!` invocation.
+pub fn networks(input: TokenStream) -> TokenStream {
+    match syn::parse2::<parse::Input>(input) {
+        Ok(parsed) => parsed.networks.iter().map(network).collect(),
+        Err(e) => e.to_compile_error(),
+    }
+}
+
+fn network(src: &parse::Network) -> TokenStream {
+    let cx = Ctxt::new();
+    let net = check::network(&cx, src);
+    match (cx.check(), net) {
+        (Ok(()), Some(net)) => {
+            let module = format_ident!("__nn_network_{}", src.ident);
+            let (bodies, top) = body::structs(&net.body);
+            let api = api::generate(&net, &module, &top);
+            quote! {
+                #[doc(hidden)]
+                #[allow(non_snake_case)]
+                mod #module {
+                    #(#bodies)*
+                }
+                #api
+            }
+        }
+        (Err(e), _) => {
+            let errors = e.to_compile_error();
+            let stub = api::fallback(src);
+            quote! { #errors #stub }
+        }
+        (Ok(()), None) => unreachable!("check returns no network only after reporting an error"),
+    }
+}
+
+/// The hidden path through which generated code reaches the runtime.
+fn rt() -> TokenStream {
+    quote!(::nn::__private)
+}
+
+/// A width as an unsuffixed literal, for const generic arguments.
+fn lit(n: usize) -> Literal {
+    Literal::usize_unsuffixed(n)
+}
+
+/// An `f64` literal. Values come from the user's literals, which are finite.
+fn real(v: f64) -> Literal {
+    Literal::f64_suffixed(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::networks;
+
+    #[test]
+    fn a_network_with_errors_still_gets_its_struct_and_api() {
+        let out = networks(quote! { pub struct Broken(4 -> 2) { desne(2) } }).to_string();
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.contains("pub struct Broken"), "{out}");
+        assert!(out.contains("pub const INPUT : usize = 4"), "{out}");
+        assert!(!out.contains("__nn_network_Broken"), "no layers are generated: {out}");
+    }
+
+    #[test]
+    fn only_the_network_with_errors_falls_back() {
+        let out = networks(quote! {
+            struct Good(4 -> 2) { dense(2) }
+            struct Bad(4 -> 2) { dense(0) }
+        })
+        .to_string();
+        assert!(out.contains("__nn_network_Good"), "{out}");
+        assert!(!out.contains("__nn_network_Bad"), "{out}");
+        assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+    }
+
+    #[test]
+    fn a_syntax_error_is_reported_alone() {
+        let out = networks(quote! { struct N(4 => 2) { dense(2) } }).to_string();
+        assert!(out.starts_with(":: core :: compile_error !"), "{out}");
+        assert!(!out.contains("struct N"), "{out}");
+    }
+}

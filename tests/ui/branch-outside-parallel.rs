@@ -1,0 +1,9 @@
+nn::network! {
+    struct Net(16 -> 10) {
+        dense(32), relu,
+        branch { dense(32) },
+        dense(10),
+    }
+}
+
+fn main() {}

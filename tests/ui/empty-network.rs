@@ -1,0 +1,5 @@
+nn::network! {
+    struct Net(16 -> 10) {}
+}
+
+fn main() {}

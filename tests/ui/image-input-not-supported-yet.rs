@@ -1,0 +1,7 @@
+nn::network! {
+    struct Net((1, 8, 8) -> 10) {
+        dense(10),
+    }
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+nn::network! {
+    struct Net(16 -> 2) {
+        dense(32), relu,
+        residual { dense(64), relu },
+        dense(2),
+    }
+}
+
+fn main() {}

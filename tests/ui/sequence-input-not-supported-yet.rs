@@ -1,0 +1,7 @@
+nn::network! {
+    struct Net(seq 8 -> 2) {
+        dense(2),
+    }
+}
+
+fn main() {}
