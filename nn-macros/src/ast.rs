@@ -1,12 +1,42 @@
 //! The checked network: every item resolved to a kind with its arguments and
-//! defaults applied, and its input and output widths inferred.
+//! defaults applied, and its input and output shapes inferred.
+
+use std::fmt;
 
 use crate::parse;
+
+/// What flows between items: a vector of a width, or a channel-major image
+/// `(C, H, W)`, which the data carries as one column of `C * H * W` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dims {
+    Vector(usize),
+    Image { c: usize, h: usize, w: usize },
+}
+
+impl Dims {
+    /// Values per sample: the rows of the batch.
+    pub fn len(self) -> usize {
+        match self {
+            Dims::Vector(n) => n,
+            Dims::Image { c, h, w } => c * h * w,
+        }
+    }
+}
+
+/// As the user writes shapes: `8` or `(16, 4, 4)`.
+impl fmt::Display for Dims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dims::Vector(n) => write!(f, "{n}"),
+            Dims::Image { c, h, w } => write!(f, "({c}, {h}, {w})"),
+        }
+    }
+}
 
 /// A network whose items all resolved.
 pub struct Net<'a> {
     pub src: &'a parse::Network,
-    pub input: usize,
+    pub input: Dims,
     pub output: usize,
     pub body: List,
 }
@@ -14,32 +44,72 @@ pub struct Net<'a> {
 /// An item list (the network's top level or a block body): items chained.
 pub struct List {
     pub items: Vec<Node>,
-    pub input: usize,
-    pub output: usize,
+    pub input: Dims,
+    pub output: Dims,
 }
 
 pub struct Node {
     pub kind: Kind,
     /// The item's `network!` spelling (`"dense"`, `"residual"`), as `Probe::kind` reports it.
     pub name: &'static str,
-    pub input: usize,
-    pub output: usize,
+    pub input: Dims,
+    pub output: Dims,
 }
 
 pub enum Kind {
-    Dense { out: usize, init: Init, init_is_default: bool, bias: bool },
+    Dense {
+        out: usize,
+        init: Init,
+        init_is_default: bool,
+        bias: bool,
+    },
     Activation(Act),
-    Prelu { init: f64 },
-    BatchNorm { momentum: f64, eps: f64 },
-    LayerNorm { eps: f64 },
-    Dropout { p: f64 },
+    Prelu {
+        init: f64,
+    },
+    BatchNorm {
+        momentum: f64,
+        eps: f64,
+    },
+    /// Convolution of the input image to `out` channels.
+    Conv2d {
+        out: usize,
+        window: Window,
+        init: Init,
+        init_is_default: bool,
+        bias: bool,
+    },
+    MaxPool(Window),
+    AvgPool(Window),
+    GlobalAvgPool,
+    Flatten,
+    LayerNorm {
+        eps: f64,
+    },
+    Dropout {
+        p: f64,
+    },
     Residual(List),
     ResidualProjection(List),
     Highway(List),
     Concat(List),
     Parallel(Vec<List>),
-    AuxHead { weight: f64, body: List },
-    Repeat { k: usize, body: List },
+    AuxHead {
+        weight: f64,
+        body: List,
+    },
+    Repeat {
+        k: usize,
+        body: List,
+    },
+}
+
+/// A square window moved over an image, as the runtime's `Window2d`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

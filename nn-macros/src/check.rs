@@ -1,4 +1,4 @@
-//! Width inference and every validation. Errors go into the [`Ctxt`]; after a
+//! Shape inference (vector widths and `(C, H, W)` images) and every validation. Errors go into the [`Ctxt`]; after a
 //! mistake the check goes on (with the width a block keeps, or with the width
 //! unknown until the next `dense` fixes it), so one build reports every
 //! mistake, and a width is only complained about when it is known.
@@ -6,7 +6,7 @@
 use proc_macro2::Span;
 use syn::Ident;
 
-use crate::ast::{Act, Init, Kind, List, Net, Node};
+use crate::ast::{Act, Dims, Init, Kind, List, Net, Node, Window};
 use crate::ctxt::Ctxt;
 use crate::names::{self, Param, Ty};
 use crate::parse::{self, Args, Shape, Value};
@@ -16,7 +16,7 @@ use crate::suggest::{closest, hint};
 /// `cx` holds errors the tree may be missing items and must not be generated.
 pub fn network<'a>(cx: &Ctxt, src: &'a parse::Network) -> Option<Net<'a>> {
     let input = match &src.input {
-        Shape::Vector(w) => positive(cx, w, "input"),
+        Shape::Vector(w) => positive(cx, w, "input width").map(Dims::Vector),
         Shape::Seq { keyword, .. } => {
             cx.error(
                 *keyword,
@@ -25,30 +25,36 @@ pub fn network<'a>(cx: &Ctxt, src: &'a parse::Network) -> Option<Net<'a>> {
             );
             None
         }
-        Shape::Image { span, .. } => {
-            cx.error(
-                *span,
-                "image networks (`(C, H, W)` input) are not supported by `network!` yet; \
-                 flatten the image and write its width, such as `(64 -> 10)`",
-            );
-            None
+        Shape::Image { channels, height, width, .. } => {
+            let c = positive(cx, channels, "input channel count");
+            let h = positive(cx, height, "input height");
+            let w = positive(cx, width, "input width");
+            Some(Dims::Image { c: c?, h: h?, w: w? })
         }
     };
-    let output = positive(cx, &src.output, "output");
+    let output = positive(cx, &src.output, "output width");
     let env = Env { top: true, net_output: output };
     let what = format!("network `{}`", src.ident);
     let (body, last) = list(cx, &src.items, input, &env, &what);
-    if let (Some(last), Some(declared)) = (last, output) {
-        if last != declared {
-            cx.error(
-                src.output.span,
-                format!(
-                    "`{}` declares output width {declared} but its last layer gives width {last}; \
-                     write `-> {last}`, or end the network with `dense({declared})`",
-                    src.ident
-                ),
-            );
-        }
+    match (last, output) {
+        (Some(last @ Dims::Image { c, .. }), Some(declared)) => cx.error(
+            src.output.span,
+            format!(
+                "`{}` declares output width {declared} but its last layer gives the image {last}; \
+                 end the network with `global_avg_pool` (width {c}) or `flatten` (width {}), then `dense({declared})`",
+                src.ident,
+                last.len()
+            ),
+        ),
+        (Some(Dims::Vector(last)), Some(declared)) if last != declared => cx.error(
+            src.output.span,
+            format!(
+                "`{}` declares output width {declared} but its last layer gives width {last}; \
+                 write `-> {last}`, or end the network with `dense({declared})`",
+                src.ident
+            ),
+        ),
+        _ => {}
     }
     Some(Net { src, input: input?, output: output?, body: body? })
 }
@@ -66,7 +72,7 @@ pub fn declared_input(shape: &Shape) -> u64 {
 
 fn positive(cx: &Ctxt, w: &parse::Int, what: &str) -> Option<usize> {
     if w.value == 0 {
-        cx.error(w.span, format!("the network's {what} width is 0; a width must be at least 1"));
+        cx.error(w.span, format!("the network's {what} is 0; it must be at least 1"));
         return None;
     }
     Some(w.value as usize)
@@ -83,7 +89,7 @@ struct Env {
 /// Checks an item list starting from width `input` (`None`: unknown after an
 /// earlier mistake). Returns the list when every item resolved, and the width
 /// it ends with, if known.
-fn list(cx: &Ctxt, items: &parse::Items, input: Option<usize>, env: &Env, what: &str) -> (Option<List>, Option<usize>) {
+fn list(cx: &Ctxt, items: &parse::Items, input: Option<Dims>, env: &Env, what: &str) -> (Option<List>, Option<Dims>) {
     if items.list.is_empty() {
         cx.error(items.span, format!("empty {what}: it needs at least one item, such as `dense(16)` or `relu`"));
         return (None, None);
@@ -108,12 +114,15 @@ fn list(cx: &Ctxt, items: &parse::Items, input: Option<usize>, env: &Env, what: 
     (list, width)
 }
 
-/// Gives every `dense` without `init = ...` the initializer that suits the
+/// Gives every `dense` and `conv2d` without `init = ...` the initializer that suits the
 /// activation that follows it (looking through normalization and dropout):
 /// He for the ReLU family, LeCun normal for SELU, Xavier otherwise.
 fn default_inits(items: &mut [Node]) {
     for i in 0..items.len() {
-        if !matches!(items[i].kind, Kind::Dense { init_is_default: true, .. }) {
+        if !matches!(
+            items[i].kind,
+            Kind::Dense { init_is_default: true, .. } | Kind::Conv2d { init_is_default: true, .. }
+        ) {
             continue;
         }
         let next = items[i + 1..].iter().map(|n| n.name).find(|n| !names::TRANSPARENT_FOR_INIT.contains(n));
@@ -122,7 +131,7 @@ fn default_inits(items: &mut [Node]) {
             Some(names::SELU) => Init::LecunNormal,
             _ => Init::XavierUniform,
         };
-        if let Kind::Dense { init, .. } = &mut items[i].kind {
+        if let Kind::Dense { init, .. } | Kind::Conv2d { init, .. } = &mut items[i].kind {
             *init = chosen;
         }
     }
@@ -130,7 +139,7 @@ fn default_inits(items: &mut [Node]) {
 
 /// Resolves one item at input width `n`: its node (when everything about it is
 /// right and `n` is known) and its output width (when known).
-fn resolve(cx: &Ctxt, item: &parse::Item, n: Option<usize>, env: &Env) -> (Option<Node>, Option<usize>) {
+fn resolve(cx: &Ctxt, item: &parse::Item, n: Option<Dims>, env: &Env) -> (Option<Node>, Option<Dims>) {
     let name = item.name.to_string();
     let span = item.name.span();
     if name == names::BRANCH {
@@ -166,11 +175,24 @@ fn resolve(cx: &Ctxt, item: &parse::Item, n: Option<usize>, env: &Env) -> (Optio
             let out = args.count(0).and_then(|w| width(cx, w, &args, 0));
             let init = args.init(cx, 1);
             let bias = args.bool(2).unwrap_or(true);
-            let (Some(out), Some(init)) = (out, init) else { return (None, out) };
+            let (Some(out), Some(init)) = (out, init) else { return (None, out.map(Dims::Vector)) };
             let kind =
                 Kind::Dense { out, init: init.unwrap_or(Init::XavierUniform), init_is_default: init.is_none(), bias };
+            let out = Dims::Vector(out);
+            if let Some(image @ Dims::Image { c, .. }) = n {
+                cx.error(
+                    span,
+                    format!(
+                        "`dense` needs a vector input, but gets the image {image}; write `flatten` (width {}) or \
+                         `global_avg_pool` (width {c}) before it",
+                        image.len()
+                    ),
+                );
+                return (None, Some(out));
+            }
             (n.map(|n| node(kind, n, out)), Some(out))
         }
+        _ if names::IMAGE_LAYERS.contains(&layer) => image_layer(cx, item, layer, &args, n),
         names::IDENTITY => same(Kind::Activation(Act::Identity)),
         names::SIGMOID => same(Kind::Activation(Act::Sigmoid)),
         names::TANH => same(Kind::Activation(Act::Tanh)),
@@ -235,13 +257,13 @@ fn block(
     layer: &'static str,
     args: &Bound,
     body: &parse::Items,
-    n: Option<usize>,
+    n: Option<Dims>,
     env: &Env,
-) -> (Option<Node>, Option<usize>) {
+) -> (Option<Node>, Option<Dims>) {
     let span = item.name.span();
     let inner = Env { top: false, net_output: env.net_output };
     let what = format!("`{layer}` body");
-    let node = |kind, input: Option<usize>, output: Option<usize>| -> Option<Node> {
+    let node = |kind, input: Option<Dims>, output: Option<Dims>| -> Option<Node> {
         Some(Node { kind, name: layer, input: input?, output: output? })
     };
     match layer {
@@ -253,7 +275,9 @@ fn block(
             let (list, m) = list(cx, body, n, &inner, &what);
             if let (Some(n), Some(m)) = (n, m) {
                 if n != m {
-                    let fix = if layer == names::RESIDUAL {
+                    let fix = if layer == names::RESIDUAL && matches!(n, Dims::Image { .. }) {
+                        format!("y = x + body(x) needs the same shape; end the body with a `conv2d` that gives {n}")
+                    } else if layer == names::RESIDUAL {
                         format!(
                             "y = x + body(x) needs the same width; write `residual(projection) {{ .. }}` to add a \
                              learned projection of x, or end the body with `dense({n})`"
@@ -272,10 +296,13 @@ fn block(
         }
         names::CONCAT => {
             let (list, m) = list(cx, body, n, &inner, &what);
-            let out = n.zip(m).map(|(n, m)| n + m);
+            let out = match (n, m) {
+                (Some(n), Some(m)) => join(cx, span, "concat", &[("the input", n), ("the body", m)]),
+                _ => None,
+            };
             (list.and_then(|l| node(Kind::Concat(l), n, out)), out)
         }
-        names::PARALLEL => parallel(cx, body, n, &inner),
+        names::PARALLEL => parallel(cx, body, n, &inner, span),
         names::AUX_HEAD => {
             if !env.top {
                 cx.error(
@@ -287,7 +314,7 @@ fn block(
             let weight = args.real(0, 0.0).filter(|w| in_range(cx, args, 0, *w >= 0.0, "[0, inf) (a loss weight)"));
             let (list, m) = list(cx, body, n, &inner, &what);
             if let (Some(m), Some(out)) = (m, env.net_output) {
-                if m != out {
+                if m != Dims::Vector(out) {
                     cx.error(
                         span,
                         format!(
@@ -333,7 +360,13 @@ fn block(
 /// Most branches `Parallel` takes (its `Branches` impls cover tuples of 1 to 8).
 const MAX_BRANCHES: usize = 8;
 
-fn parallel(cx: &Ctxt, body: &parse::Items, n: Option<usize>, inner: &Env) -> (Option<Node>, Option<usize>) {
+fn parallel(
+    cx: &Ctxt,
+    body: &parse::Items,
+    n: Option<Dims>,
+    inner: &Env,
+    parallel_span: Span,
+) -> (Option<Node>, Option<Dims>) {
     if body.list.is_empty() {
         cx.error(body.span, "empty `parallel`: it needs at least one `branch { .. }`");
         return (None, None);
@@ -342,7 +375,7 @@ fn parallel(cx: &Ctxt, body: &parse::Items, n: Option<usize>, inner: &Env) -> (O
         cx.error(body.list[MAX_BRANCHES].name.span(), format!("`parallel` takes at most {MAX_BRANCHES} branches"));
     }
     let mut lists = Some(Vec::new());
-    let mut total = Some(0);
+    let mut outputs = Some(Vec::new());
     for b in &body.list {
         // Only checks that this is a `branch` with a body and no arguments.
         branch_head(cx, b);
@@ -354,8 +387,16 @@ fn parallel(cx: &Ctxt, body: &parse::Items, n: Option<usize>, inner: &Env) -> (O
             (Some(l), Some(v)) => v.push(l),
             _ => lists = None,
         }
-        total = total.zip(m).map(|(t, m)| t + m);
+        match (m, &mut outputs) {
+            (Some(m), Some(v)) => v.push(m),
+            _ => outputs = None,
+        }
     }
+    let total = outputs.and_then(|outputs| {
+        let labels: Vec<String> = (0..outputs.len()).map(|i| format!("branch {i}")).collect();
+        let parts: Vec<(&str, Dims)> = labels.iter().map(String::as_str).zip(outputs).collect();
+        join(cx, parallel_span, names::PARALLEL, &parts)
+    });
     if body.list.len() > MAX_BRANCHES {
         return (None, total);
     }
@@ -366,6 +407,141 @@ fn parallel(cx: &Ctxt, body: &parse::Items, n: Option<usize>, inner: &Env) -> (O
         _ => None,
     };
     (node, total)
+}
+
+/// The shape of `parts` stacked along their rows: widths add up, images
+/// concatenate channels (which needs the same height and width).
+fn join(cx: &Ctxt, span: Span, layer: &str, parts: &[(&str, Dims)]) -> Option<Dims> {
+    let listing = || parts.iter().map(|(what, d)| format!("{what} gives {d}")).collect::<Vec<_>>().join(", ");
+    match parts[0].1 {
+        Dims::Vector(_) if parts.iter().all(|(_, d)| matches!(d, Dims::Vector(_))) => {
+            Some(Dims::Vector(parts.iter().map(|(_, d)| d.len()).sum()))
+        }
+        Dims::Image { h, w, .. }
+            if parts.iter().all(|(_, d)| matches!(*d, Dims::Image { h: h2, w: w2, .. } if (h2, w2) == (h, w))) =>
+        {
+            let c = parts.iter().map(|(_, d)| if let Dims::Image { c, .. } = d { *c } else { 0 }).sum();
+            Some(Dims::Image { c, h, w })
+        }
+        _ if parts.iter().all(|(_, d)| matches!(d, Dims::Image { .. })) => {
+            cx.error(
+                span,
+                format!(
+                    "`{layer}` concatenates images along channels, so every part must have the same height and \
+                     width, but {}; use `padding = kernel / 2` with stride 1 in every convolution, or the same \
+                     pooling in every part",
+                    listing()
+                ),
+            );
+            None
+        }
+        _ => {
+            cx.error(
+                span,
+                format!(
+                    "`{layer}` cannot stack vectors and images: {}; write `flatten` or `global_avg_pool` at the \
+                     end of the image parts",
+                    listing()
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Checks an image layer (`conv2d`, the pools, `flatten`) at input shape `n`.
+fn image_layer(
+    cx: &Ctxt,
+    item: &parse::Item,
+    layer: &'static str,
+    args: &Bound,
+    n: Option<Dims>,
+) -> (Option<Node>, Option<Dims>) {
+    let span = item.name.span();
+    let conv = layer == names::CONV2D;
+    // Positions of kernel, stride and padding among the layer's arguments.
+    let at = if conv { 1 } else { 0 };
+    let out = if conv { args.count(0).and_then(|w| width(cx, w, args, 0)) } else { None };
+    let kernel = args.count(at);
+    let stride = args.count(at + 1);
+    let padding = args.count(at + 2).unwrap_or(0);
+    let mut ok = true;
+    if kernel == Some(0) {
+        cx.error(args.span(at), format!("`kernel` of `{layer}` must be at least 1, found 0"));
+        ok = false;
+    }
+    if stride == Some(0) {
+        cx.error(
+            args.span(at + 1),
+            format!("`stride` of `{layer}` must be at least 1, found 0: the window would never move"),
+        );
+        ok = false;
+    }
+    let pool = layer == names::MAX_POOL || layer == names::AVG_POOL;
+    if let (true, Some(k)) = (pool, kernel) {
+        if 2 * padding > k {
+            cx.error(
+                args.span(at + 2),
+                format!("`padding` of `{layer}` must be at most half the kernel ({}), found {padding}", k / 2),
+            );
+            ok = false;
+        }
+    }
+    let (c, h, w) = match n {
+        Some(Dims::Image { c, h, w }) => (c, h, w),
+        Some(v @ Dims::Vector(_)) => {
+            cx.error(
+                span,
+                format!(
+                    "`{layer}` needs an image input `(C, H, W)`, but gets a vector of width {v}; image layers \
+                     belong in a network declared with an image input, such as `(1, 8, 8) -> 10`"
+                ),
+            );
+            return (None, None);
+        }
+        None => return (None, None),
+    };
+    let node = |kind, output| (Some(Node { kind, name: layer, input: Dims::Image { c, h, w }, output }), Some(output));
+    match layer {
+        names::FLATTEN => return node(Kind::Flatten, Dims::Vector(c * h * w)),
+        names::GLOBAL_AVG_POOL => return node(Kind::GlobalAvgPool, Dims::Vector(c)),
+        _ => {}
+    }
+    let Some(kernel) = kernel.filter(|_| ok) else { return (None, None) };
+    let (kernel, padding) = (kernel as usize, padding as usize);
+    if kernel > h + 2 * padding || kernel > w + 2 * padding {
+        cx.error(
+            args.span(at),
+            format!(
+                "`{layer}` kernel {kernel} is larger than its padded input: {h} x {w} with padding {padding} is \
+                 {} x {}; use a smaller kernel or more padding",
+                h + 2 * padding,
+                w + 2 * padding
+            ),
+        );
+        return (None, None);
+    }
+    // As PyTorch (floor): H' = (H + 2P - K) / S + 1.
+    let stride = stride.map_or(if conv { 1 } else { kernel }, |s| s as usize);
+    let window = Window { kernel, stride, padding };
+    let (h2, w2) = ((h + 2 * padding - kernel) / stride + 1, (w + 2 * padding - kernel) / stride + 1);
+    match layer {
+        names::CONV2D => {
+            let init = args.init(cx, 5);
+            let bias = args.bool(4).unwrap_or(true);
+            let (Some(out), Some(init)) = (out, init) else { return (None, None) };
+            let kind = Kind::Conv2d {
+                out,
+                window,
+                init: init.unwrap_or(Init::XavierUniform),
+                init_is_default: init.is_none(),
+                bias,
+            };
+            node(kind, Dims::Image { c: out, h: h2, w: w2 })
+        }
+        names::MAX_POOL => node(Kind::MaxPool(window), Dims::Image { c, h: h2, w: w2 }),
+        _ => node(Kind::AvgPool(window), Dims::Image { c, h: h2, w: w2 }),
+    }
 }
 
 fn branch_head(cx: &Ctxt, b: &parse::Item) {
@@ -594,8 +770,9 @@ mod tests {
         let input: parse::Input = syn::parse2(tokens).expect("parses");
         let cx = Ctxt::new();
         let net = network(&cx, &input.networks[0]);
-        let widths =
-            net.map(|n| n.body.items.iter().map(|i| (i.name, i.input, i.output)).collect()).unwrap_or_default();
+        let widths = net
+            .map(|n| n.body.items.iter().map(|i| (i.name, i.input.len(), i.output.len())).collect())
+            .unwrap_or_default();
         let errors = cx.check().err().map(|e| e.into_iter().map(|e| e.to_string()).collect()).unwrap_or_default();
         (widths, errors)
     }

@@ -25,12 +25,46 @@ pub const PARALLEL: &str = "parallel";
 pub const BRANCH: &str = "branch";
 pub const AUX_HEAD: &str = "aux_head";
 pub const REPEAT: &str = "repeat";
+pub const CONV2D: &str = "conv2d";
+pub const MAX_POOL: &str = "max_pool";
+pub const AVG_POOL: &str = "avg_pool";
+pub const GLOBAL_AVG_POOL: &str = "global_avg_pool";
+pub const FLATTEN: &str = "flatten";
 
 /// Every item that may appear in an item list (`branch` only inside `parallel`).
 pub const LAYERS: &[&str] = &[
-    DENSE, IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, ELU, SELU, GELU, SWISH, SILU, MISH, SOFTPLUS, PRELU, BATCH_NORM,
-    LAYER_NORM, DROPOUT, RESIDUAL, HIGHWAY, CONCAT, PARALLEL, AUX_HEAD, REPEAT,
+    DENSE,
+    IDENTITY,
+    SIGMOID,
+    TANH,
+    RELU,
+    LEAKY_RELU,
+    ELU,
+    SELU,
+    GELU,
+    SWISH,
+    SILU,
+    MISH,
+    SOFTPLUS,
+    PRELU,
+    BATCH_NORM,
+    LAYER_NORM,
+    DROPOUT,
+    RESIDUAL,
+    HIGHWAY,
+    CONCAT,
+    PARALLEL,
+    AUX_HEAD,
+    REPEAT,
+    CONV2D,
+    MAX_POOL,
+    AVG_POOL,
+    GLOBAL_AVG_POOL,
+    FLATTEN,
 ];
+
+/// Items that need an image input.
+pub const IMAGE_LAYERS: &[&str] = &[CONV2D, MAX_POOL, AVG_POOL, GLOBAL_AVG_POOL, FLATTEN];
 
 /// Items whose output width is their input width.
 pub const KEEPS_WIDTH: &[&str] = &[
@@ -104,6 +138,19 @@ pub fn layer_params(layer: &str) -> &'static [Param] {
         RESIDUAL => &[Param { name: PROJECTION, ty: Ty::Keyword(PROJECTION), optional: true }],
         AUX_HEAD => &[Param { name: "weight", ty: Ty::Real, optional: false }],
         REPEAT => &[Param { name: "k", ty: Ty::Count, optional: false }],
+        CONV2D => &[
+            Param { name: "out", ty: Ty::Count, optional: false },
+            Param { name: "kernel", ty: Ty::Count, optional: false },
+            Param { name: "stride", ty: Ty::Count, optional: true },
+            Param { name: "padding", ty: Ty::Count, optional: true },
+            Param { name: "bias", ty: Ty::Bool, optional: true },
+            Param { name: "init", ty: Ty::Init, optional: true },
+        ],
+        MAX_POOL | AVG_POOL => &[
+            Param { name: "kernel", ty: Ty::Count, optional: false },
+            Param { name: "stride", ty: Ty::Count, optional: true },
+            Param { name: "padding", ty: Ty::Count, optional: true },
+        ],
         _ => &[],
     }
 }
@@ -128,6 +175,9 @@ pub fn takes_body(layer: &str) -> bool {
 pub fn example(layer: &str) -> &'static str {
     match layer {
         DENSE => "dense(64)",
+        CONV2D => "conv2d(16, kernel = 3, padding = 1)",
+        MAX_POOL => "max_pool(2)",
+        AVG_POOL => "avg_pool(2)",
         DROPOUT => "dropout(0.1)",
         AUX_HEAD => "aux_head(weight = 0.3) { dense(10) }",
         REPEAT => "repeat(3) { dense(64), relu }",

@@ -34,7 +34,7 @@ pub struct Int {
 pub enum Shape {
     Vector(Int),
     Seq { keyword: Span, width: Int },
-    Image { span: Span, channels: Int, height: Int, width: Int },
+    Image { channels: Int, height: Int, width: Int },
 }
 
 /// `'{' items '}'`: the item list of a network or block body.
@@ -137,7 +137,7 @@ impl Parse for Shape {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         if input.peek(token::Paren) {
             let content;
-            let paren = parenthesized!(content in input);
+            parenthesized!(content in input);
             let channels = content.parse()?;
             content.parse::<Token![,]>()?;
             let height = content.parse()?;
@@ -147,7 +147,7 @@ impl Parse for Shape {
             if !content.is_empty() {
                 return Err(content.error("an image shape is `(channels, height, width)`"));
             }
-            return Ok(Shape::Image { span: paren.span.join(), channels, height, width });
+            return Ok(Shape::Image { channels, height, width });
         }
         if input.peek(Ident) {
             let keyword: Ident = input.parse()?;

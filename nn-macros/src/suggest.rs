@@ -74,7 +74,7 @@ mod tests {
 
     #[test]
     fn closest_refuses_unrelated_names() {
-        assert_eq!(closest("conv3d", names::LAYERS), None);
+        assert_eq!(closest("attention", names::LAYERS), None);
         assert_eq!(closest("x", &["relu", "tanh"]), None);
     }
 

@@ -39,7 +39,7 @@ struct Bodies {
 /// The network `net`, whose top-level item list is `module::top`.
 pub fn generate(net: &Net, module: &Ident, top: &Ident) -> TokenStream {
     let rt = rt();
-    let (i, o) = (lit(net.input), lit(net.output));
+    let (i, o) = (lit(net.input.len()), lit(net.output));
     let layers = quote!(#rt::Layer::<T, #i, #o>);
     let width_error = |what: &str, expected: &TokenStream, found: TokenStream| {
         quote! {
@@ -65,7 +65,7 @@ pub fn generate(net: &Net, module: &Ident, top: &Ident) -> TokenStream {
     let probes = net.body.items.iter().enumerate().map(|(k, n)| {
         let field = Index::from(k);
         let kind = n.name;
-        let (ni, no) = (lit(n.input), lit(n.output));
+        let (ni, no) = (lit(n.input.len()), lit(n.output.len()));
         let l = quote!(#rt::Layer::<T, #ni, #no>);
         quote! {
             f(#rt::Probe {

@@ -8,7 +8,7 @@ use quote::{format_ident, quote};
 use syn::Index;
 
 use super::{lit, real, rt};
-use crate::ast::{Act, Init, Kind, List, Node, BLOCK_INIT};
+use crate::ast::{Act, Dims, Init, Kind, List, Node, Window, BLOCK_INIT};
 
 /// The structs for `top` and every body inside it, and the name of `top`'s.
 pub fn structs(top: &List) -> (Vec<TokenStream>, Ident) {
@@ -29,14 +29,14 @@ impl Gen {
         let name = format_ident!("Seq{}", self.structs.len());
         let types = items.iter().map(|(t, _)| t);
         let ctors = items.iter().map(|(_, c)| c);
-        let (i, o) = (lit(list.input), lit(list.output));
+        let (i, o) = (lit(list.input.len()), lit(list.output.len()));
         let fields: Vec<Index> = (0..list.items.len()).map(Index::from).collect();
         let segments: Vec<String> = (0..list.items.len()).map(|i| i.to_string()).collect();
         let layer: Vec<TokenStream> = list
             .items
             .iter()
             .map(|n| {
-                let (i, o) = (lit(n.input), lit(n.output));
+                let (i, o) = (lit(n.input.len()), lit(n.output.len()));
                 quote!(#rt::Layer::<T, #i, #o>)
             })
             .collect();
@@ -102,7 +102,7 @@ impl Gen {
     /// The runtime type of one item and the expression that builds it from `rng`.
     fn item(&mut self, node: &Node) -> (TokenStream, TokenStream) {
         let rt = rt();
-        let (n, out) = (lit(node.input), lit(node.output));
+        let (n, out) = (lit(node.input.len()), lit(node.output.len()));
         match &node.kind {
             Kind::Dense { out: _, init, init_is_default: _, bias } => {
                 let init = init_tokens(init);
@@ -118,8 +118,52 @@ impl Gen {
             }
             Kind::BatchNorm { momentum, eps } => {
                 let (m, e) = (real(*momentum), real(*eps));
-                (quote!(#rt::layers::BatchNorm<T, #n>), quote!(#rt::layers::BatchNorm::new(#m, #e)))
+                match node.input {
+                    Dims::Image { c, h, w } => {
+                        let (c, h, w) = (lit(c), lit(h), lit(w));
+                        (
+                            quote!(#rt::layers::BatchNorm2d<T, #n>),
+                            quote!(#rt::layers::BatchNorm2d::new::<#c, #h, #w>(#m, #e)),
+                        )
+                    }
+                    Dims::Vector(_) => {
+                        (quote!(#rt::layers::BatchNorm<T, #n>), quote!(#rt::layers::BatchNorm::new(#m, #e)))
+                    }
+                }
             }
+            Kind::Conv2d { out: oc, window, init, init_is_default: _, bias } => {
+                let (c, h, w) = image(node.input);
+                let (oc, [k, s, p]) = (lit(*oc), window_lits(window));
+                let init = init_tokens(init);
+                (
+                    quote!(#rt::layers::Conv2d<T, #n, #out>),
+                    quote!(#rt::layers::Conv2d::new::<#c, #h, #w, #oc, #k, #s, #p>(rng, #init, #bias)),
+                )
+            }
+            Kind::MaxPool(window) => {
+                let (c, h, w) = image(node.input);
+                let [k, s, p] = window_lits(window);
+                (
+                    quote!(#rt::layers::MaxPool2d<T, #n, #out>),
+                    quote!(#rt::layers::MaxPool2d::new::<#c, #h, #w, #k, #s, #p>()),
+                )
+            }
+            Kind::AvgPool(window) => {
+                let (c, h, w) = image(node.input);
+                let [k, s, p] = window_lits(window);
+                (
+                    quote!(#rt::layers::AvgPool2d<T, #n, #out>),
+                    quote!(#rt::layers::AvgPool2d::new::<#c, #h, #w, #k, #s, #p>()),
+                )
+            }
+            Kind::GlobalAvgPool => {
+                let (c, h, w) = image(node.input);
+                (
+                    quote!(#rt::layers::GlobalAvgPool<T, #n, #out>),
+                    quote!(#rt::layers::GlobalAvgPool::new::<#c, #h, #w>()),
+                )
+            }
+            Kind::Flatten => (quote!(#rt::layers::Flatten<T, #n>), quote!(#rt::layers::Flatten::default())),
             Kind::LayerNorm { eps } => {
                 let e = real(*eps);
                 (quote!(#rt::layers::LayerNorm<T, #n>), quote!(#rt::layers::LayerNorm::new(#e)))
@@ -160,12 +204,12 @@ impl Gen {
             }
             Kind::Concat(body) => {
                 let b = self.list(body);
-                let m = lit(body.output);
+                let m = lit(body.output.len());
                 (quote!(#rt::Concat<T, #b<T>, #n, #m, #out>), quote!(#rt::Concat::new(#b::new(rng))))
             }
             Kind::Parallel(branches) => {
                 let names: Vec<Ident> = branches.iter().map(|b| self.list(b)).collect();
-                let widths = branches.iter().map(|b| lit(b.output));
+                let widths = branches.iter().map(|b| lit(b.output.len()));
                 (
                     quote!(#rt::Parallel<T, (#(#rt::Branch<#names<T>, #widths>,)*), #n, #out>),
                     quote!(#rt::Parallel::new((#(#rt::Branch(#names::new(rng)),)*))),
@@ -173,7 +217,7 @@ impl Gen {
             }
             Kind::AuxHead { weight, body } => {
                 let b = self.list(body);
-                let (m, w) = (lit(body.output), real(*weight));
+                let (m, w) = (lit(body.output.len()), real(*weight));
                 (quote!(#rt::AuxHead<T, #b<T>, #n, #m>), quote!(#rt::AuxHead::new(#b::new(rng), #w)))
             }
             Kind::Repeat { k, body } => {
@@ -183,6 +227,19 @@ impl Gen {
             }
         }
     }
+}
+
+/// `(C, H, W)` of an image as literals. The check gives image layers image inputs only.
+fn image(d: Dims) -> (proc_macro2::Literal, proc_macro2::Literal, proc_macro2::Literal) {
+    match d {
+        Dims::Image { c, h, w } => (lit(c), lit(h), lit(w)),
+        Dims::Vector(_) => unreachable!("image layers are checked to take images"),
+    }
+}
+
+/// Kernel, stride and padding as literals.
+fn window_lits(w: &Window) -> [proc_macro2::Literal; 3] {
+    [lit(w.kernel), lit(w.stride), lit(w.padding)]
 }
 
 /// The `ActivationFn` type of an activation and the value that configures it.

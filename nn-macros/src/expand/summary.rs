@@ -1,7 +1,7 @@
 //! The summary table, computed entirely at compile time: every width,
 //! parameter count and initializer is known to the macro.
 
-use crate::ast::{Act, Kind, List, Net, Node, BLOCK_INIT};
+use crate::ast::{Act, Dims, Kind, List, Net, Node, Window, BLOCK_INIT};
 
 struct Row {
     name: String,
@@ -73,14 +73,24 @@ fn list_rows(list: &List, prefix: &str, rows: &mut Vec<Row>) {
 
 /// The parameters an item owns itself (not its body's) and how they start.
 fn own_params(node: &Node) -> (usize, String) {
-    let (n, m) = (node.input, node.output);
+    let (n, m) = (node.input.len(), node.output.len());
     match &node.kind {
         Kind::Dense { out, init, init_is_default, bias } => {
             let default = if *init_is_default { " (default)" } else { "" };
             (out * n + if *bias { *out } else { 0 }, format!("{}{default}", init.describe()))
         }
         Kind::Prelu { .. } => (n, String::new()),
-        Kind::BatchNorm { .. } | Kind::LayerNorm { .. } => (2 * n, String::new()),
+        Kind::BatchNorm { .. } => match node.input {
+            Dims::Image { c, .. } => (2 * c, String::new()),
+            Dims::Vector(n) => (2 * n, String::new()),
+        },
+        Kind::LayerNorm { .. } => (2 * n, String::new()),
+        Kind::Conv2d { out, window, init, init_is_default, bias } => {
+            let Dims::Image { c, .. } = node.input else { unreachable!("conv2d takes images") };
+            let default = if *init_is_default { " (default)" } else { "" };
+            let weights = out * c * window.kernel * window.kernel;
+            (weights + if *bias { *out } else { 0 }, format!("{}{default}", init.describe()))
+        }
         Kind::ResidualProjection(_) => (m * n, BLOCK_INIT.describe()),
         Kind::Highway(_) => (n * n + n, BLOCK_INIT.describe()),
         _ => (0, String::new()),
@@ -92,6 +102,12 @@ fn spelling(node: &Node) -> String {
     match &node.kind {
         Kind::Dense { out, bias: false, .. } => format!("dense({out}, bias = false)"),
         Kind::Dense { out, .. } => format!("dense({out})"),
+        Kind::Conv2d { out, window, bias, .. } => {
+            let bias = if *bias { "" } else { ", bias = false" };
+            format!("conv2d({out}, kernel = {}{}{bias})", window.kernel, window_options(window, 1))
+        }
+        Kind::MaxPool(window) => format!("max_pool({}{})", window.kernel, window_options(window, window.kernel)),
+        Kind::AvgPool(window) => format!("avg_pool({}{})", window.kernel, window_options(window, window.kernel)),
         Kind::Activation(Act::LeakyRelu { slope }) => format!("leaky_relu({slope:?})"),
         Kind::Activation(Act::Elu { alpha }) => format!("elu({alpha:?})"),
         Kind::Prelu { init } => format!("prelu({init:?})"),
@@ -103,4 +119,16 @@ fn spelling(node: &Node) -> String {
         Kind::Repeat { k, .. } => format!("repeat({k})"),
         _ => node.name.to_string(),
     }
+}
+
+/// The stride and padding of a window where they differ from the defaults.
+fn window_options(window: &Window, default_stride: usize) -> String {
+    let mut s = String::new();
+    if window.stride != default_stride {
+        s += &format!(", stride = {}", window.stride);
+    }
+    if window.padding != 0 {
+        s += &format!(", padding = {}", window.padding);
+    }
+    s
 }
