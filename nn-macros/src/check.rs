@@ -458,13 +458,14 @@ fn image_layer(
     n: Option<Dims>,
 ) -> (Option<Node>, Option<Dims>) {
     let span = item.name.span();
+    let windowed = args.params.len() >= 3;
     let conv = layer == names::CONV2D;
     // Positions of kernel, stride and padding among the layer's arguments.
     let at = if conv { 1 } else { 0 };
     let out = if conv { args.count(0).and_then(|w| width(cx, w, args, 0)) } else { None };
-    let kernel = args.count(at);
-    let stride = args.count(at + 1);
-    let padding = args.count(at + 2).unwrap_or(0);
+    // `flatten` and `global_avg_pool` take no arguments.
+    let (kernel, stride, padding) =
+        if windowed { (args.count(at), args.count(at + 1), args.count(at + 2).unwrap_or(0)) } else { (None, None, 0) };
     let mut ok = true;
     if kernel == Some(0) {
         cx.error(args.span(at), format!("`kernel` of `{layer}` must be at least 1, found 0"));
