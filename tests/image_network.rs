@@ -1,6 +1,10 @@
 //! Image networks through `network!`: shapes, names, summary, run-time shape
 //! errors, and a whole Inception network with auxiliary heads checked against
 //! finite differences through the generated forward/backward (f64, train mode).
+//!
+//! The checked network uses smooth activations: with biases starting at zero,
+//! a ReLU after a 1x1 convolution of a ReLU output sits exactly at its kink
+//! wherever the input was zeroed, where finite differences are meaningless.
 
 use nn::nalgebra::DMatrix;
 use nn::testing::grad_check;
@@ -10,14 +14,14 @@ nn::network! {
     /// A small GoogLeNet: stem, two Inception modules (1x1, 3x3, 5x5 and pool
     /// branches), a strided convolution, two auxiliary classifiers.
     pub struct TinyInception((1, 6, 6) -> 3) {
-        conv2d(3, kernel = 3, padding = 1), batch_norm, relu,
+        conv2d(3, kernel = 3, padding = 1), batch_norm, elu,
         parallel {
-            branch { conv2d(2, kernel = 1), relu },
-            branch { conv2d(2, kernel = 1), relu, conv2d(2, kernel = 3, padding = 1), relu },
-            branch { conv2d(1, kernel = 1), tanh, conv2d(2, kernel = 5, padding = 2), relu },
-            branch { max_pool(3, stride = 1, padding = 1), conv2d(1, kernel = 1), relu },
+            branch { conv2d(2, kernel = 1), elu },
+            branch { conv2d(2, kernel = 1), swish, conv2d(2, kernel = 3, padding = 1), elu },
+            branch { conv2d(1, kernel = 1), tanh, conv2d(2, kernel = 5, padding = 2), gelu },
+            branch { max_pool(3, stride = 1, padding = 1), conv2d(1, kernel = 1), softplus },
         },
-        aux_head(weight = 0.3) { avg_pool(3), conv2d(2, kernel = 1), relu, flatten, dense(3) },
+        aux_head(weight = 0.3) { avg_pool(3), conv2d(2, kernel = 1), elu, flatten, dense(3) },
         conv2d(4, kernel = 3, stride = 2, padding = 1, bias = false), batch_norm, tanh,
         parallel {
             branch { conv2d(2, kernel = 1) },
@@ -35,7 +39,19 @@ fn inception_with_aux_heads_gradients_match_finite_differences() {
     let mut net = TinyInception::<f64>::seeded(7);
     assert_eq!(net.aux_heads(), 2);
     let report = grad_check(&mut net, 3, 17);
-    for t in ["0.weight", "0.bias", "1.weight", "3.2.2.weight", "3.3.1.bias", "4.1.weight", "4.4.bias", "5.weight", "8.1.1.weight", "9.1.weight", "12.weight"] {
+    for t in [
+        "0.weight",
+        "0.bias",
+        "1.weight",
+        "3.2.2.weight",
+        "3.3.1.bias",
+        "4.1.weight",
+        "4.4.bias",
+        "5.weight",
+        "8.1.1.weight",
+        "9.1.weight",
+        "12.weight",
+    ] {
         assert!(report.tensors.iter().any(|n| n == t), "{t} not checked: {:?}", report.tensors);
     }
     report.assert_below(1e-6);
@@ -63,9 +79,11 @@ fn parameter_names_and_shapes_follow_nn_sequential() {
 fn summary_states_image_shapes_and_default_initializers() {
     let s = TinyInception::<f32>::seeded(1).summary();
     assert!(s.starts_with("TinyInception ((1, 6, 6) -> 3)"), "{s}");
-    let row = |name: &str| s.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name}: {s}")).to_string();
+    let row = |name: &str| {
+        s.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name}: {s}")).to_string()
+    };
     assert!(row("0").contains("(1, 6, 6) -> (3, 6, 6)"), "{s}");
-    // 3 * 1 * 3 * 3 weights and 3 biases, He before the ReLU (through batch_norm).
+    // 3 * 1 * 3 * 3 weights and 3 biases, He before the ELU (through batch_norm).
     assert!(row("0").contains(" 30 ") && row("0").contains("he_normal (default)"), "{s}");
     assert!(row("3").contains("(3, 6, 6) -> (7, 6, 6)"), "{s}");
     assert!(row("4.3").contains("(2, 2, 2) -> 8"), "{s}");
