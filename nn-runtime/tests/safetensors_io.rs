@@ -55,8 +55,11 @@ fn bits<T: Float>(v: &[T]) -> Vec<u64> {
     v.iter().map(|x| x.as_f64().to_bits()).collect()
 }
 
+/// Parameters (name, value bits) and buffers.
+type State<T> = (Vec<(String, Vec<u64>)>, Vec<NamedBuffer<T>>);
+
 /// Parameters and buffers, bit for bit.
-fn state<T: Float, M: Model<T>>(m: &M) -> (Vec<(String, Vec<u64>)>, Vec<NamedBuffer<T>>) {
+fn state<T: Float, M: Model<T>>(m: &M) -> State<T> {
     let params = m.parameters().into_iter().map(|p: NamedParam<T>| (p.name, bits(&p.value))).collect();
     (params, m.buffers())
 }
@@ -127,10 +130,7 @@ type Everything<T> = LayerModel<
 fn everything<T: Float>(seed: u64) -> Everything<T> {
     let mut rng = seeded_rng(seed);
     let r = &mut rng;
-    let head = Chain::new(
-        Chain::new(Dense::new(r, Init::HeNormal, true), BatchNorm::new(0.1, 1e-5)),
-        Prelu::new(0.25),
-    );
+    let head = Chain::new(Chain::new(Dense::new(r, Init::HeNormal, true), BatchNorm::new(0.1, 1e-5)), Prelu::new(0.25));
     let res_body = Chain::new(Dense::new(r, Init::XavierNormal, true), LayerNorm::new(1e-5));
     let res = ResidualProjection::new(r, res_body, Init::XavierNormal);
     let gated = Dense::new(r, Init::XavierNormal, false);
@@ -334,18 +334,15 @@ fn rejects_offsets_that_overflow_when_added() {
 
 #[test]
 fn rejects_missing_and_misnamed_tensors() {
-    let dropped = rewrite(&good(), |n, d, s, b| (n != "1.0.projection.weight").then(|| keep(n, d, s, b)).flatten(), vec![]);
+    let dropped =
+        rewrite(&good(), |n, d, s, b| (n != "1.0.projection.weight").then(|| keep(n, d, s, b)).flatten(), vec![]);
     rejects(
         &dropped,
         |k| matches!(k, LoadErrorKind::Missing { name, unknown, .. } if name == "1.0.projection.weight" && unknown.is_empty()),
         &["`1.0.projection.weight`", "F32 [5, 6]", "missing"],
     );
 
-    let renamed = rewrite(
-        &good(),
-        |n, d, s, b| keep(if n == "0.1.weight" { "0.1.slope" } else { n }, d, s, b),
-        vec![],
-    );
+    let renamed = rewrite(&good(), |n, d, s, b| keep(if n == "0.1.weight" { "0.1.slope" } else { n }, d, s, b), vec![]);
     rejects(
         &renamed,
         |k| matches!(k, LoadErrorKind::Missing { name, unknown, .. } if name == "0.1.weight" && unknown == &["0.1.slope"]),
@@ -356,7 +353,11 @@ fn rejects_missing_and_misnamed_tensors() {
 #[test]
 fn rejects_extra_tensors() {
     let extra = rewrite(&good(), keep, vec![("2.weight".into(), Dtype::F32, vec![2], vec![0; 8])]);
-    rejects(&extra, |k| matches!(k, LoadErrorKind::Unexpected { name } if name == "2.weight"), &["`2.weight`", "strict"]);
+    rejects(
+        &extra,
+        |k| matches!(k, LoadErrorKind::Unexpected { name } if name == "2.weight"),
+        &["`2.weight`", "strict"],
+    );
 }
 
 #[test]
@@ -385,11 +386,8 @@ fn rejects_wrong_dtypes() {
 
 #[test]
 fn rejects_wrong_shapes() {
-    let transposed = rewrite(
-        &good(),
-        |n, d, s, b| keep(n, d, if n == "1.1.1.weight" { &[5, 3] } else { s }, b),
-        vec![],
-    );
+    let transposed =
+        rewrite(&good(), |n, d, s, b| keep(n, d, if n == "1.1.1.weight" { &[5, 3] } else { s }, b), vec![]);
     rejects(
         &transposed,
         |k| matches!(k, LoadErrorKind::Shape { name, expected, found } if name == "1.1.1.weight" && expected == &[3, 5] && found == &[5, 3]),
@@ -553,7 +551,8 @@ fn mlp<T: Float>(seed: u64) -> LayerModel<T, Flat<T, MlpChain<T>, 4, 3>, 4, 3> {
 }
 
 /// The body `Linear(8, 6), ReLU(), Linear(6, 6)`, numbered 0 and 2.
-type Body<T> = Flat<T, Chain<T, Dense<T, 8, 6>, Chain<T, Activation<T, Relu, 6>, Dense<T, 6, 6>, 6, 6, 6>, 8, 6, 6>, 8, 6>;
+type Body<T> =
+    Flat<T, Chain<T, Dense<T, 8, 6>, Chain<T, Activation<T, Relu, 6>, Dense<T, 6, 6>, 6, 6, 6>, 8, 6, 6>, 8, 6>;
 type ResChain<T> = Chain<
     T,
     Chain<T, Dense<T, 4, 8>, Activation<T, Relu, 8>, 4, 8, 8>,
@@ -584,7 +583,8 @@ fn resnet<T: Float>(seed: u64) -> LayerModel<T, Flat<T, ResChain<T>, 4, 3>, 4, 3
         },
     };
     let head = Chain::new(Dense::new(r, Init::HeNormal, true), Activation::default());
-    let tail = Chain::new(ResidualProjection::new(r, body, Init::XavierNormal), Dense::new(r, Init::XavierNormal, true));
+    let tail =
+        Chain::new(ResidualProjection::new(r, body, Init::XavierNormal), Dense::new(r, Init::XavierNormal, true));
     LayerModel::new(Flat {
         inner: Chain::new(head, tail),
         visit: |c, v| {

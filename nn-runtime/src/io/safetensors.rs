@@ -196,7 +196,13 @@ fn parse(bytes: &[u8]) -> Result<(Metadata, &[u8]), LoadError> {
 }
 
 /// Checks one tensor of the file against what the network expects and decodes it.
-fn check<'d>(name: &str, info: &TensorInfo, data: &'d [u8], dtype: Dtype, shape: &[usize]) -> Result<&'d [u8], LoadError> {
+fn check<'d>(
+    name: &str,
+    info: &TensorInfo,
+    data: &'d [u8],
+    dtype: Dtype,
+    shape: &[usize],
+) -> Result<&'d [u8], LoadError> {
     if info.dtype != dtype {
         return Err(err(LoadErrorKind::Dtype {
             name: name.to_string(),
@@ -205,7 +211,11 @@ fn check<'d>(name: &str, info: &TensorInfo, data: &'d [u8], dtype: Dtype, shape:
         }));
     }
     if info.shape != shape {
-        return Err(err(LoadErrorKind::Shape { name: name.to_string(), expected: shape.to_vec(), found: info.shape.clone() }));
+        return Err(err(LoadErrorKind::Shape {
+            name: name.to_string(),
+            expected: shape.to_vec(),
+            found: info.shape.clone(),
+        }));
     }
     let (start, end) = info.data_offsets;
     // `parse` made the offsets tile `data`, so this cannot miss; a miss is still
