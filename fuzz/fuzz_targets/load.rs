@@ -24,7 +24,10 @@ type Net = LayerModel<
 fn net() -> Net {
     let mut rng = seeded_rng(1);
     let a = Chain::new(Dense::new(&mut rng, Init::XavierUniform, true), BatchNorm::new(0.1, 1e-5));
-    let b = Chain::new(Prelu::new(0.25), Chain::new(LayerNorm::new(1e-5), Dense::new(&mut rng, Init::XavierUniform, false)));
+    let b = Chain::new(
+        Prelu::new(0.25),
+        Chain::new(LayerNorm::new(1e-5), Dense::new(&mut rng, Init::XavierUniform, false)),
+    );
     LayerModel::new(Chain::new(a, b))
 }
 

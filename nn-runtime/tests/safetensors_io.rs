@@ -316,8 +316,9 @@ fn rejects_corrupt_headers() {
 
 #[test]
 fn rejects_offsets_that_overflow_when_added() {
-    // Offsets adding up to u64::MAX: the crate's own whole-file check would
-    // add the header length to them and overflow.
+    // Offsets adding up to nearly u64::MAX. safetensors 0.8's own
+    // `SafeTensors::deserialize` adds the header length to them and panics
+    // (overflow, tensor.rs:420); the loader checks the lengths itself first.
     let big = u64::MAX / 8;
     let mut json = String::from("{");
     let mut start = 0u64;
