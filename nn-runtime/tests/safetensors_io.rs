@@ -4,13 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DMatrixView};
 use nn_runtime::io::{load_from_bytes, load_safetensors_into, save_safetensors, save_to_bytes, LoadErrorKind};
 use nn_runtime::layers::Relu;
+use nn_runtime::rnn::{LstmCell, SeqGrad, SeqLayer};
 use nn_runtime::testing::LayerModel;
 use nn_runtime::{
     seeded_rng, Activation, Batch, BatchNorm, BufferMut, Chain, Dense, Float, Highway, Init, Layer, LayerNorm, Model,
-    NamedBuffer, NamedParam, ParamMut, Prelu, ResidualProjection, Visit, VisitMut,
+    NamedBuffer, NamedParam, ParamMut, Prelu, ResidualProjection, ShapeError, Visit, VisitMut,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -175,6 +176,82 @@ fn round_trip_is_bit_exact_f32() {
 #[test]
 fn round_trip_is_bit_exact_f64() {
     round_trip::<f64>("rt64");
+}
+
+/// The sequence network `seq 3 -> lstm(5), last, dense(2)`.
+struct LstmNet<T: Float> {
+    cell: LstmCell<T, 3, 5>,
+    head: Dense<T, 5, 2>,
+    xs: Vec<Batch<T, 3>>,
+    g: Batch<T, 2>,
+    dx: DMatrix<T>,
+}
+
+fn lstm_net<T: Float>(seed: u64) -> LstmNet<T> {
+    let mut rng = seeded_rng(seed);
+    let cell = LstmCell::new(&mut rng).with_forget_bias(1.0);
+    let head = Dense::new(&mut rng, Init::XavierNormal, true);
+    LstmNet { cell, head, xs: Vec::new(), g: nn_runtime::empty(), dx: DMatrix::zeros(0, 0) }
+}
+
+/// Rows `t*N..(t+1)*N` of `x` as step `t`.
+fn steps<T: Float, const N: usize>(x: &DMatrixView<'_, T>) -> Result<Vec<Batch<T, N>>, ShapeError> {
+    if x.nrows() == 0 || x.nrows() % N != 0 {
+        return Err(ShapeError::Width { what: "sequence", expected: N, found: x.nrows() });
+    }
+    Ok((0..x.nrows() / N).map(|t| Batch::<T, N>::from_fn(x.ncols(), |i, j| x[(t * N + i, j)])).collect())
+}
+
+impl<T: Float> Model<T> for LstmNet<T> {
+    const INPUT: usize = 3;
+    const OUTPUT: usize = 2;
+    const NAME: &'static str = "LstmNet";
+
+    fn visit(&self, v: &mut dyn Visit<T>) {
+        nn_runtime::visit_in(v, "0", |v| self.cell.visit(v));
+        nn_runtime::visit_in(v, "2", |v| self.head.visit(v));
+    }
+    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
+        nn_runtime::visit_mut_in(v, "0", |v| self.cell.visit_mut(v));
+        nn_runtime::visit_mut_in(v, "2", |v| self.head.visit_mut(v));
+    }
+    fn forward_view(&mut self, x: DMatrixView<'_, T>) -> Result<DMatrixView<'_, T>, ShapeError> {
+        self.xs = steps(&x)?;
+        let hs = self.cell.forward_seq(&self.xs, None)?;
+        let last = hs.last().ok_or(ShapeError::EmptySequence)?;
+        Ok(self.head.forward(last).as_view())
+    }
+    fn backward_view(&mut self, grad: DMatrixView<'_, T>) -> Result<DMatrixView<'_, T>, ShapeError> {
+        self.g = Batch::<T, 2>::from_fn(grad.ncols(), |i, j| grad[(i, j)]);
+        let dh = self.head.backward(&self.g).clone();
+        let dxs = self.cell.backward_seq(SeqGrad::Last(&dh), None)?;
+        self.dx = DMatrix::from_fn(dxs.len() * 3, dh.ncols(), |i, j| dxs[i / 3][(i % 3, j)]);
+        Ok(self.dx.as_view())
+    }
+    fn predict_view(&self, x: DMatrixView<'_, T>) -> Result<DMatrix<T>, ShapeError> {
+        let hs = self.cell.predict_seq(&steps(&x)?, None)?;
+        let y = self.head.predict(hs.last().ok_or(ShapeError::EmptySequence)?);
+        Ok(DMatrix::from_column_slice(2, y.ncols(), y.as_slice()))
+    }
+}
+
+fn seq_round_trip<T: Float>() {
+    let mut src = lstm_net::<T>(1);
+    scramble(&mut src, 8);
+    let bytes = save_to_bytes(&src).unwrap();
+    let mut dst = lstm_net::<T>(2);
+    assert_ne!(state(&dst), state(&src));
+    load_from_bytes(&mut dst, &bytes).unwrap();
+    assert_eq!(state(&dst), state(&src));
+    let x = input::<T>(3 * 7, 4, 9);
+    let (a, b) = (src.predict_view(x.as_view()).unwrap(), dst.predict_view(x.as_view()).unwrap());
+    assert_eq!(bits(a.as_slice()), bits(b.as_slice()));
+}
+
+#[test]
+fn sequence_network_round_trip_is_bit_exact() {
+    seq_round_trip::<f32>();
+    seq_round_trip::<f64>();
 }
 
 #[test]
@@ -638,6 +715,14 @@ fn loads_pytorch_mlp_with_batch_norm_and_matches_its_outputs() {
 }
 
 #[test]
+fn loads_pytorch_lstm_net_and_matches_its_outputs() {
+    let mut m = lstm_net::<f64>(0);
+    load_safetensors_into(&mut m, reference("torch_lstm.safetensors")).unwrap();
+    let (x, y) = io_pair("torch_lstm_io.safetensors");
+    assert_close(&m.predict_view(x.as_view()).unwrap(), &y, 1e-5);
+}
+
+#[test]
 fn loads_pytorch_residual_projection_net_and_matches_its_outputs() {
     let mut m = resnet::<f64>(0);
     load_safetensors_into(&mut m, reference("torch_resnet.safetensors")).unwrap();
@@ -651,13 +736,13 @@ fn loads_pytorch_residual_projection_net_and_matches_its_outputs() {
 /// code writes; with `NN_WRITE_REFERENCE=1` it rewrites them.
 #[test]
 fn committed_files_for_pytorch_are_what_we_write() {
-    fn check<T: Float, M: Model<T>>(make: fn(u64) -> M, file: &str, io: &str) {
+    fn check<T: Float, M: Model<T>>(make: fn(u64) -> M, width: usize, file: &str, io: &str) {
         let mut m = make(5);
         scramble(&mut m, 11);
         for s in 0..3 {
-            m.forward_view(input::<T>(4, 6, 200 + s).as_view()).unwrap();
+            m.forward_view(input::<T>(width, 6, 200 + s).as_view()).unwrap();
         }
-        let x = input::<f64>(4, 5, 300);
+        let x = input::<f64>(width, 5, 300);
         let y = m.predict_view(x.map(T::of).as_view()).unwrap().map(|v| v.as_f64());
         if std::env::var_os("NN_WRITE_REFERENCE").is_some() {
             save_safetensors(&m, reference(file)).unwrap();
@@ -678,6 +763,7 @@ fn committed_files_for_pytorch_are_what_we_write() {
         assert_eq!(cx, x);
         assert_close(&y.map(T::of), &cy, 1e-6);
     }
-    check(mlp::<f32>, "nn_mlp.safetensors", "nn_mlp_io.safetensors");
-    check(resnet::<f64>, "nn_resnet.safetensors", "nn_resnet_io.safetensors");
+    check(mlp::<f32>, 4, "nn_mlp.safetensors", "nn_mlp_io.safetensors");
+    check(resnet::<f64>, 4, "nn_resnet.safetensors", "nn_resnet_io.safetensors");
+    check(lstm_net::<f64>, 3 * 4, "nn_lstm.safetensors", "nn_lstm_io.safetensors");
 }

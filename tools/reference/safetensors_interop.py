@@ -1,14 +1,15 @@
 """safetensors interchange between nn and PyTorch, both directions.
 
-PyTorch -> nn: builds the PyTorch equivalents of two networks, gives them
+PyTorch -> nn: builds the PyTorch equivalents of three networks (an MLP
+with batch_norm, a residual block with projection, an LSTM sequence network), gives them
 running statistics with a few training-mode batches, and writes
-  out/torch_{mlp,resnet}.safetensors      model.state_dict(), as safetensors.torch.save_file
-  out/torch_{mlp,resnet}_io.safetensors   x [batch, in] and eval outputs y [batch, out], F64
+  out/torch_{mlp,resnet,lstm}.safetensors      model.state_dict(), as safetensors.torch.save_file
+  out/torch_{mlp,resnet,lstm}_io.safetensors   x [batch, in] and eval outputs y [batch, out], F64
 which nn-runtime/tests/safetensors_io.rs loads into the equivalent hand-built networks.
 
-nn -> PyTorch: loads out/nn_{mlp,resnet}.safetensors (written by that test with
+nn -> PyTorch: loads out/nn_{mlp,resnet,lstm}.safetensors (written by that test with
 NN_WRITE_REFERENCE=1) with load_state_dict(strict=True) and checks PyTorch's eval
-outputs against ours in out/nn_{mlp,resnet}_io.safetensors, to 1e-5.
+outputs against ours in out/nn_{mlp,resnet,lstm}_io.safetensors, to 1e-5.
 
 Rerun (from the repository root):
   python tools/reference/safetensors_interop.py
@@ -45,6 +46,24 @@ class Residual(nn.Module):
         return self.projection(x) + h
 
 
+class LstmNet(nn.Module):
+    """`seq 3 -> lstm(5), last, dense(2)`: an LSTMCell named 0 run over the steps,
+    the last h into a Linear named 2. Input [batch, steps * 3], step-major per sample."""
+
+    def __init__(self):
+        super().__init__()
+        self.add_module("0", nn.LSTMCell(3, 5))
+        self.add_module("2", nn.Linear(5, 2))
+
+    def forward(self, x):
+        xs = x.view(x.shape[0], -1, 3)
+        h = torch.zeros(x.shape[0], 5, dtype=x.dtype)
+        c = torch.zeros_like(h)
+        for t in range(xs.shape[1]):
+            h, c = getattr(self, "0")(xs[:, t], (h, c))
+        return getattr(self, "2")(h)
+
+
 def mlp(dtype):
     # dense(8), batch_norm, relu, dense(3) on 4 inputs
     return nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3)).to(dtype)
@@ -58,11 +77,16 @@ def resnet(dtype):
     ).to(dtype)
 
 
-NETS = {"mlp": (mlp, torch.float32), "resnet": (resnet, torch.float64)}
+# name: (builder, dtype, input width per sample)
+NETS = {
+    "mlp": (mlp, torch.float32, 4),
+    "resnet": (resnet, torch.float64, 4),
+    "lstm": (lambda dtype: LstmNet().to(dtype), torch.float64, 3 * 4),
+}
 
 
 def torch_to_nn(name, seed):
-    build, dtype = NETS[name]
+    build, dtype, width = NETS[name]
     torch.manual_seed(seed)
     model = build(dtype)
     with torch.no_grad():
@@ -70,9 +94,9 @@ def torch_to_nn(name, seed):
             p.uniform_(-1.0, 1.0)
     model.train()
     for _ in range(3):
-        model(torch.randn(6, 4, dtype=dtype))
+        model(torch.randn(6, width, dtype=dtype))
     model.eval()
-    x = torch.randn(5, 4, dtype=torch.float64)
+    x = torch.randn(5, width, dtype=torch.float64)
     with torch.no_grad():
         y = model(x.to(dtype)).to(torch.float64)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
@@ -86,7 +110,7 @@ def nn_to_torch(name):
     if not weights.exists():
         print(f"skip nn_{name}: run the Rust test with NN_WRITE_REFERENCE=1 first")
         return
-    build, dtype = NETS[name]
+    build, dtype, _ = NETS[name]
     model = build(dtype)
     model.load_state_dict(load_file(weights), strict=True)
     model.eval()
