@@ -9,6 +9,7 @@ pub mod data;
 mod error;
 mod float;
 mod init;
+pub mod io;
 pub mod kernels;
 mod layer;
 pub mod layers;
