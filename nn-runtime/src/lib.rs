@@ -6,6 +6,7 @@
 pub mod blocks;
 mod clip;
 pub mod data;
+pub mod diagnostics;
 mod error;
 mod float;
 mod init;
