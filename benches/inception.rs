@@ -1,0 +1,130 @@
+//! One training step (forward, loss and head gradients, backward, Adam) of the
+//! Inception network of `examples/inception_digits.rs` on a batch of 32
+//! digits, and separately the matrix products that step performs (the same
+//! `gemm` calls with the same shapes and layouts), so their share of the step
+//! can be read off: `cargo bench --bench inception`.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use nn::data::{digits, Dataset};
+use nn::kernels::{gemm, MatMut, MatRef};
+use nn::nalgebra::DMatrix;
+use nn::prelude::*;
+use std::hint::black_box;
+
+nn::network! {
+    pub struct Heads((1, 8, 8) -> 10) {
+        conv2d(16, kernel = 3, padding = 1), relu,
+        parallel {
+            branch { conv2d(8, kernel = 1), relu },
+            branch { conv2d(8, kernel = 1), relu, conv2d(12, kernel = 3, padding = 1), relu },
+            branch { conv2d(4, kernel = 1), relu, conv2d(6, kernel = 5, padding = 2), relu },
+            branch { max_pool(3, stride = 1, padding = 1), conv2d(6, kernel = 1), relu },
+        },
+        aux_head(weight = 0.3) { avg_pool(2), conv2d(8, kernel = 1), relu, flatten, dense(10) },
+        max_pool(2),
+        parallel {
+            branch { conv2d(16, kernel = 1), relu },
+            branch { conv2d(12, kernel = 1), relu, conv2d(16, kernel = 3, padding = 1), relu },
+            branch { conv2d(4, kernel = 1), relu, conv2d(8, kernel = 5, padding = 2), relu },
+            branch { max_pool(3, stride = 1, padding = 1), conv2d(8, kernel = 1), relu },
+        },
+        aux_head(weight = 0.3) { avg_pool(2), conv2d(8, kernel = 1), relu, flatten, dense(10) },
+        global_avg_pool,
+        dense(10),
+    }
+}
+
+const BATCH: usize = 32;
+
+/// Every weighted layer of `Heads` as (outputs, inputs per output, positions):
+/// a convolution multiplies [OC, C*K*K] by [C*K*K, batch * H' * W'], a dense
+/// layer [out, in] by [in, batch].
+const PRODUCTS: &[(usize, usize, usize)] = &[
+    (16, 9, 64),
+    (8, 16, 64),
+    (8, 16, 64),
+    (12, 72, 64),
+    (4, 16, 64),
+    (6, 100, 64),
+    (6, 16, 64),
+    (8, 32, 16),
+    (10, 128, 1),
+    (16, 32, 16),
+    (12, 32, 16),
+    (16, 108, 16),
+    (4, 32, 16),
+    (8, 100, 16),
+    (8, 32, 16),
+    (8, 48, 4),
+    (10, 32, 1),
+    (10, 48, 1),
+];
+
+fn step(net: &mut Heads, opt: &mut Adam<f32>, data: &Dataset<f32>, grad: &mut DMatrix<f32>, aux: &mut DMatrix<f32>) {
+    net.zero_grad();
+    let y = net.forward_view(data.inputs().as_view()).unwrap();
+    Loss::SoftmaxCrossEntropy.value_and_grad(y, data.targets(), grad.as_view_mut()).unwrap();
+    for h in 0..net.aux_heads() {
+        let (weight, out) = net.aux_output(h).unwrap();
+        Loss::SoftmaxCrossEntropy.value_and_grad(out, data.targets(), aux.as_view_mut()).unwrap();
+        *aux *= weight as f32;
+        net.set_aux_grad(h, aux.as_view()).unwrap();
+    }
+    net.backward_view(grad.as_view()).unwrap();
+    opt.step_with(&mut |v| net.visit_mut(v));
+}
+
+fn bench(c: &mut Criterion) {
+    let all = digits::<f32>();
+    let indices: Vec<usize> = (0..BATCH).collect();
+    let batch = all.subset(&indices).unwrap();
+    let mut net = Heads::seeded(42);
+    let mut opt = Adam::new(1e-3);
+    let (mut grad, mut aux) = (DMatrix::zeros(10, BATCH), DMatrix::zeros(10, BATCH));
+    c.bench_function("inception train step (batch 32)", |b| {
+        b.iter(|| step(&mut net, &mut opt, &batch, &mut grad, &mut aux))
+    });
+
+    // Forward z = W col, backward dW += dz col^T and dcol = W^T dz, per layer.
+    let buffers: Vec<[Vec<f32>; 6]> = PRODUCTS
+        .iter()
+        .map(|&(o, p, q)| {
+            let n = BATCH * q;
+            [
+                vec![0.01; o * p],
+                vec![0.5; p * n],
+                vec![0.0; o * n],
+                vec![0.1; o * n],
+                vec![0.0; o * p],
+                vec![0.0; p * n],
+            ]
+        })
+        .collect();
+    let mut buffers = buffers;
+    c.bench_function("inception matrix products of one step (batch 32)", |b| {
+        b.iter(|| {
+            for (&(o, p, q), [w, col, z, dz, dw, dcol]) in PRODUCTS.iter().zip(buffers.iter_mut()) {
+                let n = BATCH * q;
+                gemm(1.0, MatRef::row_major(w, o, p), MatRef::row_major(col, p, n), 0.0, MatMut::row_major(z, o, n));
+                gemm(
+                    1.0,
+                    MatRef::row_major(dz, o, n),
+                    MatRef::row_major(col, p, n).t(),
+                    1.0,
+                    MatMut::row_major(dw, o, p),
+                );
+                gemm(
+                    1.0,
+                    MatRef::row_major(w, o, p).t(),
+                    MatRef::row_major(dz, o, n),
+                    0.0,
+                    MatMut::row_major(dcol, p, n),
+                );
+            }
+            black_box(&buffers);
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
