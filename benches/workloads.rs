@@ -55,7 +55,15 @@ const fn row(cols: usize) -> (usize, usize) {
 
 impl Product {
     #[allow(clippy::too_many_arguments)]
-    fn new(m: usize, k: usize, n: usize, sa: (usize, usize), sb: (usize, usize), sc: (usize, usize), beta: f32) -> Self {
+    fn new(
+        m: usize,
+        k: usize,
+        n: usize,
+        sa: (usize, usize),
+        sb: (usize, usize),
+        sc: (usize, usize),
+        beta: f32,
+    ) -> Self {
         let fill = |len: usize| (0..len).map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 1e-3).collect::<Vec<_>>();
         Self { m, k, n, sa, sb, sc, beta, times: 1, a: fill(m * k), b: fill(k * n), c: fill(m * n) }
     }

@@ -105,27 +105,32 @@ pub(crate) fn gemv_on<T: Float>(
         Isa::Avx512 => unsafe { gemv_avx512(alpha, a, x, beta, y, incy) },
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         Isa::Avx2Fma => unsafe { gemv_avx2(alpha, a, x, beta, y, incy) },
-        _ => gemv_body::<T, false>(alpha, a, x, beta, y, incy),
+        _ => gemv_body::<T, PORTABLE>(alpha, a, x, beta, y, incy),
     }
 }
 
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn gemv_avx512<T: Float>(alpha: T, a: Mat<'_, T>, x: Strided<'_, T>, beta: T, y: &mut [T], incy: usize) {
-    gemv_body::<T, true>(alpha, a, x, beta, y, incy)
+    gemv_body::<T, AVX512>(alpha, a, x, beta, y, incy)
 }
 
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn gemv_avx2<T: Float>(alpha: T, a: Mat<'_, T>, x: Strided<'_, T>, beta: T, y: &mut [T], incy: usize) {
-    gemv_body::<T, true>(alpha, a, x, beta, y, incy)
+    gemv_body::<T, AVX2>(alpha, a, x, beta, y, incy)
 }
+
+/// The loops' instruction set, as a const parameter so each wrapper inlines its own copy.
+const PORTABLE: u8 = 0;
+const AVX2: u8 = 1;
+const AVX512: u8 = 2;
 
 /// `a * b + c`, fused only where the CPU has FMA: without it `mul_add` is a
 /// slow library call.
 #[inline(always)]
-fn madd<T: Float, const FMA: bool>(a: T, b: T, c: T) -> T {
-    if FMA {
+fn madd<T: Float, const V: u8>(a: T, b: T, c: T) -> T {
+    if V != PORTABLE {
         a.mul_add(b, c)
     } else {
         a * b + c
@@ -135,11 +140,11 @@ fn madd<T: Float, const FMA: bool>(a: T, b: T, c: T) -> T {
 /// The loops, inlined into each instruction-set wrapper above so that the
 /// compiler vectorizes them for that set.
 #[inline(always)]
-fn gemv_body<T: Float, const FMA: bool>(alpha: T, a: Mat<'_, T>, x: Strided<'_, T>, beta: T, y: &mut [T], incy: usize) {
+fn gemv_body<T: Float, const V: u8>(alpha: T, a: Mat<'_, T>, x: Strided<'_, T>, beta: T, y: &mut [T], incy: usize) {
     if a.cs == 1 && x.inc == 1 {
-        rows_dot::<T, FMA>(alpha, a, &x.data[..a.k], beta, y, incy);
+        rows_dot::<T, V>(alpha, a, &x.data[..a.k], beta, y, incy);
     } else if a.rs == 1 && incy == 1 {
-        cols_axpy::<T, FMA>(alpha, a, x, beta, &mut y[..a.m]);
+        cols_axpy::<T, V>(alpha, a, x, beta, &mut y[..a.m]);
     } else {
         strided::<T>(alpha, a, x, beta, y, incy);
     }
@@ -157,47 +162,41 @@ fn combine<T: Float>(alpha: T, dot: T, beta: T, y: T) -> T {
 
 /// Row-major `A`: one dot product per row.
 #[inline(always)]
-fn rows_dot<T: Float, const FMA: bool>(alpha: T, a: Mat<'_, T>, x: &[T], beta: T, y: &mut [T], incy: usize) {
+fn rows_dot<T: Float, const V: u8>(alpha: T, a: Mat<'_, T>, x: &[T], beta: T, y: &mut [T], incy: usize) {
     for i in 0..a.m {
         let row = &a.data[i * a.rs..i * a.rs + a.k];
         let yi = &mut y[i * incy];
-        *yi = combine(alpha, dot::<T, FMA>(row, x), beta, *yi);
+        *yi = combine(alpha, dot::<T, V>(row, x), beta, *yi);
     }
 }
 
-/// Independent accumulators per dot product: enough registers in flight to
-/// hide the FMA latency (4 AVX2 or 2 AVX-512 registers of `f32`).
-const LANES: usize = 32;
-
+/// A dot product. The compiler does not vectorize a floating-point reduction
+/// (it may not reorder the sum), so the two vector instruction sets have
+/// explicit kernels in [`simd`]; the portable path keeps the plain loop.
 #[inline(always)]
-fn dot<T: Float, const FMA: bool>(a: &[T], x: &[T]) -> T {
-    let mut acc = [T::zero(); LANES];
-    let mut ac = a.chunks_exact(LANES);
-    let mut xc = x.chunks_exact(LANES);
+fn dot<T: Float, const V: u8>(a: &[T], x: &[T]) -> T {
+    #[cfg(target_arch = "x86_64")]
+    if V != PORTABLE {
+        return simd::dot(V == AVX512, a, x);
+    }
+    // Eight independent sums keep the adder busy (the plain loop waits on each add).
+    let mut acc = [T::zero(); 8];
+    let (mut ac, mut xc) = (a.chunks_exact(8), x.chunks_exact(8));
     for (ca, cx) in (&mut ac).zip(&mut xc) {
-        for l in 0..LANES {
-            acc[l] = madd::<T, FMA>(ca[l], cx[l], acc[l]);
+        for l in 0..8 {
+            acc[l] += ca[l] * cx[l];
         }
     }
-    let mut tail = T::zero();
-    for (va, vx) in ac.remainder().iter().zip(xc.remainder()) {
-        tail = madd::<T, FMA>(*va, *vx, tail);
+    for (l, (va, vx)) in ac.remainder().iter().zip(xc.remainder()).enumerate() {
+        acc[l] += *va * *vx;
     }
-    // Pairwise reduction: a fixed order, so results do not depend on timing.
-    let mut width = LANES / 2;
-    while width > 0 {
-        for l in 0..width {
-            acc[l] += acc[l + width];
-        }
-        width /= 2;
-    }
-    acc[0] + tail
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
 }
 
 /// Column-major `A`: `y = beta * y`, then `y += (alpha * x[j]) * A[:, j]`, four
 /// columns per pass so that `y` is loaded and stored a quarter as often.
 #[inline(always)]
-fn cols_axpy<T: Float, const FMA: bool>(alpha: T, a: Mat<'_, T>, x: Strided<'_, T>, beta: T, y: &mut [T]) {
+fn cols_axpy<T: Float, const V: u8>(alpha: T, a: Mat<'_, T>, x: Strided<'_, T>, beta: T, y: &mut [T]) {
     let m = a.m;
     if beta == T::zero() {
         y.fill(T::zero());
@@ -213,19 +212,177 @@ fn cols_axpy<T: Float, const FMA: bool>(alpha: T, a: Mat<'_, T>, x: Strided<'_, 
         let (c0, c1, c2, c3) = (col(j), col(j + 1), col(j + 2), col(j + 3));
         let (s0, s1, s2, s3) = (s(j), s(j + 1), s(j + 2), s(j + 3));
         for i in 0..m {
-            let v = madd::<T, FMA>(s0, c0[i], y[i]);
-            let v = madd::<T, FMA>(s1, c1[i], v);
-            let v = madd::<T, FMA>(s2, c2[i], v);
-            y[i] = madd::<T, FMA>(s3, c3[i], v);
+            let v = madd::<T, V>(s0, c0[i], y[i]);
+            let v = madd::<T, V>(s1, c1[i], v);
+            let v = madd::<T, V>(s2, c2[i], v);
+            y[i] = madd::<T, V>(s3, c3[i], v);
         }
         j += 4;
     }
     while j < a.k {
         let (c, sj) = (col(j), s(j));
         for i in 0..m {
-            y[i] = madd::<T, FMA>(sj, c[i], y[i]);
+            y[i] = madd::<T, V>(sj, c[i], y[i]);
         }
         j += 1;
+    }
+}
+
+/// Dot products with `core::arch` intrinsics, reached only through the
+/// `#[target_feature]` wrappers above, so the features they use are present.
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use std::any::TypeId;
+    use std::arch::x86_64::*;
+
+    use crate::Float;
+
+    /// `sum a[i] x[i]`; `a.len() == x.len()`. Four accumulators in flight hide
+    /// the FMA latency; the order of the sum is fixed, so results are repeatable.
+    #[inline(always)]
+    pub(super) fn dot<T: Float>(wide: bool, a: &[T], x: &[T]) -> T {
+        assert_eq!(a.len(), x.len());
+        // SAFETY: T is f32 or f64 (Float is sealed), checked by TypeId; the
+        // caller runs on a CPU with AVX2 + FMA, and AVX-512F when `wide`.
+        unsafe {
+            if TypeId::of::<T>() == TypeId::of::<f32>() {
+                let (a, x) = (cast::<T, f32>(a), cast::<T, f32>(x));
+                T::of(f64::from(if wide { dot_f32_avx512(a, x) } else { dot_f32_avx2(a, x) }))
+            } else {
+                let (a, x) = (cast::<T, f64>(a), cast::<T, f64>(x));
+                T::of(if wide { dot_f64_avx512(a, x) } else { dot_f64_avx2(a, x) })
+            }
+        }
+    }
+
+    unsafe fn cast<T, U>(s: &[T]) -> &[U] {
+        unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<U>(), s.len()) }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn hsum256_ps(v: __m256) -> f32 {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        let s = _mm_add_ss(s, _mm_shuffle_ps::<1>(s, s));
+        _mm_cvtss_f32(s)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn hsum256_pd(v: __m256d) -> f64 {
+        let s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
+        let s = _mm_add_sd(s, _mm_unpackhi_pd(s, s));
+        _mm_cvtsd_f64(s)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dot_f32_avx2(a: &[f32], x: &[f32]) -> f32 {
+        let n = a.len();
+        let (pa, px) = (a.as_ptr(), x.as_ptr());
+        let mut acc = [_mm256_setzero_ps(); 4];
+        let mut i = 0;
+        unsafe {
+            while i + 32 <= n {
+                for (l, acc) in acc.iter_mut().enumerate() {
+                    let o = i + 8 * l;
+                    *acc = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(o)), _mm256_loadu_ps(px.add(o)), *acc);
+                }
+                i += 32;
+            }
+            while i + 8 <= n {
+                acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(px.add(i)), acc[0]);
+                i += 8;
+            }
+            let v = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+            let mut s = hsum256_ps(v);
+            for j in i..n {
+                s = a[j].mul_add(x[j], s);
+            }
+            s
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dot_f64_avx2(a: &[f64], x: &[f64]) -> f64 {
+        let n = a.len();
+        let (pa, px) = (a.as_ptr(), x.as_ptr());
+        let mut acc = [_mm256_setzero_pd(); 4];
+        let mut i = 0;
+        unsafe {
+            while i + 16 <= n {
+                for (l, acc) in acc.iter_mut().enumerate() {
+                    let o = i + 4 * l;
+                    *acc = _mm256_fmadd_pd(_mm256_loadu_pd(pa.add(o)), _mm256_loadu_pd(px.add(o)), *acc);
+                }
+                i += 16;
+            }
+            while i + 4 <= n {
+                acc[0] = _mm256_fmadd_pd(_mm256_loadu_pd(pa.add(i)), _mm256_loadu_pd(px.add(i)), acc[0]);
+                i += 4;
+            }
+            let v = _mm256_add_pd(_mm256_add_pd(acc[0], acc[1]), _mm256_add_pd(acc[2], acc[3]));
+            let mut s = hsum256_pd(v);
+            for j in i..n {
+                s = a[j].mul_add(x[j], s);
+            }
+            s
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn dot_f32_avx512(a: &[f32], x: &[f32]) -> f32 {
+        let n = a.len();
+        let (pa, px) = (a.as_ptr(), x.as_ptr());
+        let mut acc = [_mm512_setzero_ps(); 4];
+        let mut i = 0;
+        unsafe {
+            while i + 64 <= n {
+                for (l, acc) in acc.iter_mut().enumerate() {
+                    let o = i + 16 * l;
+                    *acc = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(o)), _mm512_loadu_ps(px.add(o)), *acc);
+                }
+                i += 64;
+            }
+            while i + 16 <= n {
+                acc[0] = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(px.add(i)), acc[0]);
+                i += 16;
+            }
+            if i < n {
+                // The last 1-15 elements through a masked load (masked-off lanes read nothing).
+                let k: __mmask16 = (1u32 << (n - i)) as u16 - 1;
+                let va = _mm512_maskz_loadu_ps(k, pa.add(i));
+                let vx = _mm512_maskz_loadu_ps(k, px.add(i));
+                acc[1] = _mm512_fmadd_ps(va, vx, acc[1]);
+            }
+            _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])))
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn dot_f64_avx512(a: &[f64], x: &[f64]) -> f64 {
+        let n = a.len();
+        let (pa, px) = (a.as_ptr(), x.as_ptr());
+        let mut acc = [_mm512_setzero_pd(); 4];
+        let mut i = 0;
+        unsafe {
+            while i + 32 <= n {
+                for (l, acc) in acc.iter_mut().enumerate() {
+                    let o = i + 8 * l;
+                    *acc = _mm512_fmadd_pd(_mm512_loadu_pd(pa.add(o)), _mm512_loadu_pd(px.add(o)), *acc);
+                }
+                i += 32;
+            }
+            while i + 8 <= n {
+                acc[0] = _mm512_fmadd_pd(_mm512_loadu_pd(pa.add(i)), _mm512_loadu_pd(px.add(i)), acc[0]);
+                i += 8;
+            }
+            if i < n {
+                let k: __mmask8 = ((1u32 << (n - i)) - 1) as u8;
+                let va = _mm512_maskz_loadu_pd(k, pa.add(i));
+                let vx = _mm512_maskz_loadu_pd(k, px.add(i));
+                acc[1] = _mm512_fmadd_pd(va, vx, acc[1]);
+            }
+            _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(acc[0], acc[1]), _mm512_add_pd(acc[2], acc[3])))
+        }
     }
 }
 
