@@ -253,16 +253,18 @@ fn main() {
     });
 
     bench.c.final_summary();
-    report(&bench.medians, &flops, weight_bytes);
+    report(&bench.medians, &flops, weight_bytes, quick);
 }
 
 /// Prints the table and writes it as JSON for BENCHMARKS.md.
-fn report(medians: &Medians, flops: &[(&str, f64)], weight_bytes: usize) {
+fn report(medians: &Medians, flops: &[(&str, f64)], weight_bytes: usize, quick: bool) {
     let threads = threads_label();
     let isa = format!("{:?}", nn::kernels::isa());
     println!("\nnn workloads, MATMUL_NUM_THREADS={threads}, matrix-vector loops: {isa}");
     println!("{:<4} {:>12} {:>12} {:>8} {:>10} {:>10}", "", "floor", "nn", "ratio", "GFLOP/s", "floor GF/s");
-    let mut json = format!("{{\n  \"threads\": \"{threads}\",\n  \"gemv_isa\": \"{isa}\",\n  \"workloads\": {{\n");
+    let mut json = format!(
+        "{{\n  \"threads\": \"{threads}\",\n  \"gemv_isa\": \"{isa}\",\n  \"quick\": {quick},\n  \"workloads\": {{\n"
+    );
     let us = |s: Option<f64>| s.map_or("-".to_string(), |s| format!("{:.1} us", s * 1e6));
     let num = |v: Option<f64>| v.map_or("null".to_string(), |v| format!("{v:.9}"));
     let mut entries = Vec::new();
