@@ -1,6 +1,19 @@
 //! Non-generic-in-shape numerics. Layer types fix shapes and own buffers;
 //! the arithmetic lives here, generic only over the scalar type, so a deep
 //! network does not compile one copy of each kernel per layer width.
+//!
+//! # Threads
+//!
+//! Products with more than one column and row go to `matrixmultiply`, built
+//! with its `threading` feature. Its thread count is the environment variable
+//! `MATMUL_NUM_THREADS` (read once, at the first product of the process; 1 to 4,
+//! default the number of physical cores); `MATMUL_NUM_THREADS=1` keeps `nn` on
+//! one core. Each product then uses at most `(m k + k n) / 16384` threads, so
+//! small products (every product of a 128-wide MLP at batch 32 or 64) stay on
+//! the calling thread and large ones (784x512 weights at batch 128) use two
+//! cores: the rows of the result are split when there are at least 96 of them,
+//! otherwise its columns. Matrix-vector products ([`gemv`]) always run on the
+//! calling thread.
 
 use crate::Float;
 
