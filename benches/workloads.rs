@@ -197,7 +197,24 @@ fn mlp_workload<F: nn::layers::ActivationFn, const I: usize, const H: usize>(
     let mut floor = mlp_floor(widths, batch);
     let flops = floor.iter().map(Product::flops).sum();
     bench.run(name, "floor", || run_floor(&mut floor));
-    let mut step = nets::Step::<I, 10>::new(7, batch);
+    let mut step = nets::Step::<Batch<f32, I>, 10>::new(7, batch);
+    bench.run(name, "nn", || {
+        black_box(step.run(&mut net));
+    });
+    flops
+}
+
+/// W4/W5: `gates` = 4 (LSTM) or 3 (GRU); input 32, hidden 128, 50 steps, batch 32.
+fn rnn_workload<N: nets::Net<[Batch<f32, 32>], 10>>(
+    bench: &mut Bench<'_>,
+    name: &str,
+    mut net: N,
+    gates: usize,
+) -> f64 {
+    let mut floor = rnn_floor(gates, 32, 128, 50, 32);
+    let flops = floor.iter().map(Product::flops).sum();
+    bench.run(name, "floor", || run_floor(&mut floor));
+    let mut step = nets::Step::<Vec<Batch<f32, 32>>, 10>::sequence(8, 50, 32);
     bench.run(name, "nn", || {
         black_box(step.run(&mut net));
     });
@@ -222,12 +239,8 @@ fn main() {
     w3_widths.extend([128; 20]);
     w3_widths.push(10);
     flops.push(("W3", mlp_workload(&mut bench, "W3", nets::w3(), &w3_widths, 64)));
-    for (name, gates) in [("W4", 4), ("W5", 3)] {
-        let mut floor = rnn_floor(gates, 32, 128, 50, 32);
-        flops.push((name, floor.iter().map(Product::flops).sum()));
-        bench.run(name, "floor", || run_floor(&mut floor));
-        // TODO(rnn): `bench.run(name, "nn", ..)` with the LSTM/GRU network once branch `rnn` lands.
-    }
+    flops.push(("W4", rnn_workload(&mut bench, "W4", nets::W4::new(4), 4)));
+    flops.push(("W5", rnn_workload(&mut bench, "W5", nets::W5::new(5), 3)));
 
     // W6: W2's network, predict for one sample.
     let net = nets::w2();

@@ -1,19 +1,28 @@
 //! The benchmark networks and one training step, shared by `benches/workloads.rs`
 //! and `tests/alloc.rs`.
 //!
-//! STAND-INS, to be switched when the parallel branches land on main:
-//! - `Mlp` is W1/W2/W3 built by hand from the runtime's `Dense` and `Activation`;
-//!   replace it with `network!` structs (branch `macro`), e.g.
-//!   `nn::network! { pub struct W1(64 -> 10) { dense(128), relu, dense(128), relu, dense(10) } }`.
-//! - `softmax_cross_entropy` and `sgd_step`/`clip_global_norm` stand for
-//!   `Loss::SoftmaxCrossEntropy.value_and_grad`, `Sgd::step` and `Clip::GlobalNorm`
-//!   (branch `train`); their arithmetic is the same (PyTorch's rules).
-//! - W4/W5 (LSTM/GRU) need the cells of branch `rnn`; only their floors exist so far.
+//! The loss and the optimizer are the runtime's (`Loss::SoftmaxCrossEntropy`,
+//! `optim::Sgd`). STAND-INS, to be switched when `network!` (branch `macro`)
+//! lands on main:
+//! - `Mlp` is W1/W2/W3 built by hand from the runtime's `Dense` and `Activation`,
+//!   `SeqNet` W4/W5 from `LstmCell`/`GruCell` and `Dense`; replace them with
+//!   `network!` structs, e.g.
+//!   `nn::network! { pub struct W1(64 -> 10) { dense(128), relu, dense(128), relu, dense(10) } }`,
+//!   `nn::network! { pub struct W4(seq 32 -> 10) { lstm(128), last, dense(10) } }`.
+//! - `clip_global_norm` is `Clip::GlobalNorm(max).apply`, which needs a `Model`
+//!   (the macro's networks are; these stand-ins are only `Layer`s).
+//! - `Net` is what the step needs of a network; the macro's networks will give
+//!   it through `Model` (`forward_view`, `backward_view`, `visit_mut`).
 
 #![allow(dead_code)] // each including target uses a part
 
+use std::borrow::Borrow;
+
 use nn::layers::{Activation, ActivationFn, Dense};
-use nn::{Batch, Init, Layer, ParamMut, ParamRef, Visit, VisitMut, ZeroGrad};
+use nn::nalgebra::{DMatrixView, DMatrixViewMut};
+use nn::optim::{Optimizer, Sgd};
+use nn::rnn::{CellMath, Recurrent, SeqGrad, SeqLayer};
+use nn::{Batch, Init, Layer, Loss, ParamMut, ParamRef, Targets, Visit, VisitMut, ZeroGrad};
 use rand::Rng;
 
 /// `I -> H`, then `depth - 1` layers `H -> H`, each followed by `F`, then `H -> O`:
@@ -107,34 +116,6 @@ impl<F: ActivationFn, const I: usize, const H: usize, const O: usize> Layer<f32,
     }
 }
 
-/// Mean softmax cross-entropy over the columns of `y` against `classes`, with
-/// dLoss/dy written into `grad` (PyTorch's `F.cross_entropy`).
-pub fn softmax_cross_entropy<const O: usize>(y: &Batch<f32, O>, classes: &[usize], grad: &mut Batch<f32, O>) -> f64 {
-    nn::ensure_cols(grad, y.ncols());
-    let n = y.ncols() as f32;
-    let mut loss = 0.0f64;
-    for ((yc, gc), &class) in y.column_iter().zip(grad.column_iter_mut()).zip(classes) {
-        let max = yc.max();
-        let sum: f32 = yc.iter().map(|v| (v - max).exp()).sum();
-        loss += f64::from(sum.ln() + max - yc[class]);
-        for (i, (g, v)) in gc.into_iter().zip(yc.iter()).enumerate() {
-            *g = ((v - max).exp() / sum - if i == class { 1.0 } else { 0.0 }) / n;
-        }
-    }
-    loss / f64::from(n)
-}
-
-/// Plain SGD, `p -= lr * grad` (torch.optim.SGD without momentum).
-pub struct SgdStep(pub f32);
-
-impl VisitMut<f32> for SgdStep {
-    fn param(&mut self, p: ParamMut<'_, f32>) {
-        for (v, g) in p.value.iter_mut().zip(p.grad.iter()) {
-            *v -= self.0 * g;
-        }
-    }
-}
-
 struct SquaredNorm(f64);
 
 impl Visit<f32> for SquaredNorm {
@@ -153,46 +134,137 @@ impl VisitMut<f32> for Scale {
 
 /// `clip_grad_norm_(max_norm)`: scales every gradient by `max / (norm + 1e-6)`
 /// when the global norm exceeds `max`. Returns the norm before clipping.
-pub fn clip_global_norm<L: Layer<f32, I, O>, const I: usize, const O: usize>(net: &mut L, max: f64) -> f64 {
+pub fn clip_global_norm<X: ?Sized, N: Net<X, O>, const O: usize>(net: &mut N, max: f64) -> f64 {
     let mut sq = SquaredNorm(0.0);
-    net.visit(&mut sq);
+    net.net_visit(&mut sq);
     let norm = sq.0.sqrt();
     if norm > max {
-        net.visit_mut(&mut Scale((max / (norm + 1e-6)) as f32));
+        net.net_visit_mut(&mut Scale((max / (norm + 1e-6)) as f32));
     }
     norm
 }
 
-/// What one training step needs besides the network: a fixed batch, its
-/// classes, and the kept loss-gradient buffer.
-pub struct Step<const I: usize, const O: usize> {
-    pub x: Batch<f32, I>,
+/// What a training step needs of a network whose input is an `X`.
+pub trait Net<X: ?Sized, const O: usize> {
+    fn net_forward(&mut self, x: &X) -> &Batch<f32, O>;
+    fn net_backward(&mut self, g: &Batch<f32, O>);
+    fn net_visit(&self, v: &mut dyn Visit<f32>);
+    fn net_visit_mut(&mut self, v: &mut dyn VisitMut<f32>);
+}
+
+impl<L: Layer<f32, I, O>, const I: usize, const O: usize> Net<Batch<f32, I>, O> for L {
+    fn net_forward(&mut self, x: &Batch<f32, I>) -> &Batch<f32, O> {
+        Layer::forward(self, x)
+    }
+    fn net_backward(&mut self, g: &Batch<f32, O>) {
+        Layer::backward(self, g);
+    }
+    fn net_visit(&self, v: &mut dyn Visit<f32>) {
+        Layer::visit(self, v)
+    }
+    fn net_visit_mut(&mut self, v: &mut dyn VisitMut<f32>) {
+        Layer::visit_mut(self, v)
+    }
+}
+
+/// A recurrent cell over the sequence, its last output into `dense(O)`:
+/// `seq I -> lstm(H) or gru(H), last, dense(O)`.
+pub struct SeqNet<C: CellMath, const I: usize, const H: usize, const O: usize> {
+    cell: Recurrent<f32, C, I, H>,
+    head: Dense<f32, H, O>,
+}
+
+impl<C: CellMath, const I: usize, const H: usize, const O: usize> SeqNet<C, I, H, O> {
+    pub fn new(seed: u64) -> Self {
+        let mut rng = nn::seeded_rng(seed);
+        Self { cell: Recurrent::new(&mut rng), head: Dense::new(&mut rng, Init::XavierUniform, true) }
+    }
+}
+
+impl<C: CellMath, const I: usize, const H: usize, const O: usize> Net<[Batch<f32, I>], O> for SeqNet<C, I, H, O>
+where
+    Recurrent<f32, C, I, H>: SeqLayer<f32, I, H>,
+{
+    fn net_forward(&mut self, xs: &[Batch<f32, I>]) -> &Batch<f32, O> {
+        let hs = self.cell.forward_seq(xs, None).expect("a non-empty sequence of equal batch sizes");
+        self.head.forward(hs.last().expect("at least one step"))
+    }
+    fn net_backward(&mut self, g: &Batch<f32, O>) {
+        let dh = self.head.backward(g);
+        self.cell.backward_seq(SeqGrad::Last(dh), None).expect("backward after forward");
+    }
+    fn net_visit(&self, v: &mut dyn Visit<f32>) {
+        nn::visit_in(v, "0", |v| self.cell.visit(v));
+        nn::visit_in(v, "2", |v| self.head.visit(v));
+    }
+    fn net_visit_mut(&mut self, v: &mut dyn VisitMut<f32>) {
+        nn::visit_mut_in(v, "0", |v| self.cell.visit_mut(v));
+        nn::visit_mut_in(v, "2", |v| self.head.visit_mut(v));
+    }
+}
+
+/// What one training step needs besides the network: a fixed input `X` (a
+/// batch, or a sequence of batches), its classes, the kept loss-gradient
+/// buffer and the optimizer.
+pub struct Step<X, const O: usize> {
+    pub x: X,
     pub classes: Vec<usize>,
     pub grad: Batch<f32, O>,
-    pub lr: f32,
+    pub sgd: Sgd<f32>,
     /// `Some(max)` clips the global gradient norm before the update.
     pub clip: Option<f64>,
 }
 
-impl<const I: usize, const O: usize> Step<I, O> {
-    /// A seeded standard-normal-ish batch of `batch` samples with classes in `0..O`.
+fn uniform_batch<const I: usize>(rng: &mut nn::SeededRng, batch: usize) -> Batch<f32, I> {
+    Batch::<f32, I>::from_fn(batch, |_, _| rng.random_range(-1.7f32..1.7))
+}
+
+impl<const I: usize, const O: usize> Step<Batch<f32, I>, O> {
+    /// A seeded batch of `batch` samples with classes in `0..O`.
     pub fn new(seed: u64, batch: usize) -> Self {
         let mut rng = nn::seeded_rng(seed);
-        let x = Batch::<f32, I>::from_fn(batch, |_, _| rng.random_range(-1.0f32..1.0) * 1.7);
+        let x = uniform_batch(&mut rng, batch);
+        Self::with_input(x, &mut rng, batch)
+    }
+}
+
+impl<const I: usize, const O: usize> Step<Vec<Batch<f32, I>>, O> {
+    /// A seeded sequence of `steps` batches of `batch` samples with classes in `0..O`.
+    pub fn sequence(seed: u64, steps: usize, batch: usize) -> Self {
+        let mut rng = nn::seeded_rng(seed);
+        let xs = (0..steps).map(|_| uniform_batch(&mut rng, batch)).collect();
+        Self::with_input(xs, &mut rng, batch)
+    }
+}
+
+impl<X, const O: usize> Step<X, O> {
+    fn with_input(x: X, rng: &mut nn::SeededRng, batch: usize) -> Self {
         let classes = (0..batch).map(|_| rng.random_range(0..O)).collect();
-        Self { x, classes, grad: nn::empty(), lr: 0.01, clip: None }
+        Self { x, classes, grad: nn::empty(), sgd: Sgd::new(0.01), clip: None }
     }
 
-    /// zero_grad, forward, loss, backward, (clip,) SGD update; returns the loss.
-    pub fn run<L: Layer<f32, I, O>>(&mut self, net: &mut L) -> f64 {
-        net.visit_mut(&mut ZeroGrad);
-        let y = net.forward(&self.x);
-        let loss = softmax_cross_entropy(y, &self.classes, &mut self.grad);
-        net.backward(&self.grad);
+    /// zero_grad, forward, softmax cross-entropy, backward, (clip,) SGD update;
+    /// returns the loss.
+    pub fn run<Y: ?Sized, N: Net<Y, O>>(&mut self, net: &mut N) -> f64
+    where
+        X: Borrow<Y>,
+    {
+        net.net_visit_mut(&mut ZeroGrad);
+        let y = net.net_forward(self.x.borrow());
+        let n = y.ncols();
+        nn::ensure_cols(&mut self.grad, n);
+        let loss = Loss::SoftmaxCrossEntropy
+            .value_and_grad(
+                DMatrixView::from_slice(y.as_slice(), O, n),
+                Targets::Classes(&self.classes),
+                DMatrixViewMut::from_slice(self.grad.as_mut_slice(), O, n),
+            )
+            .expect("classes below O, one per sample");
+        net.net_backward(&self.grad);
         if let Some(max) = self.clip {
             clip_global_norm(net, max);
         }
-        net.visit_mut(&mut SgdStep(self.lr));
+        self.sgd.step_with(&mut |v| net.net_visit_mut(v));
         loss
     }
 }
@@ -213,3 +285,8 @@ pub fn w2() -> W2 {
 pub fn w3() -> W3 {
     Mlp::new(3, 20, nn::layers::Sigmoid, Init::XavierUniform)
 }
+
+/// W4: LSTM 32 -> 128 over 50 steps, last state -> dense(10).
+pub type W4 = SeqNet<nn::rnn::Lstm, 32, 128, 10>;
+/// W5: the same with a GRU.
+pub type W5 = SeqNet<nn::rnn::Gru, 32, 128, 10>;
