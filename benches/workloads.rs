@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode};
 use nn::kernels::{gemv, MatRef};
-use nn::{Batch, Layer};
+use nn::Batch;
 
 #[path = "support/nets.rs"]
 mod nets;
@@ -187,10 +187,10 @@ fn threads_label() -> String {
     std::env::var("MATMUL_NUM_THREADS").unwrap_or_else(|_| "default".into())
 }
 
-fn mlp_workload<F: nn::layers::ActivationFn, const I: usize, const H: usize>(
+fn mlp_workload<N: nets::Net<Batch<f32, I>, 10>, const I: usize>(
     bench: &mut Bench<'_>,
     name: &str,
-    mut net: nets::Mlp<F, I, H, 10>,
+    mut net: N,
     widths: &[usize],
     batch: usize,
 ) -> f64 {
@@ -233,17 +233,17 @@ fn main() {
     let mut bench = Bench { c: &mut c, medians: Medians::default(), sample_size };
     let mut flops = Vec::new();
 
-    flops.push(("W1", mlp_workload(&mut bench, "W1", nets::w1(), &[64, 128, 128, 10], 32)));
-    flops.push(("W2", mlp_workload(&mut bench, "W2", nets::w2(), &[784, 512, 512, 10], 128)));
+    flops.push(("W1", mlp_workload(&mut bench, "W1", nets::W1::seeded(1), &[64, 128, 128, 10], 32)));
+    flops.push(("W2", mlp_workload(&mut bench, "W2", nets::W2::seeded(2), &[784, 512, 512, 10], 128)));
     let mut w3_widths = vec![64];
     w3_widths.extend([128; 20]);
     w3_widths.push(10);
-    flops.push(("W3", mlp_workload(&mut bench, "W3", nets::w3(), &w3_widths, 64)));
+    flops.push(("W3", mlp_workload(&mut bench, "W3", nets::W3::seeded(3), &w3_widths, 64)));
     flops.push(("W4", rnn_workload(&mut bench, "W4", nets::W4::new(4), 4)));
     flops.push(("W5", rnn_workload(&mut bench, "W5", nets::W5::new(5), 3)));
 
     // W6: W2's network, predict for one sample.
-    let net = nets::w2();
+    let net = nets::W2::seeded(2);
     let layers: Vec<(usize, usize, Vec<f32>)> =
         [(784, 512), (512, 512), (512, 10)].iter().map(|&(i, o)| (i, o, vec![0.01; i * o])).collect();
     let weight_bytes = layers.iter().map(|(i, o, _)| (i * o + o) * 4).sum::<usize>();

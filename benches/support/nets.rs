@@ -1,120 +1,73 @@
 //! The benchmark networks and one training step, shared by `benches/workloads.rs`
-//! and `tests/alloc.rs`.
+//! and `tests/alloc.rs`: W1-W3 (and W6's network) are `network!` structs trained
+//! with the runtime's `Loss`, `Clip` and `Sgd`, as a user writes them.
 //!
-//! The loss and the optimizer are the runtime's (`Loss::SoftmaxCrossEntropy`,
-//! `optim::Sgd`). STAND-INS, to be switched when `network!` (branch `macro`)
-//! lands on main:
-//! - `Mlp` is W1/W2/W3 built by hand from the runtime's `Dense` and `Activation`,
-//!   `SeqNet` W4/W5 from `LstmCell`/`GruCell` and `Dense`; replace them with
-//!   `network!` structs, e.g.
-//!   `nn::network! { pub struct W1(64 -> 10) { dense(128), relu, dense(128), relu, dense(10) } }`,
-//!   `nn::network! { pub struct W4(seq 32 -> 10) { lstm(128), last, dense(10) } }`.
-//! - `clip_global_norm` is `Clip::GlobalNorm(max).apply`, which needs a `Model`
-//!   (the macro's networks are; these stand-ins are only `Layer`s).
-//! - `Net` is what the step needs of a network; the macro's networks will give
-//!   it through `Model` (`forward_view`, `backward_view`, `visit_mut`).
+//! STAND-IN: `network!` has no `seq` input yet, so W4/W5 are `SeqNet`, an
+//! `LstmCell`/`GruCell` whose last output feeds a `Dense`, clipped as
+//! `Clip::GlobalNorm` clips a `Model`. Replace them with
+//! `nn::network! { pub struct W4(seq 32 -> 10) { lstm(128), last, dense(10) } }`
+//! once the macro takes sequences.
 
 #![allow(dead_code)] // each including target uses a part
 
 use std::borrow::Borrow;
 
-use nn::layers::{Activation, ActivationFn, Dense};
+use nn::layers::Dense;
 use nn::nalgebra::{DMatrixView, DMatrixViewMut};
 use nn::optim::{Optimizer, Sgd};
 use nn::rnn::{CellMath, Recurrent, SeqGrad, SeqLayer};
-use nn::{Batch, Init, Layer, Loss, ParamMut, ParamRef, Targets, Visit, VisitMut, ZeroGrad};
+use nn::{Batch, Clip, Init, Layer, Loss, ParamMut, ParamRef, Targets, Visit, VisitMut, ZeroGrad};
 use rand::Rng;
 
-/// `I -> H`, then `depth - 1` layers `H -> H`, each followed by `F`, then `H -> O`:
-/// the `nn.Sequential` of PyTorch's `tools/bench/torch_bench.py`.
-pub struct Mlp<F: ActivationFn, const I: usize, const H: usize, const O: usize> {
-    first: Dense<f32, I, H>,
-    hidden: Vec<Dense<f32, H, H>>,
-    acts: Vec<Activation<f32, F, H>>,
-    last: Dense<f32, H, O>,
-    /// `"0"`, `"1"`, ...: the `nn.Sequential` indices, built once so visiting allocates nothing.
-    names: Vec<String>,
+nn::network! {
+    /// W1: MLP 64-128-128-10, ReLU.
+    pub struct W1(64 -> 10) { dense(128), relu, dense(128), relu, dense(10) }
 }
 
-impl<F: ActivationFn, const I: usize, const H: usize, const O: usize> Mlp<F, I, H, O> {
-    /// `depth` hidden layers of width `H` (W1 and W2: 2, W3: 20).
-    pub fn new(seed: u64, depth: usize, func: F, init: Init) -> Self {
-        let mut rng = nn::seeded_rng(seed);
-        let first = Dense::new(&mut rng, init, true);
-        let hidden = (1..depth).map(|_| Dense::new(&mut rng, init, true)).collect();
-        let last = Dense::new(&mut rng, Init::XavierUniform, true);
-        let acts = (0..depth).map(|_| Activation::new(func)).collect();
-        Self { first, hidden, acts, last, names: (0..2 * depth + 1).map(|i| i.to_string()).collect() }
-    }
+nn::network! {
+    /// W2: MLP 784-512-512-10, ReLU; W6 is its `predict` on one sample.
+    pub struct W2(784 -> 10) { dense(512), relu, dense(512), relu, dense(10) }
 }
 
-impl<F: ActivationFn, const I: usize, const H: usize, const O: usize> Layer<f32, I, O> for Mlp<F, I, H, O> {
-    fn forward(&mut self, x: &Batch<f32, I>) -> &Batch<f32, O> {
-        let (first_act, acts) = self.acts.split_first_mut().expect("depth >= 1");
-        let mut h = first_act.forward(self.first.forward(x));
-        for (d, a) in self.hidden.iter_mut().zip(acts) {
-            h = a.forward(d.forward(h));
-        }
-        self.last.forward(h)
-    }
-
-    fn backward(&mut self, g: &Batch<f32, O>) -> &Batch<f32, I> {
-        let (first_act, acts) = self.acts.split_first_mut().expect("depth >= 1");
-        let mut g = self.last.backward(g);
-        for (d, a) in self.hidden.iter_mut().zip(acts).rev() {
-            g = d.backward(a.backward(g));
-        }
-        self.first.backward(first_act.backward(g))
-    }
-
-    fn predict(&self, x: &Batch<f32, I>) -> Batch<f32, O> {
-        let mut h = self.acts[0].predict(&self.first.predict(x));
-        for (d, a) in self.hidden.iter().zip(&self.acts[1..]) {
-            h = a.predict(&d.predict(&h));
-        }
-        self.last.predict(&h)
-    }
-
-    fn visit(&self, v: &mut dyn Visit<f32>) {
-        let mut names = self.names.iter();
-        let mut enter = |v: &mut dyn Visit<f32>| v.enter(names.next().expect("a name per item"));
-        enter(v);
-        self.first.visit(v);
-        v.leave();
-        enter(v);
-        v.leave();
-        for d in &self.hidden {
-            enter(v);
-            d.visit(v);
-            v.leave();
-            enter(v);
-            v.leave();
-        }
-        enter(v);
-        self.last.visit(v);
-        v.leave();
-    }
-
-    fn visit_mut(&mut self, v: &mut dyn VisitMut<f32>) {
-        let mut names = self.names.iter();
-        let mut enter = |v: &mut dyn VisitMut<f32>| v.enter(names.next().expect("a name per item"));
-        enter(v);
-        self.first.visit_mut(v);
-        v.leave();
-        enter(v);
-        v.leave();
-        for d in &mut self.hidden {
-            enter(v);
-            d.visit_mut(v);
-            v.leave();
-            enter(v);
-            v.leave();
-        }
-        enter(v);
-        self.last.visit_mut(v);
-        v.leave();
-    }
+nn::network! {
+    /// W3: 20 hidden sigmoid layers of width 128, 64 -> 10.
+    pub struct W3(64 -> 10) { dense(128), sigmoid, repeat(19) { dense(128), sigmoid }, dense(10) }
 }
+
+/// What a training step needs of a network whose input is an `X`.
+pub trait Net<X: ?Sized, const O: usize> {
+    fn net_forward(&mut self, x: &X) -> &Batch<f32, O>;
+    fn net_backward(&mut self, g: &Batch<f32, O>);
+    fn net_zero_grad(&mut self);
+    /// Clips the global gradient norm to `max` (`clip_grad_norm_`).
+    fn net_clip(&mut self, max: f64);
+    fn net_sgd_step(&mut self, sgd: &mut Sgd<f32>);
+}
+
+/// The user's calls on a `network!` network.
+macro_rules! generated_net {
+    ($($net:ident($i:literal)),*) => {$(
+        impl Net<Batch<f32, $i>, 10> for $net {
+            fn net_forward(&mut self, x: &Batch<f32, $i>) -> &Batch<f32, 10> {
+                self.forward_ref(x)
+            }
+            fn net_backward(&mut self, g: &Batch<f32, 10>) {
+                self.backward_ref(g);
+            }
+            fn net_zero_grad(&mut self) {
+                self.zero_grad();
+            }
+            fn net_clip(&mut self, max: f64) {
+                Clip::GlobalNorm(max).apply(self);
+            }
+            fn net_sgd_step(&mut self, sgd: &mut Sgd<f32>) {
+                sgd.step(self);
+            }
+        }
+    )*};
+}
+
+generated_net!(W1(64), W2(784), W3(64));
 
 struct SquaredNorm(f64);
 
@@ -129,41 +82,6 @@ struct Scale(f32);
 impl VisitMut<f32> for Scale {
     fn param(&mut self, p: ParamMut<'_, f32>) {
         p.grad.iter_mut().for_each(|g| *g *= self.0);
-    }
-}
-
-/// `clip_grad_norm_(max_norm)`: scales every gradient by `max / (norm + 1e-6)`
-/// when the global norm exceeds `max`. Returns the norm before clipping.
-pub fn clip_global_norm<X: ?Sized, N: Net<X, O>, const O: usize>(net: &mut N, max: f64) -> f64 {
-    let mut sq = SquaredNorm(0.0);
-    net.net_visit(&mut sq);
-    let norm = sq.0.sqrt();
-    if norm > max {
-        net.net_visit_mut(&mut Scale((max / (norm + 1e-6)) as f32));
-    }
-    norm
-}
-
-/// What a training step needs of a network whose input is an `X`.
-pub trait Net<X: ?Sized, const O: usize> {
-    fn net_forward(&mut self, x: &X) -> &Batch<f32, O>;
-    fn net_backward(&mut self, g: &Batch<f32, O>);
-    fn net_visit(&self, v: &mut dyn Visit<f32>);
-    fn net_visit_mut(&mut self, v: &mut dyn VisitMut<f32>);
-}
-
-impl<L: Layer<f32, I, O>, const I: usize, const O: usize> Net<Batch<f32, I>, O> for L {
-    fn net_forward(&mut self, x: &Batch<f32, I>) -> &Batch<f32, O> {
-        Layer::forward(self, x)
-    }
-    fn net_backward(&mut self, g: &Batch<f32, O>) {
-        Layer::backward(self, g);
-    }
-    fn net_visit(&self, v: &mut dyn Visit<f32>) {
-        Layer::visit(self, v)
-    }
-    fn net_visit_mut(&mut self, v: &mut dyn VisitMut<f32>) {
-        Layer::visit_mut(self, v)
     }
 }
 
@@ -193,11 +111,27 @@ where
         let dh = self.head.backward(g);
         self.cell.backward_seq(SeqGrad::Last(dh), None).expect("backward after forward");
     }
-    fn net_visit(&self, v: &mut dyn Visit<f32>) {
-        nn::visit_in(v, "0", |v| self.cell.visit(v));
-        nn::visit_in(v, "2", |v| self.head.visit(v));
+    fn net_zero_grad(&mut self) {
+        self.visit_mut(&mut ZeroGrad);
     }
-    fn net_visit_mut(&mut self, v: &mut dyn VisitMut<f32>) {
+    fn net_clip(&mut self, max: f64) {
+        let mut sq = SquaredNorm(0.0);
+        self.cell.visit(&mut sq);
+        self.head.visit(&mut sq);
+        let coef = (max / (sq.0.sqrt() + 1e-6)).min(1.0);
+        self.visit_mut(&mut Scale(coef as f32));
+    }
+    fn net_sgd_step(&mut self, sgd: &mut Sgd<f32>) {
+        sgd.step_with(&mut |v| self.visit_mut(v));
+    }
+}
+
+impl<C: CellMath, const I: usize, const H: usize, const O: usize> SeqNet<C, I, H, O>
+where
+    Recurrent<f32, C, I, H>: SeqLayer<f32, I, H>,
+{
+    /// The parameters under the names `network!` would give: `0.weight_ih`, `2.weight`.
+    fn visit_mut(&mut self, v: &mut dyn VisitMut<f32>) {
         nn::visit_mut_in(v, "0", |v| self.cell.visit_mut(v));
         nn::visit_mut_in(v, "2", |v| self.head.visit_mut(v));
     }
@@ -249,7 +183,7 @@ impl<X, const O: usize> Step<X, O> {
     where
         X: Borrow<Y>,
     {
-        net.net_visit_mut(&mut ZeroGrad);
+        net.net_zero_grad();
         let y = net.net_forward(self.x.borrow());
         let n = y.ncols();
         nn::ensure_cols(&mut self.grad, n);
@@ -262,28 +196,11 @@ impl<X, const O: usize> Step<X, O> {
             .expect("classes below O, one per sample");
         net.net_backward(&self.grad);
         if let Some(max) = self.clip {
-            clip_global_norm(net, max);
+            net.net_clip(max);
         }
-        self.sgd.step_with(&mut |v| net.net_visit_mut(v));
+        net.net_sgd_step(&mut self.sgd);
         loss
     }
-}
-
-/// W1: MLP 64-128-128-10, ReLU.
-pub type W1 = Mlp<nn::layers::Relu, 64, 128, 10>;
-/// W2: MLP 784-512-512-10, ReLU (and W6's network).
-pub type W2 = Mlp<nn::layers::Relu, 784, 512, 10>;
-/// W3: 20 hidden sigmoid layers of width 128, 64 -> 10.
-pub type W3 = Mlp<nn::layers::Sigmoid, 64, 128, 10>;
-
-pub fn w1() -> W1 {
-    Mlp::new(1, 2, nn::layers::Relu, Init::HeUniform)
-}
-pub fn w2() -> W2 {
-    Mlp::new(2, 2, nn::layers::Relu, Init::HeUniform)
-}
-pub fn w3() -> W3 {
-    Mlp::new(3, 20, nn::layers::Sigmoid, Init::XavierUniform)
 }
 
 /// W4: LSTM 32 -> 128 over 50 steps, last state -> dense(10).
