@@ -15,7 +15,7 @@ mod vanishing;
 use nn::diagnostics::{write_compare_svg, GradientFlow};
 use vanishing::*;
 
-/// Epochs every network gets (Adam, lr 1e-3, batches of 64).
+/// Epochs every network gets (Adam, lr `LR`, batches of 64).
 const EPOCHS: usize = 15;
 
 deep!(SigmoidXavier50, [x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x], {
@@ -31,7 +31,7 @@ deep!(ReluHeBatchNorm50, [x x x x x x x x x x x x x x x x x x x x x x x x x x x 
     dense(64, init = he_normal), batch_norm, relu,
 });
 deep!(ResidualRelu50, [x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x], {
-    residual { dense(64, init = he_normal), relu },
+    residual { dense(64, init = normal(0.01)), relu },
 });
 deep!(Highway50, [x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x], {
     highway { dense(64, init = he_normal), relu },
@@ -94,7 +94,7 @@ fn main() {
 }
 
 fn table(title: &str, rows: &[Row]) {
-    println!("{title}: at initialisation, and after {EPOCHS} epochs");
+    println!("{title}: at initialisation, and after {EPOCHS} epochs (Adam, lr {LR:e})");
     println!("  {:<24}  {:>12}  {:>10}  {:<28}  {:>9}", "network", "|dx|/|dy|", "per layer", "verdict", "test acc");
     for r in rows {
         let fit = r.flow.depth_fit().map_or("-".to_string(), |f| format!("{:.3}", f.factor));

@@ -32,9 +32,12 @@ deep!(ReluHeBatchNorm20, [x x x x x x x x x x x x x x x x x x x x], {
     dense(64, init = he_normal), batch_norm, relu,
 });
 // x + relu(W x) with He init about doubles the activations' variance per
-// block, so a plain residual relu stack grows with depth, forward and
-// backward; its verdict says so and names the cures.
-deep!(ResidualRelu20, [x x x x x x x x x x x x x x x x x x x x], { residual { dense(64, init = he_normal), relu }, });
+// block, so such a stack explodes with depth (ratio 1e4 at 20 blocks, and it
+// stops learning at 50). Starting each body small makes every block start
+// near the identity, as ResNets do by zeroing the last scale of each body.
+deep!(ResidualRelu20, [x x x x x x x x x x x x x x x x x x x x], {
+    residual { dense(64, init = normal(0.01)), relu },
+});
 deep!(Highway20, [x x x x x x x x x x x x x x x x x x x x], { highway { dense(64, init = he_normal), relu }, });
 deep!(ResidualSigmoid20, [x x x x x x x x x x x x x x x x x x x x], {
     residual { dense(64, init = xavier_normal), sigmoid },
@@ -64,14 +67,21 @@ pub struct Row {
     pub accuracy: Option<f64>,
 }
 
+/// Adam's learning rate for every variant. 1e-3 is too slow for the plain
+/// `dense, batch_norm, relu` stack, whose gradient grows by about 1.2 per layer
+/// at initialisation (Yang et al. 2019): at 1e-3 it reaches 51 % in 15
+/// epochs (PyTorch's own BatchNorm1d stack of the same shape: 83 %), at 3e-3 it
+/// learns, and the other variants learn as well as at 1e-3 or better.
+pub const LR: f64 = 3e-3;
+
 /// Measures `net` at initialisation on the whole training set, then trains it
-/// for `epochs` (Adam, lr 1e-3, batches of 64, seed 0) and measures test accuracy.
+/// for `epochs` (Adam, lr [`LR`], batches of 64, seed 0) and measures test accuracy.
 pub fn study<M: Model<f32>>(label: &str, mut net: M, train: &Dataset<f32>, test: &Dataset<f32>, epochs: usize) -> Row {
     let flow = GradientFlow::measure(&mut net, train.inputs(), train.targets(), Loss::SoftmaxCrossEntropy)
         .expect("the digits fit the network")
         .with_label(label);
     let accuracy = (epochs > 0).then(|| {
-        let mut trainer = Trainer::new(Adam::new(1e-3)).epochs(epochs).batch_size(64).seed(0).quiet();
+        let mut trainer = Trainer::new(Adam::new(LR)).epochs(epochs).batch_size(64).seed(0).quiet();
         trainer.fit(&mut net, train, None).expect("training on finite data");
         evaluate(&net, Loss::SoftmaxCrossEntropy, test).expect("the digits fit the network").accuracy.unwrap_or(0.0)
     });
