@@ -6,9 +6,11 @@
 pub mod blocks;
 mod clip;
 pub mod data;
+pub mod diagnostics;
 mod error;
 mod float;
 mod init;
+pub mod io;
 pub mod kernels;
 mod layer;
 pub mod layers;

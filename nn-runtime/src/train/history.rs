@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::diagnostics::GradientFlow;
+
 /// One epoch's measurements.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EpochStats {
@@ -33,6 +35,8 @@ pub struct History {
     pub best_epoch: Option<usize>,
     /// Whether training stopped before the last epoch for lack of improvement.
     pub stopped_early: bool,
+    /// With [`crate::Trainer::gradient_flow`]: (epoch, measurement after it).
+    pub gradient_flows: Vec<(usize, GradientFlow)>,
 }
 
 impl History {

@@ -13,6 +13,7 @@ use super::progress::Reporter;
 use super::snapshot::Snapshot;
 use super::{EpochStats, History, Progress};
 use crate::data::{DataError, Dataset, Labels, MiniBatch};
+use crate::diagnostics::{GradientFlow, WeightSnapshot};
 use crate::optim::{Optimizer, Schedule, Scheduler};
 use crate::{first_non_finite_grad, grad_norm, seeded_rng, Clip, Float, Loss, LossError, Model, ShapeError};
 
@@ -35,6 +36,8 @@ pub enum TrainError {
     Shape(ShapeError),
     /// A dataset could not give a batch.
     Data(DataError),
+    /// A gradient-flow measurement ([`Trainer::gradient_flow`]) failed; says why.
+    GradientFlow(String),
 }
 
 impl fmt::Display for TrainError {
@@ -55,6 +58,7 @@ impl fmt::Display for TrainError {
             }
             TrainError::Shape(e) => write!(f, "{e}"),
             TrainError::Data(e) => write!(f, "{e}"),
+            TrainError::GradientFlow(e) => write!(f, "{e}"),
         }
     }
 }
@@ -104,6 +108,7 @@ pub struct Trainer<T: Float> {
     schedule_every_step: bool,
     patience: Option<usize>,
     progress: Progress,
+    flow_probe: Option<(usize, Dataset<T>)>,
 }
 
 impl<T: Float> Trainer<T> {
@@ -121,6 +126,7 @@ impl<T: Float> Trainer<T> {
             schedule_every_step: false,
             patience: None,
             progress: Progress::Auto,
+            flow_probe: None,
         }
     }
     pub fn loss(mut self, loss: Loss) -> Self {
@@ -167,6 +173,16 @@ impl<T: Float> Trainer<T> {
     }
     pub fn progress(mut self, progress: Progress) -> Self {
         self.progress = progress;
+        self
+    }
+    /// Measures [`GradientFlow`] on `probe` after every `every` epochs, with
+    /// the update-to-weight ratios of that epoch's last step, into
+    /// [`History::gradient_flows`]. Measuring leaves training as it was
+    /// (gradients, running statistics and weights are untouched; only
+    /// dropout's random stream advances); the measuring epochs copy the
+    /// weights once, before their last step.
+    pub fn gradient_flow(mut self, every: usize, probe: Dataset<T>) -> Self {
+        self.flow_probe = Some((every, probe));
         self
     }
     /// No progress output.
@@ -221,6 +237,15 @@ impl<T: Float> Trainer<T> {
         if self.batch_size == 0 {
             return Err(TrainError::Empty { what: "the batch size" });
         }
+        if let Some((every, probe)) = &self.flow_probe {
+            self.check::<M>("gradient-flow probe", probe)?;
+            if probe.is_empty() {
+                return Err(TrainError::Empty { what: "the gradient-flow probe" });
+            }
+            if *every == 0 {
+                return Err(TrainError::Empty { what: "the gradient-flow interval (every 0 epochs)" });
+            }
+        }
         if let Some(s) = &mut self.scheduler {
             s.start(&mut *self.optimizer);
         }
@@ -243,6 +268,8 @@ impl<T: Float> Trainer<T> {
             let lr = self.optimizer.lr();
             order.shuffle(&mut rng);
             reporter.start_epoch(epoch, self.epochs, steps);
+            let measure_flow = self.flow_probe.as_ref().is_some_and(|(every, _)| epoch % every == 0);
+            let mut before_last_step = None;
             let mut loss_sum = 0.0;
             let mut norms = Vec::with_capacity(steps);
             for (s, chunk) in order.chunks(self.batch_size).enumerate() {
@@ -274,6 +301,9 @@ impl<T: Float> Trainer<T> {
                 if let Some(clip) = self.clip {
                     clip.apply_with_norm(model, norm);
                 }
+                if measure_flow && step == steps {
+                    before_last_step = Some(WeightSnapshot::take(model));
+                }
                 self.optimizer.step_with(&mut |v| model.visit_mut(v));
                 if let Some(s) = self.scheduler.as_mut().filter(|_| self.schedule_every_step) {
                     s.step(&mut *self.optimizer);
@@ -301,6 +331,12 @@ impl<T: Float> Trainer<T> {
             reporter.end_epoch(&stats, self.epochs);
             let metric = stats.val_loss.unwrap_or(stats.train_loss);
             history.epochs.push(stats);
+            if let (Some((_, probe)), Some(before)) = (&self.flow_probe, &before_last_step) {
+                let flow = GradientFlow::measure(model, probe.inputs(), probe.targets(), self.loss)
+                    .and_then(|flow| flow.with_update(before, model))
+                    .map_err(|e| TrainError::GradientFlow(e.to_string()))?;
+                history.gradient_flows.push((epoch, flow));
+            }
 
             if let Some(patience) = self.patience {
                 if metric < best_metric {

@@ -1,0 +1,499 @@
+//! Measuring one forward and backward pass, item by item.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use nalgebra::{DMatrix, DMatrixView};
+
+use super::verdict::{fit_depth, DepthFit, Thresholds, Verdict, RELU_FAMILY};
+use super::DiagnosticsError;
+use crate::layers::sigmoid;
+use crate::{BufferMut, BufferRef, Float, Loss, Model, ParamKind, ParamMut, ParamRef, Probe, Targets, Visit, VisitMut};
+
+/// Sigmoid is saturated when |pre-activation| > 4: its slope there is below 0.018.
+const SIGMOID_SATURATED_AT: f64 = 4.0;
+/// Tanh is saturated when |pre-activation| > 2: its slope there is below 0.071.
+const TANH_SATURATED_AT: f64 = 2.0;
+
+/// What was measured for one top-level item of a network.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ItemFlow {
+    /// Position in the network (the first component of its parameter names).
+    pub index: usize,
+    /// The item's `network!` spelling.
+    pub kind: &'static str,
+    /// Mean over the samples of the L2 norm of dL/d(input); `None` if the item
+    /// keeps no input gradient.
+    pub input_grad_norm: Option<f64>,
+    /// L2 norm of the gradient of all the item's weight tensors (dense,
+    /// projection, gate, recurrent and conv weights; not biases or norm
+    /// scales); `None` if it has none.
+    pub weight_grad_norm: Option<f64>,
+    /// L2 norm of those weight tensors.
+    pub weight_norm: Option<f64>,
+    /// ||W - W_before|| / ||W_before|| over those tensors, for the optimizer
+    /// step between a [`WeightSnapshot`] and the measurement.
+    pub update_ratio: Option<f64>,
+    /// For the ReLU family: the share of units whose output is <= 0 for every
+    /// sample of the batch (never active, so they pass no gradient).
+    pub dead_share: Option<f64>,
+    /// For sigmoid and tanh: the share of activations (unit and sample pairs)
+    /// in saturation, |pre-activation| > 4 for sigmoid, > 2 for tanh, read
+    /// from the output.
+    pub saturated_share: Option<f64>,
+}
+
+impl ItemFlow {
+    /// Whether the item owns weight tensors (the layers the depth fit runs over).
+    pub fn is_weighted(&self) -> bool {
+        self.weight_norm.is_some()
+    }
+}
+
+/// One gradient-flow measurement of a network on a batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GradientFlow {
+    /// Names the network in tables and plot legends; the `Model::NAME` unless
+    /// set with [`GradientFlow::with_label`].
+    pub label: String,
+    /// The loss of the measuring forward pass.
+    pub loss: f64,
+    /// Samples in the batch.
+    pub batch: usize,
+    /// Mean over the samples of ||dL/dy|| at the network's output.
+    pub output_grad_norm: f64,
+    /// Every top-level item, in network order (input side first).
+    pub items: Vec<ItemFlow>,
+}
+
+impl GradientFlow {
+    /// Runs a training-mode forward on `x`, `loss` against `targets`, and a
+    /// backward, and measures every top-level item.
+    ///
+    /// Gradients and buffers are restored afterwards (see the module docs),
+    /// so this can run between optimizer steps.
+    pub fn measure<'x, T: Float, M: Model<T>>(
+        net: &mut M,
+        x: impl Into<DMatrixView<'x, T>>,
+        targets: Targets<'_, T>,
+        loss: Loss,
+    ) -> Result<GradientFlow, DiagnosticsError> {
+        let mut loss_error = None;
+        let flow = Self::measure_with(net, x, |y| {
+            let mut grad = DMatrix::zeros(y.nrows(), y.ncols());
+            let value = loss.value_and_grad(y, targets, grad.as_view_mut()).unwrap_or_else(|e| {
+                loss_error = Some(e);
+                f64::NAN
+            });
+            (value, grad)
+        });
+        // A loss error comes first: it explains whatever the zero gradient led to.
+        match loss_error {
+            Some(e) => Err(DiagnosticsError::Loss(e)),
+            None => flow,
+        }
+    }
+
+    /// As [`GradientFlow::measure`] with any loss: `objective` gets the
+    /// network's output and returns the loss and dL/dy (shaped as the output).
+    pub fn measure_with<'x, T: Float, M: Model<T>>(
+        net: &mut M,
+        x: impl Into<DMatrixView<'x, T>>,
+        objective: impl FnOnce(DMatrixView<'_, T>) -> (f64, DMatrix<T>),
+    ) -> Result<GradientFlow, DiagnosticsError> {
+        let x = x.into();
+        if x.ncols() == 0 {
+            return Err(DiagnosticsError::EmptyBatch);
+        }
+        let saved = Saved::take(net);
+        net.zero_grad();
+        let flow = measure_inner(net, x, objective);
+        saved.restore(net);
+        flow
+    }
+
+    /// Fills each item's update-to-weight ratio: how far `net`'s weights
+    /// moved since `before` was taken (typically just before the last
+    /// optimizer step), relative to their size then.
+    pub fn with_update<T: Float, M: Model<T>>(
+        mut self,
+        before: &WeightSnapshot<T>,
+        net: &M,
+    ) -> Result<Self, DiagnosticsError> {
+        let ratios = before.update_ratios(net)?;
+        for item in &mut self.items {
+            item.update_ratio = ratios.get(&item.index).copied();
+        }
+        Ok(self)
+    }
+
+    /// Names the measurement (a table's title, a plot's legend entry).
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+
+    /// ||dL/dx|| at the network's input over ||dL/dy|| at its output: far
+    /// below 1 when the gradient vanishes, far above when it explodes.
+    pub fn ratio(&self) -> Option<f64> {
+        let first = self.items.first()?.input_grad_norm?;
+        (self.output_grad_norm > 0.0).then(|| first / self.output_grad_norm)
+    }
+
+    /// The items that own weights, in network order: the layers of the depth fit and the plot.
+    pub fn weighted(&self) -> impl Iterator<Item = &ItemFlow> {
+        self.items.iter().filter(|i| i.is_weighted())
+    }
+
+    /// The per-layer factor of the input-gradient norm over the weighted
+    /// layers (least squares of its logarithm against depth).
+    pub fn depth_fit(&self) -> Option<DepthFit> {
+        let norms: Vec<f64> = self.weighted().map(|i| i.input_grad_norm.unwrap_or(f64::NAN)).collect();
+        fit_depth(&norms)
+    }
+
+    /// The verdict under the default [`Thresholds`].
+    pub fn verdict(&self) -> Verdict {
+        Verdict::of(self, &Thresholds::default())
+    }
+
+    /// The verdict under chosen thresholds.
+    pub fn verdict_with(&self, thresholds: &Thresholds) -> Verdict {
+        Verdict::of(self, thresholds)
+    }
+}
+
+fn measure_inner<T: Float, M: Model<T>>(
+    net: &mut M,
+    x: DMatrixView<'_, T>,
+    objective: impl FnOnce(DMatrixView<'_, T>) -> (f64, DMatrix<T>),
+) -> Result<GradientFlow, DiagnosticsError> {
+    let batch = x.ncols();
+    let y = net.forward_view(x)?;
+    let (loss, dy) = objective(y);
+    let output_grad_norm = mean_column_norm(&dy.as_view());
+    net.backward_view(dy.as_view())?;
+
+    let mut items = Vec::new();
+    net.probe(&mut |p: Probe<'_, T>| items.push(probe_item(&p)));
+    if items.is_empty() {
+        return Err(DiagnosticsError::NoItems { network: M::NAME });
+    }
+    let mut stats = WeightStats { at: ItemTracker::default(), sums: BTreeMap::new() };
+    net.visit(&mut stats);
+    for item in &mut items {
+        if let Some(&(value_sq, grad_sq)) = stats.sums.get(&item.index) {
+            item.weight_norm = Some(value_sq.sqrt());
+            item.weight_grad_norm = Some(grad_sq.sqrt());
+        }
+    }
+    Ok(GradientFlow { label: M::NAME.to_string(), loss, batch, output_grad_norm, items })
+}
+
+/// Everything about one item that its probe shows.
+fn probe_item<T: Float>(p: &Probe<'_, T>) -> ItemFlow {
+    let y = p.output.as_ref().filter(|y| y.ncols() > 0);
+    ItemFlow {
+        index: p.index,
+        kind: p.kind,
+        input_grad_norm: p.input_grad.as_ref().filter(|g| g.ncols() > 0).map(mean_column_norm),
+        weight_grad_norm: None,
+        weight_norm: None,
+        update_ratio: None,
+        dead_share: y.filter(|_| RELU_FAMILY.contains(&p.kind)).map(dead_share),
+        saturated_share: y.and_then(|y| saturated_share(p.kind, y)),
+    }
+}
+
+/// Share of a sigmoid's or tanh's activations in saturation, read from the
+/// output: the functions are monotonic, so |x| > a is y beyond f(+-a).
+fn saturated_share<T: Float>(kind: &str, y: &DMatrixView<'_, T>) -> Option<f64> {
+    match kind {
+        "sigmoid" => {
+            let (lo, hi) = (sigmoid(-SIGMOID_SATURATED_AT), sigmoid(SIGMOID_SATURATED_AT));
+            Some(share_where(y, |v| v < lo || v > hi))
+        }
+        "tanh" => {
+            let bound = TANH_SATURATED_AT.tanh();
+            Some(share_where(y, |v| v.abs() > bound))
+        }
+        _ => None,
+    }
+}
+
+/// Mean over columns (samples) of each column's L2 norm, in f64.
+fn mean_column_norm<T: Float>(m: &DMatrixView<'_, T>) -> f64 {
+    if m.ncols() == 0 {
+        return 0.0;
+    }
+    let total: f64 = m.column_iter().map(|c| c.iter().map(|v| v.as_f64().powi(2)).sum::<f64>().sqrt()).sum();
+    total / m.ncols() as f64
+}
+
+/// Share of rows (units) whose every entry is <= 0.
+fn dead_share<T: Float>(y: &DMatrixView<'_, T>) -> f64 {
+    let dead = y.row_iter().filter(|r| r.iter().all(|v| v.as_f64() <= 0.0)).count();
+    dead as f64 / y.nrows().max(1) as f64
+}
+
+/// Share of entries for which `pred` holds.
+fn share_where<T: Float>(y: &DMatrixView<'_, T>, pred: impl Fn(f64) -> bool) -> f64 {
+    let hits = y.iter().filter(|v| pred(v.as_f64())).count();
+    hits as f64 / y.len().max(1) as f64
+}
+
+/// Follows `enter`/`leave` to know which top-level item a parameter belongs to.
+#[derive(Default)]
+struct ItemTracker {
+    depth: usize,
+    item: Option<usize>,
+}
+
+impl ItemTracker {
+    fn enter(&mut self, segment: &str) {
+        if self.depth == 0 {
+            self.item = segment.parse().ok();
+        }
+        self.depth += 1;
+    }
+    fn leave(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+        if self.depth == 0 {
+            self.item = None;
+        }
+    }
+}
+
+/// Sums of squares of weight values and gradients per top-level item.
+struct WeightStats {
+    at: ItemTracker,
+    sums: BTreeMap<usize, (f64, f64)>,
+}
+
+impl<T: Float> Visit<T> for WeightStats {
+    fn enter(&mut self, segment: &str) {
+        self.at.enter(segment);
+    }
+    fn leave(&mut self) {
+        self.at.leave();
+    }
+    fn param(&mut self, p: ParamRef<'_, T>) {
+        if let (ParamKind::Weight, Some(item)) = (p.kind, self.at.item) {
+            let s = self.sums.entry(item).or_default();
+            s.0 += sum_sq(p.value);
+            s.1 += sum_sq(p.grad);
+        }
+    }
+}
+
+fn sum_sq<T: Float>(v: &[T]) -> f64 {
+    v.iter().map(|x| x.as_f64().powi(2)).sum()
+}
+
+/// The weight tensors of a network at one moment, to measure the next
+/// optimizer step against (see [`GradientFlow::with_update`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightSnapshot<T> {
+    tensors: Vec<Vec<T>>,
+}
+
+impl<T: Float> WeightSnapshot<T> {
+    /// Copies every weight tensor of `net`.
+    pub fn take<M: Model<T>>(net: &M) -> Self {
+        struct Take<T>(Vec<Vec<T>>);
+        impl<T: Float> Visit<T> for Take<T> {
+            fn param(&mut self, p: ParamRef<'_, T>) {
+                if p.kind == ParamKind::Weight {
+                    self.0.push(p.value.to_vec());
+                }
+            }
+        }
+        let mut t = Take(Vec::new());
+        net.visit(&mut t);
+        WeightSnapshot { tensors: t.0 }
+    }
+
+    /// ||W_now - W_before|| / ||W_before|| per top-level item.
+    fn update_ratios<M: Model<T>>(&self, net: &M) -> Result<BTreeMap<usize, f64>, DiagnosticsError> {
+        struct Compare<'a, T> {
+            before: &'a [Vec<T>],
+            at: ItemTracker,
+            tensor: usize,
+            mismatch: Option<DiagnosticsError>,
+            sums: BTreeMap<usize, (f64, f64)>,
+        }
+        impl<T: Float> Visit<T> for Compare<'_, T> {
+            fn enter(&mut self, segment: &str) {
+                self.at.enter(segment);
+            }
+            fn leave(&mut self) {
+                self.at.leave();
+            }
+            fn param(&mut self, p: ParamRef<'_, T>) {
+                if p.kind != ParamKind::Weight || self.mismatch.is_some() {
+                    return;
+                }
+                let t = self.tensor;
+                self.tensor += 1;
+                let before = match self.before.get(t) {
+                    Some(b) if b.len() == p.value.len() => b,
+                    other => {
+                        let expected = other.map_or(0, Vec::len);
+                        self.mismatch =
+                            Some(DiagnosticsError::SnapshotMismatch { tensor: t, expected, found: p.value.len() });
+                        return;
+                    }
+                };
+                if let Some(item) = self.at.item {
+                    let s = self.sums.entry(item).or_default();
+                    s.0 += p.value.iter().zip(before).map(|(a, b)| (a.as_f64() - b.as_f64()).powi(2)).sum::<f64>();
+                    s.1 += sum_sq(before);
+                }
+            }
+        }
+        let mut c = Compare {
+            before: &self.tensors,
+            at: ItemTracker::default(),
+            tensor: 0,
+            mismatch: None,
+            sums: BTreeMap::new(),
+        };
+        net.visit(&mut c);
+        if let Some(e) = c.mismatch {
+            return Err(e);
+        }
+        if c.tensor != self.tensors.len() {
+            return Err(DiagnosticsError::SnapshotMismatch {
+                tensor: c.tensor,
+                expected: self.tensors[c.tensor].len(),
+                found: 0,
+            });
+        }
+        Ok(c.sums
+            .into_iter()
+            .filter(|(_, (_, base))| *base > 0.0)
+            .map(|(item, (delta, base))| (item, (delta / base).sqrt()))
+            .collect())
+    }
+}
+
+/// Parameter gradients and buffers as they were before measuring.
+struct Saved<T> {
+    grads: Vec<Vec<T>>,
+    floats: Vec<Vec<T>>,
+    counts: Vec<i64>,
+}
+
+impl<T: Float> Visit<T> for Saved<T> {
+    fn param(&mut self, p: ParamRef<'_, T>) {
+        self.grads.push(p.grad.to_vec());
+    }
+    fn buffer(&mut self, b: BufferRef<'_, T>) {
+        match b {
+            BufferRef::Float { value, .. } => self.floats.push(value.to_vec()),
+            BufferRef::Count { value, .. } => self.counts.push(value),
+        }
+    }
+}
+
+impl<T: Float> Saved<T> {
+    fn take<M: Model<T>>(net: &M) -> Self {
+        let mut s = Saved { grads: Vec::new(), floats: Vec::new(), counts: Vec::new() };
+        net.visit(&mut s);
+        s
+    }
+
+    fn restore<M: Model<T>>(&self, net: &mut M) {
+        struct Restore<'a, T> {
+            saved: &'a Saved<T>,
+            next: (usize, usize, usize),
+        }
+        impl<T: Float> VisitMut<T> for Restore<'_, T> {
+            fn param(&mut self, p: ParamMut<'_, T>) {
+                p.grad.copy_from_slice(&self.saved.grads[self.next.0]);
+                self.next.0 += 1;
+            }
+            fn buffer(&mut self, b: BufferMut<'_, T>) {
+                match b {
+                    BufferMut::Float { value, .. } => {
+                        value.copy_from_slice(&self.saved.floats[self.next.1]);
+                        self.next.1 += 1;
+                    }
+                    BufferMut::Count { value, .. } => {
+                        *value = self.saved.counts[self.next.2];
+                        self.next.2 += 1;
+                    }
+                }
+            }
+        }
+        // The same network visits the same tensors in the same order, so the indices line up.
+        net.visit_mut(&mut Restore { saved: self, next: (0, 0, 0) });
+    }
+}
+
+fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
+    v.map_or_else(|| "-".to_string(), f)
+}
+
+fn sci(v: f64) -> String {
+    format!("{v:.3e}")
+}
+
+fn percent(v: f64) -> String {
+    format!("{:.1}%", 100.0 * v)
+}
+
+impl fmt::Display for GradientFlow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Gradient flow of {} (loss {}, {} samples)", self.label, sci(self.loss), self.batch)?;
+        let header = ["item", "kind", "|dL/dx|", "|dL/dW|", "|W|", "update/|W|", "dead", "saturated"];
+        let rows: Vec<[String; 8]> = self
+            .items
+            .iter()
+            .map(|i| {
+                [
+                    i.index.to_string(),
+                    i.kind.to_string(),
+                    opt(i.input_grad_norm, sci),
+                    opt(i.weight_grad_norm, sci),
+                    opt(i.weight_norm, sci),
+                    opt(i.update_ratio, sci),
+                    opt(i.dead_share, percent),
+                    opt(i.saturated_share, percent),
+                ]
+            })
+            .collect();
+        let mut widths = header.map(str::len);
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.len());
+            }
+        }
+        let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 8]| -> fmt::Result {
+            for (c, (cell, w)) in cells.iter().zip(widths).enumerate() {
+                // The kind column reads as a word: left-aligned; numbers right-aligned.
+                if c == 1 {
+                    write!(f, "  {cell:<w$}")?;
+                } else {
+                    write!(f, "  {cell:>w$}")?;
+                }
+            }
+            writeln!(f)
+        };
+        line(f, header)?;
+        for row in &rows {
+            line(f, row.each_ref().map(String::as_str))?;
+        }
+        writeln!(f, "gradient at the output |dL/dy|: {}", sci(self.output_grad_norm))?;
+        writeln!(f, "input/output gradient ratio: {}", opt(self.ratio(), sci))?;
+        match self.depth_fit() {
+            Some(fit) => writeln!(
+                f,
+                "per-layer factor: {:.4} (least squares over {} weighted layers, r^2 {:.3})",
+                fit.factor, fit.layers, fit.r2
+            )?,
+            None => writeln!(f, "per-layer factor: - (fewer than two weighted layers with a gradient)")?,
+        }
+        write!(f, "{}", self.verdict())
+    }
+}

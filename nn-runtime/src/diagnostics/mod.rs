@@ -1,0 +1,116 @@
+//! Gradient-flow diagnostics: per top-level item of a network, how large the
+//! gradient reaching its input is, how large its weights and their gradients
+//! are, how many of its units are dead or saturated; then a verdict
+//! (vanishing, exploding, dead units, saturation, healthy) with the remedies
+//! that fit, each in its `network!` spelling, and an SVG plot.
+//!
+//! ```ignore
+//! let flow = GradientFlow::measure(&mut net, data.inputs(), data.targets(), Loss::SoftmaxCrossEntropy)?;
+//! println!("{flow}");                 // table, verdict, remedies
+//! flow.to_svg("gradient_flow.svg")?;  // |dL/dx| per layer on a log axis
+//! ```
+//!
+//! Items are seen through [`Model::probe`](crate::Model::probe), which
+//! `network!` implements; a model that does not implement it has nothing to
+//! measure and [`GradientFlow::measure`] says so.
+//!
+//! # During training
+//!
+//! Measuring does not disturb training: parameter gradients and buffers
+//! (batch-norm running statistics) are saved before the measuring forward and
+//! backward and restored afterwards, and no weight changes. Only dropout's
+//! random stream advances. So it can run between optimizer steps. A
+//! [`Trainer`](crate::Trainer) measures every N epochs by itself, with the
+//! update-to-weight ratio of each measured epoch's last step:
+//!
+//! ```ignore
+//! let history = Trainer::new(Adam::default())
+//!     .epochs(30)
+//!     .gradient_flow(10, probe) // a fixed Dataset, e.g. a slice of the training data
+//!     .fit(&mut net, &train, Some(&val))?;
+//! for (epoch, flow) in &history.gradient_flows {
+//!     println!("after epoch {epoch}\n{flow}");
+//! }
+//! ```
+
+mod gradient_flow;
+mod svg;
+mod verdict;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use gradient_flow::{GradientFlow, ItemFlow, WeightSnapshot};
+pub use svg::{compare_svg, write_compare_svg};
+pub use verdict::{DepthFit, Finding, Problem, Remedy, Thresholds, Verdict};
+
+use crate::{LossError, ShapeError};
+
+/// Why a measurement or a plot could not be made.
+#[derive(Debug)]
+pub enum DiagnosticsError {
+    /// The batch or the loss gradient did not fit the network.
+    Shape(ShapeError),
+    /// The targets did not fit the outputs or the loss.
+    Loss(LossError),
+    /// A batch with no samples: per-sample norms are undefined.
+    EmptyBatch,
+    /// The network shows no items through `Model::probe` (a hand-written
+    /// `Model` that does not implement it).
+    NoItems { network: &'static str },
+    /// A [`WeightSnapshot`] taken of a different network.
+    SnapshotMismatch { tensor: usize, expected: usize, found: usize },
+    /// Nothing to plot: no measurement has a positive, finite gradient norm.
+    NothingToPlot,
+    /// The plotting library failed.
+    Plot(String),
+    /// Writing the SVG file failed.
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+impl fmt::Display for DiagnosticsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DiagnosticsError::Shape(e) => write!(f, "gradient-flow measurement: {e}"),
+            DiagnosticsError::Loss(e) => write!(f, "gradient-flow measurement: {e}"),
+            DiagnosticsError::EmptyBatch => {
+                write!(f, "gradient-flow measurement needs at least one sample; the batch has none")
+            }
+            DiagnosticsError::NoItems { network } => write!(
+                f,
+                "{network} shows no items through Model::probe, so there is nothing to measure \
+                 (networks made by network! implement it; implement it for a hand-written Model)"
+            ),
+            DiagnosticsError::SnapshotMismatch { tensor, expected, found } => write!(
+                f,
+                "weight snapshot does not match the network: weight tensor {tensor} had {expected} \
+                 elements in the snapshot and has {found} now (take the snapshot of the same network)"
+            ),
+            DiagnosticsError::NothingToPlot => {
+                write!(f, "nothing to plot: no measurement has a positive, finite gradient norm")
+            }
+            DiagnosticsError::Plot(e) => write!(f, "plotting failed: {e}"),
+            DiagnosticsError::Io { path, source } => write!(f, "cannot write {}: {source}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for DiagnosticsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DiagnosticsError::Shape(e) => Some(e),
+            DiagnosticsError::Loss(e) => Some(e),
+            DiagnosticsError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<ShapeError> for DiagnosticsError {
+    fn from(e: ShapeError) -> Self {
+        DiagnosticsError::Shape(e)
+    }
+}
