@@ -217,3 +217,25 @@ fn trainer_fits_a_sequence_dataset_with_global_norm_clipping() {
         Err(nn::train::TrainError::Width { expected: 2, found: 7, .. })
     ));
 }
+
+nn::network! {
+    /// The network of `tools/reference/safetensors_interop.py`'s LSTM.
+    pub struct TorchLstm(seq 3 -> 2) { lstm(5), last, dense(2) }
+}
+
+#[test]
+fn pytorch_lstm_state_dict_loads_strictly_and_files_round_trip() {
+    let reference = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/reference/out/torch_lstm.safetensors");
+    let mut net = TorchLstm::<f64>::seeded(0);
+    let before = net.parameters();
+    // Every name, dtype and shape must match PyTorch's state_dict for the load to succeed.
+    nn::io::load_safetensors_into(&mut net, &reference).unwrap();
+    assert!(net.parameters().iter().zip(&before).all(|(a, b)| a.name == b.name && a.value != b.value));
+
+    let bytes = nn::io::save_to_bytes(&net).unwrap();
+    let mut copy = TorchLstm::<f64>::seeded(1);
+    nn::io::load_from_bytes(&mut copy, &bytes).unwrap();
+    assert_eq!(copy.parameters(), net.parameters());
+    let xs = steps::<3>(&random(3 * 4, 2, 80));
+    assert_eq!(copy.predict(&xs), net.predict(&xs));
+}
