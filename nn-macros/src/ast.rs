@@ -27,19 +27,56 @@ pub struct Node {
 }
 
 pub enum Kind {
-    Dense { out: usize, init: Init, init_is_default: bool, bias: bool },
+    Dense {
+        out: usize,
+        init: Init,
+        init_is_default: bool,
+        bias: bool,
+    },
     Activation(Act),
-    Prelu { init: f64 },
-    BatchNorm { momentum: f64, eps: f64 },
-    LayerNorm { eps: f64 },
-    Dropout { p: f64 },
+    Prelu {
+        init: f64,
+    },
+    BatchNorm {
+        momentum: f64,
+        eps: f64,
+    },
+    LayerNorm {
+        eps: f64,
+    },
+    Dropout {
+        p: f64,
+    },
     Residual(List),
     ResidualProjection(List),
     Highway(List),
     Concat(List),
     Parallel(Vec<List>),
-    AuxHead { weight: f64, body: List },
-    Repeat { k: usize, body: List },
+    AuxHead {
+        weight: f64,
+        body: List,
+    },
+    Repeat {
+        k: usize,
+        body: List,
+    },
+    /// `rnn(h)`, `lstm(h)`, `gru(h)`: runs over every step of a `seq` network.
+    Recurrent {
+        cell: Cell,
+        hidden: usize,
+        recurrent_init: Init,
+        forget_bias: Option<f64>,
+    },
+    /// The final step of a sequence.
+    Last,
+}
+
+/// A recurrent cell, as the runtime's `nn::rnn` aliases.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cell {
+    Rnn,
+    Lstm,
+    Gru,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -89,6 +126,9 @@ impl Init {
         }
     }
 }
+
+/// The default initializer of recurrent weights (each gate's block of `weight_hh`).
+pub const RECURRENT_INIT: Init = Init::Orthogonal { gain: 1.0 };
 
 /// The initializer of block-owned weights (residual projection, highway gate):
 /// they feed no activation of their own, so Xavier, as for an output layer.

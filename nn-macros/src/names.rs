@@ -25,11 +25,18 @@ pub const PARALLEL: &str = "parallel";
 pub const BRANCH: &str = "branch";
 pub const AUX_HEAD: &str = "aux_head";
 pub const REPEAT: &str = "repeat";
+pub const RNN: &str = "rnn";
+pub const LSTM: &str = "lstm";
+pub const GRU: &str = "gru";
+pub const LAST: &str = "last";
+
+/// Recurrent layers: only at the top level of a `seq` network, before `last`.
+pub const RECURRENT: &[&str] = &[RNN, LSTM, GRU];
 
 /// Every item that may appear in an item list (`branch` only inside `parallel`).
 pub const LAYERS: &[&str] = &[
     DENSE, IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, ELU, SELU, GELU, SWISH, SILU, MISH, SOFTPLUS, PRELU, BATCH_NORM,
-    LAYER_NORM, DROPOUT, RESIDUAL, HIGHWAY, CONCAT, PARALLEL, AUX_HEAD, REPEAT,
+    LAYER_NORM, DROPOUT, RESIDUAL, HIGHWAY, CONCAT, PARALLEL, AUX_HEAD, REPEAT, RNN, LSTM, GRU, LAST,
 ];
 
 /// Items whose output width is their input width.
@@ -104,6 +111,15 @@ pub fn layer_params(layer: &str) -> &'static [Param] {
         RESIDUAL => &[Param { name: PROJECTION, ty: Ty::Keyword(PROJECTION), optional: true }],
         AUX_HEAD => &[Param { name: "weight", ty: Ty::Real, optional: false }],
         REPEAT => &[Param { name: "k", ty: Ty::Count, optional: false }],
+        RNN | GRU => &[
+            Param { name: "hidden", ty: Ty::Count, optional: false },
+            Param { name: "recurrent_init", ty: Ty::Init, optional: true },
+        ],
+        LSTM => &[
+            Param { name: "hidden", ty: Ty::Count, optional: false },
+            Param { name: "recurrent_init", ty: Ty::Init, optional: true },
+            Param { name: "forget_bias", ty: Ty::Real, optional: true },
+        ],
         _ => &[],
     }
 }
@@ -131,6 +147,9 @@ pub fn example(layer: &str) -> &'static str {
         DROPOUT => "dropout(0.1)",
         AUX_HEAD => "aux_head(weight = 0.3) { dense(10) }",
         REPEAT => "repeat(3) { dense(64), relu }",
+        RNN => "rnn(64)",
+        LSTM => "lstm(64)",
+        GRU => "gru(64)",
         RESIDUAL => "residual { dense(64), relu }",
         HIGHWAY => "highway { dense(64), relu }",
         CONCAT => "concat { dense(32), relu }",

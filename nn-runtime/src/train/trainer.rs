@@ -20,7 +20,8 @@ use crate::{first_non_finite_grad, grad_norm, seeded_rng, Clip, Float, Loss, Los
 /// Why training did not start or did not finish.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TrainError {
-    /// A dataset's samples have a different number of features than the network's input.
+    /// A dataset's samples have a different number of features than the
+    /// network's input (for a sequence network: not a positive multiple of it).
     Width { what: &'static str, expected: usize, found: usize },
     /// A dataset's labels do not suit the loss or the network's outputs.
     Targets { what: &'static str, error: LossError },
@@ -71,6 +72,12 @@ impl From<ShapeError> for TrainError {
 }
 
 /// Trains any [`Model`] on a [`Dataset`].
+///
+/// A sequence model ([`Model::SEQUENCE`]) trains on a dataset whose samples
+/// are whole sequences: each column holds `steps * INPUT` values, rows
+/// `t*INPUT .. (t+1)*INPUT` being step `t` (all samples of one dataset have
+/// the same number of steps). Clipping and optimizers see its parameters as
+/// any other model's.
 ///
 /// ```
 /// use nn_runtime::data::{iris, stratified_split, Standardizer};
@@ -189,7 +196,7 @@ impl<T: Float> Trainer<T> {
 
     /// Checks that `data` fits the network and the loss before any step.
     fn check<M: Model<T>>(&self, what: &'static str, data: &Dataset<T>) -> Result<(), TrainError> {
-        if data.width() != M::INPUT {
+        if !M::accepts_rows(data.width()) {
             return Err(TrainError::Width { what, expected: M::INPUT, found: data.width() });
         }
         let error = match (self.loss, data.labels()) {
