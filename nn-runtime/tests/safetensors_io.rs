@@ -11,8 +11,8 @@ use nn_runtime::io::{load_from_bytes, load_safetensors_into, save_safetensors, s
 use nn_runtime::rnn::{LstmCell, SeqGrad, SeqLayer};
 use nn_runtime::testing::{scramble, LayerModel};
 use nn_runtime::{
-    seeded_rng, Batch, BatchNorm, Chain, Dense, Float, Highway, Init, Layer, LayerNorm, Model, NamedBuffer,
-    NamedParam, ParamMut, Prelu, ResidualProjection, ShapeError, Visit, VisitMut,
+    seeded_rng, Batch, BatchNorm, Chain, Dense, Float, Highway, Init, Layer, LayerNorm, Model, NamedBuffer, NamedParam,
+    ParamMut, Prelu, ResidualProjection, ShapeError, Visit, VisitMut,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
