@@ -1,8 +1,25 @@
 //! Non-generic-in-shape numerics. Layer types fix shapes and own buffers;
 //! the arithmetic lives here, generic only over the scalar type, so a deep
 //! network does not compile one copy of each kernel per layer width.
+//!
+//! # Threads
+//!
+//! Products with more than one column and row go to `matrixmultiply`, built
+//! with its `threading` feature. Its thread count is the environment variable
+//! `MATMUL_NUM_THREADS` (read once, at the first product of the process; 1 to 4,
+//! default the number of physical cores); `MATMUL_NUM_THREADS=1` keeps `nn` on
+//! one core. Each product then uses at most `(m k + k n) / 16384` threads, so
+//! small products (every product of a 128-wide MLP at batch 32 or 64) stay on
+//! the calling thread and large ones (784x512 weights at batch 128) use two
+//! cores: the rows of the result are split when there are at least 96 of them,
+//! otherwise its columns. Matrix-vector products ([`gemv`]) always run on the
+//! calling thread.
 
 use crate::Float;
+
+mod gemv;
+
+pub use gemv::{isa, Isa};
 
 /// A borrowed matrix with explicit strides (row stride, column stride).
 ///
@@ -87,6 +104,9 @@ impl<'a, T> MatMut<'a, T> {
 /// `c = alpha * a * b + beta * c`. With `beta == 0`, `c`'s old contents are ignored
 /// (NaN included), as BLAS specifies.
 ///
+/// A product with one column (or one row) goes to the matrix-vector loops of
+/// [`gemv`]; everything else to `matrixmultiply`.
+///
 /// Panics if the shapes disagree: callers are the layer types, whose shapes are
 /// fixed at compile time, so a mismatch here is a bug in `nn`, not in user input.
 pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: MatMut<'_, T>) {
@@ -102,6 +122,17 @@ pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: 
         // matrixmultiply handles k == 0, but BLAS semantics for beta == 0 must clear NaN.
         scale_mat(beta, c);
         return;
+    }
+    if n == 1 {
+        let a = gemv::Mat { data: a.data, m, k, rs: a.rs, cs: a.cs };
+        let x = gemv::Strided { data: b.data, inc: b.rs };
+        return gemv::gemv(alpha, a, x, beta, c.data, c.rs);
+    }
+    if m == 1 {
+        // c^T = b^T a^T: a matrix-vector product with b transposed.
+        let bt = gemv::Mat { data: b.data, m: n, k, rs: b.cs, cs: b.rs };
+        let x = gemv::Strided { data: a.data, inc: a.cs };
+        return gemv::gemv(alpha, bt, x, beta, c.data, c.cs);
     }
     // SAFETY: extents checked above; `c` is a unique borrow so it aliases nothing.
     unsafe {
@@ -122,6 +153,20 @@ pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: 
             c.cs as isize,
         )
     }
+}
+
+/// `y = alpha * a x + beta * y` for contiguous vectors `x` (length `a.cols()`) and
+/// `y` (length `a.rows()`). With `beta == 0`, `y`'s old contents are ignored (NaN
+/// included), as BLAS specifies.
+///
+/// Reads `a` once in its storage order (dot products for a row-major `a`, column
+/// updates for a column-major one) with the widest vector instructions this CPU
+/// has ([`isa`]). Panics if the lengths disagree (a bug in `nn`, as for [`gemm`]).
+pub fn gemv<T: Float>(alpha: T, a: MatRef<'_, T>, x: &[T], beta: T, y: &mut [T]) {
+    assert!(x.len() == a.cols && y.len() == a.rows, "gemv length mismatch");
+    assert!(extent(a.rows, a.cols, a.rs, a.cs) <= a.data.len());
+    let a = gemv::Mat { data: a.data, m: a.rows, k: a.cols, rs: a.rs, cs: a.cs };
+    gemv::gemv(alpha, a, gemv::Strided { data: x, inc: 1 }, beta, y, 1);
 }
 
 fn scale_mat<T: Float>(beta: T, c: MatMut<'_, T>) {
@@ -190,5 +235,80 @@ mod tests {
         let mut c = [f32::NAN; 4];
         gemm(1.0, MatRef::col_major(&[], 2, 0), MatRef::col_major(&[], 0, 2), 0.0, MatMut::col_major(&mut c, 2, 2));
         assert_eq!(c, [0.0; 4]);
+    }
+
+    /// Naive `alpha * a b + beta * c` in f64.
+    fn naive(
+        alpha: f64,
+        a: MatRef<'_, f64>,
+        b: MatRef<'_, f64>,
+        beta: f64,
+        c0: &[f64],
+        c_rs: usize,
+        c_cs: usize,
+    ) -> Vec<f64> {
+        let (m, n) = (a.rows(), b.cols());
+        let mut out = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let d: f64 = (0..a.cols()).map(|l| a.at(i, l) * b.at(l, j)).sum();
+                let old = if beta == 0.0 { 0.0 } else { beta * c0[i * c_rs + j * c_cs] };
+                out[i + j * m] = alpha * d + old;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn gemm_with_one_column_or_one_row_matches_naive_product_in_every_layout() {
+        let mut checked = 0;
+        for (m, k, n) in [(37, 19, 1), (1, 19, 37), (64, 128, 1), (1, 128, 64), (1, 5, 1)] {
+            let a: Vec<f64> = (0..m * k).map(|v| ((v * 7 % 13) as f64 - 6.0) / 8.0).collect();
+            let b: Vec<f64> = (0..k * n).map(|v| ((v * 5 % 11) as f64 - 5.0) / 4.0).collect();
+            for a_rows in [true, false] {
+                for b_rows in [true, false] {
+                    for c_rows in [true, false] {
+                        let ar = if a_rows { MatRef::row_major(&a, m, k) } else { MatRef::col_major(&a, m, k) };
+                        let br = if b_rows { MatRef::row_major(&b, k, n) } else { MatRef::col_major(&b, k, n) };
+                        let (c_rs, c_cs) = if c_rows { (n, 1) } else { (1, m) };
+                        for (alpha, beta) in [(1.0, 0.0), (0.5, 2.0)] {
+                            let c0: Vec<f64> = (0..m * n).map(|v| v as f64 * 0.25).collect();
+                            let mut c = if beta == 0.0 { vec![f64::NAN; m * n] } else { c0.clone() };
+                            let cm =
+                                if c_rows { MatMut::row_major(&mut c, m, n) } else { MatMut::col_major(&mut c, m, n) };
+                            gemm(alpha, ar, br, beta, cm);
+                            let want = naive(alpha, ar, br, beta, &c0, c_rs, c_cs);
+                            for i in 0..m {
+                                for j in 0..n {
+                                    let got = c[i * c_rs + j * c_cs];
+                                    // Inputs are multiples of 1/8 and 1/4: every path is exact.
+                                    assert_eq!(
+                                        got,
+                                        want[i + j * m],
+                                        "{m}x{k}x{n} a_rows {a_rows} b_rows {b_rows} c_rows {c_rows} ({i}, {j})"
+                                    );
+                                }
+                            }
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 5 * 8 * 2);
+    }
+
+    #[test]
+    fn public_gemv_matches_gemm_through_matrixmultiply() {
+        let (m, k) = (23, 41);
+        let a: Vec<f32> = (0..m * k).map(|v| ((v * 3 % 17) as f32 - 8.0) / 16.0).collect();
+        let x: Vec<f32> = (0..k).map(|v| ((v % 7) as f32 - 3.0) / 2.0).collect();
+        // Two columns [x, x] go through matrixmultiply; its first column is the reference.
+        let xx: Vec<f32> = x.iter().chain(&x).copied().collect();
+        let mut c = vec![0.0f32; m * 2];
+        gemm(1.0, MatRef::row_major(&a, m, k), MatRef::col_major(&xx, k, 2), 0.0, MatMut::col_major(&mut c, m, 2));
+        let mut y = vec![f32::NAN; m];
+        gemv(1.0, MatRef::row_major(&a, m, k), &x, 0.0, &mut y);
+        assert_eq!(y, c[..m]);
     }
 }

@@ -177,7 +177,7 @@ fn lstm_net<T: Float>(seed: u64) -> LstmNet<T> {
 
 /// Rows `t*N..(t+1)*N` of `x` as step `t`.
 fn steps<T: Float, const N: usize>(x: &DMatrixView<'_, T>) -> Result<Vec<Batch<T, N>>, ShapeError> {
-    if x.nrows() == 0 || x.nrows() % N != 0 {
+    if x.nrows() == 0 || !x.nrows().is_multiple_of(N) {
         return Err(ShapeError::Width { what: "sequence", expected: N, found: x.nrows() });
     }
     Ok((0..x.nrows() / N).map(|t| Batch::<T, N>::from_fn(x.ncols(), |i, j| x[(t * N + i, j)])).collect())

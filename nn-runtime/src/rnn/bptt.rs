@@ -527,7 +527,7 @@ mod tests {
             }
             state = reference.final_state().to_vec();
         }
-        if steps % k.unwrap().get() == 0 {
+        if steps.is_multiple_of(k.unwrap().get()) {
             // The initial state is itself a cut point.
             initial_grad.iter_mut().for_each(|s| s.fill(0.0));
         }

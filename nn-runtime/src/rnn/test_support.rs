@@ -85,7 +85,7 @@ impl<L: SeqLayer<f64, I, H>, const I: usize, const H: usize> Model<f64> for SeqM
     }
 
     fn forward_view(&mut self, x: DMatrixView<'_, f64>) -> Result<DMatrixView<'_, f64>, ShapeError> {
-        if x.nrows() % I != 0 {
+        if !x.nrows().is_multiple_of(I) {
             return Err(ShapeError::Width { what: "sequence", expected: I, found: x.nrows() });
         }
         let steps = x.nrows() / I;

@@ -62,7 +62,7 @@ impl Reporter {
         self.loss_sum += loss * samples as f64;
         if let Some(bar) = &self.bar {
             bar.set_position(step as u64);
-            if step % REDRAW_EVERY == 0 {
+            if step.is_multiple_of(REDRAW_EVERY) {
                 bar.set_message(format!(
                     "loss {:.4}, {:.0} samples/s",
                     self.loss_sum / self.samples.max(1) as f64,

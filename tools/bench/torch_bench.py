@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Issue 9's workloads W1-W6 in PyTorch on the CPU, float32, at 1 and 2 threads.
+
+One train step = optimizer.zero_grad(), forward, F.cross_entropy over 10
+classes, backward, torch.optim.SGD step (lr 0.01, no momentum), exactly as
+benches/workloads.rs does in nn. W6 is W2's network in eval mode under
+torch.inference_mode(), one sample.
+
+    /work/main/.venv/bin/python tools/bench/torch_bench.py            # full run
+    /work/main/.venv/bin/python tools/bench/torch_bench.py --quick    # smoke run
+
+Each workload is warmed up, then timed call by call for at least --seconds
+(and at least --min-reps calls); the median is reported. Results go to
+tools/bench/out/torch.json (or --out).
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+CLASSES = 10
+
+
+def mlp(widths, act):
+    layers = []
+    for i, (a, b) in enumerate(zip(widths, widths[1:])):
+        layers.append(nn.Linear(a, b))
+        if i + 2 < len(widths):
+            layers.append(act())
+    return nn.Sequential(*layers)
+
+
+class Recurrent(nn.Module):
+    """LSTM or GRU over the sequence, last hidden state -> dense(10)."""
+
+    def __init__(self, cell, inputs, hidden):
+        super().__init__()
+        self.rnn = cell(inputs, hidden)
+        self.head = nn.Linear(hidden, CLASSES)
+
+    def forward(self, x):  # x: (steps, batch, inputs)
+        out, _ = self.rnn(x)
+        return self.head(out[-1])
+
+
+def train_step_fn(model, x, y):
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def workloads():
+    """(name, description, step function) for each workload, freshly seeded."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1)
+
+    def batch(shape):
+        return torch.rand(shape, generator=g) * 3.4 - 1.7, torch.randint(0, CLASSES, (shape[-2],), generator=g)
+
+    out = []
+    x, y = batch((32, 64))
+    out.append(("W1", "MLP 64-128-128-10 relu, batch 32", train_step_fn(mlp([64, 128, 128, 10], nn.ReLU), x, y)))
+    x, y = batch((128, 784))
+    w2 = mlp([784, 512, 512, 10], nn.ReLU)
+    out.append(("W2", "MLP 784-512-512-10 relu, batch 128", train_step_fn(w2, x, y)))
+    x, y = batch((64, 64))
+    out.append(("W3", "20 sigmoid layers of 128, 64 -> 10, batch 64",
+                train_step_fn(mlp([64] + [128] * 20 + [10], nn.Sigmoid), x, y)))
+    for name, cell in (("W4", nn.LSTM), ("W5", nn.GRU)):
+        x = torch.rand((50, 32, 32), generator=g) * 3.4 - 1.7
+        y = torch.randint(0, CLASSES, (32,), generator=g)
+        out.append((name, f"{cell.__name__} 32 -> 128, 50 steps, batch 32, last -> dense(10)",
+                    train_step_fn(Recurrent(cell, 32, 128), x, y)))
+    w6 = mlp([784, 512, 512, 10], nn.ReLU).eval()
+    one = torch.rand((1, 784), generator=g)
+
+    def predict():
+        with torch.inference_mode():
+            w6(one)
+
+    out.append(("W6", "W2's network, predict one sample", predict))
+    return out
+
+
+def measure(fn, seconds, min_reps, warmup):
+    for _ in range(warmup):
+        fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_reps or time.perf_counter() - start < seconds:
+        t0 = time.perf_counter_ns()
+        fn()
+        times.append(time.perf_counter_ns() - t0)
+    return statistics.median(times) * 1e-9, len(times)
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smoke run: short timings")
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
+    ap.add_argument("--seconds", type=float, default=5.0, help="time per workload and thread count")
+    ap.add_argument("--min-reps", type=int, default=50)
+    ap.add_argument("--warmup", type=int, default=20)
+    ap.add_argument("--out", default=os.path.join(here, "out", "torch.json"))
+    args = ap.parse_args()
+    if args.quick:
+        args.seconds, args.min_reps, args.warmup = 0.3, 5, 3
+
+    threads = [int(t) for t in args.threads.split(",")]
+    results = {}
+    for t in threads:
+        torch.set_num_threads(t)
+        for name, desc, fn in workloads():
+            median, reps = measure(fn, args.seconds, args.min_reps, args.warmup)
+            results.setdefault(name, {"description": desc})[f"threads_{t}"] = {"median_s": median, "reps": reps}
+            print(f"{name} threads={t}: {median * 1e6:10.1f} us  ({reps} reps)", flush=True)
+
+    print()
+    print(f"PyTorch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}")
+    header = f"{'':4} " + " ".join(f"{f'{t} thread' + ('s' if t > 1 else ''):>14}" for t in threads) + "  workload"
+    print(header)
+    for name, r in results.items():
+        cells = " ".join(f"{r[f'threads_{t}']['median_s'] * 1e6:>11.1f} us" for t in threads)
+        print(f"{name:4} {cells}  {r['description']}")
+
+    doc = {
+        "torch": torch.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "machine": platform.processor() or platform.machine(),
+        "quick": args.quick,
+        "seconds_per_workload": args.seconds,
+        "workloads": results,
+    }
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
