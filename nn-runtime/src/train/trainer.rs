@@ -3,6 +3,7 @@
 //! early stopping, and a stop with the last good weights on non-finite values.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use nalgebra::DMatrix;
@@ -14,6 +15,7 @@ use super::snapshot::Snapshot;
 use super::{EpochStats, History, Progress};
 use crate::data::{DataError, Dataset, Labels, MiniBatch};
 use crate::diagnostics::{GradientFlow, WeightSnapshot};
+use crate::io::save_safetensors;
 use crate::optim::{Optimizer, Schedule, Scheduler};
 use crate::{first_non_finite_grad, grad_norm, seeded_rng, Clip, Float, Loss, LossError, Model, ShapeError};
 
@@ -38,6 +40,11 @@ pub enum TrainError {
     Data(DataError),
     /// A gradient-flow measurement ([`Trainer::gradient_flow`]) failed; says why.
     GradientFlow(String),
+    /// The checkpoint ([`Trainer::checkpoint`]) after this epoch could not be
+    /// written; `reason` is the [`crate::io::SaveError`]'s message. Training
+    /// stops there: the model holds the weights that were being written (this
+    /// epoch's, the best so far) and the checkpoint file is left as it was.
+    Checkpoint { epoch: usize, reason: String },
 }
 
 impl fmt::Display for TrainError {
@@ -59,6 +66,11 @@ impl fmt::Display for TrainError {
             TrainError::Shape(e) => write!(f, "{e}"),
             TrainError::Data(e) => write!(f, "{e}"),
             TrainError::GradientFlow(e) => write!(f, "{e}"),
+            TrainError::Checkpoint { epoch, reason } => write!(
+                f,
+                "checkpoint after epoch {epoch} failed ({reason}); the model holds that epoch's weights, \
+                 save them elsewhere"
+            ),
         }
     }
 }
@@ -109,6 +121,7 @@ pub struct Trainer<T: Float> {
     patience: Option<usize>,
     progress: Progress,
     flow_probe: Option<(usize, Dataset<T>)>,
+    checkpoint: Option<PathBuf>,
 }
 
 impl<T: Float> Trainer<T> {
@@ -127,6 +140,7 @@ impl<T: Float> Trainer<T> {
             patience: None,
             progress: Progress::Auto,
             flow_probe: None,
+            checkpoint: None,
         }
     }
     pub fn loss(mut self, loss: Loss) -> Self {
@@ -169,6 +183,17 @@ impl<T: Float> Trainer<T> {
     /// loss without validation data) and ends with the best epoch's weights.
     pub fn early_stopping(mut self, patience: usize) -> Self {
         self.patience = Some(patience);
+        self
+    }
+    /// After every epoch that reaches a new lowest validation loss (training
+    /// loss without validation data), writes the model's weights and buffers
+    /// to `path` with [`crate::io::save_safetensors`]: atomically, so `path`
+    /// always holds a complete checkpoint of the best epoch so far, even if
+    /// the process dies while writing. [`History::best_epoch`] says which
+    /// epoch it is. A failed write stops training with
+    /// [`TrainError::Checkpoint`].
+    pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
+        self.checkpoint = Some(path.into());
         self
     }
     pub fn progress(mut self, progress: Progress) -> Self {
@@ -338,22 +363,27 @@ impl<T: Float> Trainer<T> {
                 history.gradient_flows.push((epoch, flow));
             }
 
-            if let Some(patience) = self.patience {
-                if metric < best_metric {
-                    best_metric = metric;
-                    since_best = 0;
-                    history.best_epoch = Some(epoch);
+            if metric < best_metric && (self.patience.is_some() || self.checkpoint.is_some()) {
+                best_metric = metric;
+                since_best = 0;
+                history.best_epoch = Some(epoch);
+                if self.patience.is_some() {
                     best.capture(model);
-                } else {
-                    since_best += 1;
-                    if since_best >= patience {
-                        history.stopped_early = epoch < self.epochs;
-                        break;
+                }
+                if let Some(path) = &self.checkpoint {
+                    if let Err(e) = save_safetensors(model, path) {
+                        return Err(TrainError::Checkpoint { epoch, reason: e.to_string() });
                     }
+                }
+            } else if let Some(patience) = self.patience {
+                since_best += 1;
+                if since_best >= patience {
+                    history.stopped_early = epoch < self.epochs;
+                    break;
                 }
             }
         }
-        if history.best_epoch.is_some() {
+        if self.patience.is_some() && history.best_epoch.is_some() {
             best.restore(model);
         }
         Ok(history)
