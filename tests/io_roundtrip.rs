@@ -33,6 +33,13 @@ nn::network! {
 }
 
 nn::network! {
+    /// A sequence network: stacked recurrent cells, a position-wise layer, `last`.
+    pub struct Sequence(seq 3 -> 2) {
+        dense(4), layer_norm, lstm(5, forget_bias = 1.0), gru(4), rnn(3), last, dense(2),
+    }
+}
+
+nn::network! {
     /// A different network, to load the wrong file into.
     pub struct Other(4 -> 3) {
         dense(6), batch_norm, relu, dense(3),
@@ -101,6 +108,25 @@ fn round_trip_is_bit_exact_f32() {
 #[test]
 fn round_trip_is_bit_exact_f64() {
     round_trip::<f64>("rt64");
+}
+
+fn sequence_round_trip<T: Float>(test: &str) {
+    let dir = scratch(test);
+    let path = dir.join("sequence.safetensors");
+    let mut src = Sequence::<T>::seeded(3);
+    scramble(&mut src, 11);
+    src.save_safetensors(&path).unwrap();
+    let loaded = Sequence::<T>::load_safetensors(&path).unwrap();
+    assert_eq!(state(&loaded), state(&src));
+    let xs: Vec<Batch<T, 3>> = (0..7).map(|t| input::<T, 3>(5, 40 + t)).collect();
+    assert_eq!(bits(loaded.predict(&xs).as_slice()), bits(src.predict(&xs).as_slice()), "predict differs");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn sequence_network_round_trip_is_bit_exact_f32_and_f64() {
+    sequence_round_trip::<f32>("seq32");
+    sequence_round_trip::<f64>("seq64");
 }
 
 /// The file holds exactly `Model::parameters()` and `Model::buffers()`, under

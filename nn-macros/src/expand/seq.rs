@@ -350,6 +350,7 @@ struct Bodies {
 
 fn api(src: &parse::Network, i: TokenStream, o: TokenStream, b: Bodies) -> TokenStream {
     let rt = rt();
+    let safetensors = super::api::safetensors_methods();
     let parse::Network { attrs, vis, ident, .. } = src;
     let name = ident.to_string();
     let Bodies {
@@ -472,6 +473,8 @@ fn api(src: &parse::Network, i: TokenStream, o: TokenStream, b: Bodies) -> Token
                 pub fn summary(&self) -> ::std::string::String {
                     #summary
                 }
+
+                #safetensors
 
                 #helpers
             }
