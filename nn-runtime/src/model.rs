@@ -26,7 +26,7 @@ pub trait Model<T: Float> {
     /// Whether a batch (or a dataset's samples) of `rows` rows fits the input.
     fn accepts_rows(rows: usize) -> bool {
         if Self::SEQUENCE {
-            rows > 0 && rows % Self::INPUT == 0
+            rows > 0 && rows.is_multiple_of(Self::INPUT)
         } else {
             rows == Self::INPUT
         }

@@ -155,7 +155,7 @@ impl<T: Float> Dataset<T> {
     /// The inputs of a sequence dataset (each sample `steps * N` values, rows
     /// `t*N .. (t+1)*N` being step `t`) as one batch per step, for a `seq N` network.
     pub fn to_steps<const N: usize>(&self) -> Result<Vec<Batch<T, N>>, DataError> {
-        if self.width() % N != 0 {
+        if !self.width().is_multiple_of(N) {
             return Err(DataError::Width { expected: N, found: self.width() });
         }
         let steps = self.width() / N;

@@ -54,7 +54,7 @@ pub fn view_into_wide<T: Float, const N: usize>(
     if x.nrows() == 0 {
         return Err(ShapeError::EmptySequence);
     }
-    if x.nrows() % N != 0 {
+    if !x.nrows().is_multiple_of(N) {
         return Err(ShapeError::StepRows { per_step: N, found: x.nrows() });
     }
     let (steps, n) = (x.nrows() / N, x.ncols());
@@ -84,7 +84,7 @@ fn batch_of(cols: usize, steps: usize) -> Result<usize, ShapeError> {
     if steps == 0 {
         return Err(ShapeError::EmptySequence);
     }
-    if cols % steps != 0 {
+    if !cols.is_multiple_of(steps) {
         return Err(ShapeError::StepColumns { steps, found: cols });
     }
     Ok(cols / steps)
