@@ -102,6 +102,23 @@ pub enum Kind {
         k: usize,
         body: List,
     },
+    /// `rnn(h)`, `lstm(h)`, `gru(h)`: runs over every step of a `seq` network.
+    Recurrent {
+        cell: Cell,
+        hidden: usize,
+        recurrent_init: Init,
+        forget_bias: Option<f64>,
+    },
+    /// The final step of a sequence.
+    Last,
+}
+
+/// A recurrent cell, as the runtime's `nn::rnn` aliases.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cell {
+    Rnn,
+    Lstm,
+    Gru,
 }
 
 /// A square window moved over an image, as the runtime's `Window2d`.
@@ -159,6 +176,9 @@ impl Init {
         }
     }
 }
+
+/// The default initializer of recurrent weights (each gate's block of `weight_hh`).
+pub const RECURRENT_INIT: Init = Init::Orthogonal { gain: 1.0 };
 
 /// The initializer of block-owned weights (residual projection, highway gate):
 /// they feed no activation of their own, so Xavier, as for an output layer.

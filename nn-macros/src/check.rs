@@ -12,19 +12,13 @@ use crate::names::{self, Param, Ty};
 use crate::parse::{self, Args, Shape, Value};
 use crate::suggest::{closest, hint};
 
+mod seq;
+
 /// Checks one network. Returns the checked tree when everything resolved; when
 /// `cx` holds errors the tree may be missing items and must not be generated.
 pub fn network<'a>(cx: &Ctxt, src: &'a parse::Network) -> Option<Net<'a>> {
     let input = match &src.input {
-        Shape::Vector(w) => positive(cx, w, "input width").map(Dims::Vector),
-        Shape::Seq { keyword, .. } => {
-            cx.error(
-                *keyword,
-                "sequence networks (`seq N` input) are not supported by `network!` yet; \
-                 write a vector input such as `(16 -> 4)`",
-            );
-            None
-        }
+        Shape::Vector(w) | Shape::Seq { width: w, .. } => positive(cx, w, "input width").map(Dims::Vector),
         Shape::Image { channels, height, width, .. } => {
             let c = positive(cx, channels, "input channel count");
             let h = positive(cx, height, "input height");
@@ -35,7 +29,10 @@ pub fn network<'a>(cx: &Ctxt, src: &'a parse::Network) -> Option<Net<'a>> {
     let output = positive(cx, &src.output, "output width");
     let env = Env { top: true, net_output: output };
     let what = format!("network `{}`", src.ident);
-    let (body, last) = list(cx, &src.items, input, &env, &what);
+    let (body, last) = match &src.input {
+        Shape::Seq { keyword, .. } => seq::items(cx, src, *keyword, input, &env),
+        _ => list(cx, &src.items, input, &env, &what),
+    };
     match (last, output) {
         (Some(last @ Dims::Image { c, .. }), Some(declared)) => cx.error(
             src.output.span,
@@ -153,6 +150,10 @@ fn resolve(cx: &Ctxt, item: &parse::Item, n: Option<Dims>, env: &Env) -> (Option
         let keeps_width = closest(&name, names::LAYERS).is_some_and(|l| names::KEEPS_WIDTH.contains(&l));
         return (None, n.filter(|_| keeps_width));
     };
+    if names::RECURRENT.contains(&layer) || layer == names::LAST {
+        seq::misplaced(cx, item, layer, env);
+        return (None, if layer == names::LAST { n } else { None });
+    }
     let body = match (names::takes_body(layer), &item.body) {
         (true, None) => {
             cx.error(span, format!("`{layer}` needs a body: `{}`", names::example(layer)));

@@ -8,6 +8,7 @@
 
 mod api;
 mod body;
+mod seq;
 mod summary;
 
 use proc_macro2::{Literal, TokenStream};
@@ -28,6 +29,7 @@ fn network(src: &parse::Network) -> TokenStream {
     let cx = Ctxt::new();
     let net = check::network(&cx, src);
     match (cx.check(), net) {
+        (Ok(()), Some(net)) if matches!(src.input, parse::Shape::Seq { .. }) => seq::network(&net),
         (Ok(()), Some(net)) => {
             let module = format_ident!("__nn_network_{}", src.ident);
             let (bodies, top) = body::structs(&net.body);
@@ -43,7 +45,10 @@ fn network(src: &parse::Network) -> TokenStream {
         }
         (Err(e), _) => {
             let errors = e.to_compile_error();
-            let stub = api::fallback(src);
+            let stub = match src.input {
+                parse::Shape::Seq { .. } => seq::fallback(src),
+                _ => api::fallback(src),
+            };
             quote! { #errors #stub }
         }
         (Ok(()), None) => unreachable!("check returns no network only after reporting an error"),

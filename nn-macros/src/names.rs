@@ -30,6 +30,13 @@ pub const MAX_POOL: &str = "max_pool";
 pub const AVG_POOL: &str = "avg_pool";
 pub const GLOBAL_AVG_POOL: &str = "global_avg_pool";
 pub const FLATTEN: &str = "flatten";
+pub const RNN: &str = "rnn";
+pub const LSTM: &str = "lstm";
+pub const GRU: &str = "gru";
+pub const LAST: &str = "last";
+
+/// Recurrent layers: only at the top level of a `seq` network, before `last`.
+pub const RECURRENT: &[&str] = &[RNN, LSTM, GRU];
 
 /// Every item that may appear in an item list (`branch` only inside `parallel`).
 pub const LAYERS: &[&str] = &[
@@ -61,6 +68,10 @@ pub const LAYERS: &[&str] = &[
     AVG_POOL,
     GLOBAL_AVG_POOL,
     FLATTEN,
+    RNN,
+    LSTM,
+    GRU,
+    LAST,
 ];
 
 /// Items that need an image input.
@@ -151,6 +162,15 @@ pub fn layer_params(layer: &str) -> &'static [Param] {
             Param { name: "stride", ty: Ty::Count, optional: true },
             Param { name: "padding", ty: Ty::Count, optional: true },
         ],
+        RNN | GRU => &[
+            Param { name: "hidden", ty: Ty::Count, optional: false },
+            Param { name: "recurrent_init", ty: Ty::Init, optional: true },
+        ],
+        LSTM => &[
+            Param { name: "hidden", ty: Ty::Count, optional: false },
+            Param { name: "recurrent_init", ty: Ty::Init, optional: true },
+            Param { name: "forget_bias", ty: Ty::Real, optional: true },
+        ],
         _ => &[],
     }
 }
@@ -181,6 +201,9 @@ pub fn example(layer: &str) -> &'static str {
         DROPOUT => "dropout(0.1)",
         AUX_HEAD => "aux_head(weight = 0.3) { dense(10) }",
         REPEAT => "repeat(3) { dense(64), relu }",
+        RNN => "rnn(64)",
+        LSTM => "lstm(64)",
+        GRU => "gru(64)",
         RESIDUAL => "residual { dense(64), relu }",
         HIGHWAY => "highway { dense(64), relu }",
         CONCAT => "concat { dense(32), relu }",

@@ -25,6 +25,11 @@ pub enum ShapeError {
     StateParts { what: &'static str, expected: usize, found: usize },
     /// A recurrent state (or its gradient) whose batch size differs from the sequence's.
     StateBatch { what: &'static str, expected: usize, found: usize },
+    /// A sequence batch seen as a matrix (`Model`) whose rows are not a whole
+    /// number of steps of `per_step` features.
+    StepRows { per_step: usize, found: usize },
+    /// A batch of steps laid side by side whose columns do not split into `steps` equal steps.
+    StepColumns { steps: usize, found: usize },
 }
 
 impl fmt::Display for ShapeError {
@@ -59,6 +64,14 @@ impl fmt::Display for ShapeError {
             ),
             ShapeError::StateBatch { what, expected, found } => {
                 write!(f, "{what} has {found} samples but the sequence has {expected}")
+            }
+            ShapeError::StepRows { per_step, found } => write!(
+                f,
+                "sequence batch has {found} rows, not a whole number of time steps of {per_step} features \
+                 (rows t*{per_step}..(t+1)*{per_step} are step t)"
+            ),
+            ShapeError::StepColumns { steps, found } => {
+                write!(f, "{found} columns do not split into {steps} time steps of one batch size")
             }
         }
     }

@@ -18,6 +18,19 @@ pub trait Model<T: Float> {
     const OUTPUT: usize;
     /// The struct's name, for summaries, errors and file metadata.
     const NAME: &'static str;
+    /// Whether the model takes sequences (`seq N`): its batches then have any
+    /// positive multiple of [`Model::INPUT`] rows, and so do the samples of a
+    /// dataset it trains on (one column of `steps * INPUT` values per sample).
+    const SEQUENCE: bool = false;
+
+    /// Whether a batch (or a dataset's samples) of `rows` rows fits the input.
+    fn accepts_rows(rows: usize) -> bool {
+        if Self::SEQUENCE {
+            rows > 0 && rows.is_multiple_of(Self::INPUT)
+        } else {
+            rows == Self::INPUT
+        }
+    }
 
     /// Shows every parameter and buffer, with PyTorch-style naming levels.
     fn visit(&self, v: &mut dyn Visit<T>);

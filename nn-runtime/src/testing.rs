@@ -9,8 +9,8 @@
 use nalgebra::{DMatrix, DMatrixView};
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::layer::{copy_batch, empty, ParamMut, ParamRef};
-use crate::{seeded_rng, Batch, Float, Layer, Model, ShapeError, Visit, VisitMut};
+use crate::layer::{copy_batch, empty, BufferMut, ParamMut, ParamRef};
+use crate::{seeded_rng, Batch, Float, Layer, Model, SeededRng, ShapeError, Visit, VisitMut};
 
 /// A single layer or block presented as a [`Model`], so the harness (and
 /// anything else written against `Model`) can drive it.
@@ -245,4 +245,28 @@ pub fn batch_from<T: Float, const N: usize>(x: &Batch<T, N>) -> Batch<T, N> {
     let mut b = empty();
     copy_batch(&mut b, x);
     b
+}
+
+/// Gives every parameter a random value in [-1, 1), every float buffer one in
+/// [0.5, 2) (valid running variances) and every counter one in [1, 1000):
+/// after it, a test that saves and loads, or copies, a model sees anything
+/// dropped or swapped, including tensors that start equal in every network
+/// (norm weights, PReLU slopes, running statistics).
+pub fn scramble<T: Float, M: Model<T>>(model: &mut M, seed: u64) {
+    use rand::Rng;
+    struct S(SeededRng);
+    impl<T: Float> VisitMut<T> for S {
+        fn param(&mut self, p: ParamMut<'_, T>) {
+            p.value.iter_mut().for_each(|v| *v = T::of(self.0.random_range(-1.0..1.0)));
+        }
+        fn buffer(&mut self, b: BufferMut<'_, T>) {
+            match b {
+                BufferMut::Float { value, .. } => {
+                    value.iter_mut().for_each(|v| *v = T::of(self.0.random_range(0.5..2.0)));
+                }
+                BufferMut::Count { value, .. } => *value = self.0.random_range(1..1000),
+            }
+        }
+    }
+    model.visit_mut(&mut S(seeded_rng(seed)));
 }

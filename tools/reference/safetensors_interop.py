@@ -5,14 +5,16 @@ with batch_norm, a residual block with projection, an LSTM sequence network), gi
 running statistics with a few training-mode batches, and writes
   out/torch_{mlp,resnet,lstm}.safetensors      model.state_dict(), as safetensors.torch.save_file
   out/torch_{mlp,resnet,lstm}_io.safetensors   x [batch, in] and eval outputs y [batch, out], F64
-which nn-runtime/tests/safetensors_io.rs loads into the equivalent hand-built networks.
+which tests/safetensors_interop.rs loads into the equivalent `network!` networks
+(MLP, residual) and nn-runtime/tests/safetensors_io.rs into the hand-built LSTM network.
 
-nn -> PyTorch: loads out/nn_{mlp,resnet,lstm}.safetensors (written by that test with
+nn -> PyTorch: loads out/nn_{mlp,resnet,lstm}.safetensors (written by those tests with
 NN_WRITE_REFERENCE=1) with load_state_dict(strict=True) and checks PyTorch's eval
 outputs against ours in out/nn_{mlp,resnet,lstm}_io.safetensors, to 1e-5.
 
 Rerun (from the repository root):
   python tools/reference/safetensors_interop.py
+  NN_WRITE_REFERENCE=1 cargo test --test safetensors_interop committed
   NN_WRITE_REFERENCE=1 cargo test -p nn-runtime --test safetensors_io committed_files
   python tools/reference/safetensors_interop.py
 Everything is seeded, so the torch_* tensors come out the same each time.
@@ -28,9 +30,10 @@ OUT = Path(__file__).parent / "out"
 
 
 class Residual(nn.Module):
-    """y = projection(x) + body(x), body items named 0, 1, ... like nn.Sequential,
-    the projection named `projection`: the state_dict names of nn's
-    `residual(projection) { ... }`."""
+    """y = projection(x) + body(x): the state_dict names of nn's
+    `residual(projection) { ... }` at index i, `{i}.{j}.weight` for body item j
+    and `{i}.projection.weight`. The body items are registered on this module
+    itself (not inside a nested nn.Sequential, which would add a `.body` level)."""
 
     def __init__(self, *body, projection):
         super().__init__()

@@ -214,6 +214,7 @@ pub fn fallback(src: &parse::Network) -> TokenStream {
 
 fn api(src: &parse::Network, i: TokenStream, o: TokenStream, b: Bodies) -> TokenStream {
     let rt = rt();
+    let safetensors = safetensors_methods();
     let parse::Network { attrs, vis, ident, .. } = src;
     let name = ident.to_string();
     let Bodies {
@@ -318,6 +319,8 @@ fn api(src: &parse::Network, i: TokenStream, o: TokenStream, b: Bodies) -> Token
                     #summary
                 }
 
+                #safetensors
+
                 #helpers
             }
 
@@ -354,5 +357,43 @@ fn api(src: &parse::Network, i: TokenStream, o: TokenStream, b: Bodies) -> Token
                 #model_extra
             }
         };
+    }
+}
+
+/// `save_safetensors` / `load_safetensors` / `load_safetensors_into`: the same
+/// for vector and sequence networks, since both go through `Model`.
+pub(super) fn safetensors_methods() -> TokenStream {
+    let rt = rt();
+    quote! {
+        /// Writes every parameter and buffer to `path` as safetensors, under
+        /// PyTorch `state_dict` names. Atomic: `path` holds either its previous
+        /// content or the complete new file, whatever happens.
+        pub fn save_safetensors(
+            &self,
+            path: impl ::core::convert::AsRef<::std::path::Path>,
+        ) -> ::core::result::Result<(), #rt::io::SaveError> {
+            #rt::io::save_safetensors(self, path)
+        }
+
+        /// A network with the weights and buffers of the safetensors file at
+        /// `path` (as `save_safetensors` or PyTorch writes them), checked strictly.
+        pub fn load_safetensors(
+            path: impl ::core::convert::AsRef<::std::path::Path>,
+        ) -> ::core::result::Result<Self, #rt::io::LoadError> {
+            // Loading is strict, so every parameter and buffer of this
+            // placeholder is overwritten; the seed only fixes dropout's stream.
+            let mut net = Self::seeded(0);
+            net.load_safetensors_into(path)?;
+            ::core::result::Result::Ok(net)
+        }
+
+        /// Loads the safetensors file at `path` into this network after checking
+        /// every tensor; on error the network is unchanged.
+        pub fn load_safetensors_into(
+            &mut self,
+            path: impl ::core::convert::AsRef<::std::path::Path>,
+        ) -> ::core::result::Result<(), #rt::io::LoadError> {
+            #rt::io::load_safetensors_into(self, path)
+        }
     }
 }

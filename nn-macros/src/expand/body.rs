@@ -17,8 +17,9 @@ pub fn structs(top: &List) -> (Vec<TokenStream>, Ident) {
     (g.structs, name)
 }
 
-struct Gen {
-    structs: Vec<TokenStream>,
+pub struct Gen {
+    /// Every struct generated so far, nested bodies first.
+    pub structs: Vec<TokenStream>,
 }
 
 impl Gen {
@@ -100,7 +101,7 @@ impl Gen {
     }
 
     /// The runtime type of one item and the expression that builds it from `rng`.
-    fn item(&mut self, node: &Node) -> (TokenStream, TokenStream) {
+    pub fn item(&mut self, node: &Node) -> (TokenStream, TokenStream) {
         let rt = rt();
         let (n, out) = (lit(node.input.len()), lit(node.output.len()));
         match &node.kind {
@@ -225,6 +226,7 @@ impl Gen {
                 let k = lit(*k);
                 (quote!(#rt::Repeat<T, #b<T>, #n, #k>), quote!(#rt::Repeat::from_fn(|_| #b::new(rng))))
             }
+            Kind::Recurrent { .. } | Kind::Last => super::seq::item(node),
         }
     }
 }

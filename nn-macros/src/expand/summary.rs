@@ -1,7 +1,8 @@
 //! The summary table, computed entirely at compile time: every width,
 //! parameter count and initializer is known to the macro.
 
-use crate::ast::{Act, Dims, Kind, List, Net, Node, Window, BLOCK_INIT};
+use crate::ast::{Act, Cell, Dims, Kind, List, Net, Node, Window, BLOCK_INIT};
+use crate::parse::Shape;
 
 struct Row {
     name: String,
@@ -15,6 +16,10 @@ struct Row {
 pub fn table(net: &Net) -> String {
     let mut rows = Vec::new();
     list_rows(&net.body, "", &mut rows);
+    let seq = matches!(net.src.input, Shape::Seq { .. });
+    if seq {
+        seq_widths(net, &mut rows);
+    }
     let total: usize = rows.iter().map(|r| r.params).sum();
     let header =
         Row { name: "layer".into(), kind: "kind".into(), width: "in -> out".into(), params: 0, init: "init".into() };
@@ -24,7 +29,8 @@ pub fn table(net: &Net) -> String {
     let w_width = rows.iter().map(|r| r.width.len()).chain([header.width.len()]).max().unwrap_or(0);
     let w_params = params.iter().map(String::len).chain(["params".len()]).max().unwrap_or(0);
 
-    let mut out = format!("{} ({} -> {})\n", net.src.ident, net.input, net.output);
+    let prefix = if seq { "seq " } else { "" };
+    let mut out = format!("{} ({prefix}{} -> {})\n", net.src.ident, net.input, net.output);
     let line = |name: &str, kind: &str, width: &str, params: &str, init: &str| {
         let l = format!("{name:<w_name$}  {kind:<w_kind$}  {width:>w_width$}  {params:>w_params$}  {init}");
         format!("{}\n", l.trim_end())
@@ -38,6 +44,20 @@ pub fn table(net: &Net) -> String {
     out += &format!("{}\n", "-".repeat(rule));
     out += &format!("total parameters: {total}\n");
     out
+}
+
+/// In a `seq` network, items before `last` map sequences to sequences.
+fn seq_widths(net: &Net, rows: &mut [Row]) {
+    let Some(last) = net.body.items.iter().position(|n| matches!(n.kind, Kind::Last)) else { return };
+    for r in rows {
+        let top: usize = r.name.split('.').next().and_then(|i| i.parse().ok()).unwrap_or(usize::MAX);
+        let (i, o) = r.width.split_once(" -> ").unwrap_or_default();
+        if top < last {
+            r.width = format!("seq {i} -> seq {o}");
+        } else if top == last {
+            r.width = format!("seq {i} -> {o}");
+        }
+    }
 }
 
 fn list_rows(list: &List, prefix: &str, rows: &mut Vec<Row>) {
@@ -93,6 +113,15 @@ fn own_params(node: &Node) -> (usize, String) {
         }
         Kind::ResidualProjection(_) => (m * n, BLOCK_INIT.describe()),
         Kind::Highway(_) => (n * n + n, BLOCK_INIT.describe()),
+        Kind::Recurrent { cell, hidden, recurrent_init, .. } => {
+            let gates = match cell {
+                Cell::Rnn => 1,
+                Cell::Lstm => 4,
+                Cell::Gru => 3,
+            };
+            let rows = gates * hidden;
+            (rows * (n + hidden) + 2 * rows, format!("recurrent {}", recurrent_init.describe()))
+        }
         _ => (0, String::new()),
     }
 }
@@ -117,6 +146,8 @@ fn spelling(node: &Node) -> String {
         Kind::ResidualProjection(_) => "residual(projection)".into(),
         Kind::AuxHead { weight, .. } => format!("aux_head(weight = {weight:?})"),
         Kind::Repeat { k, .. } => format!("repeat({k})"),
+        Kind::Recurrent { hidden, forget_bias: Some(b), .. } => format!("{}({hidden}, forget_bias = {b:?})", node.name),
+        Kind::Recurrent { hidden, .. } => format!("{}({hidden})", node.name),
         _ => node.name.to_string(),
     }
 }

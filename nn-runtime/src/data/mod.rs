@@ -2,12 +2,14 @@
 //! sample) and labels, the embedded digits and iris data, a CSV loader,
 //! stratified splits, standardization, and mini-batches copied into reused buffers.
 
+mod adding;
 mod csv;
 mod digits;
 mod iris;
 mod split;
 mod standardize;
 
+pub use adding::adding_problem;
 pub use csv::{Csv, CsvError, LabelColumn};
 pub use digits::digits;
 pub use iris::iris;
@@ -148,6 +150,16 @@ impl<T: Float> Dataset<T> {
             Labels::Real(t) => Labels::Real(t.select_columns(indices)),
         };
         Ok(Self { inputs, labels })
+    }
+
+    /// The inputs of a sequence dataset (each sample `steps * N` values, rows
+    /// `t*N .. (t+1)*N` being step `t`) as one batch per step, for a `seq N` network.
+    pub fn to_steps<const N: usize>(&self) -> Result<Vec<Batch<T, N>>, DataError> {
+        if !self.width().is_multiple_of(N) {
+            return Err(DataError::Width { expected: N, found: self.width() });
+        }
+        let steps = self.width() / N;
+        Ok((0..steps).map(|t| Batch::<T, N>::from_fn(self.len(), |i, j| self.inputs[(t * N + i, j)])).collect())
     }
 
     /// The inputs as a statically shaped batch for a network with `N` inputs.

@@ -96,6 +96,22 @@ mod tests {
     }
 
     #[test]
+    fn the_same_model_always_gives_the_same_bytes() {
+        let m = net(1);
+        let first = save_to_bytes(&m).unwrap();
+        // Each save builds a new metadata map with its own hash seed; unsorted,
+        // its order would differ within a few saves.
+        for _ in 0..32 {
+            assert_eq!(save_to_bytes(&m).unwrap(), first);
+        }
+        let expected = format!(
+            r#"{{"__metadata__":{{"format":"pt","network":"LayerModel","nn_version":"{}"}},"#,
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(&first[8..8 + expected.len()], expected.as_bytes());
+    }
+
+    #[test]
     fn a_crash_between_write_and_rename_leaves_the_previous_checkpoint() {
         let dir = folder("crash");
         let path = dir.join("ckpt.safetensors");

@@ -2,7 +2,7 @@
 //! with every check done before anything is written into the model.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use ::safetensors::tensor::{Metadata, TensorInfo};
 use ::safetensors::{Dtype, View};
@@ -97,14 +97,31 @@ pub fn save_to_bytes<T: Float, M: Model<T>>(model: &M) -> Result<Vec<u8>, SaveEr
     if let Some(e) = enc.error {
         return Err(e);
     }
-    let metadata = HashMap::from([
-        ("format".to_string(), "pt".to_string()),
-        ("network".to_string(), M::NAME.to_string()),
-        ("nn_version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
-    ]);
+    let metadata = BTreeMap::from([("format", "pt"), ("network", M::NAME), ("nn_version", env!("CARGO_PKG_VERSION"))]);
+    let unordered = metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let views = enc.tensors.iter().map(|(name, t)| (name.as_str(), t));
-    ::safetensors::serialize(views, Some(metadata))
-        .map_err(|e| SaveError::new(SaveErrorKind::Encode { reason: e.to_string() }))
+    let mut bytes = ::safetensors::serialize(views, Some(unordered))
+        .map_err(|e| SaveError::new(SaveErrorKind::Encode { reason: e.to_string() }))?;
+    sort_metadata(&mut bytes, &metadata);
+    Ok(bytes)
+}
+
+/// `safetensors::serialize` writes the metadata in `HashMap` order, which
+/// changes from one map to the next, so the same model would give different
+/// bytes on every save (and every rerun of a reference script). The header
+/// starts with `{"__metadata__":{...}`; the same entries sorted take the same
+/// number of bytes, so they are written over it in place.
+fn sort_metadata(bytes: &mut [u8], metadata: &BTreeMap<&str, &str>) {
+    const PREFIX: &[u8] = b"{\"__metadata__\":";
+    let Ok(sorted) = serde_json::to_vec(metadata) else { return };
+    let start = 8 + PREFIX.len();
+    let Some(object) = bytes.get(start..start + sorted.len()) else { return };
+    // The entries are the same whatever their order; the check only guards
+    // against a future encoder laying the header out differently.
+    let same_entries = serde_json::from_slice::<BTreeMap<&str, &str>>(object).is_ok_and(|m| &m == metadata);
+    if bytes[8..start] == *PREFIX && same_entries {
+        bytes[start..start + sorted.len()].copy_from_slice(&sorted);
+    }
 }
 
 /// What the network holds under one name.

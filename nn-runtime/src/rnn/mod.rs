@@ -55,6 +55,9 @@
 //! ```
 //!
 //! Position-wise layers between recurrent layers run on each step's batch.
+//! A `seq` network of `network!` instead lays the steps side by side as
+//! columns of one batch ([`Unrolled`], [`Last`]), so a position-wise layer
+//! runs on all steps in one product.
 //! Truncated BPTT is a setting of the cell ([`Recurrent::set_truncation`]).
 //! Bad input (an empty sequence, steps with different batch sizes, a gradient
 //! of the wrong length or batch size, a state with the wrong number of parts,
@@ -74,12 +77,14 @@ mod lstm;
 mod rnn_cell;
 #[cfg(test)]
 mod test_support;
+mod unrolled;
 
 pub use bptt::Recurrent;
 pub use cell::CellMath;
 pub use gru::{Gru, GruCell};
 pub use lstm::{Lstm, LstmCell};
 pub use rnn_cell::{Rnn, RnnCell};
+pub use unrolled::{steps_into_matrix, steps_into_wide, view_into_wide, wide_into_steps, Last, Unrolled};
 
 use crate::{Batch, Float, ShapeError, Visit, VisitMut};
 

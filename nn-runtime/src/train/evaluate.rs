@@ -17,7 +17,7 @@ pub struct Evaluation {
 
 /// Runs `model.predict` on all of `data` and measures `loss` (and accuracy for class labels).
 pub fn evaluate<T: Float, M: Model<T>>(model: &M, loss: Loss, data: &Dataset<T>) -> Result<Evaluation, TrainError> {
-    if data.width() != M::INPUT {
+    if !M::accepts_rows(data.width()) {
         return Err(TrainError::Width { what: "evaluation data", expected: M::INPUT, found: data.width() });
     }
     let outputs = model.predict_view(data.inputs().as_view())?;
@@ -98,7 +98,7 @@ impl fmt::Display for ConfusionMatrix {
 
 /// The confusion matrix of `model` on `data` (class labels), in evaluation mode.
 pub fn confusion_matrix<T: Float, M: Model<T>>(model: &M, data: &Dataset<T>) -> Result<ConfusionMatrix, TrainError> {
-    if data.width() != M::INPUT {
+    if !M::accepts_rows(data.width()) {
         return Err(TrainError::Width { what: "evaluation data", expected: M::INPUT, found: data.width() });
     }
     let Targets::Classes(labels) = data.targets() else {

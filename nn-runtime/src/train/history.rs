@@ -31,7 +31,9 @@ pub struct EpochStats {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct History {
     pub epochs: Vec<EpochStats>,
-    /// With early stopping: the epoch whose weights the model ends with.
+    /// With early stopping or a checkpoint: the epoch with the lowest
+    /// validation loss (training loss without validation data). Early
+    /// stopping ends with its weights; the checkpoint file holds them.
     pub best_epoch: Option<usize>,
     /// Whether training stopped before the last epoch for lack of improvement.
     pub stopped_early: bool,

@@ -3,6 +3,7 @@
 //! early stopping, and a stop with the last good weights on non-finite values.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use nalgebra::DMatrix;
@@ -14,13 +15,15 @@ use super::snapshot::Snapshot;
 use super::{EpochStats, History, Progress};
 use crate::data::{DataError, Dataset, Labels, MiniBatch};
 use crate::diagnostics::{GradientFlow, WeightSnapshot};
+use crate::io::save_safetensors;
 use crate::optim::{Optimizer, Schedule, Scheduler};
 use crate::{first_non_finite_grad, grad_norm, seeded_rng, Clip, Float, Loss, LossError, Model, ShapeError};
 
 /// Why training did not start or did not finish.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TrainError {
-    /// A dataset's samples have a different number of features than the network's input.
+    /// A dataset's samples have a different number of features than the
+    /// network's input (for a sequence network: not a positive multiple of it).
     Width { what: &'static str, expected: usize, found: usize },
     /// A dataset's labels do not suit the loss or the network's outputs.
     Targets { what: &'static str, error: LossError },
@@ -37,6 +40,11 @@ pub enum TrainError {
     Data(DataError),
     /// A gradient-flow measurement ([`Trainer::gradient_flow`]) failed; says why.
     GradientFlow(String),
+    /// The checkpoint ([`Trainer::checkpoint`]) after this epoch could not be
+    /// written; `reason` is the [`crate::io::SaveError`]'s message. Training
+    /// stops there: the model holds the weights that were being written (this
+    /// epoch's, the best so far) and the checkpoint file is left as it was.
+    Checkpoint { epoch: usize, reason: String },
 }
 
 impl fmt::Display for TrainError {
@@ -58,6 +66,11 @@ impl fmt::Display for TrainError {
             TrainError::Shape(e) => write!(f, "{e}"),
             TrainError::Data(e) => write!(f, "{e}"),
             TrainError::GradientFlow(e) => write!(f, "{e}"),
+            TrainError::Checkpoint { epoch, reason } => write!(
+                f,
+                "checkpoint after epoch {epoch} failed ({reason}); the model holds that epoch's weights, \
+                 save them elsewhere"
+            ),
         }
     }
 }
@@ -71,6 +84,12 @@ impl From<ShapeError> for TrainError {
 }
 
 /// Trains any [`Model`] on a [`Dataset`].
+///
+/// A sequence model ([`Model::SEQUENCE`]) trains on a dataset whose samples
+/// are whole sequences: each column holds `steps * INPUT` values, rows
+/// `t*INPUT .. (t+1)*INPUT` being step `t` (all samples of one dataset have
+/// the same number of steps). Clipping and optimizers see its parameters as
+/// any other model's.
 ///
 /// ```
 /// use nn_runtime::data::{iris, stratified_split, Standardizer};
@@ -102,6 +121,7 @@ pub struct Trainer<T: Float> {
     patience: Option<usize>,
     progress: Progress,
     flow_probe: Option<(usize, Dataset<T>)>,
+    checkpoint: Option<PathBuf>,
 }
 
 impl<T: Float> Trainer<T> {
@@ -120,6 +140,7 @@ impl<T: Float> Trainer<T> {
             patience: None,
             progress: Progress::Auto,
             flow_probe: None,
+            checkpoint: None,
         }
     }
     pub fn loss(mut self, loss: Loss) -> Self {
@@ -164,6 +185,17 @@ impl<T: Float> Trainer<T> {
         self.patience = Some(patience);
         self
     }
+    /// After every epoch that reaches a new lowest validation loss (training
+    /// loss without validation data), writes the model's weights and buffers
+    /// to `path` with [`crate::io::save_safetensors`]: atomically, so `path`
+    /// always holds a complete checkpoint of the best epoch so far, even if
+    /// the process dies while writing. [`History::best_epoch`] says which
+    /// epoch it is. A failed write stops training with
+    /// [`TrainError::Checkpoint`].
+    pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
+        self.checkpoint = Some(path.into());
+        self
+    }
     pub fn progress(mut self, progress: Progress) -> Self {
         self.progress = progress;
         self
@@ -189,7 +221,7 @@ impl<T: Float> Trainer<T> {
 
     /// Checks that `data` fits the network and the loss before any step.
     fn check<M: Model<T>>(&self, what: &'static str, data: &Dataset<T>) -> Result<(), TrainError> {
-        if data.width() != M::INPUT {
+        if !M::accepts_rows(data.width()) {
             return Err(TrainError::Width { what, expected: M::INPUT, found: data.width() });
         }
         let error = match (self.loss, data.labels()) {
@@ -331,22 +363,27 @@ impl<T: Float> Trainer<T> {
                 history.gradient_flows.push((epoch, flow));
             }
 
-            if let Some(patience) = self.patience {
-                if metric < best_metric {
-                    best_metric = metric;
-                    since_best = 0;
-                    history.best_epoch = Some(epoch);
+            if metric < best_metric && (self.patience.is_some() || self.checkpoint.is_some()) {
+                best_metric = metric;
+                since_best = 0;
+                history.best_epoch = Some(epoch);
+                if self.patience.is_some() {
                     best.capture(model);
-                } else {
-                    since_best += 1;
-                    if since_best >= patience {
-                        history.stopped_early = epoch < self.epochs;
-                        break;
+                }
+                if let Some(path) = &self.checkpoint {
+                    if let Err(e) = save_safetensors(model, path) {
+                        return Err(TrainError::Checkpoint { epoch, reason: e.to_string() });
                     }
+                }
+            } else if let Some(patience) = self.patience {
+                since_best += 1;
+                if since_best >= patience {
+                    history.stopped_early = epoch < self.epochs;
+                    break;
                 }
             }
         }
-        if history.best_epoch.is_some() {
+        if self.patience.is_some() && history.best_epoch.is_some() {
             best.restore(model);
         }
         Ok(history)
