@@ -17,8 +17,10 @@
 
 use crate::Float;
 
+mod elementwise;
 mod gemv;
 
+pub(crate) use elementwise::{sigmoid_in_place, tanh_in_place};
 pub use gemv::{isa, Isa};
 
 /// A borrowed matrix with explicit strides (row stride, column stride).

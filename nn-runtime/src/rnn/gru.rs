@@ -4,7 +4,6 @@
 
 use super::cell::{CellMath, StepBack, StepFwd};
 use super::Recurrent;
-use crate::layers::sigmoid;
 use crate::Float;
 
 /// Marker for the GRU cell; use [`GruCell`].
@@ -28,13 +27,20 @@ impl CellMath for Gru {
         let cols = s.gates.chunks_exact_mut(3 * h).zip(s.ph.chunks_exact(3 * h));
         let states = s.h_prev.chunks_exact(h).zip(s.h.chunks_exact_mut(h)).zip(s.extra.chunks_exact_mut(h));
         for ((a, p), ((h_prev, hy), phn)) in cols.zip(states) {
+            // Each activation over a whole gate block, so the vectorized kernels do the work.
+            for k in 0..2 * h {
+                a[k] += p[k];
+            }
+            T::sigmoid_in_place(&mut a[..2 * h]);
+            let (rz, n) = a.split_at_mut(2 * h);
+            phn.copy_from_slice(&p[2 * h..]);
             for k in 0..h {
-                let r = sigmoid(a[k] + p[k]);
-                let z = sigmoid(a[h + k] + p[h + k]);
-                let n = (a[2 * h + k] + r * p[2 * h + k]).tanh();
-                (a[k], a[h + k], a[2 * h + k]) = (r, z, n);
-                phn[k] = p[2 * h + k];
-                hy[k] = (one - z) * n + z * h_prev[k];
+                n[k] += rz[k] * phn[k];
+            }
+            T::tanh_in_place(n);
+            for k in 0..h {
+                let z = rz[h + k];
+                hy[k] = (one - z) * n[k] + z * h_prev[k];
             }
         }
     }

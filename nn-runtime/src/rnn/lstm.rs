@@ -3,7 +3,6 @@
 
 use super::cell::{CellMath, StepBack, StepFwd};
 use super::Recurrent;
-use crate::layers::sigmoid;
 use crate::Float;
 
 /// Marker for the LSTM cell; use [`LstmCell`].
@@ -38,14 +37,19 @@ impl CellMath for Lstm {
         let cols = s.gates.chunks_exact_mut(4 * h).zip(s.ph.chunks_exact(4 * h));
         let states = s.c_prev.chunks_exact(h).zip(s.c.chunks_exact_mut(h)).zip(s.h.chunks_exact_mut(h));
         for ((a, p), ((c_prev, c), hy)) in cols.zip(states) {
+            // Each activation over a whole gate block, so the vectorized kernels do the work.
+            add(a, p);
+            T::sigmoid_in_place(&mut a[..2 * h]);
+            T::tanh_in_place(&mut a[2 * h..3 * h]);
+            T::sigmoid_in_place(&mut a[3 * h..]);
+            let (i, f, g) = (&a[..h], &a[h..2 * h], &a[2 * h..3 * h]);
             for k in 0..h {
-                let i = sigmoid(a[k] + p[k]);
-                let f = sigmoid(a[h + k] + p[h + k]);
-                let g = (a[2 * h + k] + p[2 * h + k]).tanh();
-                let o = sigmoid(a[3 * h + k] + p[3 * h + k]);
-                (a[k], a[h + k], a[2 * h + k], a[3 * h + k]) = (i, f, g, o);
-                c[k] = f * c_prev[k] + i * g;
-                hy[k] = o * c[k].tanh();
+                c[k] = f[k] * c_prev[k] + i[k] * g[k];
+            }
+            hy.copy_from_slice(c);
+            T::tanh_in_place(hy);
+            for (y, o) in hy.iter_mut().zip(&a[3 * h..]) {
+                *y *= *o;
             }
         }
     }
@@ -57,9 +61,13 @@ impl CellMath for Lstm {
         let states = s.c_prev.chunks_exact(h).zip(s.c.chunks_exact(h));
         let grads = s.dh.chunks_exact(h).zip(s.dc.chunks_exact(h)).zip(s.dc_prev.chunks_exact_mut(h));
         for (((a, d), (c_prev, c)), ((dh, dc), dc_prev)) in cols.zip(states).zip(grads) {
+            // tanh(c), vectorized, parked in the output gate's slot until that is written last.
+            let tc = &mut d[3 * h..];
+            tc.copy_from_slice(c);
+            T::tanh_in_place(tc);
             for k in 0..h {
                 let (i, f, g, o) = (a[k], a[h + k], a[2 * h + k], a[3 * h + k]);
-                let tc = c[k].tanh();
+                let tc = d[3 * h + k];
                 let dct = dc[k] + dh[k] * o * (one - tc * tc);
                 d[k] = dct * g * i * (one - i);
                 d[h + k] = dct * c_prev[k] * f * (one - f);
@@ -69,6 +77,12 @@ impl CellMath for Lstm {
             }
         }
         s.dh_prev.fill(T::zero());
+    }
+}
+
+fn add<T: Float>(acc: &mut [T], v: &[T]) {
+    for (a, v) in acc.iter_mut().zip(v) {
+        *a += *v;
     }
 }
 

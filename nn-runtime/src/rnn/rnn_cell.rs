@@ -19,10 +19,11 @@ impl CellMath for Rnn {
     const SPLIT: bool = false;
 
     fn forward<T: Float>(s: StepFwd<'_, T>) {
-        for ((a, p), h) in s.gates.iter_mut().zip(s.ph).zip(s.h.iter_mut()) {
-            *a = (*a + *p).tanh();
-            *h = *a;
+        for (a, p) in s.gates.iter_mut().zip(s.ph) {
+            *a += *p;
         }
+        T::tanh_in_place(s.gates);
+        s.h.copy_from_slice(s.gates);
     }
 
     fn backward<T: Float>(s: StepBack<'_, T>) {
