@@ -15,10 +15,14 @@
 //! otherwise its columns. Matrix-vector products ([`gemv`]) always run on the
 //! calling thread.
 
+use std::sync::OnceLock;
+
 use crate::Float;
 
 mod elementwise;
 mod gemv;
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+mod sgemm;
 
 pub(crate) use elementwise::{sigmoid_in_place, tanh_in_place};
 pub use gemv::{isa, Isa};
@@ -136,25 +140,89 @@ pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: 
         let x = gemv::Strided { data: a.data, inc: a.cs };
         return gemv::gemv(alpha, bt, x, beta, c.data, c.cs);
     }
+    let (a_ptr, b_ptr, c_ptr) = (a.data.as_ptr(), b.data.as_ptr(), c.data.as_mut_ptr());
+    let (rsa, csa, rsb, csb, rsc, csc) =
+        (a.rs as isize, a.cs as isize, b.rs as isize, b.cs as isize, c.rs as isize, c.cs as isize);
     // SAFETY: extents checked above; `c` is a unique borrow so it aliases nothing.
-    unsafe {
-        T::gemm_raw(
-            m,
-            k,
-            n,
-            alpha,
-            a.data.as_ptr(),
-            a.rs as isize,
-            a.cs as isize,
-            b.data.as_ptr(),
-            b.rs as isize,
-            b.cs as isize,
-            beta,
-            c.data.as_mut_ptr(),
-            c.rs as isize,
-            c.cs as isize,
-        )
+    if own_gemm_pays(m, k, n)
+        && unsafe { T::gemm_own(m, k, n, alpha, a_ptr, rsa, csa, b_ptr, rsb, csb, beta, c_ptr, rsc, csc) }
+    {
+        return;
     }
+    // SAFETY: as above.
+    unsafe { T::gemm_raw(m, k, n, alpha, a_ptr, rsa, csa, b_ptr, rsb, csb, beta, c_ptr, rsc, csc) }
+}
+
+/// Whether a product goes to `nn`'s own kernel rather than matrixmultiply:
+/// always on one thread, and with more threads only while matrixmultiply
+/// would not split it (below its threshold of `m k + k n = 2 * 16384`), since
+/// the own kernel runs on the calling thread alone.
+fn own_gemm_pays(m: usize, k: usize, n: usize) -> bool {
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    let threads = *THREADS.get_or_init(|| {
+        std::env::var("MATMUL_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    });
+    threads <= 1 || m * k + k * n < 2 * 16384
+}
+
+/// [`Float::gemm_own`] for `f32`: the AVX-512 kernel when the CPU has it.
+///
+/// # Safety
+/// As [`Float::gemm_raw`].
+#[allow(clippy::too_many_arguments)]
+#[doc(hidden)]
+pub unsafe fn sgemm_own(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: *const f32,
+    rsa: isize,
+    csa: isize,
+    b: *const f32,
+    rsb: isize,
+    csb: isize,
+    beta: f32,
+    c: *mut f32,
+    rsc: isize,
+    csc: isize,
+) -> bool {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    if isa() == Isa::Avx512 {
+        let (a, b) = (sgemm::Strided { ptr: a, rs: rsa, cs: csa }, sgemm::Strided { ptr: b, rs: rsb, cs: csb });
+        // SAFETY: AVX-512F present (`isa`); the rest is the caller's contract.
+        return unsafe { sgemm::sgemm(m, k, n, alpha, a, b, beta, c, rsc, csc) };
+    }
+    let _ = (m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
+    false
+}
+
+/// [`Float::gemm_own`] for `f64`: none; `f64` is for checking gradients, not for speed.
+///
+/// # Safety
+/// None needed; it does nothing.
+#[allow(clippy::too_many_arguments)]
+#[doc(hidden)]
+pub unsafe fn no_own_gemm(
+    _m: usize,
+    _k: usize,
+    _n: usize,
+    _alpha: f64,
+    _a: *const f64,
+    _rsa: isize,
+    _csa: isize,
+    _b: *const f64,
+    _rsb: isize,
+    _csb: isize,
+    _beta: f64,
+    _c: *mut f64,
+    _rsc: isize,
+    _csc: isize,
+) -> bool {
+    false
 }
 
 /// `y = alpha * a x + beta * y` for contiguous vectors `x` (length `a.cols()`) and

@@ -21,6 +21,7 @@ impl CellMath for Gru {
     const EXTRA: usize = 1;
     const SPLIT: bool = true;
 
+    #[inline(always)]
     fn forward<T: Float>(s: StepFwd<'_, T>) {
         let h = s.hidden;
         let one = T::one();
@@ -45,6 +46,7 @@ impl CellMath for Gru {
         }
     }
 
+    #[inline(always)]
     fn backward<T: Float>(s: StepBack<'_, T>) {
         let h = s.hidden;
         let one = T::one();
@@ -52,13 +54,20 @@ impl CellMath for Gru {
         let states = s.h_prev.chunks_exact(h).zip(s.extra.chunks_exact(h));
         let grads = s.dh.chunks_exact(h).zip(s.dh_prev.chunks_exact_mut(h));
         for ((((a, dx), dp), (h_prev, phn)), (dh, dh_prev)) in cols.zip(states).zip(grads) {
+            let (ar, az, an) = (&a[..h], &a[h..2 * h], &a[2 * h..3 * h]);
+            let (dxr, rest) = dx.split_at_mut(h);
+            let (dxz, dxn) = rest.split_at_mut(h);
+            let (dpr, rest) = dp.split_at_mut(h);
+            let (dpz, dpn) = rest.split_at_mut(h);
+            let (h_prev, phn, dh, dh_prev) = (&h_prev[..h], &phn[..h], &dh[..h], &mut dh_prev[..h]);
+            // Equal-length slices indexed in step: the loop vectorizes.
             for k in 0..h {
-                let (r, z, n) = (a[k], a[h + k], a[2 * h + k]);
+                let (r, z, n) = (ar[k], az[k], an[k]);
                 let dan = dh[k] * (one - z) * (one - n * n);
                 let dar = dan * phn[k] * r * (one - r);
                 let daz = dh[k] * (h_prev[k] - n) * z * (one - z);
-                (dx[k], dx[h + k], dx[2 * h + k]) = (dar, daz, dan);
-                (dp[k], dp[h + k], dp[2 * h + k]) = (dar, daz, dan * r);
+                (dxr[k], dxz[k], dxn[k]) = (dar, daz, dan);
+                (dpr[k], dpz[k], dpn[k]) = (dar, daz, dan * r);
                 dh_prev[k] = dh[k] * z;
             }
         }
