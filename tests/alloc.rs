@@ -106,9 +106,9 @@ fn second_training_step_at_the_same_batch_size_allocates_nothing() {
     let runs = [
         ("W1", two_steps(nets::W1::seeded(1), nets::Step::<Batch<f32, 64>, 10>::new(11, 32))),
         ("W3", two_steps(nets::W3::seeded(3), nets::Step::<Batch<f32, 64>, 10>::new(12, 64))),
-        ("W4", two_steps(nets::W4::new(13), nets::Step::<Vec<Batch<f32, 32>>, 10>::sequence(13, 50, 32))),
+        ("W4", two_steps(nets::W4::seeded(13), nets::Step::<Vec<Batch<f32, 32>>, 10>::sequence(13, 50, 32))),
         ("W2", two_steps(nets::W2::seeded(2), nets::Step::<Batch<f32, 784>, 10>::new(14, 16))),
-        ("W5", two_steps(nets::W5::new(15), nets::Step::<Vec<Batch<f32, 32>>, 10>::sequence(15, 20, 8))),
+        ("W5", two_steps(nets::W5::seeded(15), nets::Step::<Vec<Batch<f32, 32>>, 10>::sequence(15, 20, 8))),
     ];
     for (name, (first, second)) in runs {
         // The counter is live: the first step allocates the layers' buffers.

@@ -2,18 +2,20 @@
 //! the arithmetic lives here, generic only over the scalar type, so a deep
 //! network does not compile one copy of each kernel per layer width.
 //!
-//! # Threads
+//! # Products and threads
 //!
-//! Products with more than one column and row go to `matrixmultiply`, built
-//! with its `threading` feature. Its thread count is the environment variable
-//! `MATMUL_NUM_THREADS` (read once, at the first product of the process; 1 to 4,
-//! default the number of physical cores); `MATMUL_NUM_THREADS=1` keeps `nn` on
-//! one core. Each product then uses at most `(m k + k n) / 16384` threads, so
-//! small products (every product of a 128-wide MLP at batch 32 or 64) stay on
-//! the calling thread and large ones (784x512 weights at batch 128) use two
-//! cores: the rows of the result are split when there are at least 96 of them,
-//! otherwise its columns. Matrix-vector products ([`gemv`]) always run on the
-//! calling thread.
+//! `f32` products with more than one column and row go to `nn`'s own kernel
+//! on CPUs with AVX-512F (`kernels/sgemm.rs`: no packing of the operands that
+//! are already laid out for it, per-thread buffers that are reused, so a
+//! training step allocates nothing); `f64` products, and `f32` on other CPUs,
+//! go to `matrixmultiply`, built with its `threading` feature. The thread
+//! count is the environment variable `MATMUL_NUM_THREADS` (read once, at the
+//! first product of the process), default the number of cores;
+//! `MATMUL_NUM_THREADS=1` keeps `nn` on one core. With two or more, the own
+//! kernel shares products of at least 2^20 multiply-adds with one helper
+//! thread (`kernels/pair.rs`), and matrixmultiply splits products with
+//! `m k + k n` of at least 2 * 16384. Matrix-vector products ([`gemv`])
+//! always run on the calling thread.
 
 use std::sync::OnceLock;
 
@@ -21,6 +23,8 @@ use crate::Float;
 
 mod elementwise;
 mod gemv;
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+mod pair;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 mod sgemm;
 
@@ -144,28 +148,23 @@ pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: 
     let (rsa, csa, rsb, csb, rsc, csc) =
         (a.rs as isize, a.cs as isize, b.rs as isize, b.cs as isize, c.rs as isize, c.cs as isize);
     // SAFETY: extents checked above; `c` is a unique borrow so it aliases nothing.
-    if own_gemm_pays(m, k, n)
-        && unsafe { T::gemm_own(m, k, n, alpha, a_ptr, rsa, csa, b_ptr, rsb, csb, beta, c_ptr, rsc, csc) }
-    {
+    if unsafe { T::gemm_own(m, k, n, alpha, a_ptr, rsa, csa, b_ptr, rsb, csb, beta, c_ptr, rsc, csc) } {
         return;
     }
     // SAFETY: as above.
     unsafe { T::gemm_raw(m, k, n, alpha, a_ptr, rsa, csa, b_ptr, rsb, csb, beta, c_ptr, rsc, csc) }
 }
 
-/// Whether a product goes to `nn`'s own kernel rather than matrixmultiply:
-/// always on one thread, and with more threads only while matrixmultiply
-/// would not split it (below its threshold of `m k + k n = 2 * 16384`), since
-/// the own kernel runs on the calling thread alone.
-fn own_gemm_pays(m: usize, k: usize, n: usize) -> bool {
+/// The threads products may use: `MATMUL_NUM_THREADS` (read once; it also
+/// sets matrixmultiply's), else the number of cores.
+fn threads() -> usize {
     static THREADS: OnceLock<usize> = OnceLock::new();
-    let threads = *THREADS.get_or_init(|| {
+    *THREADS.get_or_init(|| {
         std::env::var("MATMUL_NUM_THREADS")
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-    });
-    threads <= 1 || m * k + k * n < 2 * 16384
+    })
 }
 
 /// [`Float::gemm_own`] for `f32`: the AVX-512 kernel when the CPU has it.
@@ -194,7 +193,7 @@ pub unsafe fn sgemm_own(
     if isa() == Isa::Avx512 {
         let (a, b) = (sgemm::Strided { ptr: a, rs: rsa, cs: csa }, sgemm::Strided { ptr: b, rs: rsb, cs: csb });
         // SAFETY: AVX-512F present (`isa`); the rest is the caller's contract.
-        return unsafe { sgemm::sgemm(m, k, n, alpha, a, b, beta, c, rsc, csc) };
+        return unsafe { sgemm::sgemm(m, k, n, alpha, a, b, beta, c, rsc, csc, threads() > 1) };
     }
     let _ = (m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
     false

@@ -45,7 +45,8 @@ pub(crate) struct Strided {
 
 /// `C = alpha A B + beta C` for `A: m x k`, `B: k x n`, `C` with `rsc == 1`
 /// (column-major, column stride `csc`) or `csc == 1` (row-major). Returns
-/// `false`, having done nothing, when `C` has neither unit stride.
+/// `false`, having done nothing, when `C` has neither unit stride. With
+/// `split`, a large product is shared with a second thread ([`super::pair`]).
 ///
 /// # Safety
 /// AVX-512F must be available; the operands must lie inside their
@@ -62,16 +63,17 @@ pub(crate) unsafe fn sgemm(
     c: *mut f32,
     rsc: isize,
     csc: isize,
+    split: bool,
 ) -> bool {
     if rsc == 1 {
         // SAFETY: forwarded.
-        unsafe { col_major_c(m, k, n, alpha, a, b, beta, c, csc) };
+        unsafe { col_major_c(m, k, n, alpha, a, b, beta, c, csc, split) };
         true
     } else if csc == 1 {
         // C^T = B^T A^T, and C^T is column-major.
         let (at, bt) = (Strided { ptr: b.ptr, rs: b.cs, cs: b.rs }, Strided { ptr: a.ptr, rs: a.cs, cs: a.rs });
         // SAFETY: forwarded, the transposes describe the same elements.
-        unsafe { col_major_c(n, k, m, alpha, at, bt, beta, c, rsc) };
+        unsafe { col_major_c(n, k, m, alpha, at, bt, beta, c, rsc, split) };
         true
     } else {
         false
@@ -90,6 +92,7 @@ unsafe fn col_major_c(
     beta: f32,
     c: *mut f32,
     csc: isize,
+    split: bool,
 ) {
     A_BUF.with_borrow_mut(|a_buf| {
         let (a_ptr, lda) = if a.rs == 1 {
@@ -99,6 +102,63 @@ unsafe fn col_major_c(
             unsafe { transpose_into(a_buf, m, k, a) };
             (a_buf.as_ptr(), m as isize)
         };
+        let whole = Tiles { m, k, n, alpha, a: a_ptr, lda, b, beta, c, csc };
+        if !split || m * k * n < SPLIT_AT {
+            // SAFETY: forwarded.
+            return unsafe { whole.run() };
+        }
+        // Halves on multiples of the tile, by rows of C when there are enough.
+        let halves = if m >= 2 * MR {
+            let top = (m / 2).div_ceil(MR) * MR;
+            [whole.rows(0, top), whole.rows(top, m)]
+        } else {
+            let left = (n / 2).div_ceil(NR) * NR;
+            [whole.cols(0, left), whole.cols(left, n)]
+        };
+        // SAFETY: the halves write disjoint parts of C; both finish before `both` returns.
+        super::pair::both(&|h| unsafe { halves[h].run() });
+    })
+}
+
+/// Products at least this large (`m k n`) are split over two threads when allowed.
+const SPLIT_AT: usize = 1 << 20;
+
+/// `C = alpha A B + beta C` with `A` column-major (`lda`), `C` column-major (`csc`).
+#[derive(Clone, Copy)]
+struct Tiles {
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: *const f32,
+    lda: isize,
+    b: Strided,
+    beta: f32,
+    c: *mut f32,
+    csc: isize,
+}
+
+// SAFETY: a `Tiles` is handed to the helper thread only by `col_major_c`,
+// which waits for it; the halves write disjoint parts of C.
+unsafe impl Sync for Tiles {}
+
+impl Tiles {
+    /// Rows `from..to` of C.
+    fn rows(self, from: usize, to: usize) -> Self {
+        Self { m: to - from, a: self.a.wrapping_add(from), c: self.c.wrapping_add(from), ..self }
+    }
+
+    /// Columns `from..to` of C.
+    fn cols(self, from: usize, to: usize) -> Self {
+        let b = Strided { ptr: self.b.ptr.wrapping_offset(from as isize * self.b.cs), ..self.b };
+        Self { n: to - from, b, c: self.c.wrapping_offset(from as isize * self.csc), ..self }
+    }
+
+    /// # Safety
+    /// AVX-512F; the operands cover the sizes with their strides.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn run(&self) {
+        let Self { m, k, n, alpha, a, lda, b, beta, c, csc } = *self;
         let mut kb = 0;
         while kb < k {
             let kc = KC.min(k - kb);
@@ -114,7 +174,7 @@ unsafe fn col_major_c(
                     unsafe {
                         kernel(
                             kc,
-                            a_ptr.offset(ib as isize + kb as isize * lda),
+                            a.offset(ib as isize + kb as isize * lda),
                             lda,
                             Strided { ptr: b.ptr.offset(kb as isize * b.rs + jb as isize * b.cs), ..b },
                             alpha,
@@ -131,7 +191,7 @@ unsafe fn col_major_c(
             }
             kb += KC;
         }
-    })
+    }
 }
 
 /// Copies `a` (m x k, any strides) into `buf` column-major. A row-major `a`
@@ -298,11 +358,21 @@ mod tests {
         if !is_x86_feature_detected!("avx512f") {
             return;
         }
-        let shapes = [(1, 1, 1), (5, 3, 2), (32, 8, 8), (33, 17, 9), (70, 300, 13), (10, 128, 32), (128, 513, 40)];
+        // The last two are large enough to be split over two threads, by rows and by columns.
+        let shapes = [
+            (1, 1, 1),
+            (5, 3, 2),
+            (32, 8, 8),
+            (33, 17, 9),
+            (70, 300, 13),
+            (10, 128, 32),
+            (128, 513, 40),
+            (33, 1024, 40),
+        ];
         for &(m, k, n) in &shapes {
             for la in 0..3 {
                 for lb in 0..3 {
-                    for lc in 0..2 {
+                    for (lc, split) in [(0, false), (1, false), (0, true), (1, true)] {
                         for &(alpha, beta) in &[(1.0f32, 0.0f32), (0.5, 1.0), (-1.0, 0.25)] {
                             let (rsa, csa, la_len) = strides(m, k, la);
                             let (rsb, csb, lb_len) = strides(k, n, lb);
@@ -330,6 +400,7 @@ mod tests {
                                     c.as_mut_ptr(),
                                     rsc,
                                     csc,
+                                    split,
                                 )
                             };
                             assert!(done);
