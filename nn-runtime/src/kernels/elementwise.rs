@@ -60,7 +60,7 @@ fn tanh(x: f32) -> f32 {
     // Near 0, 1 - 2 / (e^2a + 1) cancels; Cephes' odd polynomial is exact to 1 ulp there.
     let z = a * a;
     let small =
-        ((((-5.704_988_7e-3 * z + 2.063_908_9e-2) * z - 5.373_971_6e-2) * z + 0.133_314_42) * z - 0.333_332_82) * z * a
+        ((((-5.704_988_7e-3 * z + 2.063_909e-2) * z - 5.373_971_6e-2) * z + 0.133_314_42) * z - 0.333_332_8) * z * a
             + a;
     let large = 1.0 - 2.0 / (exp(2.0 * a) + 1.0);
     let t = if a < 0.625 { small } else { large };
