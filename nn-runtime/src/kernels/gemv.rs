@@ -291,8 +291,19 @@ mod simd {
         let p = rows.map(|r| r.as_ptr());
         let px = x.as_ptr();
         let mut acc = [[_mm512_setzero_ps(); 2]; 4];
-        let mut i = 0;
+        // A first partial block up to a 64-byte boundary of the first row, so
+        // that the full loads below do not straddle cache lines (a large
+        // allocation starts 16 bytes past a page; rows of 784 or 512 floats
+        // keep every row at the first row's offset).
+        let mut i = ((64 - p[0] as usize % 64) % 64 / 4).min(n);
         unsafe {
+            if i > 0 {
+                let k: __mmask16 = ((1u32 << i) - 1) as u16;
+                let xv = _mm512_maskz_loadu_ps(k, px);
+                for r in 0..4 {
+                    acc[r][0] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, p[r]), xv, acc[r][0]);
+                }
+            }
             while i + 32 <= n {
                 let (x0, x1) = (_mm512_loadu_ps(px.add(i)), _mm512_loadu_ps(px.add(i + 16)));
                 for r in 0..4 {
