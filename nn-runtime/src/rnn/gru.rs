@@ -49,7 +49,6 @@ impl CellMath for Gru {
     #[inline(always)]
     fn backward<T: Float>(s: StepBack<'_, T>) {
         let h = s.hidden;
-        let one = T::one();
         let cols = s.gates.chunks_exact(3 * h).zip(s.dpx.chunks_exact_mut(3 * h)).zip(s.dph.chunks_exact_mut(3 * h));
         let states = s.h_prev.chunks_exact(h).zip(s.extra.chunks_exact(h));
         let grads = s.dh.chunks_exact(h).zip(s.dh_prev.chunks_exact_mut(h));
@@ -59,18 +58,38 @@ impl CellMath for Gru {
             let (dxz, dxn) = rest.split_at_mut(h);
             let (dpr, rest) = dp.split_at_mut(h);
             let (dpz, dpn) = rest.split_at_mut(h);
-            let (h_prev, phn, dh, dh_prev) = (&h_prev[..h], &phn[..h], &dh[..h], &mut dh_prev[..h]);
-            // Equal-length slices indexed in step: the loop vectorizes.
-            for k in 0..h {
-                let (r, z, n) = (ar[k], az[k], an[k]);
-                let dan = dh[k] * (one - z) * (one - n * n);
-                let dar = dan * phn[k] * r * (one - r);
-                let daz = dh[k] * (h_prev[k] - n) * z * (one - z);
-                (dxr[k], dxz[k], dxn[k]) = (dar, daz, dan);
-                (dpr[k], dpz[k], dpn[k]) = (dar, daz, dan * r);
-                dh_prev[k] = dh[k] * z;
-            }
+            gate_grads([ar, az, an], h_prev, phn, dh, [dxr, dxz, dxn], [dpr, dpz, dpn], dh_prev);
         }
+    }
+}
+
+/// The gate gradients of one sample, every slice `H` long. Each output is its
+/// own `&mut` parameter, which tells the compiler they do not overlap, so the
+/// loop vectorizes (as in `lstm.rs`).
+#[inline(always)]
+fn gate_grads<T: Float>(
+    [ar, az, an]: [&[T]; 3],
+    h_prev: &[T],
+    phn: &[T],
+    dh: &[T],
+    [dxr, dxz, dxn]: [&mut [T]; 3],
+    [dpr, dpz, dpn]: [&mut [T]; 3],
+    dh_prev: &mut [T],
+) {
+    let one = T::one();
+    let n = ar.len();
+    let (az, an, h_prev, phn, dh) = (&az[..n], &an[..n], &h_prev[..n], &phn[..n], &dh[..n]);
+    let (dxr, dxz, dxn, dpr, dpz, dpn) =
+        (&mut dxr[..n], &mut dxz[..n], &mut dxn[..n], &mut dpr[..n], &mut dpz[..n], &mut dpn[..n]);
+    let dh_prev = &mut dh_prev[..n];
+    for k in 0..n {
+        let (r, z, nn) = (ar[k], az[k], an[k]);
+        let dan = dh[k] * (one - z) * (one - nn * nn);
+        let dar = dan * phn[k] * r * (one - r);
+        let daz = dh[k] * (h_prev[k] - nn) * z * (one - z);
+        (dxr[k], dxz[k], dxn[k]) = (dar, daz, dan);
+        (dpr[k], dpz[k], dpn[k]) = (dar, daz, dan * r);
+        dh_prev[k] = dh[k] * z;
     }
 }
 
