@@ -23,10 +23,13 @@ pub enum Isa {
     Portable,
 }
 
-/// The instruction set the matrix-vector loops use on this CPU, detected once.
+/// The instruction set `nn`'s vector loops use on this CPU, detected once: the
+/// matrix-vector products, the `f32` sigmoid and tanh, the recurrent cells'
+/// element-wise steps, and (with `Avx512`) the own `f32` matrix product.
 ///
 /// `NN_GEMV_ISA=avx512|avx2|portable` caps the choice (for benchmarks and for
-/// testing every path on one machine); a value the CPU cannot run is ignored.
+/// testing every path on one machine; below `avx512`, `f32` products go to
+/// matrixmultiply); a value the CPU cannot run is ignored.
 pub fn isa() -> Isa {
     static ISA: OnceLock<Isa> = OnceLock::new();
     *ISA.get_or_init(|| {
