@@ -37,31 +37,8 @@ pub trait Float:
     #[doc(hidden)]
     fn tanh_in_place(xs: &mut [Self]);
 
-    /// `nn`'s own product where it beats matrixmultiply (`f32` on AVX-512,
-    /// `C` or `C^T` column-major); `false`, having done nothing, elsewhere.
-    ///
-    /// # Safety
-    /// As [`Float::gemm_raw`].
-    #[allow(clippy::too_many_arguments)]
-    #[doc(hidden)]
-    unsafe fn gemm_own(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    ) -> bool;
-
-    /// `C = alpha * A * B + beta * C` through `matrixmultiply`, with arbitrary strides.
+    /// `C = alpha * A * B + beta * C` with arbitrary strides: `nn`'s own kernel
+    /// for `f32` on AVX-512 CPUs when `C` has a unit stride, else `matrixmultiply`.
     ///
     /// # Safety
     /// The pointers and strides must describe matrices of the given sizes that lie
@@ -93,7 +70,7 @@ mod sealed {
 }
 
 macro_rules! impl_float {
-    ($t:ty, $name:literal, $gemm:path, $own:path, $sigmoid:expr, $tanh:expr) => {
+    ($t:ty, $name:literal, $gemm:path, $sigmoid:expr, $tanh:expr) => {
         impl Float for $t {
             const DTYPE: &'static str = $name;
             const BYTES: usize = std::mem::size_of::<$t>();
@@ -120,25 +97,6 @@ macro_rules! impl_float {
             fn tanh_in_place(xs: &mut [Self]) {
                 $tanh(xs)
             }
-            unsafe fn gemm_own(
-                m: usize,
-                k: usize,
-                n: usize,
-                alpha: Self,
-                a: *const Self,
-                rsa: isize,
-                csa: isize,
-                b: *const Self,
-                rsb: isize,
-                csb: isize,
-                beta: Self,
-                c: *mut Self,
-                rsc: isize,
-                csc: isize,
-            ) -> bool {
-                // SAFETY: forwarded; the caller upholds the layout contract.
-                unsafe { $own(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
-            }
             unsafe fn gemm_raw(
                 m: usize,
                 k: usize,
@@ -162,19 +120,11 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(
-    f32,
-    "F32",
-    matrixmultiply::sgemm,
-    crate::kernels::sgemm_own,
-    crate::kernels::sigmoid_in_place,
-    crate::kernels::tanh_in_place
-);
+impl_float!(f32, "F32", crate::kernels::sgemm, crate::kernels::sigmoid_in_place, crate::kernels::tanh_in_place);
 impl_float!(
     f64,
     "F64",
     matrixmultiply::dgemm,
-    crate::kernels::no_own_gemm,
     |xs: &mut [f64]| xs.iter_mut().for_each(|x| *x = crate::layers::sigmoid(*x)),
     |xs: &mut [f64]| xs.iter_mut().for_each(|x| *x = x.tanh())
 );

@@ -115,7 +115,7 @@ impl<'a, T> MatMut<'a, T> {
 /// (NaN included), as BLAS specifies.
 ///
 /// A product with one column (or one row) goes to the matrix-vector loops of
-/// [`gemv`]; everything else to `matrixmultiply`.
+/// [`gemv`]; everything else to [`Float::gemm_raw`] (see the module docs).
 ///
 /// Panics if the shapes disagree: callers are the layer types, whose shapes are
 /// fixed at compile time, so a mismatch here is a bug in `nn`, not in user input.
@@ -148,10 +148,6 @@ pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: 
     let (rsa, csa, rsb, csb, rsc, csc) =
         (a.rs as isize, a.cs as isize, b.rs as isize, b.cs as isize, c.rs as isize, c.cs as isize);
     // SAFETY: extents checked above; `c` is a unique borrow so it aliases nothing.
-    if unsafe { T::gemm_own(m, k, n, alpha, a_ptr, rsa, csa, b_ptr, rsb, csb, beta, c_ptr, rsc, csc) } {
-        return;
-    }
-    // SAFETY: as above.
     unsafe { T::gemm_raw(m, k, n, alpha, a_ptr, rsa, csa, b_ptr, rsb, csb, beta, c_ptr, rsc, csc) }
 }
 
@@ -167,13 +163,14 @@ fn threads() -> usize {
     })
 }
 
-/// [`Float::gemm_own`] for `f32`: the AVX-512 kernel when the CPU has it.
+/// [`Float::gemm_raw`] for `f32`: the own AVX-512 kernel when the CPU has it
+/// and `C` has a unit stride, else matrixmultiply.
 ///
 /// # Safety
 /// As [`Float::gemm_raw`].
 #[allow(clippy::too_many_arguments)]
 #[doc(hidden)]
-pub unsafe fn sgemm_own(
+pub unsafe fn sgemm(
     m: usize,
     k: usize,
     n: usize,
@@ -188,40 +185,17 @@ pub unsafe fn sgemm_own(
     c: *mut f32,
     rsc: isize,
     csc: isize,
-) -> bool {
+) {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     if isa() == Isa::Avx512 {
-        let (a, b) = (sgemm::Strided { ptr: a, rs: rsa, cs: csa }, sgemm::Strided { ptr: b, rs: rsb, cs: csb });
+        let (sa, sb) = (sgemm::Strided { ptr: a, rs: rsa, cs: csa }, sgemm::Strided { ptr: b, rs: rsb, cs: csb });
         // SAFETY: AVX-512F present (`isa`); the rest is the caller's contract.
-        return unsafe { sgemm::sgemm(m, k, n, alpha, a, b, beta, c, rsc, csc, threads() > 1) };
+        if unsafe { sgemm::sgemm(m, k, n, alpha, sa, sb, beta, c, rsc, csc, threads() > 1) } {
+            return;
+        }
     }
-    let _ = (m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
-    false
-}
-
-/// [`Float::gemm_own`] for `f64`: none; `f64` is for checking gradients, not for speed.
-///
-/// # Safety
-/// None needed; it does nothing.
-#[allow(clippy::too_many_arguments)]
-#[doc(hidden)]
-pub unsafe fn no_own_gemm(
-    _m: usize,
-    _k: usize,
-    _n: usize,
-    _alpha: f64,
-    _a: *const f64,
-    _rsa: isize,
-    _csa: isize,
-    _b: *const f64,
-    _rsb: isize,
-    _csb: isize,
-    _beta: f64,
-    _c: *mut f64,
-    _rsc: isize,
-    _csc: isize,
-) -> bool {
-    false
+    // SAFETY: the caller's contract.
+    unsafe { matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
 }
 
 /// `y = alpha * a x + beta * y` for contiguous vectors `x` (length `a.cols()`) and

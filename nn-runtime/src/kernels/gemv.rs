@@ -169,7 +169,7 @@ fn rows_dot<T: Float, const V: u8>(alpha: T, a: Mat<'_, T>, x: &[T], beta: T, y:
     let row = |i: usize| &a.data[i * a.rs..i * a.rs + a.k];
     let mut first = 0;
     #[cfg(target_arch = "x86_64")]
-    if V == AVX512 {
+    if V == AVX512 && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
         // Four rows at a time: four streams from memory in flight instead of one,
         // and each load of `x` feeds four products.
         while first + 4 <= a.m {
@@ -272,19 +272,15 @@ mod simd {
         }
     }
 
-    /// Four dot products with the same `x` (AVX-512F only); each row as long as `x`.
+    /// Four dot products with the same `x`, for `f32` on AVX-512F (`f64` is for
+    /// checking gradients, where the one-row loop does); each row as long as `x`.
     #[inline(always)]
     pub(super) fn dot4<T: Float>(rows: [&[T]; 4], x: &[T]) -> [T; 4] {
-        assert!(rows.iter().all(|r| r.len() == x.len()));
-        // SAFETY: as in `dot`, with AVX-512F present (the caller is the AVX-512 wrapper).
+        assert!(TypeId::of::<T>() == TypeId::of::<f32>() && rows.iter().all(|r| r.len() == x.len()));
+        // SAFETY: T is f32 (checked); the caller is the AVX-512 wrapper.
         unsafe {
-            if TypeId::of::<T>() == TypeId::of::<f32>() {
-                let rows = rows.map(|r| cast::<T, f32>(r));
-                dot4_f32_avx512(rows, cast::<T, f32>(x)).map(|d| T::of(f64::from(d)))
-            } else {
-                let rows = rows.map(|r| cast::<T, f64>(r));
-                dot4_f64_avx512(rows, cast::<T, f64>(x)).map(T::of)
-            }
+            let rows = rows.map(|r| cast::<T, f32>(r));
+            dot4_f32_avx512(rows, cast::<T, f32>(x)).map(|d| T::of(f64::from(d)))
         }
     }
 
@@ -325,34 +321,6 @@ mod simd {
                 i += 16;
             }
             acc.map(|[a, b]| _mm512_reduce_add_ps(_mm512_add_ps(a, b)))
-        }
-    }
-
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    unsafe fn dot4_f64_avx512(rows: [&[f64]; 4], x: &[f64]) -> [f64; 4] {
-        let n = x.len();
-        let p = rows.map(|r| r.as_ptr());
-        let px = x.as_ptr();
-        let mut acc = [[_mm512_setzero_pd(); 2]; 4];
-        let mut i = 0;
-        unsafe {
-            while i + 16 <= n {
-                let (x0, x1) = (_mm512_loadu_pd(px.add(i)), _mm512_loadu_pd(px.add(i + 8)));
-                for r in 0..4 {
-                    acc[r][0] = _mm512_fmadd_pd(_mm512_loadu_pd(p[r].add(i)), x0, acc[r][0]);
-                    acc[r][1] = _mm512_fmadd_pd(_mm512_loadu_pd(p[r].add(i + 8)), x1, acc[r][1]);
-                }
-                i += 16;
-            }
-            while i < n {
-                let k: __mmask8 = if n - i >= 8 { 0xff } else { ((1u32 << (n - i)) - 1) as u8 };
-                let xv = _mm512_maskz_loadu_pd(k, px.add(i));
-                for r in 0..4 {
-                    acc[r][0] = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(k, p[r].add(i)), xv, acc[r][0]);
-                }
-                i += 8;
-            }
-            acc.map(|[a, b]| _mm512_reduce_add_pd(_mm512_add_pd(a, b)))
         }
     }
 
