@@ -103,9 +103,16 @@ impl<T: Float> Gates<T> {
     pub(crate) fn cache_hidden_weights(&mut self) {
         let (rows, hidden) = (self.rows, self.hidden);
         self.weight_hh_col_major.resize(rows * hidden, T::zero());
-        for (i, row) in self.weight_hh.chunks_exact(hidden).enumerate() {
-            for (j, w) in row.iter().enumerate() {
-                self.weight_hh_col_major[i + j * rows] = *w;
+        let (src, dst) = (&self.weight_hh, &mut self.weight_hh_col_major);
+        // In 16x16 blocks: a plain row-by-row copy writes every element to a
+        // different cache line.
+        for i0 in (0..rows).step_by(16) {
+            for j0 in (0..hidden).step_by(16) {
+                for i in i0..(i0 + 16).min(rows) {
+                    for j in j0..(j0 + 16).min(hidden) {
+                        dst[i + j * rows] = src[i * hidden + j];
+                    }
+                }
             }
         }
     }
