@@ -239,8 +239,8 @@ fn main() {
     w3_widths.extend([128; 20]);
     w3_widths.push(10);
     flops.push(("W3", mlp_workload(&mut bench, "W3", nets::W3::seeded(3), &w3_widths, 64)));
-    flops.push(("W4", rnn_workload(&mut bench, "W4", nets::W4::new(4), 4)));
-    flops.push(("W5", rnn_workload(&mut bench, "W5", nets::W5::new(5), 3)));
+    flops.push(("W4", rnn_workload(&mut bench, "W4", nets::W4::seeded(4), 4)));
+    flops.push(("W5", rnn_workload(&mut bench, "W5", nets::W5::seeded(5), 3)));
 
     // W6: W2's network, predict for one sample.
     let net = nets::W2::seeded(2);

@@ -1,22 +1,14 @@
 //! The benchmark networks and one training step, shared by `benches/workloads.rs`
-//! and `tests/alloc.rs`: W1-W3 (and W6's network) are `network!` structs trained
+//! and `tests/alloc.rs`: W1-W5 (and W6's network) are `network!` structs trained
 //! with the runtime's `Loss`, `Clip` and `Sgd`, as a user writes them.
-//!
-//! STAND-IN: `network!` has no `seq` input yet, so W4/W5 are `SeqNet`, an
-//! `LstmCell`/`GruCell` whose last output feeds a `Dense`, clipped as
-//! `Clip::GlobalNorm` clips a `Model`. Replace them with
-//! `nn::network! { pub struct W4(seq 32 -> 10) { lstm(128), last, dense(10) } }`
-//! once the macro takes sequences.
 
 #![allow(dead_code)] // each including target uses a part
 
 use std::borrow::Borrow;
 
-use nn::layers::Dense;
 use nn::nalgebra::{DMatrixView, DMatrixViewMut};
 use nn::optim::{Optimizer, Sgd};
-use nn::rnn::{CellMath, Recurrent, SeqGrad, SeqLayer};
-use nn::{Batch, Clip, Init, Layer, Loss, ParamMut, ParamRef, Targets, Visit, VisitMut, ZeroGrad};
+use nn::{Batch, Clip, Loss, Targets};
 use rand::Rng;
 
 nn::network! {
@@ -44,11 +36,21 @@ pub trait Net<X: ?Sized, const O: usize> {
     fn net_sgd_step(&mut self, sgd: &mut Sgd<f32>);
 }
 
+nn::network! {
+    /// W4: LSTM 32 -> 128 over the sequence, its last state -> dense(10).
+    pub struct W4(seq 32 -> 10) { lstm(128), last, dense(10) }
+}
+
+nn::network! {
+    /// W5: W4 with a GRU.
+    pub struct W5(seq 32 -> 10) { gru(128), last, dense(10) }
+}
+
 /// The user's calls on a `network!` network.
 macro_rules! generated_net {
-    ($($net:ident($i:literal)),*) => {$(
-        impl Net<Batch<f32, $i>, 10> for $net {
-            fn net_forward(&mut self, x: &Batch<f32, $i>) -> &Batch<f32, 10> {
+    ($($net:ident($x:ty)),*) => {$(
+        impl Net<$x, 10> for $net {
+            fn net_forward(&mut self, x: &$x) -> &Batch<f32, 10> {
                 self.forward_ref(x)
             }
             fn net_backward(&mut self, g: &Batch<f32, 10>) {
@@ -67,75 +69,7 @@ macro_rules! generated_net {
     )*};
 }
 
-generated_net!(W1(64), W2(784), W3(64));
-
-struct SquaredNorm(f64);
-
-impl Visit<f32> for SquaredNorm {
-    fn param(&mut self, p: ParamRef<'_, f32>) {
-        self.0 += p.grad.iter().map(|g| f64::from(*g) * f64::from(*g)).sum::<f64>();
-    }
-}
-
-struct Scale(f32);
-
-impl VisitMut<f32> for Scale {
-    fn param(&mut self, p: ParamMut<'_, f32>) {
-        p.grad.iter_mut().for_each(|g| *g *= self.0);
-    }
-}
-
-/// A recurrent cell over the sequence, its last output into `dense(O)`:
-/// `seq I -> lstm(H) or gru(H), last, dense(O)`.
-pub struct SeqNet<C: CellMath, const I: usize, const H: usize, const O: usize> {
-    cell: Recurrent<f32, C, I, H>,
-    head: Dense<f32, H, O>,
-}
-
-impl<C: CellMath, const I: usize, const H: usize, const O: usize> SeqNet<C, I, H, O> {
-    pub fn new(seed: u64) -> Self {
-        let mut rng = nn::seeded_rng(seed);
-        Self { cell: Recurrent::new(&mut rng), head: Dense::new(&mut rng, Init::XavierUniform, true) }
-    }
-}
-
-impl<C: CellMath, const I: usize, const H: usize, const O: usize> Net<[Batch<f32, I>], O> for SeqNet<C, I, H, O>
-where
-    Recurrent<f32, C, I, H>: SeqLayer<f32, I, H>,
-{
-    fn net_forward(&mut self, xs: &[Batch<f32, I>]) -> &Batch<f32, O> {
-        let hs = self.cell.forward_seq(xs, None).expect("a non-empty sequence of equal batch sizes");
-        self.head.forward(hs.last().expect("at least one step"))
-    }
-    fn net_backward(&mut self, g: &Batch<f32, O>) {
-        let dh = self.head.backward(g);
-        self.cell.backward_seq(SeqGrad::Last(dh), None).expect("backward after forward");
-    }
-    fn net_zero_grad(&mut self) {
-        self.visit_mut(&mut ZeroGrad);
-    }
-    fn net_clip(&mut self, max: f64) {
-        let mut sq = SquaredNorm(0.0);
-        self.cell.visit(&mut sq);
-        self.head.visit(&mut sq);
-        let coef = (max / (sq.0.sqrt() + 1e-6)).min(1.0);
-        self.visit_mut(&mut Scale(coef as f32));
-    }
-    fn net_sgd_step(&mut self, sgd: &mut Sgd<f32>) {
-        sgd.step_with(&mut |v| self.visit_mut(v));
-    }
-}
-
-impl<C: CellMath, const I: usize, const H: usize, const O: usize> SeqNet<C, I, H, O>
-where
-    Recurrent<f32, C, I, H>: SeqLayer<f32, I, H>,
-{
-    /// The parameters under the names `network!` would give: `0.weight_ih`, `2.weight`.
-    fn visit_mut(&mut self, v: &mut dyn VisitMut<f32>) {
-        nn::visit_mut_in(v, "0", |v| self.cell.visit_mut(v));
-        nn::visit_mut_in(v, "2", |v| self.head.visit_mut(v));
-    }
-}
+generated_net!(W1(Batch<f32, 64>), W2(Batch<f32, 784>), W3(Batch<f32, 64>), W4([Batch<f32, 32>]), W5([Batch<f32, 32>]));
 
 /// What one training step needs besides the network: a fixed input `X` (a
 /// batch, or a sequence of batches), its classes, the kept loss-gradient
@@ -202,8 +136,3 @@ impl<X, const O: usize> Step<X, O> {
         loss
     }
 }
-
-/// W4: LSTM 32 -> 128 over 50 steps, last state -> dense(10).
-pub type W4 = SeqNet<nn::rnn::Lstm, 32, 128, 10>;
-/// W5: the same with a GRU.
-pub type W5 = SeqNet<nn::rnn::Gru, 32, 128, 10>;

@@ -29,7 +29,16 @@ pub trait Float:
     /// Reads one value from little-endian bytes (`bytes.len() == Self::BYTES`).
     fn from_le_slice(bytes: &[u8]) -> Self;
 
-    /// `C = alpha * A * B + beta * C` through `matrixmultiply`, with arbitrary strides.
+    /// Replaces every `x` by `1 / (1 + e^-x)`: vectorized for `f32` (within
+    /// 2 ulp), the exact scalar formula for `f64`.
+    #[doc(hidden)]
+    fn sigmoid_in_place(xs: &mut [Self]);
+    /// Replaces every `x` by `tanh(x)`, as [`Float::sigmoid_in_place`].
+    #[doc(hidden)]
+    fn tanh_in_place(xs: &mut [Self]);
+
+    /// `C = alpha * A * B + beta * C` with arbitrary strides: `nn`'s own kernel
+    /// for `f32` on AVX-512 CPUs when `C` has a unit stride, else `matrixmultiply`.
     ///
     /// # Safety
     /// The pointers and strides must describe matrices of the given sizes that lie
@@ -61,7 +70,7 @@ mod sealed {
 }
 
 macro_rules! impl_float {
-    ($t:ty, $name:literal, $gemm:path) => {
+    ($t:ty, $name:literal, $gemm:path, $sigmoid:expr, $tanh:expr) => {
         impl Float for $t {
             const DTYPE: &'static str = $name;
             const BYTES: usize = std::mem::size_of::<$t>();
@@ -81,6 +90,12 @@ macro_rules! impl_float {
                 let mut b = [0u8; std::mem::size_of::<$t>()];
                 b.copy_from_slice(bytes);
                 <$t>::from_le_bytes(b)
+            }
+            fn sigmoid_in_place(xs: &mut [Self]) {
+                $sigmoid(xs)
+            }
+            fn tanh_in_place(xs: &mut [Self]) {
+                $tanh(xs)
             }
             unsafe fn gemm_raw(
                 m: usize,
@@ -105,5 +120,11 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32, "F32", matrixmultiply::sgemm);
-impl_float!(f64, "F64", matrixmultiply::dgemm);
+impl_float!(f32, "F32", crate::kernels::sgemm, crate::kernels::sigmoid_in_place, crate::kernels::tanh_in_place);
+impl_float!(
+    f64,
+    "F64",
+    matrixmultiply::dgemm,
+    |xs: &mut [f64]| xs.iter_mut().for_each(|x| *x = crate::layers::sigmoid(*x)),
+    |xs: &mut [f64]| xs.iter_mut().for_each(|x| *x = x.tanh())
+);

@@ -2,23 +2,33 @@
 //! the arithmetic lives here, generic only over the scalar type, so a deep
 //! network does not compile one copy of each kernel per layer width.
 //!
-//! # Threads
+//! # Products and threads
 //!
-//! Products with more than one column and row go to `matrixmultiply`, built
-//! with its `threading` feature. Its thread count is the environment variable
-//! `MATMUL_NUM_THREADS` (read once, at the first product of the process; 1 to 4,
-//! default the number of physical cores); `MATMUL_NUM_THREADS=1` keeps `nn` on
-//! one core. Each product then uses at most `(m k + k n) / 16384` threads, so
-//! small products (every product of a 128-wide MLP at batch 32 or 64) stay on
-//! the calling thread and large ones (784x512 weights at batch 128) use two
-//! cores: the rows of the result are split when there are at least 96 of them,
-//! otherwise its columns. Matrix-vector products ([`gemv`]) always run on the
-//! calling thread.
+//! `f32` products with more than one column and row go to `nn`'s own kernel
+//! on CPUs with AVX-512F (`kernels/sgemm.rs`: no packing of the operands that
+//! are already laid out for it, per-thread buffers that are reused, so a
+//! training step allocates nothing); `f64` products, and `f32` on other CPUs,
+//! go to `matrixmultiply`, built with its `threading` feature. The thread
+//! count is the environment variable `MATMUL_NUM_THREADS` (read once, at the
+//! first product of the process), default the number of cores;
+//! `MATMUL_NUM_THREADS=1` keeps `nn` on one core. With two or more, the own
+//! kernel shares products of at least 2^20 multiply-adds with one helper
+//! thread (`kernels/pair.rs`), and matrixmultiply splits products with
+//! `m k + k n` of at least 2 * 16384. Matrix-vector products ([`gemv`])
+//! always run on the calling thread.
+
+use std::sync::OnceLock;
 
 use crate::Float;
 
+mod elementwise;
 mod gemv;
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+mod pair;
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+mod sgemm;
 
+pub(crate) use elementwise::{sigmoid_in_place, tanh_in_place};
 pub use gemv::{isa, Isa};
 
 /// A borrowed matrix with explicit strides (row stride, column stride).
@@ -105,7 +115,7 @@ impl<'a, T> MatMut<'a, T> {
 /// (NaN included), as BLAS specifies.
 ///
 /// A product with one column (or one row) goes to the matrix-vector loops of
-/// [`gemv`]; everything else to `matrixmultiply`.
+/// [`gemv`]; everything else to [`Float::gemm_raw`] (see the module docs).
 ///
 /// Panics if the shapes disagree: callers are the layer types, whose shapes are
 /// fixed at compile time, so a mismatch here is a bug in `nn`, not in user input.
@@ -134,25 +144,58 @@ pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: 
         let x = gemv::Strided { data: a.data, inc: a.cs };
         return gemv::gemv(alpha, bt, x, beta, c.data, c.cs);
     }
+    let (a_ptr, b_ptr, c_ptr) = (a.data.as_ptr(), b.data.as_ptr(), c.data.as_mut_ptr());
+    let (rsa, csa, rsb, csb, rsc, csc) =
+        (a.rs as isize, a.cs as isize, b.rs as isize, b.cs as isize, c.rs as isize, c.cs as isize);
     // SAFETY: extents checked above; `c` is a unique borrow so it aliases nothing.
-    unsafe {
-        T::gemm_raw(
-            m,
-            k,
-            n,
-            alpha,
-            a.data.as_ptr(),
-            a.rs as isize,
-            a.cs as isize,
-            b.data.as_ptr(),
-            b.rs as isize,
-            b.cs as isize,
-            beta,
-            c.data.as_mut_ptr(),
-            c.rs as isize,
-            c.cs as isize,
-        )
+    unsafe { T::gemm_raw(m, k, n, alpha, a_ptr, rsa, csa, b_ptr, rsb, csb, beta, c_ptr, rsc, csc) }
+}
+
+/// The threads products may use: `MATMUL_NUM_THREADS` (read once; it also
+/// sets matrixmultiply's), else the number of cores.
+fn threads() -> usize {
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::env::var("MATMUL_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    })
+}
+
+/// [`Float::gemm_raw`] for `f32`: the own AVX-512 kernel when the CPU has it
+/// and `C` has a unit stride, else matrixmultiply.
+///
+/// # Safety
+/// As [`Float::gemm_raw`].
+#[allow(clippy::too_many_arguments)]
+#[doc(hidden)]
+pub unsafe fn sgemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: *const f32,
+    rsa: isize,
+    csa: isize,
+    b: *const f32,
+    rsb: isize,
+    csb: isize,
+    beta: f32,
+    c: *mut f32,
+    rsc: isize,
+    csc: isize,
+) {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    if isa() == Isa::Avx512 {
+        let (sa, sb) = (sgemm::Strided { ptr: a, rs: rsa, cs: csa }, sgemm::Strided { ptr: b, rs: rsb, cs: csb });
+        // SAFETY: AVX-512F present (`isa`); the rest is the caller's contract.
+        if unsafe { sgemm::sgemm(m, k, n, alpha, sa, sb, beta, c, rsc, csc, threads() > 1) } {
+            return;
+        }
     }
+    // SAFETY: the caller's contract.
+    unsafe { matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
 }
 
 /// `y = alpha * a x + beta * y` for contiguous vectors `x` (length `a.cols()`) and

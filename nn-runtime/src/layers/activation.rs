@@ -19,6 +19,12 @@ pub trait ActivationFn: Copy + Debug + Send + Sync + 'static {
     fn f<T: Float>(&self, x: T) -> T;
     /// dy/dx, given both x and y = f(x) (only the one named by `DF_USES_Y` is valid).
     fn df<T: Float>(&self, x: T, y: T) -> T;
+    /// `y = f(x)` element by element; functions with a vectorized kernel override it.
+    fn f_slice<T: Float>(&self, x: &[T], y: &mut [T]) {
+        for (y, x) in y.iter_mut().zip(x) {
+            *y = self.f(*x);
+        }
+    }
 }
 
 /// An activation layer on `N` features.
@@ -46,13 +52,7 @@ impl<T: Float, F: ActivationFn + Default, const N: usize> Default for Activation
     }
 }
 
-/// The element-wise loops, generic over the scalar and the function only.
-fn apply<T: Float, F: ActivationFn>(func: &F, x: &[T], y: &mut [T]) {
-    for (y, x) in y.iter_mut().zip(x) {
-        *y = func.f(*x);
-    }
-}
-
+/// The backward loop, generic over the scalar and the function only.
 fn apply_backward<T: Float, F: ActivationFn>(func: &F, x: &[T], y: &[T], g: &[T], dx: &mut [T]) {
     if F::DF_USES_Y {
         for ((d, y), g) in dx.iter_mut().zip(y).zip(g) {
@@ -71,7 +71,7 @@ impl<T: Float, F: ActivationFn, const N: usize> Layer<T, N, N> for Activation<T,
             copy_batch(&mut self.x, x);
         }
         ensure_cols(&mut self.y, x.ncols());
-        apply(&self.func, x.as_slice(), self.y.as_mut_slice());
+        self.func.f_slice(x.as_slice(), self.y.as_mut_slice());
         &self.y
     }
 
@@ -91,7 +91,7 @@ impl<T: Float, F: ActivationFn, const N: usize> Layer<T, N, N> for Activation<T,
 
     fn predict(&self, x: &Batch<T, N>) -> Batch<T, N> {
         let mut y = x.clone();
-        apply(&self.func, x.as_slice(), y.as_mut_slice());
+        self.func.f_slice(x.as_slice(), y.as_mut_slice());
         y
     }
 }
@@ -122,6 +122,10 @@ impl ActivationFn for Sigmoid {
     fn df<T: Float>(&self, _x: T, y: T) -> T {
         y * (T::one() - y)
     }
+    fn f_slice<T: Float>(&self, x: &[T], y: &mut [T]) {
+        y.copy_from_slice(x);
+        T::sigmoid_in_place(y);
+    }
 }
 
 /// The logistic function; e^x is only taken of a non-positive number, so it never overflows.
@@ -146,6 +150,10 @@ impl ActivationFn for Tanh {
     }
     fn df<T: Float>(&self, _x: T, y: T) -> T {
         T::one() - y * y
+    }
+    fn f_slice<T: Float>(&self, x: &[T], y: &mut [T]) {
+        y.copy_from_slice(x);
+        T::tanh_in_place(y);
     }
 }
 

@@ -10,6 +10,7 @@ use rand::Rng;
 use super::cell::{CellMath, StepBack, StepFwd};
 use super::gates::Gates;
 use super::{SeqGrad, SeqLayer};
+use crate::kernels::{isa, Isa};
 use crate::layer::{empty, ensure_cols};
 use crate::{Batch, Float, Init, ShapeError, Visit, VisitMut};
 
@@ -111,15 +112,16 @@ impl<T: Float> Tape<T> {
         fit(&mut self.cs, if C::STATE_PARTS == 2 { hidden * (sn + cols) } else { 0 });
     }
 
-    /// Runs the cell over the inputs and initial state already in the tape.
-    fn run<C: CellMath>(&mut self, gates: &Gates<T>, hidden: usize) {
+    /// Runs the cell over the inputs and initial state already in the tape;
+    /// `cached`: see [`Gates::project_hidden`].
+    fn run<C: CellMath>(&mut self, gates: &Gates<T>, hidden: usize, cached: bool) {
         let (n, hn, ghn) = (self.cols, hidden * self.cols, C::GATES * hidden * self.cols);
         gates.project_inputs(&self.xs, self.steps * n, &mut self.gates);
         for t in 0..self.steps {
             let (h_prev, h) = step_pair(&mut self.hs, t, hn);
-            gates.project_hidden(h_prev, n, &mut self.ph);
+            gates.project_hidden(h_prev, n, &mut self.ph, cached);
             let (c_prev, c) = step_pair(&mut self.cs, t, hn);
-            C::forward(StepFwd {
+            let step = StepFwd {
                 hidden,
                 gates: block_mut(&mut self.gates, t, ghn),
                 ph: &self.ph,
@@ -128,7 +130,8 @@ impl<T: Float> Tape<T> {
                 h,
                 c,
                 extra: block_mut(&mut self.extra, t, C::EXTRA * hn),
-            });
+            };
+            forward_step::<T, C>(step);
         }
     }
 
@@ -247,7 +250,8 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> fo
         initial: Option<&[Batch<T, H>]>,
     ) -> Result<&[Batch<T, H>], ShapeError> {
         Self::load(&mut self.tape, xs, initial)?;
-        self.tape.run::<C>(&self.gates, H);
+        self.gates.cache_hidden_weights();
+        self.tape.run::<C>(&self.gates, H, true);
         let (steps, cols) = (self.tape.steps, self.tape.cols);
         self.outputs.resize_with(steps, empty);
         for (t, y) in self.outputs.iter_mut().enumerate() {
@@ -324,7 +328,7 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> fo
             if let SeqGrad::Every(gs) = grad {
                 add(&mut b.dh, gs[t].as_slice());
             }
-            C::backward(StepBack {
+            let step = StepBack {
                 hidden: H,
                 gates: block(&tape.gates, t, ghn),
                 extra: block(&tape.extra, t, C::EXTRA * hn),
@@ -337,7 +341,8 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> fo
                 dph: block_mut(&mut b.dph, t, ghn),
                 dh_prev: &mut b.dh_prev,
                 dc_prev: &mut b.dc_prev,
-            });
+            };
+            backward_step::<T, C>(step);
             let dph = if C::SPLIT { block(&b.dph, t, ghn) } else { block(&b.dpx, t, ghn) };
             self.gates.hidden_grad(dph, n, &mut b.dh_prev);
             let cut = self.truncation.is_some_and(|k| (steps - t) % k.get() == 0);
@@ -375,7 +380,7 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> fo
     fn predict_seq(&self, xs: &[Batch<T, I>], initial: Option<&[Batch<T, H>]>) -> Result<Vec<Batch<T, H>>, ShapeError> {
         let mut tape = Tape::default();
         Self::load(&mut tape, xs, initial)?;
-        tape.run::<C>(&self.gates, H);
+        tape.run::<C>(&self.gates, H, false);
         Ok((1..=tape.steps).map(|t| Batch::<T, H>::from_column_slice(tape.state(0, t, H))).collect())
     }
 
@@ -403,6 +408,39 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> fo
         self.gates.visit_mut(v);
     }
 }
+
+/// Defines `$name`, which runs `C::$step` compiled for the widest vector
+/// instructions this CPU has: the cells' element-wise loops (inlined, as the
+/// matrix-vector loops in `kernels`) then vectorize for them rather than for
+/// the baseline build.
+macro_rules! dispatched_step {
+    ($name:ident, $step:ident, $arg:ident) => {
+        fn $name<T: Float, C: CellMath>(s: $arg<'_, T>) {
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn avx512<T: Float, C: CellMath>(s: $arg<'_, T>) {
+                    C::$step(s)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2<T: Float, C: CellMath>(s: $arg<'_, T>) {
+                    C::$step(s)
+                }
+                match isa() {
+                    // SAFETY: `isa` only reports instruction sets this CPU has.
+                    Isa::Avx512 => return unsafe { avx512::<T, C>(s) },
+                    // SAFETY: as above.
+                    Isa::Avx2Fma => return unsafe { avx2::<T, C>(s) },
+                    Isa::Portable => {}
+                }
+            }
+            C::$step(s)
+        }
+    };
+}
+
+dispatched_step!(forward_step, forward, StepFwd);
+dispatched_step!(backward_step, backward, StepBack);
 
 fn add<T: Float>(acc: &mut [T], g: &[T]) {
     for (a, v) in acc.iter_mut().zip(g) {

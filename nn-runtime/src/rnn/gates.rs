@@ -25,6 +25,10 @@ pub(crate) struct Gates<T> {
     pub(crate) weight_hh: Vec<T>,
     pub(crate) bias_ih: Vec<T>,
     pub(crate) bias_hh: Vec<T>,
+    /// `weight_hh` column-major, copied when a training sequence starts: the
+    /// per-step product then reads it in place instead of re-laying it out at
+    /// every step (see `kernels`).
+    weight_hh_col_major: Vec<T>,
     weight_ih_grad: Vec<T>,
     weight_hh_grad: Vec<T>,
     bias_ih_grad: Vec<T>,
@@ -64,6 +68,7 @@ impl<T: Float> Gates<T> {
             shape_ih: [rows, input],
             shape_hh: [rows, hidden],
             shape_bias: [rows],
+            weight_hh_col_major: Vec::new(),
             weight_ih_grad: vec![T::zero(); weight_ih.len()],
             weight_hh_grad: vec![T::zero(); weight_hh.len()],
             bias_ih_grad: vec![T::zero(); rows],
@@ -93,15 +98,35 @@ impl<T: Float> Gates<T> {
         add_bias_rows(&mut out[..self.rows * cols], &self.bias_ih);
     }
 
-    /// `out = W_hh h + b_hh` for one step of `cols` samples.
-    pub(crate) fn project_hidden(&self, h: &[T], cols: usize, out: &mut [T]) {
-        gemm(
-            T::one(),
-            MatRef::row_major(&self.weight_hh, self.rows, self.hidden),
-            MatRef::col_major(h, self.hidden, cols),
-            T::zero(),
-            MatMut::col_major(out, self.rows, cols),
-        );
+    /// Refreshes the column-major copy of `weight_hh` that [`Gates::project_hidden`]
+    /// reads with `cached = true`; call it when a training sequence starts.
+    pub(crate) fn cache_hidden_weights(&mut self) {
+        let (rows, hidden) = (self.rows, self.hidden);
+        self.weight_hh_col_major.resize(rows * hidden, T::zero());
+        let (src, dst) = (&self.weight_hh, &mut self.weight_hh_col_major);
+        // In 16x16 blocks: a plain row-by-row copy writes every element to a
+        // different cache line.
+        for i0 in (0..rows).step_by(16) {
+            for j0 in (0..hidden).step_by(16) {
+                for i in i0..(i0 + 16).min(rows) {
+                    for j in j0..(j0 + 16).min(hidden) {
+                        dst[i + j * rows] = src[i * hidden + j];
+                    }
+                }
+            }
+        }
+    }
+
+    /// `out = W_hh h + b_hh` for one step of `cols` samples; `cached` reads the
+    /// copy made by [`Gates::cache_hidden_weights`] (the same values, laid out
+    /// for the product).
+    pub(crate) fn project_hidden(&self, h: &[T], cols: usize, out: &mut [T], cached: bool) {
+        let w = if cached {
+            MatRef::col_major(&self.weight_hh_col_major, self.rows, self.hidden)
+        } else {
+            MatRef::row_major(&self.weight_hh, self.rows, self.hidden)
+        };
+        gemm(T::one(), w, MatRef::col_major(h, self.hidden, cols), T::zero(), MatMut::col_major(out, self.rows, cols));
         add_bias_rows(&mut out[..self.rows * cols], &self.bias_hh);
     }
 

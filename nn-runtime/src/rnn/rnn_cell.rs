@@ -18,13 +18,16 @@ impl CellMath for Rnn {
     const EXTRA: usize = 0;
     const SPLIT: bool = false;
 
+    #[inline(always)]
     fn forward<T: Float>(s: StepFwd<'_, T>) {
-        for ((a, p), h) in s.gates.iter_mut().zip(s.ph).zip(s.h.iter_mut()) {
-            *a = (*a + *p).tanh();
-            *h = *a;
+        for (a, p) in s.gates.iter_mut().zip(s.ph) {
+            *a += *p;
         }
+        T::tanh_in_place(s.gates);
+        s.h.copy_from_slice(s.gates);
     }
 
+    #[inline(always)]
     fn backward<T: Float>(s: StepBack<'_, T>) {
         for ((d, y), g) in s.dpx.iter_mut().zip(s.gates).zip(s.dh) {
             *d = *g * (T::one() - *y * *y);

@@ -165,11 +165,15 @@ pub struct Last<T: Float, const H: usize> {
     steps: usize,
     out: Batch<T, H>,
     dx: Batch<T, H>,
+    /// `(steps, batch)` for which every block of `dx` but the last is already
+    /// zero: backward then writes only the last block (the rest of a W4
+    /// gradient is 49 blocks of zeros, refilled at every step otherwise).
+    zeroed: Option<(usize, usize)>,
 }
 
 impl<T: Float, const H: usize> Default for Last<T, H> {
     fn default() -> Self {
-        Self { steps: 0, out: empty(), dx: empty() }
+        Self { steps: 0, out: empty(), dx: empty(), zeroed: None }
     }
 }
 
@@ -190,8 +194,11 @@ impl<T: Float, const H: usize> Last<T, H> {
     /// dL/dx: zero for every step but the last, which gets `grad`.
     pub fn backward(&mut self, grad: &Batch<T, H>) -> &Batch<T, H> {
         let n = grad.ncols();
-        ensure_cols(&mut self.dx, self.steps * n);
-        self.dx.fill(T::zero());
+        if self.zeroed != Some((self.steps, n)) {
+            ensure_cols(&mut self.dx, self.steps * n);
+            self.dx.fill(T::zero());
+            self.zeroed = Some((self.steps, n));
+        }
         if self.steps > 0 {
             self.dx.columns_mut((self.steps - 1) * n, n).copy_from(grad);
         }
