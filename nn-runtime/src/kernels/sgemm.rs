@@ -103,17 +103,22 @@ unsafe fn col_major_c(
             (a_buf.as_ptr(), m as isize)
         };
         let whole = Tiles { m, k, n, alpha, a: a_ptr, lda, b, beta, c, csc };
-        if !split || m * k * n < SPLIT_AT {
+        // Halves on multiples of the tile, by rows of C when there are enough,
+        // else by columns; a product with neither is not split.
+        let halves = if !split || m * k * n < SPLIT_AT {
+            None
+        } else if m >= 2 * MR {
+            let top = (m / 2).div_ceil(MR) * MR;
+            Some([whole.rows(0, top), whole.rows(top, m)])
+        } else if n >= 2 * NR {
+            let left = (n / 2).div_ceil(NR) * NR;
+            Some([whole.cols(0, left), whole.cols(left, n)])
+        } else {
+            None
+        };
+        let Some(halves) = halves else {
             // SAFETY: forwarded.
             return unsafe { whole.run() };
-        }
-        // Halves on multiples of the tile, by rows of C when there are enough.
-        let halves = if m >= 2 * MR {
-            let top = (m / 2).div_ceil(MR) * MR;
-            [whole.rows(0, top), whole.rows(top, m)]
-        } else {
-            let left = (n / 2).div_ceil(NR) * NR;
-            [whole.cols(0, left), whole.cols(left, n)]
         };
         // SAFETY: the halves write disjoint parts of C; both finish before `both` returns.
         super::pair::both(&|h| unsafe { halves[h].run() });
