@@ -1,7 +1,8 @@
 //! Interchange with PyTorch for `network!` networks, both directions, through
 //! the files `tools/reference/safetensors_interop.py` writes and reads
-//! (`tools/reference/out/`). The LSTM network is hand-built until the macro
-//! has sequence networks: nn-runtime/tests/safetensors_io.rs.
+//! (`tools/reference/out/`): an MLP, a residual network and a convolutional
+//! network with `batch_norm` over channels. The LSTM network is in
+//! nn-runtime/tests/safetensors_io.rs.
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +29,18 @@ nn::network! {
         dense(8), relu,
         residual(projection) { dense(6), relu, dense(6) },
         dense(3),
+    }
+}
+
+nn::network! {
+    /// `Sequential(Conv2d(2, 4, 3, padding=1), BatchNorm2d(4), ReLU(), MaxPool2d(2),
+    /// Conv2d(4, 5, 3, padding=1, bias=False), BatchNorm2d(5), ReLU(), GlobalAvgPool(),
+    /// Linear(5, 3))` on (2, 6, 6) images, the script's `GlobalAvgPool` being the mean
+    /// over height and width.
+    pub struct Cnn((2, 6, 6) -> 3) {
+        conv2d(4, kernel = 3, padding = 1), batch_norm, relu, max_pool(2),
+        conv2d(5, kernel = 3, padding = 1, bias = false), batch_norm, relu,
+        global_avg_pool, dense(3),
     }
 }
 
@@ -77,6 +90,11 @@ fn loads_pytorch_mlp_with_batch_norm_and_matches_its_outputs() {
 #[test]
 fn loads_pytorch_residual_projection_net_and_matches_its_outputs() {
     loads_pytorch(ResNet::<f64>::load_safetensors(reference("torch_resnet.safetensors")), "torch_resnet");
+}
+
+#[test]
+fn loads_pytorch_cnn_with_batch_norm_2d_and_matches_its_outputs() {
+    loads_pytorch(Cnn::<f64>::load_safetensors(reference("torch_cnn.safetensors")), "torch_cnn");
 }
 
 fn bits<T: Float>(v: &[T]) -> Vec<u64> {
@@ -131,4 +149,9 @@ fn committed_mlp_file_for_pytorch_is_what_we_write() {
 #[test]
 fn committed_resnet_file_for_pytorch_is_what_we_write() {
     committed_file_is_what_we_write(ResNet::<f64>::seeded, "resnet");
+}
+
+#[test]
+fn committed_cnn_file_for_pytorch_is_what_we_write() {
+    committed_file_is_what_we_write(Cnn::<f64>::seeded, "cnn");
 }

@@ -1,16 +1,17 @@
 """safetensors interchange between nn and PyTorch, both directions.
 
-PyTorch -> nn: builds the PyTorch equivalents of three networks (an MLP
-with batch_norm, a residual block with projection, an LSTM sequence network), gives them
+PyTorch -> nn: builds the PyTorch equivalents of four networks (an MLP
+with batch_norm, a residual block with projection, an LSTM sequence network, a
+convolutional network with BatchNorm2d and pooling), gives them
 running statistics with a few training-mode batches, and writes
-  out/torch_{mlp,resnet,lstm}.safetensors      model.state_dict(), as safetensors.torch.save_file
-  out/torch_{mlp,resnet,lstm}_io.safetensors   x [batch, in] and eval outputs y [batch, out], F64
+  out/torch_{mlp,resnet,lstm,cnn}.safetensors      model.state_dict(), as safetensors.torch.save_file
+  out/torch_{mlp,resnet,lstm,cnn}_io.safetensors   x [batch, in] and eval outputs y [batch, out], F64
 which tests/safetensors_interop.rs loads into the equivalent `network!` networks
-(MLP, residual) and nn-runtime/tests/safetensors_io.rs into the hand-built LSTM network.
+(MLP, residual, CNN) and nn-runtime/tests/safetensors_io.rs into the hand-built LSTM network.
 
-nn -> PyTorch: loads out/nn_{mlp,resnet,lstm}.safetensors (written by those tests with
+nn -> PyTorch: loads out/nn_{mlp,resnet,lstm,cnn}.safetensors (written by those tests with
 NN_WRITE_REFERENCE=1) with load_state_dict(strict=True) and checks PyTorch's eval
-outputs against ours in out/nn_{mlp,resnet,lstm}_io.safetensors, to 1e-5.
+outputs against ours in out/nn_{mlp,resnet,lstm,cnn}_io.safetensors, to 1e-5.
 
 Rerun (from the repository root):
   python tools/reference/safetensors_interop.py
@@ -67,6 +68,42 @@ class LstmNet(nn.Module):
         return getattr(self, "2")(h)
 
 
+class GlobalAvgPool(nn.Module):
+    """nn's `global_avg_pool`: the mean over height and width, one value per channel
+    (AdaptiveAvgPool2d(1) then Flatten, as one item so the indices stay nn's)."""
+
+    def forward(self, x):
+        return x.mean(dim=(2, 3))
+
+
+class Image(nn.Sequential):
+    """An nn.Sequential fed nn's layout: one row of C*H*W values per sample, channel-major."""
+
+    def __init__(self, shape, *modules):
+        super().__init__(*modules)
+        self.shape = shape
+
+    def forward(self, x):
+        return super().forward(x.view(x.shape[0], *self.shape))
+
+
+def cnn(dtype):
+    # (2, 6, 6) -> conv2d(4, kernel = 3, padding = 1), batch_norm, relu, max_pool(2),
+    #   conv2d(5, kernel = 3, padding = 1, bias = false), batch_norm, relu, global_avg_pool, dense(3)
+    return Image(
+        (2, 6, 6),
+        nn.Conv2d(2, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(4, 5, 3, padding=1, bias=False),
+        nn.BatchNorm2d(5),
+        nn.ReLU(),
+        GlobalAvgPool(),
+        nn.Linear(5, 3),
+    ).to(dtype)
+
+
 def mlp(dtype):
     # dense(8), batch_norm, relu, dense(3) on 4 inputs
     return nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3)).to(dtype)
@@ -85,6 +122,7 @@ NETS = {
     "mlp": (mlp, torch.float32, 4),
     "resnet": (resnet, torch.float64, 4),
     "lstm": (lambda dtype: LstmNet().to(dtype), torch.float64, 3 * 4),
+    "cnn": (cnn, torch.float64, 2 * 6 * 6),
 }
 
 
