@@ -58,16 +58,30 @@ fn max_pool<T: Float>(win: &Window2d, x: &[T], n: usize, y: &mut [T], mut argmax
                 let (r0, r1) = win.rows_of(a);
                 for b in 0..ow {
                     let (c0, c1) = win.cols_of(b);
-                    let mut best = T::of(f64::NEG_INFINITY);
-                    let mut at = r0 * win.width + c0;
+                    // Two passes: the maximum (a max instruction, no branch),
+                    // then where it is. One pass choosing as it goes branches
+                    // on data and mispredicts about every other element, which
+                    // made this loop 30 % of an Inception step. PyTorch's rule:
+                    // the first of equal maxima wins, and a NaN beats
+                    // everything, the last NaN winning.
+                    let cells = || (r0..r1).flat_map(move |r| (c0..c1).map(move |c| r * win.width + c));
+                    let (mut best, mut nan) = (T::of(f64::NEG_INFINITY), false);
                     for r in r0..r1 {
-                        for (i, v) in img[r * win.width..][c0..c1].iter().enumerate() {
-                            if *v > best || v.as_f64().is_nan() {
-                                best = *v;
-                                at = r * win.width + c0 + i;
-                            }
+                        for &v in &img[r * win.width..][c0..c1] {
+                            best = if v > best { v } else { best };
+                            #[allow(clippy::eq_op)]
+                            let is_nan = v != v;
+                            nan |= is_nan;
                         }
                     }
+                    #[allow(clippy::eq_op)]
+                    let at = if nan {
+                        best = T::of(f64::NAN);
+                        cells().filter(|&i| img[i] != img[i]).last()
+                    } else {
+                        cells().find(|&i| img[i] == best)
+                    }
+                    .unwrap_or(r0 * win.width + c0);
                     y[k] = best;
                     if let Some(am) = argmax.as_deref_mut() {
                         am[k] = base + at;
