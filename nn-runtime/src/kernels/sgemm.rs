@@ -94,33 +94,33 @@ unsafe fn col_major_c(
     csc: isize,
     split: bool,
 ) {
+    let whole = Tiles { m, k, n, alpha, a, b, beta, c, csc };
+    // Halves on multiples of the tile, by rows of C when there are enough,
+    // else by columns; a product with neither is not split.
+    let by_rows = m >= 2 * MR;
+    if !split || m * k * n < SPLIT_AT || !(by_rows || n >= 2 * NR) {
+        // SAFETY: forwarded.
+        return unsafe { whole.run() };
+    }
+    if by_rows {
+        // Each half lays out its own rows of A, on its own thread.
+        let top = (m / 2).div_ceil(MR) * MR;
+        let halves = [whole.rows(0, top), whole.rows(top, m)];
+        // SAFETY: the halves write disjoint parts of C; both finish before `both` returns.
+        return super::pair::both(&|h| unsafe { halves[h].run() });
+    }
+    // Both halves read all of A (fewer than 64 rows): lay it out once, here.
     A_BUF.with_borrow_mut(|a_buf| {
-        let (a_ptr, lda) = if a.rs == 1 {
-            (a.ptr, a.cs)
+        let whole = if a.rs == 1 {
+            whole
         } else {
             // SAFETY: `a` covers m x k with its strides (caller).
             unsafe { transpose_into(a_buf, m, k, a) };
-            (a_buf.as_ptr(), m as isize)
+            Tiles { a: Strided { ptr: a_buf.as_ptr(), rs: 1, cs: m as isize }, ..whole }
         };
-        let whole = Tiles { m, k, n, alpha, a: a_ptr, lda, b, beta, c, csc };
-        // Halves on multiples of the tile, by rows of C when there are enough,
-        // else by columns; a product with neither is not split.
-        let halves = if !split || m * k * n < SPLIT_AT {
-            None
-        } else if m >= 2 * MR {
-            let top = (m / 2).div_ceil(MR) * MR;
-            Some([whole.rows(0, top), whole.rows(top, m)])
-        } else if n >= 2 * NR {
-            let left = (n / 2).div_ceil(NR) * NR;
-            Some([whole.cols(0, left), whole.cols(left, n)])
-        } else {
-            None
-        };
-        let Some(halves) = halves else {
-            // SAFETY: forwarded.
-            return unsafe { whole.run() };
-        };
-        // SAFETY: the halves write disjoint parts of C; both finish before `both` returns.
+        let left = (n / 2).div_ceil(NR) * NR;
+        let halves = [whole.cols(0, left), whole.cols(left, n)];
+        // SAFETY: as above; neither half borrows this thread's A_BUF (A is column-major now).
         super::pair::both(&|h| unsafe { halves[h].run() });
     })
 }
@@ -128,15 +128,14 @@ unsafe fn col_major_c(
 /// Products at least this large (`m k n`) are split over two threads when allowed.
 const SPLIT_AT: usize = 1 << 20;
 
-/// `C = alpha A B + beta C` with `A` column-major (`lda`), `C` column-major (`csc`).
+/// `C = alpha A B + beta C` with `C` column-major (`csc`).
 #[derive(Clone, Copy)]
 struct Tiles {
     m: usize,
     k: usize,
     n: usize,
     alpha: f32,
-    a: *const f32,
-    lda: isize,
+    a: Strided,
     b: Strided,
     beta: f32,
     c: *mut f32,
@@ -150,7 +149,8 @@ unsafe impl Sync for Tiles {}
 impl Tiles {
     /// Rows `from..to` of C.
     fn rows(self, from: usize, to: usize) -> Self {
-        Self { m: to - from, a: self.a.wrapping_add(from), c: self.c.wrapping_add(from), ..self }
+        let a = Strided { ptr: self.a.ptr.wrapping_offset(from as isize * self.a.rs), ..self.a };
+        Self { m: to - from, a, c: self.c.wrapping_add(from), ..self }
     }
 
     /// Columns `from..to` of C.
@@ -159,11 +159,31 @@ impl Tiles {
         Self { n: to - from, b, c: self.c.wrapping_offset(from as isize * self.csc), ..self }
     }
 
+    /// The product on the calling thread; an `A` without unit row stride is
+    /// first transposed into this thread's buffer.
+    ///
     /// # Safety
-    /// AVX-512F; the operands cover the sizes with their strides.
+    /// AVX-512F; the operands cover the sizes with their strides; this
+    /// thread's `A_BUF` is not borrowed when `A` needs transposing.
     #[target_feature(enable = "avx512f")]
     unsafe fn run(&self) {
-        let Self { m, k, n, alpha, a, lda, b, beta, c, csc } = *self;
+        if self.a.rs == 1 {
+            // SAFETY: forwarded.
+            return unsafe { self.tiles(self.a.ptr, self.a.cs) };
+        }
+        A_BUF.with_borrow_mut(|buf| {
+            // SAFETY: `a` covers m x k (caller).
+            unsafe { transpose_into(buf, self.m, self.k, self.a) };
+            // SAFETY: forwarded, A now column-major in `buf`.
+            unsafe { self.tiles(buf.as_ptr(), self.m as isize) }
+        })
+    }
+
+    /// # Safety
+    /// As `run`, with `A` column-major at `a` (column stride `lda`).
+    #[target_feature(enable = "avx512f")]
+    unsafe fn tiles(&self, a: *const f32, lda: isize) {
+        let Self { m, k, n, alpha, b, beta, c, csc, .. } = *self;
         let mut kb = 0;
         while kb < k {
             let kc = KC.min(k - kb);
