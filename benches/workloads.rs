@@ -327,6 +327,13 @@ fn report(medians: &Medians, flops: &[(&str, f64)], weight_bytes: usize, quick: 
     json.push_str("\n  }\n}\n");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/bench/out");
     let path = dir.join(format!("nn-threads-{threads}.json"));
+    // A filtered run (`-- W6`, `--bench W4/nn` under perf) measures only part of
+    // the workloads; it must not replace a complete session's file.
+    let expected = 2 * flops.len() + 3;
+    if medians.0.len() < expected {
+        println!("not writing {}: {} of {expected} benchmarks ran (filtered)", path.display(), medians.0.len());
+        return;
+    }
     let written = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, &json));
     let mut note = String::new();
     match written {
