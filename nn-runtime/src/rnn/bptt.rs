@@ -7,7 +7,7 @@ use std::num::NonZeroUsize;
 
 use rand::Rng;
 
-use super::cell::{CellMath, StepBack, StepFwd};
+use super::cell::{add, CellMath, StepBack, StepFwd};
 use super::gates::Gates;
 use super::{SeqGrad, SeqLayer};
 use crate::kernels::{isa, Isa};
@@ -441,12 +441,6 @@ macro_rules! dispatched_step {
 
 dispatched_step!(forward_step, forward, StepFwd);
 dispatched_step!(backward_step, backward, StepBack);
-
-fn add<T: Float>(acc: &mut [T], g: &[T]) {
-    for (a, v) in acc.iter_mut().zip(g) {
-        *a += *v;
-    }
-}
 
 #[cfg(test)]
 mod tests {

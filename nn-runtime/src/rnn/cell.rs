@@ -66,3 +66,12 @@ pub trait CellMath: Copy + Default + std::fmt::Debug + Send + Sync + 'static {
     fn forward<T: Float>(s: StepFwd<'_, T>);
     fn backward<T: Float>(s: StepBack<'_, T>);
 }
+
+/// `acc += v`, element by element: the cells add the recurrent projection to the
+/// input projection, and backward adds each step's output gradient.
+#[inline(always)]
+pub(super) fn add<T: Float>(acc: &mut [T], v: &[T]) {
+    for (a, v) in acc.iter_mut().zip(v) {
+        *a += *v;
+    }
+}

@@ -2,7 +2,7 @@
 //! gate's recurrent product:
 //! `n = tanh(W_in x + b_in + r * (W_hn h + b_hn))`, `h' = (1 - z) * n + z * h`.
 
-use super::cell::{CellMath, StepBack, StepFwd};
+use super::cell::{add, CellMath, StepBack, StepFwd};
 use super::Recurrent;
 use crate::Float;
 
@@ -29,9 +29,7 @@ impl CellMath for Gru {
         let states = s.h_prev.chunks_exact(h).zip(s.h.chunks_exact_mut(h)).zip(s.extra.chunks_exact_mut(h));
         for ((a, p), ((h_prev, hy), phn)) in cols.zip(states) {
             // Each activation over a whole gate block, so the vectorized kernels do the work.
-            for k in 0..2 * h {
-                a[k] += p[k];
-            }
+            add(&mut a[..2 * h], &p[..2 * h]);
             T::sigmoid_in_place(&mut a[..2 * h]);
             let (rz, n) = a.split_at_mut(2 * h);
             phn.copy_from_slice(&p[2 * h..]);

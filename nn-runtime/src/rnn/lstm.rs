@@ -1,7 +1,7 @@
 //! `nn.LSTMCell`: gates stacked (input, forget, cell, output),
 //! `c' = f * c + i * g`, `h' = o * tanh(c')`.
 
-use super::cell::{CellMath, StepBack, StepFwd};
+use super::cell::{add, CellMath, StepBack, StepFwd};
 use super::Recurrent;
 use crate::Float;
 
@@ -105,12 +105,6 @@ fn gate_grads<T: Float>(
         dg[k] = dct * i * (one - g * g);
         d_o[k] = dh[k] * tc * o * (one - o);
         dc_prev[k] = dct * f;
-    }
-}
-
-fn add<T: Float>(acc: &mut [T], v: &[T]) {
-    for (a, v) in acc.iter_mut().zip(v) {
-        *a += *v;
     }
 }
 
