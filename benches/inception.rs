@@ -11,28 +11,10 @@ use nn::nalgebra::DMatrix;
 use nn::prelude::*;
 use std::hint::black_box;
 
-nn::network! {
-    pub struct Heads((1, 8, 8) -> 10) {
-        conv2d(16, kernel = 3, padding = 1), relu,
-        parallel {
-            branch { conv2d(8, kernel = 1), relu },
-            branch { conv2d(8, kernel = 1), relu, conv2d(12, kernel = 3, padding = 1), relu },
-            branch { conv2d(4, kernel = 1), relu, conv2d(6, kernel = 5, padding = 2), relu },
-            branch { max_pool(3, stride = 1, padding = 1), conv2d(6, kernel = 1), relu },
-        },
-        aux_head(weight = 0.3) { avg_pool(2), conv2d(8, kernel = 1), relu, flatten, dense(10) },
-        max_pool(2),
-        parallel {
-            branch { conv2d(16, kernel = 1), relu },
-            branch { conv2d(12, kernel = 1), relu, conv2d(16, kernel = 3, padding = 1), relu },
-            branch { conv2d(4, kernel = 1), relu, conv2d(8, kernel = 5, padding = 2), relu },
-            branch { max_pool(3, stride = 1, padding = 1), conv2d(8, kernel = 1), relu },
-        },
-        aux_head(weight = 0.3) { avg_pool(2), conv2d(8, kernel = 1), relu, flatten, dense(10) },
-        global_avg_pool,
-        dense(10),
-    }
-}
+#[path = "../examples/common/inception.rs"]
+mod inception;
+
+use inception::Heads;
 
 const BATCH: usize = 32;
 
