@@ -54,7 +54,7 @@ macro_rules! generated_net {
                 self.forward_ref(x)
             }
             fn net_backward(&mut self, g: &Batch<f32, 10>) {
-                self.backward_ref(g);
+                self.backward_params(g).expect("the gradient of the last forward");
             }
             fn net_zero_grad(&mut self) {
                 self.zero_grad();

@@ -19,6 +19,15 @@ pub trait Layer<T: Float, const I: usize, const O: usize> {
     /// once at their entry, so layers do not repeat it.
     fn backward(&mut self, grad: &Batch<T, O>) -> &Batch<T, I>;
 
+    /// As [`Layer::backward`] for a caller that never reads dL/dx: the first
+    /// layer of a training step, whose input is data. A layer may then skip
+    /// the product that computes dL/dx (as PyTorch does for an input that does
+    /// not require a gradient), after which [`Layer::input_grad`] is stale.
+    /// The parameter gradients are the same as `backward`'s.
+    fn backward_params(&mut self, grad: &Batch<T, O>) {
+        self.backward(grad);
+    }
+
     /// Evaluation-mode forward (running statistics, no dropout).
     fn predict(&self, x: &Batch<T, I>) -> Batch<T, O>;
 

@@ -42,6 +42,12 @@ pub trait Model<T: Float> {
     /// Back-propagates dL/dy of the last forward (plus any auxiliary-head
     /// gradients set since), adds to the parameter gradients and returns dL/dx.
     fn backward_view(&mut self, grad: DMatrixView<'_, T>) -> Result<DMatrixView<'_, T>, ShapeError>;
+    /// As [`Model::backward_view`] without dL/dx, which a training step does
+    /// not read: the first layer may skip computing it ([`Layer::backward_params`](crate::Layer::backward_params)).
+    /// The parameter gradients are the same.
+    fn backward_params_view(&mut self, grad: DMatrixView<'_, T>) -> Result<(), ShapeError> {
+        self.backward_view(grad).map(drop)
+    }
     /// Evaluation-mode forward.
     fn predict_view(&self, x: DMatrixView<'_, T>) -> Result<DMatrix<T>, ShapeError>;
 

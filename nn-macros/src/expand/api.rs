@@ -20,6 +20,7 @@ struct Bodies {
     forward_ref: TokenStream,
     backward_ref: TokenStream,
     try_backward: TokenStream,
+    backward_params: TokenStream,
     predict: TokenStream,
     zero_grad: TokenStream,
     summary: TokenStream,
@@ -27,6 +28,7 @@ struct Bodies {
     visit_mut: TokenStream,
     forward_view: TokenStream,
     backward_view: TokenStream,
+    backward_params_view: TokenStream,
     predict_view: TokenStream,
     /// Model methods with defaults that a real network overrides.
     model_extra: TokenStream,
@@ -112,6 +114,11 @@ pub fn generate(net: &Net, module: &Ident, top: &Ident) -> TokenStream {
             self.__nn_check_batch(grad.ncols())?;
             ::core::result::Result::Ok(#layers::backward(&mut self.layers, grad).clone())
         },
+        backward_params: quote! {
+            self.__nn_check_batch(grad.ncols())?;
+            #layers::backward_params(&mut self.layers, grad);
+            ::core::result::Result::Ok(())
+        },
         predict: quote!(#layers::predict(&self.layers, x)),
         zero_grad: quote!(#layers::visit_mut(&mut self.layers, &mut #rt::ZeroGrad)),
         summary: quote!(::std::string::String::from(#summary)),
@@ -128,6 +135,13 @@ pub fn generate(net: &Net, module: &Ident, top: &Ident) -> TokenStream {
             self.__nn_check_batch(grad.ncols())?;
             #rt::testing::view_into_batch(&grad, &mut self.view_grad);
             ::core::result::Result::Ok(#layers::backward(&mut self.layers, &self.view_grad).as_view())
+        },
+        backward_params_view: quote! {
+            #check_grad_rows
+            self.__nn_check_batch(grad.ncols())?;
+            #rt::testing::view_into_batch(&grad, &mut self.view_grad);
+            #layers::backward_params(&mut self.layers, &self.view_grad);
+            ::core::result::Result::Ok(())
         },
         predict_view: quote! {
             #check_input
@@ -197,6 +211,7 @@ pub fn fallback(src: &parse::Network) -> TokenStream {
         forward_ref: never.clone(),
         backward_ref: never.clone(),
         try_backward: never.clone(),
+        backward_params: never.clone(),
         predict: never.clone(),
         zero_grad: never.clone(),
         summary: never.clone(),
@@ -204,6 +219,7 @@ pub fn fallback(src: &parse::Network) -> TokenStream {
         visit_mut: never.clone(),
         forward_view: never.clone(),
         backward_view: never.clone(),
+        backward_params_view: never.clone(),
         predict_view: never,
         model_extra: TokenStream::new(),
         helpers: TokenStream::new(),
@@ -223,6 +239,7 @@ fn api(src: &parse::Network, i: TokenStream, o: TokenStream, b: Bodies) -> Token
         forward_ref,
         backward_ref,
         try_backward,
+        backward_params,
         predict,
         zero_grad,
         summary,
@@ -230,6 +247,7 @@ fn api(src: &parse::Network, i: TokenStream, o: TokenStream, b: Bodies) -> Token
         visit_mut,
         forward_view,
         backward_view,
+        backward_params_view,
         predict_view,
         model_extra,
         helpers,
@@ -303,6 +321,18 @@ fn api(src: &parse::Network, i: TokenStream, o: TokenStream, b: Bodies) -> Token
                     #try_backward
                 }
 
+                /// As `backward` for a training step, which never reads dL/dx: the same
+                /// parameter gradients, but the first layer skips computing dL/dx (the
+                /// input is data), as PyTorch does for an input that does not require a
+                /// gradient; `Trainer` steps use it. An error when `grad` does not fit
+                /// the last `forward`.
+                pub fn backward_params(
+                    &mut self,
+                    grad: &#rt::Batch<T, #o>,
+                ) -> ::core::result::Result<(), #rt::ShapeError> {
+                    #backward_params
+                }
+
                 /// Evaluation-mode forward: running statistics, no dropout, no auxiliary heads.
                 pub fn predict(&self, x: &#rt::Batch<T, #i>) -> #rt::Batch<T, #o> {
                     #predict
@@ -347,6 +377,12 @@ fn api(src: &parse::Network, i: TokenStream, o: TokenStream, b: Bodies) -> Token
                     grad: #rt::nalgebra::DMatrixView<'_, T>,
                 ) -> ::core::result::Result<#rt::nalgebra::DMatrixView<'_, T>, #rt::ShapeError> {
                     #backward_view
+                }
+                fn backward_params_view(
+                    &mut self,
+                    grad: #rt::nalgebra::DMatrixView<'_, T>,
+                ) -> ::core::result::Result<(), #rt::ShapeError> {
+                    #backward_params_view
                 }
                 fn predict_view(
                     &self,

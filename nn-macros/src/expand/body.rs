@@ -58,6 +58,11 @@ impl Gen {
         }
         let (first, last) = (&fields[0], &fields[fields.len() - 1]);
         let (first_l, last_l) = (&layer[0], &layer[layer.len() - 1]);
+        // The same chain, but the first item is told that nobody reads dL/dx.
+        let mut into_first = quote!(grad);
+        for (f, l) in fields.iter().zip(&layer).skip(1).rev() {
+            into_first = quote!(#l::backward(&mut self.#f, #into_first));
+        }
 
         self.structs.push(quote! {
             // So that users can derive `Clone` and `Debug` on their networks.
@@ -76,6 +81,9 @@ impl Gen {
                 }
                 fn backward(&mut self, grad: &#rt::Batch<T, #o>) -> &#rt::Batch<T, #i> {
                     #backward
+                }
+                fn backward_params(&mut self, grad: &#rt::Batch<T, #o>) {
+                    #first_l::backward_params(&mut self.#first, #into_first)
                 }
                 fn predict(&self, x: &#rt::Batch<T, #i>) -> #rt::Batch<T, #o> {
                     #predict

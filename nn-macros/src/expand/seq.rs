@@ -90,14 +90,41 @@ pub fn network(net: &Net) -> TokenStream {
             Call::Steps => quote!(let #b = self.layers.#f.predict(#input, steps)?;),
         });
     }
-    let mut backward = Vec::new();
-    for (k, (c, f)) in calls.iter().zip(&fields).enumerate().rev() {
-        let (a, b) = (x(k + 1), x(k));
-        backward.push(match c {
+    let backward_item = |k: usize| {
+        let (c, f, a, b) = (&calls[k], &fields[k], x(k + 1), x(k));
+        match c {
             Call::Layer(l) => quote!(let #b = #l::backward(&mut self.layers.#f, #a);),
             Call::Steps if matches!(items[k].kind, Kind::Last) => quote!(let #b = self.layers.#f.backward(#a);),
             Call::Steps => quote!(let #b = self.layers.#f.backward(#a)?;),
-        });
+        }
+    };
+    let backward: Vec<TokenStream> = (0..items.len()).rev().map(backward_item).collect();
+    // A training step's chain: the first item only adds its parameter
+    // gradients, and a recurrent item followed by `last` takes the last
+    // step's gradient as it is, without a wide batch of zeros for the others.
+    let mut train_backward = Vec::new();
+    let mut k = items.len();
+    while k > 0 {
+        k -= 1;
+        let is = |k: usize, last: bool| matches!(items[k].kind, Kind::Last) == last && matches!(calls[k], Call::Steps);
+        if k > 0 && is(k, true) && is(k - 1, false) {
+            let (f, a, b) = (&fields[k - 1], x(k + 1), x(k - 1));
+            train_backward.push(if k == 1 {
+                quote!(self.layers.#f.backward_last_params(#a)?;)
+            } else {
+                quote!(let #b = self.layers.#f.backward_last(#a)?;)
+            });
+            k -= 1;
+        } else if k == 0 {
+            let (f, a) = (&fields[0], x(1));
+            train_backward.push(match &calls[0] {
+                Call::Layer(l) => quote!(#l::backward_params(&mut self.layers.#f, #a);),
+                Call::Steps if matches!(items[0].kind, Kind::Last) => quote!(let _ = #a;),
+                Call::Steps => quote!(self.layers.#f.backward_params(#a)?;),
+            });
+        } else {
+            train_backward.push(backward_item(k));
+        }
     }
     let out = x(items.len());
     let x0 = x(0);
@@ -139,6 +166,11 @@ pub fn network(net: &Net) -> TokenStream {
     });
     let summary = summary::table(net);
 
+    let check_grad_rows = quote! {
+        if grad.nrows() != #o {
+            return ::core::result::Result::Err(#rt::ShapeError::Width { what: "gradient", expected: #o, found: grad.nrows() });
+        }
+    };
     let bodies = Bodies {
         fields: quote! {
             layers: #module::Layers<T>,
@@ -183,15 +215,16 @@ pub fn network(net: &Net) -> TokenStream {
             &self.out
         },
         backward_ref: quote! {
-            match self.__nn_backward(grad) {
+            match self.__nn_backward(grad, true) {
                 ::core::result::Result::Ok(()) => &self.dxs,
                 ::core::result::Result::Err(_) => &[],
             }
         },
         try_backward: quote! {
-            self.__nn_backward(grad)?;
+            self.__nn_backward(grad, true)?;
             ::core::result::Result::Ok(self.dxs.clone())
         },
+        backward_params: quote!(self.__nn_backward(grad, false)),
         try_predict: quote! {
             let mut x = #rt::empty::<T, #i>();
             #rt::rnn::steps_into_wide(xs, &mut x)?;
@@ -208,21 +241,23 @@ pub fn network(net: &Net) -> TokenStream {
             ::core::result::Result::Ok(self.out.as_view())
         },
         backward_view: quote! {
-            if grad.nrows() != #o {
-                return ::core::result::Result::Err(#rt::ShapeError::Width {
-                    what: "gradient",
-                    expected: #o,
-                    found: grad.nrows(),
-                });
-            }
+            #check_grad_rows
             #rt::testing::view_into_batch(&grad, &mut self.view_grad);
             // Moved out for the call, which borrows the whole network; an empty batch allocates nothing.
             let g = ::core::mem::replace(&mut self.view_grad, #rt::empty());
-            let done = self.__nn_backward(&g);
+            let done = self.__nn_backward(&g, true);
             self.view_grad = g;
             done?;
             #rt::rnn::steps_into_matrix(&self.dxs, &mut self.view_dx);
             ::core::result::Result::Ok(self.view_dx.as_view())
+        },
+        backward_params_view: quote! {
+            #check_grad_rows
+            #rt::testing::view_into_batch(&grad, &mut self.view_grad);
+            let g = ::core::mem::replace(&mut self.view_grad, #rt::empty());
+            let done = self.__nn_backward(&g, false);
+            self.view_grad = g;
+            done
         },
         predict_view: quote! {
             let mut w = #rt::empty::<T, #i>();
@@ -250,8 +285,12 @@ pub fn network(net: &Net) -> TokenStream {
                 ::core::result::Result::Ok(())
             }
 
-            /// Backward from dL/dy into `self.dxs`.
-            fn __nn_backward(&mut self, grad: &#rt::Batch<T, #o>) -> ::core::result::Result<(), #rt::ShapeError> {
+            /// Backward from dL/dy; dL/dx into `self.dxs` only `with_input_grads`.
+            fn __nn_backward(
+                &mut self,
+                grad: &#rt::Batch<T, #o>,
+                with_input_grads: bool,
+            ) -> ::core::result::Result<(), #rt::ShapeError> {
                 match self.forward_cols {
                     ::core::option::Option::None => return ::core::result::Result::Err(#rt::ShapeError::NoForward),
                     ::core::option::Option::Some(n) if n != grad.ncols() => {
@@ -263,8 +302,13 @@ pub fn network(net: &Net) -> TokenStream {
                     ::core::option::Option::Some(_) => {}
                 }
                 let #out = grad;
-                #(#backward)*
-                #rt::rnn::wide_into_steps(#x0, self.steps, &mut self.dxs)
+                if with_input_grads {
+                    #(#backward)*
+                    #rt::rnn::wide_into_steps(#x0, self.steps, &mut self.dxs)
+                } else {
+                    #(#train_backward)*
+                    ::core::result::Result::Ok(())
+                }
             }
 
             /// Evaluation forward over `x`, `steps` steps side by side.
@@ -312,6 +356,7 @@ pub fn fallback(src: &parse::Network) -> TokenStream {
         forward_ref: never.clone(),
         backward_ref: never.clone(),
         try_backward: never.clone(),
+        backward_params: never.clone(),
         try_predict: never.clone(),
         zero_grad: never.clone(),
         summary: never.clone(),
@@ -319,6 +364,7 @@ pub fn fallback(src: &parse::Network) -> TokenStream {
         visit_mut: never.clone(),
         forward_view: never.clone(),
         backward_view: never.clone(),
+        backward_params_view: never.clone(),
         predict_view: never,
         model_extra: TokenStream::new(),
         helpers: TokenStream::new(),
@@ -335,6 +381,7 @@ struct Bodies {
     forward_ref: TokenStream,
     backward_ref: TokenStream,
     try_backward: TokenStream,
+    backward_params: TokenStream,
     try_predict: TokenStream,
     zero_grad: TokenStream,
     summary: TokenStream,
@@ -342,6 +389,7 @@ struct Bodies {
     visit_mut: TokenStream,
     forward_view: TokenStream,
     backward_view: TokenStream,
+    backward_params_view: TokenStream,
     predict_view: TokenStream,
     model_extra: TokenStream,
     helpers: TokenStream,
@@ -360,6 +408,7 @@ fn api(src: &parse::Network, i: TokenStream, o: TokenStream, b: Bodies) -> Token
         forward_ref,
         backward_ref,
         try_backward,
+        backward_params,
         try_predict,
         zero_grad,
         summary,
@@ -367,6 +416,7 @@ fn api(src: &parse::Network, i: TokenStream, o: TokenStream, b: Bodies) -> Token
         visit_mut,
         forward_view,
         backward_view,
+        backward_params_view,
         predict_view,
         model_extra,
         helpers,
@@ -451,6 +501,15 @@ fn api(src: &parse::Network, i: TokenStream, o: TokenStream, b: Bodies) -> Token
                     #try_backward
                 }
 
+                /// As `backward` for a training step, which never reads dL/dx: the same
+                /// parameter gradients, but the first layer skips computing dL/dx (the
+                /// input is data), as PyTorch does for an input that does not require a
+                /// gradient; `Trainer` steps use it. An error when `grad` does not fit
+                /// the last `forward`.
+                pub fn backward_params(&mut self, grad: &#rt::Batch<T, #o>) -> #r<(), #rt::ShapeError> {
+                    #backward_params
+                }
+
                 /// Evaluation-mode forward (no dropout). An empty or ragged sequence
                 /// gives an empty batch; `try_predict` says what was wrong.
                 pub fn predict(&self, xs: &#seq) -> #rt::Batch<T, #o> {
@@ -503,6 +562,12 @@ fn api(src: &parse::Network, i: TokenStream, o: TokenStream, b: Bodies) -> Token
                     grad: #rt::nalgebra::DMatrixView<'_, T>,
                 ) -> #r<#rt::nalgebra::DMatrixView<'_, T>, #rt::ShapeError> {
                     #backward_view
+                }
+                fn backward_params_view(
+                    &mut self,
+                    grad: #rt::nalgebra::DMatrixView<'_, T>,
+                ) -> #r<(), #rt::ShapeError> {
+                    #backward_params_view
                 }
                 fn predict_view(
                     &self,

@@ -239,10 +239,32 @@ impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for Conv2d<T
     }
 
     fn backward(&mut self, g: &Batch<T, OUT>) -> &Batch<T, IN> {
+        self.backward_params(g);
         let n = g.ncols();
         ensure_cols(&mut self.dx, n);
         if n == 0 {
             return &self.dx;
+        }
+        let [oc, ..] = self.shape;
+        let patch = self.weight.len() / oc;
+        let nq = n * (OUT / oc);
+        // dcol = W^T Gz, with Gz left in `z` by backward_params
+        self.dcol.resize(patch * nq, T::zero());
+        gemm(
+            T::one(),
+            MatRef::row_major(&self.weight, oc, patch).t(),
+            MatRef::row_major(&self.z, oc, nq),
+            T::zero(),
+            MatMut::row_major(&mut self.dcol, patch, nq),
+        );
+        col2im(&self.window, &self.dcol, n, self.dx.as_mut_slice());
+        &self.dx
+    }
+
+    fn backward_params(&mut self, g: &Batch<T, OUT>) {
+        let n = g.ncols();
+        if n == 0 {
+            return;
         }
         let [oc, ..] = self.shape;
         let patch = self.weight.len() / oc;
@@ -266,17 +288,6 @@ impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for Conv2d<T
             T::one(),
             MatMut::row_major(&mut self.weight_grad, oc, patch),
         );
-        // dcol = W^T Gz
-        self.dcol.resize(patch * nq, T::zero());
-        gemm(
-            T::one(),
-            MatRef::row_major(&self.weight, oc, patch).t(),
-            MatRef::row_major(&self.z, oc, nq),
-            T::zero(),
-            MatMut::row_major(&mut self.dcol, patch, nq),
-        );
-        col2im(&self.window, &self.dcol, n, self.dx.as_mut_slice());
-        &self.dx
     }
 
     fn predict(&self, x: &Batch<T, IN>) -> Batch<T, OUT> {

@@ -82,6 +82,21 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<T, I, O>
     }
 
     fn backward(&mut self, g: &Batch<T, O>) -> &Batch<T, I> {
+        self.backward_params(g);
+        let n = g.ncols();
+        // dx = W^T g
+        ensure_cols(&mut self.dx, n);
+        gemm(
+            T::one(),
+            MatRef::row_major(&self.weight, O, I).t(),
+            MatRef::col_major(g.as_slice(), O, n),
+            T::zero(),
+            MatMut::col_major(self.dx.as_mut_slice(), I, n),
+        );
+        &self.dx
+    }
+
+    fn backward_params(&mut self, g: &Batch<T, O>) {
         let n = g.ncols();
         // dW += g x^T
         gemm(
@@ -94,16 +109,6 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<T, I, O>
         if self.bias.is_some() {
             add_row_sums(&mut self.bias_grad, g.as_slice());
         }
-        // dx = W^T g
-        ensure_cols(&mut self.dx, n);
-        gemm(
-            T::one(),
-            MatRef::row_major(&self.weight, O, I).t(),
-            MatRef::col_major(g.as_slice(), O, n),
-            T::zero(),
-            MatMut::col_major(self.dx.as_mut_slice(), I, n),
-        );
-        &self.dx
     }
 
     fn predict(&self, x: &Batch<T, I>) -> Batch<T, O> {

@@ -106,7 +106,7 @@ impl<T: Float> Tape<T> {
         self.cols = cols;
         fit(&mut self.xs, input * sn);
         fit(&mut self.gates, gh * sn);
-        fit(&mut self.ph, gh * cols);
+        fit(&mut self.ph, if C::SPLIT { gh * cols } else { 0 });
         fit(&mut self.extra, C::EXTRA * hidden * sn);
         fit(&mut self.hs, hidden * (sn + cols));
         fit(&mut self.cs, if C::STATE_PARTS == 2 { hidden * (sn + cols) } else { 0 });
@@ -116,10 +116,14 @@ impl<T: Float> Tape<T> {
     /// `cached`: see [`Gates::project_hidden`].
     fn run<C: CellMath>(&mut self, gates: &Gates<T>, hidden: usize, cached: bool) {
         let (n, hn, ghn) = (self.cols, hidden * self.cols, C::GATES * hidden * self.cols);
-        gates.project_inputs(&self.xs, self.steps * n, &mut self.gates);
+        gates.project_inputs(&self.xs, self.steps * n, &mut self.gates, !C::SPLIT);
         for t in 0..self.steps {
             let (h_prev, h) = step_pair(&mut self.hs, t, hn);
-            gates.project_hidden(h_prev, n, &mut self.ph, cached);
+            if C::SPLIT {
+                gates.project_hidden(h_prev, n, &mut self.ph, cached, false);
+            } else {
+                gates.project_hidden(h_prev, n, block_mut(&mut self.gates, t, ghn), cached, true);
+            }
             let (c_prev, c) = step_pair(&mut self.cs, t, hn);
             let step = StepFwd {
                 hidden,
@@ -219,58 +223,13 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> Recurrent<T, C, I, H
         self.truncation
     }
 
-    /// Copies the sequence and initial state into `tape`, checking them.
-    fn load(tape: &mut Tape<T>, xs: &[Batch<T, I>], initial: Option<&[Batch<T, H>]>) -> Result<(), ShapeError> {
-        let cols = sequence_cols(xs)?;
-        if let Some(s) = initial {
-            check_state("initial state", s, C::STATE_PARTS, cols)?;
-        }
-        tape.resize::<C>(xs.len(), cols, I, H);
-        for (t, x) in xs.iter().enumerate() {
-            block_mut(&mut tape.xs, t, I * cols).copy_from_slice(x.as_slice());
-        }
-        for p in 0..C::STATE_PARTS {
-            let dst = tape.state_mut(p, 0, H);
-            match initial {
-                Some(s) => dst.copy_from_slice(s[p].as_slice()),
-                None => dst.fill(T::zero()),
-            }
-        }
-        Ok(())
-    }
-}
-
-impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> for Recurrent<T, C, I, H> {
-    const STATE_PARTS: usize = C::STATE_PARTS;
-    const KIND: &'static str = C::NAME;
-
-    fn forward_seq(
-        &mut self,
-        xs: &[Batch<T, I>],
-        initial: Option<&[Batch<T, H>]>,
-    ) -> Result<&[Batch<T, H>], ShapeError> {
-        Self::load(&mut self.tape, xs, initial)?;
-        self.gates.cache_hidden_weights();
-        self.tape.run::<C>(&self.gates, H, true);
-        let (steps, cols) = (self.tape.steps, self.tape.cols);
-        self.outputs.resize_with(steps, empty);
-        for (t, y) in self.outputs.iter_mut().enumerate() {
-            ensure_cols(y, cols);
-            y.as_mut_slice().copy_from_slice(self.tape.state(0, t + 1, H));
-        }
-        self.final_state.resize_with(C::STATE_PARTS, empty);
-        for (p, s) in self.final_state.iter_mut().enumerate() {
-            ensure_cols(s, cols);
-            s.as_mut_slice().copy_from_slice(self.tape.state(p, steps, H));
-        }
-        Ok(&self.outputs)
-    }
-
-    fn backward_seq(
+    /// Back-propagation through time; dL/dx_t only `with_input_grads`.
+    fn through_time(
         &mut self,
         grad: SeqGrad<'_, T, H>,
         final_grad: Option<&[Batch<T, H>]>,
-    ) -> Result<&[Batch<T, I>], ShapeError> {
+        with_input_grads: bool,
+    ) -> Result<(), ShapeError> {
         let (steps, n) = (self.tape.steps, self.tape.cols);
         if steps == 0 {
             return Err(ShapeError::NoForward);
@@ -298,7 +257,6 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> fo
         let b = &mut self.back;
         fit(&mut b.dpx, C::GATES * H * sn);
         fit(&mut b.dph, if C::SPLIT { C::GATES * H * sn } else { 0 });
-        fit(&mut b.dxs, I * sn);
         let c_len = if C::STATE_PARTS == 2 { hn } else { 0 };
         fit(&mut b.dh, hn);
         fit(&mut b.dh_prev, hn);
@@ -366,15 +324,85 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> fo
         let active = (steps - first) * n;
         let dph = if C::SPLIT { &b.dph } else { &b.dpx };
         self.gates.backward_hidden_weights(&dph[first * ghn..], &tape.hs[first * hn..steps * hn], active);
-        let (skipped, dxs) = b.dxs.split_at_mut(first * I * n);
-        skipped.fill(T::zero());
-        self.gates.backward_inputs(&b.dpx[first * ghn..], &tape.xs[first * I * n..], active, dxs);
-        self.input_grads.resize_with(steps, empty);
-        for (t, dx) in self.input_grads.iter_mut().enumerate() {
-            ensure_cols(dx, n);
-            dx.as_mut_slice().copy_from_slice(block(&b.dxs, t, I * n));
+        self.gates.backward_input_weights(&b.dpx[first * ghn..], &tape.xs[first * I * n..], active);
+        let dph = C::SPLIT.then(|| &b.dph[first * ghn..]);
+        self.gates.backward_biases(&b.dpx[first * ghn..], dph, active);
+        if with_input_grads {
+            fit(&mut b.dxs, I * sn);
+            let (skipped, dxs) = b.dxs.split_at_mut(first * I * n);
+            skipped.fill(T::zero());
+            self.gates.input_grads(&b.dpx[first * ghn..], active, dxs);
+            self.input_grads.resize_with(steps, empty);
+            for (t, dx) in self.input_grads.iter_mut().enumerate() {
+                ensure_cols(dx, n);
+                dx.as_mut_slice().copy_from_slice(block(&b.dxs, t, I * n));
+            }
         }
+        Ok(())
+    }
+
+    /// Copies the sequence and initial state into `tape`, checking them.
+    fn load(tape: &mut Tape<T>, xs: &[Batch<T, I>], initial: Option<&[Batch<T, H>]>) -> Result<(), ShapeError> {
+        let cols = sequence_cols(xs)?;
+        if let Some(s) = initial {
+            check_state("initial state", s, C::STATE_PARTS, cols)?;
+        }
+        tape.resize::<C>(xs.len(), cols, I, H);
+        for (t, x) in xs.iter().enumerate() {
+            block_mut(&mut tape.xs, t, I * cols).copy_from_slice(x.as_slice());
+        }
+        for p in 0..C::STATE_PARTS {
+            let dst = tape.state_mut(p, 0, H);
+            match initial {
+                Some(s) => dst.copy_from_slice(s[p].as_slice()),
+                None => dst.fill(T::zero()),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> for Recurrent<T, C, I, H> {
+    const STATE_PARTS: usize = C::STATE_PARTS;
+    const KIND: &'static str = C::NAME;
+
+    fn forward_seq(
+        &mut self,
+        xs: &[Batch<T, I>],
+        initial: Option<&[Batch<T, H>]>,
+    ) -> Result<&[Batch<T, H>], ShapeError> {
+        Self::load(&mut self.tape, xs, initial)?;
+        self.gates.cache_hidden_weights();
+        self.tape.run::<C>(&self.gates, H, true);
+        let (steps, cols) = (self.tape.steps, self.tape.cols);
+        self.outputs.resize_with(steps, empty);
+        for (t, y) in self.outputs.iter_mut().enumerate() {
+            ensure_cols(y, cols);
+            y.as_mut_slice().copy_from_slice(self.tape.state(0, t + 1, H));
+        }
+        self.final_state.resize_with(C::STATE_PARTS, empty);
+        for (p, s) in self.final_state.iter_mut().enumerate() {
+            ensure_cols(s, cols);
+            s.as_mut_slice().copy_from_slice(self.tape.state(p, steps, H));
+        }
+        Ok(&self.outputs)
+    }
+
+    fn backward_seq(
+        &mut self,
+        grad: SeqGrad<'_, T, H>,
+        final_grad: Option<&[Batch<T, H>]>,
+    ) -> Result<&[Batch<T, I>], ShapeError> {
+        self.through_time(grad, final_grad, true)?;
         Ok(&self.input_grads)
+    }
+
+    fn backward_seq_params(
+        &mut self,
+        grad: SeqGrad<'_, T, H>,
+        final_grad: Option<&[Batch<T, H>]>,
+    ) -> Result<(), ShapeError> {
+        self.through_time(grad, final_grad, false)
     }
 
     fn predict_seq(&self, xs: &[Batch<T, I>], initial: Option<&[Batch<T, H>]>) -> Result<Vec<Batch<T, H>>, ShapeError> {

@@ -13,7 +13,9 @@ pub struct StepFwd<'a, T> {
     pub hidden: usize,
     /// In: `W_ih x_t + b_ih` (`G*H x n`). Out: whatever backward needs (the gate activations).
     pub gates: &'a mut [T],
-    /// `W_hh h_{t-1} + b_hh` (`G*H x n`).
+    /// `W_hh h_{t-1} + b_hh` (`G*H x n`) when `SPLIT`; else empty, as the
+    /// shared loop has already added `W_hh h_{t-1}` to `gates` (and `b_hh` to
+    /// the input projection).
     pub ph: &'a [T],
     pub h_prev: &'a [T],
     /// The previous cell state (LSTM; empty for the others).
@@ -67,8 +69,7 @@ pub trait CellMath: Copy + Default + std::fmt::Debug + Send + Sync + 'static {
     fn backward<T: Float>(s: StepBack<'_, T>);
 }
 
-/// `acc += v`, element by element: the cells add the recurrent projection to the
-/// input projection, and backward adds each step's output gradient.
+/// `acc += v`, element by element: backward adds each step's output gradient.
 #[inline(always)]
 pub(super) fn add<T: Float>(acc: &mut [T], v: &[T]) {
     for (a, v) in acc.iter_mut().zip(v) {

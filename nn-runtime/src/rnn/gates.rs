@@ -33,6 +33,8 @@ pub(crate) struct Gates<T> {
     weight_hh_grad: Vec<T>,
     bias_ih_grad: Vec<T>,
     bias_hh_grad: Vec<T>,
+    /// Scratch for [`Gates::backward_biases`]: one row sum per gate row.
+    bias_grad_sums: Vec<T>,
 }
 
 impl<T: Float> Gates<T> {
@@ -73,6 +75,7 @@ impl<T: Float> Gates<T> {
             weight_hh_grad: vec![T::zero(); weight_hh.len()],
             bias_ih_grad: vec![T::zero(); rows],
             bias_hh_grad: vec![T::zero(); rows],
+            bias_grad_sums: vec![T::zero(); rows],
             weight_ih,
             weight_hh,
             bias_ih,
@@ -86,8 +89,11 @@ impl<T: Float> Gates<T> {
     }
 
     /// `out = W_ih xs + b_ih` for `cols` columns at once (every step of a sequence):
-    /// the one large product where a recurrent layer gets its speed.
-    pub(crate) fn project_inputs(&self, xs: &[T], cols: usize, out: &mut [T]) {
+    /// the one large product where a recurrent layer gets its speed. With
+    /// `fold_hidden_bias`, `b_hh` is added too: a cell that adds the two
+    /// projections (not `SPLIT`) then lets each step's recurrent product
+    /// accumulate onto its block, with no bias or addition pass per step.
+    pub(crate) fn project_inputs(&self, xs: &[T], cols: usize, out: &mut [T], fold_hidden_bias: bool) {
         gemm(
             T::one(),
             MatRef::row_major(&self.weight_ih, self.rows, self.input),
@@ -95,7 +101,16 @@ impl<T: Float> Gates<T> {
             T::zero(),
             MatMut::col_major(out, self.rows, cols),
         );
-        add_bias_rows(&mut out[..self.rows * cols], &self.bias_ih);
+        let out = &mut out[..self.rows * cols];
+        if !fold_hidden_bias {
+            add_bias_rows(out, &self.bias_ih);
+        } else if self.rows > 0 {
+            for col in out.chunks_exact_mut(self.rows) {
+                for ((v, a), b) in col.iter_mut().zip(&self.bias_ih).zip(&self.bias_hh) {
+                    *v += *a + *b;
+                }
+            }
+        }
     }
 
     /// Refreshes the column-major copy of `weight_hh` that [`Gates::project_hidden`]
@@ -117,17 +132,21 @@ impl<T: Float> Gates<T> {
         }
     }
 
-    /// `out = W_hh h + b_hh` for one step of `cols` samples; `cached` reads the
-    /// copy made by [`Gates::cache_hidden_weights`] (the same values, laid out
-    /// for the product).
-    pub(crate) fn project_hidden(&self, h: &[T], cols: usize, out: &mut [T], cached: bool) {
+    /// `out = W_hh h + b_hh` for one step of `cols` samples, or with `accumulate`
+    /// `out += W_hh h` (the bias folded into the input projection); `cached`
+    /// reads the copy made by [`Gates::cache_hidden_weights`] (the same values,
+    /// laid out for the product).
+    pub(crate) fn project_hidden(&self, h: &[T], cols: usize, out: &mut [T], cached: bool, accumulate: bool) {
         let w = if cached {
             MatRef::col_major(&self.weight_hh_col_major, self.rows, self.hidden)
         } else {
             MatRef::row_major(&self.weight_hh, self.rows, self.hidden)
         };
-        gemm(T::one(), w, MatRef::col_major(h, self.hidden, cols), T::zero(), MatMut::col_major(out, self.rows, cols));
-        add_bias_rows(&mut out[..self.rows * cols], &self.bias_hh);
+        let beta = if accumulate { T::one() } else { T::zero() };
+        gemm(T::one(), w, MatRef::col_major(h, self.hidden, cols), beta, MatMut::col_major(out, self.rows, cols));
+        if !accumulate {
+            add_bias_rows(&mut out[..self.rows * cols], &self.bias_hh);
+        }
     }
 
     /// `dh += W_hh^T dph` for one step: the gradient the recurrence carries back.
@@ -141,9 +160,9 @@ impl<T: Float> Gates<T> {
         );
     }
 
-    /// Given dL/d(W_ih x + b_ih) for every column, adds to `weight_ih`'s and
-    /// `bias_ih`'s gradients and writes `dxs = W_ih^T dpx`.
-    pub(crate) fn backward_inputs(&mut self, dpx: &[T], xs: &[T], cols: usize, dxs: &mut [T]) {
+    /// Given dL/d(W_ih x + b_ih) for every column and the inputs `xs` that
+    /// were multiplied, adds to `weight_ih`'s gradient.
+    pub(crate) fn backward_input_weights(&mut self, dpx: &[T], xs: &[T], cols: usize) {
         gemm(
             T::one(),
             MatRef::col_major(dpx, self.rows, cols),
@@ -151,7 +170,10 @@ impl<T: Float> Gates<T> {
             T::one(),
             MatMut::row_major(&mut self.weight_ih_grad, self.rows, self.input),
         );
-        add_row_sums(&mut self.bias_ih_grad, &dpx[..self.rows * cols]);
+    }
+
+    /// `dxs = W_ih^T dpx`: dL/dx for every column.
+    pub(crate) fn input_grads(&self, dpx: &[T], cols: usize, dxs: &mut [T]) {
         gemm(
             T::one(),
             MatRef::row_major(&self.weight_ih, self.rows, self.input).t(),
@@ -162,7 +184,7 @@ impl<T: Float> Gates<T> {
     }
 
     /// Given dL/d(W_hh h + b_hh) for every column and the states `hs` that were
-    /// multiplied, adds to `weight_hh`'s and `bias_hh`'s gradients.
+    /// multiplied, adds to `weight_hh`'s gradient.
     pub(crate) fn backward_hidden_weights(&mut self, dph: &[T], hs: &[T], cols: usize) {
         gemm(
             T::one(),
@@ -171,7 +193,28 @@ impl<T: Float> Gates<T> {
             T::one(),
             MatMut::row_major(&mut self.weight_hh_grad, self.rows, self.hidden),
         );
-        add_row_sums(&mut self.bias_hh_grad, &dph[..self.rows * cols]);
+    }
+
+    /// Adds the row sums of `dpx` (dL/d(W_ih x + b_ih), `cols` columns) to
+    /// `bias_ih`'s gradient and those of `dph` to `bias_hh`'s; `dph == None`
+    /// when the two are the same (not `SPLIT`), which is then summed once.
+    pub(crate) fn backward_biases(&mut self, dpx: &[T], dph: Option<&[T]>, cols: usize) {
+        let len = self.rows * cols;
+        match dph {
+            Some(dph) => {
+                add_row_sums(&mut self.bias_ih_grad, &dpx[..len]);
+                add_row_sums(&mut self.bias_hh_grad, &dph[..len]);
+            }
+            None => {
+                self.bias_grad_sums.fill(T::zero());
+                add_row_sums(&mut self.bias_grad_sums, &dpx[..len]);
+                for ((ih, hh), s) in self.bias_ih_grad.iter_mut().zip(&mut self.bias_hh_grad).zip(&self.bias_grad_sums)
+                {
+                    *ih += *s;
+                    *hh += *s;
+                }
+            }
+        }
     }
 
     /// PyTorch's order: `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`.

@@ -1,7 +1,7 @@
 //! `nn.LSTMCell`: gates stacked (input, forget, cell, output),
 //! `c' = f * c + i * g`, `h' = o * tanh(c')`.
 
-use super::cell::{add, CellMath, StepBack, StepFwd};
+use super::cell::{CellMath, StepBack, StepFwd};
 use super::Recurrent;
 use crate::Float;
 
@@ -35,11 +35,9 @@ impl CellMath for Lstm {
     #[inline(always)]
     fn forward<T: Float>(s: StepFwd<'_, T>) {
         let h = s.hidden;
-        let cols = s.gates.chunks_exact_mut(4 * h).zip(s.ph.chunks_exact(4 * h));
         let states = s.c_prev.chunks_exact(h).zip(s.c.chunks_exact_mut(h)).zip(s.h.chunks_exact_mut(h));
-        for ((a, p), ((c_prev, c), hy)) in cols.zip(states) {
+        for (a, ((c_prev, c), hy)) in s.gates.chunks_exact_mut(4 * h).zip(states) {
             // Each activation over a whole gate block, so the vectorized kernels do the work.
-            add(a, p);
             T::sigmoid_in_place(&mut a[..2 * h]);
             T::tanh_in_place(&mut a[2 * h..3 * h]);
             T::sigmoid_in_place(&mut a[3 * h..]);

@@ -128,6 +128,17 @@ pub trait SeqLayer<T: Float, const I: usize, const H: usize> {
         final_grad: Option<&[Batch<T, H>]>,
     ) -> Result<&[Batch<T, I>], ShapeError>;
 
+    /// As [`SeqLayer::backward_seq`] for a caller that never reads dL/dx_t (the
+    /// first layer of a training step): the parameter gradients are the same,
+    /// dL/dx_t may be left uncomputed, and [`SeqLayer::input_grads`] stale.
+    fn backward_seq_params(
+        &mut self,
+        grad: SeqGrad<'_, T, H>,
+        final_grad: Option<&[Batch<T, H>]>,
+    ) -> Result<(), ShapeError> {
+        self.backward_seq(grad, final_grad).map(drop)
+    }
+
     /// Evaluation forward; returns the outputs, one per step.
     fn predict_seq(&self, xs: &[Batch<T, I>], initial: Option<&[Batch<T, H>]>) -> Result<Vec<Batch<T, H>>, ShapeError>;
 

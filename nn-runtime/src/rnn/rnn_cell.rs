@@ -1,6 +1,6 @@
 //! `nn.RNNCell` with tanh: `h' = tanh(W_ih x + b_ih + W_hh h + b_hh)`.
 
-use super::cell::{add, CellMath, StepBack, StepFwd};
+use super::cell::{CellMath, StepBack, StepFwd};
 use super::Recurrent;
 use crate::Float;
 
@@ -20,7 +20,6 @@ impl CellMath for Rnn {
 
     #[inline(always)]
     fn forward<T: Float>(s: StepFwd<'_, T>) {
-        add(s.gates, s.ph);
         T::tanh_in_place(s.gates);
         s.h.copy_from_slice(s.gates);
     }

@@ -132,6 +132,25 @@ impl<T: Float, L: SeqLayer<T, I, H>, const I: usize, const H: usize> Unrolled<T,
     }
 
     /// Evaluation forward over the `steps` steps of `x`.
+    /// As [`Unrolled::backward`] without dL/dx ([`SeqLayer::backward_seq_params`]).
+    pub fn backward_params(&mut self, grad: &Batch<T, H>) -> Result<(), ShapeError> {
+        wide_into_steps(grad, self.xs.len(), &mut self.gs)?;
+        self.layer.backward_seq_params(SeqGrad::Every(&self.gs), None)
+    }
+
+    /// As [`Unrolled::backward`] when only the last step's output is used (a
+    /// `last` item follows): `grad` is dL/d(last output), one batch.
+    pub fn backward_last(&mut self, grad: &Batch<T, H>) -> Result<&Batch<T, I>, ShapeError> {
+        let dx = self.layer.backward_seq(SeqGrad::Last(grad), None)?;
+        steps_into_wide(dx, &mut self.dx)?;
+        Ok(&self.dx)
+    }
+
+    /// [`Unrolled::backward_last`] without dL/dx ([`SeqLayer::backward_seq_params`]).
+    pub fn backward_last_params(&mut self, grad: &Batch<T, H>) -> Result<(), ShapeError> {
+        self.layer.backward_seq_params(SeqGrad::Last(grad), None)
+    }
+
     pub fn predict(&self, x: &Batch<T, I>, steps: usize) -> Result<Batch<T, H>, ShapeError> {
         let mut xs = Vec::new();
         wide_into_steps(x, steps, &mut xs)?;

@@ -316,7 +316,7 @@ impl<T: Float> Trainer<T> {
                     g *= T::of(weight);
                     model.set_aux_grad(head, aux_grad.columns(0, n))?;
                 }
-                model.backward_view(grad.columns(0, n))?;
+                model.backward_params_view(grad.columns(0, n))?;
                 let norm = grad_norm(model);
                 if !loss.is_finite() || !norm.is_finite() {
                     before_step.restore(model);
