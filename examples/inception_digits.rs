@@ -41,7 +41,7 @@ fn stem_gradient<M: Model<f32>>(net: &mut M, data: &Dataset<f32>, heads: bool) -
             net.set_aux_grad(h, g.as_view()).expect("same batch");
         }
     }
-    net.backward_view(grad.as_view()).expect("same batch");
+    net.backward_params_view(grad.as_view()).expect("same batch");
     let stem = net.parameters().into_iter().find(|p| p.name == "0.weight").expect("stem convolution");
     let norm = stem.grad.iter().map(|g| (*g as f64).powi(2)).sum::<f64>().sqrt();
     net.zero_grad();
