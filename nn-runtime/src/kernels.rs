@@ -198,6 +198,36 @@ pub unsafe fn sgemm(
     unsafe { matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
 }
 
+/// `dst` (resized to `rows * cols`) = the row-major `rows x cols` matrix `src`,
+/// laid out column-major. The one blocked transpose of the crate: `f32` on
+/// AVX-512 goes 16x16 blocks at a time through registers (the own product's
+/// routine for its row-major operands), everything else through 16x16 blocks of
+/// plain copies (element by element, every write would go to another cache line).
+pub(crate) fn transpose_row_major<T: Float>(src: &[T], rows: usize, cols: usize, dst: &mut Vec<T>) {
+    assert!(src.len() >= rows * cols, "transpose of a matrix larger than its slice");
+    dst.resize(rows * cols, T::zero());
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    if isa() == Isa::Avx512 && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+        // SAFETY: T is f32 (checked), so the casts are identities; AVX-512F is present
+        // (`isa`); `src` covers rows x cols row-major (asserted).
+        unsafe {
+            let dst = &mut *(dst as *mut Vec<T>).cast::<Vec<f32>>();
+            let a = sgemm::Strided { ptr: src.as_ptr().cast::<f32>(), rs: cols as isize, cs: 1 };
+            sgemm::transpose_into(dst, rows, cols, a);
+        }
+        return;
+    }
+    for i0 in (0..rows).step_by(16) {
+        for j0 in (0..cols).step_by(16) {
+            for i in i0..(i0 + 16).min(rows) {
+                for j in j0..(j0 + 16).min(cols) {
+                    dst[i + j * rows] = src[i * cols + j];
+                }
+            }
+        }
+    }
+}
+
 /// `y = alpha * a x + beta * y` for contiguous vectors `x` (length `a.cols()`) and
 /// `y` (length `a.rows()`). With `beta == 0`, `y`'s old contents are ignored (NaN
 /// included), as BLAS specifies.
@@ -250,6 +280,22 @@ pub fn add_row_sums<T: Float>(acc: &mut [T], g: &[T]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transpose_row_major_lays_out_columns_for_both_scalar_types() {
+        // 16x16 blocks and ragged edges; f32 takes the register path on AVX-512 CPUs.
+        for (rows, cols) in [(1, 1), (3, 5), (16, 16), (37, 20), (512, 128)] {
+            let src: Vec<f64> = (0..rows * cols).map(|v| v as f64 * 0.5 - 3.0).collect();
+            let want: Vec<f64> = (0..rows * cols).map(|p| src[(p % rows) * cols + p / rows]).collect();
+            let mut dst = vec![f64::NAN; 3];
+            transpose_row_major(&src, rows, cols, &mut dst);
+            assert_eq!(dst, want, "f64 {rows}x{cols}");
+            let src32: Vec<f32> = src.iter().map(|v| *v as f32).collect();
+            let mut dst32 = Vec::new();
+            transpose_row_major(&src32, rows, cols, &mut dst32);
+            assert!(dst32.iter().zip(&want).all(|(a, b)| f64::from(*a) == *b), "f32 {rows}x{cols}");
+        }
+    }
 
     #[test]
     fn gemm_transposed_operands_match_naive_product() {

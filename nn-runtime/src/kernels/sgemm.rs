@@ -222,8 +222,11 @@ impl Tiles {
 /// Copies `a` (m x k, any strides) into `buf` column-major. A row-major `a`
 /// goes 16x16 blocks at a time through registers; edges and other strides
 /// element by element.
+///
+/// # Safety
+/// AVX-512F must be available; `a` must cover `m x k` with its strides.
 #[target_feature(enable = "avx512f")]
-unsafe fn transpose_into(buf: &mut Vec<f32>, m: usize, k: usize, a: Strided) {
+pub(crate) unsafe fn transpose_into(buf: &mut Vec<f32>, m: usize, k: usize, a: Strided) {
     if buf.len() < m * k {
         buf.resize(m * k, 0.0);
     }

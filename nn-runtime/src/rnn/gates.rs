@@ -7,7 +7,7 @@
 
 use rand::Rng;
 
-use crate::kernels::{add_bias_rows, add_row_sums, gemm, MatMut, MatRef};
+use crate::kernels::{add_bias_rows, add_row_sums, gemm, transpose_row_major, MatMut, MatRef};
 use crate::layer::{ParamKind, ParamMut, ParamRef};
 use crate::{Float, Init, Visit, VisitMut};
 
@@ -116,20 +116,7 @@ impl<T: Float> Gates<T> {
     /// Refreshes the column-major copy of `weight_hh` that [`Gates::project_hidden`]
     /// reads with `cached = true`; call it when a training sequence starts.
     pub(crate) fn cache_hidden_weights(&mut self) {
-        let (rows, hidden) = (self.rows, self.hidden);
-        self.weight_hh_col_major.resize(rows * hidden, T::zero());
-        let (src, dst) = (&self.weight_hh, &mut self.weight_hh_col_major);
-        // In 16x16 blocks: a plain row-by-row copy writes every element to a
-        // different cache line.
-        for i0 in (0..rows).step_by(16) {
-            for j0 in (0..hidden).step_by(16) {
-                for i in i0..(i0 + 16).min(rows) {
-                    for j in j0..(j0 + 16).min(hidden) {
-                        dst[i + j * rows] = src[i * hidden + j];
-                    }
-                }
-            }
-        }
+        transpose_row_major(&self.weight_hh, self.rows, self.hidden, &mut self.weight_hh_col_major);
     }
 
     /// `out = W_hh h + b_hh` for one step of `cols` samples, or with `accumulate`
