@@ -388,6 +388,27 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> fo
         Ok(&self.outputs)
     }
 
+    fn forward_wide(&mut self, x: &Batch<T, I>, steps: usize, out: &mut Batch<T, H>) -> Result<(), ShapeError> {
+        let cols = super::unrolled::batch_of(x.ncols(), steps)?;
+        let tape = &mut self.tape;
+        tape.resize::<C>(steps, cols, I, H);
+        tape.xs.copy_from_slice(x.as_slice());
+        for p in 0..C::STATE_PARTS {
+            tape.state_mut(p, 0, H).fill(T::zero());
+        }
+        self.gates.cache_hidden_weights();
+        tape.run::<C>(&self.gates, H, true);
+        ensure_cols(out, steps * cols);
+        out.as_mut_slice().copy_from_slice(&tape.hs[H * cols..]);
+        self.outputs.clear();
+        self.final_state.resize_with(C::STATE_PARTS, empty);
+        for (p, s) in self.final_state.iter_mut().enumerate() {
+            ensure_cols(s, cols);
+            s.as_mut_slice().copy_from_slice(tape.state(p, steps, H));
+        }
+        Ok(())
+    }
+
     fn backward_seq(
         &mut self,
         grad: SeqGrad<'_, T, H>,
@@ -793,5 +814,38 @@ mod tests {
         // Continuing from the final state is running the longer sequence.
         let tail = gru.predict_seq(&xs[3..], Some(&[ys[2].clone()])).unwrap();
         assert_eq!(tail, ys[3..]);
+    }
+
+    #[test]
+    fn wide_forward_is_forward_seq_and_backward_follows_it() {
+        fn check<C: CellMath>(seed: u64) {
+            let xs: Vec<Batch<f64, 2>> =
+                (0..5).map(|t| Batch::from_fn(3, |i, j| ((t * 7 + i * 3 + j) as f64).sin())).collect();
+            let gs: Vec<Batch<f64, 4>> =
+                (0..5).map(|t| Batch::from_fn(3, |i, j| ((t + 2 * i + j) as f64).cos())).collect();
+            let mut by_steps = Recurrent::<f64, C, 2, 4>::new(&mut seeded_rng(seed));
+            let mut wide = by_steps.clone();
+            let ys = by_steps.forward_seq(&xs, None).unwrap().to_vec();
+            let dx = by_steps.backward_seq(SeqGrad::Every(&gs), None).unwrap().to_vec();
+
+            let mut x = empty();
+            crate::rnn::steps_into_wide(&xs, &mut x).unwrap();
+            let mut y = empty();
+            wide.forward_wide(&x, 5, &mut y).unwrap();
+            let mut want = empty();
+            crate::rnn::steps_into_wide(&ys, &mut want).unwrap();
+            assert_eq!(y, want, "{}", C::NAME);
+            assert_eq!(wide.final_state(), by_steps.final_state());
+            assert!(wide.outputs().is_empty(), "the outputs are in `y`");
+            assert_eq!(wide.backward_seq(SeqGrad::Every(&gs), None).unwrap(), &dx[..]);
+            assert_eq!(wide.gates.weight_hh_grad(), by_steps.gates.weight_hh_grad());
+            // A width that is not a whole number of steps changes nothing.
+            let odd = Batch::<f64, 2>::zeros(7);
+            assert_eq!(wide.forward_wide(&odd, 5, &mut y), Err(ShapeError::StepColumns { steps: 5, found: 7 }));
+            assert_eq!(y, want);
+        }
+        check::<crate::rnn::Lstm>(70);
+        check::<crate::rnn::Gru>(71);
+        check::<crate::rnn::Rnn>(72);
     }
 }

@@ -128,6 +128,19 @@ pub trait SeqLayer<T: Float, const I: usize, const H: usize> {
         final_grad: Option<&[Batch<T, H>]>,
     ) -> Result<&[Batch<T, I>], ShapeError>;
 
+    /// Training forward over a wide batch: `steps` blocks of equally many
+    /// columns side by side (block `t` is step `t`), as `seq` networks keep a
+    /// sequence, from a zero state, with the outputs in `out` in the same
+    /// layout. The same as [`SeqLayer::forward_seq`]; this default goes through
+    /// it with per-step batches it allocates, nn's recurrent layers override it
+    /// to copy the sequence once into their own buffers, which have this layout.
+    fn forward_wide(&mut self, x: &Batch<T, I>, steps: usize, out: &mut Batch<T, H>) -> Result<(), ShapeError> {
+        let mut xs = Vec::new();
+        unrolled::wide_into_steps(x, steps, &mut xs)?;
+        let hs = self.forward_seq(&xs, None)?;
+        unrolled::steps_into_wide(hs, out)
+    }
+
     /// As [`SeqLayer::backward_seq`] for a caller that never reads dL/dx_t (the
     /// first layer of a training step): the parameter gradients are the same,
     /// dL/dx_t may be left uncomputed, and [`SeqLayer::input_grads`] stale.
@@ -142,7 +155,8 @@ pub trait SeqLayer<T: Float, const I: usize, const H: usize> {
     /// Evaluation forward; returns the outputs, one per step.
     fn predict_seq(&self, xs: &[Batch<T, I>], initial: Option<&[Batch<T, H>]>) -> Result<Vec<Batch<T, H>>, ShapeError>;
 
-    /// The outputs of the last training forward (empty before any).
+    /// The outputs of the last training forward (empty before any, and after a
+    /// [`SeqLayer::forward_wide`], which leaves them in its `out` instead).
     fn outputs(&self) -> &[Batch<T, H>];
     /// The state after the last step of the last training forward (`STATE_PARTS` batches).
     fn final_state(&self) -> &[Batch<T, H>];

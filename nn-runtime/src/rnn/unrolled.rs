@@ -80,7 +80,7 @@ pub fn steps_into_matrix<T: Float, const N: usize>(xs: &[Batch<T, N>], out: &mut
 }
 
 /// The batch size of a wide batch of `cols` columns and `steps` steps.
-fn batch_of(cols: usize, steps: usize) -> Result<usize, ShapeError> {
+pub(crate) fn batch_of(cols: usize, steps: usize) -> Result<usize, ShapeError> {
     if steps == 0 {
         return Err(ShapeError::EmptySequence);
     }
@@ -95,7 +95,8 @@ fn batch_of(cols: usize, steps: usize) -> Result<usize, ShapeError> {
 #[derive(Clone, Debug)]
 pub struct Unrolled<T: Float, L, const I: usize, const H: usize> {
     layer: L,
-    xs: Vec<Batch<T, I>>,
+    /// Steps of the last forward.
+    steps: usize,
     gs: Vec<Batch<T, H>>,
     out: Batch<T, H>,
     dx: Batch<T, I>,
@@ -103,7 +104,7 @@ pub struct Unrolled<T: Float, L, const I: usize, const H: usize> {
 
 impl<T: Float, L: SeqLayer<T, I, H>, const I: usize, const H: usize> Unrolled<T, L, I, H> {
     pub fn new(layer: L) -> Self {
-        Self { layer, xs: Vec::new(), gs: Vec::new(), out: empty(), dx: empty() }
+        Self { layer, steps: 0, gs: Vec::new(), out: empty(), dx: empty() }
     }
 
     /// The recurrent layer (its truncation, final state, ...).
@@ -117,15 +118,14 @@ impl<T: Float, L: SeqLayer<T, I, H>, const I: usize, const H: usize> Unrolled<T,
 
     /// Training forward over the `steps` steps of `x`; the output has the same layout.
     pub fn forward(&mut self, x: &Batch<T, I>, steps: usize) -> Result<&Batch<T, H>, ShapeError> {
-        wide_into_steps(x, steps, &mut self.xs)?;
-        let hs = self.layer.forward_seq(&self.xs, None)?;
-        steps_into_wide(hs, &mut self.out)?;
+        self.layer.forward_wide(x, steps, &mut self.out)?;
+        self.steps = steps;
         Ok(&self.out)
     }
 
     /// Given dL/d(every output) of the last forward, as a wide batch, returns dL/dx.
     pub fn backward(&mut self, grad: &Batch<T, H>) -> Result<&Batch<T, I>, ShapeError> {
-        wide_into_steps(grad, self.xs.len(), &mut self.gs)?;
+        wide_into_steps(grad, self.steps, &mut self.gs)?;
         let dx = self.layer.backward_seq(SeqGrad::Every(&self.gs), None)?;
         steps_into_wide(dx, &mut self.dx)?;
         Ok(&self.dx)
@@ -134,7 +134,7 @@ impl<T: Float, L: SeqLayer<T, I, H>, const I: usize, const H: usize> Unrolled<T,
     /// Evaluation forward over the `steps` steps of `x`.
     /// As [`Unrolled::backward`] without dL/dx ([`SeqLayer::backward_seq_params`]).
     pub fn backward_params(&mut self, grad: &Batch<T, H>) -> Result<(), ShapeError> {
-        wide_into_steps(grad, self.xs.len(), &mut self.gs)?;
+        wide_into_steps(grad, self.steps, &mut self.gs)?;
         self.layer.backward_seq_params(SeqGrad::Every(&self.gs), None)
     }
 
