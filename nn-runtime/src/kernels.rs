@@ -29,6 +29,7 @@ mod pair;
 mod sgemm;
 
 pub(crate) use elementwise::{sigmoid_in_place, tanh_in_place};
+pub(crate) use gemv::gemv_nonzero_cols;
 pub use gemv::{isa, Isa};
 
 /// A borrowed matrix with explicit strides (row stride, column stride).
