@@ -270,7 +270,10 @@ fn a_failed_checkpoint_is_an_error_and_keeps_the_trained_weights() {
     let mut net = IrisNet::<f64>::seeded(0);
     let e = trainer(10).checkpoint(&path).fit(&mut net, &train, Some(&val)).unwrap_err();
     match &e {
-        TrainError::Checkpoint { epoch: 1, reason } => assert!(reason.contains("nn-no-such-folder-5e2a"), "{reason}"),
+        TrainError::Checkpoint { epoch: 1, source } => {
+            assert!(source.to_string().contains("nn-no-such-folder-5e2a"), "{source}");
+            assert_eq!(source.path(), Some(path.as_path()));
+        }
         other => panic!("expected a checkpoint error after epoch 1, got {other:?}"),
     }
     assert!(e.to_string().contains("epoch 1"), "{e}");
