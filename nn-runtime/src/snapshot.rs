@@ -40,6 +40,7 @@ pub struct Snapshot<T> {
 
 /// One tensor of a [`Snapshot`].
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Entry<T> {
     /// The full PyTorch name (`"3.projection.weight"`).
     pub name: String,
@@ -48,8 +49,10 @@ pub struct Entry<T> {
     pub data: Data<T>,
 }
 
-/// What an [`Entry`] holds.
+/// What an [`Entry`] holds. A checkpoint may come to hold more than a
+/// model's tensors, so a `match` needs a `_` arm.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Data<T> {
     /// A parameter's values, row-major (its gradient, in the crate's
     /// snapshots of gradients).

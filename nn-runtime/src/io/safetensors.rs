@@ -67,15 +67,23 @@ fn encode<T: Float>(e: &Entry<T>) -> Result<Tensor, SaveError> {
 
 /// The safetensors bytes of `model`: what [`super::save_safetensors`] writes.
 pub fn save_to_bytes<T: Float, M: Model<T>>(model: &M) -> Result<Vec<u8>, SaveError> {
-    let snapshot = Snapshot::of(model);
+    let metadata = BTreeMap::from([("format", "pt"), ("network", M::NAME), ("nn_version", env!("CARGO_PKG_VERSION"))]);
+    snapshot_to_bytes(&Snapshot::of(model), &metadata)
+}
+
+/// A snapshot's tensors as safetensors bytes, under their names, with
+/// `metadata` in the header (sorted, so the same snapshot gives the same bytes).
+pub(crate) fn snapshot_to_bytes<T: Float>(
+    snapshot: &Snapshot<T>,
+    metadata: &BTreeMap<&str, &str>,
+) -> Result<Vec<u8>, SaveError> {
     let tensors =
         snapshot.entries().iter().map(|e| Ok((e.name.as_str(), encode(e)?))).collect::<Result<Vec<_>, _>>()?;
-    let metadata = BTreeMap::from([("format", "pt"), ("network", M::NAME), ("nn_version", env!("CARGO_PKG_VERSION"))]);
     let unordered = metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let views = tensors.iter().map(|(name, t)| (*name, t));
     let mut bytes = ::safetensors::serialize(views, Some(unordered))
         .map_err(|e| SaveError::new(SaveErrorKind::Encode(Box::new(e))))?;
-    sort_metadata(&mut bytes, &metadata);
+    sort_metadata(&mut bytes, metadata);
     Ok(bytes)
 }
 
@@ -169,16 +177,25 @@ fn dtype_name(d: Dtype) -> &'static str {
 /// Loads `model` from safetensors bytes: the parsing and every check of
 /// [`super::load_safetensors_into`], without the file. On error `model` is unchanged.
 pub fn load_from_bytes<T: Float, M: Model<T>>(model: &mut M, bytes: &[u8]) -> Result<(), LoadError> {
-    let (metadata, data) = parse(bytes)?;
     // The model's own tensors, names and shapes: the file's values are checked
     // into it, and it is written into the model only once all of them passed.
     let mut staged = Snapshot::of(model);
+    bytes_into_snapshot(bytes, &mut staged)?;
+    staged.restore(model);
+    Ok(())
+}
 
-    let known: HashSet<&str> = staged.entries().iter().map(|e| e.name.as_str()).collect();
+/// Overwrites every tensor of `snapshot` with the one of the same name in
+/// the safetensors `bytes`, strictly: the file must hold exactly the
+/// snapshot's tensors, with its dtypes and shapes, all finite. On error the
+/// snapshot may be partly overwritten.
+pub(crate) fn bytes_into_snapshot<T: Float>(bytes: &[u8], snapshot: &mut Snapshot<T>) -> Result<(), LoadError> {
+    let (metadata, data) = parse(bytes)?;
+    let known: HashSet<&str> = snapshot.entries().iter().map(|e| e.name.as_str()).collect();
     // In file order, so "the first unknown tensor" is well defined.
     let unknown: Vec<String> = metadata.offset_keys().into_iter().filter(|n| !known.contains(n.as_str())).collect();
 
-    for entry in staged.entries_mut() {
+    for entry in snapshot.entries_mut() {
         let Entry { name, shape, data: held } = entry;
         let dtype = dtype_of(held);
         let Some(info) = metadata.info(name) else {
@@ -211,7 +228,5 @@ pub fn load_from_bytes<T: Float, M: Model<T>>(model: &mut M, bytes: &[u8]) -> Re
     if let Some(name) = unknown.into_iter().next() {
         return Err(err(LoadErrorKind::Unexpected { name }));
     }
-
-    staged.restore(model);
     Ok(())
 }
