@@ -481,6 +481,8 @@ fn a_missing_file_is_an_io_error_naming_the_path() {
     let e = load_safetensors_into(&mut m, path).unwrap_err();
     assert!(matches!(e.kind(), LoadErrorKind::Io(_)));
     assert_eq!(e.path(), Some(path));
+    let io = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>()).expect("io::Error");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
     assert!(e.to_string().contains("/nonexistent/nn/weights.safetensors"), "{e}");
 }
 
