@@ -18,6 +18,7 @@ mod loss;
 mod model;
 pub mod optim;
 pub mod rnn;
+pub mod snapshot;
 pub mod testing;
 pub mod train;
 
@@ -37,6 +38,7 @@ pub use layers::{
 };
 pub use loss::{Loss, LossError, Targets};
 pub use model::{Model, NamedBuffer, NamedParam, Probe};
+pub use snapshot::Snapshot;
 pub use train::{History, Trainer};
 
 /// Re-exported so users and generated code share one version.

@@ -1,6 +1,7 @@
 """Reference values of every activation of nn, from PyTorch (float64).
 
-Writes out/activations.txt, read by nn-runtime/src/layers/activation.rs tests.
+Writes nn-runtime/tests/data/activations.txt, read by nn-runtime/src/layers/activation.rs tests
+(inside the crate they test, so its packaged tests build).
 Each line: `name x f(x) f'(x)`, floats in Python's shortest round-trip repr.
 Rerun: /work/main/.venv/bin/python tools/reference/activations.py
 """
@@ -35,7 +36,7 @@ def main():
         (dy,) = torch.autograd.grad(y.sum(), x)
         for xi, yi, di in zip(XS, y.tolist(), dy.tolist()):
             lines.append(f"{name} {xi!r} {yi!r} {di!r}")
-    out = pathlib.Path(__file__).parent / "out" / "activations.txt"
+    out = pathlib.Path(__file__).resolve().parents[2] / "nn-runtime" / "tests" / "data" / "activations.txt"
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {len(lines)} lines to {out}")
 

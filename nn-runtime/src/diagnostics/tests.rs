@@ -11,7 +11,7 @@ use crate::layers::{
 use crate::testing::{view_into_batch, LayerModel};
 use crate::{
     empty, seeded_rng, visit_in, visit_mut_in, Batch, BufferMut, BufferRef, Init, Layer, Loss, LossError, Model, Probe,
-    ShapeError, Targets, Visit, VisitMut,
+    ShapeError, Snapshot, Targets, Visit, VisitMut,
 };
 
 /// `D` times `dense(W), F`: items 2k are the dense layers, 2k + 1 the activations.
@@ -312,7 +312,7 @@ fn measuring_leaves_gradients_buffers_and_weights_as_they_were() {
 #[test]
 fn update_ratio_is_the_relative_change_of_each_items_weights() {
     let mut net = Stack::<Tanh, 4, 3>::new(9, Init::XavierNormal);
-    let before = WeightSnapshot::take(&net);
+    let before = Snapshot::of(&net);
     // A pretend optimizer step: layer 0 grows by 1 %, layer 2 shrinks by 3 %, layer 4 stays.
     net.dense[0].weight_mut().iter_mut().for_each(|w| *w *= 1.01);
     net.dense[1].weight_mut().iter_mut().for_each(|w| *w *= 0.97);
@@ -326,7 +326,7 @@ fn update_ratio_is_the_relative_change_of_each_items_weights() {
     assert_eq!(ratios[4], Some(0.0));
     assert_eq!(ratios[1], None);
 
-    let other = WeightSnapshot::take(&Stack::<Tanh, 4, 2>::new(9, Init::XavierNormal));
+    let other = Snapshot::of(&Stack::<Tanh, 4, 2>::new(9, Init::XavierNormal));
     let err = flow.with_update(&other, &net).unwrap_err();
     assert!(matches!(err, DiagnosticsError::SnapshotMismatch { tensor: 2, expected: 0, found: 16 }), "{err:?}");
 }

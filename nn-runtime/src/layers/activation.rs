@@ -409,7 +409,7 @@ mod tests {
 
     #[test]
     fn values_and_derivatives_match_pytorch() {
-        let table = include_str!("../../../tools/reference/out/activations.txt");
+        let table = include_str!("../../tests/data/activations.txt");
         let mut names = std::collections::BTreeSet::new();
         for line in table.lines() {
             let v: Vec<&str> = line.split_whitespace().collect();

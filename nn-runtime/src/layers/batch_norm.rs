@@ -107,7 +107,7 @@ mod tests {
 
     #[test]
     fn train_and_eval_match_pytorch() {
-        let table = include_str!("../../../tools/reference/out/norm.txt");
+        let table = include_str!("../../tests/data/norm.txt");
         let mut bn = BatchNorm::<f64, 3>::new(0.1, 1e-5);
         bn.weight_mut().copy_from_slice(&[1.5, -0.5, 2.0]);
         bn.bias_mut().copy_from_slice(&[0.1, 0.2, -0.3]);

@@ -191,7 +191,7 @@ mod tests {
 
     #[test]
     fn forward_matches_pytorch() {
-        let table = include_str!("../../../tools/reference/out/norm.txt");
+        let table = include_str!("../../tests/data/norm.txt");
         let mut ln = LayerNorm::<f64, 3>::new(1e-5);
         ln.weight_mut().copy_from_slice(&[1.5, -0.5, 2.0]);
         ln.bias_mut().copy_from_slice(&[0.1, 0.2, -0.3]);
