@@ -1,6 +1,7 @@
 //! The training loop: seeded shuffling, mini-batches, loss (with auxiliary
-//! heads), gradient norm and clipping, optimizer and schedule, validation,
-//! early stopping, and a stop with the last good weights on non-finite values.
+//! heads), gradient norm and clipping, optimizer and schedule, validation and
+//! its metrics, early stopping, ReduceLROnPlateau, callbacks, and a stop with
+//! the last good weights on non-finite values.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -8,15 +9,19 @@ use std::time::Instant;
 use nalgebra::DMatrix;
 use rand::seq::SliceRandom;
 
+use super::callback::{Callback, EpochEnd};
 use super::evaluate::evaluate;
+use super::monitor::{Metric, Needs};
 use super::progress::Reporter;
-use super::{EpochStats, History, Progress};
+use super::{EarlyStopping, EpochStats, History, Progress, ReduceLrOnPlateau};
 use crate::data::{DataError, Dataset, Labels, MiniBatch};
 use crate::diagnostics::{DiagnosticsError, GradientFlow};
 use crate::io::{save_safetensors, SaveError};
 use crate::optim::{Optimizer, Schedule, Scheduler};
 use crate::snapshot::Contents;
-use crate::{first_non_finite_grad, grad_norm, seeded_rng, Clip, Float, Loss, LossError, Model, ShapeError, Snapshot};
+use crate::{
+    first_non_finite_grad, grad_norm, seeded_rng, Clip, Float, Loss, LossError, Model, SeededRng, ShapeError, Snapshot,
+};
 
 /// Why training did not start or did not finish.
 ///
@@ -41,6 +46,14 @@ pub enum TrainError {
     /// No training samples, or a batch size of zero.
     #[error("{what} is empty")]
     Empty { what: &'static str },
+    /// Parts of the trainer's configuration that cannot work together, found
+    /// before the first step.
+    #[error("{problem}")]
+    Setup { problem: &'static str },
+    /// Early stopping or ReduceLROnPlateau watches a metric that this run
+    /// does not measure (found before the first step).
+    #[error("{watcher} watches {metric}, which needs {needs}")]
+    Unmeasured { watcher: &'static str, metric: Metric, needs: &'static str },
     /// The loss or a gradient became NaN or infinite at this step (epoch and
     /// step count from 1). `tensor` names the first parameter, in visiting
     /// order, whose gradient is not finite. The model keeps the weights and
@@ -82,12 +95,20 @@ pub enum TrainError {
 /// the same number of steps). Clipping and optimizers see its parameters as
 /// any other model's.
 ///
+/// After every epoch, in this order: the validation metrics are measured, an
+/// epoch-wise [`Schedule`] steps, the epoch is added to the [`History`] and
+/// reported, [`EarlyStopping`] and the [`checkpoint`](Trainer::checkpoint)
+/// look at their metric, [`ReduceLrOnPlateau`] at its own, and then the
+/// [callbacks](Trainer::on_epoch_end) run, which may change the learning
+/// rate or stop.
+///
 /// ```
-/// use nn_runtime::data::{iris, stratified_split, Standardizer};
-/// use nn_runtime::layers::Dense;
-/// use nn_runtime::optim::Adam;
-/// use nn_runtime::testing::LayerModel;
-/// use nn_runtime::{seeded_rng, Init, Trainer};
+/// # extern crate nn_runtime as nn;
+/// use nn::data::{iris, stratified_split, Standardizer};
+/// use nn::layers::Dense;
+/// use nn::optim::Adam;
+/// use nn::testing::LayerModel;
+/// use nn::{seeded_rng, Init, Trainer};
 ///
 /// let (mut train, mut val) = stratified_split(&iris::<f64>(), 0.2, 0)?;
 /// let scaler = Standardizer::fit(&train);
@@ -109,7 +130,9 @@ pub struct Trainer<T: Float> {
     clip: Option<Clip>,
     scheduler: Option<Scheduler>,
     schedule_every_step: bool,
-    patience: Option<usize>,
+    stopping: Option<EarlyStopping>,
+    plateau: Option<ReduceLrOnPlateau>,
+    callbacks: Vec<Callback>,
     progress: Progress,
     flow_probe: Option<(usize, Dataset<T>)>,
     checkpoint: Option<PathBuf>,
@@ -128,7 +151,9 @@ impl<T: Float> Trainer<T> {
             clip: None,
             scheduler: None,
             schedule_every_step: false,
-            patience: None,
+            stopping: None,
+            plateau: None,
+            callbacks: Vec::new(),
             progress: Progress::Auto,
             flow_probe: None,
             checkpoint: None,
@@ -170,19 +195,36 @@ impl<T: Float> Trainer<T> {
         self.schedule_every_step = true;
         self
     }
-    /// Stops after `patience` epochs without a lower validation loss (training
-    /// loss without validation data) and ends with the best epoch's weights.
-    pub fn early_stopping(mut self, patience: usize) -> Self {
-        self.patience = Some(patience);
+    /// Stops when a metric has stopped improving and ends with the best
+    /// epoch's weights: `early_stopping(5)` watches the validation loss
+    /// (training loss without validation data) for 5 epochs; an
+    /// [`EarlyStopping`] chooses the metric, its direction and `min_delta`.
+    pub fn early_stopping(mut self, stopping: impl Into<EarlyStopping>) -> Self {
+        self.stopping = Some(stopping.into());
         self
     }
-    /// After every epoch that reaches a new lowest validation loss (training
-    /// loss without validation data), writes the model's weights and buffers
-    /// to `path` with [`crate::io::save_safetensors`]: atomically, so `path`
-    /// always holds a complete checkpoint of the best epoch so far, even if
-    /// the process dies while writing. [`History::best_epoch`] says which
-    /// epoch it is. A failed write stops training with
-    /// [`TrainError::Checkpoint`].
+    /// Lowers the learning rate when its metric has stopped improving
+    /// ([`ReduceLrOnPlateau`]). It sets the rate itself, so it does not go
+    /// with a [`Schedule`]: `fit` refuses the two together.
+    pub fn reduce_lr_on_plateau(mut self, plateau: ReduceLrOnPlateau) -> Self {
+        self.plateau = Some(plateau);
+        self
+    }
+    /// Calls `callback` after every epoch (after early stopping and the
+    /// plateau check) with the history so far; it may change the learning
+    /// rate or stop training ([`EpochEnd`]). Callbacks run in the order they
+    /// were added, each seeing the rate the previous one set.
+    pub fn on_epoch_end(mut self, callback: impl FnMut(&mut EpochEnd<'_>) + 'static) -> Self {
+        self.callbacks.push(Box::new(callback));
+        self
+    }
+    /// After every epoch that improves the watched metric (the early
+    /// stopping's, else the validation loss, else the training loss), writes
+    /// the model's weights and buffers to `path` with
+    /// [`crate::io::save_safetensors`]: atomically, so `path` always holds a
+    /// complete checkpoint of the best epoch so far, even if the process dies
+    /// while writing. [`History::best_epoch`] says which epoch it is. A failed
+    /// write stops training with [`TrainError::Checkpoint`].
     pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
         self.checkpoint = Some(path.into());
         self
@@ -234,15 +276,35 @@ impl<T: Float> Trainer<T> {
         error.map_or(Ok(()), |error| Err(TrainError::Targets { what, error }))
     }
 
-    /// Trains `model` on `train`, measuring `validation` after every epoch.
-    ///
-    /// Optimizer state and the schedule carry over to a later call.
-    pub fn fit<M: Model<T>>(
-        &mut self,
-        model: &mut M,
-        train: &Dataset<T>,
+    /// Checks that `watcher`'s `metric` will be measured with this loss and
+    /// `validation` data.
+    fn check_metric(
+        &self,
+        watcher: &'static str,
+        metric: Metric,
         validation: Option<&Dataset<T>>,
-    ) -> Result<History, TrainError> {
+    ) -> Result<(), TrainError> {
+        let binary = self.loss == Loss::BinaryCrossEntropyWithLogits;
+        let (measured, needs) = match (metric.needs(), validation.map(Dataset::labels)) {
+            (None, _) => return Ok(()),
+            (Some(Needs::Validation), v) => (v.is_some(), "validation data"),
+            (Some(Needs::Classes), v) => (
+                matches!(v, Some(Labels::Classes { .. })) || (binary && v.is_some()),
+                "validation data with class labels (or binary cross-entropy targets)",
+            ),
+            (Some(Needs::RealTargets), v) => {
+                (matches!(v, Some(Labels::Real(_))) && !binary, "validation data with real targets")
+            }
+        };
+        if measured {
+            Ok(())
+        } else {
+            Err(TrainError::Unmeasured { watcher, metric, needs })
+        }
+    }
+
+    /// Everything that can be checked before the first step.
+    fn check_setup<M: Model<T>>(&self, train: &Dataset<T>, validation: Option<&Dataset<T>>) -> Result<(), TrainError> {
         self.check::<M>("training data", train)?;
         if let Some(v) = validation {
             self.check::<M>("validation data", v)?;
@@ -262,118 +324,286 @@ impl<T: Float> Trainer<T> {
                 return Err(TrainError::Empty { what: "the gradient-flow interval (every 0 epochs)" });
             }
         }
+        if let Some(stopping) = &self.stopping {
+            self.check_metric("early stopping", stopping.metric(), validation)?;
+        }
+        if let Some(plateau) = &self.plateau {
+            self.check_metric("ReduceLrOnPlateau", plateau.metric(), validation)?;
+            plateau.check().map_err(|problem| TrainError::Setup { problem })?;
+            if self.scheduler.is_some() {
+                let problem = "ReduceLrOnPlateau and a learning-rate schedule both set the rate; choose one";
+                return Err(TrainError::Setup { problem });
+            }
+        }
+        Ok(())
+    }
+
+    /// Trains `model` on `train`, measuring `validation` after every epoch.
+    ///
+    /// Optimizer state, the schedule and ReduceLROnPlateau's state carry over
+    /// to a later call.
+    pub fn fit<M: Model<T>>(
+        &mut self,
+        model: &mut M,
+        train: &Dataset<T>,
+        validation: Option<&Dataset<T>>,
+    ) -> Result<History, TrainError> {
+        self.check_setup::<M>(train, validation)?;
         if let Some(s) = &mut self.scheduler {
             s.start(&mut *self.optimizer);
         }
-
-        let mut rng = seeded_rng(self.seed);
-        let mut order: Vec<usize> = (0..train.len()).collect();
-        let width = self.batch_size.min(train.len());
-        let mut batch = MiniBatch::default();
-        let mut grad = DMatrix::<T>::zeros(M::OUTPUT, width);
-        let mut aux_grad = DMatrix::<T>::zeros(M::OUTPUT, width);
-        let mut before_step = Snapshot::new(Contents::Buffers);
-        let mut best = Snapshot::new(Contents::State);
-        let (mut best_metric, mut since_best) = (f64::INFINITY, 0);
-        let mut history = History::default();
+        let mut run = Run::start(self.seed, train.len(), self.watch().worst());
         let mut reporter = Reporter::new(self.progress);
+        let mut buffers = Buffers::new::<M>(self.batch_size.min(train.len()));
         let steps = train.len().div_ceil(self.batch_size);
 
-        for epoch in 1..=self.epochs {
+        while run.epoch <= self.epochs {
             let started = Instant::now();
-            let lr = self.optimizer.lr();
-            order.shuffle(&mut rng);
-            reporter.start_epoch(epoch, self.epochs, steps);
-            let measure_flow = self.flow_probe.as_ref().is_some_and(|(every, _)| epoch % every == 0);
+            if run.step == 0 {
+                run.begin_epoch(self.optimizer.lr());
+            }
+            reporter.start_epoch(run.epoch, self.epochs, steps, run.step);
+            let measure_flow = self.flow_probe.as_ref().is_some_and(|(every, _)| run.epoch % every == 0);
             let mut before_last_step = None;
-            let mut loss_sum = 0.0;
-            let mut norms = Vec::with_capacity(steps);
-            for (s, chunk) in order.chunks(self.batch_size).enumerate() {
-                let step = s + 1;
+            while run.step < steps {
+                let start = run.step * self.batch_size;
+                let chunk = &run.order[start..(start + self.batch_size).min(run.order.len())];
                 let n = chunk.len();
-                batch.fill(train, chunk)?;
-                // Forward passes update running statistics: keep them to undo a bad step.
-                before_step.capture(model);
-                model.zero_grad();
-                let targets_err = |error| TrainError::Targets { what: "training data", error };
-                let outputs = model.forward_view(batch.inputs())?;
-                let mut loss =
-                    self.loss.value_and_grad(outputs, batch.targets(), grad.columns_mut(0, n)).map_err(targets_err)?;
-                for head in 0..model.aux_heads() {
-                    let Some((weight, out)) = model.aux_output(head) else { continue };
-                    let mut g = aux_grad.columns_mut(0, n);
-                    loss += weight
-                        * self.loss.value_and_grad(out, batch.targets(), g.as_view_mut()).map_err(targets_err)?;
-                    g *= T::of(weight);
-                    model.set_aux_grad(head, aux_grad.columns(0, n))?;
+                if measure_flow && run.step + 1 == steps {
+                    // Taken inside the step, after clipping; here only the slot.
+                    before_last_step = Some(Snapshot::new(Contents::State));
                 }
-                model.backward_params_view(grad.columns(0, n))?;
-                let norm = grad_norm(model);
-                if !loss.is_finite() || !norm.is_finite() {
-                    before_step.restore(model);
-                    reporter.abort();
-                    return Err(TrainError::NonFinite { epoch, step, loss, tensor: first_non_finite_grad(model) });
-                }
-                if let Some(clip) = self.clip {
-                    clip.apply_with_norm(model, norm);
-                }
-                if measure_flow && step == steps {
-                    before_last_step = Some(Snapshot::of(model));
-                }
-                self.optimizer.step_with(&mut |v| model.visit_mut(v));
-                if let Some(s) = self.scheduler.as_mut().filter(|_| self.schedule_every_step) {
-                    s.step(&mut *self.optimizer);
-                }
-                loss_sum += loss * n as f64;
-                norms.push(norm);
-                reporter.step(step, n, loss);
+                let taken =
+                    self.step(model, train, chunk, &mut buffers, (run.epoch, run.step + 1), &mut before_last_step);
+                let (loss, norm) = match taken {
+                    Ok(taken) => taken,
+                    Err(e) => {
+                        reporter.abort();
+                        return Err(e);
+                    }
+                };
+                run.step += 1;
+                run.loss_sum += loss * n as f64;
+                run.norms.push(norm);
+                reporter.step(run.epoch, self.epochs, run.step, n, loss);
             }
 
             let eval = validation.map(|v| evaluate(model, self.loss, v)).transpose()?;
             if let Some(s) = self.scheduler.as_mut().filter(|_| !self.schedule_every_step) {
                 s.step(&mut *self.optimizer);
             }
+            let norms = std::mem::take(&mut run.norms);
+            let confusion = eval.as_ref().and_then(|e| e.confusion.as_ref());
             let stats = EpochStats {
-                epoch,
-                train_loss: loss_sum / train.len() as f64,
-                val_loss: eval.map(|e| e.loss),
-                val_accuracy: eval.and_then(|e| e.accuracy),
-                lr,
+                epoch: run.epoch,
+                train_loss: run.loss_sum / train.len() as f64,
+                val_loss: eval.as_ref().map(|e| e.loss),
+                val_accuracy: eval.as_ref().and_then(|e| e.accuracy),
+                val_precision: confusion.map(|c| c.macro_precision()),
+                val_recall: confusion.map(|c| c.macro_recall()),
+                val_f1: confusion.map(|c| c.macro_f1()),
+                val_mae: eval.as_ref().and_then(|e| e.mae),
+                val_rmse: eval.as_ref().and_then(|e| e.rmse),
+                lr: run.lr,
                 grad_norm_mean: norms.iter().sum::<f64>() / steps as f64,
                 grad_norm_max: norms.iter().copied().fold(0.0, f64::max),
                 grad_norms: norms,
-                seconds: started.elapsed().as_secs_f64(),
+                seconds: started.elapsed().as_secs_f64() + run.seconds_before_resume,
             };
             reporter.end_epoch(&stats, self.epochs);
-            let metric = stats.val_loss.unwrap_or(stats.train_loss);
-            history.epochs.push(stats);
+            run.history.epochs.push(stats);
             if let (Some((_, probe)), Some(before)) = (&self.flow_probe, &before_last_step) {
                 let flow = GradientFlow::measure(model, probe.inputs(), probe.targets(), self.loss)
                     .and_then(|flow| flow.with_update(before, model))?;
-                history.gradient_flows.push((epoch, flow));
+                run.history.gradient_flows.push((run.epoch, flow));
             }
+            let stop = self.end_epoch(model, &mut run)?;
+            run.finish_epoch();
+            if stop {
+                break;
+            }
+        }
+        if self.stopping.is_some() && run.history.best_epoch.is_some() {
+            run.best.restore(model);
+        }
+        Ok(run.history)
+    }
 
-            if metric < best_metric && (self.patience.is_some() || self.checkpoint.is_some()) {
-                best_metric = metric;
-                since_best = 0;
-                history.best_epoch = Some(epoch);
-                if self.patience.is_some() {
-                    best.capture(model);
+    /// One optimizer step on the samples `chunk` of `train` at (epoch, step):
+    /// the mean loss and the global gradient norm before clipping. A
+    /// non-finite one leaves the model as it was before the step. With
+    /// `before_update` set, the weights just before the update are copied into it.
+    fn step<M: Model<T>>(
+        &mut self,
+        model: &mut M,
+        train: &Dataset<T>,
+        chunk: &[usize],
+        b: &mut Buffers<T>,
+        (epoch, step): (usize, usize),
+        before_update: &mut Option<Snapshot<T>>,
+    ) -> Result<(f64, f64), TrainError> {
+        let n = chunk.len();
+        b.batch.fill(train, chunk)?;
+        // Forward passes update running statistics: keep them to undo a bad step.
+        b.before_step.capture(model);
+        model.zero_grad();
+        let targets_err = |error| TrainError::Targets { what: "training data", error };
+        let outputs = model.forward_view(b.batch.inputs())?;
+        let mut loss =
+            self.loss.value_and_grad(outputs, b.batch.targets(), b.grad.columns_mut(0, n)).map_err(targets_err)?;
+        for head in 0..model.aux_heads() {
+            let Some((weight, out)) = model.aux_output(head) else { continue };
+            let mut g = b.aux_grad.columns_mut(0, n);
+            loss += weight * self.loss.value_and_grad(out, b.batch.targets(), g.as_view_mut()).map_err(targets_err)?;
+            g *= T::of(weight);
+            model.set_aux_grad(head, b.aux_grad.columns(0, n))?;
+        }
+        model.backward_params_view(b.grad.columns(0, n))?;
+        let norm = grad_norm(model);
+        if !loss.is_finite() || !norm.is_finite() {
+            b.before_step.restore(model);
+            return Err(TrainError::NonFinite { epoch, step, loss, tensor: first_non_finite_grad(model) });
+        }
+        if let Some(clip) = self.clip {
+            clip.apply_with_norm(model, norm);
+        }
+        if let Some(before) = before_update {
+            before.capture(model);
+        }
+        self.optimizer.step_with(&mut |v| model.visit_mut(v));
+        if let Some(s) = self.scheduler.as_mut().filter(|_| self.schedule_every_step) {
+            s.step(&mut *self.optimizer);
+        }
+        Ok((loss, norm))
+    }
+
+    /// What decides the best epoch: the early stopping, or without it the
+    /// default metric with no patience limit (for the checkpoint).
+    fn watch(&self) -> EarlyStopping {
+        self.stopping.unwrap_or(EarlyStopping::new(usize::MAX))
+    }
+
+    /// After the epoch's stats are in the history: the watched metric (best
+    /// weights, checkpoint, early stopping), the plateau check and the
+    /// callbacks. Returns whether training stops.
+    fn end_epoch<M: Model<T>>(&mut self, model: &M, run: &mut Run<T>) -> Result<bool, TrainError> {
+        let epoch = run.epoch;
+        let stats = run.history.epochs.last().expect("the epoch was just recorded");
+        let mut stop = false;
+        if self.stopping.is_some() || self.checkpoint.is_some() {
+            let watch = self.watch();
+            // `check_setup` made sure the metric is measured.
+            let value = watch.metric().of(stats).unwrap_or(f64::NAN);
+            if watch.improves(value, run.best_value) {
+                run.best_value = value;
+                run.since_best = 0;
+                run.history.best_epoch = Some(epoch);
+                if self.stopping.is_some() {
+                    run.best.capture(model);
                 }
                 if let Some(path) = &self.checkpoint {
                     save_safetensors(model, path).map_err(|source| TrainError::Checkpoint { epoch, source })?;
                 }
-            } else if let Some(patience) = self.patience {
-                since_best += 1;
-                if since_best >= patience {
-                    history.stopped_early = epoch < self.epochs;
-                    break;
+            } else if let Some(stopping) = self.stopping {
+                run.since_best += 1;
+                if run.since_best >= stopping.patience() {
+                    run.history.stopped_early = epoch < self.epochs;
+                    stop = true;
                 }
             }
         }
-        if self.patience.is_some() && history.best_epoch.is_some() {
-            best.restore(model);
+        let stats = run.history.epochs.last().expect("the epoch was just recorded");
+        if let Some(plateau) = &mut self.plateau {
+            let value = plateau.metric().of(stats).unwrap_or(f64::NAN);
+            plateau.step(value, &mut *self.optimizer);
         }
-        Ok(history)
+        if !self.callbacks.is_empty() {
+            let mut end = EpochEnd::new(&run.history, self.optimizer.lr());
+            for callback in &mut self.callbacks {
+                callback(&mut end);
+            }
+            let (lr, stopped) = end.outcome();
+            self.optimizer.set_lr(lr);
+            if stopped {
+                run.history.stopped_by_callback = true;
+                stop = true;
+            }
+        }
+        Ok(stop)
+    }
+}
+
+/// The buffers of a step, kept across steps so that a step allocates nothing.
+struct Buffers<T: Float> {
+    batch: MiniBatch<T>,
+    grad: DMatrix<T>,
+    aux_grad: DMatrix<T>,
+    /// The buffers before the step, to undo a step that went non-finite.
+    before_step: Snapshot<T>,
+}
+
+impl<T: Float> Buffers<T> {
+    fn new<M: Model<T>>(width: usize) -> Self {
+        Self {
+            batch: MiniBatch::default(),
+            grad: DMatrix::zeros(M::OUTPUT, width),
+            aux_grad: DMatrix::zeros(M::OUTPUT, width),
+            before_step: Snapshot::new(Contents::Buffers),
+        }
+    }
+}
+
+/// Where a run stands: everything besides the model, the optimizer and the
+/// schedule that the next step or epoch depends on.
+struct Run<T: Float> {
+    rng: SeededRng,
+    /// The sample order of the current epoch.
+    order: Vec<usize>,
+    history: History,
+    /// The epoch being trained (from 1) and the steps of it already taken.
+    epoch: usize,
+    step: usize,
+    /// The current epoch's learning rate, loss sum and gradient norms so far.
+    lr: f64,
+    loss_sum: f64,
+    norms: Vec<f64>,
+    /// Seconds the current epoch ran before the run was resumed.
+    seconds_before_resume: f64,
+    /// The watched metric's best value, the epochs since, and the weights
+    /// then (kept with early stopping).
+    best_value: f64,
+    since_best: usize,
+    best: Snapshot<T>,
+}
+
+impl<T: Float> Run<T> {
+    fn start(seed: u64, samples: usize, worst: f64) -> Self {
+        Self {
+            rng: seeded_rng(seed),
+            order: (0..samples).collect(),
+            history: History::default(),
+            epoch: 1,
+            step: 0,
+            lr: 0.0,
+            loss_sum: 0.0,
+            norms: Vec::new(),
+            seconds_before_resume: 0.0,
+            best_value: worst,
+            since_best: 0,
+            best: Snapshot::new(Contents::State),
+        }
+    }
+
+    /// Shuffles the samples for a new epoch trained at `lr`.
+    fn begin_epoch(&mut self, lr: f64) {
+        self.lr = lr;
+        self.order.shuffle(&mut self.rng);
+    }
+
+    fn finish_epoch(&mut self) {
+        self.epoch += 1;
+        self.step = 0;
+        self.loss_sum = 0.0;
+        self.seconds_before_resume = 0.0;
     }
 }
