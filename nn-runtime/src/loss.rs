@@ -43,7 +43,9 @@ pub enum LossError {
 impl fmt::Display for LossError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LossError::TargetKind { loss, expected } => write!(f, "{loss:?} needs {expected} as targets"),
+            LossError::TargetKind { loss, expected } => {
+                write!(f, "{loss:?} needs {expected} as targets; {}", target_kind_fix(*loss))
+            }
             LossError::Shape { what, expected, found } => write!(
                 f,
                 "{what} is {}x{} (outputs x samples) but the outputs are {}x{}",
@@ -57,6 +59,19 @@ impl fmt::Display for LossError {
 }
 
 impl std::error::Error for LossError {}
+
+/// The loss to choose when `loss` was given the other kind of targets.
+fn target_kind_fix(loss: Loss) -> &'static str {
+    match loss {
+        Loss::SoftmaxCrossEntropy => {
+            "for real-valued targets choose `.loss(Loss::Mse)` (or `.loss(Loss::BinaryCrossEntropyWithLogits)` for \
+             targets in [0, 1]); SoftmaxCrossEntropy is the default when no `.loss(..)` is set"
+        }
+        Loss::Mse | Loss::BinaryCrossEntropyWithLogits => {
+            "for class indices choose `.loss(Loss::SoftmaxCrossEntropy)`, the default when no `.loss(..)` is set"
+        }
+    }
+}
 
 impl Loss {
     /// The mean loss of `outputs` against `targets`.
