@@ -3,7 +3,7 @@
 //! predict), or a typed error, never panic.
 //!
 //! libFuzzer needs a nightly toolchain and `cargo install cargo-fuzz`; from `fuzz/`:
-//! `nice cargo +nightly fuzz run csv corpus/csv seeds/csv -- -dict=csv.dict -max_total_time=300`
+//! `mkdir -p corpus/csv && nice cargo +nightly fuzz run csv corpus/csv seeds/csv -- -dict=csv.dict -max_total_time=300`
 //! (`seeds/csv/` holds small files that start with a settings byte; `corpus/` is not committed).
 #![no_main]
 
