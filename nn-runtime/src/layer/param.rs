@@ -3,7 +3,7 @@
 //! them in different orders (files, optimizers and gradient checks match
 //! tensors by that order).
 
-use super::{BufferMut, BufferRef, ParamKind, ParamMut, ParamRef, Visit, VisitMut};
+use super::{visit_in, visit_mut_in, BufferMut, BufferRef, ParamKind, ParamMut, ParamRef, Visit, VisitMut};
 use crate::Float;
 
 /// A trained tensor: its value and gradient, row-major in PyTorch's `shape`,
@@ -97,19 +97,21 @@ impl<T> Tensor<T> for i64 {
     }
 }
 
-/// Visits `v` under each of `segments` (none or one): an inner layer that
-/// DESIGN.md names (`gate`, `projection`) or one that numbers its own items.
-pub(crate) fn visit_under<T>(v: &mut dyn Visit<T>, segments: &[&str], f: impl FnOnce(&mut dyn Visit<T>)) {
-    segments.iter().for_each(|s| v.enter(s));
-    f(v);
-    segments.iter().for_each(|_| v.leave());
+/// Visits `v` under `segment` if there is one (an inner layer that DESIGN.md
+/// names, as `gate`), else in place (a body, which numbers its own items).
+pub(crate) fn visit_under<T>(v: &mut dyn Visit<T>, segment: Option<&str>, f: impl FnOnce(&mut dyn Visit<T>)) {
+    match segment {
+        Some(s) => visit_in(v, s, f),
+        None => f(v),
+    }
 }
 
 /// The mutable twin of [`visit_under`].
-pub(crate) fn visit_mut_under<T>(v: &mut dyn VisitMut<T>, segments: &[&str], f: impl FnOnce(&mut dyn VisitMut<T>)) {
-    segments.iter().for_each(|s| v.enter(s));
-    f(v);
-    segments.iter().for_each(|_| v.leave());
+pub(crate) fn visit_mut_under<T>(v: &mut dyn VisitMut<T>, segment: Option<&str>, f: impl FnOnce(&mut dyn VisitMut<T>)) {
+    match segment {
+        Some(s) => visit_mut_in(v, s, f),
+        None => f(v),
+    }
 }
 
 /// Writes `visit` and `visit_mut` of a layer (inside its `impl Layer`, for a
@@ -124,12 +126,14 @@ pub(crate) fn visit_mut_under<T>(v: &mut dyn VisitMut<T>, segments: &[&str], f: 
 ///   three methods, as [`Branches`](crate::Branches)), visited in place or
 ///   under a naming segment; `freeze_randomness` then reaches all of them.
 macro_rules! visit_parts {
+    (@segment) => { None };
+    (@segment $segment:literal) => { Some($segment) };
     (layers: $($layer:tt $(in $segment:literal)?),+ $(,)?) => {
         fn visit(&self, v: &mut dyn $crate::Visit<T>) {
-            $($crate::layer::visit_under(v, &[$($segment)?], |v| self.$layer.visit(v));)+
+            $($crate::layer::visit_under(v, $crate::layer::visit_parts!(@segment $($segment)?), |v| self.$layer.visit(v));)+
         }
         fn visit_mut(&mut self, v: &mut dyn $crate::VisitMut<T>) {
-            $($crate::layer::visit_mut_under(v, &[$($segment)?], |v| self.$layer.visit_mut(v));)+
+            $($crate::layer::visit_mut_under(v, $crate::layer::visit_parts!(@segment $($segment)?), |v| self.$layer.visit_mut(v));)+
         }
         fn freeze_randomness(&mut self, frozen: bool) {
             $(self.$layer.freeze_randomness(frozen);)+

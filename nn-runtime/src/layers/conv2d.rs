@@ -8,6 +8,8 @@
 //! col2im scatters `dcol` back onto the input. One product per pass keeps
 //! matrixmultiply's packing cost per batch, not per sample.
 
+use std::ops::Range;
+
 use rand::Rng;
 
 use super::image::Window2d;
@@ -143,21 +145,20 @@ fn conv_forward<T: Float>(
 /// The output positions `o` in `0..out_len` whose tap `o * stride + offset - pad`
 /// falls inside `0..len` (the others read zero padding).
 #[inline]
-fn taps(out_len: usize, offset: usize, stride: usize, pad: usize, len: usize) -> (usize, usize) {
+fn taps(out_len: usize, offset: usize, stride: usize, pad: usize, len: usize) -> Range<usize> {
     let lo = pad.saturating_sub(offset).div_ceil(stride).min(out_len);
     let hi = (len + pad).saturating_sub(offset).div_ceil(stride).min(out_len);
-    (lo, hi.max(lo))
+    lo..hi.max(lo)
 }
 
-/// One row `(c, ki, kj)` of the patch matrix: the input channel it reads, its
-/// offsets in the window, and the output rows `a` and columns `b` whose tap
-/// falls inside the image (the others read zero padding).
+/// One row `(c, ki, kj)` of the patch matrix: the input channel `c` it reads,
+/// its offset `(ki, kj)` in the window, and the output rows `a` and columns
+/// `b` whose tap falls inside the image (the others read zero padding).
 struct PatchRow {
     channel: usize,
-    ki: usize,
-    kj: usize,
-    rows: (usize, usize),
-    cols: (usize, usize),
+    offset: (usize, usize),
+    rows: Range<usize>,
+    cols: Range<usize>,
 }
 
 /// The rows of the patch matrix in order: what [`im2col`] and its adjoint
@@ -169,8 +170,7 @@ fn patch_rows(win: &Window2d) -> impl Iterator<Item = PatchRow> + '_ {
         (0..kernel).flat_map(move |ki| {
             (0..kernel).map(move |kj| PatchRow {
                 channel,
-                ki,
-                kj,
+                offset: (ki, kj),
                 rows: taps(oh, ki, stride, padding, height),
                 cols: taps(ow, kj, stride, padding, width),
             })
@@ -185,18 +185,18 @@ fn im2col<T: Float>(win: &Window2d, x: &[T], n: usize, col: &mut [T]) {
     let ow = win.out_width();
     let (q, in_len, plane) = (win.out_height() * ow, win.input_len(), height * width);
     for (row, p) in col.chunks_exact_mut(n * q).zip(patch_rows(win)) {
-        let ((a0, a1), (b0, b1)) = (p.rows, p.cols);
+        let ((ki, kj), Range { start: b0, end: b1 }) = (p.offset, p.cols);
         for (s, out) in row.chunks_exact_mut(q).enumerate() {
             let img = &x[s * in_len + p.channel * plane..][..plane];
             out.fill(T::zero());
-            for a in a0..a1 {
-                let src = &img[(a * stride + p.ki - padding) * width..][..width];
+            for a in p.rows.clone() {
+                let src = &img[(a * stride + ki - padding) * width..][..width];
                 let dst = &mut out[a * ow + b0..a * ow + b1];
                 if stride == 1 {
-                    dst.copy_from_slice(&src[b0 + p.kj - padding..b1 + p.kj - padding]);
+                    dst.copy_from_slice(&src[b0 + kj - padding..b1 + kj - padding]);
                 } else {
                     for (d, b) in dst.iter_mut().zip(b0..b1) {
-                        *d = src[b * stride + p.kj - padding];
+                        *d = src[b * stride + kj - padding];
                     }
                 }
             }
@@ -215,14 +215,14 @@ fn col2im<T: Float>(win: &Window2d, dcol: &[T], n: usize, dx: &mut [T]) {
     let ow = win.out_width();
     let (q, in_len, plane) = (win.out_height() * ow, win.input_len(), height * width);
     for (row, p) in dcol.chunks_exact(n * q).zip(patch_rows(win)) {
-        let ((a0, a1), (b0, b1)) = (p.rows, p.cols);
+        let (ki, kj) = p.offset;
         for (s, src) in row.chunks_exact(q).enumerate() {
             let img = &mut dx[s * in_len + p.channel * plane..][..plane];
-            for a in a0..a1 {
-                let dst = &mut img[(a * stride + p.ki - padding) * width..][..width];
+            for a in p.rows.clone() {
+                let dst = &mut img[(a * stride + ki - padding) * width..][..width];
                 let g = &src[a * ow..][..ow];
-                for b in b0..b1 {
-                    dst[b * stride + p.kj - padding] += g[b];
+                for b in p.cols.clone() {
+                    dst[b * stride + kj - padding] += g[b];
                 }
             }
         }
