@@ -126,14 +126,23 @@ pub(crate) fn visit_mut_under<T>(v: &mut dyn VisitMut<T>, segment: Option<&str>,
 ///   three methods, as [`Branches`](crate::Branches)), visited in place or
 ///   under a naming segment; `freeze_randomness` then reaches all of them.
 macro_rules! visit_parts {
+    // An inner layer's optional segment as an `Option`.
     (@segment) => { None };
     (@segment $segment:literal) => { Some($segment) };
     (layers: $($layer:tt $(in $segment:literal)?),+ $(,)?) => {
         fn visit(&self, v: &mut dyn $crate::Visit<T>) {
-            $($crate::layer::visit_under(v, $crate::layer::visit_parts!(@segment $($segment)?), |v| self.$layer.visit(v));)+
+            $($crate::layer::visit_under(
+                v,
+                $crate::layer::visit_parts!(@segment $($segment)?),
+                |v| self.$layer.visit(v),
+            );)+
         }
         fn visit_mut(&mut self, v: &mut dyn $crate::VisitMut<T>) {
-            $($crate::layer::visit_mut_under(v, $crate::layer::visit_parts!(@segment $($segment)?), |v| self.$layer.visit_mut(v));)+
+            $($crate::layer::visit_mut_under(
+                v,
+                $crate::layer::visit_parts!(@segment $($segment)?),
+                |v| self.$layer.visit_mut(v),
+            );)+
         }
         fn freeze_randomness(&mut self, frozen: bool) {
             $(self.$layer.freeze_randomness(frozen);)+
