@@ -69,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // the 1437 training digits exactly within 30 epochs and stops improving on
     // the test set (98.33 % at best).
     train_set = with_shifts(&train_set)?;
-    let scaler = Standardizer::fit(&train_set);
+    let scaler = Standardizer::fit(&train_set)?;
     scaler.apply(&mut train_set)?;
     scaler.apply(&mut test)?;
     let started = Instant::now();

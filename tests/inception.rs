@@ -23,7 +23,7 @@ inception! {
 
 fn split() -> (Dataset<f32>, Dataset<f32>) {
     let (mut train, mut test) = stratified_split(&digits::<f32>(), 0.2, 42).unwrap();
-    let scaler = Standardizer::fit(&train);
+    let scaler = Standardizer::fit(&train).unwrap();
     scaler.apply(&mut train).unwrap();
     scaler.apply(&mut test).unwrap();
     (train, test)

@@ -208,7 +208,7 @@ nn::network! {
 
 fn iris_split() -> (Dataset<f64>, Dataset<f64>) {
     let (mut train, mut val) = stratified_split(&iris::<f64>(), 0.3, 0).unwrap();
-    let scaler = Standardizer::fit(&train);
+    let scaler = Standardizer::fit(&train).unwrap();
     scaler.apply(&mut train).unwrap();
     scaler.apply(&mut val).unwrap();
     (train, val)

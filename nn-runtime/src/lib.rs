@@ -28,8 +28,8 @@ pub use error::ShapeError;
 pub use float::{Batch, Float};
 pub use init::{seeded_rng, Init, SeededRng};
 pub use layer::{
-    copy_batch, empty, ensure_cols, visit_in, visit_mut_in, BufferMut, BufferRef, Layer, NamePath, ParamKind, ParamMut,
-    ParamRef, Visit, VisitMut, ZeroGrad,
+    copy_batch, empty, ensure_cols, visit_in, visit_mut_in, BufferMut, BufferRef, Io, Layer, NamePath, ParamKind,
+    ParamMut, ParamRef, Visit, VisitMut, ZeroGrad,
 };
 pub use layers::{
     sigmoid, softplus, Activation, ActivationFn, AvgPool2d, BatchNorm, BatchNorm2d, Conv2d, Dense, Dropout, Elu,

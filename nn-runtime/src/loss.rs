@@ -35,7 +35,7 @@ pub enum Loss {
 #[non_exhaustive]
 pub enum LossError {
     /// The loss needs the other kind of target.
-    #[error("{loss:?} needs {expected} as targets")]
+    #[error("{loss:?} needs {expected} as targets; {}", target_kind_fix(*loss))]
     TargetKind { loss: Loss, expected: &'static str },
     /// Outputs and targets (or the gradient buffer) have different shapes.
     #[error("{what} is {}x{} (outputs x samples) but the outputs are {}x{}", found.0, found.1, expected.0, expected.1)]
@@ -43,6 +43,19 @@ pub enum LossError {
     /// A class index is not below the number of outputs.
     #[error("sample {sample} has class {class} but the network has {classes} outputs")]
     ClassOutOfRange { sample: usize, class: usize, classes: usize },
+}
+
+/// The loss to choose when `loss` was given the other kind of targets.
+fn target_kind_fix(loss: Loss) -> &'static str {
+    match loss {
+        Loss::SoftmaxCrossEntropy => {
+            "for real-valued targets choose `.loss(Loss::Mse)` (or `.loss(Loss::BinaryCrossEntropyWithLogits)` for \
+             targets in [0, 1]); SoftmaxCrossEntropy is the default when no `.loss(..)` is set"
+        }
+        Loss::Mse | Loss::BinaryCrossEntropyWithLogits => {
+            "for class indices choose `.loss(Loss::SoftmaxCrossEntropy)`, the default when no `.loss(..)` is set"
+        }
+    }
 }
 
 impl Loss {

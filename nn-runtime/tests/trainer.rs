@@ -17,7 +17,7 @@ use nn_runtime::{
 /// Iris, standardized on the training part: (train, validation).
 fn iris_split() -> (Dataset<f64>, Dataset<f64>) {
     let (mut train, mut val) = stratified_split(&iris::<f64>(), 0.2, 3).unwrap();
-    let s = Standardizer::fit(&train);
+    let s = Standardizer::fit(&train).unwrap();
     s.apply(&mut train).unwrap();
     s.apply(&mut val).unwrap();
     (train, val)
@@ -110,7 +110,7 @@ fn a_schedule_can_advance_every_step() {
 #[test]
 fn reaches_97_percent_on_the_digits_test_split() {
     let (mut train, mut test) = stratified_split(&digits::<f32>(), 0.2, 0).unwrap();
-    let s = Standardizer::fit(&train);
+    let s = Standardizer::fit(&train).unwrap();
     s.apply(&mut train).unwrap();
     s.apply(&mut test).unwrap();
     let mut net: MlpModel<f32, Relu, 64, 64, 10> = mlp(0);

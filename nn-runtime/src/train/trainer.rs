@@ -111,7 +111,7 @@ pub enum TrainError {
 /// use nn::{seeded_rng, Init, Trainer};
 ///
 /// let (mut train, mut val) = stratified_split(&iris::<f64>(), 0.2, 0)?;
-/// let scaler = Standardizer::fit(&train);
+/// let scaler = Standardizer::fit(&train)?;
 /// scaler.apply(&mut train)?;
 /// scaler.apply(&mut val)?;
 /// // Multinomial logistic regression: one dense layer from 4 features to 3 classes.
