@@ -23,7 +23,7 @@ type Net = MlpModel<f64, Tanh, 4, 8, 3>;
 /// Iris, standardized on the training part: (train, validation).
 fn iris_split() -> (Dataset<f64>, Dataset<f64>) {
     let (mut train, mut val) = stratified_split(&iris::<f64>(), 0.2, 3).unwrap();
-    let s = Standardizer::fit(&train);
+    let s = Standardizer::fit(&train).unwrap();
     s.apply(&mut train).unwrap();
     s.apply(&mut val).unwrap();
     (train, val)
