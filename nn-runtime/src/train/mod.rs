@@ -9,6 +9,7 @@ mod history;
 mod monitor;
 mod plateau;
 mod progress;
+mod state;
 mod trainer;
 
 pub use callback::EpochEnd;
@@ -18,4 +19,5 @@ pub use history::{EpochStats, History, HistoryError};
 pub use monitor::{Metric, Mode, Threshold};
 pub use plateau::ReduceLrOnPlateau;
 pub use progress::Progress;
+pub use state::{ResumeError, TrainingState};
 pub use trainer::{TrainError, Trainer};

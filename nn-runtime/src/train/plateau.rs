@@ -146,6 +146,14 @@ impl ReduceLrOnPlateau {
         self.state.cooldown_counter
     }
 
+    pub(crate) fn state(&self) -> PlateauState {
+        self.state
+    }
+
+    pub(crate) fn set_state(&mut self, state: PlateauState) {
+        self.state = state;
+    }
+
     /// The factor, if it can lower a rate: torch refuses a factor of 1 or more.
     pub(crate) fn check(&self) -> Result<(), &'static str> {
         if self.factor < 1.0 && self.factor >= 0.0 {

@@ -7,20 +7,20 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use nalgebra::DMatrix;
-use rand::seq::SliceRandom;
 
 use super::callback::{Callback, EpochEnd};
 use super::evaluate::evaluate;
 use super::monitor::{Metric, Needs};
 use super::progress::Reporter;
+use super::state::{ResumeError, Run, Setup, TrainingState};
 use super::{EarlyStopping, EpochStats, History, Progress, ReduceLrOnPlateau};
 use crate::data::{DataError, Dataset, Labels, MiniBatch};
 use crate::diagnostics::{DiagnosticsError, GradientFlow};
-use crate::io::{save_safetensors, SaveError};
+use crate::io::{self, save_safetensors, SaveError};
 use crate::optim::{Optimizer, Schedule, Scheduler};
 use crate::snapshot::Contents;
 use crate::{
-    first_non_finite_grad, grad_norm, seeded_rng, Clip, Float, Loss, LossError, Model, SeededRng, ShapeError, Snapshot,
+    first_non_finite_grad, grad_norm, Clip, Float, Loss, LossError, Model, ParamRef, ShapeError, Snapshot, Visit,
 };
 
 /// Why training did not start or did not finish.
@@ -85,6 +85,20 @@ pub enum TrainError {
          save them elsewhere"
     )]
     Checkpoint { epoch: usize, source: SaveError },
+    /// The training state ([`Trainer::save_state`]) could not be written after
+    /// this step of this epoch (step 0: after the epoch before). Training
+    /// stops there; the state file is left as it was.
+    #[error("writing the training state at epoch {epoch}, step {step} failed ({source}); training stopped there")]
+    SaveState { epoch: usize, step: usize, source: SaveError },
+    /// The checkpoint or the training state cannot be written where asked
+    /// (the path is a folder, or its folder is read-only or missing); found
+    /// before the first step.
+    #[error("the {what} cannot be written: {source}")]
+    Unwritable { what: &'static str, source: SaveError },
+    /// The state to resume from ([`Trainer::resume_from`]) could not be read,
+    /// or belongs to another network or run. Nothing was changed.
+    #[error("cannot resume from {}: {source}", path.display())]
+    Resume { path: PathBuf, source: Box<ResumeError> },
 }
 
 /// Trains any [`Model`] on a [`Dataset`].
@@ -136,6 +150,9 @@ pub struct Trainer<T: Float> {
     progress: Progress,
     flow_probe: Option<(usize, Dataset<T>)>,
     checkpoint: Option<PathBuf>,
+    state: Option<PathBuf>,
+    state_every: Option<usize>,
+    resume: Option<PathBuf>,
 }
 
 impl<T: Float> Trainer<T> {
@@ -157,6 +174,9 @@ impl<T: Float> Trainer<T> {
             progress: Progress::Auto,
             flow_probe: None,
             checkpoint: None,
+            state: None,
+            state_every: None,
+            resume: None,
         }
     }
     pub fn loss(mut self, loss: Loss) -> Self {
@@ -227,6 +247,64 @@ impl<T: Float> Trainer<T> {
     /// write stops training with [`TrainError::Checkpoint`].
     pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
         self.checkpoint = Some(path.into());
+        self
+    }
+    /// After every epoch, and with [`Trainer::save_state_every`] every that
+    /// many steps within one, writes the whole training state
+    /// ([`TrainingState`]: weights, buffers, dropout generators, optimizer
+    /// state, schedule and plateau positions, epoch and step, shuffling
+    /// generator and sample order, early-stopping state, history) to `path`,
+    /// atomically. A run that dies goes on from the last state with
+    /// [`Trainer::resume_from`] exactly as it would have: the same weights,
+    /// optimizer state and history, bit for bit. Not with
+    /// [`Trainer::gradient_flow`], whose measurements are not saved.
+    ///
+    /// ```
+    /// # extern crate nn_runtime as nn;
+    /// use nn::data::iris;
+    /// use nn::optim::Adam;
+    /// use nn::testing::LayerModel;
+    /// use nn::{seeded_rng, Dense, Init, Trainer};
+    ///
+    /// let path = std::env::temp_dir().join(format!("nn-doc-state-{}.safetensors", std::process::id()));
+    /// let data = iris::<f64>();
+    /// let net = || LayerModel::new(Dense::<f64, 4, 3>::new(&mut seeded_rng(0), Init::XavierNormal, true));
+    /// let trainer = || Trainer::new(Adam::new(0.01)).batch_size(16).quiet();
+    ///
+    /// // Six epochs in one go...
+    /// let mut whole = net();
+    /// let all = trainer().epochs(6).fit(&mut whole, &data, None)?;
+    /// // ...and three, then three more from the saved state, in a new trainer and network.
+    /// trainer().epochs(3).save_state(&path).fit(&mut net(), &data, None)?;
+    /// let mut resumed = net();
+    /// let rest = trainer().epochs(6).resume_from(&path).fit(&mut resumed, &data, None)?;
+    /// assert_eq!(rest.epochs.len(), 6);
+    /// assert_eq!(rest.last().unwrap().train_loss, all.last().unwrap().train_loss);
+    /// assert_eq!(resumed.layer.weight(), whole.layer.weight());
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn save_state(mut self, path: impl Into<PathBuf>) -> Self {
+        self.state = Some(path.into());
+        self
+    }
+    /// With [`Trainer::save_state`], also writes the state after every
+    /// `steps` steps within an epoch.
+    pub fn save_state_every(mut self, steps: usize) -> Self {
+        self.state_every = Some(steps);
+        self
+    }
+    /// The next [`Trainer::fit`] starts from the state in `path` (written by
+    /// [`Trainer::save_state`]) instead of the beginning: the model, the
+    /// optimizer, schedule, plateau and early stopping, the epoch and step,
+    /// and the history are put back first, then training goes on to
+    /// [`Trainer::epochs`]. Build the trainer as the one that wrote the state
+    /// (optimizer, loss, batch size, seed, schedule, early stopping, ...):
+    /// the network, the loss, the batch size, the seed and the number of
+    /// training samples are checked, and a state that does not fit stops
+    /// `fit` with [`TrainError::Resume`] before anything is changed.
+    pub fn resume_from(mut self, path: impl Into<PathBuf>) -> Self {
+        self.resume = Some(path.into());
         self
     }
     pub fn progress(mut self, progress: Progress) -> Self {
@@ -327,6 +405,27 @@ impl<T: Float> Trainer<T> {
         if let Some(stopping) = &self.stopping {
             self.check_metric("early stopping", stopping.metric(), validation)?;
         }
+        if let Some(path) = &self.state {
+            let problem = if self.flow_probe.is_some() {
+                Some("gradient-flow measurements are not part of a training state; measure in a run without save_state")
+            } else if self.optimizer.state().is_none() {
+                Some("this optimizer cannot save its state (Optimizer::state), so a training state cannot be written")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(TrainError::Setup { problem });
+            }
+            if self.state_every == Some(0) {
+                return Err(TrainError::Empty { what: "the training-state interval (every 0 steps)" });
+            }
+            io::check_writable(path).map_err(|source| TrainError::Unwritable { what: "training state", source })?;
+        } else if self.state_every.is_some() {
+            return Err(TrainError::Setup { problem: "save_state_every needs save_state(path)" });
+        }
+        if let Some(path) = &self.checkpoint {
+            io::check_writable(path).map_err(|source| TrainError::Unwritable { what: "checkpoint", source })?;
+        }
         if let Some(plateau) = &self.plateau {
             self.check_metric("ReduceLrOnPlateau", plateau.metric(), validation)?;
             plateau.check().map_err(|problem| TrainError::Setup { problem })?;
@@ -353,11 +452,18 @@ impl<T: Float> Trainer<T> {
             s.start(&mut *self.optimizer);
         }
         let mut run = Run::start(self.seed, train.len(), self.watch().worst());
+        if let Some(path) = self.resume.take() {
+            let resumed = TrainingState::read(&path, model).and_then(|state| self.restore(state, model, &mut run));
+            resumed.map_err(|source| TrainError::Resume { path, source: Box::new(source) })?;
+            if let Some(state) = &self.state {
+                io::remove_temporaries(state);
+            }
+        }
         let mut reporter = Reporter::new(self.progress);
         let mut buffers = Buffers::new::<M>(self.batch_size.min(train.len()));
         let steps = train.len().div_ceil(self.batch_size);
 
-        while run.epoch <= self.epochs {
+        while !run.stopped && run.epoch <= self.epochs {
             let started = Instant::now();
             if run.step == 0 {
                 run.begin_epoch(self.optimizer.lr());
@@ -370,7 +476,7 @@ impl<T: Float> Trainer<T> {
                 let chunk = &run.order[start..(start + self.batch_size).min(run.order.len())];
                 let n = chunk.len();
                 if measure_flow && run.step + 1 == steps {
-                    // Taken inside the step, after clipping; here only the slot.
+                    // Filled inside the step, after clipping.
                     before_last_step = Some(Snapshot::new(Contents::State));
                 }
                 let taken =
@@ -386,6 +492,10 @@ impl<T: Float> Trainer<T> {
                 run.loss_sum += loss * n as f64;
                 run.norms.push(norm);
                 reporter.step(run.epoch, self.epochs, run.step, n, loss);
+                if run.step < steps && self.state_every.is_some_and(|every| run.step % every == 0) {
+                    let seconds = run.seconds_before_resume + started.elapsed().as_secs_f64();
+                    self.save_state_file(model, &run, train.len(), seconds)?;
+                }
             }
 
             let eval = validation.map(|v| evaluate(model, self.loss, v)).transpose()?;
@@ -417,16 +527,135 @@ impl<T: Float> Trainer<T> {
                     .and_then(|flow| flow.with_update(before, model))?;
                 run.history.gradient_flows.push((run.epoch, flow));
             }
-            let stop = self.end_epoch(model, &mut run)?;
+            run.stopped = self.end_epoch(model, &mut run)?;
             run.finish_epoch();
-            if stop {
-                break;
-            }
+            self.save_state_file(model, &run, train.len(), 0.0)?;
         }
         if self.stopping.is_some() && run.history.best_epoch.is_some() {
             run.best.restore(model);
         }
+        // Decided here, not when patience ran out: a resumed run may have
+        // more epochs than the one that stopped.
+        let last = run.history.last().map_or(0, |e| e.epoch);
+        run.history.stopped_early = run.patience_ran_out && last < self.epochs;
         Ok(run.history)
+    }
+
+    /// What a training state must agree on with the run resuming it.
+    fn setup<M: Model<T>>(&self, samples: usize) -> Setup {
+        let loss = format!("{:?}", self.loss);
+        Setup { network: M::NAME.to_string(), loss, batch_size: self.batch_size, seed: self.seed, samples }
+    }
+
+    /// Writes the training state, if asked for, as it stands after `run.step`
+    /// steps of `run.epoch`, `seconds` into the epoch.
+    fn save_state_file<M: Model<T>>(
+        &self,
+        model: &M,
+        run: &Run<T>,
+        samples: usize,
+        seconds: f64,
+    ) -> Result<(), TrainError> {
+        let Some(path) = &self.state else { return Ok(()) };
+        let state = TrainingState {
+            model: Snapshot::training(model),
+            best: (!run.best.entries().is_empty()).then(|| run.best.clone()),
+            // `check_setup` refused an optimizer without a state.
+            optimizer: self.optimizer.state().unwrap_or_else(Snapshot::empty),
+            rng: run.rng.clone(),
+            setup: self.setup::<M>(samples),
+            epoch: run.epoch,
+            step: run.step,
+            stopped: run.stopped,
+            patience_ran_out: run.patience_ran_out,
+            order: run.order.clone(),
+            epoch_lr: run.lr,
+            loss_sum: run.loss_sum,
+            norms: run.norms.clone(),
+            seconds,
+            lr: self.optimizer.lr(),
+            schedule: self.scheduler.as_ref().map(Scheduler::position),
+            plateau: self.plateau.as_ref().map(ReduceLrOnPlateau::state),
+            best_value: run.best_value,
+            since_best: run.since_best,
+            history: run.history.clone(),
+        };
+        let saved = state.to_bytes().map_err(|e| e.at(path)).and_then(|bytes| io::write_atomically(path, &bytes));
+        saved.map_err(|source| TrainError::SaveState { epoch: run.epoch, step: run.step, source })
+    }
+
+    /// Puts `state` back into `model`, this trainer and `run`, after checking
+    /// that it belongs to this run; on error nothing is changed.
+    fn restore<M: Model<T>>(
+        &mut self,
+        state: TrainingState<T>,
+        model: &mut M,
+        run: &mut Run<T>,
+    ) -> Result<(), ResumeError> {
+        let now = self.setup::<M>(run.order.len());
+        let saved = &state.setup;
+        let value = |what: &str, v: &dyn std::fmt::Display| format!("{what} {v}");
+        let presence = |what: &str, on: bool| if on { what.to_string() } else { format!("no {what}") };
+        let checks = [
+            ("network", value("network", &saved.network), value("network", &now.network)),
+            ("loss", value("loss", &saved.loss), value("loss", &now.loss)),
+            ("batch size", value("batch size", &saved.batch_size), value("batch size", &now.batch_size)),
+            ("seed", value("seed", &saved.seed), value("seed", &now.seed)),
+            ("training samples", value("training samples:", &saved.samples), value("training samples:", &now.samples)),
+            (
+                "schedule",
+                presence("learning-rate schedule", state.schedule.is_some()),
+                presence("learning-rate schedule", self.scheduler.is_some()),
+            ),
+            (
+                "ReduceLrOnPlateau",
+                presence("ReduceLrOnPlateau", state.plateau.is_some()),
+                presence("ReduceLrOnPlateau", self.plateau.is_some()),
+            ),
+            // Best weights exist once an epoch was best: a state without
+            // them yet fits a run with or without early stopping.
+            (
+                "early stopping",
+                presence("early stopping", state.best.is_some()),
+                presence("early stopping", state.best.is_some() && self.stopping.is_some()),
+            ),
+        ];
+        if let Some((what, saved, now)) = checks.into_iter().find(|(_, saved, now)| saved != now) {
+            return Err(ResumeError::Mismatch { what, saved, now });
+        }
+        if state.order.len() != run.order.len() || state.step > run.order.len().div_ceil(self.batch_size) {
+            return Err(ResumeError::Field { field: "order" });
+        }
+        let mut lens = Lens(Vec::new());
+        model.visit(&mut lens);
+        self.optimizer.set_state(&state.optimizer, &lens.0)?;
+
+        // Everything fits: put it back.
+        state.model.restore(model);
+        self.optimizer.set_lr(state.lr);
+        if let (Some(s), Some(position)) = (&mut self.scheduler, state.schedule) {
+            s.set_position(position);
+        }
+        if let (Some(p), Some(position)) = (&mut self.plateau, state.plateau) {
+            p.set_state(position);
+        }
+        *run = Run {
+            rng: state.rng,
+            order: state.order,
+            history: state.history,
+            epoch: state.epoch,
+            step: state.step,
+            stopped: state.stopped,
+            patience_ran_out: state.patience_ran_out,
+            lr: state.epoch_lr,
+            loss_sum: state.loss_sum,
+            norms: state.norms,
+            seconds_before_resume: state.seconds,
+            best_value: state.best_value,
+            since_best: state.since_best,
+            best: state.best.unwrap_or_else(|| Snapshot::new(Contents::State)),
+        };
+        Ok(())
     }
 
     /// One optimizer step on the samples `chunk` of `train` at (epoch, step):
@@ -507,7 +736,7 @@ impl<T: Float> Trainer<T> {
             } else if let Some(stopping) = self.stopping {
                 run.since_best += 1;
                 if run.since_best >= stopping.patience() {
-                    run.history.stopped_early = epoch < self.epochs;
+                    run.patience_ran_out = true;
                     stop = true;
                 }
             }
@@ -553,57 +782,11 @@ impl<T: Float> Buffers<T> {
     }
 }
 
-/// Where a run stands: everything besides the model, the optimizer and the
-/// schedule that the next step or epoch depends on.
-struct Run<T: Float> {
-    rng: SeededRng,
-    /// The sample order of the current epoch.
-    order: Vec<usize>,
-    history: History,
-    /// The epoch being trained (from 1) and the steps of it already taken.
-    epoch: usize,
-    step: usize,
-    /// The current epoch's learning rate, loss sum and gradient norms so far.
-    lr: f64,
-    loss_sum: f64,
-    norms: Vec<f64>,
-    /// Seconds the current epoch ran before the run was resumed.
-    seconds_before_resume: f64,
-    /// The watched metric's best value, the epochs since, and the weights
-    /// then (kept with early stopping).
-    best_value: f64,
-    since_best: usize,
-    best: Snapshot<T>,
-}
+/// The number of values of each parameter, in visiting order.
+struct Lens(Vec<usize>);
 
-impl<T: Float> Run<T> {
-    fn start(seed: u64, samples: usize, worst: f64) -> Self {
-        Self {
-            rng: seeded_rng(seed),
-            order: (0..samples).collect(),
-            history: History::default(),
-            epoch: 1,
-            step: 0,
-            lr: 0.0,
-            loss_sum: 0.0,
-            norms: Vec::new(),
-            seconds_before_resume: 0.0,
-            best_value: worst,
-            since_best: 0,
-            best: Snapshot::new(Contents::State),
-        }
-    }
-
-    /// Shuffles the samples for a new epoch trained at `lr`.
-    fn begin_epoch(&mut self, lr: f64) {
-        self.lr = lr;
-        self.order.shuffle(&mut self.rng);
-    }
-
-    fn finish_epoch(&mut self) {
-        self.epoch += 1;
-        self.step = 0;
-        self.loss_sum = 0.0;
-        self.seconds_before_resume = 0.0;
+impl<T> Visit<T> for Lens {
+    fn param(&mut self, p: ParamRef<'_, T>) {
+        self.0.push(p.value.len());
     }
 }
