@@ -20,13 +20,19 @@
 //!
 //! Everything is checked before the model is touched: after any error the
 //! model is exactly as it was. No input makes the loader panic (fuzzed, see
-//! `fuzz/`). Metadata is not checked, so files written by PyTorch load.
+//! `fuzz/`). Loading weights does not read the metadata, so files written by
+//! PyTorch load. A [`Pipeline`] keeps the standardizer and class names of a
+//! model there (`nn.standardizer.mean`, `nn.standardizer.scale`,
+//! `nn.class_names`: JSON lists), and a training state
+//! ([`TrainingState`](crate::train::TrainingState)) its own part (`training_state`).
 
 mod atomic;
 mod error;
+mod pipeline;
 mod safetensors;
 
 pub use self::error::{LoadError, LoadErrorKind, SaveError, SaveErrorKind};
+pub use self::pipeline::{Pipeline, PredictError};
 pub(crate) use self::safetensors::{bytes_into_snapshot, read_header, snapshot_to_bytes};
 pub use self::safetensors::{load_from_bytes, save_to_bytes};
 

@@ -70,7 +70,17 @@ fn encode<T: Float>(e: &Entry<T>) -> Result<Tensor, SaveError> {
 
 /// The safetensors bytes of `model`: what [`super::save_safetensors`] writes.
 pub fn save_to_bytes<T: Float, M: Model<T>>(model: &M) -> Result<Vec<u8>, SaveError> {
-    let metadata = BTreeMap::from([("format", "pt"), ("network", M::NAME), ("nn_version", env!("CARGO_PKG_VERSION"))]);
+    model_to_bytes(model, &BTreeMap::new())
+}
+
+/// [`save_to_bytes`] with `extra` entries in the metadata.
+pub(crate) fn model_to_bytes<T: Float, M: Model<T>>(
+    model: &M,
+    extra: &BTreeMap<&str, String>,
+) -> Result<Vec<u8>, SaveError> {
+    let mut metadata =
+        BTreeMap::from([("format", "pt"), ("network", M::NAME), ("nn_version", env!("CARGO_PKG_VERSION"))]);
+    metadata.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
     snapshot_to_bytes(&Snapshot::of(model), &metadata)
 }
 

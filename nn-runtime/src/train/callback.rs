@@ -7,7 +7,7 @@ use super::{EpochStats, History};
 /// next epochs, and whether training goes on.
 ///
 /// ```
-/// # extern crate nn_runtime as nn;
+/// # use nn_runtime as nn;
 /// use nn::data::iris;
 /// use nn::optim::Adam;
 /// use nn::testing::LayerModel;

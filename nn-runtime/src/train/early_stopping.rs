@@ -11,7 +11,7 @@ use super::monitor::{Metric, Mode, Threshold};
 /// alone converts into one, so `trainer.early_stopping(5)` works too.
 ///
 /// ```
-/// # extern crate nn_runtime as nn;
+/// # use nn_runtime as nn;
 /// use nn::train::{EarlyStopping, Metric};
 ///
 /// // Stop once validation accuracy has not risen by more than a point in 4 epochs.

@@ -67,7 +67,7 @@ pub fn evaluate<T: Float, M: Model<T>>(model: &M, loss: Loss, data: &Dataset<T>)
 /// where its output (a logit) is above 0.
 ///
 /// ```
-/// # extern crate nn_runtime as nn;
+/// # use nn_runtime as nn;
 /// use nn::train::{predicted_classes, probabilities};
 /// use nn::Batch;
 ///

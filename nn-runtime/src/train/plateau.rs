@@ -15,7 +15,7 @@ use crate::Float;
 /// [`Metric`] it watches, or call `step` from a loop of your own:
 ///
 /// ```
-/// # extern crate nn_runtime as nn;
+/// # use nn_runtime as nn;
 /// use nn::optim::{Optimizer, Sgd};
 /// use nn::train::ReduceLrOnPlateau;
 ///

@@ -131,7 +131,7 @@ pub(super) struct Setup {
 /// Read one to look at it, or to check that a file is a complete state for a network:
 ///
 /// ```no_run
-/// # extern crate nn_runtime as nn;
+/// # use nn_runtime as nn;
 /// # use nn::testing::LayerModel;
 /// # use nn::{seeded_rng, Dense, Init};
 /// use nn::train::TrainingState;

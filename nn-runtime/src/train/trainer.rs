@@ -117,7 +117,7 @@ pub enum TrainError {
 /// rate or stop.
 ///
 /// ```
-/// # extern crate nn_runtime as nn;
+/// # use nn_runtime as nn;
 /// use nn::data::{iris, stratified_split, Standardizer};
 /// use nn::layers::Dense;
 /// use nn::optim::Adam;
@@ -260,7 +260,7 @@ impl<T: Float> Trainer<T> {
     /// [`Trainer::gradient_flow`], whose measurements are not saved.
     ///
     /// ```
-    /// # extern crate nn_runtime as nn;
+    /// # use nn_runtime as nn;
     /// use nn::data::iris;
     /// use nn::optim::Adam;
     /// use nn::testing::LayerModel;
