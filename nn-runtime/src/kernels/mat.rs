@@ -1,0 +1,85 @@
+//! [`Mat`], the one matrix descriptor of the kernels: operands of products,
+//! vectors (one column), blocks of a product's tiles.
+
+use std::ops::Deref;
+
+/// A `rows x cols` matrix in borrowed storage `D` (`&[T]`, or `&mut [T]` for
+/// a result): element `(i, j)` is `data[i * rs + j * cs]`. Transposing is
+/// swapping the strides, so `W^T x` needs no copy; a vector is one column.
+///
+/// Every constructor checks that the last element lies inside `data`, so the
+/// kernels may index it without checks (`unsafe` code relies on this).
+#[derive(Clone, Copy, Debug)]
+pub struct Mat<D> {
+    pub(super) data: D,
+    pub(super) rows: usize,
+    pub(super) cols: usize,
+    pub(super) rs: usize,
+    pub(super) cs: usize,
+}
+
+/// A borrowed matrix.
+pub type MatRef<'a, T> = Mat<&'a [T]>;
+/// A mutable matrix, the result of a product.
+pub type MatMut<'a, T> = Mat<&'a mut [T]>;
+
+/// Elements from the first to one past the last, or 0 for an empty matrix.
+fn extent(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
+    if rows == 0 || cols == 0 {
+        0
+    } else {
+        (rows - 1) * rs + (cols - 1) * cs + 1
+    }
+}
+
+impl<T, D: Deref<Target = [T]>> Mat<D> {
+    /// A column-major `rows x cols` matrix (nalgebra's layout).
+    pub fn col_major(data: D, rows: usize, cols: usize) -> Self {
+        Self::strided(data, rows, cols, 1, rows)
+    }
+
+    /// A row-major `rows x cols` matrix (PyTorch's layout).
+    pub fn row_major(data: D, rows: usize, cols: usize) -> Self {
+        Self::strided(data, rows, cols, cols, 1)
+    }
+
+    /// Element `(i, j)` at `data[i * rs + j * cs]`: any layout, such as a
+    /// block of a larger matrix. Panics if an element lies outside `data`.
+    pub fn strided(data: D, rows: usize, cols: usize, rs: usize, cs: usize) -> Self {
+        assert!(extent(rows, cols, rs, cs) <= data.len(), "matrix data too short");
+        Self { data, rows, cols, rs, cs }
+    }
+
+    /// The transpose, without copying.
+    pub fn t(self) -> Self {
+        Self { rows: self.cols, cols: self.rows, rs: self.cs, cs: self.rs, ..self }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Element `(i, j)`.
+    #[inline]
+    pub fn at(&self, i: usize, j: usize) -> T
+    where
+        T: Copy,
+    {
+        self.data[i * self.rs + j * self.cs]
+    }
+}
+
+impl<T> Mat<&[T]> {
+    /// The `rows x cols` block whose first element is `(i, j)`.
+    pub(super) fn block(self, i: usize, j: usize, rows: usize, cols: usize) -> Self {
+        assert!(i + rows <= self.rows && j + cols <= self.cols, "block outside the matrix");
+        // A nonempty block starts at an element of the matrix, so inside `data`,
+        // and ends where the matrix does at the latest.
+        let start = if rows == 0 || cols == 0 { 0 } else { i * self.rs + j * self.cs };
+        Self { data: &self.data[start..], rows, cols, ..self }
+    }
+}
