@@ -51,6 +51,7 @@ mod simd;
 pub(crate) use gemv::gemv_nonzero_cols;
 pub(crate) use isa::{dispatch, Kernel, Level};
 pub use isa::{isa, with_isa, Isa};
+use mat::Product;
 pub use mat::{Mat, MatMut, MatRef};
 pub(crate) use scalar::Scalar;
 
@@ -65,16 +66,16 @@ pub(crate) use scalar::Scalar;
 /// fixed at compile time, so a mismatch here is a bug in `nn`, not in user input.
 pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: MatMut<'_, T>) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert!(b.rows == k && c.rows == m && c.cols == n, "gemm shape mismatch");
+    let product = Product::new(alpha, a, b, beta, c);
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         // matrixmultiply handles k == 0, but BLAS semantics for beta == 0 must clear NaN.
-        scale_mat(beta, c);
+        scale_mat(beta, product.c);
         return;
     }
-    dispatch(Product { alpha, a, b, beta, c })
+    dispatch(product)
 }
 
 /// `y = alpha * a x + beta * y` for contiguous vectors `x` (length `a.cols()`) and
@@ -86,31 +87,23 @@ pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: 
 /// has ([`isa`]). Panics if the lengths disagree (a bug in `nn`, as for [`gemm`]).
 pub fn gemv<T: Float>(alpha: T, a: MatRef<'_, T>, x: &[T], beta: T, y: &mut [T]) {
     assert!(x.len() == a.cols && y.len() == a.rows, "gemv length mismatch");
-    let (b, c) = (MatRef::col_major(x, a.cols, 1), MatMut::col_major(y, a.rows, 1));
-    dispatch(Product { alpha, a, b, beta, c })
+    let (x, y) = (MatRef::col_major(x, a.cols, 1), MatMut::col_major(y, a.rows, 1));
+    dispatch(Product::new(alpha, a, x, beta, y))
 }
 
-/// `c = alpha a b + beta c` with the shapes checked, as a kernel.
-struct Product<'a, T> {
-    alpha: T,
-    a: MatRef<'a, T>,
-    b: MatRef<'a, T>,
-    beta: T,
-    c: MatMut<'a, T>,
-}
-
+/// A product goes to the matrix-vector loops when it has one column or one
+/// row, else to its scalar type's product.
 impl<T: Float> Kernel for Product<'_, T> {
     type Output = ();
     #[inline(always)]
     fn run<L: Level>(self, level: L) {
-        let Self { alpha, a, b, beta, c } = self;
-        if c.cols == 1 {
-            gemv::gemv(level, alpha, a, b, beta, c)
-        } else if c.rows == 1 {
-            // c^T = b^T a^T: a matrix-vector product with b transposed.
-            gemv::gemv(level, alpha, b.t(), a.t(), beta, c.t())
+        if self.c.cols == 1 {
+            gemv::gemv(level, self)
+        } else if self.c.rows == 1 {
+            // c^T = b^T a^T: a matrix-vector product with b^T.
+            gemv::gemv(level, self.t())
         } else {
-            T::product(level, alpha, a, b, beta, c)
+            T::product(level, self)
         }
     }
 }

@@ -9,24 +9,19 @@
 //! per set.
 
 use super::isa::{dispatch, Kernel, Level};
+use super::mat::Product;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 use super::simd;
 use super::{MatMut, MatRef};
 use crate::Float;
 
-/// `y = alpha * A x + beta * y` for one column `x` (`A.cols()` rows) and one
-/// column `y` (`A.rows()` rows), on `level`; the caller has checked the
-/// shapes. With `beta == 0`, `y`'s old contents are ignored (NaN included),
-/// as BLAS specifies.
+/// `y = alpha * A x + beta * y`, the product `c = alpha a b + beta c` with one
+/// column (`b` is `x`, `c` is `y`), on `level`. With `beta == 0`, `y`'s old
+/// contents are ignored (NaN included), as BLAS specifies.
 #[inline(always)]
-pub(super) fn gemv<T: Float, L: Level>(
-    level: L,
-    alpha: T,
-    a: MatRef<'_, T>,
-    x: MatRef<'_, T>,
-    beta: T,
-    y: MatMut<'_, T>,
-) {
+pub(super) fn gemv<T: Float, L: Level>(level: L, product: Product<'_, T>) {
+    let Product { alpha, a, b: x, beta, c: y } = product;
+    debug_assert_eq!(x.cols, 1);
     if a.cs == 1 && x.rs == 1 {
         rows_dot(level, alpha, a, &x.data[..a.cols], beta, y);
     } else if a.rs == 1 && y.rs == 1 {

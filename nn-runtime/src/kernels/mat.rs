@@ -83,3 +83,26 @@ impl<T> Mat<&[T]> {
         Self { data: &self.data[start..], rows, cols, ..self }
     }
 }
+
+/// `c = alpha a b + beta c`: the arguments of a product, with shapes that
+/// agree (checked when built).
+pub struct Product<'a, T> {
+    pub(super) alpha: T,
+    pub(super) a: MatRef<'a, T>,
+    pub(super) b: MatRef<'a, T>,
+    pub(super) beta: T,
+    pub(super) c: MatMut<'a, T>,
+}
+
+impl<'a, T> Product<'a, T> {
+    /// Panics if the shapes disagree.
+    pub(super) fn new(alpha: T, a: MatRef<'a, T>, b: MatRef<'a, T>, beta: T, c: MatMut<'a, T>) -> Self {
+        assert!(b.rows == a.cols && c.rows == a.rows && c.cols == b.cols, "product shape mismatch");
+        Self { alpha, a, b, beta, c }
+    }
+
+    /// The same product transposed, `c^T = alpha b^T a^T + beta c^T`.
+    pub(super) fn t(self) -> Self {
+        Self { a: self.b.t(), b: self.a.t(), c: self.c.t(), ..self }
+    }
+}

@@ -9,9 +9,10 @@ use std::arch::x86_64::{__m256, __m256d, __m512, __m512d};
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 use super::isa::level;
 use super::isa::Level;
+use super::mat::Product;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 use super::simd::{self, Vector};
-use super::{MatMut, MatRef};
+use super::MatRef;
 
 /// The kernels' side of [`Float`](crate::Float), implemented for `f32` and
 /// `f64` only. It is public in a private module, so nothing outside `nn` can
@@ -24,16 +25,8 @@ pub trait Scalar: Copy + Send + Sync + 'static {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     type Avx512: Vector<Elem = Self, Token = level::Avx512>;
 
-    /// `c = alpha a b + beta c` for a product with more than one row and
-    /// column, on `level` (the shapes agree: [`gemm`](super::gemm) checked).
-    fn product<L: Level>(
-        level: L,
-        alpha: Self,
-        a: MatRef<'_, Self>,
-        b: MatRef<'_, Self>,
-        beta: Self,
-        c: MatMut<'_, Self>,
-    );
+    /// A product with more than one row and column, on `level`.
+    fn product<L: Level>(level: L, product: Product<'_, Self>);
 
     /// Four dot products with the same `x`, where this type has a kernel for
     /// them ([`simd::dot4`]).
@@ -66,14 +59,14 @@ impl Scalar for f32 {
     /// The own kernel on AVX-512 when `C` has a unit stride (it writes along
     /// `C`'s columns, or along its rows as `C^T`), else matrixmultiply.
     #[cfg_attr(not(any(target_arch = "x86", target_arch = "x86_64")), allow(unused_variables))]
-    fn product<L: Level>(level: L, alpha: f32, a: MatRef<'_, f32>, b: MatRef<'_, f32>, beta: f32, c: MatMut<'_, f32>) {
+    fn product<L: Level>(level: L, product: Product<'_, f32>) {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         if let Some(avx512) = level.avx512() {
-            if c.rs == 1 || c.cs == 1 {
-                return super::sgemm::sgemm(avx512, alpha, a, b, beta, c, super::threads() > 1);
+            if product.c.rs == 1 || product.c.cs == 1 {
+                return super::sgemm::sgemm(avx512, product, super::threads() > 1);
             }
         }
-        matrixmultiply(matrixmultiply::sgemm, alpha, a, b, beta, c)
+        matrixmultiply(matrixmultiply::sgemm, product)
     }
 
     #[inline]
@@ -107,8 +100,8 @@ impl Scalar for f64 {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     type Avx512 = __m512d;
 
-    fn product<L: Level>(_: L, alpha: f64, a: MatRef<'_, f64>, b: MatRef<'_, f64>, beta: f64, c: MatMut<'_, f64>) {
-        matrixmultiply(matrixmultiply::dgemm, alpha, a, b, beta, c)
+    fn product<L: Level>(_: L, product: Product<'_, f64>) {
+        matrixmultiply(matrixmultiply::dgemm, product)
     }
 
     fn sigmoid_in_place(xs: &mut [f64]) {
@@ -128,13 +121,13 @@ type MatrixMultiply<T> =
 
 /// `c = alpha a b + beta c` through matrixmultiply, which packs both operands
 /// (allocating a buffer per call) and may use several threads.
-fn matrixmultiply<T>(gemm: MatrixMultiply<T>, alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: MatMut<'_, T>) {
-    assert!(b.rows == a.cols && c.rows == a.rows && c.cols == b.cols, "product shape mismatch");
+fn matrixmultiply<T>(gemm: MatrixMultiply<T>, product: Product<'_, T>) {
+    let Product { alpha, a, b, beta, c } = product;
     let s = |stride: usize| stride as isize;
     // SAFETY: each descriptor's elements lie inside its slice (checked when it
-    // was built) and the shapes agree (asserted), so matrixmultiply reads and
-    // writes only inside `a`, `b` and `c`; `c` is a unique borrow, so it
-    // aliases neither operand.
+    // was built) and the shapes agree (checked when the product was built), so
+    // matrixmultiply reads and writes only inside `a`, `b` and `c`; `c` is a
+    // unique borrow, so it aliases neither operand.
     unsafe {
         gemm(
             a.rows,

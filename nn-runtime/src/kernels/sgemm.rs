@@ -22,7 +22,8 @@ use std::arch::x86_64::*;
 use std::cell::RefCell;
 
 use super::isa::level::Avx512;
-use super::{MatMut, MatRef};
+use super::mat::Product;
+use super::MatRef;
 
 const MR: usize = 32;
 const NR: usize = 8;
@@ -36,24 +37,14 @@ thread_local! {
 }
 
 /// `C = alpha A B + beta C` for `C` with a unit row stride (column-major) or
-/// a unit column stride (row-major, computed as `C^T = B^T A^T`); the shapes
-/// agree (the caller checked). With `split`, a large product is shared with a
-/// second thread ([`super::pair`]).
-pub(super) fn sgemm(
-    level: Avx512,
-    alpha: f32,
-    a: MatRef<'_, f32>,
-    b: MatRef<'_, f32>,
-    beta: f32,
-    c: MatMut<'_, f32>,
-    split: bool,
-) {
-    assert!(b.rows == a.cols && c.rows == a.rows && c.cols == b.cols, "product shape mismatch");
-    if c.rs == 1 {
-        col_major_c(level, Tiles::new(alpha, a, b, beta, c), split)
+/// a unit column stride (row-major, computed as `C^T = B^T A^T`). With
+/// `split`, a large product is shared with a second thread ([`super::pair`]).
+pub(super) fn sgemm(level: Avx512, product: Product<'_, f32>, split: bool) {
+    if product.c.rs == 1 {
+        col_major_c(level, Tiles::new(product), split)
     } else {
-        assert!(c.cs == 1, "the own product writes along unit-stride columns or rows of C");
-        col_major_c(level, Tiles::new(alpha, b.t(), a.t(), beta, c.t()), split)
+        assert!(product.c.cs == 1, "the own product writes along unit-stride columns or rows of C");
+        col_major_c(level, Tiles::new(product.t()), split)
     }
 }
 
@@ -105,9 +96,10 @@ struct Tiles<'a> {
 unsafe impl Sync for Tiles<'_> {}
 
 impl<'a> Tiles<'a> {
-    /// The whole product into a column-major `c` (`c.rs == 1`).
-    fn new(alpha: f32, a: MatRef<'a, f32>, b: MatRef<'a, f32>, beta: f32, c: MatMut<'a, f32>) -> Self {
-        debug_assert_eq!(c.rs, 1);
+    /// The whole product, into a column-major `c` (`c.rs == 1`).
+    fn new(product: Product<'a, f32>) -> Self {
+        let Product { alpha, a, b, beta, c } = product;
+        assert_eq!(c.rs, 1);
         Self { alpha, a, b, beta, c: c.data.as_mut_ptr(), csc: c.cs }
     }
 
@@ -325,6 +317,7 @@ fn masks(mr: usize) -> (__mmask16, __mmask16) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::MatMut;
 
     /// The three layouts an operand can have here: column-major, row-major, and
     /// strided in both directions (a sub-matrix of a larger one).
@@ -374,7 +367,8 @@ mod tests {
                             }
                             let c0 = c.clone();
                             let (am, bm) = (MatRef::strided(&a, m, k, rsa, csa), MatRef::strided(&b, k, n, rsb, csb));
-                            sgemm(level, alpha, am, bm, beta, MatMut::strided(&mut c, m, n, rsc, csc), split);
+                            let cm = MatMut::strided(&mut c, m, n, rsc, csc);
+                            sgemm(level, Product::new(alpha, am, bm, beta, cm), split);
                             let (at, bt) = (|i, j| am.at(i, j), |i, j| bm.at(i, j));
                             let ci = |i: usize, j: usize| i * rsc + j * csc;
                             for i in 0..m {
