@@ -32,8 +32,6 @@
 //! `m k + k n` of at least 2 * 16384. Matrix-vector products ([`gemv`])
 //! always run on the calling thread.
 
-use std::sync::OnceLock;
-
 use crate::Float;
 
 mod elementwise;
@@ -108,18 +106,6 @@ impl<T: Float> Kernel for Product<'_, T> {
     }
 }
 
-/// The threads products may use: `MATMUL_NUM_THREADS` (read once; it also
-/// sets matrixmultiply's), else the number of cores.
-fn threads() -> usize {
-    static THREADS: OnceLock<usize> = OnceLock::new();
-    *THREADS.get_or_init(|| {
-        std::env::var("MATMUL_NUM_THREADS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-    })
-}
-
 /// `dst` (resized to `rows * cols`) = the row-major `rows x cols` matrix `src`,
 /// laid out column-major. The one blocked transpose of the crate: `f32` on
 /// AVX-512 goes 16x16 blocks at a time through registers (the own product's
@@ -140,14 +126,10 @@ struct Transpose<'a, T> {
 impl<T: Float> Kernel for Transpose<'_, T> {
     type Output = ();
     #[inline(always)]
-    #[cfg_attr(not(any(target_arch = "x86", target_arch = "x86_64")), allow(unused_variables))]
     fn run<L: Level>(self, level: L) {
         let Self { src, dst } = self;
-        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        if let Some(avx512) = level.avx512() {
-            if T::transpose(avx512, src, dst) {
-                return;
-            }
+        if level.transpose(src, dst) {
+            return;
         }
         let (rows, cols) = (src.rows, src.cols);
         for i0 in (0..rows).step_by(16) {

@@ -10,8 +10,6 @@
 
 use super::isa::{dispatch, Kernel, Level};
 use super::mat::Product;
-#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-use super::simd;
 use super::{MatMut, MatRef};
 use crate::Float;
 
@@ -52,22 +50,19 @@ fn combine<T: Float>(alpha: T, dot: T, beta: T, y: T) -> T {
     }
 }
 
-/// Row-major `A`: one dot product per row; on AVX-512, four rows at a time
-/// where the type has a kernel for it ([`Scalar::dot4`](super::Scalar::dot4)).
+/// Row-major `A`: one dot product per row, or four at a time where the
+/// instruction set has a kernel for it ([`Level::dot4`]).
 #[inline(always)]
 fn rows_dot<T: Float, L: Level>(level: L, alpha: T, a: MatRef<'_, T>, x: &[T], beta: T, y: MatMut<'_, T>) {
     let row = |i: usize| &a.data[i * a.rs..i * a.rs + a.cols];
     let mut first = 0;
-    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    if let Some(avx512) = level.avx512() {
-        while first + 4 <= a.rows {
-            let Some(dots) = T::dot4(avx512, std::array::from_fn(|r| row(first + r)), x) else { break };
-            for (r, d) in dots.into_iter().enumerate() {
-                let yi = &mut y.data[(first + r) * y.rs];
-                *yi = combine(alpha, d, beta, *yi);
-            }
-            first += 4;
+    while first + 4 <= a.rows {
+        let Some(dots) = level.dot4(std::array::from_fn(|r| row(first + r)), x) else { break };
+        for (r, d) in dots.into_iter().enumerate() {
+            let yi = &mut y.data[(first + r) * y.rs];
+            *yi = combine(alpha, d, beta, *yi);
         }
+        first += 4;
     }
     for i in first..a.rows {
         let yi = &mut y.data[i * y.rs];
@@ -75,16 +70,12 @@ fn rows_dot<T: Float, L: Level>(level: L, alpha: T, a: MatRef<'_, T>, x: &[T], b
     }
 }
 
-/// A dot product: the vector kernel ([`simd::dot`]) where the CPU has one,
-/// else a plain loop.
+/// A dot product: the instruction set's vector kernel ([`Level::dot`]) where
+/// it has one, else a plain loop.
 #[inline(always)]
-#[cfg_attr(not(any(target_arch = "x86", target_arch = "x86_64")), allow(unused_variables))]
 fn dot<T: Float, L: Level>(level: L, a: &[T], x: &[T]) -> T {
-    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    if let Some(avx512) = level.avx512() {
-        return simd::dot::<T::Avx512>(avx512, a, x);
-    } else if let Some(avx2) = level.avx2() {
-        return simd::dot::<T::Avx2>(avx2, a, x);
+    if let Some(d) = level.dot(a, x) {
+        return d;
     }
     // Eight independent sums keep the adder busy (the plain loop waits on each add).
     let mut acc = [T::zero(); 8];

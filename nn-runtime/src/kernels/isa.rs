@@ -15,6 +15,9 @@
 use std::cell::Cell;
 use std::sync::OnceLock;
 
+use super::MatRef;
+use crate::Float;
+
 /// The instruction sets the kernels are compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -109,17 +112,23 @@ fn detect() -> Isa {
     Isa::Portable
 }
 
-/// An instruction set as a type, for kernels written once for all of them.
-/// A value of a vector level proves that this CPU runs its instructions
-/// (see the module docs).
+/// An instruction set as a type, for kernels written once for all of them,
+/// and the vector kernels it offers them. A value of a vector level proves
+/// that this CPU runs its instructions (see the module docs).
 pub trait Level: Copy {
     /// Whether `mul_add` is one instruction here (without FMA it is a slow
     /// library call, so the portable loops multiply and add).
     const FMA: bool;
-    /// The AVX2 + FMA instructions, if this level has them (AVX-512 has).
-    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    fn avx2(self) -> Option<level::Avx2Fma>;
-    /// The AVX-512F instructions, if this level has them.
+    /// `sum a[i] x[i]` (`a.len() == x.len()`) with this level's vector
+    /// kernel; `None` where it has none, and the caller's plain loop sums.
+    fn dot<T: Float>(self, a: &[T], x: &[T]) -> Option<T>;
+    /// Four dot products with the same `x`, where this level has a kernel
+    /// for them for `T`.
+    fn dot4<T: Float>(self, rows: [&[T]; 4], x: &[T]) -> Option<[T; 4]>;
+    /// `dst = src` laid out column-major with this level's register kernel
+    /// for `T`; `false`, with `dst` untouched, where there is none.
+    fn transpose<T: Float>(self, src: MatRef<'_, T>, dst: &mut [T]) -> bool;
+    /// The AVX-512F instructions, if this level has them (the own `f32` product's).
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     fn avx512(self) -> Option<level::Avx512>;
 }
@@ -127,6 +136,10 @@ pub trait Level: Copy {
 /// The levels, one type each.
 pub mod level {
     use super::Level;
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    use crate::kernels::simd;
+    use crate::kernels::MatRef;
+    use crate::Float;
 
     /// The baseline of the build: plain loops the compiler vectorizes as far as it may.
     #[derive(Clone, Copy, Debug)]
@@ -134,9 +147,14 @@ pub mod level {
 
     impl Level for Portable {
         const FMA: bool = false;
-        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        fn avx2(self) -> Option<Avx2Fma> {
+        fn dot<T: Float>(self, _: &[T], _: &[T]) -> Option<T> {
             None
+        }
+        fn dot4<T: Float>(self, _: [&[T]; 4], _: &[T]) -> Option<[T; 4]> {
+            None
+        }
+        fn transpose<T: Float>(self, _: MatRef<'_, T>, _: &mut [T]) -> bool {
+            false
         }
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         fn avx512(self) -> Option<Avx512> {
@@ -179,22 +197,41 @@ pub mod level {
         }
     }
 
+    /// 8 `f32` per register; remainders of dot products one element at a time.
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     impl Level for Avx2Fma {
         const FMA: bool = true;
-        fn avx2(self) -> Option<Avx2Fma> {
-            Some(self)
+        #[inline(always)]
+        fn dot<T: Float>(self, a: &[T], x: &[T]) -> Option<T> {
+            Some(simd::dot::<T::Avx2>(self, a, x))
+        }
+        fn dot4<T: Float>(self, _: [&[T]; 4], _: &[T]) -> Option<[T; 4]> {
+            None
+        }
+        fn transpose<T: Float>(self, _: MatRef<'_, T>, _: &mut [T]) -> bool {
+            false
         }
         fn avx512(self) -> Option<Avx512> {
             None
         }
     }
 
+    /// 16 `f32` per register, masked loads for remainders, and the register
+    /// kernels of the own `f32` product.
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     impl Level for Avx512 {
         const FMA: bool = true;
-        fn avx2(self) -> Option<Avx2Fma> {
-            Some(Avx2Fma(()))
+        #[inline(always)]
+        fn dot<T: Float>(self, a: &[T], x: &[T]) -> Option<T> {
+            Some(simd::dot::<T::Avx512>(self, a, x))
+        }
+        #[inline(always)]
+        fn dot4<T: Float>(self, rows: [&[T]; 4], x: &[T]) -> Option<[T; 4]> {
+            T::dot4(self, rows, x)
+        }
+        #[inline(always)]
+        fn transpose<T: Float>(self, src: MatRef<'_, T>, dst: &mut [T]) -> bool {
+            T::transpose(self, src, dst)
         }
         fn avx512(self) -> Option<Avx512> {
             Some(self)
@@ -250,11 +287,12 @@ mod tests {
             #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
             if _level.avx512().is_some() {
                 return Isa::Avx512;
-            } else if _level.avx2().is_some() {
-                return Isa::Avx2Fma;
             }
-            assert!(!L::FMA);
-            Isa::Portable
+            if L::FMA {
+                Isa::Avx2Fma
+            } else {
+                Isa::Portable
+            }
         }
     }
 

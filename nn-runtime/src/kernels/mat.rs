@@ -74,7 +74,8 @@ impl<T, D: Deref<Target = [T]>> Mat<D> {
 }
 
 impl<T> Mat<&[T]> {
-    /// The `rows x cols` block whose first element is `(i, j)`.
+    /// The `rows x cols` block whose first element is `(i, j)` (for the own product's tiles).
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     pub(super) fn block(self, i: usize, j: usize, rows: usize, cols: usize) -> Self {
         assert!(i + rows <= self.rows && j + cols <= self.cols, "block outside the matrix");
         // A nonempty block starts at an element of the matrix, so inside `data`,

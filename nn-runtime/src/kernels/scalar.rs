@@ -12,6 +12,7 @@ use super::isa::Level;
 use super::mat::Product;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 use super::simd::{self, Vector};
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 use super::MatRef;
 
 /// The kernels' side of [`Float`](crate::Float), implemented for `f32` and
@@ -63,7 +64,7 @@ impl Scalar for f32 {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         if let Some(avx512) = level.avx512() {
             if product.c.rs == 1 || product.c.cs == 1 {
-                return super::sgemm::sgemm(avx512, product, super::threads() > 1);
+                return super::sgemm::sgemm(avx512, product, super::pair::threads() > 1);
             }
         }
         matrixmultiply(matrixmultiply::sgemm, product)
