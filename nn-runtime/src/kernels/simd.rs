@@ -29,9 +29,9 @@ pub trait Vector: Copy {
     /// `LANES` elements from `p`.
     unsafe fn load(p: *const Self::Elem) -> Self;
     /// The first `len` (less than `LANES`) elements from `p`, zeros in the
-    /// other lanes, reading no memory past them; `None` where the kernels do
-    /// not use masked loads (AVX2: its loads with a mask are slow on some
-    /// CPUs, so its remainders are summed one element at a time).
+    /// other lanes, reading no memory past them; `None` where the kernels
+    /// sum remainders one element at a time instead (AVX2, whose masked loads
+    /// need a vector of lane masks rather than a mask register).
     unsafe fn load_first(p: *const Self::Elem, len: usize) -> Option<Self>;
     /// `a * b + acc`, rounded once.
     unsafe fn fmadd(a: Self, b: Self, acc: Self) -> Self;
@@ -124,7 +124,7 @@ macro_rules! vector {
     };
 }
 
-/// AVX2 has no masked loads the kernels use (see [`Vector::load_first`]).
+/// AVX2's remainders are summed one element at a time (see [`Vector::load_first`]).
 #[inline(always)]
 unsafe fn no_masked_load<E, V>(_: *const E, _: usize) -> Option<V> {
     None
