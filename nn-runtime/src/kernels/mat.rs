@@ -107,3 +107,55 @@ impl<'a, T> Product<'a, T> {
         Self { a: self.b.t(), b: self.a.t(), c: self.c.t(), ..self }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::panic::catch_unwind;
+
+    #[test]
+    fn a_descriptor_reaching_past_its_slice_is_refused() {
+        let data = [0.0f32; 12];
+        // 3 x 4 with row stride 4: the last element is data[11], the slice's last.
+        assert_eq!(MatRef::strided(&data[..], 3, 4, 4, 1).at(2, 3), 0.0);
+        assert!(catch_unwind(|| MatRef::strided(&data[..11], 3, 4, 4, 1)).is_err());
+        assert!(catch_unwind(|| MatRef::strided(&data[..], 3, 4, 5, 1)).is_err());
+        assert!(catch_unwind(|| MatRef::col_major(&data[..], 4, 4)).is_err());
+        // Empty matrices need no data.
+        assert_eq!(MatRef::<f32>::row_major(&[], 0, 7).rows(), 0);
+    }
+
+    #[test]
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    fn blocks_see_the_elements_of_their_matrix_and_of_its_transpose() {
+        let data: Vec<f64> = (0..20).map(f64::from).collect();
+        let m = MatRef::row_major(&data[..], 4, 5);
+        let t = m.t();
+        assert_eq!((t.rows(), t.cols()), (5, 4));
+        let b = m.block(1, 2, 3, 2);
+        for i in 0..3 {
+            for j in 0..2 {
+                assert_eq!(b.at(i, j), m.at(1 + i, 2 + j));
+                assert_eq!(b.at(i, j), t.at(2 + j, 1 + i));
+            }
+        }
+        assert_eq!(m.block(4, 5, 0, 0).rows(), 0);
+        assert!(catch_unwind(|| m.block(2, 0, 3, 1)).is_err());
+        assert!(catch_unwind(|| m.block(0, 4, 1, 2)).is_err());
+    }
+
+    #[test]
+    fn a_product_of_disagreeing_shapes_is_refused() {
+        let (a, b) = ([1.0f32; 6], [1.0f32; 8]);
+        let mut c = [0.0f32; 12];
+        let (am, bm) = (MatRef::col_major(&a[..], 3, 2), MatRef::col_major(&b[..], 2, 4));
+        let t = Product::new(1.0, am, bm, 0.0, MatMut::col_major(&mut c[..], 3, 4)).t();
+        // c^T = b^T a^T: 4 x 3 = (4 x 2)(2 x 3).
+        assert_eq!((t.a.rows, t.a.cols, t.b.rows, t.b.cols, t.c.rows, t.c.cols), (4, 2, 2, 3, 4, 3));
+        assert!(catch_unwind(|| {
+            let mut c = [0.0f32; 12];
+            Product::new(1.0, bm, am, 0.0, MatMut::col_major(&mut c[..], 3, 4));
+        })
+        .is_err());
+    }
+}
