@@ -52,6 +52,37 @@ pub trait Layer<T: Float, const I: usize, const O: usize> {
     fn input_grad(&self) -> Option<&Batch<T, I>> {
         None
     }
+
+    /// Training-mode forward over `steps` time steps laid side by side, as a
+    /// `seq` network runs the items before `last`: block `t` of the columns
+    /// (each block as wide as the batch) is step `t`. A position-wise layer
+    /// treats the steps as more samples (this default); a recurrent layer runs
+    /// over them. The caller (a network's core) gives a batch whose columns
+    /// split into `steps` equal blocks.
+    fn forward_steps(&mut self, x: &Batch<T, I>, _steps: usize) -> &Batch<T, O> {
+        self.forward(x)
+    }
+
+    /// The evaluation-mode twin of [`Layer::forward_steps`].
+    fn predict_steps(&self, x: &Batch<T, I>, _steps: usize) -> Batch<T, O> {
+        self.predict(x)
+    }
+
+    /// As [`Layer::backward`] after a [`Layer::forward_steps`] whose output
+    /// reaches the loss through its last step only (a `last` follows): `grad`
+    /// is dL/d(last step's output), the other steps' being zero. A recurrent
+    /// layer takes it as it is; `None` (this default) asks the caller to
+    /// spread it over every step and call [`Layer::backward`] instead.
+    fn backward_last_step(&mut self, _grad: &Batch<T, O>) -> Option<&Batch<T, I>> {
+        None
+    }
+
+    /// [`Layer::backward_last_step`] for a caller that never reads dL/dx, as
+    /// [`Layer::backward_params`]; `false` (this default) when the layer has
+    /// no such shortcut and nothing was done.
+    fn backward_params_last_step(&mut self, _grad: &Batch<T, O>) -> bool {
+        false
+    }
 }
 
 /// What a parameter is for. Optimizers can exempt everything but weights from
@@ -195,6 +226,15 @@ pub fn ensure_cols<T: Float, const N: usize>(buf: &mut Batch<T, N>, cols: usize)
 pub fn copy_batch<T: Float, const N: usize>(buf: &mut Batch<T, N>, x: &Batch<T, N>) {
     ensure_cols(buf, x.ncols());
     buf.as_mut_slice().copy_from_slice(x.as_slice());
+}
+
+/// Copies a dynamic view (as [`Model`](crate::Model) methods receive) into a
+/// static batch buffer, resizing it if needed. The view must have `N` rows.
+pub fn view_into_batch<T: Float, const N: usize>(v: &nalgebra::DMatrixView<'_, T>, buf: &mut Batch<T, N>) {
+    ensure_cols(buf, v.ncols());
+    for (j, col) in v.column_iter().enumerate() {
+        buf.column_mut(j).copy_from(&col);
+    }
 }
 
 /// An empty batch (zero columns): the starting state of every buffer.

@@ -4,8 +4,7 @@
 use nalgebra::DMatrixView;
 
 use super::sum_into;
-use crate::layer::{copy_batch, empty, ensure_cols};
-use crate::testing::view_into_batch;
+use crate::layer::{copy_batch, empty, ensure_cols, view_into_batch};
 use crate::{Batch, Float, Layer, ShapeError, Visit, VisitMut};
 
 /// `aux_head(weight = w) { body }`: the identity on the main path (`N -> N`);

@@ -3,14 +3,14 @@
 
 use std::fmt;
 
+use super::gradient_flow::saturated_within;
 use super::GradientFlow;
+use crate::{Family, ItemKind};
 
-/// The ReLU family, by `network!` spelling: units can die (output <= 0 on every sample).
-pub(crate) const RELU_FAMILY: &[&str] = &["relu", "leaky_relu", "prelu", "elu", "gelu", "swish", "silu", "mish"];
-/// The saturating activations.
-const SATURATING: &[&str] = &["sigmoid", "tanh"];
-const NORMS: &[&str] = &["batch_norm", "layer_norm"];
-const SHORTCUTS: &[&str] = &["residual", "highway", "concat"];
+/// Items that normalize their input.
+const NORMS: &[ItemKind] = &[ItemKind::BatchNorm, ItemKind::LayerNorm];
+/// Items that give the gradient a path around their body.
+const SHORTCUTS: &[ItemKind] = &[ItemKind::Residual, ItemKind::Highway, ItemKind::Concat];
 
 /// Where the verdict draws its lines. The defaults are rules of thumb, not laws.
 #[derive(Clone, Debug, PartialEq)]
@@ -176,8 +176,8 @@ impl Verdict {
 
     /// Judges `flow` under `t`.
     pub fn of(flow: &GradientFlow, t: &Thresholds) -> Verdict {
-        let kinds: Vec<&str> = flow.items.iter().map(|i| i.kind).collect();
-        let has = |set: &[&str]| kinds.iter().any(|k| set.contains(k));
+        let has = |set: &[ItemKind]| flow.items.iter().any(|i| set.contains(&i.kind));
+        let has_family = |pred: fn(Family) -> bool| flow.items.iter().any(|i| pred(i.family));
         let mut v = Verdict { findings: Vec::new(), remedies: Vec::new(), caveats: Vec::new() };
         let ratio = flow.ratio();
         let fit = flow.depth_fit().filter(|f| f.layers >= t.min_fit_layers);
@@ -241,29 +241,42 @@ impl Verdict {
                     ),
                 });
             }
-            if let Some(s) = i.saturated_share.filter(|s| *s >= t.saturated_share) {
+            if let (Some(s), Family::Saturating { low, high }) =
+                (i.saturated_share.filter(|s| *s >= t.saturated_share), i.family)
+            {
                 v.findings.push(Finding {
                     problem: Problem::Saturation { index: i.index },
                     reason: format!(
-                        "item {} ({}): {:.1}% of its activations are saturated (|pre-activation| > {}), \
-                         where its slope is nearly zero",
+                        "item {} ({}): {:.1}% of its activations are saturated (within {:.1}% of an end of its \
+                         output range ({low}, {high})), where its slope is nearly zero",
                         i.index,
                         i.kind,
                         100.0 * s,
-                        if i.kind == "sigmoid" { 4 } else { 2 }
+                        100.0 * saturated_within(),
                     ),
                 });
             }
         }
 
-        let saturating = has(SATURATING);
-        let relu = has(RELU_FAMILY);
+        let saturating = has_family(|f| matches!(f, Family::Saturating { .. }));
+        let relu = has_family(|f| f == Family::Relu);
         let matching_init = |v: &mut Verdict| {
             if relu {
                 v.add(HE);
             }
             if saturating || !relu {
                 v.add(XAVIER);
+            }
+        };
+        // What else helps against a gradient that vanishes or explodes alike.
+        let norms_and_gates = |v: &mut Verdict| {
+            if !has(NORMS) {
+                v.add(BATCH_NORM);
+                v.add(LAYER_NORM);
+            }
+            if has(&[ItemKind::Rnn]) {
+                v.add(LSTM);
+                v.add(GRU);
             }
         };
         if v.is_vanishing() {
@@ -275,14 +288,7 @@ impl Verdict {
                 v.add(RESIDUAL);
                 v.add(HIGHWAY);
             }
-            if !has(NORMS) {
-                v.add(BATCH_NORM);
-                v.add(LAYER_NORM);
-            }
-            if has(&["rnn"]) {
-                v.add(LSTM);
-                v.add(GRU);
-            }
+            norms_and_gates(&mut v);
             if !v.is_exploding() {
                 v.caveats.push(
                     "Clip::GlobalNorm(..) is no remedy here: clipping cures explosion, not vanishing; \
@@ -293,14 +299,7 @@ impl Verdict {
         if v.is_exploding() {
             v.add(CLIP);
             matching_init(&mut v);
-            if !has(NORMS) {
-                v.add(BATCH_NORM);
-                v.add(LAYER_NORM);
-            }
-            if has(&["rnn"]) {
-                v.add(LSTM);
-                v.add(GRU);
-            }
+            norms_and_gates(&mut v);
         }
         if v.has(|p| matches!(p, Problem::DeadUnits { .. })) {
             v.add(LEAKY_RELU);

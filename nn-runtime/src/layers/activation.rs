@@ -11,8 +11,6 @@ use crate::{Batch, Float, Layer};
 
 /// An element-wise function and its derivative.
 pub trait ActivationFn: Copy + Debug + Send + Sync + 'static {
-    /// The `network!` spelling.
-    const NAME: &'static str;
     /// `true` if `df` needs only the output `y`; `false` if it reads the input `x`.
     const DF_USES_Y: bool;
     /// y = f(x)
@@ -100,7 +98,6 @@ impl<T: Float, F: ActivationFn, const N: usize> Layer<T, N, N> for Activation<T,
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Identity;
 impl ActivationFn for Identity {
-    const NAME: &'static str = "identity";
     const DF_USES_Y: bool = true;
     fn f<T: Float>(&self, x: T) -> T {
         x
@@ -114,7 +111,6 @@ impl ActivationFn for Identity {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Sigmoid;
 impl ActivationFn for Sigmoid {
-    const NAME: &'static str = "sigmoid";
     const DF_USES_Y: bool = true;
     fn f<T: Float>(&self, x: T) -> T {
         sigmoid(x)
@@ -143,7 +139,6 @@ pub fn sigmoid<T: Float>(x: T) -> T {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Tanh;
 impl ActivationFn for Tanh {
-    const NAME: &'static str = "tanh";
     const DF_USES_Y: bool = true;
     fn f<T: Float>(&self, x: T) -> T {
         x.tanh()
@@ -161,7 +156,6 @@ impl ActivationFn for Tanh {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Relu;
 impl ActivationFn for Relu {
-    const NAME: &'static str = "relu";
     const DF_USES_Y: bool = true;
     fn f<T: Float>(&self, x: T) -> T {
         if x < T::zero() {
@@ -190,7 +184,6 @@ impl Default for LeakyRelu {
     }
 }
 impl ActivationFn for LeakyRelu {
-    const NAME: &'static str = "leaky_relu";
     // Reads x: with a negative slope the sign of y no longer tells the branch.
     const DF_USES_Y: bool = false;
     fn f<T: Float>(&self, x: T) -> T {
@@ -220,7 +213,6 @@ impl Default for Elu {
     }
 }
 impl ActivationFn for Elu {
-    const NAME: &'static str = "elu";
     const DF_USES_Y: bool = false;
     fn f<T: Float>(&self, x: T) -> T {
         elu(x, T::of(self.alpha))
@@ -257,7 +249,6 @@ const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Selu;
 impl ActivationFn for Selu {
-    const NAME: &'static str = "selu";
     const DF_USES_Y: bool = false;
     fn f<T: Float>(&self, x: T) -> T {
         T::of(SELU_SCALE) * elu(x, T::of(SELU_ALPHA))
@@ -272,7 +263,6 @@ impl ActivationFn for Selu {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Gelu;
 impl ActivationFn for Gelu {
-    const NAME: &'static str = "gelu";
     const DF_USES_Y: bool = false;
     fn f<T: Float>(&self, x: T) -> T {
         x * normal_cdf(x)
@@ -299,7 +289,6 @@ pub struct Swish;
 /// `silu` is another name for [`Swish`].
 pub type Silu = Swish;
 impl ActivationFn for Swish {
-    const NAME: &'static str = "swish";
     const DF_USES_Y: bool = false;
     fn f<T: Float>(&self, x: T) -> T {
         x * sigmoid(x)
@@ -315,7 +304,6 @@ impl ActivationFn for Swish {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Mish;
 impl ActivationFn for Mish {
-    const NAME: &'static str = "mish";
     const DF_USES_Y: bool = false;
     fn f<T: Float>(&self, x: T) -> T {
         x * softplus(x).tanh()
@@ -331,7 +319,6 @@ impl ActivationFn for Mish {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Softplus;
 impl ActivationFn for Softplus {
-    const NAME: &'static str = "softplus";
     const DF_USES_Y: bool = false;
     fn f<T: Float>(&self, x: T) -> T {
         softplus(x)
