@@ -424,6 +424,10 @@ pub static ITEMS: &[Item] = &[
     activation("silu", Family::Relu),
     activation("mish", Family::Relu),
     activation("softplus", Family::Other),
+    activation("relu6", Family::Relu),
+    activation("hardswish", Family::Relu),
+    activation("hardsigmoid", Family::Saturating { low: 0.0, high: 1.0 }),
+    activation("softsign", Family::Saturating { low: -1.0, high: 1.0 }),
     item("prelu", Form::Prelu)
         .family(Family::Relu)
         .options(&[real("init", 0.25)])
@@ -634,14 +638,15 @@ mod tests {
         assert_eq!(names("residual"), ["projection.weight"]);
         assert_eq!(names("highway"), ["gate.weight", "gate.bias"]);
         assert_eq!(names("lstm"), ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]);
-        assert!(names("relu").is_empty());
+        assert!(names("relu6").is_empty());
     }
 
     #[test]
     fn the_default_init_rule_follows_the_family() {
-        assert_eq!(find("relu").unwrap().family.init_before().name, "he_normal");
-        assert_eq!(find("prelu").unwrap().family.init_before().name, "he_normal");
-        assert_eq!(find("tanh").unwrap().family.init_before().name, "xavier_uniform");
+        assert_eq!(find("relu6").unwrap().family.init_before().name, "he_normal");
+        assert_eq!(find("hardswish").unwrap().family.init_before().name, "he_normal");
+        assert_eq!(find("hardsigmoid").unwrap().family.init_before().name, "xavier_uniform");
+        assert_eq!(find("softsign").unwrap().family.init_before().name, "xavier_uniform");
         assert_eq!(find("selu").unwrap().family.init_before().name, "lecun_normal");
     }
 }

@@ -332,6 +332,84 @@ impl ActivationFn for Softplus {
     }
 }
 
+/// `relu6`: `min(max(0, x), 6)`. The derivative is 1 strictly between the
+/// kinks and 0 at them, as PyTorch.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Relu6;
+impl ActivationFn for Relu6 {
+    // 0 < y < 6 exactly where 0 < x < 6.
+    const DF_USES_Y: bool = true;
+    fn f<T: Float>(&self, x: T) -> T {
+        if x < T::zero() {
+            T::zero()
+        } else if x > T::of(6.0) {
+            T::of(6.0)
+        } else {
+            x
+        }
+    }
+    fn df<T: Float>(&self, _x: T, y: T) -> T {
+        if y > T::zero() && y < T::of(6.0) {
+            T::one()
+        } else {
+            T::zero()
+        }
+    }
+}
+
+/// `hardsigmoid`: `relu6(x + 3) / 6`, slope 1/6 strictly between -3 and 3.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Hardsigmoid;
+impl ActivationFn for Hardsigmoid {
+    // 0 < y < 1 exactly where -3 < x < 3.
+    const DF_USES_Y: bool = true;
+    fn f<T: Float>(&self, x: T) -> T {
+        Relu6.f(x + T::of(3.0)) / T::of(6.0)
+    }
+    fn df<T: Float>(&self, _x: T, y: T) -> T {
+        if y > T::zero() && y < T::one() {
+            T::of(1.0 / 6.0)
+        } else {
+            T::zero()
+        }
+    }
+}
+
+/// `hardswish` (MobileNetV3): `x * relu6(x + 3) / 6`. The derivative is 0
+/// up to -3, `x / 3 + 1/2` up to 3, then 1 (at the kinks as PyTorch).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Hardswish;
+impl ActivationFn for Hardswish {
+    const DF_USES_Y: bool = false;
+    fn f<T: Float>(&self, x: T) -> T {
+        x * Relu6.f(x + T::of(3.0)) / T::of(6.0)
+    }
+    fn df<T: Float>(&self, x: T, _y: T) -> T {
+        if x <= T::of(-3.0) {
+            T::zero()
+        } else if x >= T::of(3.0) {
+            T::one()
+        } else {
+            x / T::of(3.0) + T::of(0.5)
+        }
+    }
+}
+
+/// `softsign`: `x / (1 + |x|)`, with derivative `1 / (1 + |x|)^2`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Softsign;
+impl ActivationFn for Softsign {
+    // Reads x: from y it would be (1 - |y|)^2, which loses precision in the tails.
+    const DF_USES_Y: bool = false;
+    fn f<T: Float>(&self, x: T) -> T {
+        x / (T::one() + x.abs())
+    }
+    fn df<T: Float>(&self, x: T, _y: T) -> T {
+        let d = T::one() + x.abs();
+        T::one() / (d * d)
+    }
+}
+
 /// Above this, softplus is the identity (as PyTorch): e^x would overflow at
 /// x ~ 710, and ln(1 + e^x) - x < 2e-9 already.
 const SOFTPLUS_THRESHOLD: f64 = 20.0;
@@ -367,6 +445,10 @@ mod tests {
             $check!("swish", Swish);
             $check!("mish", Mish);
             $check!("softplus", Softplus);
+            $check!("relu6", Relu6);
+            $check!("hardsigmoid", Hardsigmoid);
+            $check!("hardswish", Hardswish);
+            $check!("softsign", Softsign);
         };
     }
 
@@ -396,7 +478,7 @@ mod tests {
 
     #[test]
     fn values_and_derivatives_match_pytorch() {
-        let table = include_str!("../../../tools/reference/out/activations.txt");
+        let table = include_str!("../../tests/data/activations.txt");
         let mut names = std::collections::BTreeSet::new();
         for line in table.lines() {
             let v: Vec<&str> = line.split_whitespace().collect();
@@ -406,12 +488,12 @@ mod tests {
             assert!(close(fdy, dy), "{}'({x}) = {fdy:e}, PyTorch {dy:e}", v[0]);
             names.insert(v[0]);
         }
-        assert_eq!(names.len(), 11, "the table covers every activation");
+        assert_eq!(names.len(), 15, "the table covers every activation");
     }
 
     #[test]
     fn gradients_match_finite_differences_away_from_kinks() {
-        // |x| >= 0.15 keeps every kink (at 0) further than the step away.
+        // |x| >= 0.15 keeps every kink at 0 further than the step away.
         let x = DMatrix::<f64>::from_fn(4, 3, |i, j| {
             let v = (i as f64 - 1.5) * 0.9 + (j as f64 - 1.0) * 0.35;
             if v.abs() < 0.15 {
@@ -420,10 +502,18 @@ mod tests {
                 v
             }
         });
+        // Every piece of the piecewise functions, at least 0.3 from the kinks
+        // at -3, 0, 3 and 6 (relu6, hardsigmoid, hardswish).
+        let wide =
+            DMatrix::<f64>::from_row_slice(4, 3, &[-6.5, -4.1, -3.4, -2.6, -1.7, -0.8, 0.45, 1.3, 2.4, 3.3, 4.7, 6.6]);
         macro_rules! check {
             ($n:literal, $f:expr) => {
-                let layer = Activation::<f64, _, 4>::new($f);
-                grad_check_at(&mut LayerModel::new(layer), &x, 1).assert_below(1e-6);
+                for x in [&x, &wide] {
+                    let layer = Activation::<f64, _, 4>::new($f);
+                    let report = grad_check_at(&mut LayerModel::new(layer), x, 1);
+                    assert!(report.checked == 12, "{}: {} inputs checked", $n, report.checked);
+                    report.assert_below(1e-6);
+                }
             };
         }
         every_activation!(check);

@@ -24,6 +24,10 @@ pub enum ItemKind {
     Silu,
     Mish,
     Softplus,
+    Relu6,
+    Hardswish,
+    Hardsigmoid,
+    Softsign,
     Prelu,
     BatchNorm,
     LayerNorm,
@@ -103,6 +107,7 @@ mod tests {
         assert_eq!(ItemKind::Dense.to_string(), "dense");
         assert_eq!(ItemKind::LeakyRelu.to_string(), "leaky_relu");
         assert_eq!(ItemKind::Conv2d.to_string(), "conv2d");
+        assert_eq!(ItemKind::Relu6.to_string(), "relu6");
         assert_eq!(ItemKind::GlobalAvgPool.to_string(), "global_avg_pool");
         assert_eq!(ItemKind::AuxHead.to_string(), "aux_head");
     }
