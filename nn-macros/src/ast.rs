@@ -61,7 +61,6 @@ impl Net<'_> {
 /// An item list (the network's top level or a block body): items chained.
 pub struct List {
     pub items: Vec<Node>,
-    pub input: Dims,
     pub output: Dims,
 }
 

@@ -131,9 +131,9 @@ impl Chain {
     /// The list, with the default initializers chosen, if every item resolved.
     fn finish(self) -> (Option<List>, Option<Dims>) {
         let list = match (self.nodes, self.input, self.width) {
-            (Some(mut items), Some(input), Some(output)) => {
+            (Some(mut items), Some(_), Some(output)) => {
                 default_inits(&mut items);
-                Some(List { items, input, output })
+                Some(List { items, output })
             }
             _ => None,
         };

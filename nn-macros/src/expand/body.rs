@@ -14,7 +14,7 @@ use crate::items::{self, Family, Form, ParamInit};
 /// `mod #name { .. }` for `net`.
 pub fn module(net: &Net, name: &Ident) -> TokenStream {
     let mut g = Gen { defs: Vec::new() };
-    let (ty, ctor) = if net.is_sequence() { g.sequence(&net.body) } else { g.chain(&net.body.items, net.body.input) };
+    let (ty, ctor) = if net.is_sequence() { g.sequence(&net.body) } else { g.chain(&net.body.items) };
     let defs = g.defs;
     let (i, o) = (lit(net.input.len()), lit(net.output));
     let input = if net.is_sequence() { quote!(Sequence) } else { quote!(Vector) };
@@ -63,7 +63,7 @@ struct Gen {
 impl Gen {
     /// Defines `SeqK<T>` and `seqK(rng)` for a block's body; returns their names.
     fn body(&mut self, list: &List) -> (Ident, Ident) {
-        let (ty, ctor) = self.chain(&list.items, list.input);
+        let (ty, ctor) = self.chain(&list.items);
         let k = self.defs.len();
         let (name, build) = (format_ident!("Seq{k}"), format_ident!("seq{k}"));
         self.defs.push(quote! {
@@ -75,12 +75,8 @@ impl Gen {
         (name, build)
     }
 
-    /// The list type of `items` (`input` wide) and the expression that builds it.
-    fn chain(&mut self, items: &[Node], input: Dims) -> (TokenStream, TokenStream) {
-        if items.is_empty() {
-            let n = lit(input.len());
-            return (quote!(Nil<T, #n>), quote!(Nil::default()));
-        }
+    /// The list type of `items` and the expression that builds it.
+    fn chain(&mut self, items: &[Node]) -> (TokenStream, TokenStream) {
         // Each link: the item's type, constructor, output width and slot.
         let links: Vec<(TokenStream, TokenStream, usize, Option<TokenStream>)> = if items.len() <= LINKS {
             let slot = |n: &Node| (n.item.form == Form::AuxHead).then(|| quote!(Head));
@@ -90,23 +86,13 @@ impl Gen {
             // (spliced: its items keep their numbers), so that the type nests
             // about LINKS * log(len) / log(LINKS) deep rather than `len` deep.
             let run = items.len().div_ceil(LINKS);
-            let mut input = input;
-            let mut links = Vec::new();
-            for part in items.chunks(run) {
-                let (a, make) = self.chain(part, input);
-                input = part[part.len() - 1].output;
-                links.push((a, make, input.len(), Some(quote!(Splice))));
-            }
-            links
+            let runs = items.chunks(run).map(|part| (self.chain(part), part[part.len() - 1].output.len()));
+            runs.map(|((a, make), m)| (a, make, m, Some(quote!(Splice)))).collect()
         };
-        let (last, init) = links.split_last().expect("a list has items");
-        let (a, make, _, s) = last;
-        let s = s.as_ref().map(|s| quote!(, #s));
-        let mut ty = quote!(Item<#a #s>);
-        let mut ctor = quote!(Item::new(#make));
         // Built innermost first; each constructor call still runs in item order.
-        for (a, make, m, s) in init.iter().rev() {
-            let (m, s) = (lit(*m), s.as_ref().map(|s| quote!(, #s)));
+        let (mut ty, mut ctor) = (quote!(End), quote!(End));
+        for (a, make, m, s) in links.into_iter().rev() {
+            let (m, s) = (lit(m), s.map(|s| quote!(, #s)));
             ty = quote!(Then<#a, #ty, #m #s>);
             ctor = quote!(Then::new(#make, #ctor));
         }
@@ -117,8 +103,8 @@ impl Gen {
     fn sequence(&mut self, list: &List) -> (TokenStream, TokenStream) {
         let at = list.items.iter().position(|n| n.item.form == Form::Last).expect("a seq network has `last`");
         let last = &list.items[at];
-        let (before, make_before) = self.chain(&list.items[..at], list.input);
-        let (after, make_after) = self.chain(&list.items[at + 1..], last.output);
+        let (before, make_before) = self.chain(&list.items[..at]);
+        let (after, make_after) = self.chain(&list.items[at + 1..]);
         let h = lit(last.input.len());
         (quote!(Reduce<T, #before, #after, #h>), quote!(Reduce::new(#make_before, #make_after)))
     }

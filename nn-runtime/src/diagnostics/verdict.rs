@@ -113,6 +113,12 @@ pub struct Remedy {
     pub why: &'static str,
 }
 
+impl Remedy {
+    const fn new(spelling: &'static str, why: &'static str) -> Self {
+        Remedy { spelling, why }
+    }
+}
+
 /// The diagnosis of a [`GradientFlow`]: healthy when nothing was found.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {
@@ -325,50 +331,47 @@ impl Verdict {
     }
 }
 
-const RELU: Remedy = Remedy {
-    spelling: "relu",
-    why: "the ReLU family passes the gradient with slope 1 wherever a unit is active; \
-          sigmoid's slope is at most 0.25 and tanh's is far below 1 once saturated",
-};
-const HE: Remedy = Remedy {
-    spelling: "init = he_normal",
-    why: "He init (variance 2/fan_in) keeps activations and gradients the same size through ReLU-family layers",
-};
-const XAVIER: Remedy = Remedy {
-    spelling: "init = xavier_normal",
-    why: "Xavier init (variance 2/(fan_in + fan_out)) keeps sigmoid/tanh pre-activations in their steep middle",
-};
-const RESIDUAL: Remedy = Remedy {
-    spelling: "residual { .. }",
-    why: "y = x + body(x): the identity path hands dL/dy to every block's input unchanged",
-};
-const HIGHWAY: Remedy = Remedy {
-    spelling: "highway { .. }",
-    why: "a learned gate mixes body(x) with x, so the gradient has a path that skips the body",
-};
-const BATCH_NORM: Remedy = Remedy {
-    spelling: "batch_norm",
-    why: "re-centres and re-scales each unit's pre-activation over the batch, \
-          keeping it out of saturation and the gradient's scale steady",
-};
-const LAYER_NORM: Remedy =
-    Remedy { spelling: "layer_norm", why: "the same per sample, for small batches and sequences" };
-const LSTM: Remedy = Remedy {
-    spelling: "lstm(h)",
-    why: "the LSTM's cell state is updated additively through gates, so the gradient through time does not shrink \
-          by a matrix product per step",
-};
-const GRU: Remedy = Remedy { spelling: "gru(h)", why: "a lighter gated cell with the same additive path" };
-const CLIP: Remedy = Remedy {
-    spelling: "Clip::GlobalNorm(1.0)",
-    why: "caps the global gradient norm of each step (as clip_grad_norm_); \
-          clipping cures explosion, not vanishing",
-};
-const LEAKY_RELU: Remedy = Remedy {
-    spelling: "leaky_relu(slope = 0.01)",
-    why: "a small slope for negative inputs keeps a gradient flowing, so dead units can come back \
-          (elu and prelu do the same)",
-};
+const RELU: Remedy = Remedy::new(
+    "relu",
+    "the ReLU family passes the gradient with slope 1 wherever a unit is active; \
+     sigmoid's slope is at most 0.25 and tanh's is far below 1 once saturated",
+);
+const HE: Remedy = Remedy::new(
+    "init = he_normal",
+    "He init (variance 2/fan_in) keeps activations and gradients the same size through ReLU-family layers",
+);
+const XAVIER: Remedy = Remedy::new(
+    "init = xavier_normal",
+    "Xavier init (variance 2/(fan_in + fan_out)) keeps sigmoid/tanh pre-activations in their steep middle",
+);
+const RESIDUAL: Remedy =
+    Remedy::new("residual { .. }", "y = x + body(x): the identity path hands dL/dy to every block's input unchanged");
+const HIGHWAY: Remedy = Remedy::new(
+    "highway { .. }",
+    "a learned gate mixes body(x) with x, so the gradient has a path that skips the body",
+);
+const BATCH_NORM: Remedy = Remedy::new(
+    "batch_norm",
+    "re-centres and re-scales each unit's pre-activation over the batch, \
+     keeping it out of saturation and the gradient's scale steady",
+);
+const LAYER_NORM: Remedy = Remedy::new("layer_norm", "the same per sample, for small batches and sequences");
+const LSTM: Remedy = Remedy::new(
+    "lstm(h)",
+    "the LSTM's cell state is updated additively through gates, so the gradient through time does not shrink \
+     by a matrix product per step",
+);
+const GRU: Remedy = Remedy::new("gru(h)", "a lighter gated cell with the same additive path");
+const CLIP: Remedy = Remedy::new(
+    "Clip::GlobalNorm(1.0)",
+    "caps the global gradient norm of each step (as clip_grad_norm_); \
+     clipping cures explosion, not vanishing",
+);
+const LEAKY_RELU: Remedy = Remedy::new(
+    "leaky_relu(slope = 0.01)",
+    "a small slope for negative inputs keeps a gradient flowing, so dead units can come back \
+     (elu and prelu do the same)",
+);
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -12,7 +12,7 @@ use super::item::ItemInfo;
 use super::kinds::{InputKind, OutputKind, Staged, Vector};
 use super::list::Items;
 use crate::layer::{empty, ZeroGrad};
-use crate::{Float, Probe, ShapeError, Visit, VisitMut};
+use crate::{Float, Layer, Probe, ShapeError, Visit, VisitMut};
 
 /// The body `B` (`I -> O` features) of a network with input kind `In` and
 /// output kind `Out`, with the state its API keeps between calls.
@@ -52,7 +52,7 @@ type Output<T, Out, const O: usize> = <Out as OutputKind>::Data<T, O>;
 impl<T, B, const I: usize, const O: usize, In, Out> Core<T, B, I, O, In, Out>
 where
     T: Float,
-    B: Items<T, I, O>,
+    B: Layer<T, I, O> + Items<T, I, O>,
     In: InputKind,
     Out: OutputKind,
 {

@@ -1,28 +1,54 @@
 //! Item lists: the body of a network or of a block, as one generic type per
 //! list instead of a struct generated for each. `Then<A, Rest, M>` is item
-//! `A` (output width `M`) followed by the list `Rest`; `Item<A>` is a list's
-//! last item. A list numbers its items from 0 when it shows its parameters,
-//! so `dense(8), relu, dense(2)` visits its weights as `"0.weight"` and
-//! `"2.weight"`, as an `nn.Sequential` would, and a block visits its body
-//! without adding a naming level.
+//! `A` (output width `M`) followed by the list `Rest`, and [`End`] the list
+//! of no items: `dense(8), relu` is `Then<Dense<T, I, 8>, Then<Activation<T,
+//! Relu, 8>, End, 8>, 8>`. A list numbers its items from 0 when it shows its
+//! parameters, so `dense(8), relu, dense(2)` visits its weights as
+//! `"0.weight"` and `"2.weight"`, as an `nn.Sequential` would, and a block
+//! visits its body without adding a naming level.
 //!
 //! The slot `S` says how the item sits in the list: [`Head`] for an
 //! `aux_head`, whose output and gradient the network's `Model` hooks reach;
 //! [`Splice`] for a run of items given as a list of its own.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
 use nalgebra::DMatrixView;
 
 use super::item::ItemInfo;
-use crate::layer::{copy_batch, empty, visit_in, visit_mut_in};
+use crate::layer::{visit_in, visit_mut_in};
 use crate::{AuxHead, Batch, Float, Layer, Probe, ShapeError, Visit, VisitMut};
 
-/// A list of items from `I` to `O` features, numbered for names and probes.
-pub trait Items<T: Float, const I: usize, const O: usize>: Layer<T, I, O> {
+/// A list of items from `I` to `O` features, possibly empty ([`End`]),
+/// numbered for names and probes. Its passes lend a batch for as long as
+/// both the list and the batch live, so that the empty list hands on what
+/// it is given without a copy; a non-empty list is also a [`Layer`], whose
+/// methods these are.
+pub trait Items<T: Float, const I: usize, const O: usize> {
     /// How many items the list has (the number of the item after it).
     const LEN: usize;
+
+    /// [`Layer::forward_steps`].
+    fn list_forward<'a>(&'a mut self, x: &'a Batch<T, I>, steps: usize) -> &'a Batch<T, O>;
+    /// [`Layer::backward`].
+    fn list_backward<'a>(&'a mut self, grad: &'a Batch<T, O>) -> &'a Batch<T, I>;
+    /// [`Layer::backward_params`].
+    fn list_backward_params(&mut self, grad: &Batch<T, O>);
+    /// [`Layer::backward_last_step`], or `Here` from the empty list: the
+    /// item before it is the one that takes the last step's gradient.
+    fn list_last_step<'a>(&'a mut self, grad: &'a Batch<T, O>) -> LastStep<'a, T, I>;
+    /// [`Layer::backward_params_last_step`]; the empty list has nothing to do.
+    fn list_params_last_step(&mut self, grad: &Batch<T, O>) -> bool;
+    /// [`Layer::predict_steps`] (the empty list gives back `x`, lent or owned as it came).
+    fn list_predict<'a>(&self, x: Cow<'a, Batch<T, I>>, steps: usize) -> Cow<'a, Batch<T, O>>;
+    /// [`Layer::output`]; the empty list's is `before`'s, the output of what precedes it.
+    fn list_output<'a>(&'a self, before: Option<&'a Batch<T, I>>) -> Option<&'a Batch<T, O>>;
+    /// [`Layer::input_grad`]; the empty list's is `after`'s, that of what follows it.
+    fn list_input_grad<'a>(&'a self, after: Option<&'a Batch<T, O>>) -> Option<&'a Batch<T, I>>;
+    /// [`Layer::freeze_randomness`].
+    fn list_freeze(&mut self, frozen: bool);
 
     /// Shows each item's parameters under its number, counting from `first`.
     fn visit_items(&self, v: &mut dyn Visit<T>, first: usize);
@@ -37,6 +63,69 @@ pub trait Items<T: Float, const I: usize, const O: usize>: Layer<T, I, O> {
     fn aux_output(&self, i: usize) -> Option<(f64, DMatrixView<'_, T>)>;
     /// Sets dL/d(output of head `i`); `None` if there is no head `i`.
     fn set_aux_grad(&mut self, i: usize, grad: &DMatrixView<'_, T>) -> Option<Result<(), ShapeError>>;
+}
+
+/// In the [`Layer`] impl of a non-empty list: its parameters are its items', numbered from 0.
+macro_rules! visits_numbered_items {
+    () => {
+        fn visit(&self, v: &mut dyn crate::Visit<T>) {
+            self.visit_items(v, 0);
+        }
+        fn visit_mut(&mut self, v: &mut dyn crate::VisitMut<T>) {
+            self.visit_mut_items(v, 0);
+        }
+    };
+}
+
+/// In the [`Items`] impl of a non-empty list: its passes are its [`Layer`] methods.
+macro_rules! passes_as_a_layer {
+    () => {
+        fn list_forward<'a>(&'a mut self, x: &'a Batch<T, I>, steps: usize) -> &'a Batch<T, O> {
+            self.forward_steps(x, steps)
+        }
+        fn list_backward<'a>(&'a mut self, grad: &'a Batch<T, O>) -> &'a Batch<T, I> {
+            self.backward(grad)
+        }
+        fn list_backward_params(&mut self, grad: &Batch<T, O>) {
+            self.backward_params(grad);
+        }
+        fn list_last_step<'a>(&'a mut self, grad: &'a Batch<T, O>) -> crate::network::LastStep<'a, T, I> {
+            use crate::network::LastStep;
+            self.backward_last_step(grad).map_or(LastStep::Spread, LastStep::Through)
+        }
+        fn list_params_last_step(&mut self, grad: &Batch<T, O>) -> bool {
+            self.backward_params_last_step(grad)
+        }
+        fn list_predict<'a>(
+            &self,
+            x: std::borrow::Cow<'a, Batch<T, I>>,
+            steps: usize,
+        ) -> std::borrow::Cow<'a, Batch<T, O>> {
+            std::borrow::Cow::Owned(self.predict_steps(&x, steps))
+        }
+        fn list_output<'a>(&'a self, _before: Option<&'a Batch<T, I>>) -> Option<&'a Batch<T, O>> {
+            self.output()
+        }
+        fn list_input_grad<'a>(&'a self, _after: Option<&'a Batch<T, O>>) -> Option<&'a Batch<T, I>> {
+            self.input_grad()
+        }
+        fn list_freeze(&mut self, frozen: bool) {
+            self.freeze_randomness(frozen);
+        }
+    };
+}
+
+pub(super) use {passes_as_a_layer, visits_numbered_items};
+
+/// What became of a gradient for the last step only, handed to a list (see
+/// [`Layer::backward_last_step`]).
+pub enum LastStep<'a, T: Float, const I: usize> {
+    /// The list is empty: the item before it is the one to take the gradient.
+    Here(&'a Batch<T, I>),
+    /// Its last item took it: dL/d(list input).
+    Through(&'a Batch<T, I>),
+    /// Its last item has no such shortcut and did nothing.
+    Spread,
 }
 
 /// How an item `A` (`I -> M`) sits in a list: what it is to the network
@@ -211,47 +300,47 @@ where
     S: Slot<T, A, I, M>,
 {
     fn forward(&mut self, x: &Batch<T, I>) -> &Batch<T, O> {
-        self.rest.forward(self.head.forward(x))
+        self.forward_steps(x, 1)
     }
     fn forward_steps(&mut self, x: &Batch<T, I>, steps: usize) -> &Batch<T, O> {
-        self.rest.forward_steps(self.head.forward_steps(x, steps), steps)
+        self.rest.list_forward(self.head.forward_steps(x, steps), steps)
     }
     fn backward(&mut self, grad: &Batch<T, O>) -> &Batch<T, I> {
-        self.head.backward(self.rest.backward(grad))
+        self.head.backward(self.rest.list_backward(grad))
     }
     fn backward_params(&mut self, grad: &Batch<T, O>) {
-        self.head.backward_params(self.rest.backward(grad));
+        self.head.backward_params(self.rest.list_backward(grad));
     }
     fn backward_last_step(&mut self, grad: &Batch<T, O>) -> Option<&Batch<T, I>> {
-        Some(self.head.backward(self.rest.backward_last_step(grad)?))
+        match self.rest.list_last_step(grad) {
+            LastStep::Here(g) => self.head.backward_last_step(g),
+            LastStep::Through(g) => Some(self.head.backward(g)),
+            LastStep::Spread => None,
+        }
     }
     fn backward_params_last_step(&mut self, grad: &Batch<T, O>) -> bool {
-        match self.rest.backward_last_step(grad) {
-            Some(g) => {
+        match self.rest.list_last_step(grad) {
+            LastStep::Here(g) => self.head.backward_params_last_step(g),
+            LastStep::Through(g) => {
                 self.head.backward_params(g);
                 true
             }
-            None => false,
+            LastStep::Spread => false,
         }
     }
     fn predict(&self, x: &Batch<T, I>) -> Batch<T, O> {
-        self.rest.predict(&self.head.predict(x))
+        self.predict_steps(x, 1)
     }
     fn predict_steps(&self, x: &Batch<T, I>, steps: usize) -> Batch<T, O> {
-        self.rest.predict_steps(&self.head.predict_steps(x, steps), steps)
+        self.rest.list_predict(Cow::Owned(self.head.predict_steps(x, steps)), steps).into_owned()
     }
-    fn visit(&self, v: &mut dyn Visit<T>) {
-        self.visit_items(v, 0);
-    }
-    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
-        self.visit_mut_items(v, 0);
-    }
+    visits_numbered_items!();
     fn freeze_randomness(&mut self, frozen: bool) {
         self.head.freeze_randomness(frozen);
-        self.rest.freeze_randomness(frozen);
+        self.rest.list_freeze(frozen);
     }
     fn output(&self) -> Option<&Batch<T, O>> {
-        self.rest.output()
+        self.rest.list_output(self.head.output())
     }
     fn input_grad(&self) -> Option<&Batch<T, I>> {
         self.head.input_grad()
@@ -266,6 +355,7 @@ where
     S: Slot<T, A, I, M>,
 {
     const LEN: usize = S::LEN + Rest::LEN;
+    passes_as_a_layer!();
 
     fn visit_items(&self, v: &mut dyn Visit<T>, first: usize) {
         S::visit_items(&self.head, v, first);
@@ -296,132 +386,38 @@ where
     }
 }
 
-/// The last item of a list.
-pub struct Item<A, S = Plain> {
-    item: A,
-    slot: PhantomData<S>,
-}
+/// The list of no items, `N -> N`: what ends every list, and what stands
+/// before `last` when it is the first item of a `seq` network, or after it
+/// when it is the last. It hands on what it is given.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct End;
 
-impl<A, S> Item<A, S> {
-    pub fn new(item: A) -> Self {
-        Self { item, slot: PhantomData }
-    }
-}
-
-impl<A: Clone, S> Clone for Item<A, S> {
-    fn clone(&self) -> Self {
-        Self::new(self.item.clone())
-    }
-}
-
-impl<A: fmt::Debug, S> fmt::Debug for Item<A, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Item").field(&self.item).finish()
-    }
-}
-
-impl<T: Float, A: Layer<T, I, O>, S: Slot<T, A, I, O>, const I: usize, const O: usize> Layer<T, I, O> for Item<A, S> {
-    fn forward(&mut self, x: &Batch<T, I>) -> &Batch<T, O> {
-        self.item.forward(x)
-    }
-    fn forward_steps(&mut self, x: &Batch<T, I>, steps: usize) -> &Batch<T, O> {
-        self.item.forward_steps(x, steps)
-    }
-    fn backward(&mut self, grad: &Batch<T, O>) -> &Batch<T, I> {
-        self.item.backward(grad)
-    }
-    fn backward_params(&mut self, grad: &Batch<T, O>) {
-        self.item.backward_params(grad);
-    }
-    fn backward_last_step(&mut self, grad: &Batch<T, O>) -> Option<&Batch<T, I>> {
-        self.item.backward_last_step(grad)
-    }
-    fn backward_params_last_step(&mut self, grad: &Batch<T, O>) -> bool {
-        self.item.backward_params_last_step(grad)
-    }
-    fn predict(&self, x: &Batch<T, I>) -> Batch<T, O> {
-        self.item.predict(x)
-    }
-    fn predict_steps(&self, x: &Batch<T, I>, steps: usize) -> Batch<T, O> {
-        self.item.predict_steps(x, steps)
-    }
-    fn visit(&self, v: &mut dyn Visit<T>) {
-        self.visit_items(v, 0);
-    }
-    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
-        self.visit_mut_items(v, 0);
-    }
-    fn freeze_randomness(&mut self, frozen: bool) {
-        self.item.freeze_randomness(frozen);
-    }
-    fn output(&self) -> Option<&Batch<T, O>> {
-        self.item.output()
-    }
-    fn input_grad(&self) -> Option<&Batch<T, I>> {
-        self.item.input_grad()
-    }
-}
-
-impl<T: Float, A: Layer<T, I, O>, S: Slot<T, A, I, O>, const I: usize, const O: usize> Items<T, I, O> for Item<A, S> {
-    const LEN: usize = S::LEN;
-
-    fn visit_items(&self, v: &mut dyn Visit<T>, first: usize) {
-        S::visit_items(&self.item, v, first);
-    }
-    fn visit_mut_items(&mut self, v: &mut dyn VisitMut<T>, first: usize) {
-        S::visit_mut_items(&mut self.item, v, first);
-    }
-    fn probe_items(&self, f: &mut dyn FnMut(Probe<'_, T>), first: usize, items: &[ItemInfo]) {
-        S::probe_items(&self.item, f, first, items);
-    }
-    fn aux_heads(&self) -> usize {
-        S::aux_heads(&self.item)
-    }
-    fn aux_output(&self, i: usize) -> Option<(f64, DMatrixView<'_, T>)> {
-        S::aux_output(&self.item, i)
-    }
-    fn set_aux_grad(&mut self, i: usize, grad: &DMatrixView<'_, T>) -> Option<Result<(), ShapeError>> {
-        S::set_aux_grad(&mut self.item, i, grad)
-    }
-}
-
-/// A list with no items, `N -> N`: what stands before `last` when it is the
-/// first item of a `seq` network, or after it when it is the last. It passes
-/// its input on as a copy, since a layer's output lives in the layer.
-#[derive(Clone, Debug)]
-pub struct Nil<T: Float, const N: usize> {
-    y: Batch<T, N>,
-    dx: Batch<T, N>,
-}
-
-impl<T: Float, const N: usize> Default for Nil<T, N> {
-    fn default() -> Self {
-        Self { y: empty(), dx: empty() }
-    }
-}
-
-impl<T: Float, const N: usize> Layer<T, N, N> for Nil<T, N> {
-    fn forward(&mut self, x: &Batch<T, N>) -> &Batch<T, N> {
-        copy_batch(&mut self.y, x);
-        &self.y
-    }
-    fn backward(&mut self, grad: &Batch<T, N>) -> &Batch<T, N> {
-        copy_batch(&mut self.dx, grad);
-        &self.dx
-    }
-    fn predict(&self, x: &Batch<T, N>) -> Batch<T, N> {
-        x.clone()
-    }
-    fn output(&self) -> Option<&Batch<T, N>> {
-        Some(&self.y)
-    }
-    fn input_grad(&self) -> Option<&Batch<T, N>> {
-        Some(&self.dx)
-    }
-}
-
-impl<T: Float, const N: usize> Items<T, N, N> for Nil<T, N> {
+impl<T: Float, const N: usize> Items<T, N, N> for End {
     const LEN: usize = 0;
+
+    fn list_forward<'a>(&'a mut self, x: &'a Batch<T, N>, _steps: usize) -> &'a Batch<T, N> {
+        x
+    }
+    fn list_backward<'a>(&'a mut self, grad: &'a Batch<T, N>) -> &'a Batch<T, N> {
+        grad
+    }
+    fn list_backward_params(&mut self, _grad: &Batch<T, N>) {}
+    fn list_last_step<'a>(&'a mut self, grad: &'a Batch<T, N>) -> LastStep<'a, T, N> {
+        LastStep::Here(grad)
+    }
+    fn list_params_last_step(&mut self, _grad: &Batch<T, N>) -> bool {
+        true
+    }
+    fn list_predict<'a>(&self, x: Cow<'a, Batch<T, N>>, _steps: usize) -> Cow<'a, Batch<T, N>> {
+        x
+    }
+    fn list_output<'a>(&'a self, before: Option<&'a Batch<T, N>>) -> Option<&'a Batch<T, N>> {
+        before
+    }
+    fn list_input_grad<'a>(&'a self, after: Option<&'a Batch<T, N>>) -> Option<&'a Batch<T, N>> {
+        after
+    }
+    fn list_freeze(&mut self, _frozen: bool) {}
 
     fn visit_items(&self, _v: &mut dyn Visit<T>, _first: usize) {}
     fn visit_mut_items(&mut self, _v: &mut dyn VisitMut<T>, _first: usize) {}
@@ -458,6 +454,33 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Unbuilt {
 impl<T: Float, const I: usize, const O: usize> Items<T, I, O> for Unbuilt {
     const LEN: usize = 0;
 
+    fn list_forward<'a>(&'a mut self, _x: &'a Batch<T, I>, _steps: usize) -> &'a Batch<T, O> {
+        match *self {}
+    }
+    fn list_backward<'a>(&'a mut self, _grad: &'a Batch<T, O>) -> &'a Batch<T, I> {
+        match *self {}
+    }
+    fn list_backward_params(&mut self, _grad: &Batch<T, O>) {
+        match *self {}
+    }
+    fn list_last_step<'a>(&'a mut self, _grad: &'a Batch<T, O>) -> LastStep<'a, T, I> {
+        match *self {}
+    }
+    fn list_params_last_step(&mut self, _grad: &Batch<T, O>) -> bool {
+        match *self {}
+    }
+    fn list_predict<'a>(&self, _x: Cow<'a, Batch<T, I>>, _steps: usize) -> Cow<'a, Batch<T, O>> {
+        match *self {}
+    }
+    fn list_output<'a>(&'a self, _before: Option<&'a Batch<T, I>>) -> Option<&'a Batch<T, O>> {
+        match *self {}
+    }
+    fn list_input_grad<'a>(&'a self, _after: Option<&'a Batch<T, O>>) -> Option<&'a Batch<T, I>> {
+        match *self {}
+    }
+    fn list_freeze(&mut self, _frozen: bool) {
+        match *self {}
+    }
     fn visit_items(&self, _v: &mut dyn Visit<T>, _first: usize) {
         match *self {}
     }

@@ -2,7 +2,7 @@
 //! generates, for each network, its struct, the types of its item lists and
 //! one-line methods; everything else is here, written once:
 //!
-//! - item lists are generic types ([`Then`], [`Item`], [`Reduce`] for `last`),
+//! - item lists are generic types ([`Then`] ... [`End`], [`Reduce`] for `last`),
 //!   which number their items for parameter names and probes;
 //! - a [`Core`] owns the top-level list and does what the API does around
 //!   it: checks, copies between the typed API and the `Model` view, errors,
@@ -27,11 +27,11 @@ use nalgebra::{DMatrix, DMatrixView};
 pub use self::core::Core;
 pub use item::{Family, ItemInfo, ItemKind};
 pub use kinds::{InputKind, OutputKind, Sequence, SequenceState, Staged, Vector, VectorState};
-pub use list::{Head, Item, Items, Nil, Plain, Slot, Splice, Then, Unbuilt};
+pub use list::{End, Head, Items, LastStep, Plain, Slot, Splice, Then, Unbuilt};
 pub use reduce::Reduce;
 
 use crate::io::LoadError;
-use crate::{Float, Model, Probe, ShapeError, Visit, VisitMut};
+use crate::{Float, Layer, Model, Probe, ShapeError, Visit, VisitMut};
 
 /// A generated network: its core and what the macro knows of it. Every
 /// network struct of `network!` implements it, and through it [`Model`].
@@ -51,7 +51,7 @@ impl<T, N, B, const I: usize, const O: usize, In, Out> Model<T> for N
 where
     T: Float,
     N: Network<Core = Core<T, B, I, O, In, Out>>,
-    B: Items<T, I, O> + 'static,
+    B: Layer<T, I, O> + Items<T, I, O> + 'static,
     In: InputKind + 'static,
     Out: OutputKind + 'static,
 {

@@ -2,10 +2,12 @@
 //! (the steps side by side in one batch), `last` keeps the final step, the
 //! items after it run on that one vector per sample.
 
+use std::borrow::Cow;
+
 use nalgebra::DMatrixView;
 
 use super::item::ItemInfo;
-use super::list::Items;
+use super::list::{passes_as_a_layer, visits_numbered_items, Items};
 use crate::rnn::Last;
 use crate::{Batch, Float, Layer, Probe, ShapeError, Visit, VisitMut};
 
@@ -39,42 +41,38 @@ where
         self.forward_steps(x, 1)
     }
     fn forward_steps(&mut self, x: &Batch<T, I>, steps: usize) -> &Batch<T, O> {
-        let every = self.before.forward_steps(x, steps);
-        self.after.forward(self.last.forward(every, steps).expect(STAGED))
+        let every = self.before.list_forward(x, steps);
+        self.after.list_forward(self.last.forward(every, steps).expect(STAGED), 1)
     }
     fn backward(&mut self, grad: &Batch<T, O>) -> &Batch<T, I> {
-        self.before.backward(self.last.backward(self.after.backward(grad)))
+        self.before.list_backward(self.last.backward(self.after.list_backward(grad)))
     }
     // A recurrent layer right before `last` takes the last step's gradient as
     // it is, rather than a batch of every step that is zero but for the last.
     fn backward_params(&mut self, grad: &Batch<T, O>) {
-        let g = self.after.backward(grad);
-        if !self.before.backward_params_last_step(g) {
-            self.before.backward_params(self.last.backward(g));
+        let g = self.after.list_backward(grad);
+        if !self.before.list_params_last_step(g) {
+            self.before.list_backward_params(self.last.backward(g));
         }
     }
     fn predict(&self, x: &Batch<T, I>) -> Batch<T, O> {
         self.predict_steps(x, 1)
     }
     fn predict_steps(&self, x: &Batch<T, I>, steps: usize) -> Batch<T, O> {
-        let every = self.before.predict_steps(x, steps);
-        self.after.predict(&self.last.predict(&every, steps).expect(STAGED))
+        let every = self.before.list_predict(Cow::Borrowed(x), steps);
+        let last = self.last.predict(&every, steps).expect(STAGED);
+        self.after.list_predict(Cow::Owned(last), 1).into_owned()
     }
-    fn visit(&self, v: &mut dyn Visit<T>) {
-        self.visit_items(v, 0);
-    }
-    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
-        self.visit_mut_items(v, 0);
-    }
+    visits_numbered_items!();
     fn freeze_randomness(&mut self, frozen: bool) {
-        self.before.freeze_randomness(frozen);
-        self.after.freeze_randomness(frozen);
+        self.before.list_freeze(frozen);
+        self.after.list_freeze(frozen);
     }
     fn output(&self) -> Option<&Batch<T, O>> {
-        self.after.output()
+        self.after.list_output(self.last.output())
     }
     fn input_grad(&self) -> Option<&Batch<T, I>> {
-        self.before.input_grad()
+        self.before.list_input_grad(self.last.input_grad())
     }
 }
 
@@ -85,6 +83,9 @@ where
     After: Items<T, H, O>,
 {
     const LEN: usize = Before::LEN + 1 + After::LEN;
+    // Nothing reaches through `last` as a last step's gradient: the `Layer`
+    // defaults of `backward_last_step` and `backward_params_last_step` say so.
+    passes_as_a_layer!();
 
     fn visit_items(&self, v: &mut dyn Visit<T>, first: usize) {
         self.before.visit_items(v, first);
