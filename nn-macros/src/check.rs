@@ -201,49 +201,42 @@ fn resolve(cx: &Ctxt, item: &parse::Item, n: Option<Dims>, env: &Env) -> (Option
         _ => None,
     };
 
-    match def.form {
-        Form::Activation | Form::Prelu | Form::BatchNorm | Form::LayerNorm | Form::Dropout => {
+    let (node, out) = match def.form {
+        _ if def.needs == Needs::Image => {
+            let window = [count("kernel"), count("stride"), count("padding")];
+            let shapes = image_layer(cx, item, def, &bound, count("out"), window, n);
+            (shapes.and_then(|(input, output)| node(input, output, Vec::new())), shapes.map(|(_, output)| output))
+        }
+        Form::Activation | Form::Prelu | Form::BatchNorm | Form::LayerNorm | Form::Dropout | Form::Last => {
             (n.and_then(|n| node(n, n, Vec::new())), n)
         }
-        Form::Dense => {
-            let out = count("out").map(Dims::Vector);
-            if let Some(image @ Dims::Image { c, .. }) = n.filter(|_| out.is_some()) {
-                vector_needed(cx, span, def, image, c);
-                return (None, out);
-            }
+        // The output is as wide as the item's width option says.
+        Form::Dense | Form::Recurrent { .. } => {
+            let width = def.options.iter().find(|o| o.ty == Ty::Width).expect("the item has a width");
+            let out = count(width.name).map(Dims::Vector);
             (n.zip(out).and_then(|(n, out)| node(n, out, Vec::new())), out)
-        }
-        Form::Recurrent { .. } => {
-            let hidden = count("hidden").map(Dims::Vector);
-            let node = if item.body.is_some() { None } else { n.zip(hidden).and_then(|(n, h)| node(n, h, Vec::new())) };
-            (node, hidden)
-        }
-        Form::Last => (n.and_then(|n| node(n, n, Vec::new())), n),
-        Form::Conv2d | Form::MaxPool | Form::AvgPool | Form::GlobalAvgPool | Form::Flatten => {
-            let window = [count("kernel"), count("stride"), count("padding")];
-            let out = image_layer(cx, item, def, &bound, window, n);
-            (out.and_then(|(input, output)| node(input, output, Vec::new())), out.map(|(_, output)| output))
         }
         _ => {
             let body = body.expect("a block without a body returned above");
             let (bodies, out) = block(cx, item, def, &bound, &value, body, n, env);
             (bodies.zip(n).zip(out).and_then(|((bodies, n), out)| node(n, out, bodies)), out)
         }
+    };
+    match (def.needs, n) {
+        // After an image, an item that needs vectors still gives its width, for the items after it.
+        (Needs::Vector, Some(image @ Dims::Image { c, .. })) if out.is_some() => {
+            cx.error(
+                span,
+                format!(
+                    "`{name}` needs a vector input, but gets the image {image}; write `flatten` (width {}) or \
+                     `global_avg_pool` (width {c}) before it",
+                    image.len()
+                ),
+            );
+            (None, out)
+        }
+        _ => (node, out),
     }
-}
-
-/// `dense` (an item that needs vectors) after an image.
-fn vector_needed(cx: &Ctxt, span: Span, def: &Item, image: Dims, c: usize) {
-    debug_assert_eq!(def.needs, Needs::Vector);
-    cx.error(
-        span,
-        format!(
-            "`{}` needs a vector input, but gets the image {image}; write `flatten` (width {}) or \
-             `global_avg_pool` (width {c}) before it",
-            def.name,
-            image.len()
-        ),
-    );
 }
 
 /// Checks a block (an item with a body) at input shape `n`: the checked
@@ -429,13 +422,15 @@ fn join(cx: &Ctxt, span: Span, layer: &str, parts: &[(&str, Dims)]) -> Option<Di
 }
 
 /// Checks an image item (`conv2d`, the pools, `global_avg_pool`, `flatten`)
-/// at input shape `n`, given its kernel, stride and padding (`None` when
-/// missing or invalid). Returns its input and output shapes when both are known.
+/// at input shape `n`, given its output channels, kernel, stride and padding
+/// where it has them (`None` when missing or invalid). Returns its input and
+/// output shapes when both are known.
 fn image_layer(
     cx: &Ctxt,
     item: &parse::Item,
     def: &'static Item,
     bound: &Bound,
+    out: Option<usize>,
     [kernel, stride, padding]: [Option<usize>; 3],
     n: Option<Dims>,
 ) -> Option<(Dims, Dims)> {
@@ -454,7 +449,6 @@ fn image_layer(
     let (c, h, w) = match n {
         Some(Dims::Image { c, h, w }) => (c, h, w),
         Some(v @ Dims::Vector(_)) => {
-            debug_assert_eq!(def.needs, Needs::Image);
             cx.error(
                 item.name.span(),
                 format!(
@@ -490,10 +484,7 @@ fn image_layer(
     }
     let (h2, w2) = (items::window_out(h, kernel, stride, padding), items::window_out(w, kernel, stride, padding));
     let channels = match def.form {
-        Form::Conv2d => match bound.count("out") {
-            Some(out @ 1..) => out as usize,
-            _ => return None,
-        },
+        Form::Conv2d => out?,
         _ => c,
     };
     Some((input, Dims::Image { c: channels, h: h2, w: w2 }))
@@ -633,14 +624,6 @@ impl<'a> Bound<'a> {
 
     fn span(&self, option: &str) -> Span {
         self.values[self.slot(option)].map(Value::span).unwrap_or(self.fallback)
-    }
-
-    /// The whole number given for `option`, if one was.
-    fn count(&self, option: &str) -> Option<u64> {
-        match self.values[self.slot(option)] {
-            Some(Value::Number { integer, .. }) => *integer,
-            _ => None,
-        }
     }
 
     /// Every option's value, defaults applied, each `None` where it is out of
