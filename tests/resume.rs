@@ -105,12 +105,11 @@ fn run_to_end(dir: &Path) -> Duration {
     started.elapsed()
 }
 
-/// Hidden temporary files the atomic writer left in `dir` (a kill mid-write).
-fn temporaries(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".tmp-"))
-        .count()
+/// The hidden temporary files of the atomic writer in `dir`: a kill
+/// mid-write leaves one.
+fn temporaries(dir: &Path) -> Vec<String> {
+    let names = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned());
+    names.filter(|n| n.contains(".tmp-")).collect()
 }
 
 /// Every entry's name, shape and data, floats as bits.
@@ -158,7 +157,8 @@ fn killed_runs_resume_bit_for_bit() {
 
     // Where to kill: two moments right after a start (reading data, resuming),
     // then once past each of twenty random steps spread over the whole run,
-    // a random fraction of a step later (computing, or writing the state).
+    // a random fraction of a step later (computing, or writing the state) or
+    // as soon as the next state write has begun.
     let mut rng = ChaCha8Rng::seed_from_u64(19);
     let mut targets: Vec<usize> = (0..KILLS).map(|_| rng.random_range(1..total)).collect();
     targets.sort_unstable();
@@ -166,6 +166,7 @@ fn killed_runs_resume_bit_for_bit() {
     let killed = folder("killed");
     let (mut kills, mut mid_write, mut positions) = (0, 0, Vec::new());
     for target in [None, None].into_iter().chain(targets.into_iter().map(Some)) {
+        let before = temporaries(&killed);
         let mut child = spawn(&killed);
         match target {
             None => std::thread::sleep(Duration::from_secs_f64(rng.random_range(0.0..0.03))),
@@ -178,14 +179,21 @@ fn killed_runs_resume_bit_for_bit() {
                     );
                     std::thread::sleep(Duration::from_micros(500));
                 }
-                std::thread::sleep(Duration::from_secs_f64(rng.random_range(0.0..step_time)));
+                if kills % 2 == 0 {
+                    std::thread::sleep(Duration::from_secs_f64(rng.random_range(0.0..step_time)));
+                } else {
+                    // Every other time, the moment a state write has begun
+                    // (its temporary file is there), or after a few steps.
+                    let until = Instant::now() + Duration::from_secs_f64(4.0 * step_time);
+                    while temporaries(&killed).is_empty() && Instant::now() < until {}
+                }
             }
         }
         assert!(child.try_wait().unwrap().is_none(), "the child ended before it was killed:\n{}", log(&killed));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         kills += 1;
-        if temporaries(&killed) > 0 {
+        if temporaries(&killed).iter().any(|t| !before.contains(t)) {
             mid_write += 1;
         }
         // Whatever the moment, every file left loads.
@@ -211,13 +219,14 @@ fn killed_runs_resume_bit_for_bit() {
     );
     assert_eq!(bits(a.model().entries()), bits(b.model().entries()), "weights, buffers, dropout generators");
     assert_eq!(bits(a.optimizer().entries()), bits(b.optimizer().entries()), "optimizer moments and step count");
+    assert!(matches!(a.model().get("3.rng").map(|e| &e.data), Some(Data::Rng(_))), "the dropout's generator");
     assert!(a.optimizer().get("0.exp_avg").is_some() && a.optimizer().get("step").is_some());
     assert_eq!(a.lr(), b.lr());
     assert_eq!(
         (a.history().best_epoch, a.history().stopped_early),
         (b.history().best_epoch, b.history().stopped_early)
     );
-    assert_eq!(temporaries(&killed), 0, "the resumed run removed what the kills left");
+    assert_eq!(temporaries(&killed), Vec::<String>::new(), "the resumed run removed what the kills left");
     eprintln!(
         "{kills} kills ({mid_write} while writing the state) at steps {positions:?} of {total}; \
          uninterrupted run {:.1} s, whole test {:.1} s",
