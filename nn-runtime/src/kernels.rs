@@ -17,8 +17,6 @@
 //! `m k + k n` of at least 2 * 16384. Matrix-vector products ([`gemv`])
 //! always run on the calling thread.
 
-use std::sync::OnceLock;
-
 use crate::Float;
 
 mod elementwise;
@@ -153,8 +151,11 @@ pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: 
 }
 
 /// The threads products may use: `MATMUL_NUM_THREADS` (read once; it also
-/// sets matrixmultiply's), else the number of cores.
+/// sets matrixmultiply's), else the number of cores. One without the
+/// `threads` feature.
+#[cfg(feature = "threads")]
 fn threads() -> usize {
+    use std::sync::OnceLock;
     static THREADS: OnceLock<usize> = OnceLock::new();
     *THREADS.get_or_init(|| {
         std::env::var("MATMUL_NUM_THREADS")
@@ -162,6 +163,11 @@ fn threads() -> usize {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
     })
+}
+
+#[cfg(not(feature = "threads"))]
+fn threads() -> usize {
+    1
 }
 
 /// [`Float::gemm_raw`] for `f32`: the own AVX-512 kernel when the CPU has it

@@ -1,9 +1,11 @@
 //! Progress reporting: a bar on a terminal, plain lines otherwise, or nothing.
+//! The bar needs the `progress` feature; without it `Auto` writes plain lines.
 
 use std::io::{IsTerminal, Write};
-use std::time::Instant;
 
+#[cfg(feature = "progress")]
 use indicatif::{ProgressBar, ProgressStyle};
+use web_time::Instant;
 
 use super::EpochStats;
 
@@ -11,8 +13,8 @@ use super::EpochStats;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Progress {
-    /// A progress bar with loss and throughput when stderr is a terminal,
-    /// one plain line per epoch otherwise.
+    /// A progress bar with loss and throughput when stderr is a terminal (and
+    /// the `progress` feature is on), one plain line per epoch otherwise.
     #[default]
     Auto,
     /// One plain line per epoch.
@@ -23,10 +25,12 @@ pub enum Progress {
 
 /// Draws the bar at most this often (in steps), so that tiny steps are not
 /// slowed down by formatting.
+#[cfg(feature = "progress")]
 const REDRAW_EVERY: usize = 8;
 
 pub(crate) struct Reporter {
     mode: Progress,
+    #[cfg(feature = "progress")]
     bar: Option<ProgressBar>,
     started: Instant,
     samples: usize,
@@ -36,16 +40,25 @@ pub(crate) struct Reporter {
 impl Reporter {
     pub(crate) fn new(mode: Progress) -> Self {
         let mode = match mode {
-            Progress::Auto if !std::io::stderr().is_terminal() => Progress::Plain,
+            Progress::Auto if !cfg!(feature = "progress") || !std::io::stderr().is_terminal() => Progress::Plain,
             other => other,
         };
-        Self { mode, bar: None, started: Instant::now(), samples: 0, loss_sum: 0.0 }
+        Self {
+            mode,
+            #[cfg(feature = "progress")]
+            bar: None,
+            started: Instant::now(),
+            samples: 0,
+            loss_sum: 0.0,
+        }
     }
 
+    #[cfg_attr(not(feature = "progress"), allow(unused_variables))]
     pub(crate) fn start_epoch(&mut self, epoch: usize, epochs: usize, steps: usize) {
         self.started = Instant::now();
         self.samples = 0;
         self.loss_sum = 0.0;
+        #[cfg(feature = "progress")]
         if self.mode == Progress::Auto {
             let bar = ProgressBar::new(steps as u64);
             let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
@@ -58,9 +71,11 @@ impl Reporter {
     }
 
     /// After a step of `samples` samples with mean loss `loss`.
+    #[cfg_attr(not(feature = "progress"), allow(unused_variables))]
     pub(crate) fn step(&mut self, step: usize, samples: usize, loss: f64) {
         self.samples += samples;
         self.loss_sum += loss * samples as f64;
+        #[cfg(feature = "progress")]
         if let Some(bar) = &self.bar {
             bar.set_position(step as u64);
             if step.is_multiple_of(REDRAW_EVERY) {
@@ -75,12 +90,14 @@ impl Reporter {
 
     /// Leaves the bar where training stopped.
     pub(crate) fn abort(&mut self) {
+        #[cfg(feature = "progress")]
         if let Some(bar) = self.bar.take() {
             bar.abandon();
         }
     }
 
     pub(crate) fn end_epoch(&mut self, stats: &EpochStats, epochs: usize) {
+        #[cfg(feature = "progress")]
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }

@@ -3,10 +3,10 @@
 //! early stopping, and a stop with the last good weights on non-finite values.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use nalgebra::DMatrix;
 use rand::seq::SliceRandom;
+use web_time::Instant;
 
 use super::evaluate::evaluate;
 use super::progress::Reporter;
