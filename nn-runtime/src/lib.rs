@@ -3,6 +3,8 @@
 //!
 //! Users depend on the `nn` crate, which re-exports this one.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod blocks;
 mod clip;
 pub mod data;

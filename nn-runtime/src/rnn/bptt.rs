@@ -10,7 +10,7 @@ use rand::Rng;
 use super::cell::{add, CellMath, StepBack, StepFwd};
 use super::gates::Gates;
 use super::{SeqGrad, SeqLayer};
-use crate::kernels::{isa, Isa};
+use crate::kernels::{dispatch, Kernel, Level};
 use crate::layer::{empty, ensure_cols};
 use crate::{Batch, Float, Init, ShapeError, Visit, VisitMut};
 
@@ -458,38 +458,34 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> fo
     }
 }
 
-/// Defines `$name`, which runs `C::$step` compiled for the widest vector
-/// instructions this CPU has: the cells' element-wise loops (inlined, as the
-/// matrix-vector loops in `kernels`) then vectorize for them rather than for
-/// the baseline build.
-macro_rules! dispatched_step {
-    ($name:ident, $step:ident, $arg:ident) => {
-        fn $name<T: Float, C: CellMath>(s: $arg<'_, T>) {
-            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-            {
-                #[target_feature(enable = "avx512f,avx2,fma")]
-                unsafe fn avx512<T: Float, C: CellMath>(s: $arg<'_, T>) {
-                    C::$step(s)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2<T: Float, C: CellMath>(s: $arg<'_, T>) {
-                    C::$step(s)
-                }
-                match isa() {
-                    // SAFETY: `isa` only reports instruction sets this CPU has.
-                    Isa::Avx512 => return unsafe { avx512::<T, C>(s) },
-                    // SAFETY: as above.
-                    Isa::Avx2Fma => return unsafe { avx2::<T, C>(s) },
-                    Isa::Portable => {}
-                }
-            }
-            C::$step(s)
-        }
-    };
+/// One step of cell `C`, as a kernel: run through [`dispatch`], the cells'
+/// element-wise loops (inlined) vectorize for the widest instructions this
+/// CPU has rather than for the baseline build.
+struct CellStep<C, S>(S, PhantomData<C>);
+
+impl<T: Float, C: CellMath> Kernel for CellStep<C, StepFwd<'_, T>> {
+    type Output = ();
+    #[inline(always)]
+    fn run<L: Level>(self, _: L) {
+        C::forward(self.0)
+    }
 }
 
-dispatched_step!(forward_step, forward, StepFwd);
-dispatched_step!(backward_step, backward, StepBack);
+impl<T: Float, C: CellMath> Kernel for CellStep<C, StepBack<'_, T>> {
+    type Output = ();
+    #[inline(always)]
+    fn run<L: Level>(self, _: L) {
+        C::backward(self.0)
+    }
+}
+
+fn forward_step<T: Float, C: CellMath>(step: StepFwd<'_, T>) {
+    dispatch(CellStep::<C, _>(step, PhantomData))
+}
+
+fn backward_step<T: Float, C: CellMath>(step: StepBack<'_, T>) {
+    dispatch(CellStep::<C, _>(step, PhantomData))
+}
 
 #[cfg(test)]
 mod tests {
