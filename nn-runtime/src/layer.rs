@@ -8,7 +8,7 @@
 mod io;
 mod param;
 
-pub use io::{copy_batch, empty, ensure_cols, Io};
+pub use io::{copy_batch, empty, ensure_cols, view_into_batch, Io};
 pub(crate) use param::{visit_mut_under, visit_parts, visit_under, Buffer, Param, Tensor};
 
 use crate::{Batch, Float};
@@ -70,6 +70,37 @@ pub trait Layer<T: Float, const I: usize, const O: usize> {
     /// the layer keeps no copy of it.
     fn input_grad(&self) -> Option<&Batch<T, I>> {
         self.io().map(Io::input_grad)
+    }
+
+    /// Training-mode forward over `steps` time steps laid side by side, as a
+    /// `seq` network runs the items before `last`: block `t` of the columns
+    /// (each block as wide as the batch) is step `t`. A position-wise layer
+    /// treats the steps as more samples (this default); a recurrent layer runs
+    /// over them. The caller (a network's core) gives a batch whose columns
+    /// split into `steps` equal blocks.
+    fn forward_steps(&mut self, x: &Batch<T, I>, _steps: usize) -> &Batch<T, O> {
+        self.forward(x)
+    }
+
+    /// The evaluation-mode twin of [`Layer::forward_steps`].
+    fn predict_steps(&self, x: &Batch<T, I>, _steps: usize) -> Batch<T, O> {
+        self.predict(x)
+    }
+
+    /// As [`Layer::backward`] after a [`Layer::forward_steps`] whose output
+    /// reaches the loss through its last step only (a `last` follows): `grad`
+    /// is dL/d(last step's output), the other steps' being zero. A recurrent
+    /// layer takes it as it is; `None` (this default) asks the caller to
+    /// spread it over every step and call [`Layer::backward`] instead.
+    fn backward_last_step(&mut self, _grad: &Batch<T, O>) -> Option<&Batch<T, I>> {
+        None
+    }
+
+    /// [`Layer::backward_last_step`] for a caller that never reads dL/dx, as
+    /// [`Layer::backward_params`]; `false` (this default) when the layer has
+    /// no such shortcut and nothing was done.
+    fn backward_params_last_step(&mut self, _grad: &Batch<T, O>) -> bool {
+        false
     }
 }
 

@@ -4,8 +4,7 @@
 use nalgebra::DMatrixView;
 
 use super::sum_into;
-use crate::layer::{copy_batch, empty, visit_parts, Io};
-use crate::testing::view_into_batch;
+use crate::layer::{copy_batch, empty, view_into_batch, visit_parts, Io};
 use crate::{Batch, Float, Layer, ShapeError};
 
 /// `aux_head(weight = w) { body }`: the identity on the main path (`N -> N`);

@@ -83,6 +83,15 @@ pub fn copy_batch<T: Float, const N: usize>(buf: &mut Batch<T, N>, x: &Batch<T, 
     buf.as_mut_slice().copy_from_slice(x.as_slice());
 }
 
+/// Copies a dynamic view (as [`Model`](crate::Model) methods receive) into a
+/// static batch buffer, resizing it if needed. The view must have `N` rows.
+pub fn view_into_batch<T: Float, const N: usize>(v: &nalgebra::DMatrixView<'_, T>, buf: &mut Batch<T, N>) {
+    ensure_cols(buf, v.ncols());
+    for (j, col) in v.column_iter().enumerate() {
+        buf.column_mut(j).copy_from(&col);
+    }
+}
+
 /// An empty batch (zero columns): the starting state of every buffer.
 pub fn empty<T: Float, const N: usize>() -> Batch<T, N> {
     Batch::<T, N>::zeros_generic(nalgebra::Const::<N>, nalgebra::Dyn(0))
