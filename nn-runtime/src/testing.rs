@@ -342,3 +342,18 @@ fn main() {{
     }
     Ok(out.stdout.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
 }
+
+/// Holds an exported network's outputs to the network's own (`own`), sample
+/// by sample (`outputs` values each): the largest difference over a sample's
+/// outputs must be below 1e-5 of its largest output, and the largest output
+/// must be the same one.
+pub fn assert_exported_agrees(what: &str, exported: &[f32], own: &[f32], outputs: usize) {
+    assert_eq!(exported.len(), own.len(), "{what}: as many outputs");
+    let argmax = |v: &[f32]| (0..v.len()).fold(0, |best, i| if v[i] > v[best] { i } else { best });
+    for (s, (a, b)) in exported.chunks_exact(outputs).zip(own.chunks_exact(outputs)).enumerate() {
+        let diff = a.iter().zip(b).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        let size = b.iter().fold(0f32, |m, b| m.max(b.abs()));
+        assert!(diff <= 1e-5 * size, "{what}, sample {s}: exported {a:?}, nn {b:?}");
+        assert_eq!(argmax(a), argmax(b), "{what}, sample {s}: the class differs");
+    }
+}

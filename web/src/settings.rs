@@ -1,65 +1,50 @@
 //! What the person chose on the page, read from the JSON the page sends,
 //! with an error that names the field for anything out of range.
 
-use nn::Init;
+use nn::{Family, Init, ItemKind};
 use serde_json::Value;
 
-/// The element-wise function of every hidden layer, by its `network!` spelling.
+/// The element-wise function of every hidden layer, by its `network!` item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Activation {
-    Sigmoid,
-    Tanh,
-    Relu,
-    LeakyRelu,
-    Elu,
-    Selu,
-    Gelu,
-    Swish,
-    Mish,
-    Softplus,
-}
+pub struct Activation(pub ItemKind);
 
 impl Activation {
-    pub const ALL: [Activation; 10] = [
-        Activation::Sigmoid,
-        Activation::Tanh,
-        Activation::Relu,
-        Activation::LeakyRelu,
-        Activation::Elu,
-        Activation::Selu,
-        Activation::Gelu,
-        Activation::Swish,
-        Activation::Mish,
-        Activation::Softplus,
+    /// The functions the page offers.
+    pub const ALL: [ItemKind; 14] = [
+        ItemKind::Sigmoid,
+        ItemKind::Tanh,
+        ItemKind::Relu,
+        ItemKind::LeakyRelu,
+        ItemKind::Elu,
+        ItemKind::Selu,
+        ItemKind::Gelu,
+        ItemKind::Swish,
+        ItemKind::Mish,
+        ItemKind::Softplus,
+        ItemKind::Relu6,
+        ItemKind::Hardswish,
+        ItemKind::Hardsigmoid,
+        ItemKind::Softsign,
     ];
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Sigmoid => "sigmoid",
-            Activation::Tanh => "tanh",
-            Activation::Relu => "relu",
-            Activation::LeakyRelu => "leaky_relu",
-            Activation::Elu => "elu",
-            Activation::Selu => "selu",
-            Activation::Gelu => "gelu",
-            Activation::Swish => "swish",
-            Activation::Mish => "mish",
-            Activation::Softplus => "softplus",
+    /// How it behaves, as `network!`'s item table states it (DESIGN.md).
+    pub fn family(self) -> Family {
+        match self.0 {
+            ItemKind::Sigmoid | ItemKind::Hardsigmoid => Family::Saturating { low: 0.0, high: 1.0 },
+            ItemKind::Tanh | ItemKind::Softsign => Family::Saturating { low: -1.0, high: 1.0 },
+            ItemKind::Selu => Family::SelfNormalizing,
+            ItemKind::Softplus => Family::Other,
+            _ => Family::Relu,
         }
     }
 
     /// The initializer `network!` gives a `dense` before this function: He
-    /// for the ReLU family, LeCun for `selu`, Xavier for the rest (DESIGN.md).
+    /// for the ReLU family, LeCun for `selu`, Xavier for the rest.
     pub fn default_init(self) -> Init {
-        match self {
-            Activation::Relu
-            | Activation::LeakyRelu
-            | Activation::Elu
-            | Activation::Gelu
-            | Activation::Swish
-            | Activation::Mish => Init::HeNormal,
-            Activation::Selu => Init::LecunNormal,
-            Activation::Sigmoid | Activation::Tanh | Activation::Softplus => Init::XavierNormal,
+        match self.family() {
+            Family::Relu => Init::HeNormal,
+            Family::SelfNormalizing => Init::LecunNormal,
+            _ => Init::XavierUniform,
         }
     }
 }
@@ -141,7 +126,8 @@ impl Settings {
         let activation = text("activation")?;
         let activation = Activation::ALL
             .into_iter()
-            .find(|a| a.name() == activation)
+            .find(|a| a.to_string() == activation)
+            .map(Activation)
             .ok_or_else(|| bad("activation", format!("unknown function `{activation}`")))?;
         let init = match text("init")? {
             "auto" => None,
@@ -202,7 +188,7 @@ impl Settings {
             None => String::new(),
         };
         let bn = if self.batch_norm { "batch_norm, " } else { "" };
-        let layer = format!("dense(64{init}), {bn}{}", self.activation.name());
+        let layer = format!("dense(64{init}), {bn}{}", self.activation.0);
         let block = match self.shortcut {
             Shortcut::None => layer,
             Shortcut::Residual => format!("residual {{ {layer} }}"),
@@ -222,9 +208,12 @@ mod tests {
     #[test]
     fn reads_the_pages_settings() {
         let s = Settings::from_json(OK).unwrap();
-        assert_eq!((s.depth, s.activation, s.init, s.shortcut), (20, Activation::Sigmoid, None, Shortcut::None));
+        assert_eq!(
+            (s.depth, s.activation, s.init, s.shortcut),
+            (20, Activation(ItemKind::Sigmoid), None, Shortcut::None)
+        );
         assert_eq!((s.clip, s.optimizer, s.epochs, s.seed), (None, Optimizer::Adam { lr: 0.003 }, 15, 1));
-        assert_eq!(s.hidden_init(), Init::XavierNormal);
+        assert_eq!(s.hidden_init(), Init::XavierUniform);
         assert_eq!(s.spelling(), "(64 -> 10) { 20 x [dense(64), sigmoid], dense(10) }");
     }
 

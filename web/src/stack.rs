@@ -6,13 +6,13 @@
 //! `Trainer` and the optimizers see it as they see a generated network.
 
 use nn::layers::{
-    Activation, ActivationFn, BatchNorm, Dense, Elu, Gelu, LeakyRelu, Mish, Relu, Selu, Sigmoid, Softplus, Swish, Tanh,
+    Activation, ActivationFn, BatchNorm, Dense, Elu, Gelu, Hardsigmoid, Hardswish, LeakyRelu, Mish, Relu, Relu6, Selu,
+    Sigmoid, Softplus, Softsign, Swish, Tanh,
 };
 use nn::nalgebra::{DMatrix, DMatrixView};
-use nn::testing::view_into_batch;
 use nn::{
-    empty, visit_in, visit_mut_in, Batch, Highway, Init, Layer, Model, Probe, Residual, SeededRng, ShapeError, Visit,
-    VisitMut,
+    empty, view_into_batch, visit_in, visit_mut_in, Batch, Family, Highway, Init, ItemKind, Layer, Model, Probe,
+    Residual, SeededRng, ShapeError, Visit, VisitMut,
 };
 
 use crate::settings::{Settings, Shortcut};
@@ -58,9 +58,10 @@ impl Layer<f32, WIDTH, WIDTH> for Body {
     }
 }
 
-/// A top-level hidden item and its `network!` spelling.
+/// A top-level hidden item, with what `network!` would tell diagnostics of it.
 struct Item {
-    kind: &'static str,
+    kind: ItemKind,
+    family: Family,
     layer: Hidden,
 }
 
@@ -73,14 +74,16 @@ pub struct Stack {
     forward_cols: Option<usize>,
 }
 
-/// `dense(64), [batch_norm,] f` as separate layers.
-fn layers<F: ActivationFn>(f: F, s: &Settings, rng: &mut SeededRng) -> Vec<(&'static str, Hidden)> {
-    let mut out: Vec<(&'static str, Hidden)> =
-        vec![("dense", Box::new(Dense::<f32, WIDTH, WIDTH>::new(rng, s.hidden_init(), true)))];
+/// `dense(64), [batch_norm,] f` as separate items.
+fn layers<F: ActivationFn>(f: F, s: &Settings, rng: &mut SeededRng) -> Vec<Item> {
+    let item = |kind, layer| Item { kind, family: Family::Other, layer };
+    let mut out =
+        vec![item(ItemKind::Dense, Box::new(Dense::<f32, WIDTH, WIDTH>::new(rng, s.hidden_init(), true)) as Hidden)];
     if s.batch_norm {
-        out.push(("batch_norm", Box::new(BatchNorm::<f32, WIDTH>::new(0.1, 1e-5))));
+        out.push(item(ItemKind::BatchNorm, Box::new(BatchNorm::<f32, WIDTH>::new(0.1, 1e-5))));
     }
-    out.push((F::NAME, Box::new(Activation::<f32, F, WIDTH>::new(f))));
+    let act = Box::new(Activation::<f32, F, WIDTH>::new(f));
+    out.push(Item { kind: s.activation.0, family: s.activation.family(), layer: act });
     out
 }
 
@@ -88,38 +91,42 @@ fn layers<F: ActivationFn>(f: F, s: &Settings, rng: &mut SeededRng) -> Vec<(&'st
 fn hidden<F: ActivationFn>(f: F, s: &Settings, rng: &mut SeededRng) -> Vec<Item> {
     let parts = layers(f, s, rng);
     if s.shortcut == Shortcut::None {
-        return parts.into_iter().map(|(kind, layer)| Item { kind, layer }).collect();
+        return parts;
     }
-    let body = Body(parts.into_iter().map(|(_, l)| l).collect());
-    let block: (&'static str, Hidden) = match s.shortcut {
-        Shortcut::Residual => ("residual", Box::new(Residual::new(body))),
+    let body = Body(parts.into_iter().map(|i| i.layer).collect());
+    let (kind, layer): (ItemKind, Hidden) = match s.shortcut {
+        Shortcut::Residual => (ItemKind::Residual, Box::new(Residual::new(body))),
         // The gate starts Xavier, as `network!`'s highway does.
-        _ => ("highway", Box::new(Highway::new(rng, body, Init::XavierUniform))),
+        _ => (ItemKind::Highway, Box::new(Highway::new(rng, body, Init::XavierUniform))),
     };
-    vec![Item { kind: block.0, layer: block.1 }]
+    vec![Item { kind, family: Family::Other, layer }]
 }
 
 impl Stack {
     pub fn new(s: &Settings) -> Stack {
-        use crate::settings::Activation as A;
         let rng = &mut nn::seeded_rng(s.seed);
         let mut items = Vec::new();
         for _ in 0..s.depth {
-            items.extend(match s.activation {
-                A::Sigmoid => hidden(Sigmoid, s, rng),
-                A::Tanh => hidden(Tanh, s, rng),
-                A::Relu => hidden(Relu, s, rng),
-                A::LeakyRelu => hidden(LeakyRelu::default(), s, rng),
-                A::Elu => hidden(Elu::default(), s, rng),
-                A::Selu => hidden(Selu, s, rng),
-                A::Gelu => hidden(Gelu, s, rng),
-                A::Swish => hidden(Swish, s, rng),
-                A::Mish => hidden(Mish, s, rng),
-                A::Softplus => hidden(Softplus, s, rng),
+            items.extend(match s.activation.0 {
+                ItemKind::Sigmoid => hidden(Sigmoid, s, rng),
+                ItemKind::Tanh => hidden(Tanh, s, rng),
+                ItemKind::LeakyRelu => hidden(LeakyRelu::default(), s, rng),
+                ItemKind::Elu => hidden(Elu::default(), s, rng),
+                ItemKind::Selu => hidden(Selu, s, rng),
+                ItemKind::Gelu => hidden(Gelu, s, rng),
+                ItemKind::Swish => hidden(Swish, s, rng),
+                ItemKind::Mish => hidden(Mish, s, rng),
+                ItemKind::Softplus => hidden(Softplus, s, rng),
+                ItemKind::Relu6 => hidden(Relu6, s, rng),
+                ItemKind::Hardswish => hidden(Hardswish, s, rng),
+                ItemKind::Hardsigmoid => hidden(Hardsigmoid, s, rng),
+                ItemKind::Softsign => hidden(Softsign, s, rng),
+                // Settings hold only the functions of `Activation::ALL`; relu is the rest.
+                _ => hidden(Relu, s, rng),
             });
         }
         // The output layer takes Xavier, as `network!`'s last dense does.
-        let head = Dense::new(rng, Init::XavierNormal, true);
+        let head = Dense::new(rng, Init::XavierUniform, true);
         Stack { items, head, x: empty(), g: empty(), forward_cols: None }
     }
 }
@@ -181,13 +188,15 @@ impl Model<f32> for Stack {
             f(Probe {
                 index,
                 kind: item.kind,
+                family: item.family,
                 output: item.layer.output().map(|y| y.as_view()),
                 input_grad: item.layer.input_grad().map(|g| g.as_view()),
             });
         }
         f(Probe {
             index: self.items.len(),
-            kind: "dense",
+            kind: ItemKind::Dense,
+            family: Family::Other,
             output: self.head.output().map(|y| y.as_view()),
             input_grad: self.head.input_grad().map(|g| g.as_view()),
         });

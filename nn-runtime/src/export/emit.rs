@@ -9,6 +9,7 @@ use std::fmt::Write;
 use super::graph::{out_width, Act, Affine, Cell, Op};
 use super::ExportError;
 use crate::layers::Window2d;
+use crate::ItemKind;
 
 /// The helper functions, in sections that `// @name` lines start.
 const HELPERS: &str = include_str!("emitted.rs");
@@ -18,6 +19,7 @@ const NEEDS: &[(&str, &[&str])] = &[
     ("sigmoid", &["exp"]),
     ("tanh", &["exp"]),
     ("softplus_fn", &["exp", "ln"]),
+    ("mish", &["tanh", "softplus_fn"]),
     ("erfc", &["exp"]),
     ("layer_norm", &["sqrt"]),
     ("highway", &["dense", "sigmoid"]),
@@ -108,6 +110,8 @@ struct Emitter {
     vars: usize,
     /// Declarations of recurrent states, written before the time loop.
     states: Vec<String>,
+    /// Whether the operations being written run inside the time loop.
+    in_steps: bool,
 }
 
 impl Emitter {
@@ -251,7 +255,10 @@ impl Emitter {
         let mut body = String::new();
         writeln!(body, "{pad}    let {x}: [f32; {}] = *step;", x.width).ok();
         let states = std::mem::take(&mut self.states);
-        let h = self.list(ops, x, &mut body, depth + 1)?;
+        self.in_steps = true;
+        let h = self.list(ops, x, &mut body, depth + 1);
+        self.in_steps = false;
+        let h = h?;
         let last = self.var(h.width);
         for state in std::mem::replace(&mut self.states, states) {
             writeln!(out, "{pad}{state}").ok();
@@ -270,6 +277,12 @@ impl Emitter {
         out: &mut String,
         depth: usize,
     ) -> Result<Var, ExportError> {
+        if !self.in_steps {
+            return Err(ExportError::Unsupported {
+                what: format!("{cell:?} layer").to_lowercase(),
+                why: "the exported predict gives one output per sequence, so the network must end in `last`",
+            });
+        }
         let pad = "    ".repeat(depth);
         let h = self.var(hidden.cols);
         self.states.push(format!("let mut {h} = [0.0f32; {}];", h.width));
@@ -343,42 +356,32 @@ impl Emitter {
 
     /// The function `map` applies for `act`, as a helper's name or a closure.
     fn act(&mut self, act: &Act) -> Result<String, ExportError> {
-        let p = || act.param.map(literal).ok_or(ExportError::Unsupported { what: act.name.into(), why: "no option" });
-        Ok(match act.name {
-            "sigmoid" | "tanh" => {
-                self.helper(act.name);
-                act.name.to_string()
-            }
-            "relu" => "|x| if x < 0.0 { 0.0 } else { x }".into(),
-            "leaky_relu" => format!("|x| if x > 0.0 {{ x }} else {{ x * {} }}", p()?),
-            "elu" => {
-                self.helper("exp");
-                format!("|x| if x > 0.0 {{ x }} else {{ {} * (exp(x) - 1.0) }}", p()?)
-            }
-            "selu" => {
-                self.helper("exp");
+        let unsupported = |why| ExportError::Unsupported { what: act.kind.to_string(), why };
+        let p = || act.param.map(literal).ok_or(unsupported("its option is missing"));
+        let (helper, f) = match act.kind {
+            ItemKind::Sigmoid => ("sigmoid", "sigmoid".to_string()),
+            ItemKind::Tanh => ("tanh", "tanh".into()),
+            ItemKind::Relu => ("", "|x| if x < 0.0 { 0.0 } else { x }".into()),
+            ItemKind::LeakyRelu => ("", format!("|x| if x > 0.0 {{ x }} else {{ x * {} }}", p()?)),
+            ItemKind::Elu => ("exp", format!("|x| if x > 0.0 {{ x }} else {{ {} * (exp(x) - 1.0) }}", p()?)),
+            ItemKind::Selu => {
                 let (scale, alpha) = (literal(SELU_SCALE), literal(SELU_ALPHA));
-                format!("|x| {scale} * if x > 0.0 {{ x }} else {{ {alpha} * (exp(x) - 1.0) }}")
+                ("exp", format!("|x| {scale} * if x > 0.0 {{ x }} else {{ {alpha} * (exp(x) - 1.0) }}"))
             }
-            "gelu" => {
-                self.helper("erfc");
-                "|x| 0.5 * x * erfc(-x * core::f32::consts::FRAC_1_SQRT_2)".into()
-            }
-            "swish" | "silu" => {
-                self.helper("sigmoid");
-                "|x| x * sigmoid(x)".into()
-            }
-            "mish" => {
-                self.helper("tanh");
-                self.helper("softplus_fn");
-                "|x| x * tanh(softplus_fn(x))".into()
-            }
-            "softplus" => {
-                self.helper("softplus_fn");
-                "softplus_fn".into()
-            }
-            other => return Err(ExportError::Unsupported { what: other.into(), why: "no exported form" }),
-        })
+            ItemKind::Gelu => ("erfc", "|x| 0.5 * x * erfc(-x * core::f32::consts::FRAC_1_SQRT_2)".into()),
+            ItemKind::Swish | ItemKind::Silu => ("sigmoid", "|x| x * sigmoid(x)".into()),
+            ItemKind::Mish => ("mish", "mish".into()),
+            ItemKind::Softplus => ("softplus_fn", "softplus_fn".into()),
+            ItemKind::Relu6 => ("relu6", "relu6".into()),
+            ItemKind::Hardsigmoid => ("relu6", "|x| relu6(x + 3.0) / 6.0".into()),
+            ItemKind::Hardswish => ("relu6", "|x| x * relu6(x + 3.0) / 6.0".into()),
+            ItemKind::Softsign => ("", "|x| x / (1.0 + x.abs())".into()),
+            _ => return Err(unsupported("it is not an element-wise function")),
+        };
+        if !helper.is_empty() {
+            self.helper(helper);
+        }
+        Ok(f)
     }
 }
 

@@ -143,6 +143,24 @@ fn softplus_fn(x: f32) -> f32 {
     }
 }
 
+// @mish
+/// `x tanh(softplus(x))`.
+fn mish(x: f32) -> f32 {
+    x * tanh(softplus_fn(x))
+}
+
+// @relu6
+/// `min(max(x, 0), 6)`; NaN stays NaN.
+fn relu6(x: f32) -> f32 {
+    if x < 0.0 {
+        0.0
+    } else if x > 6.0 {
+        6.0
+    } else {
+        x
+    }
+}
+
 // @erfc
 /// The complementary error function, within 1.2e-7 of it (Numerical Recipes'
 /// `erfcc`, a Chebyshev fit that keeps its relative precision in the tail).

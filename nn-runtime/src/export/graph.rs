@@ -4,14 +4,15 @@
 //! or convolution right before it, and the emitter writes the result out.
 
 use crate::layers::Window2d;
+use crate::ItemKind;
 
 use super::ExportError;
 
-/// An element-wise function, by its `network!` spelling, with its parameter
+/// An element-wise function, as the item it is, with its option
 /// (`leaky_relu`'s slope, `elu`'s alpha).
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Act {
-    pub name: &'static str,
+    pub kind: ItemKind,
     pub param: Option<f64>,
 }
 

@@ -5,10 +5,11 @@
 use super::graph::{Act, Affine, Op};
 use super::{f64s, Export, ExportError, Graph};
 use crate::layers::{
-    Activation, AvgPooling, BatchNorm, BatchNorm2d, Conv2d, Dense, Dropout, Elu, Gelu, GlobalAvgPooling, Identity,
-    LayerNorm, LeakyRelu, MaxPooling, Mish, Pool, Prelu, Relu, Selu, Sigmoid, Softplus, Swish, Tanh,
+    Activation, AvgPooling, BatchNorm, BatchNorm2d, Conv2d, Dense, Dropout, Elu, Gelu, GlobalAvgPooling, Hardsigmoid,
+    Hardswish, Identity, LayerNorm, LeakyRelu, MaxPooling, Mish, Pool, Prelu, Relu, Relu6, Selu, Sigmoid, Softplus,
+    Softsign, Swish, Tanh,
 };
-use crate::{ActivationFn, Float};
+use crate::{ActivationFn, Float, ItemKind};
 
 /// A dense layer's `W x + b` (a zero bias where it has none), its statics named `name`.
 pub(crate) fn affine<T: Float, const I: usize, const O: usize>(dense: &Dense<T, I, O>, name: String) -> Affine {
@@ -33,8 +34,11 @@ impl<T: Float, const IN: usize, const OUT: usize> Export<T> for Conv2d<T, IN, OU
     }
 }
 
-/// An element-wise function the exported file can compute: its spelling and option.
+/// An element-wise function the exported file can compute: which item it
+/// is, and its option.
 pub trait ExportFn: ActivationFn {
+    /// The `network!` item this function is.
+    const KIND: ItemKind;
     /// The option that changes the function (`leaky_relu`'s slope, `elu`'s alpha), if any.
     fn option(&self) -> Option<f64> {
         None
@@ -42,17 +46,33 @@ pub trait ExportFn: ActivationFn {
 }
 
 macro_rules! plain_export_fn {
-    ($($f:ty),*) => { $(impl ExportFn for $f {})* };
+    ($($f:ident),*) => { $(impl ExportFn for $f { const KIND: ItemKind = ItemKind::$f; })* };
 }
-plain_export_fn!(Identity, Sigmoid, Tanh, Relu, Selu, Gelu, Swish, Mish, Softplus);
+plain_export_fn!(
+    Identity,
+    Sigmoid,
+    Tanh,
+    Relu,
+    Selu,
+    Gelu,
+    Swish,
+    Mish,
+    Softplus,
+    Relu6,
+    Hardswish,
+    Hardsigmoid,
+    Softsign
+);
 
 impl ExportFn for LeakyRelu {
+    const KIND: ItemKind = ItemKind::LeakyRelu;
     fn option(&self) -> Option<f64> {
         Some(self.slope)
     }
 }
 
 impl ExportFn for Elu {
+    const KIND: ItemKind = ItemKind::Elu;
     fn option(&self) -> Option<f64> {
         Some(self.alpha)
     }
@@ -61,8 +81,8 @@ impl ExportFn for Elu {
 /// `identity` and `flatten` (the same layer) compute nothing.
 impl<T: Float, F: ExportFn, const N: usize> Export<T> for Activation<T, F, N> {
     fn export(&self, g: &mut Graph) -> Result<(), ExportError> {
-        if F::NAME != Identity::NAME {
-            g.push(Op::Act(Act { name: F::NAME, param: self.func().option() }));
+        if F::KIND != ItemKind::Identity {
+            g.push(Op::Act(Act { kind: F::KIND, param: self.func().option() }));
         }
         Ok(())
     }

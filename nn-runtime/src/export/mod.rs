@@ -23,6 +23,7 @@ mod emit;
 mod emitted;
 mod graph;
 mod layers;
+mod network;
 mod rnn;
 #[cfg(test)]
 mod tests;
@@ -32,8 +33,10 @@ use std::path::{Path, PathBuf};
 pub use blocks::ExportBranches;
 pub use graph::Graph;
 pub use layers::ExportFn;
+pub use network::{ExportItems, ExportSlot};
 
-use crate::Float;
+use crate::network::{Core, InputKind, Items, Network, OutputKind};
+use crate::{Float, Layer};
 
 /// A layer or block that can say what it computes in evaluation mode.
 /// Every layer and block of `nn` implements it.
@@ -60,8 +63,40 @@ pub enum ExportError {
     Io { path: PathBuf, source: std::io::Error },
 }
 
-/// The exported source of `item`, named `name`, taking `input` values (per step
-/// for a sequence network).
+/// The Rust source of `net`, a network of `network!`, exported: see the
+/// module documentation for what the file holds and computes.
+pub fn to_rust<N, T, B, const I: usize, const O: usize, In, Out>(net: &N) -> Result<String, ExportError>
+where
+    N: Network<Core = Core<T, B, I, O, In, Out>>,
+    T: Float,
+    B: Layer<T, I, O> + Items<T, I, O> + ExportItems<T>,
+    In: InputKind,
+    Out: OutputKind,
+{
+    let mut g = Graph::new();
+    net.core().body().export_items(&mut g, 0)?;
+    emit::rust(N::NAME, &g.finish(), I)
+}
+
+/// Writes [`to_rust`]'s file for `net` to `path`.
+pub fn write_rust<N, T, B, const I: usize, const O: usize, In, Out>(
+    net: &N,
+    path: impl AsRef<Path>,
+) -> Result<(), ExportError>
+where
+    N: Network<Core = Core<T, B, I, O, In, Out>>,
+    T: Float,
+    B: Layer<T, I, O> + Items<T, I, O> + ExportItems<T>,
+    In: InputKind,
+    Out: OutputKind,
+{
+    let path = path.as_ref();
+    let source = to_rust(net)?;
+    std::fs::write(path, source).map_err(|source| ExportError::Io { path: path.to_path_buf(), source })
+}
+
+/// The exported source of one layer or block, named `name`, taking `input` values.
+#[cfg(test)]
 pub(crate) fn rust_of<T: Float>(name: &str, input: usize, item: &impl Export<T>) -> Result<String, ExportError> {
     let mut g = Graph::new();
     item.export(&mut g)?;
@@ -71,9 +106,4 @@ pub(crate) fn rust_of<T: Float>(name: &str, input: usize, item: &impl Export<T>)
 /// A tensor's values in `f64`, in which batch norm is folded before rounding to `f32`.
 fn f64s<T: Float>(v: &[T]) -> Vec<f64> {
     v.iter().map(|x| x.as_f64()).collect()
-}
-
-/// Writes `source` to `path`.
-pub(crate) fn write(source: &str, path: &Path) -> Result<(), ExportError> {
-    std::fs::write(path, source).map_err(|source| ExportError::Io { path: path.to_path_buf(), source })
 }

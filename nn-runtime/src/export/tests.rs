@@ -11,23 +11,13 @@ use crate::layers::{
     Activation, AvgPool2d, BatchNorm, BatchNorm2d, Conv2d, Dense, Dropout, Elu, Flatten, Gelu, GlobalAvgPool, Identity,
     LayerNorm, LeakyRelu, MaxPool2d, Mish, Prelu, Relu, Selu, Sigmoid, Softplus, Swish, Tanh,
 };
-use crate::testing::{run_exported, scramble, LayerModel};
+use crate::testing::{assert_exported_agrees, run_exported, scramble, LayerModel};
 use crate::{seeded_rng, AuxHead, Batch, Init, Layer};
 
 /// `n` samples of `I` values, normal with standard deviation `scale`.
 fn inputs<const I: usize>(n: usize, scale: f32, seed: u64) -> Batch<f32, I> {
     let mut rng = seeded_rng(seed);
     Batch::from_fn(n, |_, _| scale * <StandardNormal as Distribution<f32>>::sample(&StandardNormal, &mut rng))
-}
-
-/// Per sample, `max |a - b|` below `1e-5 max |b|` (with `b` the network's own output).
-pub(crate) fn assert_agrees(what: &str, exported: &[f32], own: &[f32], outputs: usize) {
-    assert_eq!(exported.len(), own.len(), "{what}: as many outputs");
-    for (s, (a, b)) in exported.chunks_exact(outputs).zip(own.chunks_exact(outputs)).enumerate() {
-        let diff = a.iter().zip(b).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-        let size = b.iter().fold(0f32, |m, b| m.max(b.abs()));
-        assert!(diff <= 1e-5 * size, "{what}, sample {s}: exported {a:?}, nn {b:?}");
-    }
 }
 
 fn check<L: Layer<f32, I, O> + Export<f32>, const I: usize, const O: usize>(what: &str, layer: L, scale: f32) {
@@ -37,7 +27,7 @@ fn check<L: Layer<f32, I, O> + Export<f32>, const I: usize, const O: usize>(what
     let own = model.layer.predict(&x);
     let source = rust_of::<f32>(what, I, &model.layer).unwrap();
     let exported = run_exported(&source, x.as_slice(), None).unwrap_or_else(|e| panic!("{what}: {e}\n{source}"));
-    assert_agrees(what, &exported, own.as_slice(), O);
+    assert_exported_agrees(what, &exported, own.as_slice(), O);
 }
 
 #[test]
