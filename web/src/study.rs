@@ -140,20 +140,16 @@ pub fn flow_json(flow: &GradientFlow) -> Value {
 mod tests {
     use super::*;
 
-    fn settings(
-        depth: usize,
-        act: &str,
-        init: &str,
-        shortcut: &str,
-        clip: &str,
-        opt: &str,
-        lr: f64,
-        epochs: usize,
-    ) -> String {
-        format!(
-            r#"{{"depth": {depth}, "activation": "{act}", "init": "{init}", "shortcut": "{shortcut}", "batch_norm": false,
-                "clip": {clip}, "optimizer": "{opt}", "lr": {lr}, "epochs": {epochs}, "seed": 1}}"#
-        )
+    /// The 20-layer sigmoid study (Adam, lr 3e-3, one epoch), with `changes`.
+    fn settings(changes: Value) -> String {
+        let mut s = json!({
+            "depth": 20, "activation": "sigmoid", "init": "auto", "shortcut": "none", "batch_norm": false,
+            "clip": null, "optimizer": "adam", "lr": 0.003, "epochs": 1, "seed": 1
+        });
+        if let (Some(s), Some(changes)) = (s.as_object_mut(), changes.as_object()) {
+            s.extend(changes.clone());
+        }
+        s.to_string()
     }
 
     fn run(json: &str) -> (Value, Vec<Value>) {
@@ -165,7 +161,7 @@ mod tests {
 
     #[test]
     fn twenty_sigmoid_layers_vanish_and_clipping_does_not_help() {
-        let (start, epochs) = run(&settings(20, "sigmoid", "auto", "none", "1", "adam", 0.003, 2));
+        let (start, epochs) = run(&settings(json!({"clip": 1, "epochs": 2})));
         assert_eq!(start["flow"]["verdict"], "vanishing");
         assert!(start["flow"]["ratio"].as_f64().unwrap() < 1e-6, "{}", start["flow"]);
         assert_eq!(start["flow"]["layers"].as_array().unwrap().len(), 21, "20 hidden layers and the output layer");
@@ -178,7 +174,8 @@ mod tests {
 
     #[test]
     fn twenty_residual_relu_layers_are_healthy_and_learn() {
-        let (start, epochs) = run(&settings(20, "relu", "small", "residual", "null", "adam", 0.003, 3));
+        let (start, epochs) =
+            run(&settings(json!({"activation": "relu", "init": "small", "shortcut": "residual", "epochs": 3})));
         assert_eq!(start["flow"]["verdict"], "healthy");
         assert!(start["network"].as_str().unwrap().contains("residual { dense(64, init = normal(0.01)), relu }"));
         let last = epochs.last().unwrap();
@@ -188,14 +185,18 @@ mod tests {
 
     #[test]
     fn an_explosion_stops_training_and_clipping_tames_it() {
-        let (start, epochs) = run(&settings(20, "relu", "he_normal", "residual", "null", "sgd", 0.1, 2));
+        let (start, epochs) = run(&settings(
+            json!({"activation": "relu", "init": "he_normal", "shortcut": "residual", "optimizer": "sgd", "lr": 0.1, "epochs": 2}),
+        ));
         assert_eq!(start["flow"]["verdict"], "exploding");
         assert!(start["flow"]["ratio"].as_f64().unwrap() > 1e3, "{}", start["flow"]);
         let stopped = epochs[0]["stopped"].as_str().unwrap();
         assert!(stopped.contains("non-finite"), "{stopped}");
         assert_eq!(epochs[1]["stopped"], epochs[0]["stopped"], "a stopped study stays stopped");
 
-        let (_, clipped) = run(&settings(20, "relu", "he_normal", "residual", "1", "sgd", 0.1, 10));
+        let (_, clipped) = run(&settings(
+            json!({"activation": "relu", "init": "he_normal", "shortcut": "residual", "optimizer": "sgd", "lr": 0.1, "clip": 1, "epochs": 10}),
+        ));
         assert!(clipped.iter().all(|e| e.get("stopped").is_none()));
         let last = clipped.last().unwrap();
         assert!(last["test_accuracy"].as_f64().unwrap() > 0.8, "{last}");
@@ -203,7 +204,7 @@ mod tests {
 
     #[test]
     fn bad_settings_are_an_error_naming_the_field() {
-        let err = Study::new(&settings(0, "relu", "auto", "none", "null", "adam", 0.003, 1)).err().unwrap();
+        let err = Study::new(&settings(json!({"depth": 0}))).err().unwrap();
         assert!(err.to_string().starts_with("setting `depth`"), "{err}");
     }
 }

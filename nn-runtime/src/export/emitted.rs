@@ -152,13 +152,7 @@ fn mish(x: f32) -> f32 {
 // @relu6
 /// `min(max(x, 0), 6)`; NaN stays NaN.
 fn relu6(x: f32) -> f32 {
-    if x < 0.0 {
-        0.0
-    } else if x > 6.0 {
-        6.0
-    } else {
-        x
-    }
+    x.clamp(0.0, 6.0)
 }
 
 // @erfc

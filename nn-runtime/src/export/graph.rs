@@ -138,7 +138,7 @@ pub(crate) fn out_width(ops: &[Op], width: usize) -> usize {
 
 /// The operations of a network, collected by [`Export::export`](super::Export::export).
 ///
-/// Blocks open a nested list for their body ([`Graph::nested`]); every item
+/// Blocks open a nested list for their body; every item
 /// names its weights by its place in the network, as its parameter names do.
 #[derive(Debug, Default)]
 pub struct Graph {
