@@ -5,8 +5,8 @@
 //!
 //! The networks are built at run time from the runtime's layers and blocks
 //! ([`stack`]), not with `network!`: the page's combinations could not each
-//! be compiled in. `web/build.sh` builds the page, `web/README.md` says how
-//! to serve it.
+//! be compiled in. `web/build.sh` builds the page into `web/dist`; the
+//! README's Deploy section says how to serve it.
 
 pub mod settings;
 pub mod stack;
