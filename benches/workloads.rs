@@ -30,13 +30,10 @@ mod nets;
 /// One product `c = a b + beta c` with the strides a layer uses, repeated `times`
 /// (once per time step for the recurrent products).
 struct Product {
-    m: usize,
-    k: usize,
-    n: usize,
-    /// (row stride, column stride) of a, b, c.
-    sa: (usize, usize),
-    sb: (usize, usize),
-    sc: (usize, usize),
+    /// `(m, k, n)`: a is `m x k`, b `k x n`, c `m x n`.
+    dims: (usize, usize, usize),
+    /// (row stride, column stride) of a, b and c.
+    strides: [(usize, usize); 3],
     beta: f32,
     times: usize,
     a: Vec<f32>,
@@ -65,34 +62,37 @@ impl Product {
         beta: f32,
     ) -> Self {
         let fill = |len: usize| (0..len).map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 1e-3).collect::<Vec<_>>();
-        Self { m, k, n, sa, sb, sc, beta, times: 1, a: fill(m * k), b: fill(k * n), c: fill(m * n) }
+        let (a, b, c) = (fill(m * k), fill(k * n), fill(m * n));
+        Self { dims: (m, k, n), strides: [sa, sb, sc], beta, times: 1, a, b, c }
     }
     fn times(self, times: usize) -> Self {
         Self { times, ..self }
     }
     fn flops(&self) -> f64 {
-        2.0 * (self.m * self.k * self.n * self.times) as f64
+        let (m, k, n) = self.dims;
+        2.0 * (m * k * n * self.times) as f64
     }
     fn run(&mut self) {
+        let ((m, k, n), [sa, sb, sc]) = (self.dims, self.strides);
         for _ in 0..self.times {
             // SAFETY: a, b, c hold m*k, k*n, m*n elements and the strides are those
             // of a dense row- or column-major layout of exactly that size.
             unsafe {
                 matrixmultiply::sgemm(
-                    self.m,
-                    self.k,
-                    self.n,
+                    m,
+                    k,
+                    n,
                     1.0,
                     self.a.as_ptr(),
-                    self.sa.0 as isize,
-                    self.sa.1 as isize,
+                    sa.0 as isize,
+                    sa.1 as isize,
                     self.b.as_ptr(),
-                    self.sb.0 as isize,
-                    self.sb.1 as isize,
+                    sb.0 as isize,
+                    sb.1 as isize,
                     self.beta,
                     self.c.as_mut_ptr(),
-                    self.sc.0 as isize,
-                    self.sc.1 as isize,
+                    sc.0 as isize,
+                    sc.1 as isize,
                 )
             }
         }

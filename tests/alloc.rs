@@ -43,19 +43,23 @@ fn count(layout: Layout) {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count(layout);
+        // SAFETY: passed on unchanged: the caller gives a `layout` of nonzero size.
         unsafe { System.alloc(layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         count(layout);
+        // SAFETY: passed on unchanged: the caller gives a `layout` of nonzero size.
         unsafe { System.alloc_zeroed(layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         OTHER.fetch_add(1, Relaxed);
         LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
+        // SAFETY: passed on unchanged: `ptr` came from `System` with `layout`; `new_size` is valid for it.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         LIVE_BYTES.fetch_sub(layout.size() as isize, Relaxed);
+        // SAFETY: passed on unchanged: `ptr` came from this allocator, that is from `System`, with `layout`.
         unsafe { System.dealloc(ptr, layout) }
     }
 }

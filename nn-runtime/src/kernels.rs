@@ -2,6 +2,21 @@
 //! the arithmetic lives here, generic only over the scalar type, so a deep
 //! network does not compile one copy of each kernel per layer width.
 //!
+//! # Layout
+//!
+//! - [`Mat`] (`kernels/mat.rs`): the one matrix descriptor, for operands,
+//!   results, vectors and tiles.
+//! - `kernels/isa.rs`: which instruction set runs ([`isa`], [`with_isa`]) and
+//!   the one dispatcher. A kernel is written once, generic over the
+//!   instruction set, and the dispatcher compiles it for each.
+//! - `kernels/scalar.rs`: what differs between `f32` and `f64` (which product,
+//!   which vector registers, which sigmoid).
+//! - `kernels/simd.rs`: vector registers as one trait, and the dot product
+//!   written once for every register width.
+//! - `kernels/gemv.rs` (matrix-vector loops), `kernels/sgemm.rs` (the own
+//!   `f32` product), `kernels/pair.rs` (its helper thread),
+//!   `kernels/elementwise.rs` (`f32` sigmoid and tanh).
+//!
 //! # Products and threads
 //!
 //! `f32` products with more than one column and row go to `nn`'s own kernel
@@ -17,216 +32,48 @@
 //! `m k + k n` of at least 2 * 16384. Matrix-vector products ([`gemv`])
 //! always run on the calling thread.
 
-use std::sync::OnceLock;
-
 use crate::Float;
 
 mod elementwise;
 mod gemv;
+mod isa;
+mod mat;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 mod pair;
+mod scalar;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 mod sgemm;
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+mod simd;
 
-pub(crate) use elementwise::{sigmoid_in_place, tanh_in_place};
 pub(crate) use gemv::gemv_nonzero_cols;
-pub use gemv::{isa, Isa};
-
-/// A borrowed matrix with explicit strides (row stride, column stride).
-///
-/// Transposing is swapping strides, so `W^T x` needs no copy.
-#[derive(Clone, Copy, Debug)]
-pub struct MatRef<'a, T> {
-    data: &'a [T],
-    rows: usize,
-    cols: usize,
-    rs: usize,
-    cs: usize,
-}
-
-/// A mutable matrix with explicit strides.
-#[derive(Debug)]
-pub struct MatMut<'a, T> {
-    data: &'a mut [T],
-    rows: usize,
-    cols: usize,
-    rs: usize,
-    cs: usize,
-}
-
-fn extent(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
-    if rows == 0 || cols == 0 {
-        0
-    } else {
-        (rows - 1) * rs + (cols - 1) * cs + 1
-    }
-}
-
-impl<'a, T> MatRef<'a, T> {
-    /// A column-major `rows x cols` matrix (nalgebra's layout).
-    pub fn col_major(data: &'a [T], rows: usize, cols: usize) -> Self {
-        assert!(data.len() >= rows * cols, "matrix data too short");
-        Self { data, rows, cols, rs: 1, cs: rows }
-    }
-    /// A row-major `rows x cols` matrix (PyTorch's layout).
-    pub fn row_major(data: &'a [T], rows: usize, cols: usize) -> Self {
-        assert!(data.len() >= rows * cols, "matrix data too short");
-        Self { data, rows, cols, rs: cols, cs: 1 }
-    }
-    /// The transpose, without copying.
-    pub fn t(self) -> Self {
-        Self { rows: self.cols, cols: self.rows, rs: self.cs, cs: self.rs, ..self }
-    }
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-    pub fn cols(&self) -> usize {
-        self.cols
-    }
-    /// Element `(i, j)`.
-    #[inline]
-    pub fn at(&self, i: usize, j: usize) -> T
-    where
-        T: Copy,
-    {
-        self.data[i * self.rs + j * self.cs]
-    }
-}
-
-impl<'a, T> MatMut<'a, T> {
-    /// A column-major `rows x cols` matrix (nalgebra's layout).
-    pub fn col_major(data: &'a mut [T], rows: usize, cols: usize) -> Self {
-        assert!(data.len() >= rows * cols, "matrix data too short");
-        Self { data, rows, cols, rs: 1, cs: rows }
-    }
-    /// A row-major `rows x cols` matrix (PyTorch's layout).
-    pub fn row_major(data: &'a mut [T], rows: usize, cols: usize) -> Self {
-        assert!(data.len() >= rows * cols, "matrix data too short");
-        Self { data, rows, cols, rs: cols, cs: 1 }
-    }
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-    pub fn cols(&self) -> usize {
-        self.cols
-    }
-}
+pub(crate) use isa::{dispatch, Kernel, Level};
+pub use isa::{isa, with_isa, Isa};
+use mat::Product;
+pub use mat::{Mat, MatMut, MatRef};
+pub(crate) use scalar::Scalar;
 
 /// `c = alpha * a * b + beta * c`. With `beta == 0`, `c`'s old contents are ignored
 /// (NaN included), as BLAS specifies.
 ///
 /// A product with one column (or one row) goes to the matrix-vector loops of
-/// [`gemv`]; everything else to [`Float::gemm_raw`] (see the module docs).
+/// [`gemv`]; everything else to the product for its scalar type (see the
+/// module docs).
 ///
 /// Panics if the shapes disagree: callers are the layer types, whose shapes are
 /// fixed at compile time, so a mismatch here is a bug in `nn`, not in user input.
 pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: MatMut<'_, T>) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert!(b.rows == k && c.rows == m && c.cols == n, "gemm shape mismatch");
-    assert!(extent(a.rows, a.cols, a.rs, a.cs) <= a.data.len());
-    assert!(extent(b.rows, b.cols, b.rs, b.cs) <= b.data.len());
-    assert!(extent(c.rows, c.cols, c.rs, c.cs) <= c.data.len());
+    let product = Product::new(alpha, a, b, beta, c);
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         // matrixmultiply handles k == 0, but BLAS semantics for beta == 0 must clear NaN.
-        scale_mat(beta, c);
+        scale_mat(beta, product.c);
         return;
     }
-    if n == 1 {
-        let a = gemv::Mat { data: a.data, m, k, rs: a.rs, cs: a.cs };
-        let x = gemv::Strided { data: b.data, inc: b.rs };
-        return gemv::gemv(alpha, a, x, beta, c.data, c.rs);
-    }
-    if m == 1 {
-        // c^T = b^T a^T: a matrix-vector product with b transposed.
-        let bt = gemv::Mat { data: b.data, m: n, k, rs: b.cs, cs: b.rs };
-        let x = gemv::Strided { data: a.data, inc: a.cs };
-        return gemv::gemv(alpha, bt, x, beta, c.data, c.cs);
-    }
-    let (a_ptr, b_ptr, c_ptr) = (a.data.as_ptr(), b.data.as_ptr(), c.data.as_mut_ptr());
-    let (rsa, csa, rsb, csb, rsc, csc) =
-        (a.rs as isize, a.cs as isize, b.rs as isize, b.cs as isize, c.rs as isize, c.cs as isize);
-    // SAFETY: extents checked above; `c` is a unique borrow so it aliases nothing.
-    unsafe { T::gemm_raw(m, k, n, alpha, a_ptr, rsa, csa, b_ptr, rsb, csb, beta, c_ptr, rsc, csc) }
-}
-
-/// The threads products may use: `MATMUL_NUM_THREADS` (read once; it also
-/// sets matrixmultiply's), else the number of cores.
-fn threads() -> usize {
-    static THREADS: OnceLock<usize> = OnceLock::new();
-    *THREADS.get_or_init(|| {
-        std::env::var("MATMUL_NUM_THREADS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-    })
-}
-
-/// [`Float::gemm_raw`] for `f32`: the own AVX-512 kernel when the CPU has it
-/// and `C` has a unit stride, else matrixmultiply.
-///
-/// # Safety
-/// As [`Float::gemm_raw`].
-#[allow(clippy::too_many_arguments)]
-#[doc(hidden)]
-pub unsafe fn sgemm(
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: f32,
-    a: *const f32,
-    rsa: isize,
-    csa: isize,
-    b: *const f32,
-    rsb: isize,
-    csb: isize,
-    beta: f32,
-    c: *mut f32,
-    rsc: isize,
-    csc: isize,
-) {
-    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    if isa() == Isa::Avx512 {
-        let (sa, sb) = (sgemm::Strided { ptr: a, rs: rsa, cs: csa }, sgemm::Strided { ptr: b, rs: rsb, cs: csb });
-        // SAFETY: AVX-512F present (`isa`); the rest is the caller's contract.
-        if unsafe { sgemm::sgemm(m, k, n, alpha, sa, sb, beta, c, rsc, csc, threads() > 1) } {
-            return;
-        }
-    }
-    // SAFETY: the caller's contract.
-    unsafe { matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
-}
-
-/// `dst` (resized to `rows * cols`) = the row-major `rows x cols` matrix `src`,
-/// laid out column-major. The one blocked transpose of the crate: `f32` on
-/// AVX-512 goes 16x16 blocks at a time through registers (the own product's
-/// routine for its row-major operands), everything else through 16x16 blocks of
-/// plain copies (element by element, every write would go to another cache line).
-pub(crate) fn transpose_row_major<T: Float>(src: &[T], rows: usize, cols: usize, dst: &mut Vec<T>) {
-    assert!(src.len() >= rows * cols, "transpose of a matrix larger than its slice");
-    dst.resize(rows * cols, T::zero());
-    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    if isa() == Isa::Avx512 && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
-        // SAFETY: T is f32 (checked), so the casts are identities; AVX-512F is present
-        // (`isa`); `src` covers rows x cols row-major (asserted).
-        unsafe {
-            let dst = &mut *(dst as *mut Vec<T>).cast::<Vec<f32>>();
-            let a = sgemm::Strided { ptr: src.as_ptr().cast::<f32>(), rs: cols as isize, cs: 1 };
-            sgemm::transpose_into(dst, rows, cols, a);
-        }
-        return;
-    }
-    for i0 in (0..rows).step_by(16) {
-        for j0 in (0..cols).step_by(16) {
-            for i in i0..(i0 + 16).min(rows) {
-                for j in j0..(j0 + 16).min(cols) {
-                    dst[i + j * rows] = src[i * cols + j];
-                }
-            }
-        }
-    }
+    dispatch(product)
 }
 
 /// `y = alpha * a x + beta * y` for contiguous vectors `x` (length `a.cols()`) and
@@ -238,9 +85,63 @@ pub(crate) fn transpose_row_major<T: Float>(src: &[T], rows: usize, cols: usize,
 /// has ([`isa`]). Panics if the lengths disagree (a bug in `nn`, as for [`gemm`]).
 pub fn gemv<T: Float>(alpha: T, a: MatRef<'_, T>, x: &[T], beta: T, y: &mut [T]) {
     assert!(x.len() == a.cols && y.len() == a.rows, "gemv length mismatch");
-    assert!(extent(a.rows, a.cols, a.rs, a.cs) <= a.data.len());
-    let a = gemv::Mat { data: a.data, m: a.rows, k: a.cols, rs: a.rs, cs: a.cs };
-    gemv::gemv(alpha, a, gemv::Strided { data: x, inc: 1 }, beta, y, 1);
+    let (x, y) = (MatRef::col_major(x, a.cols, 1), MatMut::col_major(y, a.rows, 1));
+    dispatch(Product::new(alpha, a, x, beta, y))
+}
+
+/// A product goes to the matrix-vector loops when it has one column or one
+/// row, else to its scalar type's product.
+impl<T: Float> Kernel for Product<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<L: Level>(self, level: L) {
+        if self.c.cols == 1 {
+            gemv::gemv(level, self)
+        } else if self.c.rows == 1 {
+            // c^T = b^T a^T: a matrix-vector product with b^T.
+            gemv::gemv(level, self.t())
+        } else {
+            T::product(level, self)
+        }
+    }
+}
+
+/// `dst` (resized to `rows * cols`) = the row-major `rows x cols` matrix `src`,
+/// laid out column-major. The one blocked transpose of the crate: `f32` on
+/// AVX-512 goes 16x16 blocks at a time through registers (the own product's
+/// routine for its row-major operands), everything else through 16x16 blocks of
+/// plain copies (element by element, every write would go to another cache line).
+pub(crate) fn transpose_row_major<T: Float>(src: &[T], rows: usize, cols: usize, dst: &mut Vec<T>) {
+    let src = MatRef::row_major(src, rows, cols);
+    dst.resize(rows * cols, T::zero());
+    dispatch(Transpose { src, dst })
+}
+
+/// The arguments of [`transpose_row_major`], as a kernel.
+struct Transpose<'a, T> {
+    src: MatRef<'a, T>,
+    dst: &'a mut [T],
+}
+
+impl<T: Float> Kernel for Transpose<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<L: Level>(self, level: L) {
+        let Self { src, dst } = self;
+        if level.transpose(src, dst) {
+            return;
+        }
+        let (rows, cols) = (src.rows, src.cols);
+        for i0 in (0..rows).step_by(16) {
+            for j0 in (0..cols).step_by(16) {
+                for i in i0..(i0 + 16).min(rows) {
+                    for j in j0..(j0 + 16).min(cols) {
+                        dst[i + j * rows] = src.at(i, j);
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn scale_mat<T: Float>(beta: T, c: MatMut<'_, T>) {

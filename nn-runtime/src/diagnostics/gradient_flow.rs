@@ -5,24 +5,29 @@ use std::fmt;
 
 use nalgebra::{DMatrix, DMatrixView};
 
-use super::verdict::{fit_depth, DepthFit, Thresholds, Verdict, RELU_FAMILY};
+use super::verdict::{fit_depth, DepthFit, Thresholds, Verdict};
 use super::DiagnosticsError;
 use crate::layers::sigmoid;
 use crate::snapshot::{Contents, Data};
-use crate::{Float, Loss, Model, ParamKind, ParamRef, Probe, Snapshot, Targets, Visit};
+use crate::{Family, Float, ItemKind, Loss, Model, ParamKind, ParamRef, Probe, Snapshot, Targets, Visit};
 
-/// Sigmoid is saturated when |pre-activation| > 4: its slope there is below 0.018.
-const SIGMOID_SATURATED_AT: f64 = 4.0;
-/// Tanh is saturated when |pre-activation| > 2: its slope there is below 0.071.
-const TANH_SATURATED_AT: f64 = 2.0;
+/// A saturating activation is saturated where its output lies within this
+/// share of its range from either end: sigmoid(-4) ~ 0.018, which is
+/// |pre-activation| > 4 for sigmoid (slope below 0.018) and, since
+/// tanh(x) = 2 sigmoid(2x) - 1, |pre-activation| > 2 for tanh (slope below 0.071).
+pub(crate) fn saturated_within() -> f64 {
+    sigmoid(-4.0)
+}
 
 /// What was measured for one top-level item of a network.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ItemFlow {
     /// Position in the network (the first component of its parameter names).
     pub index: usize,
-    /// The item's `network!` spelling.
-    pub kind: &'static str,
+    /// What the item is (it displays as its `network!` spelling).
+    pub kind: ItemKind,
+    /// Its family, as `network!` states it.
+    pub family: Family,
     /// Mean over the samples of the L2 norm of dL/d(input); `None` if the item
     /// keeps no input gradient.
     pub input_grad_norm: Option<f64>,
@@ -38,9 +43,10 @@ pub struct ItemFlow {
     /// For the ReLU family: the share of units whose output is <= 0 for every
     /// sample of the batch (never active, so they pass no gradient).
     pub dead_share: Option<f64>,
-    /// For sigmoid and tanh: the share of activations (unit and sample pairs)
-    /// in saturation, |pre-activation| > 4 for sigmoid, > 2 for tanh, read
-    /// from the output.
+    /// For the saturating family (sigmoid, tanh, ...): the share of
+    /// activations (unit and sample pairs) in saturation, read from the
+    /// output: within 1.8% of its range from either end, which is
+    /// |pre-activation| > 4 for sigmoid and > 2 for tanh.
     pub saturated_share: Option<f64>,
 }
 
@@ -197,29 +203,23 @@ fn probe_item<T: Float>(p: &Probe<'_, T>) -> ItemFlow {
     ItemFlow {
         index: p.index,
         kind: p.kind,
+        family: p.family,
         input_grad_norm: p.input_grad.as_ref().filter(|g| g.ncols() > 0).map(mean_column_norm),
         weight_grad_norm: None,
         weight_norm: None,
         update_ratio: None,
-        dead_share: y.filter(|_| RELU_FAMILY.contains(&p.kind)).map(dead_share),
-        saturated_share: y.and_then(|y| saturated_share(p.kind, y)),
+        dead_share: y.filter(|_| p.family == Family::Relu).map(dead_share),
+        saturated_share: y.and_then(|y| saturated_share(p.family, y)),
     }
 }
 
-/// Share of a sigmoid's or tanh's activations in saturation, read from the
-/// output: the functions are monotonic, so |x| > a is y beyond f(+-a).
-fn saturated_share<T: Float>(kind: &str, y: &DMatrixView<'_, T>) -> Option<f64> {
-    match kind {
-        "sigmoid" => {
-            let (lo, hi) = (sigmoid(-SIGMOID_SATURATED_AT), sigmoid(SIGMOID_SATURATED_AT));
-            Some(share_where(y, |v| v < lo || v > hi))
-        }
-        "tanh" => {
-            let bound = TANH_SATURATED_AT.tanh();
-            Some(share_where(y, |v| v.abs() > bound))
-        }
-        _ => None,
-    }
+/// Share of a saturating activation's outputs in saturation (see
+/// [`saturated_within`]): the functions are monotonic, so a pre-activation
+/// beyond a bound is an output beyond its image.
+fn saturated_share<T: Float>(family: Family, y: &DMatrixView<'_, T>) -> Option<f64> {
+    let Family::Saturating { low, high } = family else { return None };
+    let margin = saturated_within() * (high - low);
+    Some(share_where(y, |v| v < low + margin || v > high - margin))
 }
 
 /// Mean over columns (samples) of each column's L2 norm, in f64.

@@ -72,6 +72,18 @@ fn serve(h: &Helper) -> ! {
     }
 }
 
+/// The threads products may use: `MATMUL_NUM_THREADS` (read once; it also
+/// sets matrixmultiply's), else the number of cores.
+pub(super) fn threads() -> usize {
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::env::var("MATMUL_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    })
+}
+
 /// Runs `job(0)` on the calling thread and `job(1)` on the helper thread, and
 /// returns when both are done. Without a helper (it could not be started, or
 /// another thread is using it) the caller runs both.

@@ -15,14 +15,15 @@
 //! The microkernel keeps a 32x8 tile of `C` in 16 registers (two 16-lane
 //! vectors per column); edges in `m` use masked loads and stores.
 
-#![cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-
-use std::cell::RefCell;
-
 #[cfg(target_arch = "x86")]
 use std::arch::x86::*;
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
+use std::cell::RefCell;
+
+use super::isa::level::Avx512;
+use super::mat::Product;
+use super::MatRef;
 
 const MR: usize = 32;
 const NR: usize = 8;
@@ -35,155 +36,99 @@ thread_local! {
     static A_BUF: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A strided operand: element `(i, j)` at `ptr + i * rs + j * cs`.
-#[derive(Clone, Copy)]
-pub(crate) struct Strided {
-    pub ptr: *const f32,
-    pub rs: isize,
-    pub cs: isize,
-}
-
-/// `C = alpha A B + beta C` for `A: m x k`, `B: k x n`, `C` with `rsc == 1`
-/// (column-major, column stride `csc`) or `csc == 1` (row-major). Returns
-/// `false`, having done nothing, when `C` has neither unit stride. With
+/// `C = alpha A B + beta C` for `C` with a unit row stride (column-major) or
+/// a unit column stride (row-major, computed as `C^T = B^T A^T`). With
 /// `split`, a large product is shared with a second thread ([`super::pair`]).
-///
-/// # Safety
-/// AVX-512F must be available; the operands must lie inside their
-/// allocations for the given sizes and strides; `c` must not alias `a` or `b`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn sgemm(
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: f32,
-    a: Strided,
-    b: Strided,
-    beta: f32,
-    c: *mut f32,
-    rsc: isize,
-    csc: isize,
-    split: bool,
-) -> bool {
-    if rsc == 1 {
-        // SAFETY: forwarded.
-        unsafe { col_major_c(m, k, n, alpha, a, b, beta, c, csc, split) };
-        true
-    } else if csc == 1 {
-        // C^T = B^T A^T, and C^T is column-major.
-        let (at, bt) = (Strided { ptr: b.ptr, rs: b.cs, cs: b.rs }, Strided { ptr: a.ptr, rs: a.cs, cs: a.rs });
-        // SAFETY: forwarded, the transposes describe the same elements.
-        unsafe { col_major_c(n, k, m, alpha, at, bt, beta, c, rsc, split) };
-        true
+pub(super) fn sgemm(level: Avx512, product: Product<'_, f32>, split: bool) {
+    if product.c.rs == 1 {
+        col_major_c(level, Tiles::new(product), split)
     } else {
-        false
+        assert!(product.c.cs == 1, "the own product writes along unit-stride columns or rows of C");
+        col_major_c(level, Tiles::new(product.t()), split)
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx512f")]
-unsafe fn col_major_c(
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: f32,
-    a: Strided,
-    b: Strided,
-    beta: f32,
-    c: *mut f32,
-    csc: isize,
-    split: bool,
-) {
-    let whole = Tiles { m, k, n, alpha, a, b, beta, c, csc };
-    // Halves on multiples of the tile, by rows of C when there are enough,
-    // else by columns; a product with neither is not split.
+/// Runs `whole`: halves on multiples of the tile, by rows of C when there
+/// are enough, else by columns; a product with neither is not split.
+fn col_major_c(level: Avx512, whole: Tiles<'_>, split: bool) {
+    let (m, k, n) = (whole.a.rows, whole.a.cols, whole.b.cols);
     let by_rows = m >= 2 * MR;
     if !split || m * k * n < SPLIT_AT || !(by_rows || n >= 2 * NR) {
-        // SAFETY: forwarded.
-        return unsafe { whole.run() };
+        return whole.run(level);
     }
     if by_rows {
         // Each half lays out its own rows of A, on its own thread.
         let top = (m / 2).div_ceil(MR) * MR;
         let halves = [whole.rows(0, top), whole.rows(top, m)];
-        // SAFETY: the halves write disjoint parts of C; both finish before `both` returns.
-        return super::pair::both(&|h| unsafe { halves[h].run() });
+        return super::pair::both(&|h| halves[h].run(level));
     }
     // Both halves read all of A (fewer than 64 rows): lay it out once, here.
     A_BUF.with_borrow_mut(|a_buf| {
-        let whole = if a.rs == 1 {
-            whole
-        } else {
-            // SAFETY: `a` covers m x k with its strides (caller).
-            unsafe { transpose_into(a_buf, m, k, a) };
-            Tiles { a: Strided { ptr: a_buf.as_ptr(), rs: 1, cs: m as isize }, ..whole }
-        };
+        let whole = if whole.a.rs == 1 { whole } else { Tiles { a: transpose_to_buf(level, whole.a, a_buf), ..whole } };
         let left = (n / 2).div_ceil(NR) * NR;
         let halves = [whole.cols(0, left), whole.cols(left, n)];
-        // SAFETY: as above; neither half borrows this thread's A_BUF (A is column-major now).
-        super::pair::both(&|h| unsafe { halves[h].run() });
+        // Neither half borrows this thread's A_BUF again: A is column-major now.
+        super::pair::both(&|h| halves[h].run(level));
     })
 }
 
 /// Products at least this large (`m k n`) are split over two threads when allowed.
 const SPLIT_AT: usize = 1 << 20;
 
-/// `C = alpha A B + beta C` with `C` column-major (`csc`).
+/// `C = alpha A B + beta C` with `C` column-major, or a block of it: `C`'s
+/// element `(i, j)` at `c + i + j * csc`, where `A` has `a.rows` rows and `B`
+/// has `b.cols` columns. `C` is the unique borrow [`sgemm`] was given, alive
+/// until it returns; its blocks ([`Tiles::rows`], [`Tiles::cols`]) do not
+/// overlap, so each thread writes only its own.
 #[derive(Clone, Copy)]
-struct Tiles {
-    m: usize,
-    k: usize,
-    n: usize,
+struct Tiles<'a> {
     alpha: f32,
-    a: Strided,
-    b: Strided,
+    a: MatRef<'a, f32>,
+    b: MatRef<'a, f32>,
     beta: f32,
     c: *mut f32,
-    csc: isize,
+    csc: usize,
 }
 
-// SAFETY: a `Tiles` is handed to the helper thread only by `col_major_c`,
-// which waits for it; the halves write disjoint parts of C.
-unsafe impl Sync for Tiles {}
+// SAFETY: a `Tiles` is shared with the helper thread only by `col_major_c`,
+// which waits for the helper before it returns, while `C`'s borrow lasts; the
+// two halves write disjoint elements of `C`, and `A` and `B` are shared reads.
+unsafe impl Sync for Tiles<'_> {}
 
-impl Tiles {
+impl<'a> Tiles<'a> {
+    /// The whole product, into a column-major `c` (`c.rs == 1`).
+    fn new(product: Product<'a, f32>) -> Self {
+        let Product { alpha, a, b, beta, c } = product;
+        assert_eq!(c.rs, 1);
+        Self { alpha, a, b, beta, c: c.data.as_mut_ptr(), csc: c.cs }
+    }
+
     /// Rows `from..to` of C.
     fn rows(self, from: usize, to: usize) -> Self {
-        let a = Strided { ptr: self.a.ptr.wrapping_offset(from as isize * self.a.rs), ..self.a };
-        Self { m: to - from, a, c: self.c.wrapping_add(from), ..self }
+        Self { a: self.a.block(from, 0, to - from, self.a.cols), c: self.c.wrapping_add(from), ..self }
     }
 
     /// Columns `from..to` of C.
     fn cols(self, from: usize, to: usize) -> Self {
-        let b = Strided { ptr: self.b.ptr.wrapping_offset(from as isize * self.b.cs), ..self.b };
-        Self { n: to - from, b, c: self.c.wrapping_offset(from as isize * self.csc), ..self }
+        Self { b: self.b.block(0, from, self.b.rows, to - from), c: self.c.wrapping_add(from * self.csc), ..self }
     }
 
     /// The product on the calling thread; an `A` without unit row stride is
-    /// first transposed into this thread's buffer.
-    ///
-    /// # Safety
-    /// AVX-512F; the operands cover the sizes with their strides; this
-    /// thread's `A_BUF` is not borrowed when `A` needs transposing.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn run(&self) {
+    /// first transposed into this thread's buffer, which must not be borrowed.
+    fn run(&self, level: Avx512) {
         if self.a.rs == 1 {
-            // SAFETY: forwarded.
-            return unsafe { self.tiles(self.a.ptr, self.a.cs) };
+            // SAFETY: the token shows AVX-512F is present.
+            return unsafe { self.tiles(level, self.a) };
         }
-        A_BUF.with_borrow_mut(|buf| {
-            // SAFETY: `a` covers m x k (caller).
-            unsafe { transpose_into(buf, self.m, self.k, self.a) };
-            // SAFETY: forwarded, A now column-major in `buf`.
-            unsafe { self.tiles(buf.as_ptr(), self.m as isize) }
-        })
+        // SAFETY: as above.
+        A_BUF.with_borrow_mut(|buf| unsafe { self.tiles(level, transpose_to_buf(level, self.a, buf)) })
     }
 
-    /// # Safety
-    /// As `run`, with `A` column-major at `a` (column stride `lda`).
+    /// The product with `a` (the same values as `self.a`) column-major.
     #[target_feature(enable = "avx512f")]
-    unsafe fn tiles(&self, a: *const f32, lda: isize) {
-        let Self { m, k, n, alpha, b, beta, c, csc, .. } = *self;
+    fn tiles(&self, level: Avx512, a: MatRef<'_, f32>) {
+        let Self { alpha, b, beta, c, csc, .. } = *self;
+        let (m, k, n) = (a.rows, a.cols, b.cols);
         let mut kb = 0;
         while kb < k {
             let kc = KC.min(k - kb);
@@ -195,21 +140,14 @@ impl Tiles {
                 let mut jb = 0;
                 while jb < n {
                     let nr = NR.min(n - jb);
-                    // SAFETY: the tile lies inside A, B and C by the loop bounds (caller's extents).
+                    let c = c.wrapping_add(ib + jb * csc);
+                    // SAFETY: the token shows AVX-512F is present; `c` is the
+                    // tile's first element, and the tile's `mr x nr` elements
+                    // (column stride `csc`) lie inside this `Tiles`' part of C,
+                    // which only this thread touches (see `Tiles`).
                     unsafe {
-                        kernel(
-                            kc,
-                            a.offset(ib as isize + kb as isize * lda),
-                            lda,
-                            Strided { ptr: b.ptr.offset(kb as isize * b.rs + jb as isize * b.cs), ..b },
-                            alpha,
-                            beta,
-                            c.offset(ib as isize + jb as isize * csc),
-                            csc,
-                            mr,
-                            nr,
-                        )
-                    };
+                        kernel(level, a.block(ib, kb, mr, kc), b.block(kb, jb, kc, nr), alpha, beta, c, csc);
+                    }
                     jb += NR;
                 }
                 ib += MR;
@@ -219,38 +157,53 @@ impl Tiles {
     }
 }
 
-/// Copies `a` (m x k, any strides) into `buf` column-major. A row-major `a`
-/// goes 16x16 blocks at a time through registers; edges and other strides
-/// element by element.
-///
-/// # Safety
-/// AVX-512F must be available; `a` must cover `m x k` with its strides.
-#[target_feature(enable = "avx512f")]
-pub(crate) unsafe fn transpose_into(buf: &mut Vec<f32>, m: usize, k: usize, a: Strided) {
-    if buf.len() < m * k {
-        buf.resize(m * k, 0.0);
+/// `a` laid out column-major in `buf` (grown if short), as a view of `buf`.
+fn transpose_to_buf<'b>(level: Avx512, a: MatRef<'_, f32>, buf: &'b mut Vec<f32>) -> MatRef<'b, f32> {
+    let len = a.rows * a.cols;
+    if buf.len() < len {
+        buf.resize(len, 0.0);
     }
-    let out = buf.as_mut_ptr();
+    transpose_into(level, a, &mut buf[..len]);
+    MatRef::col_major(&buf[..len], a.rows, a.cols)
+}
+
+/// Copies `a` (any strides) into `out` column-major (`out.len() == a.rows *
+/// a.cols`). A row-major `a` goes 16x16 blocks at a time through registers;
+/// edges and other strides element by element.
+pub(super) fn transpose_into(level: Avx512, a: MatRef<'_, f32>, out: &mut [f32]) {
+    let (m, k) = (a.rows, a.cols);
+    assert_eq!(out.len(), m * k, "transpose into a buffer of another size");
+    // SAFETY: the token shows AVX-512F is present; the slices are checked.
+    unsafe { transpose_avx512(level, a, out) }
+}
+
+#[target_feature(enable = "avx512f")]
+fn transpose_avx512(_: Avx512, a: MatRef<'_, f32>, out: &mut [f32]) {
+    let (m, k) = (a.rows, a.cols);
+    let (src, dst) = (a.data.as_ptr(), out.as_mut_ptr());
     let (m16, k16) = if a.cs == 1 { (m / 16 * 16, k / 16 * 16) } else { (0, 0) };
     for i0 in (0..m16).step_by(16) {
         for p0 in (0..k16).step_by(16) {
-            // SAFETY: the block lies inside `a` (caller) and inside `buf` (its length).
+            // SAFETY: rows `i0..i0 + 16` and columns `p0..p0 + 16` lie inside
+            // `a` (`m16 <= m`, `k16 <= k`), whose elements lie inside its slice
+            // (a descriptor); with `cs == 1`, row `i0 + i` of the block is 16
+            // contiguous elements. The block's columns, each 16 contiguous
+            // elements at `i0 + (p0 + p) * m`, lie inside `out` (`m * k` long).
             unsafe {
-                let rows: [__m512; 16] =
-                    std::array::from_fn(|i| _mm512_loadu_ps(a.ptr.offset((i0 + i) as isize * a.rs + p0 as isize)));
+                let rows: [__m512; 16] = std::array::from_fn(|i| _mm512_loadu_ps(src.add((i0 + i) * a.rs + p0)));
                 for (p, col) in transpose16(rows).into_iter().enumerate() {
-                    _mm512_storeu_ps(out.add(i0 + (p0 + p) * m), col);
+                    _mm512_storeu_ps(dst.add(i0 + (p0 + p) * m), col);
                 }
             }
         }
     }
-    let element = |i: usize, p: usize| {
-        // SAFETY: (i, p) inside `a` (caller) and `buf`.
-        unsafe { *out.add(i + p * m) = *a.ptr.offset(i as isize * a.rs + p as isize * a.cs) };
-    };
     for i in 0..m {
         let from = if i < m16 { k16 } else { 0 };
-        (from..k).for_each(|p| element(i, p));
+        for p in from..k {
+            // SAFETY: `(i, p)` is an element of `a` (inside its slice) and
+            // `i + p * m < m * k`, the length of `out`.
+            unsafe { *dst.add(i + p * m) = *src.add(i * a.rs + p * a.cs) };
+        }
     }
 }
 
@@ -298,58 +251,58 @@ fn transpose16(r: [__m512; 16]) -> [__m512; 16] {
     })
 }
 
-/// `C[0..mr, 0..nr] = alpha * A[0..mr, 0..kc] * B[0..kc, 0..nr] + beta * C`, with
-/// `beta == 0` ignoring `C`'s contents. `B` is read in place: each element is
-/// broadcast from wherever its strides put it.
-#[allow(clippy::too_many_arguments)]
+/// `C[0..mr, 0..nr] = alpha * A * B + beta * C` for `A: mr x kc` (column-major,
+/// `mr <= MR`) and `B: kc x nr` (`nr <= NR`, any strides), with `beta == 0`
+/// ignoring `C`'s contents. `B` is read in place: each element is broadcast
+/// from wherever its strides put it.
+///
+/// # Safety
+/// AVX-512F must be present (the token); `c` must point to an `mr x nr` block
+/// (column stride `csc`) that this thread may write and no one else reads.
 #[target_feature(enable = "avx512f")]
-unsafe fn kernel(
-    kc: usize,
-    a: *const f32,
-    lda: isize,
-    b: Strided,
-    alpha: f32,
-    beta: f32,
-    c: *mut f32,
-    csc: isize,
-    mr: usize,
-    nr: usize,
-) {
+unsafe fn kernel(_: Avx512, a: MatRef<'_, f32>, b: MatRef<'_, f32>, alpha: f32, beta: f32, c: *mut f32, csc: usize) {
+    debug_assert!(a.rs == 1 && a.rows <= MR && b.cols <= NR && b.rows == a.cols);
+    let (kc, mr, nr) = (a.cols, a.rows, b.cols);
     let (m0, m1) = masks(mr);
     // Columns past `nr` repeat column 0; their sums are computed and dropped.
-    let off: [isize; NR] = std::array::from_fn(|j| if j < nr { j as isize * b.cs } else { 0 });
+    let off: [usize; NR] = std::array::from_fn(|j| if j < nr { j * b.cs } else { 0 });
     let mut acc0 = [_mm512_setzero_ps(); NR];
     let mut acc1 = [_mm512_setzero_ps(); NR];
-    let mut ap = a;
-    let mut bp = b.ptr;
+    let mut ap = a.data.as_ptr();
+    let mut bp = b.data.as_ptr();
     for _ in 0..kc {
-        // SAFETY: masked lanes are not read; the rest lie inside A; bp inside the block.
+        // SAFETY: `ap` is column `p` of A (`p < kc`): its first `mr` elements
+        // lie inside A's slice, and the masks (`m0` the first `min(mr, 16)`
+        // lanes, `m1` the rest) read no others, as masked-off lanes read nothing.
+        // `bp + off[j]` is element `(p, j)` of B with `j < nr` (or `(p, 0)`).
+        // The pointers step with wrapping arithmetic: after the last column they
+        // may point past the slices, but are not read there.
         unsafe {
             let a0 = _mm512_maskz_loadu_ps(m0, ap);
-            let a1 = _mm512_maskz_loadu_ps(m1, ap.add(16));
+            let a1 = _mm512_maskz_loadu_ps(m1, ap.wrapping_add(16));
             for j in 0..NR {
-                let bj = _mm512_set1_ps(*bp.offset(off[j]));
+                let bj = _mm512_set1_ps(*bp.add(off[j]));
                 acc0[j] = _mm512_fmadd_ps(a0, bj, acc0[j]);
                 acc1[j] = _mm512_fmadd_ps(a1, bj, acc1[j]);
             }
-            ap = ap.offset(lda);
-            bp = bp.offset(b.rs);
         }
+        ap = ap.wrapping_add(a.cs);
+        bp = bp.wrapping_add(b.rs);
     }
     let alpha = _mm512_set1_ps(alpha);
     let beta_v = _mm512_set1_ps(beta);
     for j in 0..nr {
-        // SAFETY: column j < nr of the tile, rows masked to mr.
+        // SAFETY: column `j < nr` of the tile, rows masked to `mr` (the caller's block).
         unsafe {
-            let cp = c.offset(j as isize * csc);
+            let cp = c.add(j * csc);
             let mut v0 = _mm512_mul_ps(alpha, acc0[j]);
             let mut v1 = _mm512_mul_ps(alpha, acc1[j]);
             if beta != 0.0 {
                 v0 = _mm512_fmadd_ps(beta_v, _mm512_maskz_loadu_ps(m0, cp), v0);
-                v1 = _mm512_fmadd_ps(beta_v, _mm512_maskz_loadu_ps(m1, cp.add(16)), v1);
+                v1 = _mm512_fmadd_ps(beta_v, _mm512_maskz_loadu_ps(m1, cp.wrapping_add(16)), v1);
             }
             _mm512_mask_storeu_ps(cp, m0, v0);
-            _mm512_mask_storeu_ps(cp.add(16), m1, v1);
+            _mm512_mask_storeu_ps(cp.wrapping_add(16), m1, v1);
         }
     }
 }
@@ -364,14 +317,15 @@ fn masks(mr: usize) -> (__mmask16, __mmask16) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::MatMut;
 
     /// The three layouts an operand can have here: column-major, row-major, and
     /// strided in both directions (a sub-matrix of a larger one).
-    fn strides(rows: usize, cols: usize, layout: usize) -> (isize, isize, usize) {
+    fn strides(rows: usize, cols: usize, layout: usize) -> (usize, usize, usize) {
         match layout {
-            0 => (1, rows as isize, rows * cols),
-            1 => (cols as isize, 1, rows * cols),
-            _ => (2, 2 * rows as isize + 1, 2 * rows * cols + cols),
+            0 => (1, rows, rows * cols),
+            1 => (cols, 1, rows * cols),
+            _ => (2, 2 * rows + 1, 2 * rows * cols + cols),
         }
     }
 
@@ -383,9 +337,9 @@ mod tests {
 
     #[test]
     fn every_layout_and_edge_matches_a_naive_product_in_f64() {
-        if !is_x86_feature_detected!("avx512f") {
+        let Some(level) = Avx512::detected() else {
             return;
-        }
+        };
         // The last two are large enough to be split over two threads, by rows and by columns.
         let shapes = [
             (1, 1, 1),
@@ -412,26 +366,11 @@ mod tests {
                                 c.iter_mut().for_each(|v| *v = f32::NAN);
                             }
                             let c0 = c.clone();
-                            let at = |i: usize, j: usize| a[(i as isize * rsa + j as isize * csa) as usize];
-                            let bt = |i: usize, j: usize| b[(i as isize * rsb + j as isize * csb) as usize];
-                            let ci = |i: usize, j: usize| (i as isize * rsc + j as isize * csc) as usize;
-                            // SAFETY: AVX-512F checked; operands sized by `strides`.
-                            let done = unsafe {
-                                sgemm(
-                                    m,
-                                    k,
-                                    n,
-                                    alpha,
-                                    Strided { ptr: a.as_ptr(), rs: rsa, cs: csa },
-                                    Strided { ptr: b.as_ptr(), rs: rsb, cs: csb },
-                                    beta,
-                                    c.as_mut_ptr(),
-                                    rsc,
-                                    csc,
-                                    split,
-                                )
-                            };
-                            assert!(done);
+                            let (am, bm) = (MatRef::strided(&a, m, k, rsa, csa), MatRef::strided(&b, k, n, rsb, csb));
+                            let cm = MatMut::strided(&mut c, m, n, rsc, csc);
+                            sgemm(level, Product::new(alpha, am, bm, beta, cm), split);
+                            let (at, bt) = (|i, j| am.at(i, j), |i, j| bm.at(i, j));
+                            let ci = |i: usize, j: usize| i * rsc + j * csc;
                             for i in 0..m {
                                 for j in 0..n {
                                     let dot: f64 = (0..k).map(|p| f64::from(at(i, p)) * f64::from(bt(p, j))).sum();

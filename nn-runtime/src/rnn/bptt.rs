@@ -10,7 +10,7 @@ use rand::Rng;
 use super::cell::{add, CellMath, StepBack, StepFwd};
 use super::gates::Gates;
 use super::{SeqGrad, SeqLayer};
-use crate::kernels::{isa, Isa};
+use crate::kernels::{dispatch, Kernel, Level};
 use crate::layer::{empty, ensure_cols};
 use crate::{Batch, Float, Init, ShapeError, Visit, VisitMut};
 
@@ -458,38 +458,34 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> fo
     }
 }
 
-/// Defines `$name`, which runs `C::$step` compiled for the widest vector
-/// instructions this CPU has: the cells' element-wise loops (inlined, as the
-/// matrix-vector loops in `kernels`) then vectorize for them rather than for
-/// the baseline build.
-macro_rules! dispatched_step {
-    ($name:ident, $step:ident, $arg:ident) => {
-        fn $name<T: Float, C: CellMath>(s: $arg<'_, T>) {
-            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-            {
-                #[target_feature(enable = "avx512f,avx2,fma")]
-                unsafe fn avx512<T: Float, C: CellMath>(s: $arg<'_, T>) {
-                    C::$step(s)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2<T: Float, C: CellMath>(s: $arg<'_, T>) {
-                    C::$step(s)
-                }
-                match isa() {
-                    // SAFETY: `isa` only reports instruction sets this CPU has.
-                    Isa::Avx512 => return unsafe { avx512::<T, C>(s) },
-                    // SAFETY: as above.
-                    Isa::Avx2Fma => return unsafe { avx2::<T, C>(s) },
-                    Isa::Portable => {}
-                }
-            }
-            C::$step(s)
-        }
-    };
+/// One step of cell `C`, as a kernel: run through [`dispatch`], the cells'
+/// element-wise loops (inlined) vectorize for the widest instructions this
+/// CPU has rather than for the baseline build.
+struct CellStep<C, S>(S, PhantomData<C>);
+
+impl<T: Float, C: CellMath> Kernel for CellStep<C, StepFwd<'_, T>> {
+    type Output = ();
+    #[inline(always)]
+    fn run<L: Level>(self, _: L) {
+        C::forward(self.0)
+    }
 }
 
-dispatched_step!(forward_step, forward, StepFwd);
-dispatched_step!(backward_step, backward, StepBack);
+impl<T: Float, C: CellMath> Kernel for CellStep<C, StepBack<'_, T>> {
+    type Output = ();
+    #[inline(always)]
+    fn run<L: Level>(self, _: L) {
+        C::backward(self.0)
+    }
+}
+
+fn forward_step<T: Float, C: CellMath>(step: StepFwd<'_, T>) {
+    dispatch(CellStep::<C, _>(step, PhantomData))
+}
+
+fn backward_step<T: Float, C: CellMath>(step: StepBack<'_, T>) {
+    dispatch(CellStep::<C, _>(step, PhantomData))
+}
 
 #[cfg(test)]
 mod tests {
@@ -731,32 +727,32 @@ mod tests {
         let lstm = LstmCell::<f64, 3, 5>::new(&mut seeded_rng(63));
         let bound = 1.0 / 5f64.sqrt();
         let g = &lstm.gates;
-        for v in [&g.weight_ih, &g.bias_ih, &g.bias_hh] {
+        for v in [&g.weight_ih.value, &g.bias_ih.value, &g.bias_hh.value] {
             assert!(v.iter().all(|x| x.abs() <= bound));
             assert!(v.iter().any(|x| x.abs() > 0.5 * bound), "spread over the whole range");
         }
-        for block in g.weight_hh.chunks_exact(25) {
+        for block in g.weight_hh.value.chunks_exact(25) {
             let w = nalgebra::DMatrix::from_row_slice(5, 5, block);
             assert!((&w * w.transpose() - nalgebra::DMatrix::identity(5, 5)).amax() < 1e-12);
         }
-        assert_ne!(g.weight_hh[..25], g.weight_hh[25..50], "each gate block drawn on its own");
+        assert_ne!(g.weight_hh.value[..25], g.weight_hh.value[25..50], "each gate block drawn on its own");
 
         let uniform = GruCell::<f64, 3, 5>::with_recurrent_init(&mut seeded_rng(63), Init::Uniform(bound));
-        assert!(uniform.gates.weight_hh.iter().all(|x| x.abs() <= bound));
-        assert_eq!(uniform.gates.weight_hh.len(), 3 * 5 * 5);
+        assert!(uniform.gates.weight_hh.value.iter().all(|x| x.abs() <= bound));
+        assert_eq!(uniform.gates.weight_hh.value.len(), 3 * 5 * 5);
 
         let lstm = lstm.with_forget_bias(1.0);
         for k in 0..5 {
-            assert_eq!(lstm.gates.bias_ih[5 + k] + lstm.gates.bias_hh[5 + k], 1.0);
+            assert_eq!(lstm.gates.bias_ih.value[5 + k] + lstm.gates.bias_hh.value[5 + k], 1.0);
         }
-        assert!(lstm.gates.bias_ih[..5].iter().all(|b| b.abs() <= bound), "other gates untouched");
+        assert!(lstm.gates.bias_ih.value[..5].iter().all(|b| b.abs() <= bound), "other gates untouched");
     }
 
     #[test]
     fn same_seed_same_weights_and_f32_is_rounded_f64() {
         let a = GruCell::<f64, 3, 4>::new(&mut seeded_rng(64));
         let b = GruCell::<f32, 3, 4>::new(&mut seeded_rng(64));
-        for (x, y) in a.gates.weight_hh.iter().zip(&b.gates.weight_hh) {
+        for (x, y) in a.gates.weight_hh.value.iter().zip(&b.gates.weight_hh.value) {
             assert_eq!(*x as f32, *y);
         }
     }
@@ -800,7 +796,7 @@ mod tests {
         assert!(ys.len() == 3 && ys.iter().all(|y| y.ncols() == 0));
         let dx = lstm.backward_seq(SeqGrad::Every(&seq::<3>(&[0; 3])), None).unwrap();
         assert!(dx.len() == 3 && dx.iter().all(|d| d.ncols() == 0));
-        assert!(lstm.gates.weight_hh_grad().iter().all(|g| *g == 0.0));
+        assert!(lstm.gates.weight_hh.grad.iter().all(|g| *g == 0.0));
     }
 
     #[test]
@@ -838,7 +834,7 @@ mod tests {
             assert_eq!(wide.final_state(), by_steps.final_state());
             assert!(wide.outputs().is_empty(), "the outputs are in `y`");
             assert_eq!(wide.backward_seq(SeqGrad::Every(&gs), None).unwrap(), &dx[..]);
-            assert_eq!(wide.gates.weight_hh_grad(), by_steps.gates.weight_hh_grad());
+            assert_eq!(wide.gates.weight_hh.grad, by_steps.gates.weight_hh.grad);
             // A width that is not a whole number of steps changes nothing.
             let odd = Batch::<f64, 2>::zeros(7);
             assert_eq!(wide.forward_wide(&odd, 5, &mut y), Err(ShapeError::StepColumns { steps: 5, found: 7 }));

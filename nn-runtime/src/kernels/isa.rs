@@ -1,0 +1,327 @@
+//! Which vector instructions the kernels use, and the one place that picks
+//! the compiled variant of every kernel.
+//!
+//! The library cannot assume `target-cpu=native`. So each kernel is written
+//! once, generic over a [`Level`] (an instruction set as a type), and
+//! [`dispatch`] compiles it once per level: inlined into a wrapper whose
+//! `#[target_feature]` lets the compiler use that level's instructions. At run
+//! time it calls the variant of the level [`isa`] names.
+//!
+//! A value of a vector level (`level::Avx512`, `level::Avx2Fma`) exists only
+//! where this CPU runs its instructions: [`dispatch`] is the only code that
+//! makes one. Code holding one may call that level's intrinsics; that is the
+//! argument behind the `SAFETY` comments of the vector kernels.
+
+use std::cell::Cell;
+use std::sync::OnceLock;
+
+use super::MatRef;
+use crate::Float;
+
+/// The instruction sets the kernels are compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Isa {
+    /// AVX-512F (with AVX2 and FMA): 16 `f32` per register.
+    Avx512,
+    /// AVX2 with FMA: 8 `f32` per register.
+    Avx2Fma,
+    /// Whatever the build targets (SSE2 on a default x86-64 build), no FMA.
+    Portable,
+}
+
+impl Isa {
+    /// Every instruction set, widest first.
+    pub const ALL: &'static [Isa] = &[Isa::Avx512, Isa::Avx2Fma, Isa::Portable];
+
+    /// Whether this CPU can run the kernels compiled for `self`.
+    pub fn available(self) -> bool {
+        match (self, detect()) {
+            (Isa::Portable, _) | (Isa::Avx2Fma, Isa::Avx2Fma | Isa::Avx512) => true,
+            (wanted, detected) => wanted == detected,
+        }
+    }
+}
+
+thread_local! {
+    /// Set by [`with_isa`] for the duration of its closure.
+    static SCOPED: Cell<Option<Isa>> = const { Cell::new(None) };
+}
+
+/// The instruction set `nn`'s kernels use on this thread: the matrix-vector
+/// products, the `f32` sigmoid and tanh, the recurrent cells' element-wise
+/// steps, and (with `Avx512`) the own `f32` matrix product.
+///
+/// The widest this CPU has, detected once. `NN_ISA=avx512|avx2|portable` (or
+/// its older spelling `NN_GEMV_ISA`) caps it for the whole process, for
+/// benchmarks and for testing every path on one machine; below `avx512`,
+/// `f32` products go to matrixmultiply. A value the CPU cannot run is
+/// ignored. [`with_isa`] sets it for one closure on one thread.
+pub fn isa() -> Isa {
+    SCOPED.get().unwrap_or_else(for_process)
+}
+
+/// Runs `f` with the kernels of this thread on `isa`, then restores the
+/// previous choice (also when `f` panics): for tests that compare every path
+/// in one process. A product that is split over two threads
+/// (`MATMUL_NUM_THREADS` of 2 or more) runs both halves on `isa`: the kernel
+/// is chosen on this thread, before the split.
+///
+/// Panics if this CPU cannot run `isa` ([`Isa::available`]).
+pub fn with_isa<R>(isa: Isa, f: impl FnOnce() -> R) -> R {
+    assert!(isa.available(), "{isa:?} kernels requested on a CPU without them");
+    /// Puts the previous choice back when dropped.
+    struct Restore(Option<Isa>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SCOPED.set(self.0);
+        }
+    }
+    let _restore = Restore(SCOPED.replace(Some(isa)));
+    f()
+}
+
+/// The process-wide choice: detected, capped by the environment, read once.
+fn for_process() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(|| {
+        let cap = std::env::var("NN_ISA").or_else(|_| std::env::var("NN_GEMV_ISA"));
+        match cap.as_deref() {
+            Ok("portable") => Isa::Portable,
+            Ok("avx2") if Isa::Avx2Fma.available() => Isa::Avx2Fma,
+            _ => detect(),
+        }
+    })
+}
+
+/// The widest instruction set of this CPU (detected once by the standard library).
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+fn detect() -> Isa {
+    let avx2_fma = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+    if avx2_fma && is_x86_feature_detected!("avx512f") {
+        Isa::Avx512
+    } else if avx2_fma {
+        Isa::Avx2Fma
+    } else {
+        Isa::Portable
+    }
+}
+
+#[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+fn detect() -> Isa {
+    Isa::Portable
+}
+
+/// An instruction set as a type, for kernels written once for all of them,
+/// and the vector kernels it offers them. A value of a vector level proves
+/// that this CPU runs its instructions (see the module docs).
+pub trait Level: Copy {
+    /// Whether `mul_add` is one instruction here (without FMA it is a slow
+    /// library call, so the portable loops multiply and add).
+    const FMA: bool;
+    /// `sum a[i] x[i]` (`a.len() == x.len()`) with this level's vector
+    /// kernel; `None` where it has none, and the caller's plain loop sums.
+    fn dot<T: Float>(self, a: &[T], x: &[T]) -> Option<T>;
+    /// Four dot products with the same `x`, where this level has a kernel
+    /// for them for `T`.
+    fn dot4<T: Float>(self, rows: [&[T]; 4], x: &[T]) -> Option<[T; 4]>;
+    /// `dst = src` laid out column-major with this level's register kernel
+    /// for `T`; `false`, with `dst` untouched, where there is none.
+    fn transpose<T: Float>(self, src: MatRef<'_, T>, dst: &mut [T]) -> bool;
+    /// The AVX-512F instructions, if this level has them (the own `f32` product's).
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    fn avx512(self) -> Option<level::Avx512>;
+}
+
+/// The levels, one type each.
+pub mod level {
+    use super::Level;
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    use crate::kernels::simd;
+    use crate::kernels::MatRef;
+    use crate::Float;
+
+    /// The baseline of the build: plain loops the compiler vectorizes as far as it may.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Portable;
+
+    impl Level for Portable {
+        const FMA: bool = false;
+        fn dot<T: Float>(self, _: &[T], _: &[T]) -> Option<T> {
+            None
+        }
+        fn dot4<T: Float>(self, _: [&[T]; 4], _: &[T]) -> Option<[T; 4]> {
+            None
+        }
+        fn transpose<T: Float>(self, _: MatRef<'_, T>, _: &mut [T]) -> bool {
+            false
+        }
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        fn avx512(self) -> Option<Avx512> {
+            None
+        }
+    }
+
+    /// AVX2 and FMA are present.
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    #[derive(Clone, Copy, Debug)]
+    pub struct Avx2Fma(());
+
+    /// AVX-512F, AVX2 and FMA are present.
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    #[derive(Clone, Copy, Debug)]
+    pub struct Avx512(());
+
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    impl Avx2Fma {
+        /// # Safety
+        /// This CPU must have AVX2 and FMA.
+        pub(super) unsafe fn new() -> Self {
+            Self(())
+        }
+    }
+
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    impl Avx512 {
+        /// # Safety
+        /// This CPU must have AVX-512F, AVX2 and FMA.
+        pub(super) unsafe fn new() -> Self {
+            Self(())
+        }
+
+        /// The level, if this CPU has it: for tests of kernels below [`dispatch`](super::dispatch).
+        #[cfg(test)]
+        pub(crate) fn detected() -> Option<Self> {
+            // SAFETY: `available` has just detected the features.
+            super::Isa::Avx512.available().then(|| unsafe { Self::new() })
+        }
+    }
+
+    /// 8 `f32` per register; remainders of dot products one element at a time.
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    impl Level for Avx2Fma {
+        const FMA: bool = true;
+        #[inline(always)]
+        fn dot<T: Float>(self, a: &[T], x: &[T]) -> Option<T> {
+            Some(simd::dot::<T::Avx2>(self, a, x))
+        }
+        fn dot4<T: Float>(self, _: [&[T]; 4], _: &[T]) -> Option<[T; 4]> {
+            None
+        }
+        fn transpose<T: Float>(self, _: MatRef<'_, T>, _: &mut [T]) -> bool {
+            false
+        }
+        fn avx512(self) -> Option<Avx512> {
+            None
+        }
+    }
+
+    /// 16 `f32` per register, masked loads for remainders, and the register
+    /// kernels of the own `f32` product.
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    impl Level for Avx512 {
+        const FMA: bool = true;
+        #[inline(always)]
+        fn dot<T: Float>(self, a: &[T], x: &[T]) -> Option<T> {
+            Some(simd::dot::<T::Avx512>(self, a, x))
+        }
+        #[inline(always)]
+        fn dot4<T: Float>(self, rows: [&[T]; 4], x: &[T]) -> Option<[T; 4]> {
+            T::dot4(self, rows, x)
+        }
+        #[inline(always)]
+        fn transpose<T: Float>(self, src: MatRef<'_, T>, dst: &mut [T]) -> bool {
+            T::transpose(self, src, dst)
+        }
+        fn avx512(self) -> Option<Avx512> {
+            Some(self)
+        }
+    }
+}
+
+/// A kernel written once for every [`Level`]; [`dispatch`] runs it.
+pub trait Kernel {
+    type Output;
+    /// The kernel on `level`. Implementations are `#[inline(always)]`, so that
+    /// each level's wrapper compiles its own copy with its own instructions
+    /// instead of calling one compiled for the baseline.
+    fn run<L: Level>(self, level: L) -> Self::Output;
+}
+
+/// Runs `kernel` compiled for the instruction set [`isa`] names.
+pub fn dispatch<K: Kernel>(kernel: K) -> K::Output {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    match isa() {
+        // SAFETY: `isa` names only instruction sets this CPU has: `detect`'s
+        // answer, or one that `for_process` and `with_isa` checked is available.
+        Isa::Avx512 => return unsafe { on_avx512(kernel, level::Avx512::new()) },
+        // SAFETY: as above.
+        Isa::Avx2Fma => return unsafe { on_avx2(kernel, level::Avx2Fma::new()) },
+        Isa::Portable => {}
+    }
+    kernel.run(level::Portable)
+}
+
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn on_avx512<K: Kernel>(kernel: K, level: level::Avx512) -> K::Output {
+    kernel.run(level)
+}
+
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+#[target_feature(enable = "avx2,fma")]
+fn on_avx2<K: Kernel>(kernel: K, level: level::Avx2Fma) -> K::Output {
+    kernel.run(level)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Names the level it was compiled for.
+    struct Which;
+
+    impl Kernel for Which {
+        type Output = Isa;
+        fn run<L: Level>(self, _level: L) -> Isa {
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            if _level.avx512().is_some() {
+                return Isa::Avx512;
+            }
+            if L::FMA {
+                Isa::Avx2Fma
+            } else {
+                Isa::Portable
+            }
+        }
+    }
+
+    #[test]
+    fn the_detected_isa_is_available() {
+        assert!(isa().available());
+        assert!(Isa::Portable.available());
+        assert_eq!(dispatch(Which), isa());
+    }
+
+    #[test]
+    fn with_isa_runs_that_variant_and_restores_the_previous_choice() {
+        let before = isa();
+        let mut ran = 0;
+        for &wanted in Isa::ALL.iter().filter(|i| i.available()) {
+            let got = with_isa(wanted, || {
+                assert_eq!(isa(), wanted);
+                // Nested: the inner choice holds inside, the outer one after it.
+                assert_eq!(with_isa(Isa::Portable, || dispatch(Which)), Isa::Portable);
+                assert_eq!(isa(), wanted);
+                dispatch(Which)
+            });
+            assert_eq!(got, wanted);
+            assert_eq!(isa(), before);
+            ran += 1;
+        }
+        assert!(ran >= 1);
+        // A panic inside does not leave the choice behind.
+        assert!(std::panic::catch_unwind(|| with_isa(Isa::Portable, || panic!("inside"))).is_err());
+        assert_eq!(isa(), before);
+    }
+}
