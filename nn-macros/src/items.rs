@@ -558,18 +558,48 @@ const fn init(name: &'static str, options: &'static [Opt], example: &'static str
     Initializer { name, options, example }
 }
 
-/// Every initializer, as the runtime's `Init`.
+/// Every initializer, as the runtime's `Init`. A scale of 0 would give
+/// all-zero weights, which `zeros` says openly, so the scales must be
+/// positive: `uniform(a)` draws from U(-a, a), which is no range for a <= 0;
+/// `normal(std)` needs a standard deviation, which is never negative;
+/// `orthogonal(gain)` multiplies a random orthogonal Q, whose distribution
+/// is that of -Q, so a negative gain is its absolute value in disguise.
+/// `constant(c)` takes any value.
 pub static INITIALIZERS: &[Initializer] = &[
     init("zeros", &[], ""),
     init("constant", &[opt("c", Ty::Real, DefaultValue::Required)], "constant(0.1)"),
-    init("uniform", &[opt("a", Ty::Real, DefaultValue::Required)], "uniform(0.05)"),
-    init("normal", &[opt("std", Ty::Real, DefaultValue::Required)], "normal(0.02)"),
+    init(
+        "uniform",
+        &[opt("a", Ty::Real, DefaultValue::Required).range(Range::Positive).out_of_range(
+            "`uniform(a)` draws weights from U(-a, a), so `a` must be in (0, inf), found {found}: 0 gives \
+             all-zero weights (write `zeros` if you mean them) and a negative bound is no range; \
+             write a positive bound such as `uniform(0.05)`",
+        )],
+        "uniform(0.05)",
+    ),
+    init(
+        "normal",
+        &[opt("std", Ty::Real, DefaultValue::Required).range(Range::Positive).out_of_range(
+            "`normal(std)` draws weights from N(0, std^2), so `std` must be in (0, inf), found {found}: a \
+             standard deviation is never negative, and 0 gives all-zero weights (write `zeros` if you mean \
+             them); write a positive one such as `normal(0.02)`",
+        )],
+        "normal(0.02)",
+    ),
     init("xavier_uniform", &[], ""),
     init("xavier_normal", &[], ""),
     init("he_uniform", &[], ""),
     init("he_normal", &[], ""),
     init("lecun_normal", &[], ""),
-    init("orthogonal", &[real("gain", 1.0)], ""),
+    init(
+        "orthogonal",
+        &[real("gain", 1.0).range(Range::Positive).out_of_range(
+            "`gain` of `orthogonal` scales a random orthogonal matrix Q, so it must be in (0, inf), found \
+             {found}: 0 gives all-zero weights, and a negative gain draws from the same distribution as its \
+             absolute value (-Q is as likely as Q); write a positive gain such as `orthogonal(gain = 1.0)`",
+        )],
+        "",
+    ),
 ];
 
 pub fn find_initializer(name: &str) -> Option<&'static Initializer> {
