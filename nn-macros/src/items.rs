@@ -230,8 +230,8 @@ pub enum Dim {
     Gates,
 }
 
-/// A parameter tensor an item owns itself (not its body's), with PyTorch's
-/// name and shape.
+/// A tensor an item owns itself (not its body's), a parameter or a buffer,
+/// with PyTorch's name and shape.
 #[derive(Clone, Copy, Debug)]
 pub struct Param {
     /// PyTorch's name, as DESIGN.md's table and the runtime's layer give it;
@@ -321,6 +321,9 @@ pub struct Item {
     /// chooses its default initializer (normalization, dropout).
     pub transparent_for_init: bool,
     pub params: &'static [Param],
+    /// Values it keeps without training them (running statistics), as
+    /// PyTorch's buffers: the summary's non-trainable count.
+    pub buffers: &'static [Param],
     pub needs: Needs,
     pub place: Place,
     /// Whether it may stand in a `seq` network (checked in blocks too).
@@ -338,6 +341,7 @@ const fn item(name: &'static str, form: Form) -> Item {
         family: Family::Other,
         transparent_for_init: false,
         params: &[],
+        buffers: &[],
         needs: Needs::Any,
         place: Place::Anywhere,
         in_sequence: InSequence::Anywhere,
@@ -360,6 +364,9 @@ impl Item {
     }
     const fn params(self, params: &'static [Param]) -> Self {
         Item { params, ..self }
+    }
+    const fn buffers(self, buffers: &'static [Param]) -> Self {
+        Item { buffers, ..self }
     }
     const fn example(self, example: &'static str) -> Self {
         Item { example, ..self }
@@ -436,6 +443,7 @@ pub static ITEMS: &[Item] = &[
     item("batch_norm", Form::BatchNorm)
         .options(&[real("momentum", 0.1).range(Range::UnitClosed), real("eps", 1e-5).range(Range::Positive)])
         .params(NORM_PARAMS)
+        .buffers(&[param("running_mean", &[Dim::Channels]), param("running_var", &[Dim::Channels])])
         .transparent_for_init()
         .in_sequence(InSequence::AfterLast(
             "`batch_norm` before `last` would pool its statistics over time steps; use `layer_norm`, which \
@@ -669,6 +677,9 @@ mod tests {
         assert_eq!(names("highway"), ["gate.weight", "gate.bias"]);
         assert_eq!(names("lstm"), ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]);
         assert!(names("relu6").is_empty());
+        let buffers = find("batch_norm").unwrap().buffers.iter().map(|b| b.name).collect::<Vec<_>>();
+        assert_eq!(buffers, ["running_mean", "running_var"]);
+        assert!(ITEMS.iter().filter(|i| i.name != "batch_norm").all(|i| i.buffers.is_empty()));
     }
 
     #[test]
