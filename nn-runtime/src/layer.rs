@@ -13,7 +13,7 @@ pub(crate) use param::{visit_mut_under, visit_parts, visit_under, Buffer, Param,
 
 use nalgebra::DMatrixView;
 
-use crate::{Batch, Float};
+use crate::{Batch, Float, SeededRng};
 
 /// A layer (or a block of layers) from `I` features to `O` features.
 ///
@@ -173,6 +173,10 @@ pub trait Visit<T> {
     /// of the last backward, where it keeps them. Diagnostics read these
     /// ([`Model::probe`](crate::Model::probe)); a layer on its own is no item.
     fn item(&mut self, _output: Option<DMatrixView<'_, T>>, _input_grad: Option<DMatrixView<'_, T>>) {}
+    /// A layer's own random generator (`dropout`'s), which is neither a
+    /// parameter nor a buffer: weights files leave it out, a training state
+    /// keeps it so a resumed run draws the same masks.
+    fn rng(&mut self, _name: &str, _rng: &SeededRng) {}
 }
 
 /// The mutable twin of [`Visit`].
@@ -181,6 +185,8 @@ pub trait VisitMut<T> {
     fn leave(&mut self) {}
     fn param(&mut self, p: ParamMut<'_, T>);
     fn buffer(&mut self, _b: BufferMut<'_, T>) {}
+    /// A layer's own random generator, to be put back (see [`Visit::rng`]).
+    fn rng(&mut self, _name: &str, _rng: &mut SeededRng) {}
 }
 
 /// Tracks the dotted name prefix for visitors that need full names.
