@@ -82,6 +82,11 @@ where
         }
     }
 
+    /// The network's items (for `nn::export`).
+    pub fn body(&self) -> &B {
+        &self.body
+    }
+
     /// Refuses a gradient before any forward or for another batch size.
     fn check_batch(&self, cols: usize) -> Result<(), ShapeError> {
         match self.forward_cols {
