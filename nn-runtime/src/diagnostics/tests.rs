@@ -421,6 +421,7 @@ fn display_is_an_aligned_table_with_the_fit_and_verdict() {
 }
 
 /// Polylines with more than two points: the plotted lines (legend samples have two).
+#[cfg(feature = "plot")]
 fn plotted_lines(svg: &str) -> Vec<String> {
     let doc = roxmltree::Document::parse(svg).expect("the SVG is well-formed XML");
     assert_eq!(doc.root_element().tag_name().name(), "svg");
@@ -431,6 +432,7 @@ fn plotted_lines(svg: &str) -> Vec<String> {
         .collect()
 }
 
+#[cfg(feature = "plot")]
 #[test]
 fn svg_parses_and_has_one_line_per_network() {
     let x = normal_batch(4, 8, 13);
