@@ -22,7 +22,20 @@ use crate::{check, parse};
 /// The whole expansion of one `network!` invocation.
 pub fn networks(input: TokenStream) -> TokenStream {
     match syn::parse2::<parse::Input>(input) {
-        Ok(parsed) => parsed.networks.iter().map(network).collect(),
+        Ok(parsed) => {
+            let all = &parsed.networks;
+            (0..all.len())
+                .map(|i| {
+                    let cx = Ctxt::new();
+                    // A second network of one name gets its error only: its struct would clash with the first's.
+                    match (check::unique_name(&cx, &all[..i], &all[i]), cx.check()) {
+                        (true, Ok(())) => network(&all[i]),
+                        (_, Err(e)) => e.to_compile_error(),
+                        (false, Ok(())) => unreachable!("a refused name is reported"),
+                    }
+                })
+                .collect()
+        }
         Err(e) => e.to_compile_error(),
     }
 }
@@ -106,6 +119,20 @@ mod tests {
         assert!(out.contains("__nn_network_Good"), "{out}");
         assert!(!out.contains("__nn_network_Bad"), "{out}");
         assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+    }
+
+    #[test]
+    fn a_second_network_of_one_name_gets_one_error_and_no_code() {
+        let out = networks(quote! {
+            struct Twice(4 -> 2) { dense(2) }
+            struct Other(4 -> 2) { dense(2) }
+            struct Twice(3 -> 1) { dense(1) }
+        })
+        .to_string();
+        assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+        assert!(out.contains("a network named `Twice` is already declared"), "{out}");
+        assert_eq!(out.matches("struct Twice").count(), 1, "{out}");
+        assert!(out.contains("__nn_network_Other"), "{out}");
     }
 
     #[test]

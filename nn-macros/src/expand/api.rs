@@ -55,9 +55,11 @@ impl Input {
         }
     }
 
-    /// Whether the typed input itself can be refused (an empty or ragged
-    /// sequence), which adds `try_forward`, `try_forward_ref`, `try_predict`.
-    fn can_be_refused(&self) -> bool {
+    /// Whether an evaluation input can be refused (an empty or ragged
+    /// sequence), which adds `try_predict`. A training input can always be
+    /// refused (a single sample through a `batch_norm`), so every network has
+    /// `try_forward` and `try_forward_ref`.
+    fn prediction_can_be_refused(&self) -> bool {
         matches!(self, Input::Sequence)
     }
 }
@@ -73,12 +75,11 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
     let (i, o) = (quote!(#i), quote!(#o));
     let nn = private();
     let kind = input.kind(&nn);
-    let (core, new, summary, items) = match built {
+    let (core, new, summary) = match built {
         Some(Built { module, summary, .. }) => (
             quote!(#module::Core<T>),
-            quote!(Self { core: __nn::network::Core::new(#module::body(rng)) }),
+            quote!(Self { core: __nn::network::Core::new(#module::body(rng), #module::ITEMS) }),
             quote!(__nn::String::from(#summary)),
-            quote!(#module::ITEMS),
         ),
         None => {
             let never = quote!(::core::unreachable!("`network!` reported errors for this network"));
@@ -89,7 +90,6 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
                     #never
                 }),
                 never,
-                quote!(&[]),
             )
         }
     };
@@ -98,12 +98,12 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
     let y = quote!(__nn::Batch<T, #o>);
     let r = quote!(__nn::Result);
     let shape = quote!(__nn::ShapeError);
-    let per = if input.can_be_refused() { "time step" } else { "sample" };
-    let refused = input.can_be_refused();
+    let per = if matches!(input, Input::Sequence) { "time step" } else { "sample" };
 
     let mut methods = vec![
         method(
-            "Training-mode forward (batch statistics, dropout, auxiliary heads run): caches what `backward` needs.",
+            "Training-mode forward (batch statistics, dropout, auxiliary heads run): caches what `backward` needs. \
+             Panics for an input it refuses, which `try_forward` returns as an error.",
             quote!(forward(&mut self, #x: &#xt) -> #y),
             quote!(forward(#x)),
         ),
@@ -112,25 +112,19 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
             quote!(forward_ref(&mut self, #x: &#xt) -> &#y),
             quote!(forward_ref(#x)),
         ),
-    ];
-    if refused {
-        methods.extend([
-            method(
-                "As `forward`, with an error for an input it refuses (where `forward` gives no samples).",
-                quote!(try_forward(&mut self, #x: &#xt) -> #r<#y, #shape>),
-                quote!(try_forward(#x)),
-            ),
-            method(
-                "As `forward_ref`, with an error for an input it refuses.",
-                quote!(try_forward_ref(&mut self, #x: &#xt) -> #r<&#y, #shape>),
-                quote!(try_forward_ref(#x)),
-            ),
-        ]);
-    }
-    methods.extend([
         method(
-            "Adds dL/dparameters for dL/dy of the last `forward` and returns dL/dx; a `grad` that does not fit \
-             changes nothing and gives no samples (`try_backward` says why).",
+            "As `forward`, with an error for an input it refuses (such as one sample through a `batch_norm`).",
+            quote!(try_forward(&mut self, #x: &#xt) -> #r<#y, #shape>),
+            quote!(try_forward(#x)),
+        ),
+        method(
+            "As `forward_ref`, with an error for an input it refuses.",
+            quote!(try_forward_ref(&mut self, #x: &#xt) -> #r<&#y, #shape>),
+            quote!(try_forward_ref(#x)),
+        ),
+        method(
+            "Adds dL/dparameters for dL/dy of the last `forward` and returns dL/dx. Panics, changing nothing, \
+             for a `grad` of another batch size or before any `forward`; `try_backward` returns that as an error.",
             quote!(backward(&mut self, grad: &#y) -> #dx_owned),
             quote!(backward(grad)),
         ),
@@ -154,10 +148,10 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
             quote!(predict(&self, #x: &#xt) -> #y),
             quote!(predict(#x)),
         ),
-    ]);
-    if refused {
+    ];
+    if input.prediction_can_be_refused() {
         methods.push(method(
-            "As `predict`, with an error for an input it refuses.",
+            "As `predict`, with an error for an input it refuses (where `predict` panics).",
             quote!(try_predict(&self, #x: &#xt) -> #r<#y, #shape>),
             quote!(try_predict(#x)),
         ));
@@ -221,7 +215,6 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
             impl<T: __nn::Float> __nn::network::Network for #ident<T> {
                 type Core = #core;
                 const NAME: &'static str = #name;
-                const ITEMS: &'static [__nn::network::ItemInfo] = #items;
                 fn core(&self) -> &Self::Core {
                     &self.core
                 }

@@ -1,8 +1,8 @@
 //! The hidden module of a checked network: for each item list, its type (a
 //! chain of the runtime's generic list nodes over the items' runtime types
 //! with their static widths) and the function that builds it from a
-//! generator, drawing in network order; the core type; and what each
-//! top-level item is, for the runtime's diagnostics.
+//! generator, drawing in network order; the core type; and what each item,
+//! at every depth, is for the runtime (its checks and diagnostics).
 
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
@@ -18,11 +18,7 @@ pub fn module(net: &Net, name: &Ident) -> TokenStream {
     let defs = g.defs;
     let (i, o) = (lit(net.input.len()), lit(net.output));
     let input = if net.is_sequence() { quote!(Sequence) } else { quote!(Vector) };
-    let infos = net.body.items.iter().map(|n| {
-        let kind = format_ident!("{}", items::camel(n.item.name));
-        let family = family(n.item.family);
-        quote!(ItemInfo::new(ItemKind::#kind, #family))
-    });
+    let infos = item_infos(&net.body);
     let nn = private();
     quote! {
         #[doc(hidden)]
@@ -38,6 +34,25 @@ pub fn module(net: &Net, name: &Ident) -> TokenStream {
             pub const ITEMS: &[ItemInfo] = &[#(#infos),*];
         }
     }
+}
+
+/// What the runtime learns of every item, in visiting order: where it
+/// stands, what it is, how its weights start, whether it needs two samples.
+fn item_infos(list: &List) -> Vec<TokenStream> {
+    let mut infos = Vec::new();
+    list.walk(&mut |path, node| {
+        let kind = format_ident!("{}", items::camel(node.item.name));
+        let family = family(node.item.family);
+        let init = node.weight_init().map(|(_, i)| {
+            let i = init(&i);
+            quote!(.init(#i))
+        });
+        // Batch statistics over one value per channel: PyTorch refuses a training batch of one sample.
+        let one_value = (node.item.form == Form::BatchNorm && node.input.len() == node.input.channels())
+            .then(|| quote!(.one_value_per_channel()));
+        infos.push(quote!(ItemInfo::new(#path, ItemKind::#kind, #family)#init #one_value));
+    });
+    infos
 }
 
 fn family(f: Family) -> TokenStream {

@@ -49,8 +49,6 @@ pub trait InputKind {
     fn stage_view_owned<T: Float, const N: usize>(x: &DMatrixView<'_, T>) -> Result<(Batch<T, N>, usize), ShapeError>;
     /// dL/d(input) as the API returns it, from the body's `dx`.
     fn grads<'a, T: Float, const N: usize>(dx: &'a Batch<T, N>, s: &'a mut Self::State<T, N>) -> &'a Self::Grads<T, N>;
-    /// What a refused backward returns: no samples.
-    fn no_grads<T: Float, const N: usize>(s: &Self::State<T, N>) -> &Self::Grads<T, N>;
     /// dL/d(input) as a `Model` batch.
     fn grads_view<'a, T: Float, const N: usize>(
         dx: &'a Batch<T, N>,
@@ -67,8 +65,6 @@ pub trait OutputKind {
 
     /// The API's output from the body's.
     fn present<'a, T: Float, const N: usize>(y: &'a Batch<T, N>, s: &'a mut Self::State<T, N>) -> &'a Self::Data<T, N>;
-    /// What a refused forward returns: no samples.
-    fn no_output<T: Float, const N: usize>(s: &Self::State<T, N>) -> &Self::Data<T, N>;
     /// The samples of a gradient, which must be those of the last forward.
     fn grad_cols<T: Float, const N: usize>(grad: &Self::Data<T, N>) -> usize;
     /// The gradient as the body takes it.
@@ -104,13 +100,11 @@ pub struct Vector;
 pub struct VectorState<T: Float, const N: usize> {
     /// Copies of `Model` inputs (or gradients), reused across steps.
     view: Batch<T, N>,
-    /// No columns: what a refused call returns.
-    none: Batch<T, N>,
 }
 
 impl<T: Float, const N: usize> Default for VectorState<T, N> {
     fn default() -> Self {
-        Self { view: empty(), none: empty() }
+        Self { view: empty() }
     }
 }
 
@@ -157,9 +151,6 @@ impl InputKind for Vector {
     fn grads<'a, T: Float, const N: usize>(dx: &'a Batch<T, N>, _: &'a mut VectorState<T, N>) -> &'a Batch<T, N> {
         dx
     }
-    fn no_grads<T: Float, const N: usize>(s: &VectorState<T, N>) -> &Batch<T, N> {
-        &s.none
-    }
     fn grads_view<'a, T: Float, const N: usize>(
         dx: &'a Batch<T, N>,
         _: &'a mut VectorState<T, N>,
@@ -174,9 +165,6 @@ impl OutputKind for Vector {
 
     fn present<'a, T: Float, const N: usize>(y: &'a Batch<T, N>, _: &'a mut VectorState<T, N>) -> &'a Batch<T, N> {
         y
-    }
-    fn no_output<T: Float, const N: usize>(s: &VectorState<T, N>) -> &Batch<T, N> {
-        &s.none
     }
     fn grad_cols<T: Float, const N: usize>(grad: &Batch<T, N>) -> usize {
         grad.ncols()
@@ -271,9 +259,6 @@ impl InputKind for Sequence {
         // The body's dx has the staged input's columns, which split into `steps`.
         wide_into_steps(dx, s.steps, &mut s.grads).expect("dL/dx has the columns of the staged sequence");
         &s.grads
-    }
-    fn no_grads<T: Float, const N: usize>(_: &SequenceState<T, N>) -> &[Batch<T, N>] {
-        &[]
     }
     fn grads_view<'a, T: Float, const N: usize>(
         dx: &'a Batch<T, N>,
