@@ -3,11 +3,14 @@
 //! A recurrent step's product takes about 40 us; waking a sleeping thread
 //! takes 10-50 us. So `nn` keeps helper threads that, after each job, spin
 //! for a short while (a product usually follows within microseconds) before
-//! they park. The calling thread takes parts too, and returns only when every
-//! helper it engaged is done with the job, also when a part panics: no
-//! helper is left holding a pointer into the caller's stack. A panic in a
-//! part on a helper is resumed on the calling thread; the helper carries on.
-//! Nothing is allocated after the helpers have started.
+//! they park. Part `i + 1` of a job goes to the `i`-th helper the caller
+//! engaged and part 0 to the caller, so a thread runs the same parts step
+//! after step and its buffers, sized in the first step, do not grow later.
+//! The caller returns only when every helper it engaged is done with the
+//! job, also when a part panics: no helper is left holding a pointer into
+//! the caller's stack. A panic in a part on a helper is resumed on the
+//! calling thread; the helper carries on. Nothing is allocated after the
+//! helpers have started.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -59,34 +62,20 @@ pub fn with_threads<R>(threads: usize, f: impl FnOnce() -> R) -> R {
 
 type Job<'a> = &'a (dyn Fn(usize) + Sync);
 
-/// One call's parts, shared by the threads that run them. It lives on the
-/// calling thread's stack, which [`run`] leaves only after every helper it
-/// engaged is done with it.
+/// One call's job, shared with the helpers that run its parts. It lives on
+/// the calling thread's stack, which [`run`] leaves only after every helper
+/// it engaged is done with it.
 struct Shared<'a> {
     job: Job<'a>,
-    parts: usize,
-    /// The next part no thread has taken.
-    next: AtomicUsize,
     /// The first panic of a part on a helper, for the caller to resume.
     panic: Mutex<Option<Box<dyn Any + Send>>>,
-}
-
-impl Shared<'_> {
-    /// Takes parts until none is left.
-    fn work(&self) {
-        loop {
-            let p = self.next.fetch_add(1, Ordering::Relaxed);
-            if p >= self.parts {
-                return;
-            }
-            (self.job)(p);
-        }
-    }
 }
 
 struct Helper {
     /// A `*const Shared` while a job waits for this helper; null otherwise.
     job: AtomicPtr<()>,
+    /// The part of the job this helper runs (written before `job`).
+    part: AtomicUsize,
     /// Set when the helper is done with its job and will not touch it again.
     done: AtomicBool,
     /// Held by the one caller whose job the helper runs.
@@ -103,6 +92,7 @@ fn helper(i: usize) -> Option<&'static Helper> {
         let spawned = thread::Builder::new().name(format!("nn-gemm-{i}")).spawn(move || {
             let h: &'static Helper = Box::leak(Box::new(Helper {
                 job: AtomicPtr::new(ptr::null_mut()),
+                part: AtomicUsize::new(0),
                 done: AtomicBool::new(false),
                 busy: AtomicBool::new(false),
                 thread: thread::current(),
@@ -120,11 +110,12 @@ fn serve(h: &Helper) -> ! {
     loop {
         let p = h.job.swap(ptr::null_mut(), Ordering::Acquire);
         if !p.is_null() {
+            let part = h.part.load(Ordering::Relaxed);
             {
                 // SAFETY: `run` stored a pointer to its `Shared`, which it keeps
                 // alive until this helper sets `done`, below this block.
                 let shared = unsafe { &*(p as *const Shared<'_>) };
-                if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| shared.work())) {
+                if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| (shared.job)(part))) {
                     shared.panic.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(payload);
                 }
             }
@@ -167,30 +158,33 @@ impl Drop for Engaged {
     }
 }
 
-/// Runs `job(0)` to `job(parts - 1)`, each once, on the calling thread and
-/// on up to `parts - 1` helper threads (those of the first [`threads`] - 1
-/// that no other caller is using), and returns when all are done. If a part
-/// panics, the first panic is resumed here after every part has finished.
+/// Runs `job(0)` to `job(parts - 1)`, each once, and returns when all are
+/// done: part 0 on the calling thread, the others on helper threads (of the
+/// first [`threads`] - 1, those no other caller is using), and on the
+/// calling thread those no helper was free for. If a part panics, the first
+/// panic is resumed here after every part has finished.
 pub(super) fn run(parts: usize, job: Job<'_>) {
-    let shared = Shared { job, parts, next: AtomicUsize::new(0), panic: Mutex::new(None) };
+    let shared = Shared { job, panic: Mutex::new(None) };
     let mut engaged = Engaged(0);
-    let mut wanted = parts.saturating_sub(1);
+    let mut handed_out = 1;
     for i in 0..threads() - 1 {
-        if wanted == 0 {
+        if handed_out >= parts {
             break;
         }
         let Some(h) = helper(i) else { break };
         if h.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
             continue;
         }
+        h.part.store(handed_out, Ordering::Relaxed);
         h.done.store(false, Ordering::Relaxed);
         h.job.store(&shared as *const Shared<'_> as *mut (), Ordering::Release);
         h.thread.unpark();
         engaged.0 |= 1 << i;
-        wanted -= 1;
+        handed_out += 1;
     }
     // A panic here unwinds through `engaged`, which waits for the helpers.
-    shared.work();
+    job(0);
+    (handed_out..parts).for_each(job);
     drop(engaged);
     if let Some(payload) = shared.panic.into_inner().unwrap_or_else(PoisonError::into_inner) {
         panic::resume_unwind(payload);
@@ -261,8 +255,8 @@ mod tests {
     /// other sleeps, then writes to the caller's frame. Returns whether the
     /// call panicked with the part's message, and whether the write had
     /// happened by the time the panic reached the caller; `None` if the
-    /// parts did not go one to each thread (a helper busy elsewhere, or slow
-    /// to wake), so there was no split to test.
+    /// parts did not go one to each thread (the helper was busy elsewhere),
+    /// so there was no split to test.
     fn panicking_job(panic_on_caller: bool) -> Option<(bool, bool)> {
         let caller = thread::current().id();
         let on_caller = |id: ThreadId| id == caller;
