@@ -26,7 +26,7 @@ nn::network! {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (train_all, mut test) = stratified_split(&digits::<f32>(), 0.2, 42)?;
     let (mut train, mut val) = stratified_split(&train_all, 0.1, 43)?;
-    let scaler = Standardizer::fit(&train);
+    let scaler = Standardizer::fit(&train)?;
     for part in [&mut train, &mut val, &mut test] {
         scaler.apply(part)?;
     }

@@ -20,33 +20,10 @@ use nn::prelude::*;
 #[path = "common/inception.rs"]
 mod inception;
 
+use inception::parts::stem_gradient;
 use inception::{Heads, HeadsBn, NoHeads, NoHeadsBn};
 
 const EPOCHS: usize = 18;
-
-/// The L2 norm of the stem convolution's weight gradient after one forward
-/// and backward on `data`, with the auxiliary heads' weighted gradients
-/// added when `heads` is set (a network without heads has none to add).
-fn stem_gradient<M: Model<f32>>(net: &mut M, data: &Dataset<f32>, heads: bool) -> f64 {
-    net.zero_grad();
-    let y = net.forward_view(data.inputs().as_view()).expect("digits are 64 wide");
-    let mut grad = nn::nalgebra::DMatrix::zeros(y.nrows(), y.ncols());
-    Loss::SoftmaxCrossEntropy.value_and_grad(y, data.targets(), grad.as_view_mut()).expect("digit labels");
-    if heads {
-        for h in 0..net.aux_heads() {
-            let (weight, out) = net.aux_output(h).expect("head exists");
-            let mut g = nn::nalgebra::DMatrix::zeros(out.nrows(), out.ncols());
-            Loss::SoftmaxCrossEntropy.value_and_grad(out, data.targets(), g.as_view_mut()).expect("digit labels");
-            g *= weight as f32;
-            net.set_aux_grad(h, g.as_view()).expect("same batch");
-        }
-    }
-    net.backward_params_view(grad.as_view()).expect("same batch");
-    let stem = net.parameters().into_iter().find(|p| p.name == "0.weight").expect("stem convolution");
-    let norm = stem.grad.iter().map(|g| (*g as f64).powi(2)).sum::<f64>().sqrt();
-    net.zero_grad();
-    norm
-}
 
 fn train<M: Model<f32>>(net: &mut M, train: &Dataset<f32>, test: &Dataset<f32>, label: &str) -> f64 {
     let started = Instant::now();
@@ -92,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // the 1437 training digits exactly within 30 epochs and stops improving on
     // the test set (98.33 % at best).
     train_set = with_shifts(&train_set)?;
-    let scaler = Standardizer::fit(&train_set);
+    let scaler = Standardizer::fit(&train_set)?;
     scaler.apply(&mut train_set)?;
     scaler.apply(&mut test)?;
     let started = Instant::now();

@@ -17,7 +17,10 @@ pub mod prelude {
 }
 
 /// The path generated code uses to reach the runtime; not a public API.
+/// Also the standard items its signatures name, so that a user's own
+/// `Result` or `String` cannot change what they mean.
 #[doc(hidden)]
 pub mod __private {
     pub use nn_runtime::*;
+    pub use std::{convert::AsRef, marker::Sized, path::Path, result::Result, string::String, vec::Vec};
 }

@@ -17,7 +17,7 @@ nn::network! {
 #[test]
 fn residual_network_reaches_97_percent_on_the_digits_test_split() {
     let (mut train, mut test) = stratified_split(&digits::<f32>(), 0.2, 42).unwrap();
-    let scaler = Standardizer::fit(&train);
+    let scaler = Standardizer::fit(&train).unwrap();
     scaler.apply(&mut train).unwrap();
     scaler.apply(&mut test).unwrap();
     let mut net = DigitNet::<f32>::seeded(42);

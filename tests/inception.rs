@@ -5,61 +5,28 @@
 
 use nn::data::{digits, stratified_split, Dataset, Standardizer};
 use nn::diagnostics::GradientFlow;
-use nn::nalgebra::DMatrix;
 use nn::prelude::*;
 
-nn::network! {
-    pub struct SmallInception((1, 8, 8) -> 10) {
-        conv2d(8, kernel = 3, padding = 1), batch_norm, relu,
-        parallel {
-            branch { conv2d(4, kernel = 1), relu },
-            branch { conv2d(4, kernel = 1), relu, conv2d(6, kernel = 3, padding = 1), relu },
-            branch { conv2d(2, kernel = 1), relu, conv2d(4, kernel = 5, padding = 2), relu },
-            branch { max_pool(3, stride = 1, padding = 1), conv2d(2, kernel = 1), relu },
-        },
-        aux_head(weight = 0.3) { avg_pool(2), conv2d(4, kernel = 1), relu, flatten, dense(10) },
-        max_pool(2),
-        parallel {
-            branch { conv2d(8, kernel = 1), relu },
-            branch { conv2d(6, kernel = 1), relu, conv2d(8, kernel = 3, padding = 1), relu },
-            branch { conv2d(2, kernel = 1), relu, conv2d(4, kernel = 5, padding = 2), relu },
-            branch { max_pool(3, stride = 1, padding = 1), conv2d(4, kernel = 1), relu },
-        },
-        aux_head(weight = 0.3) { avg_pool(2), conv2d(4, kernel = 1), relu, flatten, dense(10) },
-        global_avg_pool,
-        dense(10),
-    }
+#[path = "../examples/common/inception_parts.rs"]
+#[macro_use]
+mod inception_parts;
+
+use inception_parts::stem_gradient;
+
+inception! {
+    /// The example's `Heads` at half its widths, with batch norm after the stem.
+    SmallInception: stem [conv2d(8, kernel = 3, padding = 1), batch_norm, relu],
+    branch_norm [],
+    modules [4, 4, 6, 2, 4, 2] [8, 6, 8, 2, 4, 4],
+    head [aux_head(weight = 0.3) { avg_pool(2), conv2d(4, kernel = 1), relu, flatten, dense(10) },],
 }
 
 fn split() -> (Dataset<f32>, Dataset<f32>) {
     let (mut train, mut test) = stratified_split(&digits::<f32>(), 0.2, 42).unwrap();
-    let scaler = Standardizer::fit(&train);
+    let scaler = Standardizer::fit(&train).unwrap();
     scaler.apply(&mut train).unwrap();
     scaler.apply(&mut test).unwrap();
     (train, test)
-}
-
-/// ||dL/dW_stem|| after one forward and backward on `data`, with the heads'
-/// weighted gradients added when `heads` is set.
-fn stem_gradient(net: &mut SmallInception, data: &Dataset<f32>, heads: bool) -> f64 {
-    net.zero_grad();
-    let y = net.forward_view(data.inputs().as_view()).unwrap();
-    let mut grad = DMatrix::zeros(y.nrows(), y.ncols());
-    Loss::SoftmaxCrossEntropy.value_and_grad(y, data.targets(), grad.as_view_mut()).unwrap();
-    if heads {
-        for h in 0..net.aux_heads() {
-            let (weight, out) = net.aux_output(h).unwrap();
-            let mut g = DMatrix::zeros(out.nrows(), out.ncols());
-            Loss::SoftmaxCrossEntropy.value_and_grad(out, data.targets(), g.as_view_mut()).unwrap();
-            g *= weight as f32;
-            net.set_aux_grad(h, g.as_view()).unwrap();
-        }
-    }
-    net.backward_view(grad.as_view()).unwrap();
-    let stem = net.parameters().into_iter().find(|p| p.name == "0.weight").unwrap();
-    let norm = stem.grad.iter().map(|g| (*g as f64).powi(2)).sum::<f64>().sqrt();
-    net.zero_grad();
-    norm
 }
 
 #[test]

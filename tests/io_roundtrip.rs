@@ -208,7 +208,7 @@ nn::network! {
 
 fn iris_split() -> (Dataset<f64>, Dataset<f64>) {
     let (mut train, mut val) = stratified_split(&iris::<f64>(), 0.3, 0).unwrap();
-    let scaler = Standardizer::fit(&train);
+    let scaler = Standardizer::fit(&train).unwrap();
     scaler.apply(&mut train).unwrap();
     scaler.apply(&mut val).unwrap();
     (train, val)
@@ -270,10 +270,17 @@ fn a_failed_checkpoint_is_an_error_and_keeps_the_trained_weights() {
     let mut net = IrisNet::<f64>::seeded(0);
     let e = trainer(10).checkpoint(&path).fit(&mut net, &train, Some(&val)).unwrap_err();
     match &e {
-        TrainError::Checkpoint { epoch: 1, reason } => assert!(reason.contains("nn-no-such-folder-5e2a"), "{reason}"),
+        TrainError::Checkpoint { epoch: 1, source } => {
+            assert!(source.to_string().contains("nn-no-such-folder-5e2a"), "{source}");
+            assert_eq!(source.path(), Some(path.as_path()));
+        }
         other => panic!("expected a checkpoint error after epoch 1, got {other:?}"),
     }
     assert!(e.to_string().contains("epoch 1"), "{e}");
+    // The causes are kept, not only their text: the SaveError, then the I/O error under it.
+    let save = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<nn::io::SaveError>()).expect("SaveError");
+    let io = std::error::Error::source(save).and_then(|s| s.downcast_ref::<std::io::Error>()).expect("io::Error");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
 
     let mut one_epoch = IrisNet::<f64>::seeded(0);
     trainer(1).fit(&mut one_epoch, &train, Some(&val)).unwrap();

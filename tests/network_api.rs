@@ -3,7 +3,7 @@
 //! the `Model` view and its auxiliary-head hooks.
 
 use nn::prelude::*;
-use nn::ShapeError;
+use nn::{ItemKind, ShapeError};
 
 nn::network! {
     /// Deterministic in training (no dropout, no batch statistics), so
@@ -165,10 +165,10 @@ fn probe_shows_top_level_items_in_order() {
     net.backward(&Batch::<f64, 2>::from_element(2, 1.0));
     let mut seen = Vec::new();
     net.probe(&mut |p| seen.push((p.index, p.kind, p.output.map(|o| o.ncols()))));
-    assert_eq!(seen[0], (0, "dense", Some(2)));
-    assert_eq!(seen[1], (1, "tanh", Some(2)));
-    assert_eq!((seen[2].0, seen[2].1), (2, "residual"));
-    assert_eq!(seen[3], (3, "dense", Some(2)));
+    assert_eq!(seen[0], (0, ItemKind::Dense, Some(2)));
+    assert_eq!(seen[1], (1, ItemKind::Tanh, Some(2)));
+    assert_eq!((seen[2].0, seen[2].1), (2, ItemKind::Residual));
+    assert_eq!(seen[3], (3, ItemKind::Dense, Some(2)));
     assert_eq!(seen.len(), 4);
 }
 

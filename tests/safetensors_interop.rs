@@ -1,8 +1,7 @@
 //! Interchange with PyTorch for `network!` networks, both directions, through
 //! the files `tools/reference/safetensors_interop.py` writes and reads
-//! (`tools/reference/out/`): an MLP, a residual network and a convolutional
-//! network with `batch_norm` over channels. The LSTM network is in
-//! nn-runtime/tests/safetensors_io.rs.
+//! (`tools/reference/out/`): an MLP, a residual network, an LSTM sequence
+//! network and a convolutional network with `batch_norm` over channels.
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +28,14 @@ nn::network! {
         dense(8), relu,
         residual(projection) { dense(6), relu, dense(6) },
         dense(3),
+    }
+}
+
+nn::network! {
+    /// The script's `LstmNet`: an `LSTMCell(3, 5)` named 0 run over the steps,
+    /// the last `h` into a `Linear(5, 2)` named 2.
+    pub struct Lstm(seq 3 -> 2) {
+        lstm(5), last, dense(2),
     }
 }
 
@@ -93,6 +100,11 @@ fn loads_pytorch_residual_projection_net_and_matches_its_outputs() {
 }
 
 #[test]
+fn loads_pytorch_lstm_net_and_matches_its_outputs() {
+    loads_pytorch(Lstm::<f64>::load_safetensors(reference("torch_lstm.safetensors")), "torch_lstm");
+}
+
+#[test]
 fn loads_pytorch_cnn_with_batch_norm_2d_and_matches_its_outputs() {
     loads_pytorch(Cnn::<f64>::load_safetensors(reference("torch_cnn.safetensors")), "torch_cnn");
 }
@@ -111,15 +123,17 @@ fn state<T: Float, M: Model<T>>(m: &M) -> State<T> {
 /// nn -> PyTorch: `tools/reference/safetensors_interop.py` loads these
 /// committed files with `load_state_dict(strict=True)` and checks PyTorch's
 /// outputs against ours. This test pins the committed files to what this
-/// code writes; with `NN_WRITE_REFERENCE=1` it rewrites them.
-fn committed_file_is_what_we_write<T: Float, M: Model<T>>(make: fn(u64) -> M, name: &str) {
+/// code writes; with `NN_WRITE_REFERENCE=1` it rewrites them. Samples have
+/// `steps` steps of `M::INPUT` features (1 for a network without sequences).
+fn committed_file_is_what_we_write<T: Float, M: Model<T>>(make: fn(u64) -> M, name: &str, steps: usize) {
     let (file, io) = (format!("nn_{name}.safetensors"), format!("nn_{name}_io.safetensors"));
+    let rows = steps * M::INPUT;
     let mut m = make(5);
     scramble(&mut m, 11);
     for s in 0..3 {
-        m.forward_view(input(M::INPUT, 6, 200 + s).map(T::of).as_view()).unwrap();
+        m.forward_view(input(rows, 6, 200 + s).map(T::of).as_view()).unwrap();
     }
-    let x = input(M::INPUT, 5, 300);
+    let x = input(rows, 5, 300);
     let y = m.predict_view(x.map(T::of).as_view()).unwrap().map(|v| v.as_f64());
     if std::env::var_os("NN_WRITE_REFERENCE").is_some() {
         nn::io::save_safetensors(&m, reference(&file)).unwrap();
@@ -143,15 +157,20 @@ fn committed_file_is_what_we_write<T: Float, M: Model<T>>(make: fn(u64) -> M, na
 
 #[test]
 fn committed_mlp_file_for_pytorch_is_what_we_write() {
-    committed_file_is_what_we_write(Mlp::<f32>::seeded, "mlp");
+    committed_file_is_what_we_write(Mlp::<f32>::seeded, "mlp", 1);
 }
 
 #[test]
 fn committed_resnet_file_for_pytorch_is_what_we_write() {
-    committed_file_is_what_we_write(ResNet::<f64>::seeded, "resnet");
+    committed_file_is_what_we_write(ResNet::<f64>::seeded, "resnet", 1);
+}
+
+#[test]
+fn committed_lstm_file_for_pytorch_is_what_we_write() {
+    committed_file_is_what_we_write(Lstm::<f64>::seeded, "lstm", 4);
 }
 
 #[test]
 fn committed_cnn_file_for_pytorch_is_what_we_write() {
-    committed_file_is_what_we_write(Cnn::<f64>::seeded, "cnn");
+    committed_file_is_what_we_write(Cnn::<f64>::seeded, "cnn", 1);
 }

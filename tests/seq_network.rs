@@ -4,7 +4,7 @@
 
 use nn::prelude::*;
 use nn::testing::grad_check_at;
-use nn::ShapeError;
+use nn::{ItemKind, ShapeError};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -182,9 +182,9 @@ fn probe_shows_every_step_before_last_and_one_vector_after() {
     assert_eq!(
         seen,
         [
-            (0, "lstm", Some((8, 12)), Some((2, 12))),
-            (1, "last", Some((8, 3)), Some((8, 12))),
-            (2, "dense", Some((1, 3)), Some((8, 3))),
+            (0, ItemKind::Lstm, Some((8, 12)), Some((2, 12))),
+            (1, ItemKind::Last, Some((8, 3)), Some((8, 12))),
+            (2, ItemKind::Dense, Some((1, 3)), Some((8, 3))),
         ]
     );
 }

@@ -21,7 +21,7 @@ nn::network! {
 #[test]
 fn trainer_fits_a_generated_network_with_an_aux_head() {
     let (mut train, mut val) = stratified_split(&iris::<f64>(), 0.2, 0).unwrap();
-    let scaler = Standardizer::fit(&train);
+    let scaler = Standardizer::fit(&train).unwrap();
     scaler.apply(&mut train).unwrap();
     scaler.apply(&mut val).unwrap();
     let mut net = IrisNet::<f64>::seeded(0);

@@ -54,7 +54,7 @@ pub fn mean_gain(flow: &GradientFlow) -> f64 {
 /// The digits, split 80/20 (stratified, seeded) and standardized on the training part.
 pub fn data() -> (Dataset<f32>, Dataset<f32>) {
     let (mut train, mut test) = stratified_split(&digits::<f32>(), 0.2, 7).expect("0.2 is a valid fraction");
-    let s = Standardizer::fit(&train);
+    let s = Standardizer::fit(&train).expect("the digits are finite");
     s.apply(&mut train).expect("same width");
     s.apply(&mut test).expect("same width");
     (train, test)

@@ -2,8 +2,8 @@
 //! error, never panic, and leave the model untouched on error.
 //!
 //! libFuzzer needs a nightly toolchain and `cargo install cargo-fuzz`; from `fuzz/`:
-//! `nice cargo +nightly fuzz run load corpus/load seeds -- -dict=load.dict -max_total_time=300`
-//! (`seeds/` holds valid f32 and f64 files for this network; `corpus/` is not committed).
+//! `mkdir -p corpus/load && nice cargo +nightly fuzz run load corpus/load seeds/load -- -dict=load.dict -max_total_time=300`
+//! (`seeds/load/` holds valid f32 and f64 files for this network; `corpus/` is not committed).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

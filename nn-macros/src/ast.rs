@@ -1,8 +1,10 @@
-//! The checked network: every item resolved to a kind with its arguments and
-//! defaults applied, and its input and output shapes inferred.
+//! The checked network: every item resolved to its entry in the item table,
+//! its options to values (defaults applied), and its input and output
+//! shapes inferred.
 
 use std::fmt;
 
+use crate::items::{self, DefaultValue, InitRef, Item, Opt, Ty};
 use crate::parse;
 
 /// What flows between items: a vector of a width, or a channel-major image
@@ -19,6 +21,14 @@ impl Dims {
         match self {
             Dims::Vector(n) => n,
             Dims::Image { c, h, w } => c * h * w,
+        }
+    }
+
+    /// The channels of an image, the width of a vector.
+    pub fn channels(self) -> usize {
+        match self {
+            Dims::Vector(n) => n,
+            Dims::Image { c, .. } => c,
         }
     }
 }
@@ -41,145 +51,149 @@ pub struct Net<'a> {
     pub body: List,
 }
 
+impl Net<'_> {
+    /// Whether it takes sequences (`seq N`).
+    pub fn is_sequence(&self) -> bool {
+        matches!(self.src.input, parse::Shape::Seq { .. })
+    }
+}
+
 /// An item list (the network's top level or a block body): items chained.
 pub struct List {
     pub items: Vec<Node>,
-    pub input: Dims,
     pub output: Dims,
 }
 
 pub struct Node {
-    pub kind: Kind,
-    /// The item's `network!` spelling (`"dense"`, `"residual"`), as `Probe::kind` reports it.
-    pub name: &'static str,
+    pub item: &'static Item,
+    /// A value for each of the item's options, in table order.
+    pub args: Vec<Val>,
+    /// The item's body, or the bodies of `parallel`'s branches.
+    pub bodies: Vec<List>,
     pub input: Dims,
     pub output: Dims,
 }
 
-pub enum Kind {
-    Dense {
-        out: usize,
-        init: Init,
-        init_is_default: bool,
-        bias: bool,
-    },
-    Activation(Act),
-    Prelu {
-        init: f64,
-    },
-    BatchNorm {
-        momentum: f64,
-        eps: f64,
-    },
-    /// Convolution of the input image to `out` channels.
-    Conv2d {
-        out: usize,
-        window: Window,
-        init: Init,
-        init_is_default: bool,
-        bias: bool,
-    },
-    MaxPool(Window),
-    AvgPool(Window),
-    GlobalAvgPool,
-    Flatten,
-    LayerNorm {
-        eps: f64,
-    },
-    Dropout {
-        p: f64,
-    },
-    Residual(List),
-    ResidualProjection(List),
-    Highway(List),
-    Concat(List),
-    Parallel(Vec<List>),
-    AuxHead {
-        weight: f64,
-        body: List,
-    },
-    Repeat {
-        k: usize,
-        body: List,
-    },
-    /// `rnn(h)`, `lstm(h)`, `gru(h)`: runs over every step of a `seq` network.
-    Recurrent {
-        cell: Cell,
-        hidden: usize,
-        recurrent_init: Init,
-        forget_bias: Option<f64>,
-    },
-    /// The final step of a sequence.
-    Last,
+/// An option's value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Val {
+    Count(usize),
+    Real(f64),
+    /// A `bool`, or whether a keyword option was written.
+    Flag(bool),
+    Init(InitVal),
+    /// An option that is off (`forget_bias` not given).
+    Absent,
 }
 
-/// A recurrent cell, as the runtime's `nn::rnn` aliases.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Cell {
-    Rnn,
-    Lstm,
-    Gru,
+/// An initializer with every option's value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InitVal {
+    pub name: &'static str,
+    pub args: Vec<f64>,
+    /// Chosen by the default-init rule rather than written.
+    pub by_rule: bool,
 }
 
-/// A square window moved over an image, as the runtime's `Window2d`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Window {
-    pub kernel: usize,
-    pub stride: usize,
-    pub padding: usize,
-}
+impl InitVal {
+    pub fn of(r: InitRef, by_rule: bool) -> Self {
+        InitVal { name: r.name, args: r.args.to_vec(), by_rule }
+    }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Act {
-    Identity,
-    Sigmoid,
-    Tanh,
-    Relu,
-    LeakyRelu { slope: f64 },
-    Elu { alpha: f64 },
-    Selu,
-    Gelu,
-    Swish,
-    Mish,
-    Softplus,
-}
-
-/// An initializer, as the runtime's `nn::Init`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Init {
-    Zeros,
-    Constant(f64),
-    Uniform(f64),
-    Normal(f64),
-    XavierUniform,
-    XavierNormal,
-    HeUniform,
-    HeNormal,
-    LecunNormal,
-    Orthogonal { gain: f64 },
-}
-
-impl Init {
-    /// As the runtime's `Display for Init`, for the summary.
+    /// As the runtime's `Display for Init`: required options by position,
+    /// optional ones by name (`constant(0.1)`, `orthogonal(gain = 1)`).
     pub fn describe(&self) -> String {
-        match self {
-            Init::Zeros => "zeros".into(),
-            Init::Constant(c) => format!("constant({c})"),
-            Init::Uniform(a) => format!("uniform({a})"),
-            Init::Normal(s) => format!("normal({s})"),
-            Init::XavierUniform => "xavier_uniform".into(),
-            Init::XavierNormal => "xavier_normal".into(),
-            Init::HeUniform => "he_uniform".into(),
-            Init::HeNormal => "he_normal".into(),
-            Init::LecunNormal => "lecun_normal".into(),
-            Init::Orthogonal { gain } => format!("orthogonal(gain = {gain})"),
+        let init = items::find_initializer(self.name).expect("initializers are resolved from the table");
+        if init.options.is_empty() {
+            return self.name.to_string();
+        }
+        let args: Vec<String> = init
+            .options
+            .iter()
+            .zip(&self.args)
+            .map(|(o, v)| if o.is_required() { format!("{v}") } else { format!("{} = {v}", o.name) })
+            .collect();
+        format!("{}({})", self.name, args.join(", "))
+    }
+}
+
+impl Node {
+    fn val(&self, name: &str) -> &Val {
+        let at = self.item.options.iter().position(|o| o.name == name);
+        at.map(|i| &self.args[i]).unwrap_or_else(|| panic!("`{}` has no option `{name}`", self.item.name))
+    }
+
+    pub fn count(&self, name: &str) -> usize {
+        match self.val(name) {
+            Val::Count(c) => *c,
+            v => panic!("`{name}` of `{}` is not a count: {v:?}", self.item.name),
+        }
+    }
+
+    pub fn real(&self, name: &str) -> Option<f64> {
+        match self.val(name) {
+            Val::Real(r) => Some(*r),
+            Val::Absent => None,
+            v => panic!("`{name}` of `{}` is not a real: {v:?}", self.item.name),
+        }
+    }
+
+    pub fn flag(&self, name: &str) -> bool {
+        match self.val(name) {
+            Val::Flag(b) => *b,
+            Val::Absent => false,
+            v => panic!("`{name}` of `{}` is not a flag: {v:?}", self.item.name),
+        }
+    }
+
+    pub fn init(&self, name: &str) -> &InitVal {
+        match self.val(name) {
+            Val::Init(i) => i,
+            v => panic!("`{name}` of `{}` is not an initializer: {v:?}", self.item.name),
+        }
+    }
+
+    /// The window of a convolution or pool: kernel, stride, padding.
+    pub fn window(&self) -> [usize; 3] {
+        [self.count("kernel"), self.count("stride"), self.count("padding")]
+    }
+
+    /// The `init` options chosen by the default-init rule, to fill in.
+    pub fn rule_inits(&mut self) -> impl Iterator<Item = &mut InitVal> {
+        self.args.iter_mut().filter_map(|v| match v {
+            Val::Init(i) if i.by_rule => Some(i),
+            _ => None,
+        })
+    }
+
+    /// Each option with its value, for the summary.
+    pub fn options(&self) -> impl Iterator<Item = (&'static Opt, &Val)> {
+        self.item.options.iter().zip(&self.args)
+    }
+
+    /// Whether `val` is `opt`'s default here (for the summary: show it or not).
+    pub fn is_default(&self, opt: &Opt, val: &Val) -> bool {
+        match (val, opt.default) {
+            (Val::Real(v), DefaultValue::Real(d)) => *v == d,
+            (Val::Flag(v), DefaultValue::Bool(d)) => *v == d,
+            (Val::Count(v), DefaultValue::Count(d)) => *v as u64 == d,
+            (v, DefaultValue::SameAs(other)) => v == self.val(other),
+            (Val::Absent, DefaultValue::Absent) => true,
+            _ => false,
         }
     }
 }
 
-/// The default initializer of recurrent weights (each gate's block of `weight_hh`).
-pub const RECURRENT_INIT: Init = Init::Orthogonal { gain: 1.0 };
-
-/// The initializer of block-owned weights (residual projection, highway gate):
-/// they feed no activation of their own, so Xavier, as for an output layer.
-pub const BLOCK_INIT: Init = Init::XavierUniform;
+impl Val {
+    /// As the summary writes it: reals as Rust prints `{:?}` (`0.1`, `1e-5`).
+    pub fn describe(&self, opt: &Opt) -> String {
+        match self {
+            Val::Count(c) => c.to_string(),
+            Val::Real(r) => format!("{r:?}"),
+            Val::Flag(_) if opt.ty == Ty::Keyword => opt.name.to_string(),
+            Val::Flag(b) => b.to_string(),
+            Val::Init(i) => i.describe(),
+            Val::Absent => String::new(),
+        }
+    }
+}

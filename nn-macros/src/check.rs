@@ -1,14 +1,16 @@
-//! Shape inference (vector widths and `(C, H, W)` images) and every validation. Errors go into the [`Ctxt`]; after a
-//! mistake the check goes on (with the width a block keeps, or with the width
-//! unknown until the next `dense` fixes it), so one build reports every
-//! mistake, and a width is only complained about when it is known.
+//! Shape inference (vector widths and `(C, H, W)` images) and every
+//! validation, reading what each item is from the item table. Errors go into
+//! the [`Ctxt`]; after a mistake the check goes on (with the width a block
+//! keeps, or with the width unknown until the next `dense` fixes it), so one
+//! build reports every mistake, and a width is only complained about when it
+//! is known.
 
 use proc_macro2::Span;
 use syn::Ident;
 
-use crate::ast::{Act, Dims, Init, Kind, List, Net, Node, Window};
+use crate::ast::{Dims, InitVal, List, Net, Node, Val};
 use crate::ctxt::Ctxt;
-use crate::names::{self, Param, Ty};
+use crate::items::{self, Body, DefaultValue, Family, Form, Item, Needs, Opt, Place, Ty};
 use crate::parse::{self, Args, Shape, Value};
 use crate::suggest::{closest, hint};
 
@@ -27,11 +29,15 @@ pub fn network<'a>(cx: &Ctxt, src: &'a parse::Network) -> Option<Net<'a>> {
         }
     };
     let output = positive(cx, &src.output, "output width");
-    let env = Env { top: true, net_output: output };
-    let what = format!("network `{}`", src.ident);
     let (body, last) = match &src.input {
-        Shape::Seq { keyword, .. } => seq::items(cx, src, *keyword, input, &env),
-        _ => list(cx, &src.items, input, &env, &what),
+        Shape::Seq { keyword, .. } => {
+            let env = Env { top: true, sequence: true, net_output: output };
+            seq::items(cx, src, *keyword, input, &env)
+        }
+        _ => {
+            let env = Env { top: true, sequence: false, net_output: output };
+            list(cx, &src.items, input, &env, &format!("network `{}`", src.ident))
+        }
     };
     match (last, output) {
         (Some(last @ Dims::Image { c, .. }), Some(declared)) => cx.error(
@@ -79,6 +85,8 @@ fn positive(cx: &Ctxt, w: &parse::Int, what: &str) -> Option<usize> {
 struct Env {
     /// The network's top level: the only place for `aux_head`.
     top: bool,
+    /// The top level of a `seq` network: the only place for recurrent items and `last`.
+    sequence: bool,
     /// What auxiliary heads must produce.
     net_output: Option<usize>,
 }
@@ -91,194 +99,176 @@ fn list(cx: &Ctxt, items: &parse::Items, input: Option<Dims>, env: &Env, what: &
         cx.error(items.span, format!("empty {what}: it needs at least one item, such as `dense(16)` or `relu`"));
         return (None, None);
     }
-    let mut width = input;
-    let mut nodes = Some(Vec::new());
+    let mut chain = Chain::new(input);
     for item in &items.list {
-        let (node, out) = resolve(cx, item, width, env);
-        match (node, &mut nodes) {
-            (Some(n), Some(v)) => v.push(n),
-            _ => nodes = None,
-        }
-        width = out;
+        let (node, out) = resolve(cx, item, chain.width, env);
+        chain.push(node, out);
     }
-    let list = match (nodes, input, width) {
-        (Some(mut items), Some(input), Some(output)) => {
-            default_inits(&mut items);
-            Some(List { items, input, output })
-        }
-        _ => None,
-    };
-    (list, width)
+    chain.finish()
 }
 
-/// Gives every `dense` and `conv2d` without `init = ...` the initializer that suits the
-/// activation that follows it (looking through normalization and dropout):
-/// He for the ReLU family, LeCun normal for SELU, Xavier otherwise.
+/// An item list being checked: the nodes so far (`None` after a mistake) and
+/// the width reached (`None` when unknown).
+struct Chain {
+    input: Option<Dims>,
+    nodes: Option<Vec<Node>>,
+    width: Option<Dims>,
+}
+
+impl Chain {
+    fn new(input: Option<Dims>) -> Self {
+        Chain { input, nodes: Some(Vec::new()), width: input }
+    }
+
+    fn push(&mut self, node: Option<Node>, out: Option<Dims>) {
+        match (node, &mut self.nodes) {
+            (Some(n), Some(v)) => v.push(n),
+            _ => self.nodes = None,
+        }
+        self.width = out;
+    }
+
+    /// The list, with the default initializers chosen, if every item resolved.
+    fn finish(self) -> (Option<List>, Option<Dims>) {
+        let list = match (self.nodes, self.input, self.width) {
+            (Some(mut items), Some(_), Some(output)) => {
+                default_inits(&mut items);
+                Some(List { items, output })
+            }
+            _ => None,
+        };
+        (list, self.width)
+    }
+}
+
+/// Gives every `init` left to the default-init rule the initializer that
+/// suits the item after it (looking past normalization and dropout): He for
+/// the ReLU family, LeCun normal for SELU, Xavier otherwise.
 fn default_inits(items: &mut [Node]) {
     for i in 0..items.len() {
-        if !matches!(
-            items[i].kind,
-            Kind::Dense { init_is_default: true, .. } | Kind::Conv2d { init_is_default: true, .. }
-        ) {
-            continue;
-        }
-        let next = items[i + 1..].iter().map(|n| n.name).find(|n| !names::TRANSPARENT_FOR_INIT.contains(n));
-        let chosen = match next {
-            Some(n) if names::RELU_FAMILY.contains(&n) => Init::HeNormal,
-            Some(names::SELU) => Init::LecunNormal,
-            _ => Init::XavierUniform,
-        };
-        if let Kind::Dense { init, .. } | Kind::Conv2d { init, .. } = &mut items[i].kind {
-            *init = chosen;
+        let next = items[i + 1..].iter().map(|n| n.item).find(|item| !item.transparent_for_init);
+        let chosen = next.map_or(Family::Other, |item| item.family).init_before();
+        for init in items[i].rule_inits() {
+            *init = InitVal::of(chosen, true);
         }
     }
 }
 
-/// Resolves one item at input width `n`: its node (when everything about it is
-/// right and `n` is known) and its output width (when known).
+/// Resolves one item at input shape `n`: its node (when everything about it
+/// is right and `n` is known) and its output shape (when known).
 fn resolve(cx: &Ctxt, item: &parse::Item, n: Option<Dims>, env: &Env) -> (Option<Node>, Option<Dims>) {
     let name = item.name.to_string();
     let span = item.name.span();
-    if name == names::BRANCH {
+    if name == items::BRANCH {
         cx.error(span, "`branch { .. }` can only appear directly inside `parallel { .. }`");
         return (None, None);
     }
-    let Some(&layer) = names::LAYERS.iter().find(|l| **l == name) else {
-        cx.error(span, format!("unknown layer `{name}`{}", hint(&name, names::LAYERS)));
-        // A typo of a layer that keeps the width most likely keeps it too:
+    let Some(def) = items::find(&name) else {
+        let names = items::names();
+        cx.error(span, format!("unknown layer `{name}`{}", hint(&name, &names)));
+        // A typo of an item that keeps the width most likely keeps it too:
         // going on with `n` lets later width errors still be found.
-        let keeps_width = closest(&name, names::LAYERS).is_some_and(|l| names::KEEPS_WIDTH.contains(&l));
+        let keeps_width = closest(&name, &names).and_then(items::find).is_some_and(Item::keeps_width);
         return (None, n.filter(|_| keeps_width));
     };
-    if names::RECURRENT.contains(&layer) || layer == names::LAST {
-        seq::misplaced(cx, item, layer, env);
-        return (None, if layer == names::LAST { n } else { None });
+    if def.place == Place::Sequence && !env.sequence {
+        seq::misplaced(cx, item, def, env);
+        return (None, n.filter(|_| def.form == Form::Last));
     }
-    let body = match (names::takes_body(layer), &item.body) {
-        (true, None) => {
-            cx.error(span, format!("`{layer}` needs a body: `{}`", names::example(layer)));
+    let body = match (def.body, &item.body) {
+        (Body::List | Body::Branches, None) => {
+            cx.error(span, format!("`{name}` needs a body: `{}`", def.example));
             return (None, None);
         }
-        (false, Some(b)) => {
-            cx.error(b.span, format!("`{layer}` takes no `{{ .. }}` body"));
+        (Body::None, Some(b)) => {
+            cx.error(b.span, format!("`{name}` takes no `{{ .. }}` body"));
             None
         }
         (_, body) => body.as_ref(),
     };
-    let Some(args) = bind(cx, &item.name, layer, names::layer_params(layer), item.args.as_ref()) else {
-        return (None, n.filter(|_| names::KEEPS_WIDTH.contains(&layer)));
+    let Some(bound) = bind(cx, &item.name, def.name, def.options, item.args.as_ref(), def.example) else {
+        return (None, n.filter(|_| def.keeps_width()));
     };
-    let node = |kind, input, output| Node { kind, name: layer, input, output };
-    let same = |kind: Kind| (n.map(|n| node(kind, n, n)), n);
+    let args = bound.values(cx);
+    let node = |input: Dims, output: Dims, bodies: Vec<List>| -> Option<Node> {
+        let args = args.iter().cloned().collect::<Option<Vec<Val>>>()?;
+        Some(Node { item: def, args, bodies, input, output })
+    };
+    // An option's value; `None` when it is wrong, or when the item has no such option.
+    let value = |name: &str| def.options.iter().position(|o| o.name == name).and_then(|i| args[i].clone());
+    let count = |name: &str| match value(name) {
+        Some(Val::Count(c)) => Some(c),
+        _ => None,
+    };
 
-    match layer {
-        names::DENSE => {
-            let out = args.count(0).and_then(|w| width(cx, w, &args, 0));
-            let init = args.init(cx, 1);
-            let bias = args.bool(2).unwrap_or(true);
-            let (Some(out), Some(init)) = (out, init) else { return (None, out.map(Dims::Vector)) };
-            let kind =
-                Kind::Dense { out, init: init.unwrap_or(Init::XavierUniform), init_is_default: init.is_none(), bias };
-            let out = Dims::Vector(out);
-            if let Some(image @ Dims::Image { c, .. }) = n {
-                cx.error(
-                    span,
-                    format!(
-                        "`dense` needs a vector input, but gets the image {image}; write `flatten` (width {}) or \
-                         `global_avg_pool` (width {c}) before it",
-                        image.len()
-                    ),
-                );
-                return (None, Some(out));
-            }
-            (n.map(|n| node(kind, n, out)), Some(out))
+    let (node, out) = match def.form {
+        _ if def.needs == Needs::Image => {
+            let window = [count("kernel"), count("stride"), count("padding")];
+            let shapes = image_layer(cx, item, def, &bound, count("out"), window, n);
+            (shapes.and_then(|(input, output)| node(input, output, Vec::new())), shapes.map(|(_, output)| output))
         }
-        _ if names::IMAGE_LAYERS.contains(&layer) => image_layer(cx, item, layer, &args, n),
-        names::IDENTITY => same(Kind::Activation(Act::Identity)),
-        names::SIGMOID => same(Kind::Activation(Act::Sigmoid)),
-        names::TANH => same(Kind::Activation(Act::Tanh)),
-        names::RELU => same(Kind::Activation(Act::Relu)),
-        names::SELU => same(Kind::Activation(Act::Selu)),
-        names::GELU => same(Kind::Activation(Act::Gelu)),
-        names::SWISH | names::SILU => same(Kind::Activation(Act::Swish)),
-        names::MISH => same(Kind::Activation(Act::Mish)),
-        names::SOFTPLUS => same(Kind::Activation(Act::Softplus)),
-        names::LEAKY_RELU => match args.real(0, 0.01) {
-            Some(slope) => same(Kind::Activation(Act::LeakyRelu { slope })),
-            None => (None, n),
-        },
-        names::ELU => match args.real(0, 1.0) {
-            Some(alpha) => same(Kind::Activation(Act::Elu { alpha })),
-            None => (None, n),
-        },
-        names::PRELU => match args.real(0, 0.25) {
-            Some(init) => same(Kind::Prelu { init }),
-            None => (None, n),
-        },
-        names::BATCH_NORM => {
-            let momentum = args.real(0, 0.1).filter(|m| in_range(cx, &args, 0, (0.0..=1.0).contains(m), "[0, 1]"));
-            let eps = args.real(1, 1e-5).filter(|e| in_range(cx, &args, 1, *e > 0.0, "(0, inf)"));
-            match (momentum, eps) {
-                (Some(momentum), Some(eps)) => same(Kind::BatchNorm { momentum, eps }),
-                _ => (None, n),
-            }
+        Form::Activation | Form::Prelu | Form::BatchNorm | Form::LayerNorm | Form::Dropout | Form::Last => {
+            (n.and_then(|n| node(n, n, Vec::new())), n)
         }
-        names::LAYER_NORM => match args.real(0, 1e-5).filter(|e| in_range(cx, &args, 0, *e > 0.0, "(0, inf)")) {
-            Some(eps) => same(Kind::LayerNorm { eps }),
-            None => (None, n),
-        },
-        names::DROPOUT => {
-            let p = args.real(0, 0.0).filter(|p| {
-                let ok = (0.0..1.0).contains(p);
-                if !ok {
-                    cx.error(
-                        args.span(0),
-                        format!(
-                            "dropout probability must be in [0, 1), found {}: it is the share of units zeroed \
-                             in training (`dropout(0.1)` drops 10%), and 1 would drop everything",
-                            args.text(0)
-                        ),
-                    );
-                }
-                ok
-            });
-            match p {
-                Some(p) => same(Kind::Dropout { p }),
-                None => (None, n),
-            }
+        // The output is as wide as the item's width option says.
+        Form::Dense | Form::Recurrent { .. } => {
+            let width = def.options.iter().find(|o| o.ty == Ty::Width).expect("the item has a width");
+            let out = count(width.name).map(Dims::Vector);
+            (n.zip(out).and_then(|(n, out)| node(n, out, Vec::new())), out)
         }
-        _ => block(cx, item, layer, &args, body.expect("blocks have a body"), n, env),
+        _ => {
+            let body = body.expect("a block without a body returned above");
+            let (bodies, out) = block(cx, item, def, &bound, &value, body, n, env);
+            (bodies.zip(n).zip(out).and_then(|((bodies, n), out)| node(n, out, bodies)), out)
+        }
+    };
+    match (def.needs, n) {
+        // After an image, an item that needs vectors still gives its width, for the items after it.
+        (Needs::Vector, Some(image @ Dims::Image { c, .. })) if out.is_some() => {
+            cx.error(
+                span,
+                format!(
+                    "`{name}` needs a vector input, but gets the image {image}; write `flatten` (width {}) or \
+                     `global_avg_pool` (width {c}) before it",
+                    image.len()
+                ),
+            );
+            (None, out)
+        }
+        _ => (node, out),
     }
 }
 
-/// Checks a block (an item with a body) at input width `n`.
+/// Checks a block (an item with a body) at input shape `n`: the checked
+/// bodies (when they all resolved) and the block's output shape.
+#[allow(clippy::too_many_arguments)]
 fn block(
     cx: &Ctxt,
     item: &parse::Item,
-    layer: &'static str,
-    args: &Bound,
+    def: &'static Item,
+    bound: &Bound,
+    value: &dyn Fn(&str) -> Option<Val>,
     body: &parse::Items,
     n: Option<Dims>,
     env: &Env,
-) -> (Option<Node>, Option<Dims>) {
+) -> (Option<Vec<List>>, Option<Dims>) {
     let span = item.name.span();
-    let inner = Env { top: false, net_output: env.net_output };
+    let layer = def.name;
+    let inner = Env { top: false, sequence: false, net_output: env.net_output };
     let what = format!("`{layer}` body");
-    let node = |kind, input: Option<Dims>, output: Option<Dims>| -> Option<Node> {
-        Some(Node { kind, name: layer, input: input?, output: output? })
-    };
-    match layer {
-        names::RESIDUAL if args.present(0) => {
+    let one = |list: Option<List>| list.map(|l| vec![l]);
+    match def.form {
+        Form::Residual if bound.present("projection") => {
             let (list, m) = list(cx, body, n, &inner, &what);
-            (list.and_then(|l| node(Kind::ResidualProjection(l), n, m)), m)
+            (one(list), m)
         }
-        names::RESIDUAL | names::HIGHWAY => {
+        Form::Residual | Form::Highway => {
             let (list, m) = list(cx, body, n, &inner, &what);
             if let (Some(n), Some(m)) = (n, m) {
                 if n != m {
-                    let fix = if layer == names::RESIDUAL && matches!(n, Dims::Image { .. }) {
+                    let fix = if def.form == Form::Residual && matches!(n, Dims::Image { .. }) {
                         format!("y = x + body(x) needs the same shape; end the body with a `conv2d` that gives {n}")
-                    } else if layer == names::RESIDUAL {
+                    } else if def.form == Form::Residual {
                         format!(
                             "y = x + body(x) needs the same width; write `residual(projection) {{ .. }}` to add a \
                              learned projection of x, or end the body with `dense({n})`"
@@ -292,19 +282,18 @@ fn block(
                     return (None, Some(n));
                 }
             }
-            let kind = |l| if layer == names::RESIDUAL { Kind::Residual(l) } else { Kind::Highway(l) };
-            (list.and_then(|l| node(kind(l), n, n)), n)
+            (one(list), n)
         }
-        names::CONCAT => {
+        Form::Concat => {
             let (list, m) = list(cx, body, n, &inner, &what);
             let out = match (n, m) {
-                (Some(n), Some(m)) => join(cx, span, "concat", &[("the input", n), ("the body", m)]),
+                (Some(n), Some(m)) => join(cx, span, layer, &[("the input", n), ("the body", m)]),
                 _ => None,
             };
-            (list.and_then(|l| node(Kind::Concat(l), n, out)), out)
+            (one(list), out)
         }
-        names::PARALLEL => parallel(cx, body, n, &inner, span),
-        names::AUX_HEAD => {
+        Form::Parallel => parallel(cx, body, n, &inner, span),
+        Form::AuxHead => {
             if !env.top {
                 cx.error(
                     span,
@@ -312,7 +301,6 @@ fn block(
                      heads; move it out of the enclosing block",
                 );
             }
-            let weight = args.real(0, 0.0).filter(|w| in_range(cx, args, 0, *w >= 0.0, "[0, inf) (a loss weight)"));
             let (list, m) = list(cx, body, n, &inner, &what);
             if let (Some(m), Some(out)) = (m, env.net_output) {
                 if m != Dims::Vector(out) {
@@ -326,16 +314,13 @@ fn block(
                     return (None, n);
                 }
             }
-            match (weight, list) {
-                (Some(weight), Some(body)) if env.top => (node(Kind::AuxHead { weight, body }, n, n), n),
-                _ => (None, n),
-            }
+            (one(list).filter(|_| env.top), n)
         }
-        names::REPEAT => {
-            let k = args.count(0);
-            if k == Some(0) {
-                cx.error(args.span(0), "`repeat(0)` repeats nothing; write a count of at least 1, or remove the block");
-            }
+        Form::Repeat => {
+            let k = match value("k") {
+                Some(Val::Count(k)) => Some(k),
+                _ => None,
+            };
             let (list, m) = list(cx, body, n, &inner, &what);
             if let (Some(k @ 2..), Some(n), Some(m)) = (k, n, m) {
                 if n != m {
@@ -349,17 +334,11 @@ fn block(
                     return (None, Some(m));
                 }
             }
-            match (k, list) {
-                (Some(k @ 1..), Some(body)) => (node(Kind::Repeat { k: k as usize, body }, n, m), m),
-                _ => (None, m),
-            }
+            (one(list).filter(|_| k.is_some()), m)
         }
-        _ => unreachable!("every layer without a body is handled by `resolve`"),
+        _ => unreachable!("every item without a body is handled by `resolve`"),
     }
 }
-
-/// Most branches `Parallel` takes (its `Branches` impls cover tuples of 1 to 8).
-const MAX_BRANCHES: usize = 8;
 
 fn parallel(
     cx: &Ctxt,
@@ -367,13 +346,14 @@ fn parallel(
     n: Option<Dims>,
     inner: &Env,
     parallel_span: Span,
-) -> (Option<Node>, Option<Dims>) {
+) -> (Option<Vec<List>>, Option<Dims>) {
     if body.list.is_empty() {
         cx.error(body.span, "empty `parallel`: it needs at least one `branch { .. }`");
         return (None, None);
     }
-    if body.list.len() > MAX_BRANCHES {
-        cx.error(body.list[MAX_BRANCHES].name.span(), format!("`parallel` takes at most {MAX_BRANCHES} branches"));
+    let max = items::MAX_BRANCHES;
+    if body.list.len() > max {
+        cx.error(body.list[max].name.span(), format!("`parallel` takes at most {max} branches"));
     }
     let mut lists = Some(Vec::new());
     let mut outputs = Some(Vec::new());
@@ -396,18 +376,9 @@ fn parallel(
     let total = outputs.and_then(|outputs| {
         let labels: Vec<String> = (0..outputs.len()).map(|i| format!("branch {i}")).collect();
         let parts: Vec<(&str, Dims)> = labels.iter().map(String::as_str).zip(outputs).collect();
-        join(cx, parallel_span, names::PARALLEL, &parts)
+        join(cx, parallel_span, "parallel", &parts)
     });
-    if body.list.len() > MAX_BRANCHES {
-        return (None, total);
-    }
-    let node = match (lists, n, total) {
-        (Some(branches), Some(n), Some(total)) => {
-            Some(Node { kind: Kind::Parallel(branches), name: names::PARALLEL, input: n, output: total })
-        }
-        _ => None,
-    };
-    (node, total)
+    (lists.filter(|_| body.list.len() <= max), total)
 }
 
 /// The shape of `parts` stacked along their rows: widths add up, images
@@ -421,7 +392,7 @@ fn join(cx: &Ctxt, span: Span, layer: &str, parts: &[(&str, Dims)]) -> Option<Di
         Dims::Image { h, w, .. }
             if parts.iter().all(|(_, d)| matches!(*d, Dims::Image { h: h2, w: w2, .. } if (h2, w2) == (h, w))) =>
         {
-            let c = parts.iter().map(|(_, d)| if let Dims::Image { c, .. } = d { *c } else { 0 }).sum();
+            let c = parts.iter().map(|(_, d)| d.channels()).sum();
             Some(Dims::Image { c, h, w })
         }
         _ if parts.iter().all(|(_, d)| matches!(d, Dims::Image { .. })) => {
@@ -450,41 +421,27 @@ fn join(cx: &Ctxt, span: Span, layer: &str, parts: &[(&str, Dims)]) -> Option<Di
     }
 }
 
-/// Checks an image layer (`conv2d`, the pools, `flatten`) at input shape `n`.
+/// Checks an image item (`conv2d`, the pools, `global_avg_pool`, `flatten`)
+/// at input shape `n`, given its output channels, kernel, stride and padding
+/// where it has them (`None` when missing or invalid). Returns its input and
+/// output shapes when both are known.
 fn image_layer(
     cx: &Ctxt,
     item: &parse::Item,
-    layer: &'static str,
-    args: &Bound,
+    def: &'static Item,
+    bound: &Bound,
+    out: Option<usize>,
+    [kernel, stride, padding]: [Option<usize>; 3],
     n: Option<Dims>,
-) -> (Option<Node>, Option<Dims>) {
-    let span = item.name.span();
-    let windowed = args.params.len() >= 3;
-    let conv = layer == names::CONV2D;
-    // Positions of kernel, stride and padding among the layer's arguments.
-    let at = if conv { 1 } else { 0 };
-    let out = if conv { args.count(0).and_then(|w| width(cx, w, args, 0)) } else { None };
-    // `flatten` and `global_avg_pool` take no arguments.
-    let (kernel, stride, padding) =
-        if windowed { (args.count(at), args.count(at + 1), args.count(at + 2).unwrap_or(0)) } else { (None, None, 0) };
-    let mut ok = true;
-    if kernel == Some(0) {
-        cx.error(args.span(at), format!("`kernel` of `{layer}` must be at least 1, found 0"));
-        ok = false;
-    }
-    if stride == Some(0) {
-        cx.error(
-            args.span(at + 1),
-            format!("`stride` of `{layer}` must be at least 1, found 0: the window would never move"),
-        );
-        ok = false;
-    }
-    let pool = layer == names::MAX_POOL || layer == names::AVG_POOL;
-    if let (true, Some(k)) = (pool, kernel) {
-        if 2 * padding > k {
+) -> Option<(Dims, Dims)> {
+    let layer = def.name;
+    let windowed = matches!(def.form, Form::Conv2d | Form::MaxPool | Form::AvgPool);
+    let mut ok = !windowed || (kernel.is_some() && stride.is_some() && padding.is_some());
+    if let (Form::MaxPool | Form::AvgPool, Some(k), Some(p)) = (def.form, kernel, padding) {
+        if 2 * p > k {
             cx.error(
-                args.span(at + 2),
-                format!("`padding` of `{layer}` must be at most half the kernel ({}), found {padding}", k / 2),
+                bound.span("padding"),
+                format!("`padding` of `{layer}` must be at most half the kernel ({}), found {p}", k / 2),
             );
             ok = false;
         }
@@ -493,27 +450,29 @@ fn image_layer(
         Some(Dims::Image { c, h, w }) => (c, h, w),
         Some(v @ Dims::Vector(_)) => {
             cx.error(
-                span,
+                item.name.span(),
                 format!(
                     "`{layer}` needs an image input `(C, H, W)`, but gets a vector of width {v}; image layers \
                      belong in a network declared with an image input, such as `(1, 8, 8) -> 10`"
                 ),
             );
-            return (None, None);
+            return None;
         }
-        None => return (None, None),
+        None => return None,
     };
-    let node = |kind, output| (Some(Node { kind, name: layer, input: Dims::Image { c, h, w }, output }), Some(output));
-    match layer {
-        names::FLATTEN => return node(Kind::Flatten, Dims::Vector(c * h * w)),
-        names::GLOBAL_AVG_POOL => return node(Kind::GlobalAvgPool, Dims::Vector(c)),
+    let input = Dims::Image { c, h, w };
+    match def.form {
+        Form::Flatten => return Some((input, Dims::Vector(c * h * w))),
+        Form::GlobalAvgPool => return Some((input, Dims::Vector(c))),
         _ => {}
     }
-    let Some(kernel) = kernel.filter(|_| ok) else { return (None, None) };
-    let (kernel, padding) = (kernel as usize, padding as usize);
+    let (Some(kernel), Some(stride), Some(padding)) = (kernel, stride, padding) else { return None };
+    if !ok {
+        return None;
+    }
     if kernel > h + 2 * padding || kernel > w + 2 * padding {
         cx.error(
-            args.span(at),
+            bound.span("kernel"),
             format!(
                 "`{layer}` kernel {kernel} is larger than its padded input: {h} x {w} with padding {padding} is \
                  {} x {}; use a smaller kernel or more padding",
@@ -521,101 +480,69 @@ fn image_layer(
                 w + 2 * padding
             ),
         );
-        return (None, None);
+        return None;
     }
-    // As PyTorch (floor): H' = (H + 2P - K) / S + 1.
-    let stride = stride.map_or(if conv { 1 } else { kernel }, |s| s as usize);
-    let window = Window { kernel, stride, padding };
-    let (h2, w2) = ((h + 2 * padding - kernel) / stride + 1, (w + 2 * padding - kernel) / stride + 1);
-    match layer {
-        names::CONV2D => {
-            let init = args.init(cx, 5);
-            let bias = args.bool(4).unwrap_or(true);
-            let (Some(out), Some(init)) = (out, init) else { return (None, None) };
-            let kind = Kind::Conv2d {
-                out,
-                window,
-                init: init.unwrap_or(Init::XavierUniform),
-                init_is_default: init.is_none(),
-                bias,
-            };
-            node(kind, Dims::Image { c: out, h: h2, w: w2 })
-        }
-        names::MAX_POOL => node(Kind::MaxPool(window), Dims::Image { c, h: h2, w: w2 }),
-        _ => node(Kind::AvgPool(window), Dims::Image { c, h: h2, w: w2 }),
-    }
+    let (h2, w2) = (items::window_out(h, kernel, stride, padding), items::window_out(w, kernel, stride, padding));
+    let channels = match def.form {
+        Form::Conv2d => out?,
+        _ => c,
+    };
+    Some((input, Dims::Image { c: channels, h: h2, w: w2 }))
 }
 
 fn branch_head(cx: &Ctxt, b: &parse::Item) {
     let name = b.name.to_string();
-    if name != names::BRANCH {
-        let (message, span) = if names::LAYERS.contains(&name.as_str()) {
-            (format!("`parallel` holds only branches; wrap `{name}` in one: `branch {{ {name}(..) }}`"), b.name.span())
+    if name != items::BRANCH {
+        let message = if items::find(&name).is_some() {
+            format!("`parallel` holds only branches; wrap `{name}` in one: `branch {{ {name}(..) }}`")
         } else {
-            (format!("expected `branch`, found `{name}`{}", hint(&name, &[names::BRANCH])), b.name.span())
+            format!("expected `branch`, found `{name}`{}", hint(&name, &[items::BRANCH]))
         };
-        cx.error(span, message);
+        cx.error(b.name.span(), message);
         return;
     }
     if let Some(args) = &b.args {
         cx.error(args.span, "`branch` takes no arguments");
     }
     if b.body.is_none() {
-        cx.error(b.name.span(), format!("`branch` needs a body: `{}`", names::example(names::BRANCH)));
+        cx.error(b.name.span(), "`branch` needs a body: `branch { dense(32), relu }`");
     }
 }
 
-fn in_range(cx: &Ctxt, args: &Bound, i: usize, ok: bool, range: &str) -> bool {
-    if !ok {
-        cx.error(
-            args.span(i),
-            format!("`{}` of `{}` must be in {range}, found {}", args.params[i].name, args.layer, args.text(i)),
-        );
-    }
-    ok
-}
-
-fn width(cx: &Ctxt, w: u64, args: &Bound, i: usize) -> Option<usize> {
-    if w == 0 {
-        cx.error(args.span(i), format!("`{}(0)` gives zero outputs; a width must be at least 1", args.layer));
-        return None;
-    }
-    Some(w as usize)
-}
-
-/// Arguments matched to a layer's or initializer's parameters.
+/// Arguments matched to an item's or initializer's options.
 struct Bound<'a> {
-    layer: String,
-    params: &'static [Param],
+    name: &'static str,
+    options: &'static [Opt],
     values: Vec<Option<&'a Value>>,
-    /// Where to point when a required argument is missing.
+    /// Where to point when an option has no value of its own.
     fallback: Span,
 }
 
-/// Matches positional and named arguments to `params`, reporting unknown,
-/// duplicate, surplus and missing ones. `None` if any was wrong.
+/// Matches positional and named arguments to `options`, reporting unknown,
+/// duplicate, surplus, missing and mistyped ones. `None` if any was wrong.
 fn bind<'a>(
     cx: &Ctxt,
-    name: &Ident,
-    layer: &str,
-    params: &'static [Param],
+    ident: &Ident,
+    name: &'static str,
+    options: &'static [Opt],
     args: Option<&'a Args>,
+    example: &str,
 ) -> Option<Bound<'a>> {
-    let mut values: Vec<Option<&'a Value>> = vec![None; params.len()];
+    let mut values: Vec<Option<&'a Value>> = vec![None; options.len()];
     let mut ok = true;
     let list = args.map(|a| a.list.as_slice()).unwrap_or_default();
     for (i, arg) in list.iter().enumerate() {
         let slot = match &arg.key {
-            None if i < params.len() => i,
+            None if i < options.len() => i,
             None => {
-                let message = if params.is_empty() {
-                    format!("`{layer}` takes no arguments; write `{layer}`")
+                let message = if options.is_empty() {
+                    format!("`{name}` takes no arguments; write `{name}`")
                 } else {
                     format!(
-                        "`{layer}` takes at most {} argument{} ({}), found {}",
-                        params.len(),
-                        if params.len() == 1 { "" } else { "s" },
-                        param_list(params),
+                        "`{name}` takes at most {} argument{} ({}), found {}",
+                        options.len(),
+                        if options.len() == 1 { "" } else { "s" },
+                        options.iter().map(|o| o.name).collect::<Vec<_>>().join(", "),
                         list.len()
                     )
                 };
@@ -625,14 +552,14 @@ fn bind<'a>(
             }
             Some(key) => {
                 let key_s = key.to_string();
-                match params.iter().position(|p| p.name == key_s) {
+                match options.iter().position(|o| o.name == key_s) {
                     Some(slot) => slot,
                     None => {
-                        let names: Vec<&str> = params.iter().map(|p| p.name).collect();
-                        let message = if params.is_empty() {
-                            format!("`{layer}` takes no options, found `{key_s}`")
+                        let names: Vec<&str> = options.iter().map(|o| o.name).collect();
+                        let message = if options.is_empty() {
+                            format!("`{name}` takes no options, found `{key_s}`")
                         } else {
-                            format!("`{layer}` has no option `{key_s}`{}", hint(&key_s, &names))
+                            format!("`{name}` has no option `{key_s}`{}", hint(&key_s, &names))
                         };
                         cx.error(key.span(), message);
                         ok = false;
@@ -643,121 +570,133 @@ fn bind<'a>(
         };
         if values[slot].is_some() {
             let at = arg.key.as_ref().map(|k| k.span()).unwrap_or_else(|| arg.value.span());
-            cx.error(at, format!("option `{}` of `{layer}` is given twice", params[slot].name));
+            cx.error(at, format!("option `{}` of `{name}` is given twice", options[slot].name));
             ok = false;
             continue;
         }
-        if !type_ok(cx, layer, &params[slot], &arg.value) {
+        if !type_ok(cx, name, &options[slot], &arg.value) {
             ok = false;
         }
         values[slot] = Some(&arg.value);
     }
-    for (p, v) in params.iter().zip(&values) {
-        if v.is_none() && !p.optional && ok {
-            let example = names::example(layer);
+    for (o, v) in options.iter().zip(&values) {
+        if v.is_none() && o.is_required() && ok {
             let example = if example.is_empty() { String::new() } else { format!(", as in `{example}`") };
-            let at = args.map(|a| a.span).unwrap_or_else(|| name.span());
-            cx.error(at, format!("`{layer}` needs its `{}` argument{example}", p.name));
+            let at = args.map(|a| a.span).unwrap_or_else(|| ident.span());
+            cx.error(at, format!("`{name}` needs its `{}` argument{example}", o.name));
             ok = false;
         }
     }
-    ok.then(|| Bound { layer: layer.to_string(), params, values, fallback: name.span() })
+    ok.then(|| Bound { name, options, values, fallback: ident.span() })
 }
 
-fn param_list(params: &[Param]) -> String {
-    params.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
-}
-
-/// Checks a value against its parameter's type, reporting a mismatch.
-fn type_ok(cx: &Ctxt, layer: &str, p: &Param, v: &Value) -> bool {
-    let ok = match (p.ty, v) {
-        (Ty::Count, Value::Number { integer: Some(_), .. }) => true,
+/// Checks a value against its option's type, reporting a mismatch.
+fn type_ok(cx: &Ctxt, name: &str, o: &Opt, v: &Value) -> bool {
+    let ok = match (o.ty, v) {
+        (Ty::Width | Ty::Count, Value::Number { integer: Some(_), .. }) => true,
         (Ty::Real, Value::Number { value, .. }) => value.is_finite(),
         (Ty::Bool, Value::Bool(_)) => true,
         (Ty::Init, Value::Name { .. }) => true,
-        (Ty::Keyword(k), Value::Name { name, args: None }) => name == k,
+        (Ty::Keyword, Value::Name { name, args: None }) => name == o.name,
         _ => false,
     };
     if !ok {
-        let expected = match p.ty {
-            Ty::Count => "a whole number".to_string(),
+        let expected = match o.ty {
+            Ty::Width | Ty::Count => "a whole number".to_string(),
             Ty::Real => "a finite number".to_string(),
             Ty::Bool => "`true` or `false`".to_string(),
-            Ty::Init => format!("an initializer such as `{}`", names::HE_NORMAL),
-            Ty::Keyword(k) => format!("`{k}`"),
+            Ty::Init => "an initializer such as `he_normal`".to_string(),
+            Ty::Keyword => format!("`{}`", o.name),
         };
-        cx.error(v.span(), format!("`{}` of `{layer}` must be {expected}, found {}", p.name, v.describe()));
+        cx.error(v.span(), format!("`{}` of `{name}` must be {expected}, found {}", o.name, v.describe()));
     }
     ok
 }
 
 impl<'a> Bound<'a> {
-    fn present(&self, i: usize) -> bool {
-        self.values[i].is_some()
+    fn slot(&self, option: &str) -> usize {
+        self.options.iter().position(|o| o.name == option).expect("the option exists")
     }
 
-    fn span(&self, i: usize) -> Span {
-        self.values[i].map(Value::span).unwrap_or(self.fallback)
+    fn present(&self, option: &str) -> bool {
+        self.values[self.slot(option)].is_some()
     }
 
-    fn text(&self, i: usize) -> String {
-        self.values[i].map(Value::describe).unwrap_or_default()
+    fn span(&self, option: &str) -> Span {
+        self.values[self.slot(option)].map(Value::span).unwrap_or(self.fallback)
     }
 
-    fn count(&self, i: usize) -> Option<u64> {
-        match self.values[i] {
-            Some(Value::Number { integer, .. }) => *integer,
-            _ => None,
+    /// Every option's value, defaults applied, each `None` where it is out of
+    /// range or names a wrong initializer (reported here).
+    fn values(&self, cx: &Ctxt) -> Vec<Option<Val>> {
+        let mut vals: Vec<Option<Val>> =
+            self.options.iter().zip(&self.values).map(|(o, v)| self.value(cx, o, *v)).collect();
+        for (i, o) in self.options.iter().enumerate() {
+            if let (DefaultValue::SameAs(other), None) = (o.default, self.values[i]) {
+                vals[i] = vals[self.slot(other)].clone();
+            }
         }
+        vals
     }
 
-    fn real(&self, i: usize, default: f64) -> Option<f64> {
-        match self.values[i] {
-            None => Some(default),
-            Some(Value::Number { value, .. }) => Some(*value),
-            Some(_) => None,
+    fn value(&self, cx: &Ctxt, o: &Opt, given: Option<&Value>) -> Option<Val> {
+        let Some(v) = given else {
+            return Some(match o.default {
+                DefaultValue::Real(d) => Val::Real(d),
+                DefaultValue::Bool(d) => Val::Flag(d),
+                DefaultValue::Count(d) => Val::Count(d as usize),
+                DefaultValue::Init(r) => Val::Init(InitVal::of(r, false)),
+                // Chosen once the list is known (`default_inits`).
+                DefaultValue::FromNext => Val::Init(InitVal::of(Family::Other.init_before(), true)),
+                DefaultValue::Absent => Val::Absent,
+                DefaultValue::Required | DefaultValue::SameAs(_) => return None,
+            });
+        };
+        let (number, found) = match v {
+            Value::Number { value, integer: Some(i), .. } if matches!(o.ty, Ty::Width | Ty::Count) => {
+                (*value, i.to_string())
+            }
+            Value::Number { value, .. } => (*value, v.describe()),
+            Value::Bool(b) => return Some(Val::Flag(b.value)),
+            Value::Name { name, args } if o.ty == Ty::Init => {
+                return initializer(cx, name, args.as_ref()).map(Val::Init)
+            }
+            Value::Name { .. } => return Some(Val::Flag(true)),
+        };
+        if !o.range.admits(number) {
+            let template = o.out_of_range.unwrap_or("`{option}` of `{item}` must be {range}, found {found}");
+            let message = template
+                .replace("{option}", o.name)
+                .replace("{item}", self.name)
+                .replace("{range}", o.range.text())
+                .replace("{found}", &found);
+            cx.error(v.span(), message);
+            return None;
         }
-    }
-
-    fn bool(&self, i: usize) -> Option<bool> {
-        match self.values[i] {
-            Some(Value::Bool(b)) => Some(b.value),
-            _ => None,
-        }
-    }
-
-    /// `Some(None)` when absent (the default applies), `None` after an error.
-    fn init(&self, cx: &Ctxt, i: usize) -> Option<Option<Init>> {
-        match self.values[i] {
-            None => Some(None),
-            Some(Value::Name { name, args }) => initializer(cx, name, args.as_ref()).map(Some),
-            Some(_) => None,
-        }
+        Some(match o.ty {
+            Ty::Width | Ty::Count => Val::Count(number as usize),
+            _ => Val::Real(number),
+        })
     }
 }
 
 /// Resolves `init = name` or `init = name(args)`.
-fn initializer(cx: &Ctxt, name: &Ident, args: Option<&Args>) -> Option<Init> {
+fn initializer(cx: &Ctxt, name: &Ident, args: Option<&Args>) -> Option<InitVal> {
     let s = name.to_string();
-    let Some(&init) = names::INITIALIZERS.iter().find(|i| **i == s) else {
-        cx.error(name.span(), format!("unknown initializer `{s}`{}", hint(&s, names::INITIALIZERS)));
+    let Some(init) = items::find_initializer(&s) else {
+        cx.error(name.span(), format!("unknown initializer `{s}`{}", hint(&s, &items::initializer_names())));
         return None;
     };
-    let args = bind(cx, name, init, names::init_params(init), args)?;
-    let real = |i, default| args.real(i, default);
-    Some(match init {
-        names::ZEROS => Init::Zeros,
-        names::CONSTANT => Init::Constant(real(0, 0.0)?),
-        names::UNIFORM => Init::Uniform(real(0, 0.0)?),
-        names::NORMAL => Init::Normal(real(0, 0.0)?),
-        names::XAVIER_UNIFORM => Init::XavierUniform,
-        names::XAVIER_NORMAL => Init::XavierNormal,
-        names::HE_UNIFORM => Init::HeUniform,
-        names::HE_NORMAL => Init::HeNormal,
-        names::LECUN_NORMAL => Init::LecunNormal,
-        names::ORTHOGONAL => Init::Orthogonal { gain: real(0, 1.0)? },
-        _ => unreachable!("every initializer in names::INITIALIZERS is matched"),
-    })
+    let bound = bind(cx, name, init.name, init.options, args, init.example)?;
+    let args = bound
+        .values(cx)
+        .into_iter()
+        .map(|v| match v {
+            Some(Val::Real(r)) => Some(r),
+            _ => None,
+        })
+        .collect::<Option<Vec<f64>>>()?;
+    Some(InitVal { name: init.name, args, by_rule: false })
 }
 
 #[cfg(test)]
@@ -773,7 +712,7 @@ mod tests {
         let cx = Ctxt::new();
         let net = network(&cx, &input.networks[0]);
         let widths = net
-            .map(|n| n.body.items.iter().map(|i| (i.name, i.input.len(), i.output.len())).collect())
+            .map(|n| n.body.items.iter().map(|i| (i.item.name, i.input.len(), i.output.len())).collect())
             .unwrap_or_default();
         let errors = cx.check().err().map(|e| e.into_iter().map(|e| e.to_string()).collect()).unwrap_or_default();
         (widths, errors)
@@ -822,6 +761,8 @@ mod tests {
                 dense(8), dropout(0.1), selu,
                 dense(8), tanh,
                 dense(8, init = zeros), relu,
+                dense(8), layer_norm, gelu,
+                dense(8), sigmoid,
                 dense(2),
             }
         })
@@ -829,23 +770,23 @@ mod tests {
         let cx = Ctxt::new();
         let net = network(&cx, &input.networks[0]).unwrap();
         cx.check().unwrap();
-        let inits: Vec<(Init, bool)> = net
+        let inits: Vec<(&str, bool)> = net
             .body
             .items
             .iter()
-            .filter_map(|n| match n.kind {
-                Kind::Dense { init, init_is_default, .. } => Some((init, init_is_default)),
-                _ => None,
-            })
+            .filter(|n| n.item.name == "dense")
+            .map(|n| (n.init("init").name, n.init("init").by_rule))
             .collect();
         assert_eq!(
             inits,
             [
-                (Init::HeNormal, true),
-                (Init::LecunNormal, true),
-                (Init::XavierUniform, true),
-                (Init::Zeros, false),
-                (Init::XavierUniform, true),
+                ("he_normal", true),
+                ("lecun_normal", true),
+                ("xavier_uniform", true),
+                ("zeros", false),
+                ("he_normal", true),
+                ("xavier_uniform", true),
+                ("xavier_uniform", true),
             ]
         );
     }
@@ -887,5 +828,25 @@ mod tests {
         assert_eq!(widths.len(), 4);
         let (_, errors) = check(quote! { struct N(4 -> 2) { dense(2, bias = 1) } });
         assert_eq!(errors, ["`bias` of `dense` must be `true` or `false`, found `1`"]);
+    }
+
+    #[test]
+    fn options_are_read_by_name_with_their_defaults() {
+        let input: parse::Input = syn::parse2(quote! {
+            struct N((2, 8, 8) -> 3) {
+                conv2d(4, kernel = 3, bias = false), max_pool(2), avg_pool(kernel = 3, stride = 1, padding = 1),
+                flatten, dense(3),
+            }
+        })
+        .unwrap();
+        let cx = Ctxt::new();
+        let net = network(&cx, &input.networks[0]).unwrap();
+        cx.check().unwrap();
+        let items = &net.body.items;
+        assert_eq!((items[0].window(), items[0].flag("bias")), ([3, 1, 0], false));
+        assert_eq!(items[0].output, Dims::Image { c: 4, h: 6, w: 6 });
+        // A pool's stride is its kernel unless given.
+        assert_eq!((items[1].window(), items[1].output), ([2, 2, 0], Dims::Image { c: 4, h: 3, w: 3 }));
+        assert_eq!((items[2].window(), items[2].output), ([3, 1, 1], Dims::Image { c: 4, h: 3, w: 3 }));
     }
 }

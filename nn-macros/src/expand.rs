@@ -1,14 +1,15 @@
-//! Code generation: for each network, a hidden module with one sequential
-//! struct per item list (`body.rs`), the public struct with its inherent API
-//! and `Model` impl (`api.rs`), and its summary table (`summary.rs`).
+//! Code generation: for each network, a hidden module with the types and
+//! constructors of its item lists (`body.rs`), the public struct with its
+//! one-line API (`api.rs`), and its summary table (`summary.rs`). Vector,
+//! image and `seq` networks go through the same steps; only the input kind
+//! and the top-level list (`last` in a `seq` network) differ.
 //!
 //! A network with errors still gets its struct and API, with the declared
-//! widths and bodies that never run (`api::fallback`), so code using it does
-//! not add a page of follow-on errors to the real one.
+//! widths and a body that can never be built, so code using it does not add
+//! a page of follow-on errors to the real one.
 
 mod api;
 mod body;
-mod seq;
 mod summary;
 
 use proc_macro2::{Literal, TokenStream};
@@ -29,35 +30,24 @@ fn network(src: &parse::Network) -> TokenStream {
     let cx = Ctxt::new();
     let net = check::network(&cx, src);
     match (cx.check(), net) {
-        (Ok(()), Some(net)) if matches!(src.input, parse::Shape::Seq { .. }) => seq::network(&net),
         (Ok(()), Some(net)) => {
             let module = format_ident!("__nn_network_{}", src.ident);
-            let (bodies, top) = body::structs(&net.body);
-            let api = api::generate(&net, &module, &top);
+            let hidden = body::module(&net, &module);
+            let built =
+                api::Built { module, summary: summary::table(&net), input: net.input.len(), output: net.output };
+            let api = api::generate(src, Some(&built));
             quote! {
-                #[doc(hidden)]
-                #[allow(non_snake_case)]
-                mod #module {
-                    #(#bodies)*
-                }
+                #hidden
                 #api
             }
         }
         (Err(e), _) => {
             let errors = e.to_compile_error();
-            let stub = match src.input {
-                parse::Shape::Seq { .. } => seq::fallback(src),
-                _ => api::fallback(src),
-            };
+            let stub = api::generate(src, None);
             quote! { #errors #stub }
         }
         (Ok(()), None) => unreachable!("check returns no network only after reporting an error"),
     }
-}
-
-/// The hidden path through which generated code reaches the runtime.
-fn rt() -> TokenStream {
-    quote!(::nn::__private)
 }
 
 /// A width as an unsuffixed literal, for const generic arguments.

@@ -1,6 +1,8 @@
 //! The `network!` macro of `nn`: parse (syn, `parse.rs`) into a syntax tree,
 //! check widths and arguments (`check.rs`, into the typed tree of `ast.rs`,
-//! errors collected by `ctxt.rs`), generate code (`expand.rs`).
+//! errors collected by `ctxt.rs`), generate code (`expand.rs`). What each item
+//! is (its options, shape rule, parameters, family) is the table of `items.rs`,
+//! which every stage reads.
 //!
 //! The entry point only converts token streams, so every stage is a plain
 //! function on `proc_macro2` streams that unit tests can call.
@@ -9,7 +11,7 @@ mod ast;
 mod check;
 mod ctxt;
 mod expand;
-mod names;
+mod items;
 mod parse;
 mod suggest;
 

@@ -48,7 +48,7 @@ pub fn hint(name: &str, candidates: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::names;
+    use crate::items;
 
     #[test]
     fn edit_distance_counts_single_edits() {
@@ -65,16 +65,17 @@ mod tests {
 
     #[test]
     fn closest_finds_typos_of_layer_names() {
-        assert_eq!(closest("desne", names::LAYERS), Some("dense"));
-        assert_eq!(closest("rleu", names::LAYERS), Some("relu"));
-        assert_eq!(closest("batchnorm", names::LAYERS), Some("batch_norm"));
-        assert_eq!(closest("leakyrelu", names::LAYERS), Some("leaky_relu"));
-        assert_eq!(closest("he_norml", names::INITIALIZERS), Some("he_normal"));
+        let layers = items::names();
+        assert_eq!(closest("desne", &layers), Some("dense"));
+        assert_eq!(closest("rleu", &layers), Some("relu"));
+        assert_eq!(closest("batchnorm", &layers), Some("batch_norm"));
+        assert_eq!(closest("leakyrelu", &layers), Some("leaky_relu"));
+        assert_eq!(closest("he_norml", &items::initializer_names()), Some("he_normal"));
     }
 
     #[test]
     fn closest_refuses_unrelated_names() {
-        assert_eq!(closest("attention", names::LAYERS), None);
+        assert_eq!(closest("attention", &items::names()), None);
         assert_eq!(closest("x", &["relu", "tanh"]), None);
     }
 

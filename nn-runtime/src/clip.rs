@@ -6,6 +6,7 @@ use crate::{Float, Model, Visit, VisitMut};
 
 /// How gradients are limited before the optimizer step.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Clip {
     /// `clip_grad_value_`: every gradient element clamped to `[-c, c]`.
     Value(f64),

@@ -1,80 +1,55 @@
 //! Errors for data that comes from outside: shapes chosen at run time.
 
-use std::fmt;
-
 /// A run-time shape problem: a batch, gradient or sequence that does not fit
 /// the network. Says what was expected and what was found.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ShapeError {
     /// A matrix had the wrong number of rows (features).
+    #[error("{what} has {found} rows (features) but the network expects {expected}")]
     Width { what: &'static str, expected: usize, found: usize },
     /// The gradient's batch size differs from the last forward's.
+    #[error(
+        "gradient has {backward} columns (samples) but the last forward had {forward}; \
+         call backward with dL/dy of the last forward"
+    )]
     BatchSize { forward: usize, backward: usize },
     /// `backward` was called before any `forward`.
+    #[error("backward called before forward")]
     NoForward,
     /// A sequence with no time steps.
+    #[error("sequence has no time steps")]
     EmptySequence,
     /// Time steps of one sequence batch with different batch sizes.
+    #[error(
+        "time step {step} has {found} samples but step 0 has {expected}; \
+         every step of a sequence batch needs the same batch size"
+    )]
     RaggedSequence { step: usize, expected: usize, found: usize },
     /// An auxiliary head index beyond the network's heads.
+    #[error("auxiliary head {index} does not exist (the network has {heads})")]
     NoSuchAuxHead { index: usize, heads: usize },
     /// A per-step gradient whose number of steps differs from the last forward's.
+    #[error(
+        "gradient has {found} time steps but the last forward had {expected}; \
+         give one gradient per step, or only the last step's"
+    )]
     SequenceLength { expected: usize, found: usize },
     /// A recurrent state (or its gradient) with the wrong number of parts
     /// (one, `h`, for RNN and GRU; two, `h` and `c`, for LSTM).
+    #[error("{what} has {found} parts but the cell's state has {expected} (h for RNN and GRU, h and c for LSTM)")]
     StateParts { what: &'static str, expected: usize, found: usize },
     /// A recurrent state (or its gradient) whose batch size differs from the sequence's.
+    #[error("{what} has {found} samples but the sequence has {expected}")]
     StateBatch { what: &'static str, expected: usize, found: usize },
     /// A sequence batch seen as a matrix (`Model`) whose rows are not a whole
     /// number of steps of `per_step` features.
+    #[error(
+        "sequence batch has {found} rows, not a whole number of time steps of {per_step} features \
+         (rows t*{per_step}..(t+1)*{per_step} are step t)"
+    )]
     StepRows { per_step: usize, found: usize },
     /// A batch of steps laid side by side whose columns do not split into `steps` equal steps.
+    #[error("{found} columns do not split into {steps} time steps of one batch size")]
     StepColumns { steps: usize, found: usize },
 }
-
-impl fmt::Display for ShapeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ShapeError::Width { what, expected, found } => {
-                write!(f, "{what} has {found} rows (features) but the network expects {expected}")
-            }
-            ShapeError::BatchSize { forward, backward } => write!(
-                f,
-                "gradient has {backward} columns (samples) but the last forward had {forward}; \
-                 call backward with dL/dy of the last forward"
-            ),
-            ShapeError::NoForward => write!(f, "backward called before forward"),
-            ShapeError::EmptySequence => write!(f, "sequence has no time steps"),
-            ShapeError::RaggedSequence { step, expected, found } => write!(
-                f,
-                "time step {step} has {found} samples but step 0 has {expected}; \
-                 every step of a sequence batch needs the same batch size"
-            ),
-            ShapeError::NoSuchAuxHead { index, heads } => {
-                write!(f, "auxiliary head {index} does not exist (the network has {heads})")
-            }
-            ShapeError::SequenceLength { expected, found } => write!(
-                f,
-                "gradient has {found} time steps but the last forward had {expected}; \
-                 give one gradient per step, or only the last step's"
-            ),
-            ShapeError::StateParts { what, expected, found } => write!(
-                f,
-                "{what} has {found} parts but the cell's state has {expected} (h for RNN and GRU, h and c for LSTM)"
-            ),
-            ShapeError::StateBatch { what, expected, found } => {
-                write!(f, "{what} has {found} samples but the sequence has {expected}")
-            }
-            ShapeError::StepRows { per_step, found } => write!(
-                f,
-                "sequence batch has {found} rows, not a whole number of time steps of {per_step} features \
-                 (rows t*{per_step}..(t+1)*{per_step} are step t)"
-            ),
-            ShapeError::StepColumns { steps, found } => {
-                write!(f, "{found} columns do not split into {steps} time steps of one batch size")
-            }
-        }
-    }
-}
-
-impl std::error::Error for ShapeError {}

@@ -1,5 +1,15 @@
 //! The contract between layers, blocks and generated networks: the [`Layer`]
 //! trait, and the visitors through which parameters and buffers are seen.
+//!
+//! What layers are made of lives beside it: [`Io`], the output and
+//! input-gradient buffers every layer and block keeps, and `Param`, the tensor
+//! a layer trains, listed once per layer by `visit_parts!` (in `param.rs`).
+
+mod io;
+mod param;
+
+pub use io::{copy_batch, empty, ensure_cols, view_into_batch, Io};
+pub(crate) use param::{visit_mut_under, visit_parts, visit_under, Buffer, Param, Tensor};
 
 use crate::{Batch, Float};
 
@@ -31,7 +41,9 @@ pub trait Layer<T: Float, const I: usize, const O: usize> {
     /// Evaluation-mode forward (running statistics, no dropout).
     fn predict(&self, x: &Batch<T, I>) -> Batch<T, O>;
 
-    /// Shows every parameter and buffer, in a fixed order, to `v`.
+    /// Shows every parameter and buffer, in a fixed order, to `v`. nn's
+    /// layers write this and [`Layer::visit_mut`] from one list of their
+    /// parts (`visit_parts!`), so the two orders cannot differ.
     fn visit(&self, _v: &mut dyn Visit<T>) {}
 
     /// Shows every parameter and buffer, mutably, in the same order as [`Layer::visit`].
@@ -41,16 +53,54 @@ pub trait Layer<T: Float, const I: usize, const O: usize> {
     /// last forward, so that a gradient check sees one deterministic function.
     fn freeze_randomness(&mut self, _frozen: bool) {}
 
+    /// The buffers in which the layer keeps its output and dL/dx, which the
+    /// two hooks below read. `None` for a layer that keeps neither (its hooks
+    /// may then answer from its inner layers).
+    fn io(&self) -> Option<&Io<T, I, O>> {
+        None
+    }
+
     /// The output of the last training forward, for diagnostics (dead or
     /// saturated units). `None` if the layer keeps no copy of it.
     fn output(&self) -> Option<&Batch<T, O>> {
-        None
+        self.io().map(Io::output)
     }
 
     /// dL/dx of the last backward, for diagnostics (gradient flow). `None` if
     /// the layer keeps no copy of it.
     fn input_grad(&self) -> Option<&Batch<T, I>> {
+        self.io().map(Io::input_grad)
+    }
+
+    /// Training-mode forward over `steps` time steps laid side by side, as a
+    /// `seq` network runs the items before `last`: block `t` of the columns
+    /// (each block as wide as the batch) is step `t`. A position-wise layer
+    /// treats the steps as more samples (this default); a recurrent layer runs
+    /// over them. The caller (a network's core) gives a batch whose columns
+    /// split into `steps` equal blocks.
+    fn forward_steps(&mut self, x: &Batch<T, I>, _steps: usize) -> &Batch<T, O> {
+        self.forward(x)
+    }
+
+    /// The evaluation-mode twin of [`Layer::forward_steps`].
+    fn predict_steps(&self, x: &Batch<T, I>, _steps: usize) -> Batch<T, O> {
+        self.predict(x)
+    }
+
+    /// As [`Layer::backward`] after a [`Layer::forward_steps`] whose output
+    /// reaches the loss through its last step only (a `last` follows): `grad`
+    /// is dL/d(last step's output), the other steps' being zero. A recurrent
+    /// layer takes it as it is; `None` (this default) asks the caller to
+    /// spread it over every step and call [`Layer::backward`] instead.
+    fn backward_last_step(&mut self, _grad: &Batch<T, O>) -> Option<&Batch<T, I>> {
         None
+    }
+
+    /// [`Layer::backward_last_step`] for a caller that never reads dL/dx, as
+    /// [`Layer::backward_params`]; `false` (this default) when the layer has
+    /// no such shortcut and nothing was done.
+    fn backward_params_last_step(&mut self, _grad: &Batch<T, O>) -> bool {
+        false
     }
 }
 
@@ -179,25 +229,4 @@ impl<T: Float> VisitMut<T> for ZeroGrad {
     fn param(&mut self, p: ParamMut<'_, T>) {
         p.grad.fill(T::zero());
     }
-}
-
-/// Resizes `buf` to `cols` columns if needed. Allocates only when the batch
-/// size changes, which is what keeps steady-state steps allocation-free.
-#[inline]
-pub fn ensure_cols<T: Float, const N: usize>(buf: &mut Batch<T, N>, cols: usize) {
-    if buf.ncols() != cols {
-        *buf = Batch::<T, N>::zeros_generic(nalgebra::Const::<N>, nalgebra::Dyn(cols));
-    }
-}
-
-/// Copies `x` into `buf`, resizing it if needed.
-#[inline]
-pub fn copy_batch<T: Float, const N: usize>(buf: &mut Batch<T, N>, x: &Batch<T, N>) {
-    ensure_cols(buf, x.ncols());
-    buf.as_mut_slice().copy_from_slice(x.as_slice());
-}
-
-/// An empty batch (zero columns): the starting state of every buffer.
-pub fn empty<T: Float, const N: usize>() -> Batch<T, N> {
-    Batch::<T, N>::zeros_generic(nalgebra::Const::<N>, nalgebra::Dyn(0))
 }

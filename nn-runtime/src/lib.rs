@@ -18,8 +18,11 @@ mod layer;
 pub mod layers;
 mod loss;
 mod model;
+#[doc(hidden)]
+pub mod network;
 pub mod optim;
 pub mod rnn;
+pub mod snapshot;
 pub mod testing;
 pub mod train;
 
@@ -29,16 +32,14 @@ pub use error::ShapeError;
 pub use float::{Batch, Float};
 pub use init::{seeded_rng, Init, SeededRng};
 pub use layer::{
-    copy_batch, empty, ensure_cols, visit_in, visit_mut_in, BufferMut, BufferRef, Layer, NamePath, ParamKind, ParamMut,
-    ParamRef, Visit, VisitMut, ZeroGrad,
+    copy_batch, empty, ensure_cols, view_into_batch, visit_in, visit_mut_in, BufferMut, BufferRef, Io, Layer, NamePath,
+    ParamKind, ParamMut, ParamRef, Visit, VisitMut, ZeroGrad,
 };
-pub use layers::{
-    sigmoid, softplus, Activation, ActivationFn, AvgPool2d, BatchNorm, BatchNorm2d, Conv2d, Dense, Dropout, Elu,
-    Flatten, Gelu, GlobalAvgPool, Identity, LayerNorm, LeakyRelu, MaxPool2d, Mish, Prelu, Relu, Selu, Sigmoid, Silu,
-    Softplus, Swish, Tanh, Window2d,
-};
+pub use layers::*;
 pub use loss::{Loss, LossError, Targets};
 pub use model::{Model, NamedBuffer, NamedParam, Probe};
+pub use network::{Family, ItemKind};
+pub use snapshot::Snapshot;
 pub use train::{History, Trainer};
 
 /// Re-exported so users and generated code share one version.

@@ -2,8 +2,6 @@
 //! the batch as PyTorch's `reduction="mean"`: softmax cross-entropy over the
 //! samples, MSE and binary cross-entropy over every element.
 
-use std::fmt;
-
 use nalgebra::{DMatrixView, DMatrixViewMut};
 
 use crate::layers::sigmoid;
@@ -11,6 +9,7 @@ use crate::Float;
 
 /// What the outputs are compared with.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub enum Targets<'a, T: Float> {
     /// One class index per sample (softmax cross-entropy).
     Classes(&'a [usize]),
@@ -18,8 +17,10 @@ pub enum Targets<'a, T: Float> {
     Real(DMatrixView<'a, T>),
 }
 
-/// A loss function, as PyTorch's with `reduction="mean"`.
+/// A loss function, as PyTorch's with `reduction="mean"`. More losses will
+/// come: a `match` on it needs a `_` arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Loss {
     /// `nn.CrossEntropyLoss` on logits with class indices; mean over samples.
     SoftmaxCrossEntropy,
@@ -30,33 +31,32 @@ pub enum Loss {
 }
 
 /// Outputs and targets that do not fit together.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LossError {
     /// The loss needs the other kind of target.
+    #[error("{loss:?} needs {expected} as targets; {}", target_kind_fix(*loss))]
     TargetKind { loss: Loss, expected: &'static str },
     /// Outputs and targets (or the gradient buffer) have different shapes.
+    #[error("{what} is {}x{} (outputs x samples) but the outputs are {}x{}", found.0, found.1, expected.0, expected.1)]
     Shape { what: &'static str, expected: (usize, usize), found: (usize, usize) },
     /// A class index is not below the number of outputs.
+    #[error("sample {sample} has class {class} but the network has {classes} outputs")]
     ClassOutOfRange { sample: usize, class: usize, classes: usize },
 }
 
-impl fmt::Display for LossError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LossError::TargetKind { loss, expected } => write!(f, "{loss:?} needs {expected} as targets"),
-            LossError::Shape { what, expected, found } => write!(
-                f,
-                "{what} is {}x{} (outputs x samples) but the outputs are {}x{}",
-                found.0, found.1, expected.0, expected.1
-            ),
-            LossError::ClassOutOfRange { sample, class, classes } => {
-                write!(f, "sample {sample} has class {class} but the network has {classes} outputs")
-            }
+/// The loss to choose when `loss` was given the other kind of targets.
+fn target_kind_fix(loss: Loss) -> &'static str {
+    match loss {
+        Loss::SoftmaxCrossEntropy => {
+            "for real-valued targets choose `.loss(Loss::Mse)` (or `.loss(Loss::BinaryCrossEntropyWithLogits)` for \
+             targets in [0, 1]); SoftmaxCrossEntropy is the default when no `.loss(..)` is set"
+        }
+        Loss::Mse | Loss::BinaryCrossEntropyWithLogits => {
+            "for class indices choose `.loss(Loss::SoftmaxCrossEntropy)`, the default when no `.loss(..)` is set"
         }
     }
 }
-
-impl std::error::Error for LossError {}
 
 impl Loss {
     /// The mean loss of `outputs` against `targets`.

@@ -4,7 +4,7 @@
 use nalgebra::{DMatrix, DMatrixView};
 
 use crate::layer::{BufferRef, NamePath, ParamKind, ParamRef, ZeroGrad};
-use crate::{Float, ShapeError, Visit, VisitMut};
+use crate::{Family, Float, ItemKind, ShapeError, Visit, VisitMut};
 
 /// A whole network, seen through dynamic shapes.
 ///
@@ -111,8 +111,10 @@ pub trait Model<T: Float> {
 pub struct Probe<'a, T: nalgebra::Scalar> {
     /// Position in the network (the first component of its parameter names).
     pub index: usize,
-    /// The item's `network!` spelling (`"dense"`, `"relu"`, `"residual"`, ...).
-    pub kind: &'static str,
+    /// What the item is (it displays as its `network!` spelling).
+    pub kind: ItemKind,
+    /// How it behaves as an activation, as `network!` states it.
+    pub family: Family,
     /// Its output from the last training forward, if kept.
     pub output: Option<DMatrixView<'a, T>>,
     /// dL/d(its input) from the last backward, if kept.

@@ -9,7 +9,7 @@
 use nalgebra::{DMatrix, DMatrixView};
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::layer::{copy_batch, empty, BufferMut, ParamMut, ParamRef};
+use crate::layer::{copy_batch, empty, view_into_batch, BufferMut, ParamMut, ParamRef};
 use crate::{seeded_rng, Batch, Float, Layer, Model, SeededRng, ShapeError, Visit, VisitMut};
 
 /// A single layer or block presented as a [`Model`], so the harness (and
@@ -33,14 +33,6 @@ fn check_rows<T>(what: &'static str, m: &DMatrixView<'_, T>, expected: usize) ->
         Ok(())
     } else {
         Err(ShapeError::Width { what, expected, found: m.nrows() })
-    }
-}
-
-/// Copies a dynamic view into a static batch buffer.
-pub fn view_into_batch<T: Float, const N: usize>(v: &DMatrixView<'_, T>, buf: &mut Batch<T, N>) {
-    crate::layer::ensure_cols(buf, v.ncols());
-    for (j, col) in v.column_iter().enumerate() {
-        buf.column_mut(j).copy_from(&col);
     }
 }
 

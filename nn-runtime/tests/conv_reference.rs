@@ -1,12 +1,12 @@
 //! The image layers against PyTorch: outputs and autograd gradients (float64)
-//! recorded by `tools/reference/conv.py` in `tools/reference/out/conv.txt`.
+//! recorded by `tools/reference/conv.py` in `tests/data/conv.txt`.
 
 use nn_runtime::{
     seeded_rng, AvgPool2d, Batch, BatchNorm2d, Conv2d, GlobalAvgPool, Init, Layer, MaxPool2d, ParamMut, ParamRef,
     Visit, VisitMut, ZeroGrad,
 };
 
-const TABLE: &str = include_str!("../../tools/reference/out/conv.txt");
+const TABLE: &str = include_str!("data/conv.txt");
 
 /// The values of `key` (lines of `key v0 v1 ...`).
 fn values(key: &str) -> Vec<f64> {

@@ -17,7 +17,7 @@ use nn_runtime::{
 /// Iris, standardized on the training part: (train, validation).
 fn iris_split() -> (Dataset<f64>, Dataset<f64>) {
     let (mut train, mut val) = stratified_split(&iris::<f64>(), 0.2, 3).unwrap();
-    let s = Standardizer::fit(&train);
+    let s = Standardizer::fit(&train).unwrap();
     s.apply(&mut train).unwrap();
     s.apply(&mut val).unwrap();
     (train, val)
@@ -110,7 +110,7 @@ fn a_schedule_can_advance_every_step() {
 #[test]
 fn reaches_97_percent_on_the_digits_test_split() {
     let (mut train, mut test) = stratified_split(&digits::<f32>(), 0.2, 0).unwrap();
-    let s = Standardizer::fit(&train);
+    let s = Standardizer::fit(&train).unwrap();
     s.apply(&mut train).unwrap();
     s.apply(&mut test).unwrap();
     let mut net: MlpModel<f32, Relu, 64, 64, 10> = mlp(0);
@@ -146,24 +146,27 @@ fn dataset_of_the_wrong_width_is_refused_before_training() {
     let mut net: MlpModel<f64, Tanh, 5, 8, 3> = mlp(0);
     let before = flat_params(&net);
     let mut trainer = Trainer::new(Sgd::new(0.1)).quiet();
-    assert_eq!(
-        trainer.fit(&mut net, &train, None).unwrap_err(),
-        TrainError::Width { what: "training data", expected: 5, found: 4 }
-    );
+    let e = trainer.fit(&mut net, &train, None).unwrap_err();
+    assert!(matches!(e, TrainError::Width { what: "training data", expected: 5, found: 4 }), "{e:?}");
     let mut ok: MlpModel<f64, Tanh, 4, 8, 3> = mlp(0);
     let wide = Dataset::new(DMatrix::zeros(5, 2), Labels::Classes { indices: vec![0, 1], count: 3 }).unwrap();
-    assert_eq!(
-        trainer.fit(&mut ok, &train, Some(&wide)).unwrap_err(),
-        TrainError::Width { what: "validation data", expected: 4, found: 5 }
-    );
+    let e = trainer.fit(&mut ok, &train, Some(&wide)).unwrap_err();
+    assert!(matches!(e, TrainError::Width { what: "validation data", expected: 4, found: 5 }), "{e:?}");
     let mut two: MlpModel<f64, Tanh, 4, 8, 2> = mlp(0);
-    assert_eq!(
-        trainer.fit(&mut two, &val, None).unwrap_err(),
-        TrainError::Targets {
-            what: "training data",
-            error: LossError::ClassOutOfRange { sample: 20, class: 2, classes: 2 }
-        }
+    let e = trainer.fit(&mut two, &val, None).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            TrainError::Targets {
+                what: "training data",
+                error: LossError::ClassOutOfRange { sample: 20, class: 2, classes: 2 }
+            }
+        ),
+        "{e:?}"
     );
+    // The loss error is kept as the source, not only in the message.
+    let source = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<LossError>());
+    assert_eq!(source, Some(&LossError::ClassOutOfRange { sample: 20, class: 2, classes: 2 }));
     assert_eq!(flat_params(&net), before);
 }
 

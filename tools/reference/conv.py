@@ -1,7 +1,8 @@
 """Reference values of the image layers from PyTorch (float64): Conv2d,
 MaxPool2d, AvgPool2d, AdaptiveAvgPool2d(1) + flatten, BatchNorm2d (train and eval).
 
-Writes out/conv.txt, read by nn-runtime/tests/conv_reference.rs. Each line is
+Writes nn-runtime/tests/data/conv.txt, read by nn-runtime/tests/conv_reference.rs
+(inside the crate it tests, so its packaged tests build). Each line is
 `key v0 v1 ...`, a tensor flattened row-major: an image batch (B, C, H, W)
 flattened row-major is nn's column-major batch of B columns of C*H*W values.
 
@@ -121,7 +122,7 @@ def main():
     with torch.no_grad():
         t.put("batch_norm2d.eval.y", bn(x))
 
-    out = pathlib.Path(__file__).parent / "out" / "conv.txt"
+    out = pathlib.Path(__file__).resolve().parents[2] / "nn-runtime" / "tests" / "data" / "conv.txt"
     out.write_text("\n".join(t.lines) + "\n")
     print(f"wrote {len(t.lines)} lines to {out}")
 

@@ -1,6 +1,7 @@
 """Reference values of batch_norm (train and eval) and layer_norm, from PyTorch (float64).
 
-Writes out/norm.txt, read by the tests of nn-runtime/src/layers/{batch_norm,layer_norm}.rs.
+Writes nn-runtime/tests/data/norm.txt, read by the tests of nn-runtime/src/layers/{batch_norm,layer_norm}.rs
+(inside the crate they test, so its packaged tests build).
 Each line: `key v0 v1 ...`, a tensor flattened row-major. A batch of shape
 (batch, features) flattened row-major is nn's column-major (features, batch).
 Rerun: /work/main/.venv/bin/python tools/reference/norm.py
@@ -59,7 +60,7 @@ def main():
     put("ln.x", torch.tensor(X1))
     put("ln.y", ln(torch.tensor(X1)))
 
-    out = pathlib.Path(__file__).parent / "out" / "norm.txt"
+    out = pathlib.Path(__file__).resolve().parents[2] / "nn-runtime" / "tests" / "data" / "norm.txt"
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {len(lines)} lines to {out}")
 

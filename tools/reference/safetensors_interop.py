@@ -6,8 +6,8 @@ convolutional network with BatchNorm2d and pooling), gives them
 running statistics with a few training-mode batches, and writes
   out/torch_{mlp,resnet,lstm,cnn}.safetensors      model.state_dict(), as safetensors.torch.save_file
   out/torch_{mlp,resnet,lstm,cnn}_io.safetensors   x [batch, in] and eval outputs y [batch, out], F64
-which tests/safetensors_interop.rs loads into the equivalent `network!` networks
-(MLP, residual, CNN) and nn-runtime/tests/safetensors_io.rs into the hand-built LSTM network.
+which tests/safetensors_interop.rs loads into the equivalent `network!` networks.
+The files stay here, beside the root package's tests that read them.
 
 nn -> PyTorch: loads out/nn_{mlp,resnet,lstm,cnn}.safetensors (written by those tests with
 NN_WRITE_REFERENCE=1) with load_state_dict(strict=True) and checks PyTorch's eval
@@ -16,7 +16,6 @@ outputs against ours in out/nn_{mlp,resnet,lstm,cnn}_io.safetensors, to 1e-5.
 Rerun (from the repository root):
   python tools/reference/safetensors_interop.py
   NN_WRITE_REFERENCE=1 cargo test --test safetensors_interop committed
-  NN_WRITE_REFERENCE=1 cargo test -p nn-runtime --test safetensors_io committed_files
   python tools/reference/safetensors_interop.py
 Everything is seeded, so the torch_* tensors come out the same each time.
 """

@@ -1,310 +1,296 @@
-//! One sequential struct per item list: a tuple struct whose fields are the
-//! runtime layers of its items with static widths, implementing `Layer` by
-//! chaining them. Its `visit` enters `"0"`, `"1"`, ... for its items, so the
-//! runtime blocks visit their bodies without adding a naming level.
+//! The hidden module of a checked network: for each item list, its type (a
+//! chain of the runtime's generic list nodes over the items' runtime types
+//! with their static widths) and the function that builds it from a
+//! generator, drawing in network order; the core type; and what each
+//! top-level item is, for the runtime's diagnostics.
 
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
-use syn::Index;
 
-use super::{lit, real, rt};
-use crate::ast::{Act, Dims, Init, Kind, List, Node, Window, BLOCK_INIT};
+use super::{lit, real};
+use crate::ast::{Dims, InitVal, List, Net, Node, Val};
+use crate::items::{self, Family, Form, ParamInit};
 
-/// The structs for `top` and every body inside it, and the name of `top`'s.
-pub fn structs(top: &List) -> (Vec<TokenStream>, Ident) {
-    let mut g = Gen { structs: Vec::new() };
-    let name = g.list(top);
-    (g.structs, name)
+/// `mod #name { .. }` for `net`.
+pub fn module(net: &Net, name: &Ident) -> TokenStream {
+    let mut g = Gen { defs: Vec::new() };
+    let (ty, ctor) = if net.is_sequence() { g.sequence(&net.body) } else { g.chain(&net.body.items) };
+    let defs = g.defs;
+    let (i, o) = (lit(net.input.len()), lit(net.output));
+    let input = if net.is_sequence() { quote!(Sequence) } else { quote!(Vector) };
+    let infos = net.body.items.iter().map(|n| {
+        let kind = format_ident!("{}", items::camel(n.item.name));
+        let family = family(n.item.family);
+        quote!(ItemInfo::new(ItemKind::#kind, #family))
+    });
+    quote! {
+        #[doc(hidden)]
+        #[allow(non_snake_case)]
+        mod #name {
+            use ::nn::__private::{layers::*, network::*, rnn::*, *};
+            #(#defs)*
+            pub type Body<T> = #ty;
+            pub fn body<T: Float, R: rand::Rng + ?Sized>(rng: &mut R) -> Body<T> {
+                #ctor
+            }
+            pub type Core<T> = network::Core<T, Body<T>, #i, #o, #input, Vector>;
+            pub const ITEMS: &[ItemInfo] = &[#(#infos),*];
+        }
+    }
 }
 
-pub struct Gen {
-    /// Every struct generated so far, nested bodies first.
-    pub structs: Vec<TokenStream>,
+fn family(f: Family) -> TokenStream {
+    match f {
+        Family::Relu => quote!(Family::Relu),
+        Family::Saturating { low, high } => {
+            let (low, high) = (real(low), real(high));
+            quote!(Family::Saturating { low: #low, high: #high })
+        }
+        Family::SelfNormalizing => quote!(Family::SelfNormalizing),
+        Family::Other => quote!(Family::Other),
+    }
+}
+
+/// The most links a list type chains before it is split into runs: the
+/// compiler proves a list's bounds link by link, within a depth of 128.
+const LINKS: usize = 16;
+
+struct Gen {
+    /// The type and constructor of every nested body so far, innermost first.
+    defs: Vec<TokenStream>,
 }
 
 impl Gen {
-    /// Generates the struct for `list` (after those of its nested bodies) and returns its name.
-    fn list(&mut self, list: &List) -> Ident {
-        let rt = rt();
-        let items: Vec<(TokenStream, TokenStream)> = list.items.iter().map(|n| self.item(n)).collect();
-        let name = format_ident!("Seq{}", self.structs.len());
-        let types = items.iter().map(|(t, _)| t);
-        let ctors = items.iter().map(|(_, c)| c);
-        let (i, o) = (lit(list.input.len()), lit(list.output.len()));
-        let fields: Vec<Index> = (0..list.items.len()).map(Index::from).collect();
-        let segments: Vec<String> = (0..list.items.len()).map(|i| i.to_string()).collect();
-        let layer: Vec<TokenStream> = list
-            .items
-            .iter()
-            .map(|n| {
-                let (i, o) = (lit(n.input.len()), lit(n.output.len()));
-                quote!(#rt::Layer::<T, #i, #o>)
-            })
-            .collect();
-
-        let mut forward = quote!(x);
-        let mut predict = quote!(x);
-        for (k, (f, l)) in fields.iter().zip(&layer).enumerate() {
-            forward = quote!(#l::forward(&mut self.#f, #forward));
-            // Each prediction is an owned temporary; all but the last are passed on by reference.
-            predict = quote!(#l::predict(&self.#f, #predict));
-            if k + 1 < fields.len() {
-                predict = quote!(&#predict);
-            }
-        }
-        let mut backward = quote!(grad);
-        for (f, l) in fields.iter().zip(&layer).rev() {
-            backward = quote!(#l::backward(&mut self.#f, #backward));
-        }
-        let (first, last) = (&fields[0], &fields[fields.len() - 1]);
-        let (first_l, last_l) = (&layer[0], &layer[layer.len() - 1]);
-        // The same chain, but the first item is told that nobody reads dL/dx.
-        let mut into_first = quote!(grad);
-        for (f, l) in fields.iter().zip(&layer).skip(1).rev() {
-            into_first = quote!(#l::backward(&mut self.#f, #into_first));
-        }
-
-        self.structs.push(quote! {
-            // So that users can derive `Clone` and `Debug` on their networks.
-            #[derive(Clone, Debug)]
-            pub struct #name<T: #rt::Float>(#(pub #types),*);
-
-            impl<T: #rt::Float> #name<T> {
-                pub fn new<R: #rt::rand::Rng + ?Sized>(rng: &mut R) -> Self {
-                    Self(#(#ctors),*)
-                }
-            }
-
-            impl<T: #rt::Float> #rt::Layer<T, #i, #o> for #name<T> {
-                fn forward(&mut self, x: &#rt::Batch<T, #i>) -> &#rt::Batch<T, #o> {
-                    #forward
-                }
-                fn backward(&mut self, grad: &#rt::Batch<T, #o>) -> &#rt::Batch<T, #i> {
-                    #backward
-                }
-                fn backward_params(&mut self, grad: &#rt::Batch<T, #o>) {
-                    #first_l::backward_params(&mut self.#first, #into_first)
-                }
-                fn predict(&self, x: &#rt::Batch<T, #i>) -> #rt::Batch<T, #o> {
-                    #predict
-                }
-                fn visit(&self, v: &mut dyn #rt::Visit<T>) {
-                    #( #rt::visit_in(v, #segments, |v| #layer::visit(&self.#fields, v)); )*
-                }
-                fn visit_mut(&mut self, v: &mut dyn #rt::VisitMut<T>) {
-                    #( #rt::visit_mut_in(v, #segments, |v| #layer::visit_mut(&mut self.#fields, v)); )*
-                }
-                fn freeze_randomness(&mut self, frozen: bool) {
-                    #( #layer::freeze_randomness(&mut self.#fields, frozen); )*
-                }
-                fn output(&self) -> ::core::option::Option<&#rt::Batch<T, #o>> {
-                    #last_l::output(&self.#last)
-                }
-                fn input_grad(&self) -> ::core::option::Option<&#rt::Batch<T, #i>> {
-                    #first_l::input_grad(&self.#first)
-                }
+    /// Defines `SeqK<T>` and `seqK(rng)` for a block's body; returns their names.
+    fn body(&mut self, list: &List) -> (Ident, Ident) {
+        let (ty, ctor) = self.chain(&list.items);
+        let k = self.defs.len();
+        let (name, build) = (format_ident!("Seq{k}"), format_ident!("seq{k}"));
+        self.defs.push(quote! {
+            pub type #name<T> = #ty;
+            pub fn #build<T: Float, R: rand::Rng + ?Sized>(rng: &mut R) -> #name<T> {
+                #ctor
             }
         });
-        name
+        (name, build)
+    }
+
+    /// The list type of `items` and the expression that builds it.
+    fn chain(&mut self, items: &[Node]) -> (TokenStream, TokenStream) {
+        // Each link: the item's type, constructor, output width and slot.
+        let links: Vec<(TokenStream, TokenStream, usize, Option<TokenStream>)> = if items.len() <= LINKS {
+            let slot = |n: &Node| (n.item.form == Form::AuxHead).then(|| quote!(Head));
+            items.iter().map(|n| (self.item(n), n.output.len(), slot(n))).map(|((a, m), o, s)| (a, m, o, s)).collect()
+        } else {
+            // A long list is a short list of runs of items, each a list of its own
+            // (spliced: its items keep their numbers), so that the type nests
+            // about LINKS * log(len) / log(LINKS) deep rather than `len` deep.
+            let run = items.len().div_ceil(LINKS);
+            let runs = items.chunks(run).map(|part| (self.chain(part), part[part.len() - 1].output.len()));
+            runs.map(|((a, make), m)| (a, make, m, Some(quote!(Splice)))).collect()
+        };
+        // Built innermost first; each constructor call still runs in item order.
+        let (mut ty, mut ctor) = (quote!(End), quote!(End));
+        for (a, make, m, s) in links.into_iter().rev() {
+            let (m, s) = (lit(m), s.map(|s| quote!(, #s)));
+            ty = quote!(Then<#a, #ty, #m #s>);
+            ctor = quote!(Then::new(#make, #ctor));
+        }
+        (ty, ctor)
+    }
+
+    /// The top level of a `seq` network: the items before `last`, `last`, the items after it.
+    fn sequence(&mut self, list: &List) -> (TokenStream, TokenStream) {
+        let at = list.items.iter().position(|n| n.item.form == Form::Last).expect("a seq network has `last`");
+        let last = &list.items[at];
+        let (before, make_before) = self.chain(&list.items[..at]);
+        let (after, make_after) = self.chain(&list.items[at + 1..]);
+        let h = lit(last.input.len());
+        (quote!(Reduce<T, #before, #after, #h>), quote!(Reduce::new(#make_before, #make_after)))
     }
 
     /// The runtime type of one item and the expression that builds it from `rng`.
-    pub fn item(&mut self, node: &Node) -> (TokenStream, TokenStream) {
-        let rt = rt();
+    fn item(&mut self, node: &Node) -> (TokenStream, TokenStream) {
         let (n, out) = (lit(node.input.len()), lit(node.output.len()));
-        match &node.kind {
-            Kind::Dense { out: _, init, init_is_default: _, bias } => {
-                let init = init_tokens(init);
-                (quote!(#rt::layers::Dense<T, #n, #out>), quote!(#rt::layers::Dense::new(rng, #init, #bias)))
+        match node.item.form {
+            Form::Activation => {
+                let f = format_ident!("{}", items::camel(node.item.name));
+                let fields = node.options().map(|(o, v)| {
+                    let (name, value) = (format_ident!("{}", o.name), value(v));
+                    quote!(#name: #value)
+                });
+                let make = if node.item.options.is_empty() {
+                    quote!(Activation::default())
+                } else {
+                    quote!(Activation::new(#f { #(#fields),* }))
+                };
+                (quote!(Activation<T, #f, #n>), make)
             }
-            Kind::Activation(a) => {
-                let (ty, value) = activation(a);
-                (quote!(#rt::layers::Activation<T, #ty, #n>), quote!(#rt::layers::Activation::new(#value)))
+            Form::Dense => {
+                let (init, bias) = (init(node.init("init")), node.flag("bias"));
+                (quote!(Dense<T, #n, #out>), quote!(Dense::new(rng, #init, #bias)))
             }
-            Kind::Prelu { init } => {
-                let init = real(*init);
-                (quote!(#rt::layers::Prelu<T, #n>), quote!(#rt::layers::Prelu::new(#init)))
+            Form::Prelu => {
+                let init = real(node.real("init").expect("prelu's init has a default"));
+                (quote!(Prelu<T, #n>), quote!(Prelu::new(#init)))
             }
-            Kind::BatchNorm { momentum, eps } => {
-                let (m, e) = (real(*momentum), real(*eps));
+            Form::BatchNorm => {
+                let (m, e) = (reals(node, "momentum"), reals(node, "eps"));
                 match node.input {
                     Dims::Image { c, h, w } => {
                         let (c, h, w) = (lit(c), lit(h), lit(w));
-                        (
-                            quote!(#rt::layers::BatchNorm2d<T, #n>),
-                            quote!(#rt::layers::BatchNorm2d::new::<#c, #h, #w>(#m, #e)),
-                        )
+                        (quote!(BatchNorm2d<T, #n>), quote!(BatchNorm2d::new::<#c, #h, #w>(#m, #e)))
                     }
-                    Dims::Vector(_) => {
-                        (quote!(#rt::layers::BatchNorm<T, #n>), quote!(#rt::layers::BatchNorm::new(#m, #e)))
-                    }
+                    Dims::Vector(_) => (quote!(BatchNorm<T, #n>), quote!(BatchNorm::new(#m, #e))),
                 }
             }
-            Kind::Conv2d { out: oc, window, init, init_is_default: _, bias } => {
-                let (c, h, w) = image(node.input);
-                let (oc, [k, s, p]) = (lit(*oc), window_lits(window));
-                let init = init_tokens(init);
-                (
-                    quote!(#rt::layers::Conv2d<T, #n, #out>),
-                    quote!(#rt::layers::Conv2d::new::<#c, #h, #w, #oc, #k, #s, #p>(rng, #init, #bias)),
-                )
+            Form::LayerNorm => {
+                let e = reals(node, "eps");
+                (quote!(LayerNorm<T, #n>), quote!(LayerNorm::new(#e)))
             }
-            Kind::MaxPool(window) => {
-                let (c, h, w) = image(node.input);
-                let [k, s, p] = window_lits(window);
-                (
-                    quote!(#rt::layers::MaxPool2d<T, #n, #out>),
-                    quote!(#rt::layers::MaxPool2d::new::<#c, #h, #w, #k, #s, #p>()),
-                )
-            }
-            Kind::AvgPool(window) => {
-                let (c, h, w) = image(node.input);
-                let [k, s, p] = window_lits(window);
-                (
-                    quote!(#rt::layers::AvgPool2d<T, #n, #out>),
-                    quote!(#rt::layers::AvgPool2d::new::<#c, #h, #w, #k, #s, #p>()),
-                )
-            }
-            Kind::GlobalAvgPool => {
-                let (c, h, w) = image(node.input);
-                (
-                    quote!(#rt::layers::GlobalAvgPool<T, #n, #out>),
-                    quote!(#rt::layers::GlobalAvgPool::new::<#c, #h, #w>()),
-                )
-            }
-            Kind::Flatten => (quote!(#rt::layers::Flatten<T, #n>), quote!(#rt::layers::Flatten::default())),
-            Kind::LayerNorm { eps } => {
-                let e = real(*eps);
-                (quote!(#rt::layers::LayerNorm<T, #n>), quote!(#rt::layers::LayerNorm::new(#e)))
-            }
-            Kind::Dropout { p } => {
+            Form::Dropout => {
                 // Masks come from the dropout's own generator, seeded from the network's.
-                let p = real(*p);
-                (
-                    quote!(#rt::layers::Dropout<T, #n>),
-                    quote!(#rt::layers::Dropout::new(#p, #rt::seeded_rng(#rt::rand::Rng::random::<u64>(rng)))),
-                )
+                let p = reals(node, "p");
+                (quote!(Dropout<T, #n>), quote!(Dropout::new(#p, seeded_rng(rand::Rng::random::<u64>(rng)))))
             }
-            Kind::Residual(body) => {
-                let b = self.list(body);
-                (quote!(#rt::Residual<T, #b<T>, #n>), quote!(#rt::Residual::new(#b::new(rng))))
+            Form::Conv2d => {
+                let [c, h, w] = image(node.input);
+                let oc = lit(node.count("out"));
+                let [k, s, p] = node.window().map(lit);
+                let (init, bias) = (init(node.init("init")), node.flag("bias"));
+                (quote!(Conv2d<T, #n, #out>), quote!(Conv2d::new::<#c, #h, #w, #oc, #k, #s, #p>(rng, #init, #bias)))
             }
-            Kind::ResidualProjection(body) => {
-                let b = self.list(body);
-                let init = init_tokens(&BLOCK_INIT);
+            Form::MaxPool | Form::AvgPool => {
+                let [c, h, w] = image(node.input);
+                let [k, s, p] = node.window().map(lit);
+                let pool = if node.item.form == Form::MaxPool { quote!(MaxPool2d) } else { quote!(AvgPool2d) };
+                (quote!(#pool<T, #n, #out>), quote!(#pool::new::<#c, #h, #w, #k, #s, #p>()))
+            }
+            Form::GlobalAvgPool => {
+                let [c, h, w] = image(node.input);
+                (quote!(GlobalAvgPool<T, #n, #out>), quote!(GlobalAvgPool::new::<#c, #h, #w>()))
+            }
+            Form::Flatten => (quote!(Flatten<T, #n>), quote!(Flatten::default())),
+            Form::Residual if node.flag("projection") => {
+                let (b, make) = self.body(&node.bodies[0]);
+                let init = init(&block_init(node));
                 (
-                    quote!(#rt::ResidualProjection<T, #b<T>, #n, #out>),
+                    quote!(ResidualProjection<T, #b<T>, #n, #out>),
                     quote!({
-                        let body = #b::new(rng);
-                        #rt::ResidualProjection::new(rng, body, #init)
+                        let body = #make(rng);
+                        ResidualProjection::new(rng, body, #init)
                     }),
                 )
             }
-            Kind::Highway(body) => {
-                let b = self.list(body);
-                let init = init_tokens(&BLOCK_INIT);
+            Form::Residual => {
+                let (b, make) = self.body(&node.bodies[0]);
+                (quote!(Residual<T, #b<T>, #n>), quote!(Residual::new(#make(rng))))
+            }
+            Form::Highway => {
+                let (b, make) = self.body(&node.bodies[0]);
+                let init = init(&block_init(node));
                 (
-                    quote!(#rt::Highway<T, #b<T>, #n>),
+                    quote!(Highway<T, #b<T>, #n>),
                     quote!({
-                        let body = #b::new(rng);
-                        #rt::Highway::new(rng, body, #init)
+                        let body = #make(rng);
+                        Highway::new(rng, body, #init)
                     }),
                 )
             }
-            Kind::Concat(body) => {
-                let b = self.list(body);
-                let m = lit(body.output.len());
-                (quote!(#rt::Concat<T, #b<T>, #n, #m, #out>), quote!(#rt::Concat::new(#b::new(rng))))
+            Form::Concat => {
+                let (b, make) = self.body(&node.bodies[0]);
+                let m = lit(node.bodies[0].output.len());
+                (quote!(Concat<T, #b<T>, #n, #m, #out>), quote!(Concat::new(#make(rng))))
             }
-            Kind::Parallel(branches) => {
-                let names: Vec<Ident> = branches.iter().map(|b| self.list(b)).collect();
-                let widths = branches.iter().map(|b| lit(b.output.len()));
+            Form::Parallel => {
+                let (names, makes): (Vec<Ident>, Vec<Ident>) = node.bodies.iter().map(|b| self.body(b)).unzip();
+                let widths = node.bodies.iter().map(|b| lit(b.output.len()));
                 (
-                    quote!(#rt::Parallel<T, (#(#rt::Branch<#names<T>, #widths>,)*), #n, #out>),
-                    quote!(#rt::Parallel::new((#(#rt::Branch(#names::new(rng)),)*))),
+                    quote!(Parallel<T, (#(Branch<#names<T>, #widths>,)*), #n, #out>),
+                    quote!(Parallel::new((#(Branch(#makes(rng)),)*))),
                 )
             }
-            Kind::AuxHead { weight, body } => {
-                let b = self.list(body);
-                let (m, w) = (lit(body.output.len()), real(*weight));
-                (quote!(#rt::AuxHead<T, #b<T>, #n, #m>), quote!(#rt::AuxHead::new(#b::new(rng), #w)))
+            Form::AuxHead => {
+                let (b, make) = self.body(&node.bodies[0]);
+                let (m, w) = (lit(node.bodies[0].output.len()), reals(node, "weight"));
+                (quote!(AuxHead<T, #b<T>, #n, #m>), quote!(AuxHead::new(#make(rng), #w)))
             }
-            Kind::Repeat { k, body } => {
-                let b = self.list(body);
-                let k = lit(*k);
-                (quote!(#rt::Repeat<T, #b<T>, #n, #k>), quote!(#rt::Repeat::from_fn(|_| #b::new(rng))))
+            Form::Repeat => {
+                let (b, make) = self.body(&node.bodies[0]);
+                let k = lit(node.count("k"));
+                (quote!(Repeat<T, #b<T>, #n, #k>), quote!(Repeat::from_fn(|_| #make(rng))))
             }
-            Kind::Recurrent { .. } | Kind::Last => super::seq::item(node),
+            Form::Recurrent { .. } => {
+                let cell = format_ident!("{}Cell", items::camel(node.item.name));
+                let init = init(node.init("recurrent_init"));
+                let forget =
+                    node.item.options.iter().any(|o| o.name == "forget_bias").then(|| node.real("forget_bias"));
+                let forget = forget.flatten().map(|b| {
+                    let b = real(b);
+                    quote!(.with_forget_bias(#b))
+                });
+                (
+                    quote!(Unrolled<T, #cell<T, #n, #out>, #n, #out>),
+                    quote!(Unrolled::new(#cell::with_recurrent_init(rng, #init)#forget)),
+                )
+            }
+            Form::Last => unreachable!("`last` is the seam of `sequence`, not an item of a chain"),
         }
     }
 }
 
-/// `(C, H, W)` of an image as literals. The check gives image layers image inputs only.
-fn image(d: Dims) -> (proc_macro2::Literal, proc_macro2::Literal, proc_macro2::Literal) {
+/// The initializer of a block's own weights (projection, gate), from the table.
+fn block_init(node: &Node) -> InitVal {
+    let fixed = node.item.params.iter().find_map(|p| match p.init {
+        Some(ParamInit::Fixed(r)) => Some(r),
+        _ => None,
+    });
+    InitVal::of(fixed.expect("the block's weights have a fixed initializer"), false)
+}
+
+/// An option's value as a literal.
+fn value(v: &Val) -> TokenStream {
+    match v {
+        Val::Count(c) => {
+            let c = lit(*c);
+            quote!(#c)
+        }
+        Val::Real(r) => {
+            let r = real(*r);
+            quote!(#r)
+        }
+        Val::Flag(b) => quote!(#b),
+        Val::Init(i) => init(i),
+        Val::Absent => unreachable!("absent options are not passed on"),
+    }
+}
+
+fn reals(node: &Node, name: &str) -> Literal {
+    real(node.real(name).unwrap_or_else(|| panic!("`{name}` of `{}` has a value", node.item.name)))
+}
+
+/// `(C, H, W)` of an image as literals. The check gives image items image inputs only.
+fn image(d: Dims) -> [Literal; 3] {
     match d {
-        Dims::Image { c, h, w } => (lit(c), lit(h), lit(w)),
-        Dims::Vector(_) => unreachable!("image layers are checked to take images"),
+        Dims::Image { c, h, w } => [lit(c), lit(h), lit(w)],
+        Dims::Vector(_) => unreachable!("image items are checked to take images"),
     }
 }
 
-/// Kernel, stride and padding as literals.
-fn window_lits(w: &Window) -> [proc_macro2::Literal; 3] {
-    [lit(w.kernel), lit(w.stride), lit(w.padding)]
-}
-
-/// The `ActivationFn` type of an activation and the value that configures it.
-fn activation(a: &Act) -> (TokenStream, TokenStream) {
-    let rt = rt();
-    let unit = |name: &str| {
-        let ty = format_ident!("{name}");
-        (quote!(#rt::layers::#ty), quote!(#rt::layers::#ty))
-    };
-    match *a {
-        Act::Identity => unit("Identity"),
-        Act::Sigmoid => unit("Sigmoid"),
-        Act::Tanh => unit("Tanh"),
-        Act::Relu => unit("Relu"),
-        Act::Selu => unit("Selu"),
-        Act::Gelu => unit("Gelu"),
-        Act::Swish => unit("Swish"),
-        Act::Mish => unit("Mish"),
-        Act::Softplus => unit("Softplus"),
-        Act::LeakyRelu { slope } => {
-            let s = real(slope);
-            (quote!(#rt::layers::LeakyRelu), quote!(#rt::layers::LeakyRelu { slope: #s }))
-        }
-        Act::Elu { alpha } => {
-            let a = real(alpha);
-            (quote!(#rt::layers::Elu), quote!(#rt::layers::Elu { alpha: #a }))
-        }
-    }
-}
-
-/// The runtime `Init` value.
-pub fn init_tokens(init: &Init) -> TokenStream {
-    let rt = rt();
-    match *init {
-        Init::Zeros => quote!(#rt::Init::Zeros),
-        Init::Constant(c) => {
-            let c = real(c);
-            quote!(#rt::Init::Constant(#c))
-        }
-        Init::Uniform(a) => {
-            let a = real(a);
-            quote!(#rt::Init::Uniform(#a))
-        }
-        Init::Normal(s) => {
-            let s = real(s);
-            quote!(#rt::Init::Normal(#s))
-        }
-        Init::XavierUniform => quote!(#rt::Init::XavierUniform),
-        Init::XavierNormal => quote!(#rt::Init::XavierNormal),
-        Init::HeUniform => quote!(#rt::Init::HeUniform),
-        Init::HeNormal => quote!(#rt::Init::HeNormal),
-        Init::LecunNormal => quote!(#rt::Init::LecunNormal),
-        Init::Orthogonal { gain } => {
-            let g = real(gain);
-            quote!(#rt::Init::Orthogonal { gain: #g })
-        }
+/// The runtime `Init` value: `Init::` the name in CamelCase, required options
+/// as tuple fields, optional ones as named fields.
+fn init(i: &InitVal) -> TokenStream {
+    let variant = format_ident!("{}", items::camel(i.name));
+    let def = items::find_initializer(i.name).expect("initializers are resolved from the table");
+    let required = def.options.iter().zip(&i.args).filter(|(o, _)| o.is_required()).map(|(_, v)| real(*v));
+    let named = def.options.iter().zip(&i.args).filter(|(o, _)| !o.is_required()).map(|(o, v)| {
+        let (name, v) = (format_ident!("{}", o.name), real(*v));
+        quote!(#name: #v)
+    });
+    let (required, named): (Vec<Literal>, Vec<TokenStream>) = (required.collect(), named.collect());
+    match (required.is_empty(), named.is_empty()) {
+        (true, true) => quote!(Init::#variant),
+        (false, _) => quote!(Init::#variant(#(#required),*)),
+        (true, false) => quote!(Init::#variant { #(#named),* }),
     }
 }

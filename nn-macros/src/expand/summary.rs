@@ -1,8 +1,8 @@
-//! The summary table, computed entirely at compile time: every width,
-//! parameter count and initializer is known to the macro.
+//! The summary table, computed entirely at compile time from the item table:
+//! every shape, parameter count and initializer is known to the macro.
 
-use crate::ast::{Act, Cell, Dims, Kind, List, Net, Node, Window, BLOCK_INIT};
-use crate::parse::Shape;
+use crate::ast::{InitVal, List, Net, Node, Val};
+use crate::items::{Dim, Form, Param, ParamInit, Show};
 
 struct Row {
     name: String,
@@ -16,7 +16,7 @@ struct Row {
 pub fn table(net: &Net) -> String {
     let mut rows = Vec::new();
     list_rows(&net.body, "", &mut rows);
-    let seq = matches!(net.src.input, Shape::Seq { .. });
+    let seq = net.is_sequence();
     if seq {
         seq_widths(net, &mut rows);
     }
@@ -48,7 +48,7 @@ pub fn table(net: &Net) -> String {
 
 /// In a `seq` network, items before `last` map sequences to sequences.
 fn seq_widths(net: &Net, rows: &mut [Row]) {
-    let Some(last) = net.body.items.iter().position(|n| matches!(n.kind, Kind::Last)) else { return };
+    let Some(last) = net.body.items.iter().position(|n| n.item.form == Form::Last) else { return };
     for r in rows {
         let top: usize = r.name.split('.').next().and_then(|i| i.parse().ok()).unwrap_or(usize::MAX);
         let (i, o) = r.width.split_once(" -> ").unwrap_or_default();
@@ -63,103 +63,139 @@ fn seq_widths(net: &Net, rows: &mut [Row]) {
 fn list_rows(list: &List, prefix: &str, rows: &mut Vec<Row>) {
     for (i, node) in list.items.iter().enumerate() {
         let name = if prefix.is_empty() { i.to_string() } else { format!("{prefix}.{i}") };
-        let (params, init) = own_params(node);
         rows.push(Row {
             name: name.clone(),
             kind: spelling(node),
             width: format!("{} -> {}", node.input, node.output),
-            params,
-            init,
+            params: node.item.params.iter().filter(|p| present(node, p)).map(|p| size(node, p)).sum(),
+            init: init_column(node),
         });
-        match &node.kind {
-            Kind::Residual(b) | Kind::ResidualProjection(b) | Kind::Highway(b) | Kind::Concat(b) => {
-                list_rows(b, &name, rows)
-            }
-            Kind::AuxHead { body, .. } => list_rows(body, &name, rows),
-            Kind::Parallel(branches) => {
-                for (j, b) in branches.iter().enumerate() {
+        match node.item.form {
+            // A branch of `parallel` and a copy of `repeat` add a naming level.
+            Form::Parallel => {
+                for (j, b) in node.bodies.iter().enumerate() {
                     list_rows(b, &format!("{name}.{j}"), rows);
                 }
             }
-            Kind::Repeat { k, body } => {
-                for copy in 0..*k {
-                    list_rows(body, &format!("{name}.{copy}"), rows);
+            Form::Repeat => {
+                for copy in 0..node.count("k") {
+                    list_rows(&node.bodies[0], &format!("{name}.{copy}"), rows);
                 }
             }
-            _ => {}
+            _ => {
+                for b in &node.bodies {
+                    list_rows(b, &name, rows);
+                }
+            }
         }
     }
 }
 
-/// The parameters an item owns itself (not its body's) and how they start.
-fn own_params(node: &Node) -> (usize, String) {
-    let (n, m) = (node.input.len(), node.output.len());
-    match &node.kind {
-        Kind::Dense { out, init, init_is_default, bias } => {
-            let default = if *init_is_default { " (default)" } else { "" };
-            (out * n + if *bias { *out } else { 0 }, format!("{}{default}", init.describe()))
+/// Whether the item has this parameter with its options.
+fn present(node: &Node, p: &Param) -> bool {
+    p.when.is_none_or(|option| node.flag(option))
+}
+
+/// How many values the parameter has.
+fn size(node: &Node, p: &Param) -> usize {
+    p.shape
+        .iter()
+        .map(|d| match d {
+            Dim::In => node.input.len(),
+            Dim::Channels => node.input.channels(),
+            Dim::Out => node.output.len(),
+            Dim::Opt(option) => node.count(option),
+            Dim::Gates => match node.item.form {
+                Form::Recurrent { gates } => gates * node.count("hidden"),
+                _ => unreachable!("only recurrent items stack gates"),
+            },
+        })
+        .product()
+}
+
+/// How the item's weights start: its first parameter an initializer decides.
+fn init_column(node: &Node) -> String {
+    let init = node.item.params.iter().filter(|p| present(node, p)).find_map(|p| p.init);
+    match init {
+        Some(ParamInit::Option { option, label }) => {
+            let i = node.init(option);
+            let default = if i.by_rule { " (default)" } else { "" };
+            format!("{label}{}{default}", i.describe())
         }
-        Kind::Prelu { .. } => (n, String::new()),
-        Kind::BatchNorm { .. } => match node.input {
-            Dims::Image { c, .. } => (2 * c, String::new()),
-            Dims::Vector(n) => (2 * n, String::new()),
-        },
-        Kind::LayerNorm { .. } => (2 * n, String::new()),
-        Kind::Conv2d { out, window, init, init_is_default, bias } => {
-            let Dims::Image { c, .. } = node.input else { unreachable!("conv2d takes images") };
-            let default = if *init_is_default { " (default)" } else { "" };
-            let weights = out * c * window.kernel * window.kernel;
-            (weights + if *bias { *out } else { 0 }, format!("{}{default}", init.describe()))
-        }
-        Kind::ResidualProjection(_) => (m * n, BLOCK_INIT.describe()),
-        Kind::Highway(_) => (n * n + n, BLOCK_INIT.describe()),
-        Kind::Recurrent { cell, hidden, recurrent_init, .. } => {
-            let gates = match cell {
-                Cell::Rnn => 1,
-                Cell::Lstm => 4,
-                Cell::Gru => 3,
-            };
-            let rows = gates * hidden;
-            (rows * (n + hidden) + 2 * rows, format!("recurrent {}", recurrent_init.describe()))
-        }
-        _ => (0, String::new()),
+        Some(ParamInit::Fixed(r)) => InitVal::of(r, false).describe(),
+        None => String::new(),
     }
 }
 
-/// How the item reads in `network!`, with the arguments that matter.
+/// How the item reads in `network!`, with the options that matter.
 fn spelling(node: &Node) -> String {
-    match &node.kind {
-        Kind::Dense { out, bias: false, .. } => format!("dense({out}, bias = false)"),
-        Kind::Dense { out, .. } => format!("dense({out})"),
-        Kind::Conv2d { out, window, bias, .. } => {
-            let bias = if *bias { "" } else { ", bias = false" };
-            format!("conv2d({out}, kernel = {}{}{bias})", window.kernel, window_options(window, 1))
-        }
-        Kind::MaxPool(window) => format!("max_pool({}{})", window.kernel, window_options(window, window.kernel)),
-        Kind::AvgPool(window) => format!("avg_pool({}{})", window.kernel, window_options(window, window.kernel)),
-        Kind::Activation(Act::LeakyRelu { slope }) => format!("leaky_relu({slope:?})"),
-        Kind::Activation(Act::Elu { alpha }) => format!("elu({alpha:?})"),
-        Kind::Prelu { init } => format!("prelu({init:?})"),
-        Kind::BatchNorm { momentum, eps } => format!("batch_norm({momentum:?}, {eps:?})"),
-        Kind::LayerNorm { eps } => format!("layer_norm({eps:?})"),
-        Kind::Dropout { p } => format!("dropout({p:?})"),
-        Kind::ResidualProjection(_) => "residual(projection)".into(),
-        Kind::AuxHead { weight, .. } => format!("aux_head(weight = {weight:?})"),
-        Kind::Repeat { k, .. } => format!("repeat({k})"),
-        Kind::Recurrent { hidden, forget_bias: Some(b), .. } => format!("{}({hidden}, forget_bias = {b:?})", node.name),
-        Kind::Recurrent { hidden, .. } => format!("{}({hidden})", node.name),
-        _ => node.name.to_string(),
+    let shown: Vec<String> = node
+        .options()
+        .filter_map(|(o, v)| {
+            let text = v.describe(o);
+            match o.show {
+                Show::Positional if *v != Val::Absent => Some(text),
+                Show::Named => Some(format!("{} = {text}", o.name)),
+                Show::IfChanged if !node.is_default(o, v) => Some(format!("{} = {text}", o.name)),
+                Show::IfGiven if *v != Val::Absent => Some(format!("{} = {text}", o.name)),
+                _ => None,
+            }
+        })
+        .collect();
+    if shown.is_empty() {
+        node.item.name.to_string()
+    } else {
+        format!("{}({})", node.item.name, shown.join(", "))
     }
 }
 
-/// The stride and padding of a window where they differ from the defaults.
-fn window_options(window: &Window, default_stride: usize) -> String {
-    let mut s = String::new();
-    if window.stride != default_stride {
-        s += &format!(", stride = {}", window.stride);
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::*;
+    use crate::ctxt::Ctxt;
+    use crate::{check, parse};
+
+    fn rows(tokens: proc_macro2::TokenStream) -> Vec<(String, String, usize, String)> {
+        let input: parse::Input = syn::parse2(tokens).unwrap();
+        let cx = Ctxt::new();
+        let net = check::network(&cx, &input.networks[0]).unwrap();
+        cx.check().unwrap();
+        let mut rows = Vec::new();
+        list_rows(&net.body, "", &mut rows);
+        rows.into_iter().map(|r| (r.name, r.kind, r.params, r.init)).collect()
     }
-    if window.padding != 0 {
-        s += &format!(", padding = {}", window.padding);
+
+    #[test]
+    fn counts_and_spellings_come_from_the_item_table() {
+        let rows = rows(quote! {
+            struct N((2, 6, 6) -> 3) {
+                conv2d(4, kernel = 3, padding = 1, bias = false), batch_norm, elu, max_pool(2, stride = 1),
+                flatten, dense(6), residual(projection) { dense(3), gelu }, highway { dense(3), tanh },
+            }
+        });
+        let row = |i: usize| (rows[i].1.as_str(), rows[i].2, rows[i].3.as_str());
+        assert_eq!(row(0), ("conv2d(4, kernel = 3, padding = 1, bias = false)", 4 * 2 * 9, "he_normal (default)"));
+        assert_eq!(row(1), ("batch_norm(0.1, 1e-5)", 2 * 4, ""));
+        assert_eq!(row(2), ("elu(1.0)", 0, ""));
+        assert_eq!(row(3), ("max_pool(2, stride = 1)", 0, ""));
+        assert_eq!(row(5), ("dense(6)", 6 * 100 + 6, "xavier_uniform (default)"));
+        assert_eq!(row(6), ("residual(projection)", 3 * 6, "xavier_uniform"));
+        assert_eq!(row(7), ("dense(3)", 6 * 3 + 3, "he_normal (default)"));
+        assert_eq!(row(9), ("highway", 3 * 3 + 3, "xavier_uniform"));
+        assert_eq!(row(10), ("dense(3)", 3 * 3 + 3, "xavier_uniform (default)"));
     }
-    s
+
+    #[test]
+    fn recurrent_rows_stack_their_gates() {
+        let rows = rows(quote! {
+            struct N(seq 2 -> 1) { rnn(3), lstm(4, forget_bias = 1.0), gru(5, recurrent_init = xavier_normal), last, dense(1) }
+        });
+        let row = |i: usize| (rows[i].1.as_str(), rows[i].2, rows[i].3.as_str());
+        assert_eq!(row(0), ("rnn(3)", 3 * (2 + 3) + 2 * 3, "recurrent orthogonal(gain = 1)"));
+        assert_eq!(row(1), ("lstm(4, forget_bias = 1.0)", 16 * (3 + 4) + 2 * 16, "recurrent orthogonal(gain = 1)"));
+        assert_eq!(row(2), ("gru(5)", 15 * (4 + 5) + 2 * 15, "recurrent xavier_normal"));
+        assert_eq!(row(3), ("last", 0, ""));
+    }
 }

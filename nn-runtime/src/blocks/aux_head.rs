@@ -4,9 +4,8 @@
 use nalgebra::DMatrixView;
 
 use super::sum_into;
-use crate::layer::{copy_batch, empty, ensure_cols};
-use crate::testing::view_into_batch;
-use crate::{Batch, Float, Layer, ShapeError, Visit, VisitMut};
+use crate::layer::{copy_batch, empty, view_into_batch, visit_parts, Io};
+use crate::{Batch, Float, Layer, ShapeError};
 
 /// `aux_head(weight = w) { body }`: the identity on the main path (`N -> N`);
 /// in training it also runs `body: N -> O` and keeps the head's output, whose
@@ -15,18 +14,17 @@ use crate::{Batch, Float, Layer, ShapeError, Visit, VisitMut};
 pub struct AuxHead<T: Float, B, const N: usize, const O: usize> {
     body: B,
     weight: f64,
-    y: Batch<T, N>,
     out: Batch<T, O>,
     head_grad: Option<Batch<T, O>>,
     // Kept when the gradient is consumed, so the next step reuses its storage.
     spare: Batch<T, O>,
-    dx: Batch<T, N>,
+    io: Io<T, N, N>,
 }
 
 impl<T: Float, B: Layer<T, N, O>, const N: usize, const O: usize> AuxHead<T, B, N, O> {
     /// `weight` multiplies the head's loss in the total loss.
     pub fn new(body: B, weight: f64) -> Self {
-        Self { body, weight, y: empty(), out: empty(), head_grad: None, spare: empty(), dx: empty() }
+        Self { body, weight, out: empty(), head_grad: None, spare: empty(), io: Io::default() }
     }
     /// The head's output from the last training forward (`Layer::output` is
     /// the main path's, which is the input).
@@ -60,47 +58,33 @@ impl<T: Float, B: Layer<T, N, O>, const N: usize, const O: usize> AuxHead<T, B, 
 
 impl<T: Float, B: Layer<T, N, O>, const N: usize, const O: usize> Layer<T, N, N> for AuxHead<T, B, N, O> {
     fn forward(&mut self, x: &Batch<T, N>) -> &Batch<T, N> {
-        copy_batch(&mut self.y, x);
         copy_batch(&mut self.out, self.body.forward(x));
-        &self.y
+        self.io.write_output(x.ncols(), |y| y.copy_from_slice(x.as_slice()))
     }
 
     // dL/dx = g + body'(x)^T dL/dhead when the trainer set a head gradient.
     fn backward(&mut self, g: &Batch<T, N>) -> &Batch<T, N> {
-        match self.head_grad.take() {
-            Some(hg) => {
-                ensure_cols(&mut self.dx, g.ncols());
-                sum_into(self.dx.as_mut_slice(), g.as_slice(), self.body.backward(&hg).as_slice());
-                self.spare = hg;
-            }
-            None => copy_batch(&mut self.dx, g),
+        let head_grad = self.head_grad.take();
+        let body_grad = head_grad.as_ref().map(|hg| self.body.backward(hg));
+        self.io.write_input_grad(g.ncols(), |dx| match body_grad {
+            Some(gb) => sum_into(dx, g.as_slice(), gb.as_slice()),
+            None => dx.copy_from_slice(g.as_slice()),
+        });
+        if let Some(hg) = head_grad {
+            self.spare = hg;
         }
-        &self.dx
+        self.io.input_grad()
     }
 
     fn predict(&self, x: &Batch<T, N>) -> Batch<T, N> {
         x.clone()
     }
 
-    fn output(&self) -> Option<&Batch<T, N>> {
-        Some(&self.y)
+    fn io(&self) -> Option<&Io<T, N, N>> {
+        Some(&self.io)
     }
 
-    fn input_grad(&self) -> Option<&Batch<T, N>> {
-        Some(&self.dx)
-    }
-
-    fn visit(&self, v: &mut dyn Visit<T>) {
-        self.body.visit(v);
-    }
-
-    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
-        self.body.visit_mut(v);
-    }
-
-    fn freeze_randomness(&mut self, frozen: bool) {
-        self.body.freeze_randomness(frozen);
-    }
+    visit_parts!(layers: body);
 }
 
 #[cfg(test)]
@@ -110,7 +94,7 @@ mod tests {
     use super::*;
     use crate::blocks::test_bodies::{dense_tanh, DenseTanh};
     use crate::testing::grad_check;
-    use crate::Model;
+    use crate::{Model, Visit, VisitMut};
 
     /// `dense(4), tanh, aux_head { dense(2), tanh }, dense(3), tanh` from 3 features,
     /// with the aux-head hooks of [`Model`] (which `LayerModel` does not forward).

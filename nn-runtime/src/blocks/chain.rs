@@ -3,8 +3,8 @@
 
 use std::marker::PhantomData;
 
-use crate::layer::{visit_in, visit_mut_in};
-use crate::{Batch, Float, Layer, Visit, VisitMut};
+use crate::layer::visit_parts;
+use crate::{Batch, Float, Layer};
 
 /// `a` then `b`: `I -> M -> O`. Visits `a` under `"0"` and `b` under `"1"`,
 /// as an `nn.Sequential` of the two.
@@ -64,20 +64,7 @@ impl<T: Float, A: Layer<T, I, M>, B: Layer<T, M, O>, const I: usize, const M: us
         self.a.input_grad()
     }
 
-    fn visit(&self, v: &mut dyn Visit<T>) {
-        visit_in(v, "0", |v| self.a.visit(v));
-        visit_in(v, "1", |v| self.b.visit(v));
-    }
-
-    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
-        visit_mut_in(v, "0", |v| self.a.visit_mut(v));
-        visit_mut_in(v, "1", |v| self.b.visit_mut(v));
-    }
-
-    fn freeze_randomness(&mut self, frozen: bool) {
-        self.a.freeze_randomness(frozen);
-        self.b.freeze_randomness(frozen);
-    }
+    visit_parts!(layers: a in "0", b in "1");
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! `y = [x; body(x)]` (DenseNet style).
 
 use super::{add_assign, put_rows, take_rows};
-use crate::layer::{empty, ensure_cols};
-use crate::{Batch, Float, Layer, Visit, VisitMut};
+use crate::layer::{empty, ensure_cols, visit_parts, Io};
+use crate::{Batch, Float, Layer};
 
 /// `concat { body }`: `N -> O = N + M`, body `N -> M`. `O` is checked when
 /// the code is compiled:
@@ -17,15 +17,15 @@ use crate::{Batch, Float, Layer, Visit, VisitMut};
 #[derive(Clone, Debug)]
 pub struct Concat<T: Float, B, const N: usize, const M: usize, const O: usize> {
     body: B,
-    y: Batch<T, O>,
+    /// The body's part of dL/dy.
     gb: Batch<T, M>,
-    dx: Batch<T, N>,
+    io: Io<T, N, O>,
 }
 
 impl<T: Float, B: Layer<T, N, M>, const N: usize, const M: usize, const O: usize> Concat<T, B, N, M, O> {
     pub fn new(body: B) -> Self {
         const { assert!(O == N + M, "concat: output width must be input width + body width") };
-        Self { body, y: empty(), gb: empty(), dx: empty() }
+        Self { body, gb: empty(), io: Io::default() }
     }
     /// The body.
     pub fn body(&self) -> &B {
@@ -37,49 +37,38 @@ impl<T: Float, B: Layer<T, N, M>, const N: usize, const M: usize, const O: usize
     for Concat<T, B, N, M, O>
 {
     fn forward(&mut self, x: &Batch<T, N>) -> &Batch<T, O> {
-        ensure_cols(&mut self.y, x.ncols());
-        put_rows(self.y.as_mut_slice(), O, 0, x.as_slice(), N);
-        put_rows(self.y.as_mut_slice(), O, N, self.body.forward(x).as_slice(), M);
-        &self.y
+        let h = self.body.forward(x);
+        self.io.write_output(x.ncols(), |y| stack::<T, N, M, O>(x.as_slice(), h.as_slice(), y))
     }
 
     fn backward(&mut self, g: &Batch<T, O>) -> &Batch<T, N> {
         let n = g.ncols();
         ensure_cols(&mut self.gb, n);
-        ensure_cols(&mut self.dx, n);
         take_rows(g.as_slice(), O, N, self.gb.as_mut_slice(), M);
-        take_rows(g.as_slice(), O, 0, self.dx.as_mut_slice(), N);
-        add_assign(self.dx.as_mut_slice(), self.body.backward(&self.gb).as_slice());
-        &self.dx
+        let gx = self.body.backward(&self.gb);
+        self.io.write_input_grad(n, |dx| {
+            take_rows(g.as_slice(), O, 0, dx, N);
+            add_assign(dx, gx.as_slice());
+        })
     }
 
     fn predict(&self, x: &Batch<T, N>) -> Batch<T, O> {
-        let mut y = empty();
-        ensure_cols(&mut y, x.ncols());
-        put_rows(y.as_mut_slice(), O, 0, x.as_slice(), N);
-        put_rows(y.as_mut_slice(), O, N, self.body.predict(x).as_slice(), M);
+        let mut y = Batch::zeros(x.ncols());
+        stack::<T, N, M, O>(x.as_slice(), self.body.predict(x).as_slice(), y.as_mut_slice());
         y
     }
 
-    fn output(&self) -> Option<&Batch<T, O>> {
-        Some(&self.y)
+    fn io(&self) -> Option<&Io<T, N, O>> {
+        Some(&self.io)
     }
 
-    fn input_grad(&self) -> Option<&Batch<T, N>> {
-        Some(&self.dx)
-    }
+    visit_parts!(layers: body);
+}
 
-    fn visit(&self, v: &mut dyn Visit<T>) {
-        self.body.visit(v);
-    }
-
-    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
-        self.body.visit_mut(v);
-    }
-
-    fn freeze_randomness(&mut self, frozen: bool) {
-        self.body.freeze_randomness(frozen);
-    }
+/// `y = [x; h]`, column by column.
+fn stack<T: Float, const N: usize, const M: usize, const O: usize>(x: &[T], h: &[T], y: &mut [T]) {
+    put_rows(y, O, 0, x, N);
+    put_rows(y, O, N, h, M);
 }
 
 #[cfg(test)]

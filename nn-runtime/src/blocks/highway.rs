@@ -3,9 +3,9 @@
 
 use rand::Rng;
 
-use crate::layer::{copy_batch, empty, ensure_cols, visit_in, visit_mut_in};
+use crate::layer::{copy_batch, empty, ensure_cols, visit_parts, Io};
 use crate::layers::{sigmoid, Dense};
-use crate::{Batch, Float, Init, Layer, Visit, VisitMut};
+use crate::{Batch, Float, Init, Layer};
 
 /// The gate's bias starts here, so the block starts close to the identity
 /// (t ~ 0.12) and gradients flow through the skip early in training.
@@ -16,13 +16,14 @@ const GATE_BIAS: f64 = -2.0;
 pub struct Highway<T: Float, B, const N: usize> {
     body: B,
     gate: Dense<T, N, N>,
+    // The last forward's input, gate `t` and body output `h`; dL/dh and
+    // dL/d(gate pre-activation) of the last backward.
     x: Batch<T, N>,
     t: Batch<T, N>,
     h: Batch<T, N>,
-    y: Batch<T, N>,
     gh: Batch<T, N>,
     gz: Batch<T, N>,
-    dx: Batch<T, N>,
+    io: Io<T, N, N>,
 }
 
 impl<T: Float, B: Layer<T, N, N>, const N: usize> Highway<T, B, N> {
@@ -32,7 +33,7 @@ impl<T: Float, B: Layer<T, N, N>, const N: usize> Highway<T, B, N> {
         if let Some(b) = gate.bias_mut() {
             b.fill(T::of(GATE_BIAS));
         }
-        Self { body, gate, x: empty(), t: empty(), h: empty(), y: empty(), gh: empty(), gz: empty(), dx: empty() }
+        Self { body, gate, x: empty(), t: empty(), h: empty(), gh: empty(), gz: empty(), io: Io::default() }
     }
     /// The body.
     pub fn body(&self) -> &B {
@@ -54,13 +55,11 @@ fn mix<T: Float>(t: &mut [T], x: &[T], h: &[T], y: &mut [T]) {
 
 impl<T: Float, B: Layer<T, N, N>, const N: usize> Layer<T, N, N> for Highway<T, B, N> {
     fn forward(&mut self, x: &Batch<T, N>) -> &Batch<T, N> {
-        let n = x.ncols();
         copy_batch(&mut self.x, x);
         copy_batch(&mut self.h, self.body.forward(x));
         copy_batch(&mut self.t, self.gate.forward(x));
-        ensure_cols(&mut self.y, n);
-        mix(self.t.as_mut_slice(), x.as_slice(), self.h.as_slice(), self.y.as_mut_slice());
-        &self.y
+        let (t, h) = (self.t.as_mut_slice(), self.h.as_slice());
+        self.io.write_output(x.ncols(), |y| mix(t, x.as_slice(), h, y))
     }
 
     // dL/dh = g t; dL/dz = g (h - x) t (1 - t); dL/dx = g (1 - t) + body'^T dL/dh + G^T dL/dz.
@@ -68,17 +67,17 @@ impl<T: Float, B: Layer<T, N, N>, const N: usize> Layer<T, N, N> for Highway<T, 
         let n = g.ncols();
         ensure_cols(&mut self.gh, n);
         ensure_cols(&mut self.gz, n);
-        ensure_cols(&mut self.dx, n);
-        let one = T::one();
-        for (i, g) in g.as_slice().iter().enumerate() {
-            let (t, x, h) = (self.t[i], self.x[i], self.h[i]);
-            self.gh[i] = *g * t;
-            self.gz[i] = *g * (h - x) * t * (one - t);
-            self.dx[i] = *g * (one - t);
-        }
-        super::add_assign(self.dx.as_mut_slice(), self.body.backward(&self.gh).as_slice());
-        super::add_assign(self.dx.as_mut_slice(), self.gate.backward(&self.gz).as_slice());
-        &self.dx
+        self.io.write_input_grad(n, |dx| {
+            let one = T::one();
+            for (i, g) in g.as_slice().iter().enumerate() {
+                let (t, x, h) = (self.t[i], self.x[i], self.h[i]);
+                self.gh[i] = *g * t;
+                self.gz[i] = *g * (h - x) * t * (one - t);
+                dx[i] = *g * (one - t);
+            }
+            super::add_assign(dx, self.body.backward(&self.gh).as_slice());
+            super::add_assign(dx, self.gate.backward(&self.gz).as_slice());
+        })
     }
 
     fn predict(&self, x: &Batch<T, N>) -> Batch<T, N> {
@@ -89,27 +88,11 @@ impl<T: Float, B: Layer<T, N, N>, const N: usize> Layer<T, N, N> for Highway<T, 
         y
     }
 
-    fn output(&self) -> Option<&Batch<T, N>> {
-        Some(&self.y)
+    fn io(&self) -> Option<&Io<T, N, N>> {
+        Some(&self.io)
     }
 
-    fn input_grad(&self) -> Option<&Batch<T, N>> {
-        Some(&self.dx)
-    }
-
-    fn visit(&self, v: &mut dyn Visit<T>) {
-        self.body.visit(v);
-        visit_in(v, "gate", |v| self.gate.visit(v));
-    }
-
-    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
-        self.body.visit_mut(v);
-        visit_mut_in(v, "gate", |v| self.gate.visit_mut(v));
-    }
-
-    fn freeze_randomness(&mut self, frozen: bool) {
-        self.body.freeze_randomness(frozen);
-    }
+    visit_parts!(layers: body, gate in "gate");
 }
 
 #[cfg(test)]

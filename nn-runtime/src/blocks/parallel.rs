@@ -2,7 +2,7 @@
 //! `y = [b0(x); b1(x); ...]` (an Inception module over images).
 
 use super::{add_assign, put_rows, take_rows};
-use crate::layer::{empty, ensure_cols, visit_in, visit_mut_in};
+use crate::layer::{empty, ensure_cols, visit_in, visit_mut_in, visit_parts, Io};
 use crate::{Batch, Float, Layer, Visit, VisitMut};
 
 /// One branch of a [`Parallel`], carrying its output width `O`.
@@ -22,9 +22,9 @@ pub trait Branches<T: Float, const N: usize> {
     /// Writes the branches' outputs one below the other into the column-major
     /// `y` of `WIDTH` rows.
     fn forward(&mut self, x: &Batch<T, N>, y: &mut [T]);
-    /// Splits the column-major `g` (`WIDTH` rows) between the branches and adds
-    /// their input gradients to `dx`.
-    fn backward(&mut self, g: &[T], grads: &mut Self::Grads, dx: &mut Batch<T, N>);
+    /// Splits the column-major `g` (`WIDTH` rows, `n` samples) between the
+    /// branches and adds their input gradients to `dx`.
+    fn backward(&mut self, g: &[T], n: usize, grads: &mut Self::Grads, dx: &mut [T]);
     /// The evaluation twin of [`Branches::forward`].
     fn predict(&self, x: &Batch<T, N>, y: &mut [T]);
     /// Visits branch `i` under the segment `"i"`.
@@ -54,13 +54,12 @@ macro_rules! impl_branches {
                 let _ = offset;
             }
 
-            fn backward(&mut self, g: &[T], grads: &mut Self::Grads, dx: &mut Batch<T, N>) {
-                let n = dx.ncols();
+            fn backward(&mut self, g: &[T], n: usize, grads: &mut Self::Grads, dx: &mut [T]) {
                 let mut offset = 0;
                 $(
                     ensure_cols(&mut grads.$idx, n);
                     take_rows(g, Self::WIDTH, offset, grads.$idx.as_mut_slice(), $o);
-                    add_assign(dx.as_mut_slice(), self.$idx.0.backward(&grads.$idx).as_slice());
+                    add_assign(dx, self.$idx.0.backward(&grads.$idx).as_slice());
                     offset += $o;
                 )+
                 let _ = offset;
@@ -124,14 +123,13 @@ impl_branches!((0, B0, O0), (1, B1, O1), (2, B2, O2), (3, B3, O3), (4, B4, O4), 
 pub struct Parallel<T: Float, Bs: Branches<T, N>, const N: usize, const O: usize> {
     branches: Bs,
     grads: Bs::Grads,
-    y: Batch<T, O>,
-    dx: Batch<T, N>,
+    io: Io<T, N, O>,
 }
 
 impl<T: Float, Bs: Branches<T, N>, const N: usize, const O: usize> Parallel<T, Bs, N, O> {
     pub fn new(branches: Bs) -> Self {
         const { assert!(O == Bs::WIDTH, "parallel: output width must be the sum of the branch widths") };
-        Self { branches, grads: Bs::grads(), y: empty(), dx: empty() }
+        Self { branches, grads: Bs::grads(), io: Io::default() }
     }
     /// The branches.
     pub fn branches(&self) -> &Bs {
@@ -144,7 +142,7 @@ where
     Bs::Grads: Clone,
 {
     fn clone(&self) -> Self {
-        Self { branches: self.branches.clone(), grads: self.grads.clone(), y: self.y.clone(), dx: self.dx.clone() }
+        Self { branches: self.branches.clone(), grads: self.grads.clone(), io: self.io.clone() }
     }
 }
 
@@ -156,44 +154,29 @@ impl<T: Float, Bs: Branches<T, N>, const N: usize, const O: usize> std::fmt::Deb
 
 impl<T: Float, Bs: Branches<T, N>, const N: usize, const O: usize> Layer<T, N, O> for Parallel<T, Bs, N, O> {
     fn forward(&mut self, x: &Batch<T, N>) -> &Batch<T, O> {
-        ensure_cols(&mut self.y, x.ncols());
-        self.branches.forward(x, self.y.as_mut_slice());
-        &self.y
+        let branches = &mut self.branches;
+        self.io.write_output(x.ncols(), |y| branches.forward(x, y))
     }
 
     fn backward(&mut self, g: &Batch<T, O>) -> &Batch<T, N> {
-        ensure_cols(&mut self.dx, g.ncols());
-        self.dx.fill(T::zero());
-        self.branches.backward(g.as_slice(), &mut self.grads, &mut self.dx);
-        &self.dx
+        let (branches, grads) = (&mut self.branches, &mut self.grads);
+        self.io.write_input_grad(g.ncols(), |dx| {
+            dx.fill(T::zero());
+            branches.backward(g.as_slice(), g.ncols(), grads, dx);
+        })
     }
 
     fn predict(&self, x: &Batch<T, N>) -> Batch<T, O> {
-        let mut y = empty();
-        ensure_cols(&mut y, x.ncols());
+        let mut y = Batch::zeros(x.ncols());
         self.branches.predict(x, y.as_mut_slice());
         y
     }
 
-    fn output(&self) -> Option<&Batch<T, O>> {
-        Some(&self.y)
+    fn io(&self) -> Option<&Io<T, N, O>> {
+        Some(&self.io)
     }
 
-    fn input_grad(&self) -> Option<&Batch<T, N>> {
-        Some(&self.dx)
-    }
-
-    fn visit(&self, v: &mut dyn Visit<T>) {
-        self.branches.visit(v);
-    }
-
-    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
-        self.branches.visit_mut(v);
-    }
-
-    fn freeze_randomness(&mut self, frozen: bool) {
-        self.branches.freeze_randomness(frozen);
-    }
+    visit_parts!(layers: branches);
 }
 
 #[cfg(test)]

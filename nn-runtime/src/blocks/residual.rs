@@ -4,21 +4,20 @@
 use rand::Rng;
 
 use super::sum_into;
-use crate::layer::{empty, ensure_cols, visit_in, visit_mut_in};
+use crate::layer::{visit_parts, Io};
 use crate::layers::Dense;
-use crate::{Batch, Float, Init, Layer, Visit, VisitMut};
+use crate::{Batch, Float, Init, Layer};
 
 /// `residual { body }`: `y = x + body(x)` on `N` features.
 #[derive(Clone, Debug)]
 pub struct Residual<T: Float, B, const N: usize> {
     body: B,
-    y: Batch<T, N>,
-    dx: Batch<T, N>,
+    io: Io<T, N, N>,
 }
 
 impl<T: Float, B: Layer<T, N, N>, const N: usize> Residual<T, B, N> {
     pub fn new(body: B) -> Self {
-        Self { body, y: empty(), dx: empty() }
+        Self { body, io: Io::default() }
     }
     /// The body.
     pub fn body(&self) -> &B {
@@ -29,42 +28,24 @@ impl<T: Float, B: Layer<T, N, N>, const N: usize> Residual<T, B, N> {
 impl<T: Float, B: Layer<T, N, N>, const N: usize> Layer<T, N, N> for Residual<T, B, N> {
     fn forward(&mut self, x: &Batch<T, N>) -> &Batch<T, N> {
         let h = self.body.forward(x);
-        ensure_cols(&mut self.y, x.ncols());
-        sum_into(self.y.as_mut_slice(), x.as_slice(), h.as_slice());
-        &self.y
+        self.io.write_output(x.ncols(), |y| sum_into(y, x.as_slice(), h.as_slice()))
     }
 
     // dL/dx = g + body'(x)^T g: the skip passes the gradient through unchanged.
     fn backward(&mut self, g: &Batch<T, N>) -> &Batch<T, N> {
         let gb = self.body.backward(g);
-        ensure_cols(&mut self.dx, g.ncols());
-        sum_into(self.dx.as_mut_slice(), g.as_slice(), gb.as_slice());
-        &self.dx
+        self.io.write_input_grad(g.ncols(), |dx| sum_into(dx, g.as_slice(), gb.as_slice()))
     }
 
     fn predict(&self, x: &Batch<T, N>) -> Batch<T, N> {
         self.body.predict(x) + x
     }
 
-    fn output(&self) -> Option<&Batch<T, N>> {
-        Some(&self.y)
+    fn io(&self) -> Option<&Io<T, N, N>> {
+        Some(&self.io)
     }
 
-    fn input_grad(&self) -> Option<&Batch<T, N>> {
-        Some(&self.dx)
-    }
-
-    fn visit(&self, v: &mut dyn Visit<T>) {
-        self.body.visit(v);
-    }
-
-    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
-        self.body.visit_mut(v);
-    }
-
-    fn freeze_randomness(&mut self, frozen: bool) {
-        self.body.freeze_randomness(frozen);
-    }
+    visit_parts!(layers: body);
 }
 
 /// `residual(projection) { body }`: `y = P x + body(x)` from `N` to `M`
@@ -73,14 +54,13 @@ impl<T: Float, B: Layer<T, N, N>, const N: usize> Layer<T, N, N> for Residual<T,
 pub struct ResidualProjection<T: Float, B, const N: usize, const M: usize> {
     body: B,
     projection: Dense<T, N, M>,
-    y: Batch<T, M>,
-    dx: Batch<T, N>,
+    io: Io<T, N, M>,
 }
 
 impl<T: Float, B: Layer<T, N, M>, const N: usize, const M: usize> ResidualProjection<T, B, N, M> {
     /// The projection's weight `[M, N]` is drawn from `init`.
     pub fn new<R: Rng + ?Sized>(rng: &mut R, body: B, init: Init) -> Self {
-        Self { body, projection: Dense::new(rng, init, false), y: empty(), dx: empty() }
+        Self { body, projection: Dense::new(rng, init, false), io: Io::default() }
     }
     /// The body.
     pub fn body(&self) -> &B {
@@ -96,44 +76,24 @@ impl<T: Float, B: Layer<T, N, M>, const N: usize, const M: usize> Layer<T, N, M>
     fn forward(&mut self, x: &Batch<T, N>) -> &Batch<T, M> {
         let h = self.body.forward(x);
         let p = self.projection.forward(x);
-        ensure_cols(&mut self.y, x.ncols());
-        sum_into(self.y.as_mut_slice(), p.as_slice(), h.as_slice());
-        &self.y
+        self.io.write_output(x.ncols(), |y| sum_into(y, p.as_slice(), h.as_slice()))
     }
 
     fn backward(&mut self, g: &Batch<T, M>) -> &Batch<T, N> {
         let gb = self.body.backward(g);
         let gp = self.projection.backward(g);
-        ensure_cols(&mut self.dx, g.ncols());
-        sum_into(self.dx.as_mut_slice(), gp.as_slice(), gb.as_slice());
-        &self.dx
+        self.io.write_input_grad(g.ncols(), |dx| sum_into(dx, gp.as_slice(), gb.as_slice()))
     }
 
     fn predict(&self, x: &Batch<T, N>) -> Batch<T, M> {
         self.body.predict(x) + self.projection.predict(x)
     }
 
-    fn output(&self) -> Option<&Batch<T, M>> {
-        Some(&self.y)
+    fn io(&self) -> Option<&Io<T, N, M>> {
+        Some(&self.io)
     }
 
-    fn input_grad(&self) -> Option<&Batch<T, N>> {
-        Some(&self.dx)
-    }
-
-    fn visit(&self, v: &mut dyn Visit<T>) {
-        self.body.visit(v);
-        visit_in(v, "projection", |v| self.projection.visit(v));
-    }
-
-    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
-        self.body.visit_mut(v);
-        visit_mut_in(v, "projection", |v| self.projection.visit_mut(v));
-    }
-
-    fn freeze_randomness(&mut self, frozen: bool) {
-        self.body.freeze_randomness(frozen);
-    }
+    visit_parts!(layers: body, projection in "projection");
 }
 
 #[cfg(test)]

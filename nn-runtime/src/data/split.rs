@@ -1,27 +1,63 @@
-//! Seeded train/test splits that keep each class's share.
+//! Seeded train/test splits: random, or keeping each class's share.
 
 use rand::seq::SliceRandom;
 
 use super::{DataError, Dataset, Labels};
 use crate::{seeded_rng, Float};
 
+/// Splits `data` into (train, test) with `test_fraction` of the samples
+/// (rounded) in the test part, chosen at random by a generator seeded with
+/// `seed`. For real-valued targets, or wherever class shares need not be
+/// kept (for classes, [`stratified_split`] keeps them). Samples keep their
+/// original order.
+///
+/// ```
+/// # use nn_runtime as nn;
+/// use nn::data::{split, Dataset};
+///
+/// let xs: Vec<[f32; 1]> = (0..100).map(|i| [i as f32 / 100.0]).collect();
+/// let ys: Vec<[f32; 1]> = xs.iter().map(|&[x]| [(6.0 * x).sin()]).collect();
+/// let (train, test) = split(&Dataset::from_rows_real(&xs, &ys)?, 0.2, 42)?;
+/// assert_eq!((train.len(), test.len()), (80, 20));
+/// # Ok::<(), nn::data::DataError>(())
+/// ```
+pub fn split<T: Float>(
+    data: &Dataset<T>,
+    test_fraction: f64,
+    seed: u64,
+) -> Result<(Dataset<T>, Dataset<T>), DataError> {
+    split_groups(data, vec![(0..data.len()).collect()], test_fraction, seed)
+}
+
 /// Splits `data` into (train, test) with `test_fraction` of each class in the
 /// test part (rounded per class), chosen by a generator seeded with `seed`.
-/// Real-valued labels are split as one group. Samples keep their original order.
+/// Real-valued labels are split as one group, as [`split`] does with the
+/// same seed. Samples keep their original order.
 pub fn stratified_split<T: Float>(
     data: &Dataset<T>,
     test_fraction: f64,
     seed: u64,
 ) -> Result<(Dataset<T>, Dataset<T>), DataError> {
-    if !(test_fraction > 0.0 && test_fraction < 1.0) {
-        return Err(DataError::Fraction(test_fraction));
-    }
     let groups: Vec<Vec<usize>> = match data.labels() {
         Labels::Classes { indices, count } => {
             (0..*count).map(|c| (0..data.len()).filter(|&i| indices[i] == c).collect()).collect()
         }
         Labels::Real(_) => vec![(0..data.len()).collect()],
     };
+    split_groups(data, groups, test_fraction, seed)
+}
+
+/// Puts `test_fraction` of each group, drawn by a generator seeded with
+/// `seed`, into the test part and the rest into the train part.
+fn split_groups<T: Float>(
+    data: &Dataset<T>,
+    groups: Vec<Vec<usize>>,
+    test_fraction: f64,
+    seed: u64,
+) -> Result<(Dataset<T>, Dataset<T>), DataError> {
+    if !(test_fraction > 0.0 && test_fraction < 1.0) {
+        return Err(DataError::Fraction(test_fraction));
+    }
     let mut rng = seeded_rng(seed);
     let (mut train, mut test) = (Vec::new(), Vec::new());
     for mut group in groups {
@@ -67,5 +103,30 @@ mod tests {
         all.sort();
         assert_eq!(parts, all);
         assert_eq!(stratified_split(&data, 1.0, 0).unwrap_err(), DataError::Fraction(1.0));
+    }
+
+    #[test]
+    fn random_split_of_real_targets_is_sized_seeded_and_disjoint() {
+        let data = crate::data::adding_problem::<f64>(4, 101, 3);
+        let (train, test) = split(&data, 0.25, 5).unwrap();
+        assert_eq!((train.len(), test.len()), (76, 25));
+        assert_eq!(split(&data, 0.25, 5).unwrap(), (train.clone(), test.clone()));
+        assert_ne!(split(&data, 0.25, 6).unwrap().1, test);
+        // The same seed splits real targets as stratified_split does.
+        assert_eq!(stratified_split(&data, 0.25, 5).unwrap(), (train.clone(), test.clone()));
+        // Each sample lands in exactly one part, targets still beside their inputs.
+        let samples = |d: &Dataset<f64>| -> Vec<Vec<u64>> {
+            let Labels::Real(t) = d.labels() else { unreachable!() };
+            (0..d.len())
+                .map(|j| d.inputs().column(j).iter().chain(t.column(j).iter()).map(|v| v.to_bits()).collect())
+                .collect()
+        };
+        let (mut parts, mut all) = (samples(&train), samples(&data));
+        parts.extend(samples(&test));
+        parts.sort();
+        all.sort();
+        assert_eq!(parts, all);
+        assert_eq!(split(&data, 0.0, 0).unwrap_err(), DataError::Fraction(0.0));
+        assert!(matches!(split(&data, f64::NAN, 0), Err(DataError::Fraction(f)) if f.is_nan()));
     }
 }

@@ -5,23 +5,29 @@ use std::fmt;
 
 use nalgebra::{DMatrix, DMatrixView};
 
-use super::verdict::{fit_depth, DepthFit, Thresholds, Verdict, RELU_FAMILY};
+use super::verdict::{fit_depth, DepthFit, Thresholds, Verdict};
 use super::DiagnosticsError;
 use crate::layers::sigmoid;
-use crate::{BufferMut, BufferRef, Float, Loss, Model, ParamKind, ParamMut, ParamRef, Probe, Targets, Visit, VisitMut};
+use crate::snapshot::{Contents, Data};
+use crate::{Family, Float, ItemKind, Loss, Model, ParamKind, ParamRef, Probe, Snapshot, Targets, Visit};
 
-/// Sigmoid is saturated when |pre-activation| > 4: its slope there is below 0.018.
-const SIGMOID_SATURATED_AT: f64 = 4.0;
-/// Tanh is saturated when |pre-activation| > 2: its slope there is below 0.071.
-const TANH_SATURATED_AT: f64 = 2.0;
+/// A saturating activation is saturated where its output lies within this
+/// share of its range from either end: sigmoid(-4) ~ 0.018, which is
+/// |pre-activation| > 4 for sigmoid (slope below 0.018) and, since
+/// tanh(x) = 2 sigmoid(2x) - 1, |pre-activation| > 2 for tanh (slope below 0.071).
+pub(crate) fn saturated_within() -> f64 {
+    sigmoid(-4.0)
+}
 
 /// What was measured for one top-level item of a network.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ItemFlow {
     /// Position in the network (the first component of its parameter names).
     pub index: usize,
-    /// The item's `network!` spelling.
-    pub kind: &'static str,
+    /// What the item is (it displays as its `network!` spelling).
+    pub kind: ItemKind,
+    /// Its family, as `network!` states it.
+    pub family: Family,
     /// Mean over the samples of the L2 norm of dL/d(input); `None` if the item
     /// keeps no input gradient.
     pub input_grad_norm: Option<f64>,
@@ -32,14 +38,15 @@ pub struct ItemFlow {
     /// L2 norm of those weight tensors.
     pub weight_norm: Option<f64>,
     /// ||W - W_before|| / ||W_before|| over those tensors, for the optimizer
-    /// step between a [`WeightSnapshot`] and the measurement.
+    /// step between a [`Snapshot`] and the measurement.
     pub update_ratio: Option<f64>,
     /// For the ReLU family: the share of units whose output is <= 0 for every
     /// sample of the batch (never active, so they pass no gradient).
     pub dead_share: Option<f64>,
-    /// For sigmoid and tanh: the share of activations (unit and sample pairs)
-    /// in saturation, |pre-activation| > 4 for sigmoid, > 2 for tanh, read
-    /// from the output.
+    /// For the saturating family (sigmoid, tanh, ...): the share of
+    /// activations (unit and sample pairs) in saturation, read from the
+    /// output: within 1.8% of its range from either end, which is
+    /// |pre-activation| > 4 for sigmoid and > 2 for tanh.
     pub saturated_share: Option<f64>,
 }
 
@@ -105,7 +112,7 @@ impl GradientFlow {
         if x.ncols() == 0 {
             return Err(DiagnosticsError::EmptyBatch);
         }
-        let saved = Saved::take(net);
+        let saved = Snapshot::taken(Contents::GradsAndBuffers, net);
         net.zero_grad();
         let flow = measure_inner(net, x, objective);
         saved.restore(net);
@@ -117,10 +124,10 @@ impl GradientFlow {
     /// optimizer step), relative to their size then.
     pub fn with_update<T: Float, M: Model<T>>(
         mut self,
-        before: &WeightSnapshot<T>,
+        before: &Snapshot<T>,
         net: &M,
     ) -> Result<Self, DiagnosticsError> {
-        let ratios = before.update_ratios(net)?;
+        let ratios = update_ratios(before, &Snapshot::of(net))?;
         for item in &mut self.items {
             item.update_ratio = ratios.get(&item.index).copied();
         }
@@ -196,29 +203,23 @@ fn probe_item<T: Float>(p: &Probe<'_, T>) -> ItemFlow {
     ItemFlow {
         index: p.index,
         kind: p.kind,
+        family: p.family,
         input_grad_norm: p.input_grad.as_ref().filter(|g| g.ncols() > 0).map(mean_column_norm),
         weight_grad_norm: None,
         weight_norm: None,
         update_ratio: None,
-        dead_share: y.filter(|_| RELU_FAMILY.contains(&p.kind)).map(dead_share),
-        saturated_share: y.and_then(|y| saturated_share(p.kind, y)),
+        dead_share: y.filter(|_| p.family == Family::Relu).map(dead_share),
+        saturated_share: y.and_then(|y| saturated_share(p.family, y)),
     }
 }
 
-/// Share of a sigmoid's or tanh's activations in saturation, read from the
-/// output: the functions are monotonic, so |x| > a is y beyond f(+-a).
-fn saturated_share<T: Float>(kind: &str, y: &DMatrixView<'_, T>) -> Option<f64> {
-    match kind {
-        "sigmoid" => {
-            let (lo, hi) = (sigmoid(-SIGMOID_SATURATED_AT), sigmoid(SIGMOID_SATURATED_AT));
-            Some(share_where(y, |v| v < lo || v > hi))
-        }
-        "tanh" => {
-            let bound = TANH_SATURATED_AT.tanh();
-            Some(share_where(y, |v| v.abs() > bound))
-        }
-        _ => None,
-    }
+/// Share of a saturating activation's outputs in saturation (see
+/// [`saturated_within`]): the functions are monotonic, so a pre-activation
+/// beyond a bound is an output beyond its image.
+fn saturated_share<T: Float>(family: Family, y: &DMatrixView<'_, T>) -> Option<f64> {
+    let Family::Saturating { low, high } = family else { return None };
+    let margin = saturated_within() * (high - low);
+    Some(share_where(y, |v| v < low + margin || v > high - margin))
 }
 
 /// Mean over columns (samples) of each column's L2 norm, in f64.
@@ -290,145 +291,42 @@ fn sum_sq<T: Float>(v: &[T]) -> f64 {
     v.iter().map(|x| x.as_f64().powi(2)).sum()
 }
 
-/// The weight tensors of a network at one moment, to measure the next
-/// optimizer step against (see [`GradientFlow::with_update`]).
-#[derive(Clone, Debug, PartialEq)]
-pub struct WeightSnapshot<T> {
-    tensors: Vec<Vec<T>>,
+/// The weight tensors of a snapshot by name, in visiting order.
+fn weights<T: Float>(s: &Snapshot<T>) -> Vec<(&str, &[T])> {
+    s.entries()
+        .iter()
+        .filter_map(|e| match &e.data {
+            Data::Param { kind: ParamKind::Weight, values } => Some((e.name.as_str(), values.as_slice())),
+            _ => None,
+        })
+        .collect()
 }
 
-impl<T: Float> WeightSnapshot<T> {
-    /// Copies every weight tensor of `net`.
-    pub fn take<M: Model<T>>(net: &M) -> Self {
-        struct Take<T>(Vec<Vec<T>>);
-        impl<T: Float> Visit<T> for Take<T> {
-            fn param(&mut self, p: ParamRef<'_, T>) {
-                if p.kind == ParamKind::Weight {
-                    self.0.push(p.value.to_vec());
-                }
+/// ||W_now - W_before|| / ||W_before|| per top-level item, over the weight
+/// tensors of two snapshots of one network, matched in visiting order.
+fn update_ratios<T: Float>(before: &Snapshot<T>, now: &Snapshot<T>) -> Result<BTreeMap<usize, f64>, DiagnosticsError> {
+    let (was, is) = (weights(before), weights(now));
+    let mut sums: BTreeMap<usize, (f64, f64)> = BTreeMap::new();
+    for tensor in 0..was.len().max(is.len()) {
+        match (was.get(tensor), is.get(tensor)) {
+            (Some((_, w0)), Some((name, w1))) if w0.len() == w1.len() => {
+                // The item is the first component of the name, as `ItemTracker` has it.
+                let Some(item) = name.split('.').next().and_then(|i| i.parse().ok()) else { continue };
+                let s = sums.entry(item).or_default();
+                s.0 += w1.iter().zip(w0.iter()).map(|(a, b)| (a.as_f64() - b.as_f64()).powi(2)).sum::<f64>();
+                s.1 += sum_sq(w0);
+            }
+            (w0, w1) => {
+                let (expected, found) = (w0.map_or(0, |w| w.1.len()), w1.map_or(0, |w| w.1.len()));
+                return Err(DiagnosticsError::SnapshotMismatch { tensor, expected, found });
             }
         }
-        let mut t = Take(Vec::new());
-        net.visit(&mut t);
-        WeightSnapshot { tensors: t.0 }
     }
-
-    /// ||W_now - W_before|| / ||W_before|| per top-level item.
-    fn update_ratios<M: Model<T>>(&self, net: &M) -> Result<BTreeMap<usize, f64>, DiagnosticsError> {
-        struct Compare<'a, T> {
-            before: &'a [Vec<T>],
-            at: ItemTracker,
-            tensor: usize,
-            mismatch: Option<DiagnosticsError>,
-            sums: BTreeMap<usize, (f64, f64)>,
-        }
-        impl<T: Float> Visit<T> for Compare<'_, T> {
-            fn enter(&mut self, segment: &str) {
-                self.at.enter(segment);
-            }
-            fn leave(&mut self) {
-                self.at.leave();
-            }
-            fn param(&mut self, p: ParamRef<'_, T>) {
-                if p.kind != ParamKind::Weight || self.mismatch.is_some() {
-                    return;
-                }
-                let t = self.tensor;
-                self.tensor += 1;
-                let before = match self.before.get(t) {
-                    Some(b) if b.len() == p.value.len() => b,
-                    other => {
-                        let expected = other.map_or(0, Vec::len);
-                        self.mismatch =
-                            Some(DiagnosticsError::SnapshotMismatch { tensor: t, expected, found: p.value.len() });
-                        return;
-                    }
-                };
-                if let Some(item) = self.at.item {
-                    let s = self.sums.entry(item).or_default();
-                    s.0 += p.value.iter().zip(before).map(|(a, b)| (a.as_f64() - b.as_f64()).powi(2)).sum::<f64>();
-                    s.1 += sum_sq(before);
-                }
-            }
-        }
-        let mut c = Compare {
-            before: &self.tensors,
-            at: ItemTracker::default(),
-            tensor: 0,
-            mismatch: None,
-            sums: BTreeMap::new(),
-        };
-        net.visit(&mut c);
-        if let Some(e) = c.mismatch {
-            return Err(e);
-        }
-        if c.tensor != self.tensors.len() {
-            return Err(DiagnosticsError::SnapshotMismatch {
-                tensor: c.tensor,
-                expected: self.tensors[c.tensor].len(),
-                found: 0,
-            });
-        }
-        Ok(c.sums
-            .into_iter()
-            .filter(|(_, (_, base))| *base > 0.0)
-            .map(|(item, (delta, base))| (item, (delta / base).sqrt()))
-            .collect())
-    }
-}
-
-/// Parameter gradients and buffers as they were before measuring.
-struct Saved<T> {
-    grads: Vec<Vec<T>>,
-    floats: Vec<Vec<T>>,
-    counts: Vec<i64>,
-}
-
-impl<T: Float> Visit<T> for Saved<T> {
-    fn param(&mut self, p: ParamRef<'_, T>) {
-        self.grads.push(p.grad.to_vec());
-    }
-    fn buffer(&mut self, b: BufferRef<'_, T>) {
-        match b {
-            BufferRef::Float { value, .. } => self.floats.push(value.to_vec()),
-            BufferRef::Count { value, .. } => self.counts.push(value),
-        }
-    }
-}
-
-impl<T: Float> Saved<T> {
-    fn take<M: Model<T>>(net: &M) -> Self {
-        let mut s = Saved { grads: Vec::new(), floats: Vec::new(), counts: Vec::new() };
-        net.visit(&mut s);
-        s
-    }
-
-    fn restore<M: Model<T>>(&self, net: &mut M) {
-        struct Restore<'a, T> {
-            saved: &'a Saved<T>,
-            next: (usize, usize, usize),
-        }
-        impl<T: Float> VisitMut<T> for Restore<'_, T> {
-            fn param(&mut self, p: ParamMut<'_, T>) {
-                p.grad.copy_from_slice(&self.saved.grads[self.next.0]);
-                self.next.0 += 1;
-            }
-            fn buffer(&mut self, b: BufferMut<'_, T>) {
-                match b {
-                    BufferMut::Float { value, .. } => {
-                        value.copy_from_slice(&self.saved.floats[self.next.1]);
-                        self.next.1 += 1;
-                    }
-                    BufferMut::Count { value, .. } => {
-                        *value = self.saved.counts[self.next.2];
-                        self.next.2 += 1;
-                    }
-                }
-            }
-        }
-        // The same network visits the same tensors in the same order, so the indices line up.
-        net.visit_mut(&mut Restore { saved: self, next: (0, 0, 0) });
-    }
+    Ok(sums
+        .into_iter()
+        .filter(|(_, (_, base))| *base > 0.0)
+        .map(|(item, (delta, base))| (item, (delta / base).sqrt()))
+        .collect())
 }
 
 fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {

@@ -40,77 +40,47 @@ mod verdict;
 #[cfg(test)]
 mod tests;
 
-use std::fmt;
 use std::path::PathBuf;
 
-pub use gradient_flow::{GradientFlow, ItemFlow, WeightSnapshot};
+pub use gradient_flow::{GradientFlow, ItemFlow};
 pub use svg::{compare_svg, write_compare_svg};
 pub use verdict::{DepthFit, Finding, Problem, Remedy, Thresholds, Verdict};
 
 use crate::{LossError, ShapeError};
 
 /// Why a measurement or a plot could not be made.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DiagnosticsError {
     /// The batch or the loss gradient did not fit the network.
-    Shape(ShapeError),
+    #[error("gradient-flow measurement: {0}")]
+    Shape(#[from] ShapeError),
     /// The targets did not fit the outputs or the loss.
-    Loss(LossError),
+    #[error("gradient-flow measurement: {0}")]
+    Loss(#[from] LossError),
     /// A batch with no samples: per-sample norms are undefined.
+    #[error("gradient-flow measurement needs at least one sample; the batch has none")]
     EmptyBatch,
     /// The network shows no items through `Model::probe` (a hand-written
     /// `Model` that does not implement it).
+    #[error(
+        "{network} shows no items through Model::probe, so there is nothing to measure \
+         (networks made by network! implement it; implement it for a hand-written Model)"
+    )]
     NoItems { network: &'static str },
-    /// A [`WeightSnapshot`] taken of a different network.
+    /// A [`Snapshot`](crate::Snapshot) taken of a different network.
+    #[error(
+        "weight snapshot does not match the network: weight tensor {tensor} had {expected} \
+         elements in the snapshot and has {found} now (take the snapshot of the same network)"
+    )]
     SnapshotMismatch { tensor: usize, expected: usize, found: usize },
     /// Nothing to plot: no measurement has a positive, finite gradient norm.
+    #[error("nothing to plot: no measurement has a positive, finite gradient norm")]
     NothingToPlot,
     /// The plotting library failed.
-    Plot(String),
+    #[error("plotting failed: {0}")]
+    Plot(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Writing the SVG file failed.
+    #[error("cannot write {}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
-}
-
-impl fmt::Display for DiagnosticsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DiagnosticsError::Shape(e) => write!(f, "gradient-flow measurement: {e}"),
-            DiagnosticsError::Loss(e) => write!(f, "gradient-flow measurement: {e}"),
-            DiagnosticsError::EmptyBatch => {
-                write!(f, "gradient-flow measurement needs at least one sample; the batch has none")
-            }
-            DiagnosticsError::NoItems { network } => write!(
-                f,
-                "{network} shows no items through Model::probe, so there is nothing to measure \
-                 (networks made by network! implement it; implement it for a hand-written Model)"
-            ),
-            DiagnosticsError::SnapshotMismatch { tensor, expected, found } => write!(
-                f,
-                "weight snapshot does not match the network: weight tensor {tensor} had {expected} \
-                 elements in the snapshot and has {found} now (take the snapshot of the same network)"
-            ),
-            DiagnosticsError::NothingToPlot => {
-                write!(f, "nothing to plot: no measurement has a positive, finite gradient norm")
-            }
-            DiagnosticsError::Plot(e) => write!(f, "plotting failed: {e}"),
-            DiagnosticsError::Io { path, source } => write!(f, "cannot write {}: {source}", path.display()),
-        }
-    }
-}
-
-impl std::error::Error for DiagnosticsError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            DiagnosticsError::Shape(e) => Some(e),
-            DiagnosticsError::Loss(e) => Some(e),
-            DiagnosticsError::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
-
-impl From<ShapeError> for DiagnosticsError {
-    fn from(e: ShapeError) -> Self {
-        DiagnosticsError::Shape(e)
-    }
 }

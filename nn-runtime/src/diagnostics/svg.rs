@@ -55,12 +55,12 @@ pub fn compare_svg(flows: &[GradientFlow]) -> Result<String, DiagnosticsError> {
     let points = lines.iter().flat_map(|(_, s)| s.iter());
     let (lo, hi) = points.clone().fold((f64::INFINITY, 0f64), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
     let last = points.fold(0f64, |m, p| m.max(p.0));
-    let plot = |e: &dyn std::fmt::Display| DiagnosticsError::Plot(e.to_string());
+    let plot = |e: DrawingAreaErrorKind<std::io::Error>| DiagnosticsError::Plot(Box::new(e));
 
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| plot(&e))?;
+        root.fill(&WHITE).map_err(plot)?;
         let mut chart = ChartBuilder::on(&root)
             .caption("Gradient norm reaching each layer's input", ("sans-serif", 22))
             .margin(16)
@@ -68,7 +68,7 @@ pub fn compare_svg(flows: &[GradientFlow]) -> Result<String, DiagnosticsError> {
             .y_label_area_size(80)
             // A decade of room either side keeps single-valued lines off the frame.
             .build_cartesian_2d(0f64..last.max(1.0), (lo / 10.0..hi * 10.0).log_scale())
-            .map_err(|e| plot(&e))?;
+            .map_err(plot)?;
         chart
             .configure_mesh()
             .x_desc("weighted layer (0 = input side)")
@@ -76,12 +76,12 @@ pub fn compare_svg(flows: &[GradientFlow]) -> Result<String, DiagnosticsError> {
             .y_label_formatter(&|v| format!("{v:.0e}"))
             .x_label_formatter(&|v| format!("{v:.0}"))
             .draw()
-            .map_err(|e| plot(&e))?;
+            .map_err(plot)?;
         for (n, (label, points)) in lines.iter().enumerate() {
             let colour = COLOURS[n % COLOURS.len()];
             chart
                 .draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(2)))
-                .map_err(|e| plot(&e))?
+                .map_err(plot)?
                 .label(*label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
         }
@@ -91,8 +91,8 @@ pub fn compare_svg(flows: &[GradientFlow]) -> Result<String, DiagnosticsError> {
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .draw()
-            .map_err(|e| plot(&e))?;
-        root.present().map_err(|e| plot(&e))?;
+            .map_err(plot)?;
+        root.present().map_err(plot)?;
     }
     Ok(svg)
 }

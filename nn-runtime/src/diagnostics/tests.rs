@@ -8,11 +8,40 @@ use super::*;
 use crate::layers::{
     Activation, ActivationFn, Dense, Elu, Gelu, Identity, LeakyRelu, Mish, Relu, Sigmoid, Softplus, Swish, Tanh,
 };
-use crate::testing::{view_into_batch, LayerModel};
+use crate::testing::LayerModel;
 use crate::{
-    empty, seeded_rng, visit_in, visit_mut_in, Batch, BufferMut, BufferRef, Init, Layer, Loss, LossError, Model, Probe,
-    ShapeError, Targets, Visit, VisitMut,
+    empty, seeded_rng, view_into_batch, visit_in, visit_mut_in, Batch, BufferMut, BufferRef, Family, Init, ItemKind,
+    Layer, Loss, LossError, Model, Probe, ShapeError, Snapshot, Targets, Visit, VisitMut,
 };
+
+/// What `network!` tells the runtime about an activation (its item table
+/// states it; these tests state it for the hand-written [`Stack`]).
+trait Described {
+    const KIND: ItemKind;
+    const FAMILY: Family;
+}
+
+macro_rules! described {
+    ($($f:ident: $family:expr),* $(,)?) => {
+        $(impl Described for $f {
+            const KIND: ItemKind = ItemKind::$f;
+            const FAMILY: Family = $family;
+        })*
+    };
+}
+
+described! {
+    Identity: Family::Other,
+    Relu: Family::Relu,
+    LeakyRelu: Family::Relu,
+    Elu: Family::Relu,
+    Gelu: Family::Relu,
+    Swish: Family::Relu,
+    Mish: Family::Relu,
+    Softplus: Family::Other,
+    Sigmoid: Family::Saturating { low: 0.0, high: 1.0 },
+    Tanh: Family::Saturating { low: -1.0, high: 1.0 },
+}
 
 /// `D` times `dense(W), F`: items 2k are the dense layers, 2k + 1 the activations.
 struct Stack<F: ActivationFn, const W: usize, const D: usize> {
@@ -45,7 +74,7 @@ impl<F: ActivationFn + Default, const W: usize, const D: usize> Stack<F, W, D> {
     }
 }
 
-impl<F: ActivationFn, const W: usize, const D: usize> Model<f64> for Stack<F, W, D> {
+impl<F: ActivationFn + Described, const W: usize, const D: usize> Model<f64> for Stack<F, W, D> {
     const INPUT: usize = W;
     const OUTPUT: usize = W;
     const NAME: &'static str = "Stack";
@@ -94,13 +123,15 @@ impl<F: ActivationFn, const W: usize, const D: usize> Model<f64> for Stack<F, W,
         for (i, (d, a)) in self.dense.iter().zip(&self.act).enumerate() {
             f(Probe {
                 index: 2 * i,
-                kind: "dense",
+                kind: ItemKind::Dense,
+                family: Family::Other,
                 output: d.output().map(|y| y.as_view()),
                 input_grad: d.input_grad().map(|g| g.as_view()),
             });
             f(Probe {
                 index: 2 * i + 1,
-                kind: F::NAME,
+                kind: F::KIND,
+                family: F::FAMILY,
                 output: a.output().map(|y| y.as_view()),
                 input_grad: a.input_grad().map(|g| g.as_view()),
             });
@@ -199,7 +230,7 @@ fn a_relu_layer_with_a_large_negative_bias_is_100_percent_dead() {
 }
 
 /// Share of dead units in item 1 of `dense(4), F` with bias -50, and whether the verdict flags it.
-fn dead_after_negative_bias<F: ActivationFn + Default>() -> (Option<f64>, bool) {
+fn dead_after_negative_bias<F: ActivationFn + Default + Described>() -> (Option<f64>, bool) {
     let mut net = Stack::<F, 4, 1>::new(18, Init::HeNormal);
     net.dense[0].bias_mut().unwrap().fill(-50.0);
     let flow = GradientFlow::measure_with(&mut net, &normal_batch(4, 32, 19), half_square).unwrap();
@@ -312,7 +343,7 @@ fn measuring_leaves_gradients_buffers_and_weights_as_they_were() {
 #[test]
 fn update_ratio_is_the_relative_change_of_each_items_weights() {
     let mut net = Stack::<Tanh, 4, 3>::new(9, Init::XavierNormal);
-    let before = WeightSnapshot::take(&net);
+    let before = Snapshot::of(&net);
     // A pretend optimizer step: layer 0 grows by 1 %, layer 2 shrinks by 3 %, layer 4 stays.
     net.dense[0].weight_mut().iter_mut().for_each(|w| *w *= 1.01);
     net.dense[1].weight_mut().iter_mut().for_each(|w| *w *= 0.97);
@@ -326,7 +357,7 @@ fn update_ratio_is_the_relative_change_of_each_items_weights() {
     assert_eq!(ratios[4], Some(0.0));
     assert_eq!(ratios[1], None);
 
-    let other = WeightSnapshot::take(&Stack::<Tanh, 4, 2>::new(9, Init::XavierNormal));
+    let other = Snapshot::of(&Stack::<Tanh, 4, 2>::new(9, Init::XavierNormal));
     let err = flow.with_update(&other, &net).unwrap_err();
     assert!(matches!(err, DiagnosticsError::SnapshotMismatch { tensor: 2, expected: 0, found: 16 }), "{err:?}");
 }

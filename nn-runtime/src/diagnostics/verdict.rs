@@ -3,14 +3,14 @@
 
 use std::fmt;
 
+use super::gradient_flow::saturated_within;
 use super::GradientFlow;
+use crate::{Family, ItemKind};
 
-/// The ReLU family, by `network!` spelling: units can die (output <= 0 on every sample).
-pub(crate) const RELU_FAMILY: &[&str] = &["relu", "leaky_relu", "prelu", "elu", "gelu", "swish", "silu", "mish"];
-/// The saturating activations.
-const SATURATING: &[&str] = &["sigmoid", "tanh"];
-const NORMS: &[&str] = &["batch_norm", "layer_norm"];
-const SHORTCUTS: &[&str] = &["residual", "highway", "concat"];
+/// Items that normalize their input.
+const NORMS: &[ItemKind] = &[ItemKind::BatchNorm, ItemKind::LayerNorm];
+/// Items that give the gradient a path around their body.
+const SHORTCUTS: &[ItemKind] = &[ItemKind::Residual, ItemKind::Highway, ItemKind::Concat];
 
 /// Where the verdict draws its lines. The defaults are rules of thumb, not laws.
 #[derive(Clone, Debug, PartialEq)]
@@ -113,6 +113,12 @@ pub struct Remedy {
     pub why: &'static str,
 }
 
+impl Remedy {
+    const fn new(spelling: &'static str, why: &'static str) -> Self {
+        Remedy { spelling, why }
+    }
+}
+
 /// The diagnosis of a [`GradientFlow`]: healthy when nothing was found.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {
@@ -176,8 +182,8 @@ impl Verdict {
 
     /// Judges `flow` under `t`.
     pub fn of(flow: &GradientFlow, t: &Thresholds) -> Verdict {
-        let kinds: Vec<&str> = flow.items.iter().map(|i| i.kind).collect();
-        let has = |set: &[&str]| kinds.iter().any(|k| set.contains(k));
+        let has = |set: &[ItemKind]| flow.items.iter().any(|i| set.contains(&i.kind));
+        let has_family = |pred: fn(Family) -> bool| flow.items.iter().any(|i| pred(i.family));
         let mut v = Verdict { findings: Vec::new(), remedies: Vec::new(), caveats: Vec::new() };
         let ratio = flow.ratio();
         let fit = flow.depth_fit().filter(|f| f.layers >= t.min_fit_layers);
@@ -241,29 +247,42 @@ impl Verdict {
                     ),
                 });
             }
-            if let Some(s) = i.saturated_share.filter(|s| *s >= t.saturated_share) {
+            if let (Some(s), Family::Saturating { low, high }) =
+                (i.saturated_share.filter(|s| *s >= t.saturated_share), i.family)
+            {
                 v.findings.push(Finding {
                     problem: Problem::Saturation { index: i.index },
                     reason: format!(
-                        "item {} ({}): {:.1}% of its activations are saturated (|pre-activation| > {}), \
-                         where its slope is nearly zero",
+                        "item {} ({}): {:.1}% of its activations are saturated (within {:.1}% of an end of its \
+                         output range ({low}, {high})), where its slope is nearly zero",
                         i.index,
                         i.kind,
                         100.0 * s,
-                        if i.kind == "sigmoid" { 4 } else { 2 }
+                        100.0 * saturated_within(),
                     ),
                 });
             }
         }
 
-        let saturating = has(SATURATING);
-        let relu = has(RELU_FAMILY);
+        let saturating = has_family(|f| matches!(f, Family::Saturating { .. }));
+        let relu = has_family(|f| f == Family::Relu);
         let matching_init = |v: &mut Verdict| {
             if relu {
                 v.add(HE);
             }
             if saturating || !relu {
                 v.add(XAVIER);
+            }
+        };
+        // What else helps against a gradient that vanishes or explodes alike.
+        let norms_and_gates = |v: &mut Verdict| {
+            if !has(NORMS) {
+                v.add(BATCH_NORM);
+                v.add(LAYER_NORM);
+            }
+            if has(&[ItemKind::Rnn]) {
+                v.add(LSTM);
+                v.add(GRU);
             }
         };
         if v.is_vanishing() {
@@ -275,14 +294,7 @@ impl Verdict {
                 v.add(RESIDUAL);
                 v.add(HIGHWAY);
             }
-            if !has(NORMS) {
-                v.add(BATCH_NORM);
-                v.add(LAYER_NORM);
-            }
-            if has(&["rnn"]) {
-                v.add(LSTM);
-                v.add(GRU);
-            }
+            norms_and_gates(&mut v);
             if !v.is_exploding() {
                 v.caveats.push(
                     "Clip::GlobalNorm(..) is no remedy here: clipping cures explosion, not vanishing; \
@@ -293,14 +305,7 @@ impl Verdict {
         if v.is_exploding() {
             v.add(CLIP);
             matching_init(&mut v);
-            if !has(NORMS) {
-                v.add(BATCH_NORM);
-                v.add(LAYER_NORM);
-            }
-            if has(&["rnn"]) {
-                v.add(LSTM);
-                v.add(GRU);
-            }
+            norms_and_gates(&mut v);
         }
         if v.has(|p| matches!(p, Problem::DeadUnits { .. })) {
             v.add(LEAKY_RELU);
@@ -326,50 +331,47 @@ impl Verdict {
     }
 }
 
-const RELU: Remedy = Remedy {
-    spelling: "relu",
-    why: "the ReLU family passes the gradient with slope 1 wherever a unit is active; \
-          sigmoid's slope is at most 0.25 and tanh's is far below 1 once saturated",
-};
-const HE: Remedy = Remedy {
-    spelling: "init = he_normal",
-    why: "He init (variance 2/fan_in) keeps activations and gradients the same size through ReLU-family layers",
-};
-const XAVIER: Remedy = Remedy {
-    spelling: "init = xavier_normal",
-    why: "Xavier init (variance 2/(fan_in + fan_out)) keeps sigmoid/tanh pre-activations in their steep middle",
-};
-const RESIDUAL: Remedy = Remedy {
-    spelling: "residual { .. }",
-    why: "y = x + body(x): the identity path hands dL/dy to every block's input unchanged",
-};
-const HIGHWAY: Remedy = Remedy {
-    spelling: "highway { .. }",
-    why: "a learned gate mixes body(x) with x, so the gradient has a path that skips the body",
-};
-const BATCH_NORM: Remedy = Remedy {
-    spelling: "batch_norm",
-    why: "re-centres and re-scales each unit's pre-activation over the batch, \
-          keeping it out of saturation and the gradient's scale steady",
-};
-const LAYER_NORM: Remedy =
-    Remedy { spelling: "layer_norm", why: "the same per sample, for small batches and sequences" };
-const LSTM: Remedy = Remedy {
-    spelling: "lstm(h)",
-    why: "the LSTM's cell state is updated additively through gates, so the gradient through time does not shrink \
-          by a matrix product per step",
-};
-const GRU: Remedy = Remedy { spelling: "gru(h)", why: "a lighter gated cell with the same additive path" };
-const CLIP: Remedy = Remedy {
-    spelling: "Clip::GlobalNorm(1.0)",
-    why: "caps the global gradient norm of each step (as clip_grad_norm_); \
-          clipping cures explosion, not vanishing",
-};
-const LEAKY_RELU: Remedy = Remedy {
-    spelling: "leaky_relu(slope = 0.01)",
-    why: "a small slope for negative inputs keeps a gradient flowing, so dead units can come back \
-          (elu and prelu do the same)",
-};
+const RELU: Remedy = Remedy::new(
+    "relu",
+    "the ReLU family passes the gradient with slope 1 wherever a unit is active; \
+     sigmoid's slope is at most 0.25 and tanh's is far below 1 once saturated",
+);
+const HE: Remedy = Remedy::new(
+    "init = he_normal",
+    "He init (variance 2/fan_in) keeps activations and gradients the same size through ReLU-family layers",
+);
+const XAVIER: Remedy = Remedy::new(
+    "init = xavier_normal",
+    "Xavier init (variance 2/(fan_in + fan_out)) keeps sigmoid/tanh pre-activations in their steep middle",
+);
+const RESIDUAL: Remedy =
+    Remedy::new("residual { .. }", "y = x + body(x): the identity path hands dL/dy to every block's input unchanged");
+const HIGHWAY: Remedy = Remedy::new(
+    "highway { .. }",
+    "a learned gate mixes body(x) with x, so the gradient has a path that skips the body",
+);
+const BATCH_NORM: Remedy = Remedy::new(
+    "batch_norm",
+    "re-centres and re-scales each unit's pre-activation over the batch, \
+     keeping it out of saturation and the gradient's scale steady",
+);
+const LAYER_NORM: Remedy = Remedy::new("layer_norm", "the same per sample, for small batches and sequences");
+const LSTM: Remedy = Remedy::new(
+    "lstm(h)",
+    "the LSTM's cell state is updated additively through gates, so the gradient through time does not shrink \
+     by a matrix product per step",
+);
+const GRU: Remedy = Remedy::new("gru(h)", "a lighter gated cell with the same additive path");
+const CLIP: Remedy = Remedy::new(
+    "Clip::GlobalNorm(1.0)",
+    "caps the global gradient norm of each step (as clip_grad_norm_); \
+     clipping cures explosion, not vanishing",
+);
+const LEAKY_RELU: Remedy = Remedy::new(
+    "leaky_relu(slope = 0.01)",
+    "a small slope for negative inputs keeps a gradient flowing, so dead units can come back \
+     (elu and prelu do the same)",
+);
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,9 +1,15 @@
 //! What can go wrong reading or writing a weights file, said so a user can act on it.
 
+use std::error::Error;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Why a file could not be loaded, and which file (when it came from one).
+///
+/// Its message is the [`LoadErrorKind`]'s with the file in front; its
+/// [`source`](Error::source) is the kind's (the I/O error, for
+/// [`LoadErrorKind::Io`]), not the kind itself, whose message this one
+/// already holds.
 #[derive(Debug)]
 pub struct LoadError {
     path: Option<PathBuf>,
@@ -12,34 +18,74 @@ pub struct LoadError {
 
 /// The problem found in a weights file. Tensor names are full PyTorch names
 /// (`"3.projection.weight"`); dtypes are safetensors names (`"F32"`).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadErrorKind {
     /// The file could not be read.
-    Io(std::io::Error),
+    #[error("{0}")]
+    Io(#[source] std::io::Error),
     /// Fewer than the 8 bytes that give the header's length.
+    #[error("the file has {len} bytes, fewer than the 8 that start a safetensors file")]
     TooShort { len: usize },
     /// The header length in the first 8 bytes is beyond what safetensors allows.
+    #[error(
+        "the header claims {declared} bytes, more than safetensors allows ({limit}); \
+         the file is not safetensors or is corrupt"
+    )]
     HeaderTooLarge { declared: u64, limit: u64 },
     /// The header length in the first 8 bytes runs past the end of the file.
+    #[error("the header claims {declared} bytes but only {available} follow; the file is truncated or corrupt")]
     HeaderPastEnd { declared: u64, available: u64 },
     /// The header is not valid UTF-8 JSON describing tensors, or its offsets
     /// do not tile the data (overlaps, gaps, sizes that do not fit the shape).
-    BadHeader { reason: String },
+    #[error("the header is not valid safetensors: {0}")]
+    BadHeader(#[source] Box<dyn Error + Send + Sync>),
     /// The tensors declare `declared` bytes of data but the file has `found`
     /// after the header: truncated, or with trailing bytes.
+    #[error(
+        "the header describes {declared} bytes of tensor data but the file has {found}; it is {}",
+        if found < declared { "truncated" } else { "followed by stray bytes" }
+    )]
     DataLength { declared: u64, found: u64 },
     /// The network has this tensor and the file does not. `unknown` lists
     /// tensors of the file the network does not have (a misnamed tensor shows up here).
+    #[error("tensor `{name}` ({dtype} {shape:?}) is missing{}", Unknown(unknown))]
     Missing { name: String, dtype: &'static str, shape: Vec<usize>, unknown: Vec<String> },
     /// The file has a tensor the network does not have.
+    #[error("the file has tensor `{name}`, which the network does not have (strict loading)")]
     Unexpected { name: String },
     /// The tensor's dtype differs from the network's.
+    #[error(
+        "tensor `{name}` is {found} but the network expects {expected}; \
+         convert the file or build the network for the file's float type"
+    )]
     Dtype { name: String, expected: &'static str, found: String },
     /// The tensor's shape differs from the network's.
+    #[error("tensor `{name}` has shape {found:?} but the network expects {expected:?}")]
     Shape { name: String, expected: Vec<usize>, found: Vec<usize> },
     /// A value is NaN or infinite.
+    #[error("tensor `{name}` holds {value} at flat index {index}; weights must be finite")]
     NonFinite { name: String, index: usize, value: f64 },
+}
+
+/// The tail of a [`LoadErrorKind::Missing`] message: the first five tensors
+/// of the file the network does not know, which is where a misnamed one shows up.
+struct Unknown<'a>(&'a [String]);
+
+impl fmt::Display for Unknown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        write!(f, "; the file has tensors the network does not know: ")?;
+        for (i, u) in self.0.iter().take(5).enumerate() {
+            write!(f, "{}`{u}`", if i == 0 { "" } else { ", " })?;
+        }
+        if self.0.len() > 5 {
+            write!(f, " and {} more", self.0.len() - 5)?;
+        }
+        Ok(())
+    }
 }
 
 impl LoadError {
@@ -69,70 +115,16 @@ impl fmt::Display for LoadError {
     }
 }
 
-impl fmt::Display for LoadErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LoadErrorKind::Io(e) => write!(f, "{e}"),
-            LoadErrorKind::TooShort { len } => {
-                write!(f, "the file has {len} bytes, fewer than the 8 that start a safetensors file")
-            }
-            LoadErrorKind::HeaderTooLarge { declared, limit } => write!(
-                f,
-                "the header claims {declared} bytes, more than safetensors allows ({limit}); \
-                 the file is not safetensors or is corrupt"
-            ),
-            LoadErrorKind::HeaderPastEnd { declared, available } => write!(
-                f,
-                "the header claims {declared} bytes but only {available} follow; the file is truncated or corrupt"
-            ),
-            LoadErrorKind::BadHeader { reason } => write!(f, "the header is not valid safetensors: {reason}"),
-            LoadErrorKind::DataLength { declared, found } => write!(
-                f,
-                "the header describes {declared} bytes of tensor data but the file has {found}; \
-                 it is {}",
-                if found < declared { "truncated" } else { "followed by stray bytes" }
-            ),
-            LoadErrorKind::Missing { name, dtype, shape, unknown } => {
-                write!(f, "tensor `{name}` ({dtype} {shape:?}) is missing")?;
-                if !unknown.is_empty() {
-                    write!(f, "; the file has tensors the network does not know: ")?;
-                    for (i, u) in unknown.iter().take(5).enumerate() {
-                        write!(f, "{}`{u}`", if i == 0 { "" } else { ", " })?;
-                    }
-                    if unknown.len() > 5 {
-                        write!(f, " and {} more", unknown.len() - 5)?;
-                    }
-                }
-                Ok(())
-            }
-            LoadErrorKind::Unexpected { name } => {
-                write!(f, "the file has tensor `{name}`, which the network does not have (strict loading)")
-            }
-            LoadErrorKind::Dtype { name, expected, found } => write!(
-                f,
-                "tensor `{name}` is {found} but the network expects {expected}; \
-                 convert the file or build the network for the file's float type"
-            ),
-            LoadErrorKind::Shape { name, expected, found } => {
-                write!(f, "tensor `{name}` has shape {found:?} but the network expects {expected:?}")
-            }
-            LoadErrorKind::NonFinite { name, index, value } => {
-                write!(f, "tensor `{name}` holds {value} at flat index {index}; weights must be finite")
-            }
-        }
-    }
-}
-
-impl std::error::Error for LoadError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
-            LoadErrorKind::Io(e) => Some(e),
-            _ => None,
-        }
+impl Error for LoadError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.kind.source()
     }
 }
 
 /// Why a model could not be saved, and to which file.
+///
+/// As [`LoadError`]: the [`SaveErrorKind`]'s message with the file in front,
+/// and the kind's source as its own.
 #[derive(Debug)]
 pub struct SaveError {
     path: Option<PathBuf>,
@@ -141,15 +133,18 @@ pub struct SaveError {
 
 /// The problem met while saving. After any of them the file at the target
 /// path, if there was one, is untouched.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SaveErrorKind {
     /// A file-system step failed; `action` says which.
+    #[error("{action}: {source}")]
     Io { action: &'static str, source: std::io::Error },
     /// A parameter or buffer holds NaN or infinity; such a file would not load back.
+    #[error("tensor `{name}` holds {value} at flat index {index}; only finite weights are saved")]
     NonFinite { name: String, index: usize, value: f64 },
     /// The safetensors encoder refused the tensors.
-    Encode { reason: String },
+    #[error("{0}")]
+    Encode(#[source] Box<dyn Error + Send + Sync>),
 }
 
 impl SaveError {
@@ -176,24 +171,14 @@ impl SaveError {
 impl fmt::Display for SaveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.path {
-            Some(p) => write!(f, "cannot save weights to {}: ", p.display())?,
-            None => write!(f, "cannot save weights: ")?,
-        }
-        match &self.kind {
-            SaveErrorKind::Io { action, source } => write!(f, "{action}: {source}"),
-            SaveErrorKind::NonFinite { name, index, value } => {
-                write!(f, "tensor `{name}` holds {value} at flat index {index}; only finite weights are saved")
-            }
-            SaveErrorKind::Encode { reason } => write!(f, "{reason}"),
+            Some(p) => write!(f, "cannot save weights to {}: {}", p.display(), self.kind),
+            None => write!(f, "cannot save weights: {}", self.kind),
         }
     }
 }
 
-impl std::error::Error for SaveError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
-            SaveErrorKind::Io { source, .. } => Some(source),
-            _ => None,
-        }
+impl Error for SaveError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.kind.source()
     }
 }

@@ -8,20 +8,12 @@ use ::safetensors::tensor::{Metadata, TensorInfo};
 use ::safetensors::{Dtype, View};
 
 use super::error::{LoadError, LoadErrorKind, SaveError, SaveErrorKind};
-use crate::layer::{BufferMut, BufferRef, NamePath, ParamMut, ParamRef};
-use crate::{Float, Model, Visit, VisitMut};
+use crate::snapshot::{Data, Entry};
+use crate::{Float, Model, Snapshot};
 
 /// The safetensors crate refuses headers above this size; checked first so a
 /// lying length is reported as such.
 const MAX_HEADER: u64 = 100_000_000;
-
-fn float_dtype<T: Float>() -> Dtype {
-    if T::BYTES == 4 {
-        Dtype::F32
-    } else {
-        Dtype::F64
-    }
-}
 
 /// One tensor ready for the encoder.
 struct Tensor {
@@ -45,64 +37,53 @@ impl View for &Tensor {
     }
 }
 
-/// Collects every tensor of a model under its full name, refusing non-finite values.
-struct Encode {
-    path: NamePath,
-    tensors: Vec<(String, Tensor)>,
-    error: Option<SaveError>,
-}
-
-impl Encode {
-    fn float<T: Float>(&mut self, leaf: &str, shape: &[usize], value: &[T]) {
-        let name = self.path.full(leaf);
-        if self.error.is_none() {
-            if let Some(index) = value.iter().position(|v| !v.is_finite()) {
-                let value = value[index].as_f64();
-                self.error = Some(SaveError::new(SaveErrorKind::NonFinite { name: name.clone(), index, value }));
-            }
-        }
-        let mut bytes = Vec::with_capacity(value.len() * T::BYTES);
-        for v in value {
-            v.to_le_bytes_vec(&mut bytes);
-        }
-        self.tensors.push((name, Tensor { dtype: float_dtype::<T>(), shape: shape.to_vec(), bytes }));
+/// The file's dtype for an entry: the float type's, or I64 for a counter.
+fn dtype_of<T: Float>(data: &Data<T>) -> Dtype {
+    match data {
+        Data::Count(_) => Dtype::I64,
+        _ if T::BYTES == 4 => Dtype::F32,
+        _ => Dtype::F64,
     }
 }
 
-impl<T: Float> Visit<T> for Encode {
-    fn enter(&mut self, segment: &str) {
-        self.path.enter(segment);
-    }
-    fn leave(&mut self) {
-        self.path.leave();
-    }
-    fn param(&mut self, p: ParamRef<'_, T>) {
-        self.float(p.name, p.shape, p.value);
-    }
-    fn buffer(&mut self, b: BufferRef<'_, T>) {
-        match b {
-            BufferRef::Float { name, shape, value } => self.float(name, shape, value),
-            BufferRef::Count { name, value } => {
-                let tensor = Tensor { dtype: Dtype::I64, shape: Vec::new(), bytes: value.to_le_bytes().to_vec() };
-                self.tensors.push((self.path.full(name), tensor));
+/// An entry as the encoder takes it, refusing non-finite values.
+fn encode<T: Float>(e: &Entry<T>) -> Result<Tensor, SaveError> {
+    let bytes = match &e.data {
+        Data::Count(c) => c.to_le_bytes().to_vec(),
+        Data::Param { values, .. } | Data::Buffer(values) => {
+            if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+                let (name, value) = (e.name.clone(), values[index].as_f64());
+                return Err(SaveError::new(SaveErrorKind::NonFinite { name, index, value }));
             }
+            let mut bytes = Vec::with_capacity(values.len() * T::BYTES);
+            for v in values {
+                v.to_le_bytes_vec(&mut bytes);
+            }
+            bytes
         }
-    }
+    };
+    Ok(Tensor { dtype: dtype_of(&e.data), shape: e.shape.clone(), bytes })
 }
 
 /// The safetensors bytes of `model`: what [`super::save_safetensors`] writes.
 pub fn save_to_bytes<T: Float, M: Model<T>>(model: &M) -> Result<Vec<u8>, SaveError> {
-    let mut enc = Encode { path: NamePath::default(), tensors: Vec::new(), error: None };
-    model.visit(&mut enc);
-    if let Some(e) = enc.error {
-        return Err(e);
-    }
     let metadata = BTreeMap::from([("format", "pt"), ("network", M::NAME), ("nn_version", env!("CARGO_PKG_VERSION"))]);
+    snapshot_to_bytes(&Snapshot::of(model), &metadata)
+}
+
+/// A snapshot's tensors as safetensors bytes, under their names, with
+/// `metadata` in the header (sorted, so the same snapshot gives the same bytes).
+pub(crate) fn snapshot_to_bytes<T: Float>(
+    snapshot: &Snapshot<T>,
+    metadata: &BTreeMap<&str, &str>,
+) -> Result<Vec<u8>, SaveError> {
+    let tensors =
+        snapshot.entries().iter().map(|e| Ok((e.name.as_str(), encode(e)?))).collect::<Result<Vec<_>, _>>()?;
     let unordered = metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let views = enc.tensors.iter().map(|(name, t)| (name.as_str(), t));
+    let views = tensors.iter().map(|(name, t)| (*name, t));
     let mut bytes = ::safetensors::serialize(views, Some(unordered))
-        .map_err(|e| SaveError::new(SaveErrorKind::Encode { reason: e.to_string() }))?;
-    sort_metadata(&mut bytes, &metadata);
+        .map_err(|e| SaveError::new(SaveErrorKind::Encode(Box::new(e))))?;
+    sort_metadata(&mut bytes, metadata);
     Ok(bytes)
 }
 
@@ -121,62 +102,6 @@ fn sort_metadata(bytes: &mut [u8], metadata: &BTreeMap<&str, &str>) {
     let same_entries = serde_json::from_slice::<BTreeMap<&str, &str>>(object).is_ok_and(|m| &m == metadata);
     if bytes[8..start] == *PREFIX && same_entries {
         bytes[start..start + sorted.len()].copy_from_slice(&sorted);
-    }
-}
-
-/// What the network holds under one name.
-enum Slot {
-    Float { name: String, shape: Vec<usize> },
-    Count { name: String },
-}
-
-/// The network's tensors in visit order.
-struct Expect {
-    path: NamePath,
-    slots: Vec<Slot>,
-}
-
-impl<T> Visit<T> for Expect {
-    fn enter(&mut self, segment: &str) {
-        self.path.enter(segment);
-    }
-    fn leave(&mut self) {
-        self.path.leave();
-    }
-    fn param(&mut self, p: ParamRef<'_, T>) {
-        self.slots.push(Slot::Float { name: self.path.full(p.name), shape: p.shape.to_vec() });
-    }
-    fn buffer(&mut self, b: BufferRef<'_, T>) {
-        self.slots.push(match b {
-            BufferRef::Float { name, shape, .. } => Slot::Float { name: self.path.full(name), shape: shape.to_vec() },
-            BufferRef::Count { name, .. } => Slot::Count { name: self.path.full(name) },
-        });
-    }
-}
-
-/// A checked value, waiting to be written into the model.
-enum Staged<T> {
-    Float(Vec<T>),
-    Count(i64),
-}
-
-/// Writes staged values into the model, in visit order.
-struct Apply<T> {
-    staged: std::vec::IntoIter<Staged<T>>,
-}
-
-impl<T: Float> VisitMut<T> for Apply<T> {
-    fn param(&mut self, p: ParamMut<'_, T>) {
-        if let Some(Staged::Float(v)) = self.staged.next() {
-            p.value.copy_from_slice(&v);
-        }
-    }
-    fn buffer(&mut self, b: BufferMut<'_, T>) {
-        match (b, self.staged.next()) {
-            (BufferMut::Float { value, .. }, Some(Staged::Float(v))) => value.copy_from_slice(&v),
-            (BufferMut::Count { value, .. }, Some(Staged::Count(c))) => *value = c,
-            _ => {}
-        }
     }
 }
 
@@ -203,8 +128,7 @@ fn parse(bytes: &[u8]) -> Result<(Metadata, &[u8]), LoadError> {
     // Parsing into the crate's `Metadata` runs its validation: known dtypes,
     // offsets that start at 0 and follow each other, sizes that match the
     // shapes, all without overflow.
-    let metadata: Metadata =
-        serde_json::from_slice(header).map_err(|e| err(LoadErrorKind::BadHeader { reason: e.to_string() }))?;
+    let metadata: Metadata = serde_json::from_slice(header).map_err(|e| err(LoadErrorKind::BadHeader(Box::new(e))))?;
     let declared_data = metadata.data_len();
     if declared_data != data.len() {
         return Err(err(LoadErrorKind::DataLength { declared: declared_data as u64, found: data.len() as u64 }));
@@ -238,7 +162,7 @@ fn check<'d>(
     // `parse` made the offsets tile `data`, so this cannot miss; a miss is still
     // an error, not a panic.
     data.get(start..end).ok_or_else(|| {
-        err(LoadErrorKind::BadHeader { reason: format!("tensor `{name}` lies outside the data ({start}..{end})") })
+        err(LoadErrorKind::BadHeader(format!("tensor `{name}` lies outside the data ({start}..{end})").into()))
     })
 }
 
@@ -253,56 +177,56 @@ fn dtype_name(d: Dtype) -> &'static str {
 /// Loads `model` from safetensors bytes: the parsing and every check of
 /// [`super::load_safetensors_into`], without the file. On error `model` is unchanged.
 pub fn load_from_bytes<T: Float, M: Model<T>>(model: &mut M, bytes: &[u8]) -> Result<(), LoadError> {
-    let (metadata, data) = parse(bytes)?;
-    let mut expect = Expect { path: NamePath::default(), slots: Vec::new() };
-    model.visit(&mut expect);
+    // The model's own tensors, names and shapes: the file's values are checked
+    // into it, and it is written into the model only once all of them passed.
+    let mut staged = Snapshot::of(model);
+    bytes_into_snapshot(bytes, &mut staged)?;
+    staged.restore(model);
+    Ok(())
+}
 
-    let known: HashSet<&str> = expect
-        .slots
-        .iter()
-        .map(|s| match s {
-            Slot::Float { name, .. } | Slot::Count { name } => name.as_str(),
-        })
-        .collect();
+/// Overwrites every tensor of `snapshot` with the one of the same name in
+/// the safetensors `bytes`, strictly: the file must hold exactly the
+/// snapshot's tensors, with its dtypes and shapes, all finite. On error the
+/// snapshot may be partly overwritten.
+pub(crate) fn bytes_into_snapshot<T: Float>(bytes: &[u8], snapshot: &mut Snapshot<T>) -> Result<(), LoadError> {
+    let (metadata, data) = parse(bytes)?;
+    let known: HashSet<&str> = snapshot.entries().iter().map(|e| e.name.as_str()).collect();
     // In file order, so "the first unknown tensor" is well defined.
     let unknown: Vec<String> = metadata.offset_keys().into_iter().filter(|n| !known.contains(n.as_str())).collect();
 
-    let mut staged = Vec::with_capacity(expect.slots.len());
-    for slot in &expect.slots {
-        let (name, dtype, shape): (&str, Dtype, &[usize]) = match slot {
-            Slot::Float { name, shape } => (name, float_dtype::<T>(), shape),
-            Slot::Count { name } => (name, Dtype::I64, &[]),
-        };
+    for entry in snapshot.entries_mut() {
+        let Entry { name, shape, data: held } = entry;
+        let dtype = dtype_of(held);
         let Some(info) = metadata.info(name) else {
             return Err(err(LoadErrorKind::Missing {
-                name: name.to_string(),
+                name: name.clone(),
                 dtype: dtype_name(dtype),
-                shape: shape.to_vec(),
+                shape: shape.clone(),
                 unknown,
             }));
         };
         let raw = check(name, info, data, dtype, shape)?;
-        staged.push(match slot {
-            Slot::Float { .. } => {
-                let values: Vec<T> = raw.chunks_exact(T::BYTES).map(T::from_le_slice).collect();
+        match held {
+            Data::Param { values, .. } | Data::Buffer(values) => {
+                for (v, b) in values.iter_mut().zip(raw.chunks_exact(T::BYTES)) {
+                    *v = T::from_le_slice(b);
+                }
                 if let Some(index) = values.iter().position(|v| !v.is_finite()) {
                     let value = values[index].as_f64();
-                    return Err(err(LoadErrorKind::NonFinite { name: name.to_string(), index, value }));
+                    return Err(err(LoadErrorKind::NonFinite { name: name.clone(), index, value }));
                 }
-                Staged::Float(values)
             }
-            Slot::Count { .. } => {
+            Data::Count(c) => {
                 // An I64 scalar is 8 bytes: the header's validation saw to that.
                 let mut b = [0u8; 8];
                 b.iter_mut().zip(raw).for_each(|(d, s)| *d = *s);
-                Staged::Count(i64::from_le_bytes(b))
+                *c = i64::from_le_bytes(b);
             }
-        });
+        }
     }
     if let Some(name) = unknown.into_iter().next() {
         return Err(err(LoadErrorKind::Unexpected { name }));
     }
-
-    model.visit_mut(&mut Apply { staged: staged.into_iter() });
     Ok(())
 }

@@ -11,8 +11,6 @@ use crate::{Batch, Float, Layer};
 
 /// An element-wise function and its derivative.
 pub trait ActivationFn: Copy + Debug + Send + Sync + 'static {
-    /// The `network!` spelling.
-    const NAME: &'static str;
     /// `true` if `df` needs only the output `y`; `false` if it reads the input `x`.
     const DF_USES_Y: bool;
     /// y = f(x)
@@ -100,7 +98,6 @@ impl<T: Float, F: ActivationFn, const N: usize> Layer<T, N, N> for Activation<T,
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Identity;
 impl ActivationFn for Identity {
-    const NAME: &'static str = "identity";
     const DF_USES_Y: bool = true;
     fn f<T: Float>(&self, x: T) -> T {
         x
@@ -114,7 +111,6 @@ impl ActivationFn for Identity {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Sigmoid;
 impl ActivationFn for Sigmoid {
-    const NAME: &'static str = "sigmoid";
     const DF_USES_Y: bool = true;
     fn f<T: Float>(&self, x: T) -> T {
         sigmoid(x)
@@ -143,7 +139,6 @@ pub fn sigmoid<T: Float>(x: T) -> T {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Tanh;
 impl ActivationFn for Tanh {
-    const NAME: &'static str = "tanh";
     const DF_USES_Y: bool = true;
     fn f<T: Float>(&self, x: T) -> T {
         x.tanh()
@@ -161,7 +156,6 @@ impl ActivationFn for Tanh {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Relu;
 impl ActivationFn for Relu {
-    const NAME: &'static str = "relu";
     const DF_USES_Y: bool = true;
     fn f<T: Float>(&self, x: T) -> T {
         if x < T::zero() {
@@ -190,7 +184,6 @@ impl Default for LeakyRelu {
     }
 }
 impl ActivationFn for LeakyRelu {
-    const NAME: &'static str = "leaky_relu";
     // Reads x: with a negative slope the sign of y no longer tells the branch.
     const DF_USES_Y: bool = false;
     fn f<T: Float>(&self, x: T) -> T {
@@ -220,7 +213,6 @@ impl Default for Elu {
     }
 }
 impl ActivationFn for Elu {
-    const NAME: &'static str = "elu";
     const DF_USES_Y: bool = false;
     fn f<T: Float>(&self, x: T) -> T {
         elu(x, T::of(self.alpha))
@@ -257,7 +249,6 @@ const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Selu;
 impl ActivationFn for Selu {
-    const NAME: &'static str = "selu";
     const DF_USES_Y: bool = false;
     fn f<T: Float>(&self, x: T) -> T {
         T::of(SELU_SCALE) * elu(x, T::of(SELU_ALPHA))
@@ -272,7 +263,6 @@ impl ActivationFn for Selu {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Gelu;
 impl ActivationFn for Gelu {
-    const NAME: &'static str = "gelu";
     const DF_USES_Y: bool = false;
     fn f<T: Float>(&self, x: T) -> T {
         x * normal_cdf(x)
@@ -299,7 +289,6 @@ pub struct Swish;
 /// `silu` is another name for [`Swish`].
 pub type Silu = Swish;
 impl ActivationFn for Swish {
-    const NAME: &'static str = "swish";
     const DF_USES_Y: bool = false;
     fn f<T: Float>(&self, x: T) -> T {
         x * sigmoid(x)
@@ -315,7 +304,6 @@ impl ActivationFn for Swish {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Mish;
 impl ActivationFn for Mish {
-    const NAME: &'static str = "mish";
     const DF_USES_Y: bool = false;
     fn f<T: Float>(&self, x: T) -> T {
         x * softplus(x).tanh()
@@ -331,7 +319,6 @@ impl ActivationFn for Mish {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Softplus;
 impl ActivationFn for Softplus {
-    const NAME: &'static str = "softplus";
     const DF_USES_Y: bool = false;
     fn f<T: Float>(&self, x: T) -> T {
         softplus(x)
@@ -342,6 +329,84 @@ impl ActivationFn for Softplus {
         } else {
             sigmoid(x)
         }
+    }
+}
+
+/// `relu6`: `min(max(0, x), 6)`. The derivative is 1 strictly between the
+/// kinks and 0 at them, as PyTorch.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Relu6;
+impl ActivationFn for Relu6 {
+    // 0 < y < 6 exactly where 0 < x < 6.
+    const DF_USES_Y: bool = true;
+    fn f<T: Float>(&self, x: T) -> T {
+        if x < T::zero() {
+            T::zero()
+        } else if x > T::of(6.0) {
+            T::of(6.0)
+        } else {
+            x
+        }
+    }
+    fn df<T: Float>(&self, _x: T, y: T) -> T {
+        if y > T::zero() && y < T::of(6.0) {
+            T::one()
+        } else {
+            T::zero()
+        }
+    }
+}
+
+/// `hardsigmoid`: `relu6(x + 3) / 6`, slope 1/6 strictly between -3 and 3.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Hardsigmoid;
+impl ActivationFn for Hardsigmoid {
+    // 0 < y < 1 exactly where -3 < x < 3.
+    const DF_USES_Y: bool = true;
+    fn f<T: Float>(&self, x: T) -> T {
+        Relu6.f(x + T::of(3.0)) / T::of(6.0)
+    }
+    fn df<T: Float>(&self, _x: T, y: T) -> T {
+        if y > T::zero() && y < T::one() {
+            T::of(1.0 / 6.0)
+        } else {
+            T::zero()
+        }
+    }
+}
+
+/// `hardswish` (MobileNetV3): `x * relu6(x + 3) / 6`. The derivative is 0
+/// up to -3, `x / 3 + 1/2` up to 3, then 1 (at the kinks as PyTorch).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Hardswish;
+impl ActivationFn for Hardswish {
+    const DF_USES_Y: bool = false;
+    fn f<T: Float>(&self, x: T) -> T {
+        x * Relu6.f(x + T::of(3.0)) / T::of(6.0)
+    }
+    fn df<T: Float>(&self, x: T, _y: T) -> T {
+        if x <= T::of(-3.0) {
+            T::zero()
+        } else if x >= T::of(3.0) {
+            T::one()
+        } else {
+            x / T::of(3.0) + T::of(0.5)
+        }
+    }
+}
+
+/// `softsign`: `x / (1 + |x|)`, with derivative `1 / (1 + |x|)^2`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Softsign;
+impl ActivationFn for Softsign {
+    // Reads x: from y it would be (1 - |y|)^2, which loses precision in the tails.
+    const DF_USES_Y: bool = false;
+    fn f<T: Float>(&self, x: T) -> T {
+        x / (T::one() + x.abs())
+    }
+    fn df<T: Float>(&self, x: T, _y: T) -> T {
+        let d = T::one() + x.abs();
+        T::one() / (d * d)
     }
 }
 
@@ -380,6 +445,10 @@ mod tests {
             $check!("swish", Swish);
             $check!("mish", Mish);
             $check!("softplus", Softplus);
+            $check!("relu6", Relu6);
+            $check!("hardsigmoid", Hardsigmoid);
+            $check!("hardswish", Hardswish);
+            $check!("softsign", Softsign);
         };
     }
 
@@ -409,7 +478,7 @@ mod tests {
 
     #[test]
     fn values_and_derivatives_match_pytorch() {
-        let table = include_str!("../../../tools/reference/out/activations.txt");
+        let table = include_str!("../../tests/data/activations.txt");
         let mut names = std::collections::BTreeSet::new();
         for line in table.lines() {
             let v: Vec<&str> = line.split_whitespace().collect();
@@ -419,12 +488,12 @@ mod tests {
             assert!(close(fdy, dy), "{}'({x}) = {fdy:e}, PyTorch {dy:e}", v[0]);
             names.insert(v[0]);
         }
-        assert_eq!(names.len(), 11, "the table covers every activation");
+        assert_eq!(names.len(), 15, "the table covers every activation");
     }
 
     #[test]
     fn gradients_match_finite_differences_away_from_kinks() {
-        // |x| >= 0.15 keeps every kink (at 0) further than the step away.
+        // |x| >= 0.15 keeps every kink at 0 further than the step away.
         let x = DMatrix::<f64>::from_fn(4, 3, |i, j| {
             let v = (i as f64 - 1.5) * 0.9 + (j as f64 - 1.0) * 0.35;
             if v.abs() < 0.15 {
@@ -433,10 +502,18 @@ mod tests {
                 v
             }
         });
+        // Every piece of the piecewise functions, at least 0.3 from the kinks
+        // at -3, 0, 3 and 6 (relu6, hardsigmoid, hardswish).
+        let wide =
+            DMatrix::<f64>::from_row_slice(4, 3, &[-6.5, -4.1, -3.4, -2.6, -1.7, -0.8, 0.45, 1.3, 2.4, 3.3, 4.7, 6.6]);
         macro_rules! check {
             ($n:literal, $f:expr) => {
-                let layer = Activation::<f64, _, 4>::new($f);
-                grad_check_at(&mut LayerModel::new(layer), &x, 1).assert_below(1e-6);
+                for x in [&x, &wide] {
+                    let layer = Activation::<f64, _, 4>::new($f);
+                    let report = grad_check_at(&mut LayerModel::new(layer), x, 1);
+                    assert!(report.checked == 12, "{}: {} inputs checked", $n, report.checked);
+                    report.assert_below(1e-6);
+                }
             };
         }
         every_activation!(check);

@@ -2,19 +2,20 @@
 //! (`count_include_pad = True`, `ceil_mode = False`).
 
 use super::image::Window2d;
-use crate::layer::{empty, ensure_cols};
-use crate::{Batch, Float, Layer};
+use super::pool::{Pool, Pooling};
+use crate::Float;
 
 /// `avg_pool(K, stride = S, padding = P)` on `(C, H, W)` images, flattened to
 /// `IN = C*H*W` inputs and `OUT = C*H'*W'` outputs.
 ///
 /// Padding counts as zeros, so every window is divided by `K * K` (without
 /// `ceil_mode`, no window reaches past the padding).
+pub type AvgPool2d<T, const IN: usize, const OUT: usize> = Pool<T, AvgPooling, IN, OUT>;
+
+/// The kernel of [`AvgPool2d`].
 #[derive(Clone, Debug)]
-pub struct AvgPool2d<T: Float, const IN: usize, const OUT: usize> {
+pub struct AvgPooling {
     window: Window2d,
-    y: Batch<T, OUT>,
-    dx: Batch<T, IN>,
 }
 
 impl<T: Float, const IN: usize, const OUT: usize> AvgPool2d<T, IN, OUT> {
@@ -32,12 +33,33 @@ impl<T: Float, const IN: usize, const OUT: usize> AvgPool2d<T, IN, OUT> {
             assert!(OUT == w.output_len(C), "avg_pool: OUT must be C * H' * W'");
             w
         };
-        Self { window, y: empty(), dx: empty() }
+        Self::with(AvgPooling { window })
     }
 
     /// The input geometry.
     pub fn window(&self) -> Window2d {
-        self.window
+        self.pooling.window
+    }
+}
+
+impl<T: Float> Pooling<T> for AvgPooling {
+    fn forward(&mut self, x: &[T], n: usize, y: &mut [T]) {
+        self.predict(x, n, y);
+    }
+
+    fn predict(&self, x: &[T], n: usize, y: &mut [T]) {
+        y.fill(T::zero());
+        for_each_tap(&self.window, n, |k, cell| y[k] += x[cell]);
+        let area = T::of((self.window.kernel * self.window.kernel) as f64);
+        for v in y.iter_mut() {
+            *v /= area;
+        }
+    }
+
+    fn backward(&self, g: &[T], n: usize, dx: &mut [T]) {
+        dx.fill(T::zero());
+        let area = T::of((self.window.kernel * self.window.kernel) as f64);
+        for_each_tap(&self.window, n, |k, cell| dx[cell] += g[k] / area);
     }
 }
 
@@ -66,53 +88,11 @@ fn for_each_tap(win: &Window2d, n: usize, mut f: impl FnMut(usize, usize)) {
     }
 }
 
-fn avg_pool<T: Float>(win: &Window2d, x: &[T], n: usize, y: &mut [T]) {
-    y.fill(T::zero());
-    for_each_tap(win, n, |k, cell| y[k] += x[cell]);
-    let area = T::of((win.kernel * win.kernel) as f64);
-    for v in y.iter_mut() {
-        *v /= area;
-    }
-}
-
-impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for AvgPool2d<T, IN, OUT> {
-    fn forward(&mut self, x: &Batch<T, IN>) -> &Batch<T, OUT> {
-        ensure_cols(&mut self.y, x.ncols());
-        avg_pool(&self.window, x.as_slice(), x.ncols(), self.y.as_mut_slice());
-        &self.y
-    }
-
-    fn backward(&mut self, g: &Batch<T, OUT>) -> &Batch<T, IN> {
-        let n = g.ncols();
-        ensure_cols(&mut self.dx, n);
-        let dx = self.dx.as_mut_slice();
-        dx.fill(T::zero());
-        let area = T::of((self.window.kernel * self.window.kernel) as f64);
-        let g = g.as_slice();
-        for_each_tap(&self.window, n, |k, cell| dx[cell] += g[k] / area);
-        &self.dx
-    }
-
-    fn predict(&self, x: &Batch<T, IN>) -> Batch<T, OUT> {
-        let mut y = empty();
-        ensure_cols(&mut y, x.ncols());
-        avg_pool(&self.window, x.as_slice(), x.ncols(), y.as_mut_slice());
-        y
-    }
-
-    fn output(&self) -> Option<&Batch<T, OUT>> {
-        Some(&self.y)
-    }
-
-    fn input_grad(&self) -> Option<&Batch<T, IN>> {
-        Some(&self.dx)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::{grad_check, LayerModel};
+    use crate::{Batch, Layer};
 
     #[test]
     fn forward_averages_windows() {

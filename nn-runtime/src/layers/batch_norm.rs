@@ -2,7 +2,8 @@
 //! `torch.nn.BatchNorm1d`.
 
 use super::BatchNorm2d;
-use crate::{Batch, Float, Layer, Visit, VisitMut};
+use crate::layer::{visit_parts, Io};
+use crate::{Batch, Float, Layer};
 
 /// `batch_norm(momentum = 0.1, eps = 1e-5)` on `N` features.
 ///
@@ -73,21 +74,11 @@ impl<T: Float, const N: usize> Layer<T, N, N> for BatchNorm<T, N> {
         self.0.predict(x)
     }
 
-    fn output(&self) -> Option<&Batch<T, N>> {
-        self.0.output()
+    fn io(&self) -> Option<&Io<T, N, N>> {
+        self.0.io()
     }
 
-    fn input_grad(&self) -> Option<&Batch<T, N>> {
-        self.0.input_grad()
-    }
-
-    fn visit(&self, v: &mut dyn Visit<T>) {
-        self.0.visit(v);
-    }
-
-    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
-        self.0.visit_mut(v);
-    }
+    visit_parts!(layers: 0);
 }
 
 #[cfg(test)]
@@ -107,7 +98,7 @@ mod tests {
 
     #[test]
     fn train_and_eval_match_pytorch() {
-        let table = include_str!("../../../tools/reference/out/norm.txt");
+        let table = include_str!("../../tests/data/norm.txt");
         let mut bn = BatchNorm::<f64, 3>::new(0.1, 1e-5);
         bn.weight_mut().copy_from_slice(&[1.5, -0.5, 2.0]);
         bn.bias_mut().copy_from_slice(&[0.1, 0.2, -0.3]);

@@ -1,8 +1,8 @@
 //! Batch normalization over channels of images, as `torch.nn.BatchNorm2d`:
 //! per-channel statistics over the batch, the height and the width.
 
-use crate::layer::{empty, ensure_cols, BufferMut, BufferRef, ParamKind, ParamMut, ParamRef};
-use crate::{Batch, Float, Layer, Visit, VisitMut};
+use crate::layer::{empty, ensure_cols, visit_parts, Buffer, Io, Param, ParamKind};
+use crate::{Batch, Float, Layer};
 
 /// `batch_norm(momentum = 0.1, eps = 1e-5)` on `(C, H, W)` images, flattened to
 /// `N = C*H*W` values per sample.
@@ -22,14 +22,11 @@ pub struct BatchNorm2d<T: Float, const N: usize> {
     eps: f64,
     /// `H * W`: values per channel per sample.
     plane: usize,
-    /// `[C]`, the shape of every parameter and buffer.
-    shape: [usize; 1],
-    weight: Vec<T>,
-    weight_grad: Vec<T>,
-    bias: Vec<T>,
-    bias_grad: Vec<T>,
-    running_mean: Vec<T>,
-    running_var: Vec<T>,
+    /// Every parameter and buffer is `[C]`.
+    weight: Param<T>,
+    bias: Param<T>,
+    running_mean: Buffer<T>,
+    running_var: Buffer<T>,
     num_batches_tracked: i64,
     // The last training batch's per-channel mean, biased variance,
     // 1 / sqrt(variance + eps), and normalized input.
@@ -40,8 +37,7 @@ pub struct BatchNorm2d<T: Float, const N: usize> {
     // Per-channel sums of g and g * xhat, kept so backward allocates nothing.
     sum_g: Vec<T>,
     sum_g_xhat: Vec<T>,
-    y: Batch<T, N>,
-    dx: Batch<T, N>,
+    io: Io<T, N, N>,
 }
 
 impl<T: Float, const N: usize> BatchNorm2d<T, N> {
@@ -59,13 +55,10 @@ impl<T: Float, const N: usize> BatchNorm2d<T, N> {
             momentum,
             eps,
             plane: H * W,
-            shape: [C],
-            weight: vec![T::one(); C],
-            weight_grad: zeros(),
-            bias: zeros(),
-            bias_grad: zeros(),
-            running_mean: zeros(),
-            running_var: vec![T::one(); C],
+            weight: Param::filled(ParamKind::Norm, &[C], T::one()),
+            bias: Param::filled(ParamKind::Norm, &[C], T::zero()),
+            running_mean: Buffer::filled(&[C], T::zero()),
+            running_var: Buffer::filled(&[C], T::one()),
             num_batches_tracked: 0,
             mean: zeros(),
             var: zeros(),
@@ -73,33 +66,32 @@ impl<T: Float, const N: usize> BatchNorm2d<T, N> {
             xhat: empty(),
             sum_g: zeros(),
             sum_g_xhat: zeros(),
-            y: empty(),
-            dx: empty(),
+            io: Io::default(),
         }
     }
     /// The scale `weight` `[C]`.
     pub fn weight(&self) -> &[T] {
-        &self.weight
+        &self.weight.value
     }
     /// The scale `weight`, for editing.
     pub fn weight_mut(&mut self) -> &mut [T] {
-        &mut self.weight
+        &mut self.weight.value
     }
     /// The shift `bias` `[C]`.
     pub fn bias(&self) -> &[T] {
-        &self.bias
+        &self.bias.value
     }
     /// The shift `bias`, for editing.
     pub fn bias_mut(&mut self) -> &mut [T] {
-        &mut self.bias
+        &mut self.bias.value
     }
     /// The running mean `[C]`.
     pub fn running_mean(&self) -> &[T] {
-        &self.running_mean
+        &self.running_mean.value
     }
     /// The running (unbiased) variance `[C]`.
     pub fn running_var(&self) -> &[T] {
-        &self.running_var
+        &self.running_var.value
     }
     /// How many training batches updated the running statistics.
     pub fn num_batches_tracked(&self) -> i64 {
@@ -157,57 +149,35 @@ fn normalize<T: Float>(
     }
 }
 
-impl<T: Float, const N: usize> Layer<T, N, N> for BatchNorm2d<T, N> {
-    fn forward(&mut self, x: &Batch<T, N>) -> &Batch<T, N> {
-        let n = x.ncols();
-        ensure_cols(&mut self.y, n);
-        ensure_cols(&mut self.xhat, n);
-        if n == 0 {
-            return &self.y;
-        }
-        channel_stats(x.as_slice(), self.plane, &mut self.mean, &mut self.var);
+impl<T: Float, const N: usize> BatchNorm2d<T, N> {
+    /// The statistics of a training batch of `n >= 1` samples: the batch's
+    /// mean, variance and `inv_std`, then the running statistics.
+    fn take_statistics(&mut self, x: &[T], n: usize) {
+        channel_stats(x, self.plane, &mut self.mean, &mut self.var);
         for (s, v) in self.inv_std.iter_mut().zip(&self.var) {
             *s = T::one() / (*v + T::of(self.eps)).sqrt();
         }
-        normalize(
-            x.as_slice(),
-            self.plane,
-            &self.mean,
-            &self.inv_std,
-            &self.weight,
-            &self.bias,
-            Some(self.xhat.as_mut_slice()),
-            self.y.as_mut_slice(),
-        );
         let (mom, keep) = (T::of(self.momentum), T::of(1.0 - self.momentum));
-        for (r, m) in self.running_mean.iter_mut().zip(&self.mean) {
+        for (r, m) in self.running_mean.value.iter_mut().zip(&self.mean) {
             *r = keep * *r + mom * *m;
         }
         let count = (n * self.plane) as f64;
         if count > 1.0 {
             let unbias = T::of(count / (count - 1.0));
-            for (r, v) in self.running_var.iter_mut().zip(&self.var) {
+            for (r, v) in self.running_var.value.iter_mut().zip(&self.var) {
                 *r = keep * *r + mom * *v * unbias;
             }
         }
         self.num_batches_tracked += 1;
-        &self.y
     }
 
-    /// With `m` values per channel and `dh = g weight`:
-    /// `dx = inv_std (dh - mean(dh) - xhat mean(dh xhat))`, means over the
-    /// channel's values; `dweight += sum g xhat`, `dbias += sum g`.
-    fn backward(&mut self, g: &Batch<T, N>) -> &Batch<T, N> {
-        let n = g.ncols();
-        ensure_cols(&mut self.dx, n);
-        if n == 0 {
-            return &self.dx;
-        }
-        let (plane, channels) = (self.plane, self.weight.len());
-        let (g, xhat) = (g.as_slice(), self.xhat.as_slice());
+    /// The per-channel sums of `g` and `g * xhat` over a batch of `n >= 1`
+    /// samples, and from them `dweight += sum g xhat`, `dbias += sum g`.
+    fn add_param_grads(&mut self, g: &[T]) {
+        let (plane, channels) = (self.plane, self.sum_g.len());
         self.sum_g.fill(T::zero());
         self.sum_g_xhat.fill(T::zero());
-        for (k, (gp, hp)) in g.chunks_exact(plane).zip(xhat.chunks_exact(plane)).enumerate() {
+        for (k, (gp, hp)) in g.chunks_exact(plane).zip(self.xhat.as_slice().chunks_exact(plane)).enumerate() {
             let c = k % channels;
             for (g, h) in gp.iter().zip(hp) {
                 self.sum_g[c] += *g;
@@ -215,83 +185,70 @@ impl<T: Float, const N: usize> Layer<T, N, N> for BatchNorm2d<T, N> {
             }
         }
         for c in 0..channels {
-            self.weight_grad[c] += self.sum_g_xhat[c];
-            self.bias_grad[c] += self.sum_g[c];
+            self.weight.grad[c] += self.sum_g_xhat[c];
+            self.bias.grad[c] += self.sum_g[c];
         }
-        let count = T::of((n * plane) as f64);
-        let dx = self.dx.as_mut_slice();
-        for (k, ((gp, hp), dp)) in
-            g.chunks_exact(plane).zip(xhat.chunks_exact(plane)).zip(dx.chunks_exact_mut(plane)).enumerate()
-        {
-            let c = k % channels;
-            let scale = self.weight[c] * self.inv_std[c];
-            let (mean_g, mean_g_xhat) = (self.sum_g[c] / count, self.sum_g_xhat[c] / count);
-            for ((d, g), h) in dp.iter_mut().zip(gp).zip(hp) {
-                *d = scale * (*g - mean_g - *h * mean_g_xhat);
+    }
+}
+
+impl<T: Float, const N: usize> Layer<T, N, N> for BatchNorm2d<T, N> {
+    fn forward(&mut self, x: &Batch<T, N>) -> &Batch<T, N> {
+        let n = x.ncols();
+        ensure_cols(&mut self.xhat, n);
+        if n > 0 {
+            self.take_statistics(x.as_slice(), n);
+        }
+        let (mean, inv_std, xhat) = (&self.mean, &self.inv_std, self.xhat.as_mut_slice());
+        let (weight, bias) = (&self.weight.value, &self.bias.value);
+        self.io.write_output(n, |y| normalize(x.as_slice(), self.plane, mean, inv_std, weight, bias, Some(xhat), y))
+    }
+
+    /// With `m` values per channel and `dh = g weight`:
+    /// `dx = inv_std (dh - mean(dh) - xhat mean(dh xhat))`, means over the
+    /// channel's values; `dweight += sum g xhat`, `dbias += sum g`.
+    fn backward(&mut self, g: &Batch<T, N>) -> &Batch<T, N> {
+        let n = g.ncols();
+        if n > 0 {
+            self.add_param_grads(g.as_slice());
+        }
+        let (plane, channels, count) = (self.plane, self.sum_g.len(), T::of((n * self.plane) as f64));
+        let (g, xhat) = (g.as_slice(), self.xhat.as_slice());
+        let (weight, inv_std, sum_g, sum_g_xhat) = (&self.weight.value, &self.inv_std, &self.sum_g, &self.sum_g_xhat);
+        self.io.write_input_grad(n, |dx| {
+            for (k, ((gp, hp), dp)) in
+                g.chunks_exact(plane).zip(xhat.chunks_exact(plane)).zip(dx.chunks_exact_mut(plane)).enumerate()
+            {
+                let c = k % channels;
+                let scale = weight[c] * inv_std[c];
+                let (mean_g, mean_g_xhat) = (sum_g[c] / count, sum_g_xhat[c] / count);
+                for ((d, g), h) in dp.iter_mut().zip(gp).zip(hp) {
+                    *d = scale * (*g - mean_g - *h * mean_g_xhat);
+                }
             }
-        }
-        &self.dx
+        })
     }
 
     fn predict(&self, x: &Batch<T, N>) -> Batch<T, N> {
-        let inv_std: Vec<T> = self.running_var.iter().map(|v| T::one() / (*v + T::of(self.eps)).sqrt()).collect();
+        let inv_std: Vec<T> = self.running_var.value.iter().map(|v| T::one() / (*v + T::of(self.eps)).sqrt()).collect();
         let mut y = x.clone();
         normalize(
             x.as_slice(),
             self.plane,
-            &self.running_mean,
+            &self.running_mean.value,
             &inv_std,
-            &self.weight,
-            &self.bias,
+            &self.weight.value,
+            &self.bias.value,
             None,
             y.as_mut_slice(),
         );
         y
     }
 
-    fn output(&self) -> Option<&Batch<T, N>> {
-        Some(&self.y)
+    fn io(&self) -> Option<&Io<T, N, N>> {
+        Some(&self.io)
     }
 
-    fn input_grad(&self) -> Option<&Batch<T, N>> {
-        Some(&self.dx)
-    }
-
-    fn visit(&self, v: &mut dyn Visit<T>) {
-        let shape = &self.shape;
-        v.param(ParamRef {
-            name: "weight",
-            kind: ParamKind::Norm,
-            shape,
-            value: &self.weight,
-            grad: &self.weight_grad,
-        });
-        v.param(ParamRef { name: "bias", kind: ParamKind::Norm, shape, value: &self.bias, grad: &self.bias_grad });
-        v.buffer(BufferRef::Float { name: "running_mean", shape, value: &self.running_mean });
-        v.buffer(BufferRef::Float { name: "running_var", shape, value: &self.running_var });
-        v.buffer(BufferRef::Count { name: "num_batches_tracked", value: self.num_batches_tracked });
-    }
-
-    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
-        let shape = &self.shape;
-        v.param(ParamMut {
-            name: "weight",
-            kind: ParamKind::Norm,
-            shape,
-            value: &mut self.weight,
-            grad: &mut self.weight_grad,
-        });
-        v.param(ParamMut {
-            name: "bias",
-            kind: ParamKind::Norm,
-            shape,
-            value: &mut self.bias,
-            grad: &mut self.bias_grad,
-        });
-        v.buffer(BufferMut::Float { name: "running_mean", shape, value: &mut self.running_mean });
-        v.buffer(BufferMut::Float { name: "running_var", shape, value: &mut self.running_var });
-        v.buffer(BufferMut::Count { name: "num_batches_tracked", value: &mut self.num_batches_tracked });
-    }
+    visit_parts!(tensors: weight, bias, running_mean, running_var, num_batches_tracked);
 }
 
 #[cfg(test)]
@@ -324,8 +281,8 @@ mod tests {
         let mut bn = BatchNorm2d::<f64, 4>::new::<2, 1, 2>(0.1, 0.0);
         bn.weight_mut().copy_from_slice(&[2.0, 1.0]);
         bn.bias_mut().copy_from_slice(&[0.5, -1.0]);
-        bn.running_mean.copy_from_slice(&[1.0, -1.0]);
-        bn.running_var.copy_from_slice(&[4.0, 0.25]);
+        bn.running_mean.value.copy_from_slice(&[1.0, -1.0]);
+        bn.running_var.value.copy_from_slice(&[4.0, 0.25]);
         let x = Batch::<f64, 4>::from_column_slice(&[3.0, 1.0, 0.0, -2.0]);
         // channel 0: 2 (x - 1) / 2 + 0.5; channel 1: (x + 1) / 0.5 - 1
         assert_eq!(bn.predict(&x).as_slice(), &[2.5, 0.5, 1.0, -3.0]);

@@ -8,12 +8,14 @@
 //! col2im scatters `dcol` back onto the input. One product per pass keeps
 //! matrixmultiply's packing cost per batch, not per sample.
 
+use std::ops::Range;
+
 use rand::Rng;
 
 use super::image::Window2d;
 use crate::kernels::{gemm, MatMut, MatRef};
-use crate::layer::{empty, ensure_cols, ParamKind, ParamMut, ParamRef};
-use crate::{Batch, Float, Init, Layer, Visit, VisitMut};
+use crate::layer::{visit_parts, Io, Param, ParamKind};
+use crate::{Batch, Float, Init, Layer};
 
 /// `conv2d(OC, kernel = K, stride = S, padding = P, bias)` on `(C, H, W)` images,
 /// flattened to `IN = C*H*W` inputs and `OUT = OC*H'*W'` outputs.
@@ -23,17 +25,14 @@ use crate::{Batch, Float, Init, Layer, Visit, VisitMut};
 #[derive(Clone, Debug)]
 pub struct Conv2d<T: Float, const IN: usize, const OUT: usize> {
     window: Window2d,
-    /// `[OC, C, K, K]`, PyTorch's weight shape (and `[OC]` for the bias).
-    shape: [usize; 4],
-    weight: Vec<T>,
-    weight_grad: Vec<T>,
-    bias: Option<Vec<T>>,
-    bias_grad: Vec<T>,
+    /// `[OC, C, K, K]`.
+    weight: Param<T>,
+    /// `[OC]`.
+    bias: Option<Param<T>>,
     col: Vec<T>,
     z: Vec<T>,
     dcol: Vec<T>,
-    y: Batch<T, OUT>,
-    dx: Batch<T, IN>,
+    io: Io<T, IN, OUT>,
 }
 
 impl<T: Float, const IN: usize, const OUT: usize> Conv2d<T, IN, OUT> {
@@ -68,16 +67,12 @@ impl<T: Float, const IN: usize, const OUT: usize> Conv2d<T, IN, OUT> {
         init.fill(rng, patch, OC * K * K, OC, patch, &mut weight);
         Self {
             window,
-            shape: [OC, C, K, K],
-            weight,
-            weight_grad: vec![T::zero(); OC * patch],
-            bias: bias.then(|| vec![T::zero(); OC]),
-            bias_grad: if bias { vec![T::zero(); OC] } else { Vec::new() },
+            weight: Param::new(ParamKind::Weight, &[OC, C, K, K], weight),
+            bias: bias.then(|| Param::filled(ParamKind::Bias, &[OC], T::zero())),
             col: Vec::new(),
             z: Vec::new(),
             dcol: Vec::new(),
-            y: empty(),
-            dx: empty(),
+            io: Io::default(),
         }
     }
 
@@ -87,23 +82,23 @@ impl<T: Float, const IN: usize, const OUT: usize> Conv2d<T, IN, OUT> {
     }
     /// Output channels.
     pub fn out_channels(&self) -> usize {
-        self.shape[0]
+        self.weight.shape()[0]
     }
     /// The weight, row-major `[OC, C, K, K]`.
     pub fn weight(&self) -> &[T] {
-        &self.weight
+        &self.weight.value
     }
     /// The weight, for editing.
     pub fn weight_mut(&mut self) -> &mut [T] {
-        &mut self.weight
+        &mut self.weight.value
     }
     /// The bias `[OC]`, if the layer has one.
     pub fn bias(&self) -> Option<&[T]> {
-        self.bias.as_deref()
+        self.bias.as_ref().map(|b| b.value.as_slice())
     }
     /// The bias, for editing.
     pub fn bias_mut(&mut self) -> Option<&mut [T]> {
-        self.bias.as_deref_mut()
+        self.bias.as_mut().map(|b| b.value.as_mut_slice())
     }
 }
 
@@ -150,38 +145,58 @@ fn conv_forward<T: Float>(
 /// The output positions `o` in `0..out_len` whose tap `o * stride + offset - pad`
 /// falls inside `0..len` (the others read zero padding).
 #[inline]
-fn taps(out_len: usize, offset: usize, stride: usize, pad: usize, len: usize) -> (usize, usize) {
+fn taps(out_len: usize, offset: usize, stride: usize, pad: usize, len: usize) -> Range<usize> {
     let lo = pad.saturating_sub(offset).div_ceil(stride).min(out_len);
     let hi = (len + pad).saturating_sub(offset).div_ceil(stride).min(out_len);
-    (lo, hi.max(lo))
+    lo..hi.max(lo)
+}
+
+/// One row `(c, ki, kj)` of the patch matrix: the input channel `c` it reads,
+/// its offset `(ki, kj)` in the window, and the output rows `a` and columns
+/// `b` whose tap falls inside the image (the others read zero padding).
+struct PatchRow {
+    channel: usize,
+    offset: (usize, usize),
+    rows: Range<usize>,
+    cols: Range<usize>,
+}
+
+/// The rows of the patch matrix in order: what [`im2col`] and its adjoint
+/// [`col2im`] both walk.
+fn patch_rows(win: &Window2d) -> impl Iterator<Item = PatchRow> + '_ {
+    let Window2d { channels, height, width, kernel, stride, padding } = *win;
+    let (oh, ow) = (win.out_height(), win.out_width());
+    (0..channels).flat_map(move |channel| {
+        (0..kernel).flat_map(move |ki| {
+            (0..kernel).map(move |kj| PatchRow {
+                channel,
+                offset: (ki, kj),
+                rows: taps(oh, ki, stride, padding, height),
+                cols: taps(ow, kj, stride, padding, width),
+            })
+        })
+    })
 }
 
 /// Gathers every `K x K` patch of the `n >= 1` images `x` into the row-major
 /// `[C*K*K, n*Q]` matrix `col`, zeros where the patch covers padding.
 fn im2col<T: Float>(win: &Window2d, x: &[T], n: usize, col: &mut [T]) {
-    let Window2d { channels, height, width, kernel, stride, padding } = *win;
-    let (oh, ow) = (win.out_height(), win.out_width());
-    let (q, in_len, plane) = (oh * ow, win.input_len(), height * width);
-    let mut rows = col.chunks_exact_mut(n * q);
-    for c in 0..channels {
-        for ki in 0..kernel {
-            let (a0, a1) = taps(oh, ki, stride, padding, height);
-            for kj in 0..kernel {
-                let (b0, b1) = taps(ow, kj, stride, padding, width);
-                let row = rows.next().expect("col has C*K*K rows");
-                for (s, out) in row.chunks_exact_mut(q).enumerate() {
-                    let img = &x[s * in_len + c * plane..][..plane];
-                    out.fill(T::zero());
-                    for a in a0..a1 {
-                        let src = &img[(a * stride + ki - padding) * width..][..width];
-                        let dst = &mut out[a * ow + b0..a * ow + b1];
-                        if stride == 1 {
-                            dst.copy_from_slice(&src[b0 + kj - padding..b1 + kj - padding]);
-                        } else {
-                            for (d, b) in dst.iter_mut().zip(b0..b1) {
-                                *d = src[b * stride + kj - padding];
-                            }
-                        }
+    let Window2d { height, width, stride, padding, .. } = *win;
+    let ow = win.out_width();
+    let (q, in_len, plane) = (win.out_height() * ow, win.input_len(), height * width);
+    for (row, p) in col.chunks_exact_mut(n * q).zip(patch_rows(win)) {
+        let ((ki, kj), Range { start: b0, end: b1 }) = (p.offset, p.cols);
+        for (s, out) in row.chunks_exact_mut(q).enumerate() {
+            let img = &x[s * in_len + p.channel * plane..][..plane];
+            out.fill(T::zero());
+            for a in p.rows.clone() {
+                let src = &img[(a * stride + ki - padding) * width..][..width];
+                let dst = &mut out[a * ow + b0..a * ow + b1];
+                if stride == 1 {
+                    dst.copy_from_slice(&src[b0 + kj - padding..b1 + kj - padding]);
+                } else {
+                    for (d, b) in dst.iter_mut().zip(b0..b1) {
+                        *d = src[b * stride + kj - padding];
                     }
                 }
             }
@@ -196,25 +211,18 @@ fn col2im<T: Float>(win: &Window2d, dcol: &[T], n: usize, dx: &mut [T]) {
     if n == 0 {
         return;
     }
-    let Window2d { channels, height, width, kernel, stride, padding } = *win;
-    let (oh, ow) = (win.out_height(), win.out_width());
-    let (q, in_len, plane) = (oh * ow, win.input_len(), height * width);
-    let mut rows = dcol.chunks_exact(n * q);
-    for c in 0..channels {
-        for ki in 0..kernel {
-            let (a0, a1) = taps(oh, ki, stride, padding, height);
-            for kj in 0..kernel {
-                let (b0, b1) = taps(ow, kj, stride, padding, width);
-                let row = rows.next().expect("dcol has C*K*K rows");
-                for (s, src) in row.chunks_exact(q).enumerate() {
-                    let img = &mut dx[s * in_len + c * plane..][..plane];
-                    for a in a0..a1 {
-                        let dst = &mut img[(a * stride + ki - padding) * width..][..width];
-                        let g = &src[a * ow..][..ow];
-                        for b in b0..b1 {
-                            dst[b * stride + kj - padding] += g[b];
-                        }
-                    }
+    let Window2d { height, width, stride, padding, .. } = *win;
+    let ow = win.out_width();
+    let (q, in_len, plane) = (win.out_height() * ow, win.input_len(), height * width);
+    for (row, p) in dcol.chunks_exact(n * q).zip(patch_rows(win)) {
+        let (ki, kj) = p.offset;
+        for (s, src) in row.chunks_exact(q).enumerate() {
+            let img = &mut dx[s * in_len + p.channel * plane..][..plane];
+            for a in p.rows.clone() {
+                let dst = &mut img[(a * stride + ki - padding) * width..][..width];
+                let g = &src[a * ow..][..ow];
+                for b in p.cols.clone() {
+                    dst[b * stride + kj - padding] += g[b];
                 }
             }
         }
@@ -224,41 +232,30 @@ fn col2im<T: Float>(win: &Window2d, dcol: &[T], n: usize, dx: &mut [T]) {
 impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for Conv2d<T, IN, OUT> {
     fn forward(&mut self, x: &Batch<T, IN>) -> &Batch<T, OUT> {
         let n = x.ncols();
-        ensure_cols(&mut self.y, n);
-        conv_forward(
-            &self.window,
-            &self.weight,
-            self.bias.as_deref(),
-            x.as_slice(),
-            n,
-            &mut self.col,
-            &mut self.z,
-            self.y.as_mut_slice(),
-        );
-        &self.y
+        let (win, weight, bias) = (&self.window, &self.weight.value, self.bias.as_ref().map(|b| b.value.as_slice()));
+        let (col, z) = (&mut self.col, &mut self.z);
+        self.io.write_output(n, |y| conv_forward(win, weight, bias, x.as_slice(), n, col, z, y))
     }
 
     fn backward(&mut self, g: &Batch<T, OUT>) -> &Batch<T, IN> {
         self.backward_params(g);
         let n = g.ncols();
-        ensure_cols(&mut self.dx, n);
-        if n == 0 {
-            return &self.dx;
+        if n > 0 {
+            let oc = self.out_channels();
+            let patch = self.weight.value.len() / oc;
+            let nq = n * (OUT / oc);
+            // dcol = W^T Gz, with Gz left in `z` by backward_params
+            self.dcol.resize(patch * nq, T::zero());
+            gemm(
+                T::one(),
+                MatRef::row_major(&self.weight.value, oc, patch).t(),
+                MatRef::row_major(&self.z, oc, nq),
+                T::zero(),
+                MatMut::row_major(&mut self.dcol, patch, nq),
+            );
         }
-        let [oc, ..] = self.shape;
-        let patch = self.weight.len() / oc;
-        let nq = n * (OUT / oc);
-        // dcol = W^T Gz, with Gz left in `z` by backward_params
-        self.dcol.resize(patch * nq, T::zero());
-        gemm(
-            T::one(),
-            MatRef::row_major(&self.weight, oc, patch).t(),
-            MatRef::row_major(&self.z, oc, nq),
-            T::zero(),
-            MatMut::row_major(&mut self.dcol, patch, nq),
-        );
-        col2im(&self.window, &self.dcol, n, self.dx.as_mut_slice());
-        &self.dx
+        let (win, dcol) = (&self.window, &self.dcol);
+        self.io.write_input_grad(n, |dx| col2im(win, dcol, n, dx))
     }
 
     fn backward_params(&mut self, g: &Batch<T, OUT>) {
@@ -266,8 +263,8 @@ impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for Conv2d<T
         if n == 0 {
             return;
         }
-        let [oc, ..] = self.shape;
-        let patch = self.weight.len() / oc;
+        let oc = self.out_channels();
+        let patch = self.weight.value.len() / oc;
         let q = OUT / oc;
         let nq = n * q;
         // Gz: the output gradient in z's layout, row-major [OC, n*Q].
@@ -276,8 +273,8 @@ impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for Conv2d<T
             for (s, dst) in zo.chunks_exact_mut(q).enumerate() {
                 dst.copy_from_slice(&g.as_slice()[(s * oc + o) * q..][..q]);
             }
-            if self.bias.is_some() {
-                self.bias_grad[o] += zo.iter().fold(T::zero(), |acc, v| acc + *v);
+            if let Some(b) = &mut self.bias {
+                b.grad[o] += zo.iter().fold(T::zero(), |acc, v| acc + *v);
             }
         }
         // dW += Gz col^T
@@ -286,18 +283,17 @@ impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for Conv2d<T
             MatRef::row_major(&self.z, oc, nq),
             MatRef::row_major(&self.col, patch, nq).t(),
             T::one(),
-            MatMut::row_major(&mut self.weight_grad, oc, patch),
+            MatMut::row_major(&mut self.weight.grad, oc, patch),
         );
     }
 
     fn predict(&self, x: &Batch<T, IN>) -> Batch<T, OUT> {
-        let mut y = empty();
-        ensure_cols(&mut y, x.ncols());
+        let mut y = Batch::zeros(x.ncols());
         let (mut col, mut z) = (Vec::new(), Vec::new());
         conv_forward(
             &self.window,
-            &self.weight,
-            self.bias.as_deref(),
+            &self.weight.value,
+            self.bias(),
             x.as_slice(),
             x.ncols(),
             &mut col,
@@ -307,51 +303,11 @@ impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for Conv2d<T
         y
     }
 
-    fn output(&self) -> Option<&Batch<T, OUT>> {
-        Some(&self.y)
+    fn io(&self) -> Option<&Io<T, IN, OUT>> {
+        Some(&self.io)
     }
 
-    fn input_grad(&self) -> Option<&Batch<T, IN>> {
-        Some(&self.dx)
-    }
-
-    fn visit(&self, v: &mut dyn Visit<T>) {
-        v.param(ParamRef {
-            name: "weight",
-            kind: ParamKind::Weight,
-            shape: &self.shape,
-            value: &self.weight,
-            grad: &self.weight_grad,
-        });
-        if let Some(b) = &self.bias {
-            v.param(ParamRef {
-                name: "bias",
-                kind: ParamKind::Bias,
-                shape: &self.shape[..1],
-                value: b,
-                grad: &self.bias_grad,
-            });
-        }
-    }
-
-    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
-        v.param(ParamMut {
-            name: "weight",
-            kind: ParamKind::Weight,
-            shape: &self.shape,
-            value: &mut self.weight,
-            grad: &mut self.weight_grad,
-        });
-        if let Some(b) = &mut self.bias {
-            v.param(ParamMut {
-                name: "bias",
-                kind: ParamKind::Bias,
-                shape: &self.shape[..1],
-                value: b,
-                grad: &mut self.bias_grad,
-            });
-        }
-    }
+    visit_parts!(tensors: weight, bias);
 }
 
 #[cfg(test)]
@@ -419,9 +375,10 @@ mod tests {
         let g = Batch::<f64, 18>::from_fn(3, |i, j| (i as f64) * 0.1 - (j as f64) * 0.3);
         conv.forward(&x);
         conv.backward(&g);
-        let (w1, b1) = (conv.weight_grad.clone(), conv.bias_grad.clone());
+        let bias = |c: &Conv2d<f64, 18, 18>| c.bias.as_ref().unwrap().grad.clone();
+        let (w1, b1) = (conv.weight.grad.clone(), bias(&conv));
         conv.backward(&g);
-        for (a, b) in conv.weight_grad.iter().chain(&conv.bias_grad).zip(w1.iter().chain(&b1)) {
+        for (a, b) in conv.weight.grad.iter().chain(&bias(&conv)).zip(w1.iter().chain(&b1)) {
             assert!((a - 2.0 * b).abs() < 1e-12, "{a} vs 2 * {b}");
         }
     }
@@ -445,7 +402,7 @@ mod tests {
         let mut conv = Conv2d::<f32, 8, 8>::new::<2, 2, 2, 2, 1, 1, 0>(&mut crate::seeded_rng(4), Init::HeNormal, true);
         assert_eq!(conv.forward(&Batch::<f32, 8>::zeros(0)).ncols(), 0);
         assert_eq!(conv.backward(&Batch::<f32, 8>::zeros(0)).ncols(), 0);
-        assert!(conv.weight_grad.iter().all(|v| *v == 0.0));
+        assert!(conv.weight.grad.iter().all(|v| *v == 0.0));
         let mut x = Batch::<f32, 8>::from_element(1, 1.0);
         x[(0, 0)] = f32::NAN;
         let y = conv.forward(&x);
@@ -461,10 +418,13 @@ mod tests {
         let x = Batch::<f64, 18>::from_element(4, 0.5);
         conv.forward(&x);
         conv.backward(&x);
-        let before = (conv.col.as_ptr(), conv.z.as_ptr(), conv.dcol.as_ptr(), conv.y.as_ptr(), conv.dx.as_ptr());
+        let buffers = |c: &Conv2d<f64, 18, 18>| {
+            (c.col.as_ptr(), c.z.as_ptr(), c.dcol.as_ptr(), c.io.output().as_ptr(), c.io.input_grad().as_ptr())
+        };
+        let before = buffers(&conv);
         conv.forward(&x);
         conv.backward(&x);
-        let after = (conv.col.as_ptr(), conv.z.as_ptr(), conv.dcol.as_ptr(), conv.y.as_ptr(), conv.dx.as_ptr());
+        let after = buffers(&conv);
         assert_eq!(before, after);
     }
 }

@@ -5,8 +5,8 @@ use std::sync::OnceLock;
 use rand::Rng;
 
 use crate::kernels::{add_bias_rows, add_row_sums, gemm, gemv_nonzero_cols, MatMut, MatRef};
-use crate::layer::{copy_batch, empty, ensure_cols, ParamKind, ParamMut, ParamRef};
-use crate::{Batch, Float, Init, Layer, Visit, VisitMut};
+use crate::layer::{copy_batch, empty, visit_parts, Io, Param, ParamKind};
+use crate::{Batch, Float, Init, Layer};
 
 /// `dense(O)` from `I` features: weight `[O, I]`, optional bias `[O]`.
 ///
@@ -21,13 +21,10 @@ use crate::{Batch, Float, Init, Layer, Visit, VisitMut};
 /// therefore double the memory the weight takes; nothing else makes the copy.
 #[derive(Clone, Debug)]
 pub struct Dense<T: Float, const I: usize, const O: usize> {
-    weight: Vec<T>,
-    weight_grad: Vec<T>,
-    bias: Option<Vec<T>>,
-    bias_grad: Vec<T>,
+    weight: Param<T>,
+    bias: Option<Param<T>>,
     x: Batch<T, I>,
-    y: Batch<T, O>,
-    dx: Batch<T, I>,
+    io: Io<T, I, O>,
     /// The weight column-major (`[I, O]` row-major), for sparse one-sample
     /// predicts; `None` inside when the weight has a NaN or an infinity, whose
     /// product with a zero input must stay NaN as in the dense product.
@@ -62,46 +59,49 @@ impl<T: Float, const I: usize, const O: usize> Dense<T, I, O> {
         let mut weight = vec![T::zero(); O * I];
         init.fill(rng, I, O, O, I, &mut weight);
         Self {
-            weight,
-            weight_grad: vec![T::zero(); O * I],
-            bias: bias.then(|| vec![T::zero(); O]),
-            bias_grad: if bias { vec![T::zero(); O] } else { Vec::new() },
+            weight: Param::new(ParamKind::Weight, &[O, I], weight),
+            bias: bias.then(|| Param::filled(ParamKind::Bias, &[O], T::zero())),
             x: empty(),
-            y: empty(),
-            dx: empty(),
+            io: Io::default(),
             by_column: OnceLock::new(),
         }
     }
 
     /// The weight, row-major `[O, I]`.
     pub fn weight(&self) -> &[T] {
-        &self.weight
+        &self.weight.value
     }
     /// The weight, row-major `[O, I]`, for editing.
     pub fn weight_mut(&mut self) -> &mut [T] {
-        self.by_column.take();
-        &mut self.weight
+        self.forget_column_copy();
+        &mut self.weight.value
     }
     /// The bias, if the layer has one.
     pub fn bias(&self) -> Option<&[T]> {
-        self.bias.as_deref()
+        self.bias.as_ref().map(|b| b.value.as_slice())
     }
     /// The bias, for editing.
     pub fn bias_mut(&mut self) -> Option<&mut [T]> {
-        self.bias.as_deref_mut()
+        self.bias.as_mut().map(|b| b.value.as_mut_slice())
     }
 
-    fn apply(&self, x: &Batch<T, I>, y: &mut Batch<T, O>) {
+    /// Called whenever the weight may change.
+    fn forget_column_copy(&mut self) {
+        self.by_column.take();
+    }
+
+    /// `y = W x + b` for the samples of `x`, into the column-major `y`.
+    fn affine(weight: &Param<T>, bias: Option<&Param<T>>, x: &Batch<T, I>, y: &mut [T]) {
         let n = x.ncols();
         gemm(
             T::one(),
-            MatRef::row_major(&self.weight, O, I),
+            MatRef::row_major(&weight.value, O, I),
             MatRef::col_major(x.as_slice(), I, n),
             T::zero(),
-            MatMut::col_major(y.as_mut_slice(), O, n),
+            MatMut::col_major(y, O, n),
         );
-        if let Some(b) = &self.bias {
-            add_bias_rows(y.as_mut_slice(), b);
+        if let Some(b) = bias {
+            add_bias_rows(y, &b.value);
         }
     }
 
@@ -112,13 +112,14 @@ impl<T: Float, const I: usize, const O: usize> Dense<T, I, O> {
         if x.iter().filter(|v| **v == T::zero()).count() * SPARSE_MIN_ZEROS < I {
             return false;
         }
+        let weight = &self.weight.value;
         let by_column = self.by_column.get_or_init(|| {
-            self.weight.iter().all(|w| w.is_finite()).then(|| {
+            weight.iter().all(|w| w.is_finite()).then(|| {
                 let mut data = vec![T::zero(); I * O + 64 / T::BYTES];
                 let start = (64 - data.as_ptr() as usize % 64) % 64 / T::BYTES;
                 for i in 0..I {
                     for o in 0..O {
-                        data[start + i * O + o] = self.weight[o * I + i];
+                        data[start + i * O + o] = weight[o * I + i];
                     }
                 }
                 ByColumn { data, start }
@@ -126,7 +127,7 @@ impl<T: Float, const I: usize, const O: usize> Dense<T, I, O> {
         });
         let Some(ByColumn { data, start }) = by_column else { return false };
         match &self.bias {
-            Some(b) => y.copy_from_slice(b),
+            Some(b) => y.copy_from_slice(&b.value),
             None => y.fill(T::zero()),
         }
         gemv_nonzero_cols(&data[*start..], x, y);
@@ -137,26 +138,24 @@ impl<T: Float, const I: usize, const O: usize> Dense<T, I, O> {
 impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<T, I, O> {
     fn forward(&mut self, x: &Batch<T, I>) -> &Batch<T, O> {
         copy_batch(&mut self.x, x);
-        let mut y = std::mem::replace(&mut self.y, empty());
-        ensure_cols(&mut y, x.ncols());
-        self.apply(x, &mut y);
-        self.y = y;
-        &self.y
+        let (weight, bias) = (&self.weight, self.bias.as_ref());
+        self.io.write_output(x.ncols(), |y| Self::affine(weight, bias, x, y))
     }
 
     fn backward(&mut self, g: &Batch<T, O>) -> &Batch<T, I> {
         self.backward_params(g);
         let n = g.ncols();
+        let weight = &self.weight.value;
         // dx = W^T g
-        ensure_cols(&mut self.dx, n);
-        gemm(
-            T::one(),
-            MatRef::row_major(&self.weight, O, I).t(),
-            MatRef::col_major(g.as_slice(), O, n),
-            T::zero(),
-            MatMut::col_major(self.dx.as_mut_slice(), I, n),
-        );
-        &self.dx
+        self.io.write_input_grad(n, |dx| {
+            gemm(
+                T::one(),
+                MatRef::row_major(weight, O, I).t(),
+                MatRef::col_major(g.as_slice(), O, n),
+                T::zero(),
+                MatMut::col_major(dx, I, n),
+            )
+        })
     }
 
     fn backward_params(&mut self, g: &Batch<T, O>) {
@@ -167,56 +166,26 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<T, I, O>
             MatRef::col_major(g.as_slice(), O, n),
             MatRef::col_major(self.x.as_slice(), I, n).t(),
             T::one(),
-            MatMut::row_major(&mut self.weight_grad, O, I),
+            MatMut::row_major(&mut self.weight.grad, O, I),
         );
-        if self.bias.is_some() {
-            add_row_sums(&mut self.bias_grad, g.as_slice());
+        if let Some(b) = &mut self.bias {
+            add_row_sums(&mut b.grad, g.as_slice());
         }
     }
 
     fn predict(&self, x: &Batch<T, I>) -> Batch<T, O> {
-        let mut y = empty();
-        ensure_cols(&mut y, x.ncols());
+        let mut y = Batch::zeros(x.ncols());
         if x.ncols() != 1 || !self.apply_sparse(x.as_slice(), y.as_mut_slice()) {
-            self.apply(x, &mut y);
+            Self::affine(&self.weight, self.bias.as_ref(), x, y.as_mut_slice());
         }
         y
     }
 
-    fn output(&self) -> Option<&Batch<T, O>> {
-        Some(&self.y)
+    fn io(&self) -> Option<&Io<T, I, O>> {
+        Some(&self.io)
     }
 
-    fn input_grad(&self) -> Option<&Batch<T, I>> {
-        Some(&self.dx)
-    }
-
-    fn visit(&self, v: &mut dyn Visit<T>) {
-        v.param(ParamRef {
-            name: "weight",
-            kind: ParamKind::Weight,
-            shape: &[O, I],
-            value: &self.weight,
-            grad: &self.weight_grad,
-        });
-        if let Some(b) = &self.bias {
-            v.param(ParamRef { name: "bias", kind: ParamKind::Bias, shape: &[O], value: b, grad: &self.bias_grad });
-        }
-    }
-
-    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
-        self.by_column.take();
-        v.param(ParamMut {
-            name: "weight",
-            kind: ParamKind::Weight,
-            shape: &[O, I],
-            value: &mut self.weight,
-            grad: &mut self.weight_grad,
-        });
-        if let Some(b) = &mut self.bias {
-            v.param(ParamMut { name: "bias", kind: ParamKind::Bias, shape: &[O], value: b, grad: &mut self.bias_grad });
-        }
-    }
+    visit_parts!(tensors: weight, bias; before visit_mut: forget_column_copy);
 }
 
 #[cfg(test)]
@@ -253,9 +222,9 @@ mod tests {
         let g = Batch::<f64, 2>::from_fn(4, |i, j| (i as f64) - (j as f64) * 0.3);
         d.forward(&x);
         d.backward(&g);
-        let once = d.weight_grad.clone();
+        let once = d.weight.grad.clone();
         d.backward(&g);
-        for (a, b) in d.weight_grad.iter().zip(&once) {
+        for (a, b) in d.weight.grad.iter().zip(&once) {
             assert!((a - 2.0 * b).abs() < 1e-12);
         }
     }
@@ -267,7 +236,7 @@ mod tests {
         assert_eq!(d.forward(&x).ncols(), 0);
         let g = Batch::<f32, 2>::zeros(0);
         assert_eq!(d.backward(&g).ncols(), 0);
-        assert!(d.weight_grad.iter().all(|v| *v == 0.0));
+        assert!(d.weight.grad.iter().all(|v| *v == 0.0));
     }
 
     /// `W x + b` in f64 for one sample, and the sum of the terms' magnitudes.
@@ -390,7 +359,7 @@ mod tests {
         d.weight_mut()[2 * 9 + zero] = f64::INFINITY;
         let y = d.predict(&x);
         let mut dense = Batch::<f64, 5>::zeros(1);
-        d.apply(&x, &mut dense);
+        Dense::<f64, 9, 5>::affine(&d.weight, d.bias.as_ref(), &x, dense.as_mut_slice());
         assert!(y[2].is_nan() && dense[2].is_nan(), "row 2: {} (dense {})", y[2], dense[2]);
         assert!(matches!(d.by_column.get(), Some(None)), "no copy of a non-finite weight");
     }

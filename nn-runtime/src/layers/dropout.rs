@@ -4,7 +4,7 @@
 
 use rand::Rng;
 
-use crate::layer::{empty, ensure_cols};
+use crate::layer::{empty, ensure_cols, Io};
 use crate::{Batch, Float, Layer, SeededRng};
 
 /// `dropout(p)` on `N` features, drawing its masks from its own generator.
@@ -15,8 +15,7 @@ pub struct Dropout<T: Float, const N: usize> {
     frozen: bool,
     // 0 for a dropped element, 1 / (1 - p) for a kept one.
     mask: Batch<T, N>,
-    y: Batch<T, N>,
-    dx: Batch<T, N>,
+    io: Io<T, N, N>,
 }
 
 impl<T: Float, const N: usize> Dropout<T, N> {
@@ -25,7 +24,7 @@ impl<T: Float, const N: usize> Dropout<T, N> {
     /// rejected, and `p = 1` drops everything (output 0, never NaN).
     pub fn new(p: f64, rng: SeededRng) -> Self {
         let p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
-        Self { p, rng, frozen: false, mask: empty(), y: empty(), dx: empty() }
+        Self { p, rng, frozen: false, mask: empty(), io: Io::default() }
     }
     /// The drop probability.
     pub fn p(&self) -> f64 {
@@ -57,27 +56,21 @@ impl<T: Float, const N: usize> Layer<T, N, N> for Dropout<T, N> {
         if !self.frozen || self.mask.ncols() != x.ncols() {
             self.draw_mask(x.ncols());
         }
-        ensure_cols(&mut self.y, x.ncols());
-        multiply(x.as_slice(), self.mask.as_slice(), self.y.as_mut_slice());
-        &self.y
+        let mask = self.mask.as_slice();
+        self.io.write_output(x.ncols(), |y| multiply(x.as_slice(), mask, y))
     }
 
     fn backward(&mut self, g: &Batch<T, N>) -> &Batch<T, N> {
-        ensure_cols(&mut self.dx, g.ncols());
-        multiply(g.as_slice(), self.mask.as_slice(), self.dx.as_mut_slice());
-        &self.dx
+        let mask = self.mask.as_slice();
+        self.io.write_input_grad(g.ncols(), |dx| multiply(g.as_slice(), mask, dx))
     }
 
     fn predict(&self, x: &Batch<T, N>) -> Batch<T, N> {
         x.clone()
     }
 
-    fn output(&self) -> Option<&Batch<T, N>> {
-        Some(&self.y)
-    }
-
-    fn input_grad(&self) -> Option<&Batch<T, N>> {
-        Some(&self.dx)
+    fn io(&self) -> Option<&Io<T, N, N>> {
+        Some(&self.io)
     }
 
     fn freeze_randomness(&mut self, frozen: bool) {

@@ -1,14 +1,17 @@
 //! Global average pooling: (C, H, W) -> C, as `AdaptiveAvgPool2d(1)` then `flatten`.
 
-use crate::layer::{empty, ensure_cols};
-use crate::{Batch, Float, Layer};
+use super::pool::{Pool, Pooling};
+use crate::Float;
 
 /// `global_avg_pool` on `(C, H, W)` images: each channel's mean, `IN = C*H*W`
 /// inputs to `C` outputs.
+pub type GlobalAvgPool<T, const IN: usize, const C: usize> = Pool<T, GlobalAvgPooling, IN, C>;
+
+/// The kernel of [`GlobalAvgPool`].
 #[derive(Clone, Debug)]
-pub struct GlobalAvgPool<T: Float, const IN: usize, const C: usize> {
-    y: Batch<T, C>,
-    dx: Batch<T, IN>,
+pub struct GlobalAvgPooling {
+    /// Values per channel: `H * W`.
+    plane: usize,
 }
 
 impl<T: Float, const IN: usize, const C: usize> GlobalAvgPool<T, IN, C> {
@@ -22,51 +25,29 @@ impl<T: Float, const IN: usize, const C: usize> GlobalAvgPool<T, IN, C> {
             assert!(H >= 1 && W >= 1, "global_avg_pool: empty image");
             assert!(IN == CH * H * W, "global_avg_pool: IN must be C * H * W");
         }
-        Self { y: empty(), dx: empty() }
-    }
-
-    /// Values per channel: `H * W`.
-    const PLANE: usize = IN / C;
-}
-
-/// Each plane's mean. The layout is sample-major then channel-major, so the
-/// planes of `x` come in the order of the values of `y`.
-fn channel_means<T: Float>(x: &[T], plane: usize, y: &mut [T]) {
-    let area = T::of(plane as f64);
-    for (v, p) in y.iter_mut().zip(x.chunks_exact(plane)) {
-        *v = p.iter().fold(T::zero(), |acc, x| acc + *x) / area;
+        Self::with(GlobalAvgPooling { plane: H * W })
     }
 }
 
-impl<T: Float, const IN: usize, const C: usize> Layer<T, IN, C> for GlobalAvgPool<T, IN, C> {
-    fn forward(&mut self, x: &Batch<T, IN>) -> &Batch<T, C> {
-        ensure_cols(&mut self.y, x.ncols());
-        channel_means(x.as_slice(), Self::PLANE, self.y.as_mut_slice());
-        &self.y
+// The layout is sample-major then channel-major, so the planes of `x` come in
+// the order of the values of `y`.
+impl<T: Float> Pooling<T> for GlobalAvgPooling {
+    fn forward(&mut self, x: &[T], n: usize, y: &mut [T]) {
+        self.predict(x, n, y);
     }
 
-    fn backward(&mut self, g: &Batch<T, C>) -> &Batch<T, IN> {
-        ensure_cols(&mut self.dx, g.ncols());
-        let area = T::of(Self::PLANE as f64);
-        for (d, g) in self.dx.as_mut_slice().chunks_exact_mut(Self::PLANE).zip(g.as_slice()) {
+    fn predict(&self, x: &[T], _n: usize, y: &mut [T]) {
+        let area = T::of(self.plane as f64);
+        for (v, p) in y.iter_mut().zip(x.chunks_exact(self.plane)) {
+            *v = p.iter().fold(T::zero(), |acc, x| acc + *x) / area;
+        }
+    }
+
+    fn backward(&self, g: &[T], _n: usize, dx: &mut [T]) {
+        let area = T::of(self.plane as f64);
+        for (d, g) in dx.chunks_exact_mut(self.plane).zip(g) {
             d.fill(*g / area);
         }
-        &self.dx
-    }
-
-    fn predict(&self, x: &Batch<T, IN>) -> Batch<T, C> {
-        let mut y = empty();
-        ensure_cols(&mut y, x.ncols());
-        channel_means(x.as_slice(), Self::PLANE, y.as_mut_slice());
-        y
-    }
-
-    fn output(&self) -> Option<&Batch<T, C>> {
-        Some(&self.y)
-    }
-
-    fn input_grad(&self) -> Option<&Batch<T, IN>> {
-        Some(&self.dx)
     }
 }
 
@@ -74,6 +55,7 @@ impl<T: Float, const IN: usize, const C: usize> Layer<T, IN, C> for GlobalAvgPoo
 mod tests {
     use super::*;
     use crate::testing::{grad_check, LayerModel};
+    use crate::{Batch, Layer};
 
     #[test]
     fn forward_and_backward_by_hand() {

@@ -1,23 +1,20 @@
 //! Layer normalization (Ba et al. 2016): each sample normalized over its own
 //! features, as `torch.nn.LayerNorm(N)`. Training and evaluation compute the same.
 
-use crate::layer::{empty, ensure_cols, ParamKind, ParamMut, ParamRef};
-use crate::{Batch, Float, Layer, Visit, VisitMut};
+use crate::layer::{empty, ensure_cols, visit_parts, Io, Param, ParamKind};
+use crate::{Batch, Float, Layer};
 
 /// `layer_norm(eps = 1e-5)` on `N` features: `y = weight (x - mean) / sqrt(var + eps) + bias`,
 /// mean and biased variance over the features of each sample.
 #[derive(Clone, Debug)]
 pub struct LayerNorm<T: Float, const N: usize> {
     eps: f64,
-    weight: Vec<T>,
-    weight_grad: Vec<T>,
-    bias: Vec<T>,
-    bias_grad: Vec<T>,
+    weight: Param<T>,
+    bias: Param<T>,
     // 1 / sqrt(var + eps) per sample of the last forward, and the normalized input.
     inv_std: Vec<T>,
     xhat: Batch<T, N>,
-    y: Batch<T, N>,
-    dx: Batch<T, N>,
+    io: Io<T, N, N>,
 }
 
 impl<T: Float, const N: usize> LayerNorm<T, N> {
@@ -25,23 +22,20 @@ impl<T: Float, const N: usize> LayerNorm<T, N> {
     pub fn new(eps: f64) -> Self {
         Self {
             eps,
-            weight: vec![T::one(); N],
-            weight_grad: vec![T::zero(); N],
-            bias: vec![T::zero(); N],
-            bias_grad: vec![T::zero(); N],
+            weight: Param::filled(ParamKind::Norm, &[N], T::one()),
+            bias: Param::filled(ParamKind::Norm, &[N], T::zero()),
             inv_std: Vec::new(),
             xhat: empty(),
-            y: empty(),
-            dx: empty(),
+            io: Io::default(),
         }
     }
     /// The scale `weight`, for editing.
     pub fn weight_mut(&mut self) -> &mut [T] {
-        &mut self.weight
+        &mut self.weight.value
     }
     /// The shift `bias`, for editing.
     pub fn bias_mut(&mut self) -> &mut [T] {
-        &mut self.bias
+        &mut self.bias.value
     }
 }
 
@@ -113,74 +107,30 @@ fn layer_norm_backward<T: Float>(
 impl<T: Float, const N: usize> Layer<T, N, N> for LayerNorm<T, N> {
     fn forward(&mut self, x: &Batch<T, N>) -> &Batch<T, N> {
         let n = x.ncols();
-        ensure_cols(&mut self.y, n);
         ensure_cols(&mut self.xhat, n);
         self.inv_std.resize(n, T::zero());
         let cache = (self.xhat.as_mut_slice(), self.inv_std.as_mut_slice());
-        layer_norm(x.as_slice(), self.eps, &self.weight, &self.bias, Some(cache), self.y.as_mut_slice());
-        &self.y
+        let (eps, weight, bias) = (self.eps, &self.weight.value, &self.bias.value);
+        self.io.write_output(n, |y| layer_norm(x.as_slice(), eps, weight, bias, Some(cache), y))
     }
 
     fn backward(&mut self, g: &Batch<T, N>) -> &Batch<T, N> {
-        ensure_cols(&mut self.dx, g.ncols());
-        layer_norm_backward(
-            g.as_slice(),
-            self.xhat.as_slice(),
-            &self.inv_std,
-            &self.weight,
-            (&mut self.weight_grad, &mut self.bias_grad),
-            self.dx.as_mut_slice(),
-        );
-        &self.dx
+        let (xhat, inv_std, weight) = (self.xhat.as_slice(), &self.inv_std, &self.weight.value);
+        let grads = (self.weight.grad.as_mut_slice(), self.bias.grad.as_mut_slice());
+        self.io.write_input_grad(g.ncols(), |dx| layer_norm_backward(g.as_slice(), xhat, inv_std, weight, grads, dx))
     }
 
     fn predict(&self, x: &Batch<T, N>) -> Batch<T, N> {
         let mut y = x.clone();
-        layer_norm(x.as_slice(), self.eps, &self.weight, &self.bias, None, y.as_mut_slice());
+        layer_norm(x.as_slice(), self.eps, &self.weight.value, &self.bias.value, None, y.as_mut_slice());
         y
     }
 
-    fn output(&self) -> Option<&Batch<T, N>> {
-        Some(&self.y)
+    fn io(&self) -> Option<&Io<T, N, N>> {
+        Some(&self.io)
     }
 
-    fn input_grad(&self) -> Option<&Batch<T, N>> {
-        Some(&self.dx)
-    }
-
-    fn visit(&self, v: &mut dyn Visit<T>) {
-        v.param(ParamRef {
-            name: "weight",
-            kind: ParamKind::Norm,
-            shape: &[N],
-            value: &self.weight,
-            grad: &self.weight_grad,
-        });
-        v.param(ParamRef {
-            name: "bias",
-            kind: ParamKind::Norm,
-            shape: &[N],
-            value: &self.bias,
-            grad: &self.bias_grad,
-        });
-    }
-
-    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
-        v.param(ParamMut {
-            name: "weight",
-            kind: ParamKind::Norm,
-            shape: &[N],
-            value: &mut self.weight,
-            grad: &mut self.weight_grad,
-        });
-        v.param(ParamMut {
-            name: "bias",
-            kind: ParamKind::Norm,
-            shape: &[N],
-            value: &mut self.bias,
-            grad: &mut self.bias_grad,
-        });
-    }
+    visit_parts!(tensors: weight, bias);
 }
 
 #[cfg(test)]
@@ -191,7 +141,7 @@ mod tests {
 
     #[test]
     fn forward_matches_pytorch() {
-        let table = include_str!("../../../tools/reference/out/norm.txt");
+        let table = include_str!("../../tests/data/norm.txt");
         let mut ln = LayerNorm::<f64, 3>::new(1e-5);
         ln.weight_mut().copy_from_slice(&[1.5, -0.5, 2.0]);
         ln.bias_mut().copy_from_slice(&[0.1, 0.2, -0.3]);

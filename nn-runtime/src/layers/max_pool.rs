@@ -1,8 +1,8 @@
 //! Max pooling, as PyTorch's `MaxPool2d` (padding reads -inf, ceil_mode off).
 
 use super::image::Window2d;
-use crate::layer::{empty, ensure_cols};
-use crate::{Batch, Float, Layer};
+use super::pool::{Pool, Pooling};
+use crate::Float;
 
 /// `max_pool(K, stride = S, padding = P)` on `(C, H, W)` images, flattened to
 /// `IN = C*H*W` inputs and `OUT = C*H'*W'` outputs.
@@ -10,14 +10,15 @@ use crate::{Batch, Float, Layer};
 /// The gradient of each output goes to the input cell that won its window:
 /// the first maximum in scan order (row by row), or the last NaN, as PyTorch's
 /// CPU kernel picks it.
+pub type MaxPool2d<T, const IN: usize, const OUT: usize> = Pool<T, MaxPooling, IN, OUT>;
+
+/// The kernel of [`MaxPool2d`].
 #[derive(Clone, Debug)]
-pub struct MaxPool2d<T: Float, const IN: usize, const OUT: usize> {
+pub struct MaxPooling {
     window: Window2d,
     /// For every output value of the last forward, the index of its input cell
     /// within the sample.
     argmax: Vec<usize>,
-    y: Batch<T, OUT>,
-    dx: Batch<T, IN>,
 }
 
 impl<T: Float, const IN: usize, const OUT: usize> MaxPool2d<T, IN, OUT> {
@@ -35,12 +36,34 @@ impl<T: Float, const IN: usize, const OUT: usize> MaxPool2d<T, IN, OUT> {
             assert!(OUT == w.output_len(C), "max_pool: OUT must be C * H' * W'");
             w
         };
-        Self { window, argmax: Vec::new(), y: empty(), dx: empty() }
+        Self::with(MaxPooling { window, argmax: Vec::new() })
     }
 
     /// The input geometry.
     pub fn window(&self) -> Window2d {
-        self.window
+        self.pooling.window
+    }
+}
+
+impl<T: Float> Pooling<T> for MaxPooling {
+    fn forward(&mut self, x: &[T], n: usize, y: &mut [T]) {
+        self.argmax.resize(y.len(), 0);
+        max_pool(&self.window, x, n, y, Some(&mut self.argmax));
+    }
+
+    fn predict(&self, x: &[T], n: usize, y: &mut [T]) {
+        max_pool(&self.window, x, n, y, None);
+    }
+
+    fn backward(&self, g: &[T], _n: usize, dx: &mut [T]) {
+        dx.fill(T::zero());
+        let (inputs, outputs) = (self.window.input_len(), self.window.output_len(self.window.channels));
+        for (s, (gs, am)) in g.chunks_exact(outputs).zip(self.argmax.chunks_exact(outputs)).enumerate() {
+            // Windows overlap when S < K: a cell may win several of them.
+            for (g, i) in gs.iter().zip(am) {
+                dx[s * inputs + i] += *g;
+            }
+        }
     }
 }
 
@@ -93,49 +116,11 @@ fn max_pool<T: Float>(win: &Window2d, x: &[T], n: usize, y: &mut [T], mut argmax
     }
 }
 
-impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for MaxPool2d<T, IN, OUT> {
-    fn forward(&mut self, x: &Batch<T, IN>) -> &Batch<T, OUT> {
-        let n = x.ncols();
-        ensure_cols(&mut self.y, n);
-        self.argmax.resize(n * OUT, 0);
-        max_pool(&self.window, x.as_slice(), n, self.y.as_mut_slice(), Some(&mut self.argmax));
-        &self.y
-    }
-
-    fn backward(&mut self, g: &Batch<T, OUT>) -> &Batch<T, IN> {
-        let n = g.ncols();
-        ensure_cols(&mut self.dx, n);
-        self.dx.fill(T::zero());
-        let dx = self.dx.as_mut_slice();
-        for (s, (gs, am)) in g.as_slice().chunks_exact(OUT).zip(self.argmax.chunks_exact(OUT)).enumerate() {
-            // Windows overlap when S < K: a cell may win several of them.
-            for (g, i) in gs.iter().zip(am) {
-                dx[s * IN + i] += *g;
-            }
-        }
-        &self.dx
-    }
-
-    fn predict(&self, x: &Batch<T, IN>) -> Batch<T, OUT> {
-        let mut y = empty();
-        ensure_cols(&mut y, x.ncols());
-        max_pool(&self.window, x.as_slice(), x.ncols(), y.as_mut_slice(), None);
-        y
-    }
-
-    fn output(&self) -> Option<&Batch<T, OUT>> {
-        Some(&self.y)
-    }
-
-    fn input_grad(&self) -> Option<&Batch<T, IN>> {
-        Some(&self.dx)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::{grad_check_at, LayerModel};
+    use crate::{Batch, Layer};
     use nalgebra::DMatrix;
 
     #[test]

@@ -11,22 +11,22 @@ mod global_avg_pool;
 mod image;
 mod layer_norm;
 mod max_pool;
+mod pool;
 mod prelu;
 
-pub use activation::{
-    sigmoid, softplus, Activation, ActivationFn, Elu, Gelu, Identity, LeakyRelu, Mish, Relu, Selu, Sigmoid, Silu,
-    Softplus, Swish, Tanh,
-};
-pub use avg_pool::AvgPool2d;
+// Every activation function, so that adding one is an edit of `activation.rs` alone.
+pub use activation::*;
+pub use avg_pool::{AvgPool2d, AvgPooling};
 pub use batch_norm::BatchNorm;
 pub use batch_norm2d::BatchNorm2d;
 pub use conv2d::Conv2d;
 pub use dense::Dense;
 pub use dropout::Dropout;
-pub use global_avg_pool::GlobalAvgPool;
+pub use global_avg_pool::{GlobalAvgPool, GlobalAvgPooling};
 pub use image::{Flatten, Window2d};
 pub use layer_norm::LayerNorm;
-pub use max_pool::MaxPool2d;
+pub use max_pool::{MaxPool2d, MaxPooling};
+pub use pool::{Pool, Pooling};
 pub use prelu::Prelu;
 
 /// The values of `key` in a reference table written by `tools/reference/*.py`

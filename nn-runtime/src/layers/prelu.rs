@@ -1,32 +1,30 @@
 //! PReLU (He et al. 2015): a leaky ReLU whose negative slope is learned, one per feature.
 
-use crate::layer::{copy_batch, empty, ensure_cols, ParamKind, ParamMut, ParamRef};
-use crate::{Batch, Float, Layer, Visit, VisitMut};
+use crate::layer::{copy_batch, empty, visit_parts, Io, Param, ParamKind};
+use crate::{Batch, Float, Layer};
 
 /// `prelu(init = 0.25)` on `N` features: `y_i = x_i` for `x_i > 0`, `a_i x_i`
 /// otherwise; the slopes `a` are the parameter `weight` `[N]`, as
 /// `torch.nn.PReLU(num_parameters = N)`.
 #[derive(Clone, Debug)]
 pub struct Prelu<T: Float, const N: usize> {
-    weight: Vec<T>,
-    weight_grad: Vec<T>,
+    weight: Param<T>,
     x: Batch<T, N>,
-    y: Batch<T, N>,
-    dx: Batch<T, N>,
+    io: Io<T, N, N>,
 }
 
 impl<T: Float, const N: usize> Prelu<T, N> {
     /// Every slope starts at `init` (PyTorch's default is 0.25).
     pub fn new(init: f64) -> Self {
-        Self { weight: vec![T::of(init); N], weight_grad: vec![T::zero(); N], x: empty(), y: empty(), dx: empty() }
+        Self { weight: Param::filled(ParamKind::Slope, &[N], T::of(init)), x: empty(), io: Io::default() }
     }
     /// The slopes.
     pub fn weight(&self) -> &[T] {
-        &self.weight
+        &self.weight.value
     }
     /// The slopes, for editing.
     pub fn weight_mut(&mut self) -> &mut [T] {
-        &mut self.weight
+        &mut self.weight.value
     }
 }
 
@@ -62,50 +60,26 @@ fn prelu_backward<T: Float>(weight: &[T], weight_grad: &mut [T], x: &[T], g: &[T
 impl<T: Float, const N: usize> Layer<T, N, N> for Prelu<T, N> {
     fn forward(&mut self, x: &Batch<T, N>) -> &Batch<T, N> {
         copy_batch(&mut self.x, x);
-        ensure_cols(&mut self.y, x.ncols());
-        prelu(&self.weight, x.as_slice(), self.y.as_mut_slice());
-        &self.y
+        let weight = &self.weight.value;
+        self.io.write_output(x.ncols(), |y| prelu(weight, x.as_slice(), y))
     }
 
     fn backward(&mut self, g: &Batch<T, N>) -> &Batch<T, N> {
-        ensure_cols(&mut self.dx, g.ncols());
-        prelu_backward(&self.weight, &mut self.weight_grad, self.x.as_slice(), g.as_slice(), self.dx.as_mut_slice());
-        &self.dx
+        let (weight, grad, x) = (&self.weight.value, &mut self.weight.grad, self.x.as_slice());
+        self.io.write_input_grad(g.ncols(), |dx| prelu_backward(weight, grad, x, g.as_slice(), dx))
     }
 
     fn predict(&self, x: &Batch<T, N>) -> Batch<T, N> {
         let mut y = x.clone();
-        prelu(&self.weight, x.as_slice(), y.as_mut_slice());
+        prelu(&self.weight.value, x.as_slice(), y.as_mut_slice());
         y
     }
 
-    fn output(&self) -> Option<&Batch<T, N>> {
-        Some(&self.y)
+    fn io(&self) -> Option<&Io<T, N, N>> {
+        Some(&self.io)
     }
 
-    fn input_grad(&self) -> Option<&Batch<T, N>> {
-        Some(&self.dx)
-    }
-
-    fn visit(&self, v: &mut dyn Visit<T>) {
-        v.param(ParamRef {
-            name: "weight",
-            kind: ParamKind::Slope,
-            shape: &[N],
-            value: &self.weight,
-            grad: &self.weight_grad,
-        });
-    }
-
-    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
-        v.param(ParamMut {
-            name: "weight",
-            kind: ParamKind::Slope,
-            shape: &[N],
-            value: &mut self.weight,
-            grad: &mut self.weight_grad,
-        });
-    }
+    visit_parts!(tensors: weight);
 }
 
 #[cfg(test)]
@@ -146,6 +120,6 @@ mod tests {
         let mut p = Prelu::<f32, 3>::new(0.25);
         assert_eq!(p.forward(&Batch::zeros(0)).ncols(), 0);
         assert_eq!(p.backward(&Batch::zeros(0)).ncols(), 0);
-        assert_eq!(p.weight_grad, [0.0; 3]);
+        assert_eq!(p.weight.grad, [0.0; 3]);
     }
 }

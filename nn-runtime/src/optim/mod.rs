@@ -1,19 +1,26 @@
-//! Optimizers with torch.optim's update rules and defaults, and learning-rate
-//! schedules that drive any of them through [`Optimizer::set_lr`].
+//! Optimizers with torch.optim's update rules and defaults, built from parts:
+//! a rule per optimizer ([`SgdRule`], [`AdamRule`], [`RmsPropRule`]) says how
+//! one tensor moves given its gradient, and the [`Optim`] around it holds what
+//! they share: the learning rate, weight decay and momentum. [`AdamW`] is Adam
+//! with decoupled weight decay. Learning-rate schedules drive any optimizer
+//! through [`Optimizer::set_lr`].
 //!
 //! An optimizer sees the model through [`VisitMut`] and matches its state to
 //! parameter tensors by visiting order. State is allocated at the first step
 //! and reused after, so a step allocates nothing.
 
 mod adam;
+mod parts;
 mod rmsprop;
 mod schedule;
 mod sgd;
 
-pub use adam::{Adam, AdamW};
-pub use rmsprop::RmsProp;
+pub use adam::{Adam, AdamRule, AdamW};
+pub use rmsprop::{RmsProp, RmsPropRule};
 pub use schedule::{Schedule, Scheduler};
-pub use sgd::Sgd;
+pub use sgd::{Sgd, SgdRule};
+
+use parts::{Decay, Momentum, Rule, Slots, Tensor, WithMomentum};
 
 use crate::layer::ParamMut;
 use crate::{Float, Model, ParamKind, VisitMut};
@@ -38,6 +45,81 @@ pub trait Optimizer<T: Float> {
     }
 }
 
+/// An optimizer made of a per-tensor update rule `R` ([`SgdRule`],
+/// [`AdamRule`], [`RmsPropRule`]) and the parts the rules share: the learning
+/// rate, weight decay and heavy-ball momentum, with the momentum buffers.
+/// Use it through its names: [`Sgd`], [`Adam`], [`AdamW`], [`RmsProp`].
+#[derive(Clone, Debug)]
+pub struct Optim<T, R> {
+    lr: f64,
+    decay: WeightDecay,
+    momentum: f64,
+    buffers: Slots<T>,
+    rule: R,
+}
+
+impl<T: Float, R: Rule<T>> Optim<T, R> {
+    /// Learning rate `lr`, no weight decay, no momentum.
+    fn with_rule(lr: f64, rule: R) -> Self {
+        Self {
+            lr,
+            decay: WeightDecay { amount: 0.0, weights_only: false },
+            momentum: 0.0,
+            buffers: Slots::default(),
+            rule,
+        }
+    }
+
+    /// Weight decay: an L2 penalty added to the gradient, or for [`AdamW`]
+    /// the decoupled decay of the parameter.
+    pub fn weight_decay(mut self, amount: f64) -> Self {
+        self.decay.amount = amount;
+        self
+    }
+
+    /// When `true`, weight decay skips biases, norm parameters and slopes.
+    pub fn decay_weights_only(mut self, only: bool) -> Self {
+        self.decay.weights_only = only;
+        self
+    }
+}
+
+impl<T: Float, R: Rule<T> + WithMomentum> Optim<T, R> {
+    /// Heavy-ball momentum factor (0 turns it off; torch rejects a negative
+    /// one, which is used as given here).
+    pub fn momentum(mut self, momentum: f64) -> Self {
+        self.momentum = momentum;
+        self
+    }
+}
+
+impl<T: Float, R: Rule<T>> Optimizer<T> for Optim<T, R> {
+    fn step_with(&mut self, visit: &mut dyn FnMut(&mut dyn VisitMut<T>)) {
+        let step = self.rule.begin_step(self.lr);
+        let (lr, decay, factor) = (self.lr, self.decay, self.momentum);
+        let (rule, buffers) = (&mut self.rule, &mut self.buffers);
+        for_each_param(visit, |i, p| {
+            let wd = decay.for_kind(p.kind);
+            let decay = if R::DECOUPLED {
+                Decay { shrink: T::of(1.0 - lr * wd), l2: T::zero() }
+            } else {
+                Decay { shrink: T::one(), l2: T::of(wd) }
+            };
+            let momentum = (factor != 0.0).then(|| {
+                let (buffer, fresh) = buffers.get(i, p.value.len());
+                Momentum { factor: T::of(factor), buffer, fresh }
+            });
+            rule.update(step, i, Tensor { value: p.value, grad: p.grad, decay, momentum });
+        });
+    }
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+}
+
 /// Which tensors weight decay applies to.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct WeightDecay {
@@ -53,26 +135,6 @@ impl WeightDecay {
         } else {
             self.amount
         }
-    }
-}
-
-/// Per-tensor state vectors, created zeroed the first time a tensor is seen.
-#[derive(Clone, Debug, Default)]
-struct Slots<T> {
-    tensors: Vec<Vec<T>>,
-}
-
-impl<T: Float> Slots<T> {
-    /// The state of tensor `index` with `len` elements, and whether it was just created.
-    fn get(&mut self, index: usize, len: usize) -> (&mut [T], bool) {
-        let fresh = index >= self.tensors.len() || self.tensors[index].len() != len;
-        if index >= self.tensors.len() {
-            self.tensors.resize_with(index + 1, Vec::new);
-        }
-        if fresh {
-            self.tensors[index] = vec![T::zero(); len];
-        }
-        (&mut self.tensors[index], fresh)
     }
 }
 

@@ -1,20 +1,21 @@
 //! RMSprop, as `torch.optim.RMSprop` (not centered).
 
-use super::{for_each_param, Optimizer, Slots, WeightDecay};
-use crate::{Float, VisitMut};
+use super::parts::{Momentum, Rule, Slots, Tensor, WithMomentum};
+use super::Optim;
+use crate::Float;
 
 /// `torch.optim.RMSprop`: with `g = grad + weight_decay * p`,
 /// `s = alpha s + (1 - alpha) g^2`; the step is `g / (sqrt(s) + eps)`, through
-/// a momentum buffer `b = momentum b + step` (starting at zero) when momentum > 0.
+/// a momentum buffer `b = momentum b + step` (starting at zero) when momentum
+/// is not 0.
+pub type RmsProp<T> = Optim<T, RmsPropRule<T>>;
+
+/// The update rule of [`RmsProp`], with each tensor's average of squared gradients.
 #[derive(Clone, Debug)]
-pub struct RmsProp<T> {
-    lr: f64,
+pub struct RmsPropRule<T> {
     alpha: f64,
     eps: f64,
-    momentum: f64,
-    decay: WeightDecay,
     square_avg: Slots<T>,
-    buffers: Slots<T>,
 }
 
 impl<T: Float> Default for RmsProp<T> {
@@ -27,73 +28,55 @@ impl<T: Float> Default for RmsProp<T> {
 impl<T: Float> RmsProp<T> {
     /// RMSprop with learning rate `lr` and torch's other defaults.
     pub fn new(lr: f64) -> Self {
-        Self {
-            lr,
-            alpha: 0.99,
-            eps: 1e-8,
-            momentum: 0.0,
-            decay: WeightDecay { amount: 0.0, weights_only: false },
-            square_avg: Slots::default(),
-            buffers: Slots::default(),
-        }
+        Self::with_rule(lr, RmsPropRule { alpha: 0.99, eps: 1e-8, square_avg: Slots::default() })
     }
     /// Smoothing constant of the squared-gradient average.
     pub fn alpha(mut self, alpha: f64) -> Self {
-        self.alpha = alpha;
+        self.rule.alpha = alpha;
         self
     }
     /// Added to the denominator for stability.
     pub fn eps(mut self, eps: f64) -> Self {
-        self.eps = eps;
-        self
-    }
-    /// Momentum factor (0 turns it off).
-    pub fn momentum(mut self, momentum: f64) -> Self {
-        self.momentum = momentum;
-        self
-    }
-    /// L2 penalty added to the gradient.
-    pub fn weight_decay(mut self, amount: f64) -> Self {
-        self.decay.amount = amount;
-        self
-    }
-    /// When `true`, weight decay skips biases, norm parameters and slopes.
-    pub fn decay_weights_only(mut self, only: bool) -> Self {
-        self.decay.weights_only = only;
+        self.rule.eps = eps;
         self
     }
 }
 
-impl<T: Float> Optimizer<T> for RmsProp<T> {
-    fn step_with(&mut self, visit: &mut dyn FnMut(&mut dyn VisitMut<T>)) {
-        let (lr, alpha, one_minus_alpha, eps) =
-            (T::of(self.lr), T::of(self.alpha), T::of(1.0 - self.alpha), T::of(self.eps));
-        let (momentum, use_momentum, decay) = (T::of(self.momentum), self.momentum > 0.0, self.decay);
-        let (square_avg, buffers) = (&mut self.square_avg, &mut self.buffers);
-        for_each_param(visit, |i, p| {
-            let wd = T::of(decay.for_kind(p.kind));
-            let (sq, _) = square_avg.get(i, p.value.len());
-            if use_momentum {
-                let (buf, _) = buffers.get(i, p.value.len());
-                for (((v, &g), s), b) in p.value.iter_mut().zip(p.grad.iter()).zip(sq.iter_mut()).zip(buf.iter_mut()) {
-                    let g = g + wd * *v;
-                    *s = alpha * *s + one_minus_alpha * g * g;
-                    *b = momentum * *b + g / (s.sqrt() + eps);
-                    *v -= lr * *b;
-                }
-            } else {
-                for ((v, &g), s) in p.value.iter_mut().zip(p.grad.iter()).zip(sq.iter_mut()) {
-                    let g = g + wd * *v;
-                    *s = alpha * *s + one_minus_alpha * g * g;
-                    *v -= lr * g / (s.sqrt() + eps);
-                }
+impl<T: Float> WithMomentum for RmsPropRule<T> {}
+
+/// The constants of one RMSprop step.
+#[derive(Clone, Copy, Debug)]
+pub struct RmsPropStep<T> {
+    lr: T,
+    alpha: T,
+    one_minus_alpha: T,
+    eps: T,
+}
+
+impl<T: Float> Rule<T> for RmsPropRule<T> {
+    type Step = RmsPropStep<T>;
+
+    fn begin_step(&mut self, lr: f64) -> RmsPropStep<T> {
+        let (alpha, eps) = (T::of(self.alpha), T::of(self.eps));
+        RmsPropStep { lr: T::of(lr), alpha, one_minus_alpha: T::of(1.0 - self.alpha), eps }
+    }
+
+    fn update(&mut self, s: RmsPropStep<T>, index: usize, t: Tensor<'_, T>) {
+        let Tensor { value, grad, decay, momentum } = t;
+        let (square_avg, _) = self.square_avg.get(index, value.len());
+        let Some(Momentum { factor, buffer, .. }) = momentum else {
+            for ((v, &g), sq) in value.iter_mut().zip(grad).zip(square_avg.iter_mut()) {
+                let g = decay.apply(v, g);
+                *sq = s.alpha * *sq + s.one_minus_alpha * g * g;
+                *v -= s.lr * g / (sq.sqrt() + s.eps);
             }
-        });
-    }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
+            return;
+        };
+        for (((v, &g), sq), b) in value.iter_mut().zip(grad).zip(square_avg.iter_mut()).zip(buffer.iter_mut()) {
+            let g = decay.apply(v, g);
+            *sq = s.alpha * *sq + s.one_minus_alpha * g * g;
+            *b = factor * *b + g / (sq.sqrt() + s.eps);
+            *v -= s.lr * *b;
+        }
     }
 }

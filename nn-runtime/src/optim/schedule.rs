@@ -9,6 +9,7 @@ use crate::Float;
 /// How the learning rate moves with the number of scheduler steps `t`
 /// (torch's `last_epoch`), relative to the optimizer's starting rate `base`.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Schedule {
     /// `base` throughout.
     Constant,

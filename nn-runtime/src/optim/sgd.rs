@@ -1,78 +1,55 @@
 //! Stochastic gradient descent, as `torch.optim.SGD` with dampening 0.
 
-use super::{for_each_param, Optimizer, Slots, WeightDecay};
-use crate::{Float, VisitMut};
+use super::parts::{Momentum, Rule, Tensor, WithMomentum};
+use super::Optim;
+use crate::Float;
 
 /// `torch.optim.SGD`: with `g = grad + weight_decay * p`, momentum keeps
 /// `b = momentum * b + g` (`b = g` at the first step); the update is
 /// `p -= lr * (g + momentum * b)` with Nesterov, `p -= lr * b` without.
-#[derive(Clone, Debug)]
-pub struct Sgd<T> {
-    lr: f64,
-    momentum: f64,
+pub type Sgd<T> = Optim<T, SgdRule>;
+
+/// The update rule of [`Sgd`].
+#[derive(Clone, Copy, Debug)]
+pub struct SgdRule {
     nesterov: bool,
-    decay: WeightDecay,
-    buffers: Slots<T>,
 }
 
 impl<T: Float> Sgd<T> {
     /// Plain SGD with learning rate `lr` (torch's default is 1e-3).
     pub fn new(lr: f64) -> Self {
-        Self {
-            lr,
-            momentum: 0.0,
-            nesterov: false,
-            decay: WeightDecay { amount: 0.0, weights_only: false },
-            buffers: Slots::default(),
-        }
-    }
-    /// Heavy-ball momentum factor (0 turns it off).
-    pub fn momentum(mut self, momentum: f64) -> Self {
-        self.momentum = momentum;
-        self
+        Self::with_rule(lr, SgdRule { nesterov: false })
     }
     /// Nesterov momentum; has no effect without momentum.
     pub fn nesterov(mut self, nesterov: bool) -> Self {
-        self.nesterov = nesterov;
-        self
-    }
-    /// L2 penalty added to the gradient.
-    pub fn weight_decay(mut self, amount: f64) -> Self {
-        self.decay.amount = amount;
-        self
-    }
-    /// When `true`, weight decay skips biases, norm parameters and slopes.
-    pub fn decay_weights_only(mut self, only: bool) -> Self {
-        self.decay.weights_only = only;
+        self.rule.nesterov = nesterov;
         self
     }
 }
 
-impl<T: Float> Optimizer<T> for Sgd<T> {
-    fn step_with(&mut self, visit: &mut dyn FnMut(&mut dyn VisitMut<T>)) {
-        let (lr, momentum, nesterov, use_momentum) =
-            (T::of(self.lr), T::of(self.momentum), self.nesterov, self.momentum != 0.0);
-        let (decay, buffers) = (self.decay, &mut self.buffers);
-        for_each_param(visit, |i, p| {
-            let wd = T::of(decay.for_kind(p.kind));
-            if !use_momentum {
-                for (v, &g) in p.value.iter_mut().zip(p.grad.iter()) {
-                    *v -= lr * (g + wd * *v);
-                }
-                return;
-            }
-            let (buf, fresh) = buffers.get(i, p.value.len());
-            for ((v, &g), b) in p.value.iter_mut().zip(p.grad.iter()).zip(buf.iter_mut()) {
-                let d = g + wd * *v;
-                *b = if fresh { d } else { momentum * *b + d };
-                *v -= lr * if nesterov { d + momentum * *b } else { *b };
-            }
-        });
+impl WithMomentum for SgdRule {}
+
+impl<T: Float> Rule<T> for SgdRule {
+    /// The learning rate.
+    type Step = T;
+
+    fn begin_step(&mut self, lr: f64) -> T {
+        T::of(lr)
     }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
+
+    fn update(&mut self, lr: T, _index: usize, t: Tensor<'_, T>) {
+        let Tensor { value, grad, decay, momentum } = t;
+        let Some(Momentum { factor, buffer, fresh }) = momentum else {
+            for (v, &g) in value.iter_mut().zip(grad) {
+                let d = decay.apply(v, g);
+                *v -= lr * d;
+            }
+            return;
+        };
+        for ((v, &g), b) in value.iter_mut().zip(grad).zip(buffer.iter_mut()) {
+            let d = decay.apply(v, g);
+            *b = if fresh { d } else { factor * *b + d };
+            *v -= lr * if self.nesterov { d + factor * *b } else { *b };
+        }
     }
 }

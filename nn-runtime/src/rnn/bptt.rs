@@ -727,32 +727,32 @@ mod tests {
         let lstm = LstmCell::<f64, 3, 5>::new(&mut seeded_rng(63));
         let bound = 1.0 / 5f64.sqrt();
         let g = &lstm.gates;
-        for v in [&g.weight_ih, &g.bias_ih, &g.bias_hh] {
+        for v in [&g.weight_ih.value, &g.bias_ih.value, &g.bias_hh.value] {
             assert!(v.iter().all(|x| x.abs() <= bound));
             assert!(v.iter().any(|x| x.abs() > 0.5 * bound), "spread over the whole range");
         }
-        for block in g.weight_hh.chunks_exact(25) {
+        for block in g.weight_hh.value.chunks_exact(25) {
             let w = nalgebra::DMatrix::from_row_slice(5, 5, block);
             assert!((&w * w.transpose() - nalgebra::DMatrix::identity(5, 5)).amax() < 1e-12);
         }
-        assert_ne!(g.weight_hh[..25], g.weight_hh[25..50], "each gate block drawn on its own");
+        assert_ne!(g.weight_hh.value[..25], g.weight_hh.value[25..50], "each gate block drawn on its own");
 
         let uniform = GruCell::<f64, 3, 5>::with_recurrent_init(&mut seeded_rng(63), Init::Uniform(bound));
-        assert!(uniform.gates.weight_hh.iter().all(|x| x.abs() <= bound));
-        assert_eq!(uniform.gates.weight_hh.len(), 3 * 5 * 5);
+        assert!(uniform.gates.weight_hh.value.iter().all(|x| x.abs() <= bound));
+        assert_eq!(uniform.gates.weight_hh.value.len(), 3 * 5 * 5);
 
         let lstm = lstm.with_forget_bias(1.0);
         for k in 0..5 {
-            assert_eq!(lstm.gates.bias_ih[5 + k] + lstm.gates.bias_hh[5 + k], 1.0);
+            assert_eq!(lstm.gates.bias_ih.value[5 + k] + lstm.gates.bias_hh.value[5 + k], 1.0);
         }
-        assert!(lstm.gates.bias_ih[..5].iter().all(|b| b.abs() <= bound), "other gates untouched");
+        assert!(lstm.gates.bias_ih.value[..5].iter().all(|b| b.abs() <= bound), "other gates untouched");
     }
 
     #[test]
     fn same_seed_same_weights_and_f32_is_rounded_f64() {
         let a = GruCell::<f64, 3, 4>::new(&mut seeded_rng(64));
         let b = GruCell::<f32, 3, 4>::new(&mut seeded_rng(64));
-        for (x, y) in a.gates.weight_hh.iter().zip(&b.gates.weight_hh) {
+        for (x, y) in a.gates.weight_hh.value.iter().zip(&b.gates.weight_hh.value) {
             assert_eq!(*x as f32, *y);
         }
     }
@@ -796,7 +796,7 @@ mod tests {
         assert!(ys.len() == 3 && ys.iter().all(|y| y.ncols() == 0));
         let dx = lstm.backward_seq(SeqGrad::Every(&seq::<3>(&[0; 3])), None).unwrap();
         assert!(dx.len() == 3 && dx.iter().all(|d| d.ncols() == 0));
-        assert!(lstm.gates.weight_hh_grad().iter().all(|g| *g == 0.0));
+        assert!(lstm.gates.weight_hh.grad.iter().all(|g| *g == 0.0));
     }
 
     #[test]
@@ -834,7 +834,7 @@ mod tests {
             assert_eq!(wide.final_state(), by_steps.final_state());
             assert!(wide.outputs().is_empty(), "the outputs are in `y`");
             assert_eq!(wide.backward_seq(SeqGrad::Every(&gs), None).unwrap(), &dx[..]);
-            assert_eq!(wide.gates.weight_hh_grad(), by_steps.gates.weight_hh_grad());
+            assert_eq!(wide.gates.weight_hh.grad, by_steps.gates.weight_hh.grad);
             // A width that is not a whole number of steps changes nothing.
             let odd = Batch::<f64, 2>::zeros(7);
             assert_eq!(wide.forward_wide(&odd, 5, &mut y), Err(ShapeError::StepColumns { steps: 5, found: 7 }));

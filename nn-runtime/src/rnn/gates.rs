@@ -8,8 +8,8 @@
 use rand::Rng;
 
 use crate::kernels::{add_bias_rows, add_row_sums, gemm, transpose_row_major, MatMut, MatRef};
-use crate::layer::{ParamKind, ParamMut, ParamRef};
-use crate::{Float, Init, Visit, VisitMut};
+use crate::layer::{visit_parts, Param, ParamKind};
+use crate::{Float, Init};
 
 /// Parameters and gradients of one recurrent cell, row-major in PyTorch's layout.
 #[derive(Clone, Debug)]
@@ -18,21 +18,15 @@ pub(crate) struct Gates<T> {
     hidden: usize,
     /// `G * H`: the stacked gate rows.
     rows: usize,
-    shape_ih: [usize; 2],
-    shape_hh: [usize; 2],
-    shape_bias: [usize; 1],
-    pub(crate) weight_ih: Vec<T>,
-    pub(crate) weight_hh: Vec<T>,
-    pub(crate) bias_ih: Vec<T>,
-    pub(crate) bias_hh: Vec<T>,
+    /// `[G*H, I]`, `[G*H, H]`, `[G*H]`, `[G*H]`.
+    pub(crate) weight_ih: Param<T>,
+    pub(crate) weight_hh: Param<T>,
+    pub(crate) bias_ih: Param<T>,
+    pub(crate) bias_hh: Param<T>,
     /// `weight_hh` column-major, copied when a training sequence starts: the
     /// per-step product then reads it in place instead of re-laying it out at
     /// every step (see `kernels`).
     weight_hh_col_major: Vec<T>,
-    weight_ih_grad: Vec<T>,
-    weight_hh_grad: Vec<T>,
-    bias_ih_grad: Vec<T>,
-    bias_hh_grad: Vec<T>,
     /// Scratch for [`Gates::backward_biases`]: one row sum per gate row.
     bias_grad_sums: Vec<T>,
 }
@@ -67,25 +61,13 @@ impl<T: Float> Gates<T> {
             input,
             hidden,
             rows,
-            shape_ih: [rows, input],
-            shape_hh: [rows, hidden],
-            shape_bias: [rows],
+            weight_ih: Param::new(ParamKind::Weight, &[rows, input], weight_ih),
+            weight_hh: Param::new(ParamKind::Weight, &[rows, hidden], weight_hh),
+            bias_ih: Param::new(ParamKind::Bias, &[rows], bias_ih),
+            bias_hh: Param::new(ParamKind::Bias, &[rows], bias_hh),
             weight_hh_col_major: Vec::new(),
-            weight_ih_grad: vec![T::zero(); weight_ih.len()],
-            weight_hh_grad: vec![T::zero(); weight_hh.len()],
-            bias_ih_grad: vec![T::zero(); rows],
-            bias_hh_grad: vec![T::zero(); rows],
             bias_grad_sums: vec![T::zero(); rows],
-            weight_ih,
-            weight_hh,
-            bias_ih,
-            bias_hh,
         }
-    }
-
-    #[cfg(test)]
-    pub(crate) fn weight_hh_grad(&self) -> &[T] {
-        &self.weight_hh_grad
     }
 
     /// `out = W_ih xs + b_ih` for `cols` columns at once (every step of a sequence):
@@ -96,17 +78,17 @@ impl<T: Float> Gates<T> {
     pub(crate) fn project_inputs(&self, xs: &[T], cols: usize, out: &mut [T], fold_hidden_bias: bool) {
         gemm(
             T::one(),
-            MatRef::row_major(&self.weight_ih, self.rows, self.input),
+            MatRef::row_major(&self.weight_ih.value, self.rows, self.input),
             MatRef::col_major(xs, self.input, cols),
             T::zero(),
             MatMut::col_major(out, self.rows, cols),
         );
         let out = &mut out[..self.rows * cols];
         if !fold_hidden_bias {
-            add_bias_rows(out, &self.bias_ih);
+            add_bias_rows(out, &self.bias_ih.value);
         } else if self.rows > 0 {
             for col in out.chunks_exact_mut(self.rows) {
-                for ((v, a), b) in col.iter_mut().zip(&self.bias_ih).zip(&self.bias_hh) {
+                for ((v, a), b) in col.iter_mut().zip(&self.bias_ih.value).zip(&self.bias_hh.value) {
                     *v += *a + *b;
                 }
             }
@@ -116,7 +98,7 @@ impl<T: Float> Gates<T> {
     /// Refreshes the column-major copy of `weight_hh` that [`Gates::project_hidden`]
     /// reads with `cached = true`; call it when a training sequence starts.
     pub(crate) fn cache_hidden_weights(&mut self) {
-        transpose_row_major(&self.weight_hh, self.rows, self.hidden, &mut self.weight_hh_col_major);
+        transpose_row_major(&self.weight_hh.value, self.rows, self.hidden, &mut self.weight_hh_col_major);
     }
 
     /// `out = W_hh h + b_hh` for one step of `cols` samples, or with `accumulate`
@@ -127,12 +109,12 @@ impl<T: Float> Gates<T> {
         let w = if cached {
             MatRef::col_major(&self.weight_hh_col_major, self.rows, self.hidden)
         } else {
-            MatRef::row_major(&self.weight_hh, self.rows, self.hidden)
+            MatRef::row_major(&self.weight_hh.value, self.rows, self.hidden)
         };
         let beta = if accumulate { T::one() } else { T::zero() };
         gemm(T::one(), w, MatRef::col_major(h, self.hidden, cols), beta, MatMut::col_major(out, self.rows, cols));
         if !accumulate {
-            add_bias_rows(&mut out[..self.rows * cols], &self.bias_hh);
+            add_bias_rows(&mut out[..self.rows * cols], &self.bias_hh.value);
         }
     }
 
@@ -140,7 +122,7 @@ impl<T: Float> Gates<T> {
     pub(crate) fn hidden_grad(&self, dph: &[T], cols: usize, dh: &mut [T]) {
         gemm(
             T::one(),
-            MatRef::row_major(&self.weight_hh, self.rows, self.hidden).t(),
+            MatRef::row_major(&self.weight_hh.value, self.rows, self.hidden).t(),
             MatRef::col_major(dph, self.rows, cols),
             T::one(),
             MatMut::col_major(dh, self.hidden, cols),
@@ -155,7 +137,7 @@ impl<T: Float> Gates<T> {
             MatRef::col_major(dpx, self.rows, cols),
             MatRef::col_major(xs, self.input, cols).t(),
             T::one(),
-            MatMut::row_major(&mut self.weight_ih_grad, self.rows, self.input),
+            MatMut::row_major(&mut self.weight_ih.grad, self.rows, self.input),
         );
     }
 
@@ -163,7 +145,7 @@ impl<T: Float> Gates<T> {
     pub(crate) fn input_grads(&self, dpx: &[T], cols: usize, dxs: &mut [T]) {
         gemm(
             T::one(),
-            MatRef::row_major(&self.weight_ih, self.rows, self.input).t(),
+            MatRef::row_major(&self.weight_ih.value, self.rows, self.input).t(),
             MatRef::col_major(dpx, self.rows, cols),
             T::zero(),
             MatMut::col_major(dxs, self.input, cols),
@@ -178,7 +160,7 @@ impl<T: Float> Gates<T> {
             MatRef::col_major(dph, self.rows, cols),
             MatRef::col_major(hs, self.hidden, cols).t(),
             T::one(),
-            MatMut::row_major(&mut self.weight_hh_grad, self.rows, self.hidden),
+            MatMut::row_major(&mut self.weight_hh.grad, self.rows, self.hidden),
         );
     }
 
@@ -189,13 +171,13 @@ impl<T: Float> Gates<T> {
         let len = self.rows * cols;
         match dph {
             Some(dph) => {
-                add_row_sums(&mut self.bias_ih_grad, &dpx[..len]);
-                add_row_sums(&mut self.bias_hh_grad, &dph[..len]);
+                add_row_sums(&mut self.bias_ih.grad, &dpx[..len]);
+                add_row_sums(&mut self.bias_hh.grad, &dph[..len]);
             }
             None => {
                 self.bias_grad_sums.fill(T::zero());
                 add_row_sums(&mut self.bias_grad_sums, &dpx[..len]);
-                for ((ih, hh), s) in self.bias_ih_grad.iter_mut().zip(&mut self.bias_hh_grad).zip(&self.bias_grad_sums)
+                for ((ih, hh), s) in self.bias_ih.grad.iter_mut().zip(&mut self.bias_hh.grad).zip(&self.bias_grad_sums)
                 {
                     *ih += *s;
                     *hh += *s;
@@ -204,66 +186,6 @@ impl<T: Float> Gates<T> {
         }
     }
 
-    /// PyTorch's order: `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`.
-    pub(crate) fn visit(&self, v: &mut dyn Visit<T>) {
-        v.param(ParamRef {
-            name: "weight_ih",
-            kind: ParamKind::Weight,
-            shape: &self.shape_ih,
-            value: &self.weight_ih,
-            grad: &self.weight_ih_grad,
-        });
-        v.param(ParamRef {
-            name: "weight_hh",
-            kind: ParamKind::Weight,
-            shape: &self.shape_hh,
-            value: &self.weight_hh,
-            grad: &self.weight_hh_grad,
-        });
-        v.param(ParamRef {
-            name: "bias_ih",
-            kind: ParamKind::Bias,
-            shape: &self.shape_bias,
-            value: &self.bias_ih,
-            grad: &self.bias_ih_grad,
-        });
-        v.param(ParamRef {
-            name: "bias_hh",
-            kind: ParamKind::Bias,
-            shape: &self.shape_bias,
-            value: &self.bias_hh,
-            grad: &self.bias_hh_grad,
-        });
-    }
-
-    pub(crate) fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
-        v.param(ParamMut {
-            name: "weight_ih",
-            kind: ParamKind::Weight,
-            shape: &self.shape_ih,
-            value: &mut self.weight_ih,
-            grad: &mut self.weight_ih_grad,
-        });
-        v.param(ParamMut {
-            name: "weight_hh",
-            kind: ParamKind::Weight,
-            shape: &self.shape_hh,
-            value: &mut self.weight_hh,
-            grad: &mut self.weight_hh_grad,
-        });
-        v.param(ParamMut {
-            name: "bias_ih",
-            kind: ParamKind::Bias,
-            shape: &self.shape_bias,
-            value: &mut self.bias_ih,
-            grad: &mut self.bias_ih_grad,
-        });
-        v.param(ParamMut {
-            name: "bias_hh",
-            kind: ParamKind::Bias,
-            shape: &self.shape_bias,
-            value: &mut self.bias_hh,
-            grad: &mut self.bias_hh_grad,
-        });
-    }
+    // PyTorch's order.
+    visit_parts!(pub(crate) tensors: weight_ih, weight_hh, bias_ih, bias_hh);
 }

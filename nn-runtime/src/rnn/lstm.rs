@@ -19,8 +19,8 @@ impl<T: crate::Float, const I: usize, const H: usize> LstmCell<T, I, H> {
     /// Jozefowicz et al. 2015) keeps the cell state flowing early in training.
     pub fn with_forget_bias(mut self, bias: f64) -> Self {
         let forget = H..2 * H;
-        self.gates.bias_ih[forget.clone()].fill(T::of(bias));
-        self.gates.bias_hh[forget].fill(T::zero());
+        self.gates.bias_ih.value[forget.clone()].fill(T::of(bias));
+        self.gates.bias_hh.value[forget].fill(T::zero());
         self
     }
 }

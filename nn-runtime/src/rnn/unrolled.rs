@@ -13,7 +13,7 @@ use nalgebra::{DMatrix, DMatrixView};
 
 use super::{SeqGrad, SeqLayer};
 use crate::layer::{empty, ensure_cols};
-use crate::{Batch, Float, ShapeError, Visit, VisitMut};
+use crate::{Batch, Float, Layer, ShapeError, Visit, VisitMut};
 
 /// Copies the steps of `xs` side by side into `wide`; checks that the sequence
 /// is not empty and that every step has the same batch size.
@@ -175,6 +175,54 @@ impl<T: Float, L: SeqLayer<T, I, H>, const I: usize, const H: usize> Unrolled<T,
 
     pub fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
         self.layer.visit_mut(v);
+    }
+}
+
+/// The caller of these `Layer` methods (a network's core) staged the batch so
+/// that its columns split into the steps, and calls backward only after a
+/// forward with a gradient of that forward's batch size.
+const STAGED: &str = "a sequence batch staged by the network splits into its steps";
+
+/// A recurrent item of a `seq` network, through the wide-batch [`Layer`]
+/// protocol of `network!`'s item lists: [`Layer::forward_steps`] runs over the
+/// steps; a batch without steps ([`Layer::forward`]) is one step.
+impl<T: Float, L: SeqLayer<T, I, H>, const I: usize, const H: usize> Layer<T, I, H> for Unrolled<T, L, I, H> {
+    fn forward(&mut self, x: &Batch<T, I>) -> &Batch<T, H> {
+        self.forward_steps(x, 1)
+    }
+    fn forward_steps(&mut self, x: &Batch<T, I>, steps: usize) -> &Batch<T, H> {
+        Unrolled::forward(self, x, steps).expect(STAGED)
+    }
+    fn backward(&mut self, grad: &Batch<T, H>) -> &Batch<T, I> {
+        Unrolled::backward(self, grad).expect(STAGED)
+    }
+    fn backward_params(&mut self, grad: &Batch<T, H>) {
+        Unrolled::backward_params(self, grad).expect(STAGED)
+    }
+    fn backward_last_step(&mut self, grad: &Batch<T, H>) -> Option<&Batch<T, I>> {
+        Some(self.backward_last(grad).expect(STAGED))
+    }
+    fn backward_params_last_step(&mut self, grad: &Batch<T, H>) -> bool {
+        self.backward_last_params(grad).expect(STAGED);
+        true
+    }
+    fn predict(&self, x: &Batch<T, I>) -> Batch<T, H> {
+        self.predict_steps(x, 1)
+    }
+    fn predict_steps(&self, x: &Batch<T, I>, steps: usize) -> Batch<T, H> {
+        Unrolled::predict(self, x, steps).expect(STAGED)
+    }
+    fn visit(&self, v: &mut dyn Visit<T>) {
+        Unrolled::visit(self, v);
+    }
+    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
+        Unrolled::visit_mut(self, v);
+    }
+    fn output(&self) -> Option<&Batch<T, H>> {
+        Unrolled::output(self)
+    }
+    fn input_grad(&self) -> Option<&Batch<T, I>> {
+        Unrolled::input_grad(self)
     }
 }
 

@@ -4,8 +4,10 @@ use std::fmt;
 
 use crate::diagnostics::GradientFlow;
 
-/// One epoch's measurements.
+/// One epoch's measurements. More may be recorded in later versions, so it
+/// is read, not built or destructured without `..`.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct EpochStats {
     /// Counted from 1.
     pub epoch: usize,
@@ -27,8 +29,10 @@ pub struct EpochStats {
     pub seconds: f64,
 }
 
-/// The record of a [`crate::Trainer::fit`] run.
+/// The record of a [`crate::Trainer::fit`] run. Like [`EpochStats`], it
+/// may grow fields.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct History {
     pub epochs: Vec<EpochStats>,
     /// With early stopping or a checkpoint: the epoch with the lowest

@@ -4,7 +4,6 @@
 mod evaluate;
 mod history;
 mod progress;
-mod snapshot;
 mod trainer;
 
 pub use evaluate::{confusion_matrix, evaluate, ConfusionMatrix, Evaluation};

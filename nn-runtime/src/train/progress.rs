@@ -9,6 +9,7 @@ use super::EpochStats;
 
 /// How the trainer reports progress on stderr.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Progress {
     /// A progress bar with loss and throughput when stderr is a terminal,
     /// one plain line per epoch otherwise.

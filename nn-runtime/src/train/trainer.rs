@@ -2,7 +2,6 @@
 //! heads), gradient norm and clipping, optimizer and schedule, validation,
 //! early stopping, and a stop with the last good weights on non-finite values.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -11,76 +10,68 @@ use rand::seq::SliceRandom;
 
 use super::evaluate::evaluate;
 use super::progress::Reporter;
-use super::snapshot::Snapshot;
 use super::{EpochStats, History, Progress};
 use crate::data::{DataError, Dataset, Labels, MiniBatch};
-use crate::diagnostics::{GradientFlow, WeightSnapshot};
-use crate::io::save_safetensors;
+use crate::diagnostics::{DiagnosticsError, GradientFlow};
+use crate::io::{save_safetensors, SaveError};
 use crate::optim::{Optimizer, Schedule, Scheduler};
-use crate::{first_non_finite_grad, grad_norm, seeded_rng, Clip, Float, Loss, LossError, Model, ShapeError};
+use crate::snapshot::Contents;
+use crate::{first_non_finite_grad, grad_norm, seeded_rng, Clip, Float, Loss, LossError, Model, ShapeError, Snapshot};
 
 /// Why training did not start or did not finish.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Each message is complete (it includes its cause's), and a cause that is an
+/// error of its own ([`ShapeError`], [`DataError`], [`LossError`],
+/// [`DiagnosticsError`], [`SaveError`]) is kept as the
+/// [`source`](std::error::Error::source).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TrainError {
     /// A dataset's samples have a different number of features than the
     /// network's input (for a sequence network: not a positive multiple of it).
+    #[error("{what} has {found} features per sample but the network takes {expected}")]
     Width { what: &'static str, expected: usize, found: usize },
     /// A dataset's labels do not suit the loss or the network's outputs.
-    Targets { what: &'static str, error: LossError },
+    #[error("{what}: {error}")]
+    Targets {
+        what: &'static str,
+        #[source]
+        error: LossError,
+    },
     /// No training samples, or a batch size of zero.
+    #[error("{what} is empty")]
     Empty { what: &'static str },
     /// The loss or a gradient became NaN or infinite at this step (epoch and
     /// step count from 1). `tensor` names the first parameter, in visiting
     /// order, whose gradient is not finite. The model keeps the weights and
     /// buffers from before the step.
+    #[error(
+        "non-finite values at epoch {epoch}, step {step} (loss {loss}); {}; \
+         the weights from before this step are kept",
+        match tensor {
+            Some(t) => format!("first non-finite gradient in {t}"),
+            None => "every gradient is finite".to_string(),
+        }
+    )]
     NonFinite { epoch: usize, step: usize, loss: f64, tensor: Option<String> },
     /// The model rejected a batch.
-    Shape(ShapeError),
+    #[error("{0}")]
+    Shape(#[from] ShapeError),
     /// A dataset could not give a batch.
-    Data(DataError),
-    /// A gradient-flow measurement ([`Trainer::gradient_flow`]) failed; says why.
-    GradientFlow(String),
+    #[error("{0}")]
+    Data(#[from] DataError),
+    /// A gradient-flow measurement ([`Trainer::gradient_flow`]) failed.
+    #[error("{0}")]
+    GradientFlow(#[from] DiagnosticsError),
     /// The checkpoint ([`Trainer::checkpoint`]) after this epoch could not be
-    /// written; `reason` is the [`crate::io::SaveError`]'s message. Training
-    /// stops there: the model holds the weights that were being written (this
-    /// epoch's, the best so far) and the checkpoint file is left as it was.
-    Checkpoint { epoch: usize, reason: String },
-}
-
-impl fmt::Display for TrainError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TrainError::Width { what, expected, found } => {
-                write!(f, "{what} has {found} features per sample but the network takes {expected}")
-            }
-            TrainError::Targets { what, error } => write!(f, "{what}: {error}"),
-            TrainError::Empty { what } => write!(f, "{what} is empty"),
-            TrainError::NonFinite { epoch, step, loss, tensor } => {
-                write!(f, "non-finite values at epoch {epoch}, step {step} (loss {loss})")?;
-                match tensor {
-                    Some(t) => write!(f, "; first non-finite gradient in {t}")?,
-                    None => write!(f, "; every gradient is finite")?,
-                }
-                write!(f, "; the weights from before this step are kept")
-            }
-            TrainError::Shape(e) => write!(f, "{e}"),
-            TrainError::Data(e) => write!(f, "{e}"),
-            TrainError::GradientFlow(e) => write!(f, "{e}"),
-            TrainError::Checkpoint { epoch, reason } => write!(
-                f,
-                "checkpoint after epoch {epoch} failed ({reason}); the model holds that epoch's weights, \
-                 save them elsewhere"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for TrainError {}
-
-impl From<ShapeError> for TrainError {
-    fn from(e: ShapeError) -> Self {
-        TrainError::Shape(e)
-    }
+    /// written. Training stops there: the model holds the weights that were
+    /// being written (this epoch's, the best so far) and the checkpoint file
+    /// is left as it was.
+    #[error(
+        "checkpoint after epoch {epoch} failed ({source}); the model holds that epoch's weights, \
+         save them elsewhere"
+    )]
+    Checkpoint { epoch: usize, source: SaveError },
 }
 
 /// Trains any [`Model`] on a [`Dataset`].
@@ -99,7 +90,7 @@ impl From<ShapeError> for TrainError {
 /// use nn_runtime::{seeded_rng, Init, Trainer};
 ///
 /// let (mut train, mut val) = stratified_split(&iris::<f64>(), 0.2, 0)?;
-/// let scaler = Standardizer::fit(&train);
+/// let scaler = Standardizer::fit(&train)?;
 /// scaler.apply(&mut train)?;
 /// scaler.apply(&mut val)?;
 /// // Multinomial logistic regression: one dense layer from 4 features to 3 classes.
@@ -281,8 +272,8 @@ impl<T: Float> Trainer<T> {
         let mut batch = MiniBatch::default();
         let mut grad = DMatrix::<T>::zeros(M::OUTPUT, width);
         let mut aux_grad = DMatrix::<T>::zeros(M::OUTPUT, width);
-        let mut before_step = Snapshot::new(false);
-        let mut best = Snapshot::new(true);
+        let mut before_step = Snapshot::new(Contents::Buffers);
+        let mut best = Snapshot::new(Contents::State);
         let (mut best_metric, mut since_best) = (f64::INFINITY, 0);
         let mut history = History::default();
         let mut reporter = Reporter::new(self.progress);
@@ -300,7 +291,7 @@ impl<T: Float> Trainer<T> {
             for (s, chunk) in order.chunks(self.batch_size).enumerate() {
                 let step = s + 1;
                 let n = chunk.len();
-                batch.fill(train, chunk).map_err(TrainError::Data)?;
+                batch.fill(train, chunk)?;
                 // Forward passes update running statistics: keep them to undo a bad step.
                 before_step.capture(model);
                 model.zero_grad();
@@ -327,7 +318,7 @@ impl<T: Float> Trainer<T> {
                     clip.apply_with_norm(model, norm);
                 }
                 if measure_flow && step == steps {
-                    before_last_step = Some(WeightSnapshot::take(model));
+                    before_last_step = Some(Snapshot::of(model));
                 }
                 self.optimizer.step_with(&mut |v| model.visit_mut(v));
                 if let Some(s) = self.scheduler.as_mut().filter(|_| self.schedule_every_step) {
@@ -358,8 +349,7 @@ impl<T: Float> Trainer<T> {
             history.epochs.push(stats);
             if let (Some((_, probe)), Some(before)) = (&self.flow_probe, &before_last_step) {
                 let flow = GradientFlow::measure(model, probe.inputs(), probe.targets(), self.loss)
-                    .and_then(|flow| flow.with_update(before, model))
-                    .map_err(|e| TrainError::GradientFlow(e.to_string()))?;
+                    .and_then(|flow| flow.with_update(before, model))?;
                 history.gradient_flows.push((epoch, flow));
             }
 
@@ -371,9 +361,7 @@ impl<T: Float> Trainer<T> {
                     best.capture(model);
                 }
                 if let Some(path) = &self.checkpoint {
-                    if let Err(e) = save_safetensors(model, path) {
-                        return Err(TrainError::Checkpoint { epoch, reason: e.to_string() });
-                    }
+                    save_safetensors(model, path).map_err(|source| TrainError::Checkpoint { epoch, source })?;
                 }
             } else if let Some(patience) = self.patience {
                 since_best += 1;

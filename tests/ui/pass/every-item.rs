@@ -6,6 +6,7 @@ nn::network! {
         dense(16, init = normal(0.02)), elu(0.5), dense(16, init = constant(-0.1)), selu,
         dense(16, init = uniform(0.1)), gelu, swish, silu, mish, softplus, prelu(init = 0.1),
         dense(16, init = xavier_normal), sigmoid, tanh, identity, dropout(p = 0.25),
+        relu6, hardswish, hardsigmoid, softsign,
         residual { dense(16, init = zeros), relu },
         residual(projection) { dense(8, init = lecun_normal), selu },
         highway { dense(8), tanh },

@@ -1,0 +1,61 @@
+//! What can be wrong with data handed to `nn::data`. Sample, feature and row
+//! numbers count from 0, as the indices of `Dataset::inputs()` and of the
+//! caller's own rows; a CSV file's lines and columns count from 1 (`CsvError`).
+
+/// Data whose parts do not fit together, or that holds values no network can
+/// learn from.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DataError {
+    /// Inputs and labels describe different numbers of samples.
+    #[error("{inputs} input samples but {labels} labels")]
+    SampleCount { inputs: usize, labels: usize },
+    /// A class index is not below the number of classes.
+    #[error("sample {sample} has class {class}, but there are {classes} classes")]
+    ClassOutOfRange { sample: usize, class: usize, classes: usize },
+    /// The data has a different number of features than expected.
+    #[error("the data has {found} features per sample but {expected} are expected")]
+    Width { expected: usize, found: usize },
+    /// A split fraction outside (0, 1).
+    #[error("split fraction {0} is not strictly between 0 and 1")]
+    Fraction(f64),
+    /// A sample index beyond the dataset.
+    #[error("sample index {index} is out of range for a dataset of {samples} samples")]
+    Index { index: usize, samples: usize },
+    /// An input value is NaN or infinite.
+    #[error(
+        "input sample {sample}, feature {feature} is {value}: every input must be a finite number \
+         (a missing value? fill or drop it before building the data set)"
+    )]
+    NonFiniteInput { sample: usize, feature: usize, value: f64 },
+    /// A real-valued target is NaN or infinite.
+    #[error("the target of sample {sample}, output {output} is {value}: every target must be a finite number")]
+    NonFiniteTarget { sample: usize, output: usize, value: f64 },
+    /// A row of plain values has a different length than the others (or than
+    /// the width the batch or standardizer takes).
+    #[error("row {row} has {found} values, but {expected} are expected")]
+    RowLength { row: usize, expected: usize, found: usize },
+    /// A flat slice of samples whose length is not a multiple of the width.
+    #[error("{len} values do not divide into samples of {width}")]
+    SliceLength { len: usize, width: usize },
+    /// Class names that do not match the labels: a different count, or given
+    /// for real-valued targets (`classes` is `None`).
+    #[error("{names} class names for {}", match classes {
+        Some(n) => format!("{n} classes"),
+        None => "real-valued targets, which have no classes".to_string(),
+    })]
+    ClassNames { names: usize, classes: Option<usize> },
+    /// Feature names whose count is not the number of features.
+    #[error("{names} feature names for {features} features")]
+    FeatureNames { names: usize, features: usize },
+    /// A standardizer rebuilt from a different number of means and scales.
+    #[error("a standardizer needs one scale per mean, but has {means} means and {scales} scales")]
+    StandardizerLength { means: usize, scales: usize },
+    /// A standardizer rebuilt with a non-finite mean, or a scale that is not
+    /// finite and positive.
+    #[error(
+        "standardizer feature {feature} has mean {mean} and scale {scale}: the mean must be finite \
+         and the scale finite and above 0"
+    )]
+    StandardizerValue { feature: usize, mean: f64, scale: f64 },
+}

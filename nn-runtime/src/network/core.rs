@@ -1,0 +1,204 @@
+//! [`Core`]: everything a generated network does beyond its layers, written
+//! once: the batch-size checks, the copies between the typed API and the
+//! `Model` view, the refusals of bad input as [`ShapeError`]s, the
+//! auxiliary-head hooks and the probes. A generated network owns one and
+//! delegates each method of its API to the method of the same name here.
+
+use std::fmt;
+
+use nalgebra::{DMatrix, DMatrixView};
+
+use super::item::ItemInfo;
+use super::kinds::{InputKind, OutputKind, Staged, Vector};
+use super::list::Items;
+use crate::layer::{empty, ZeroGrad};
+use crate::{Float, Layer, Probe, ShapeError, Visit, VisitMut};
+
+/// The body `B` (`I -> O` features) of a network with input kind `In` and
+/// output kind `Out`, with the state its API keeps between calls.
+pub struct Core<T: Float, B, const I: usize, const O: usize, In: InputKind = Vector, Out: OutputKind = Vector> {
+    body: B,
+    /// Samples of the last training forward; `None` before the first.
+    forward_cols: Option<usize>,
+    input: In::State<T, I>,
+    output: Out::State<T, O>,
+}
+
+impl<T: Float, B: Clone, const I: usize, const O: usize, In: InputKind, Out: OutputKind> Clone
+    for Core<T, B, I, O, In, Out>
+{
+    fn clone(&self) -> Self {
+        Self {
+            body: self.body.clone(),
+            forward_cols: self.forward_cols,
+            input: self.input.clone(),
+            output: self.output.clone(),
+        }
+    }
+}
+
+impl<T: Float, B: fmt::Debug, const I: usize, const O: usize, In: InputKind, Out: OutputKind> fmt::Debug
+    for Core<T, B, I, O, In, Out>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Core").field("body", &self.body).field("forward_cols", &self.forward_cols).finish()
+    }
+}
+
+type Grads<T, In, const I: usize> = <In as InputKind>::Grads<T, I>;
+type Owned<T, In, const I: usize> = <Grads<T, In, I> as ToOwned>::Owned;
+type Output<T, Out, const O: usize> = <Out as OutputKind>::Data<T, O>;
+
+impl<T, B, const I: usize, const O: usize, In, Out> Core<T, B, I, O, In, Out>
+where
+    T: Float,
+    B: Layer<T, I, O> + Items<T, I, O>,
+    In: InputKind,
+    Out: OutputKind,
+{
+    pub fn new(body: B) -> Self {
+        Self { body, forward_cols: None, input: Default::default(), output: Default::default() }
+    }
+
+    /// Refuses a gradient before any forward or for another batch size.
+    fn check_batch(&self, cols: usize) -> Result<(), ShapeError> {
+        match self.forward_cols {
+            None => Err(ShapeError::NoForward),
+            Some(n) if n != cols => Err(ShapeError::BatchSize { forward: n, backward: cols }),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// The training forward of a staged input.
+    fn run(&mut self, x: &In::Data<T, I>, staged: Staged) -> &Output<T, Out, O> {
+        let y = self.body.forward_steps(In::staged(x, &self.input), staged.steps);
+        self.forward_cols = Some(staged.cols);
+        Out::present(y, &mut self.output)
+    }
+
+    /// Training-mode forward: caches what backward needs; the output stays here.
+    pub fn try_forward_ref(&mut self, x: &In::Data<T, I>) -> Result<&Output<T, Out, O>, ShapeError> {
+        let staged = In::stage(x, &mut self.input)?;
+        Ok(self.run(x, staged))
+    }
+
+    /// [`Core::try_forward_ref`], or no samples for an input it refuses.
+    pub fn forward_ref(&mut self, x: &In::Data<T, I>) -> &Output<T, Out, O> {
+        match In::stage(x, &mut self.input) {
+            Ok(staged) => self.run(x, staged),
+            Err(_) => Out::no_output(&self.output),
+        }
+    }
+
+    pub fn try_forward(&mut self, x: &In::Data<T, I>) -> Result<<Output<T, Out, O> as ToOwned>::Owned, ShapeError> {
+        self.try_forward_ref(x).map(ToOwned::to_owned)
+    }
+
+    pub fn forward(&mut self, x: &In::Data<T, I>) -> <Output<T, Out, O> as ToOwned>::Owned {
+        self.forward_ref(x).to_owned()
+    }
+
+    /// Adds the parameter gradients for dL/dy of the last forward and returns
+    /// dL/dx; for a gradient that does not fit, touches nothing and returns no samples.
+    pub fn backward_ref(&mut self, grad: &Output<T, Out, O>) -> &Grads<T, In, I> {
+        if self.check_batch(Out::grad_cols(grad)).is_err() {
+            return In::no_grads(&self.input);
+        }
+        let dx = self.body.backward(Out::intake(grad, &mut self.output));
+        In::grads(dx, &mut self.input)
+    }
+
+    pub fn backward(&mut self, grad: &Output<T, Out, O>) -> Owned<T, In, I> {
+        self.backward_ref(grad).to_owned()
+    }
+
+    pub fn try_backward(&mut self, grad: &Output<T, Out, O>) -> Result<Owned<T, In, I>, ShapeError> {
+        self.check_batch(Out::grad_cols(grad))?;
+        Ok(self.backward(grad))
+    }
+
+    /// The parameter gradients of [`Core::backward`] without dL/dx, which a
+    /// training step does not read (see `Layer::backward_params`).
+    pub fn backward_params(&mut self, grad: &Output<T, Out, O>) -> Result<(), ShapeError> {
+        self.check_batch(Out::grad_cols(grad))?;
+        self.body.backward_params(Out::intake(grad, &mut self.output));
+        Ok(())
+    }
+
+    /// Evaluation-mode forward.
+    pub fn try_predict(&self, x: &In::Data<T, I>) -> Result<<Output<T, Out, O> as ToOwned>::Owned, ShapeError> {
+        let (x, steps) = In::stage_owned(x)?;
+        Ok(Out::predicted(self.body.predict_steps(&x, steps)))
+    }
+
+    /// [`Core::try_predict`], or no samples for an input it refuses.
+    pub fn predict(&self, x: &In::Data<T, I>) -> <Output<T, Out, O> as ToOwned>::Owned {
+        self.try_predict(x).unwrap_or_else(|_| Out::predicted(empty()))
+    }
+
+    pub fn zero_grad(&mut self) {
+        self.body.visit_mut(&mut ZeroGrad);
+    }
+
+    // What the network's `Model` implementation calls.
+
+    pub fn visit(&self, v: &mut dyn Visit<T>) {
+        self.body.visit(v);
+    }
+
+    pub fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
+        self.body.visit_mut(v);
+    }
+
+    pub fn forward_view(&mut self, x: DMatrixView<'_, T>) -> Result<DMatrixView<'_, T>, ShapeError> {
+        let staged = In::stage_view(&x, &mut self.input)?;
+        let y = self.body.forward_steps(In::staged_view(&self.input), staged.steps);
+        self.forward_cols = Some(staged.cols);
+        Ok(Out::output_view(y, &mut self.output))
+    }
+
+    pub fn backward_view(&mut self, grad: DMatrixView<'_, T>) -> Result<DMatrixView<'_, T>, ShapeError> {
+        Out::intake_view(&grad, &mut self.output)?;
+        self.check_batch(grad.ncols())?;
+        let dx = self.body.backward(Out::grad_of_view(&self.output));
+        Ok(In::grads_view(dx, &mut self.input))
+    }
+
+    pub fn backward_params_view(&mut self, grad: DMatrixView<'_, T>) -> Result<(), ShapeError> {
+        Out::intake_view(&grad, &mut self.output)?;
+        self.check_batch(grad.ncols())?;
+        self.body.backward_params(Out::grad_of_view(&self.output));
+        Ok(())
+    }
+
+    pub fn predict_view(&self, x: DMatrixView<'_, T>) -> Result<DMatrix<T>, ShapeError> {
+        let (x, steps) = In::stage_view_owned(&x)?;
+        Ok(Out::predicted_view(self.body.predict_steps(&x, steps)))
+    }
+
+    pub fn freeze_randomness(&mut self, frozen: bool) {
+        self.body.freeze_randomness(frozen);
+    }
+
+    pub fn aux_heads(&self) -> usize {
+        self.body.aux_heads()
+    }
+
+    pub fn aux_output(&self, i: usize) -> Option<(f64, DMatrixView<'_, T>)> {
+        self.body.aux_output(i)
+    }
+
+    pub fn set_aux_grad(&mut self, i: usize, grad: DMatrixView<'_, T>) -> Result<(), ShapeError> {
+        let heads = self.aux_heads();
+        if i >= heads {
+            return Err(ShapeError::NoSuchAuxHead { index: i, heads });
+        }
+        self.check_batch(grad.ncols())?;
+        self.body.set_aux_grad(i, &grad).unwrap_or(Err(ShapeError::NoSuchAuxHead { index: i, heads }))
+    }
+
+    /// Shows each top-level item to `f`; `items[k]` describes item `k`.
+    pub fn probe(&self, f: &mut dyn FnMut(Probe<'_, T>), items: &[ItemInfo]) {
+        self.body.probe_items(f, 0, items);
+    }
+}

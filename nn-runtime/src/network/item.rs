@@ -1,0 +1,114 @@
+//! What an item of a network is, as `network!` tells the runtime: its kind
+//! and its family. The macro's item table is where both are stated; the
+//! runtime only receives them (in [`Probe`](crate::Probe)s) and never lists
+//! kinds by family itself.
+
+use std::fmt;
+
+/// An item of the `network!` language. It displays as the item's spelling
+/// (`ItemKind::LeakyRelu` as `leaky_relu`): the variant is the spelling in
+/// CamelCase, the convention by which generated code names it.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ItemKind {
+    Dense,
+    Identity,
+    Sigmoid,
+    Tanh,
+    Relu,
+    LeakyRelu,
+    Elu,
+    Selu,
+    Gelu,
+    Swish,
+    Silu,
+    Mish,
+    Softplus,
+    Relu6,
+    Hardswish,
+    Hardsigmoid,
+    Softsign,
+    Prelu,
+    BatchNorm,
+    LayerNorm,
+    Dropout,
+    Residual,
+    Highway,
+    Concat,
+    Parallel,
+    AuxHead,
+    Repeat,
+    Conv2d,
+    MaxPool,
+    AvgPool,
+    GlobalAvgPool,
+    Flatten,
+    Rnn,
+    Lstm,
+    Gru,
+    Last,
+}
+
+/// The spelling: the variant's name in snake_case.
+impl fmt::Display for ItemKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let camel = format!("{self:?}");
+        let mut snake = String::with_capacity(camel.len() + 4);
+        for (i, c) in camel.chars().enumerate() {
+            if c.is_ascii_uppercase() {
+                if i > 0 {
+                    snake.push('_');
+                }
+                snake.push(c.to_ascii_lowercase());
+            } else {
+                snake.push(c);
+            }
+        }
+        f.write_str(&snake)
+    }
+}
+
+/// How an item behaves as an activation, which decides the initializer of a
+/// `dense` or `conv2d` before it and what diagnostics look for in it.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Family {
+    /// The ReLU family: He initialization before it; a unit whose output is
+    /// <= 0 on every sample is dead.
+    Relu,
+    /// Bounded outputs in `(low, high)`, flat near both ends: an output close
+    /// to an end is saturated.
+    Saturating { low: f64, high: f64 },
+    /// `selu`: LeCun initialization before it.
+    SelfNormalizing,
+    /// Everything else.
+    Other,
+}
+
+/// A top-level item as generated code describes it to the runtime.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ItemInfo {
+    pub kind: ItemKind,
+    pub family: Family,
+}
+
+impl ItemInfo {
+    pub const fn new(kind: ItemKind, family: Family) -> Self {
+        ItemInfo { kind, family }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_display_as_their_spelling() {
+        assert_eq!(ItemKind::Dense.to_string(), "dense");
+        assert_eq!(ItemKind::LeakyRelu.to_string(), "leaky_relu");
+        assert_eq!(ItemKind::Conv2d.to_string(), "conv2d");
+        assert_eq!(ItemKind::Relu6.to_string(), "relu6");
+        assert_eq!(ItemKind::GlobalAvgPool.to_string(), "global_avg_pool");
+        assert_eq!(ItemKind::AuxHead.to_string(), "aux_head");
+    }
+}
