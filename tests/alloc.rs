@@ -8,10 +8,13 @@
 //! one after the other (parallel tests would count each other). Every product
 //! goes through `nn`'s own kernels, whose buffers are per thread and kept; the
 //! helper threads of a split product are started, and their buffers sized,
-//! during the first step.
+//! during the first step. Allocations on the harness's main thread are not
+//! counted: it reports a test that runs over 60 seconds (this one does under
+//! qemu), and that report allocates.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::borrow::Borrow;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
 
 use nn::kernels::{with_isa, with_threads, Isa};
@@ -25,31 +28,58 @@ struct Counting;
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
 
-fn count(layout: Layout) {
-    ALLOCATIONS.fetch_add(1, Relaxed);
-    LIVE_BYTES.fetch_add(layout.size() as isize, Relaxed);
+thread_local! {
+    /// Whether this thread is the harness's main thread, once known.
+    static ON_MAIN: Cell<Option<bool>> = const { Cell::new(None) };
+    /// Set while `counted` asks the thread's name (which may allocate).
+    static ASKING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// False on the harness's main thread (see the module docs).
+fn counted() -> bool {
+    if let Some(main) = ON_MAIN.get() {
+        return !main;
+    }
+    if ASKING.replace(true) {
+        return true;
+    }
+    let main = std::thread::current().name() == Some("main");
+    ASKING.set(false);
+    ON_MAIN.set(Some(main));
+    !main
+}
+
+fn count(size: usize) {
+    if counted() {
+        ALLOCATIONS.fetch_add(1, Relaxed);
+        LIVE_BYTES.fetch_add(size as isize, Relaxed);
+    }
 }
 
 // SAFETY: forwards to the system allocator; the counters have no effect on it.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout);
+        count(layout.size());
         // SAFETY: passed on unchanged: the caller gives a `layout` of nonzero size.
         unsafe { System.alloc(layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count(layout);
+        count(layout.size());
         // SAFETY: passed on unchanged: the caller gives a `layout` of nonzero size.
         unsafe { System.alloc_zeroed(layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Relaxed);
-        LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
+        if counted() {
+            ALLOCATIONS.fetch_add(1, Relaxed);
+            LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
+        }
         // SAFETY: passed on unchanged: `ptr` came from `System` with `layout`; `new_size` is valid for it.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Relaxed);
+        if counted() {
+            LIVE_BYTES.fetch_sub(layout.size() as isize, Relaxed);
+        }
         // SAFETY: passed on unchanged: `ptr` came from this allocator, that is from `System`, with `layout`.
         unsafe { System.dealloc(ptr, layout) }
     }
