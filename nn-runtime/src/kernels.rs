@@ -29,6 +29,8 @@
 //! `MATMUL_NUM_THREADS=1` keeps `nn` on one core. With more, products of at
 //! least 2^20 multiply-adds are split into parts of at least 2^19 over that
 //! many threads (`kernels/pool.rs`); the result does not depend on the count.
+//! Without the `threads` feature (on by default) products run on the calling
+//! thread and `MATMUL_NUM_THREADS` is ignored.
 //! Matrix-vector products ([`gemv`]) always run on the calling thread.
 
 use std::cell::Cell;

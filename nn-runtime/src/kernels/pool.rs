@@ -11,6 +11,9 @@
 //! the caller's stack. A panic in a part on a helper is resumed on the
 //! calling thread; the helper carries on. Nothing is allocated after the
 //! helpers have started.
+//!
+//! Without the `threads` feature (a browser has no threads) [`threads`] is
+//! 1: no helper is started and every part runs on the calling thread.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -35,11 +38,15 @@ thread_local! {
 /// The threads a matrix product on this thread may use, the calling thread
 /// included: `MATMUL_NUM_THREADS` (read once per process), else the number of
 /// cores; at most [`MAX_THREADS`]. [`with_threads`] sets it for one closure.
+/// Always 1 without the `threads` feature.
 ///
 /// Products of at least 2^20 multiply-adds are split into parts of at least
 /// 2^19 over that many threads; matrix-vector products and element-wise
 /// kernels run on the calling thread.
 pub fn threads() -> usize {
+    if cfg!(not(feature = "threads")) {
+        return 1;
+    }
     SCOPED.get().unwrap_or_else(|| {
         static THREADS: OnceLock<usize> = OnceLock::new();
         *THREADS.get_or_init(|| {
@@ -55,7 +62,8 @@ pub fn threads() -> usize {
 /// Runs `f` with products on this thread using `threads` threads (at least
 /// 1, at most [`MAX_THREADS`]), then restores the previous count (also when
 /// `f` panics): for tests that compare thread counts in one process. More
-/// threads than cores is allowed; it is correct, not fast.
+/// threads than cores is allowed; it is correct, not fast. Without the
+/// `threads` feature it only runs `f`.
 pub fn with_threads<R>(threads: usize, f: impl FnOnce() -> R) -> R {
     super::scoped(&SCOPED, Some(threads.clamp(1, MAX_THREADS)), f)
 }
@@ -191,7 +199,7 @@ pub(super) fn run(parts: usize, job: Job<'_>) {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "threads"))]
 mod tests {
     use super::*;
     use std::panic::catch_unwind;

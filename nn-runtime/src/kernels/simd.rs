@@ -172,6 +172,7 @@ impl<T: Float, const N: usize> Vector for Lanes<T, N> {
 }
 
 /// Implements [`Vector`] for one register type with its intrinsics.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"))]
 macro_rules! vector {
     (
         $v:ty, $elem:ty, $token:ty, $lanes:literal, tile $regs:literal x $cols:literal, $mask:ty,

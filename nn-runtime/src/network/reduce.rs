@@ -24,6 +24,14 @@ impl<T: Float, Before, After, const H: usize> Reduce<T, Before, After, H> {
     pub fn new(before: Before, after: After) -> Self {
         Self { before, last: Last::new(), after }
     }
+    /// The items before `last`, which run over every time step.
+    pub fn before(&self) -> &Before {
+        &self.before
+    }
+    /// The items after `last`.
+    pub fn after(&self) -> &After {
+        &self.after
+    }
 }
 
 /// The batch's columns split into `steps` blocks: the caller (a network's
