@@ -325,6 +325,14 @@ mod tests {
         assert_eq!(dispatch(Which), isa());
     }
 
+    /// NEON is part of every aarch64 CPU, so the tests that run "every
+    /// available instruction set" run it there (under qemu in CI).
+    #[cfg(target_arch = "aarch64")]
+    #[test]
+    fn neon_is_available_on_aarch64() {
+        assert!(Isa::Neon.available());
+    }
+
     #[test]
     fn with_isa_runs_that_variant_and_restores_the_previous_choice() {
         let before = isa();
