@@ -13,6 +13,7 @@ mod body;
 mod summary;
 
 use proc_macro2::{Literal, TokenStream};
+use proc_macro_crate::FoundCrate;
 use quote::{format_ident, quote};
 
 use crate::ctxt::Ctxt;
@@ -49,6 +50,26 @@ fn network(src: &parse::Network) -> TokenStream {
         (Ok(()), None) => unreachable!("check returns no network only after reporting an error"),
     }
 }
+
+/// The runtime's items as the user's crate reaches them: `::nn::__private`,
+/// or `::key::__private` when the user's Cargo.toml renames the facade
+/// (`key = { package = "nn-static", .. }`). proc-macro-crate reports the
+/// dependency's key, which for a plain dependency is the package name, not the
+/// library name `nn` the crate is imported by; so only a key other than the
+/// package's own is a rename. Anything else (the facade's own tests, examples
+/// and doc tests, or no manifest to read) imports the library as `nn`.
+fn private() -> TokenStream {
+    match proc_macro_crate::crate_name(FACADE) {
+        Ok(FoundCrate::Name(key)) if key != FACADE.replace('-', "_") => {
+            let key = format_ident!("{key}");
+            quote!(::#key::__private)
+        }
+        _ => quote!(::nn::__private),
+    }
+}
+
+/// The facade's package name on crates.io (its library is `nn`).
+const FACADE: &str = "nn-static";
 
 /// A width as an unsuffixed literal, for const generic arguments.
 fn lit(n: usize) -> Literal {

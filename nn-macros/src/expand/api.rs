@@ -11,7 +11,7 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
-use super::lit;
+use super::{lit, private};
 use crate::parse::{self, Shape};
 
 /// What the macro built for a network without errors.
@@ -38,10 +38,10 @@ impl Input {
     }
 
     /// The runtime's kind.
-    fn kind(&self) -> TokenStream {
+    fn kind(&self, nn: &TokenStream) -> TokenStream {
         match self {
-            Input::Vector => quote!(::nn::__private::network::Vector),
-            Input::Sequence => quote!(::nn::__private::network::Sequence),
+            Input::Vector => quote!(#nn::network::Vector),
+            Input::Sequence => quote!(#nn::network::Sequence),
         }
     }
 
@@ -71,7 +71,8 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
         None => (lit(crate::check::declared_input(&src.input) as usize), lit(src.output.value as usize)),
     };
     let (i, o) = (quote!(#i), quote!(#o));
-    let kind = input.kind();
+    let nn = private();
+    let kind = input.kind(&nn);
     let (core, new, summary, items) = match built {
         Some(Built { module, summary, .. }) => (
             quote!(#module::Core<T>),
@@ -82,7 +83,7 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
         None => {
             let never = quote!(::core::unreachable!("`network!` reported errors for this network"));
             (
-                quote!(::nn::__private::network::Core<T, ::nn::__private::network::Unbuilt, #i, #o, #kind>),
+                quote!(#nn::network::Core<T, #nn::network::Unbuilt, #i, #o, #kind>),
                 quote!({
                     let _ = rng;
                     #never
@@ -167,12 +168,12 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
 
     quote! {
         #(#attrs)*
-        #vis struct #ident<T: ::nn::__private::Float = f32> {
+        #vis struct #ident<T: #nn::Float = f32> {
             core: #core,
         }
 
         const _: () = {
-            use ::nn::__private as __nn;
+            use #nn as __nn;
 
             // On the default scalar type only, so that `Name::INPUT` needs no type
             // annotation; `Model::INPUT` gives the same for every scalar type.

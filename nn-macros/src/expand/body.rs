@@ -7,7 +7,7 @@
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use super::{lit, real};
+use super::{lit, private, real};
 use crate::ast::{Dims, InitVal, List, Net, Node, Val};
 use crate::items::{self, Family, Form, ParamInit};
 
@@ -23,11 +23,12 @@ pub fn module(net: &Net, name: &Ident) -> TokenStream {
         let family = family(n.item.family);
         quote!(ItemInfo::new(ItemKind::#kind, #family))
     });
+    let nn = private();
     quote! {
         #[doc(hidden)]
         #[allow(non_snake_case)]
         mod #name {
-            use ::nn::__private::{layers::*, network::*, rnn::*, *};
+            use #nn::{layers::*, network::*, rnn::*, *};
             #(#defs)*
             pub type Body<T> = #ty;
             pub fn body<T: Float, R: rand::Rng + ?Sized>(rng: &mut R) -> Body<T> {
