@@ -556,4 +556,31 @@ mod tests {
     fn split_products_give_the_same_bits_with_any_thread_count_f64() {
         split::<f64>();
     }
+
+    /// A panic in one part of a job on four threads reaches the caller (the
+    /// call returns, it does not hang), and the pool's later products are
+    /// still right and still the bits of one thread (issue 19).
+    #[test]
+    fn after_a_panicking_part_later_products_are_still_right() {
+        let panicked = std::panic::catch_unwind(|| {
+            with_threads(4, || {
+                pool::run(4, &|part| {
+                    if part == 3 {
+                        panic!("part 3 panicked");
+                    }
+                })
+            })
+        });
+        let message = panicked.err().and_then(|p| p.downcast_ref::<&str>().copied());
+        assert_eq!(message, Some("part 3 panicked"));
+        let (shape, c_layout) = ((256, 300, 40), c_layouts(256, 40)[0]);
+        for isa in isas() {
+            let one = check::<f32>(isa, 1, shape, [Layout::Rows, Layout::Cols], 0.5, 1.0, c_layout, true);
+            let four = check::<f32>(isa, 4, shape, [Layout::Rows, Layout::Cols], 0.5, 1.0, c_layout, true);
+            assert!(
+                one.iter().zip(&four).all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{isa:?}: 4 threads differ from one"
+            );
+        }
+    }
 }
