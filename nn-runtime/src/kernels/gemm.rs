@@ -21,8 +21,8 @@
 //! count, so results do not depend on it.
 
 use super::isa::{Kernel, Level};
+use super::isa::{Vector, MAX_TILE_COLS, MAX_TILE_REGS};
 use super::mat::Product;
-use super::simd::{Vector, MAX_TILE_COLS, MAX_TILE_REGS};
 use super::transpose::transpose_into;
 use super::{pool, MatRef};
 use crate::Float;

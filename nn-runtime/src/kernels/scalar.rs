@@ -12,7 +12,8 @@ use std::cell::RefCell;
 use super::gemm::Operand;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 use super::isa::level;
-use super::simd::{Lanes, Vector};
+use super::isa::Vector;
+use super::simd::Lanes;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 use super::{simd, transpose, MatRef};
 

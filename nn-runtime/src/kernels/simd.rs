@@ -1,5 +1,5 @@
-//! Vector registers as one trait, [`Vector`], and the kernels written once
-//! for every register width with it: the dot product of the matrix-vector
+//! The vector registers of every level, each an implementation of
+//! [`Vector`], and the kernels written once for every register width with it: the dot product of the matrix-vector
 //! loops here, the tile of the matrix product in `kernels/gemm.rs`. (The
 //! compiler does not vectorize a floating-point reduction: it may not
 //! reorder the sum. Element-wise loops it vectorizes by itself, inside
@@ -16,58 +16,8 @@ use std::arch::x86::*;
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-use super::isa::level;
-use super::isa::Level;
+use super::isa::{level, Vector};
 use crate::Float;
-
-/// A vector register of [`Vector::LANES`] `Elem`s and the operations the
-/// kernels use on it.
-///
-/// Every method is `unsafe`: it needs the CPU features that a value of
-/// [`Vector::Token`] proves present, and callers hold one. Pointers must
-/// point to as many elements as the method reads or writes.
-pub trait Vector: Copy {
-    type Elem: Float;
-    /// The level whose instructions these are.
-    type Token: Level;
-    const LANES: usize;
-    /// Registers down each column of the result in one tile of the matrix
-    /// product (its rows: `TILE_REGS * LANES`), at most [`MAX_TILE_REGS`].
-    const TILE_REGS: usize;
-    /// Columns of the result one tile of the matrix product keeps in
-    /// registers, at most [`MAX_TILE_COLS`]. `TILE_REGS * TILE_COLS`
-    /// accumulators, `TILE_REGS` registers of `A` and one of `B` fit the
-    /// level's register file.
-    const TILE_COLS: usize;
-    /// Which of the first lanes a masked load or store touches.
-    type Mask: Copy;
-    /// The first `len` lanes (`len <= LANES`).
-    unsafe fn mask(len: usize) -> Self::Mask;
-    /// All lanes zero.
-    unsafe fn zero() -> Self;
-    /// All lanes `x`.
-    unsafe fn splat(x: Self::Elem) -> Self;
-    /// `LANES` elements from `p`.
-    unsafe fn load(p: *const Self::Elem) -> Self;
-    /// The lanes of `mask` from `p`, zeros in the others, reading no memory
-    /// past them.
-    unsafe fn load_masked(p: *const Self::Elem, mask: Self::Mask) -> Self;
-    /// `LANES` elements to `p`.
-    unsafe fn store(p: *mut Self::Elem, v: Self);
-    /// The lanes of `mask` to `p`, writing no memory past them.
-    unsafe fn store_masked(p: *mut Self::Elem, mask: Self::Mask, v: Self);
-    /// `a * b + acc`: rounded once where the level has FMA.
-    unsafe fn fmadd(a: Self, b: Self, acc: Self) -> Self;
-    unsafe fn mul(a: Self, b: Self) -> Self;
-    unsafe fn add(a: Self, b: Self) -> Self;
-    /// The sum of the lanes.
-    unsafe fn sum(self) -> Self::Elem;
-}
-
-/// The most registers down a column of a product tile on any level.
-pub const MAX_TILE_REGS: usize = 4;
-/// The most columns a product tile has on any level.
-pub const MAX_TILE_COLS: usize = 8;
 
 /// `sum a[i] x[i]` (`a.len() == x.len()`). Four accumulators in flight hide
 /// the FMA latency; the order of the sum is fixed, so results are repeatable.

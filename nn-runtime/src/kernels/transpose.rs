@@ -14,7 +14,7 @@ use std::arch::x86_64::*;
 use super::isa::level;
 use super::isa::Level;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-use super::simd::Vector;
+use super::isa::Vector;
 use super::MatRef;
 use crate::Float;
 
