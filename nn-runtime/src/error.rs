@@ -52,4 +52,22 @@ pub enum ShapeError {
     /// A batch of steps laid side by side whose columns do not split into `steps` equal steps.
     #[error("{found} columns do not split into {steps} time steps of one batch size")]
     StepColumns { steps: usize, found: usize },
+    /// A packed batch of sequences whose columns are not its real steps.
+    #[error("a packed sequence batch has {found} columns but its sequences have {expected} real steps")]
+    Columns { expected: usize, found: usize },
+    /// A sequence's length outside `1..=steps`, the steps of the padded batch it came in.
+    #[error(
+        "sample {sample} has length {length}, but a length must be at least 1 and at most the batch's {steps} \
+         padded steps"
+    )]
+    Length { sample: usize, length: usize, steps: usize },
+    /// A batch of sequences with another number of lengths than samples.
+    #[error("{found} lengths for a batch of {expected} sequences; give one length per sample")]
+    Lengths { expected: usize, found: usize },
+    /// A token id that is not a whole number below the network's vocabulary size.
+    #[error("sample {sample}, step {step}: token {found} is not an id in 0..{vocab} (the network's vocabulary)")]
+    Token { sample: usize, step: usize, found: String, vocab: usize },
+    /// Lengths given to a network whose input is not a sequence.
+    #[error("the network takes vectors, not sequences: it has no lengths to give")]
+    NotSequence,
 }
