@@ -70,6 +70,7 @@
 //! `steps * batch` columns, as are the weight gradients in backward; only the
 //! recurrent product `W_hh h_{t-1}` and its transpose run per step.
 
+mod bidirectional;
 mod bptt;
 mod cell;
 mod gates;
@@ -82,6 +83,7 @@ mod steps;
 mod test_support;
 mod unrolled;
 
+pub use bidirectional::Bidirectional;
 pub use bptt::Recurrent;
 pub use cell::CellMath;
 pub use gru::{Gru, GruCell};
@@ -89,7 +91,6 @@ pub use lstm::{Lstm, LstmCell};
 pub use rnn_cell::{Rnn, RnnCell};
 pub use steps::Steps;
 pub(crate) use pack::{pack_matrix, pack_steps, pack_with, sort, unpack_matrix, unpack_steps, unsort};
-pub(crate) use unrolled::steps_or_one;
 pub use unrolled::{Last, Unrolled};
 
 use crate::{Batch, Float, ShapeError, Visit, VisitMut};
