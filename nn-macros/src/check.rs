@@ -21,6 +21,7 @@ mod seq;
 pub fn network<'a>(cx: &Ctxt, src: &'a parse::Network) -> Option<Net<'a>> {
     let input = match &src.input {
         Shape::Vector(w) | Shape::Seq { width: w, .. } => positive(cx, w, "input width").map(Dims::Vector),
+        Shape::Tokens { vocab, .. } => positive(cx, vocab, "vocabulary size").map(Dims::Tokens),
         Shape::Image { channels, height, width, .. } => {
             let c = positive(cx, channels, "input channel count");
             let h = positive(cx, height, "input height");
@@ -29,14 +30,22 @@ pub fn network<'a>(cx: &Ctxt, src: &'a parse::Network) -> Option<Net<'a>> {
         }
     };
     let output = positive(cx, &src.output, "output width");
-    let (body, last) = match &src.input {
-        Shape::Seq { keyword, .. } => {
-            let env = Env { top: true, sequence: true, net_output: output };
-            seq::items(cx, src, *keyword, input, &env)
-        }
-        _ => {
-            let env = Env { top: true, sequence: false, net_output: output };
-            list(cx, &src.items, input, &env, &format!("network `{}`", src.ident))
+    let (body, last, h_n) = match src.input.sequence_keyword() {
+        Some(keyword) => seq::items(cx, src, keyword, input, output),
+        None => {
+            if let Some(per_step) = src.per_step {
+                cx.error(
+                    per_step,
+                    format!(
+                        "`-> seq {}` gives an output per time step, but `{}` takes vectors, which have no steps; \
+                         declare a sequence input (`seq N` or `tokens V`), or write `-> {}`",
+                        src.output.value, src.ident, src.output.value
+                    ),
+                );
+            }
+            let env = Env { top: true, steps: Here::NoSequence, net_output: output };
+            let (body, last) = list(cx, &src.items, input, &env, &format!("network `{}`", src.ident));
+            (body, last, false)
         }
     };
     match (last, output) {
@@ -59,7 +68,7 @@ pub fn network<'a>(cx: &Ctxt, src: &'a parse::Network) -> Option<Net<'a>> {
         ),
         _ => {}
     }
-    Some(Net { src, input: input?, output: output?, body: body? })
+    Some(Net { src, input: input?, output: output?, body: body?, h_n })
 }
 
 /// The width `declared` reads as, for the fallback struct after errors: what
@@ -67,6 +76,7 @@ pub fn network<'a>(cx: &Ctxt, src: &'a parse::Network) -> Option<Net<'a>> {
 pub fn declared_input(shape: &Shape) -> u64 {
     match shape {
         Shape::Vector(w) | Shape::Seq { width: w, .. } => w.value,
+        Shape::Tokens { .. } => 1,
         Shape::Image { channels, height, width, .. } => {
             channels.value.saturating_mul(height.value).saturating_mul(width.value)
         }
@@ -83,12 +93,26 @@ fn positive(cx: &Ctxt, w: &parse::Int, what: &str) -> Option<usize> {
 
 /// Where an item list sits, which decides what may appear in it.
 struct Env {
-    /// The network's top level: the only place for `aux_head`.
+    /// The network's top level: the only place for `aux_head` and `last`.
     top: bool,
-    /// The top level of a `seq` network: the only place for recurrent items and `last`.
-    sequence: bool,
+    /// Whether time steps run here, the only place for recurrent items.
+    steps: Here,
     /// What auxiliary heads must produce.
     net_output: Option<usize>,
+}
+
+/// How the time steps of a sequence stand where an item list sits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Here {
+    /// A vector or image network: there are none.
+    NoSequence,
+    /// A sequence network before `last` (all through, with outputs per step),
+    /// and the bodies of the blocks there that pass the steps on.
+    Running,
+    /// After `last`: one vector per sample.
+    Reduced,
+    /// The body of this block, which does not run its body over the steps.
+    Blocked(&'static str),
 }
 
 /// Checks an item list starting from width `input` (`None`: unknown after an
@@ -171,9 +195,18 @@ fn resolve(cx: &Ctxt, item: &parse::Item, n: Option<Dims>, env: &Env) -> (Option
         let keeps_width = closest(&name, &names).and_then(items::find).is_some_and(Item::keeps_width);
         return (None, n.filter(|_| keeps_width));
     };
-    if def.place == Place::Sequence && !env.sequence {
+    let placed = match def.place {
+        Place::Steps => env.steps == Here::Running,
+        Place::Sequence => env.top && env.steps == Here::Running,
+        Place::Anywhere | Place::TopLevel => true,
+    };
+    if !placed {
         seq::misplaced(cx, item, def, env);
         return (None, n.filter(|_| def.form == Form::Last));
+    }
+    if let Some(problem) = seq::tokens_mismatch(def, n) {
+        cx.error(span, problem);
+        return (None, None);
     }
     let body = match (def.body, &item.body) {
         (Body::List | Body::Branches, None) => {
@@ -211,7 +244,7 @@ fn resolve(cx: &Ctxt, item: &parse::Item, n: Option<Dims>, env: &Env) -> (Option
             (n.and_then(|n| node(n, n, Vec::new())), n)
         }
         // The output is as wide as the item's width option says.
-        Form::Dense | Form::Recurrent { .. } => {
+        Form::Dense | Form::Recurrent { .. } | Form::Embedding => {
             let width = def.options.iter().find(|o| o.ty == Ty::Width).expect("the item has a width");
             let out = count(width.name).map(Dims::Vector);
             (n.zip(out).and_then(|(n, out)| node(n, out, Vec::new())), out)
@@ -254,7 +287,12 @@ fn block(
 ) -> (Option<Vec<List>>, Option<Dims>) {
     let span = item.name.span();
     let layer = def.name;
-    let inner = Env { top: false, sequence: false, net_output: env.net_output };
+    let steps = match env.steps {
+        Here::Running if def.passes_steps => Here::Running,
+        Here::Running => Here::Blocked(layer),
+        other => other,
+    };
+    let inner = Env { top: false, steps, net_output: env.net_output };
     let what = format!("`{layer}` body");
     let one = |list: Option<List>| list.map(|l| vec![l]);
     match def.form {
@@ -293,6 +331,13 @@ fn block(
             (one(list), out)
         }
         Form::Parallel => parallel(cx, body, n, &inner, span),
+        Form::Bidirectional => {
+            if !seq::one_recurrent_item(cx, body) {
+                return (None, None);
+            }
+            let (list, m) = list(cx, body, n, &inner, &what);
+            (one(list), m.map(|m| Dims::Vector(2 * m.len())))
+        }
         Form::AuxHead => {
             if !env.top {
                 cx.error(
@@ -448,7 +493,7 @@ fn image_layer(
     }
     let (c, h, w) = match n {
         Some(Dims::Image { c, h, w }) => (c, h, w),
-        Some(v @ Dims::Vector(_)) => {
+        Some(v @ (Dims::Vector(_) | Dims::Tokens(_))) => {
             cx.error(
                 item.name.span(),
                 format!(

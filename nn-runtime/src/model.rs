@@ -68,7 +68,11 @@ pub trait Model<T: Float> {
     /// sequence's own last step, and what lies past a sequence's end never
     /// reaches a layer. The error [`ShapeError::NotSequence`] for a network
     /// without sequences.
-    fn forward_seq_view(&mut self, _x: DMatrixView<'_, T>, _lengths: &[usize]) -> Result<DMatrixView<'_, T>, ShapeError> {
+    fn forward_seq_view(
+        &mut self,
+        _x: DMatrixView<'_, T>,
+        _lengths: &[usize],
+    ) -> Result<DMatrixView<'_, T>, ShapeError> {
         Err(ShapeError::NotSequence)
     }
     /// The evaluation-mode twin of [`Model::forward_seq_view`].

@@ -353,7 +353,12 @@ fn set_steps(steps: &mut Steps, lengths: Option<&[usize]>, padded: usize, n: usi
 }
 
 /// Checks a `Model` sequence batch's rows (a positive multiple of `N`) and sets its steps.
-fn view_steps(x: &DMatrixView<'_, impl Float>, per_step: usize, lengths: Option<&[usize]>, steps: &mut Steps) -> Result<(), ShapeError> {
+fn view_steps(
+    x: &DMatrixView<'_, impl Float>,
+    per_step: usize,
+    lengths: Option<&[usize]>,
+    steps: &mut Steps,
+) -> Result<(), ShapeError> {
     if x.nrows() == 0 {
         return Err(ShapeError::EmptySequence);
     }

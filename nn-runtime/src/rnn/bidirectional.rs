@@ -235,7 +235,9 @@ mod tests {
         let value = |j: usize, t: usize, i: usize| ((j * 17 + t * 5 + i * 3) as f64 * 0.29).sin();
         let grad = |j: usize, t: usize, i: usize| ((j * 7 + t * 11 + i) as f64 * 0.43).cos();
         let mut x = Batch::<f64, 3>::zeros(steps.cols());
-        pack_with(&steps, 3, x.as_mut_slice(), |t, j, c| c.iter_mut().enumerate().for_each(|(i, v)| *v = value(j, t, i)));
+        pack_with(&steps, 3, x.as_mut_slice(), |t, j, c| {
+            c.iter_mut().enumerate().for_each(|(i, v)| *v = value(j, t, i))
+        });
         let make = || {
             let mut rng = seeded_rng(90);
             let f = LstmCell::<f64, 3, 2>::new(&mut rng);
@@ -247,7 +249,9 @@ mod tests {
             let y = layer.forward_steps(&x, &steps).clone();
             let mut last = Last::<f64, 4>::bidirectional();
             let mut g = Batch::<f64, 4>::zeros(steps.cols());
-            pack_with(&steps, 4, g.as_mut_slice(), |t, j, c| c.iter_mut().enumerate().for_each(|(i, v)| *v = grad(j, t, i)));
+            pack_with(&steps, 4, g.as_mut_slice(), |t, j, c| {
+                c.iter_mut().enumerate().for_each(|(i, v)| *v = grad(j, t, i))
+            });
             let dx = if through_last {
                 last.forward(&y, &steps).unwrap();
                 let h_n = Batch::<f64, 4>::from_fn(4, |i, k| grad(steps.order()[k], 0, i));
@@ -266,11 +270,18 @@ mod tests {
                 let (fdx, rdx) = if through_last {
                     let gf = Batch::<f64, 2>::from_fn(1, |i, _| grad(j, 0, i));
                     let gr = Batch::<f64, 2>::from_fn(1, |i, _| grad(j, 0, i + 2));
-                    (fa.backward_seq(SeqGrad::Last(&gf), None).unwrap().to_vec(), ra.backward_seq(SeqGrad::Last(&gr), None).unwrap().to_vec())
+                    (
+                        fa.backward_seq(SeqGrad::Last(&gf), None).unwrap().to_vec(),
+                        ra.backward_seq(SeqGrad::Last(&gr), None).unwrap().to_vec(),
+                    )
                 } else {
                     let gf: Vec<Batch<f64, 2>> = (0..n).map(|t| Batch::from_fn(1, |i, _| grad(j, t, i))).collect();
-                    let gr: Vec<Batch<f64, 2>> = (0..n).rev().map(|t| Batch::from_fn(1, |i, _| grad(j, t, i + 2))).collect();
-                    (fa.backward_seq(SeqGrad::Every(&gf), None).unwrap().to_vec(), ra.backward_seq(SeqGrad::Every(&gr), None).unwrap().to_vec())
+                    let gr: Vec<Batch<f64, 2>> =
+                        (0..n).rev().map(|t| Batch::from_fn(1, |i, _| grad(j, t, i + 2))).collect();
+                    (
+                        fa.backward_seq(SeqGrad::Every(&gf), None).unwrap().to_vec(),
+                        ra.backward_seq(SeqGrad::Every(&gr), None).unwrap().to_vec(),
+                    )
                 };
                 for t in 0..n {
                     let c = steps.offset(t) + k;

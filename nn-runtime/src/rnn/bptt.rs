@@ -637,7 +637,6 @@ fn backward_step<T: Float, C: CellMath>(step: StepBack<'_, T>) {
     dispatch(CellStep::<C, _>(step, PhantomData))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1015,7 +1014,10 @@ mod tests {
             assert_eq!(packed.gates.weight_hh.grad, by_steps.gates.weight_hh.grad);
             // A batch whose columns are not its steps' changes nothing.
             let odd = Batch::<f64, 2>::zeros(7);
-            assert_eq!(packed.forward_packed(&odd, &steps, &mut y), Err(ShapeError::Columns { expected: 15, found: 7 }));
+            assert_eq!(
+                packed.forward_packed(&odd, &steps, &mut y),
+                Err(ShapeError::Columns { expected: 15, found: 7 })
+            );
             assert_eq!(y.as_slice(), &flat(&ys)[..]);
         }
         check::<crate::rnn::Lstm>(70);
@@ -1029,15 +1031,22 @@ mod tests {
     /// or each sequence's last only, with and without truncation.
     fn mixed_lengths_equal_each_sequence_alone<C: CellMath>(truncation: Option<usize>) {
         let lengths = [3, 7, 1, 5, 7, 2];
-        let make = || Recurrent::<f64, C, 2, 3>::new(&mut seeded_rng(80)).with_truncation(truncation.and_then(NonZeroUsize::new));
+        let make = || {
+            Recurrent::<f64, C, 2, 3>::new(&mut seeded_rng(80)).with_truncation(truncation.and_then(NonZeroUsize::new))
+        };
         let value = |j: usize, t: usize, i: usize| ((j * 31 + t * 7 + i * 3) as f64 * 0.37).sin();
         let grad = |j: usize, t: usize, i: usize| ((j * 13 + t * 5 + i) as f64 * 0.61).cos();
         let steps = Steps::from_lengths(&lengths, 8).unwrap();
         let mut x = empty::<f64, 2>();
-        crate::rnn::pack_with(&steps, 2, {
-            ensure_cols(&mut x, steps.cols());
-            x.as_mut_slice()
-        }, |t, j, c| c.iter_mut().enumerate().for_each(|(i, v)| *v = value(j, t, i)));
+        crate::rnn::pack_with(
+            &steps,
+            2,
+            {
+                ensure_cols(&mut x, steps.cols());
+                x.as_mut_slice()
+            },
+            |t, j, c| c.iter_mut().enumerate().for_each(|(i, v)| *v = value(j, t, i)),
+        );
         for last_only in [false, true] {
             let mut batch = make();
             let mut y = empty();
@@ -1048,7 +1057,9 @@ mod tests {
                     g[3 * k..3 * k + 3].iter_mut().enumerate().for_each(|(i, v)| *v = grad(j, 0, i));
                 }
             } else {
-                crate::rnn::pack_with(&steps, 3, &mut g, |t, j, c| c.iter_mut().enumerate().for_each(|(i, v)| *v = grad(j, t, i)));
+                crate::rnn::pack_with(&steps, 3, &mut g, |t, j, c| {
+                    c.iter_mut().enumerate().for_each(|(i, v)| *v = grad(j, t, i))
+                });
             }
             let mut dx = empty();
             let packed_grad = if last_only { PackedGrad::Last(&g) } else { PackedGrad::Every(&g) };
@@ -1089,10 +1100,11 @@ mod tests {
                     at += p.grad.len();
                 }
             }
-            let batch_grads: Vec<f64> = [&batch.gates.weight_ih, &batch.gates.weight_hh, &batch.gates.bias_ih, &batch.gates.bias_hh]
-                .iter()
-                .flat_map(|p| p.grad.iter().copied())
-                .collect();
+            let batch_grads: Vec<f64> =
+                [&batch.gates.weight_ih, &batch.gates.weight_hh, &batch.gates.bias_ih, &batch.gates.bias_hh]
+                    .iter()
+                    .flat_map(|p| p.grad.iter().copied())
+                    .collect();
             assert_eq!(batch_grads.len(), gates * 2 + gates * 3 + 2 * gates);
             for (a, b) in batch_grads.iter().zip(&alone_grads) {
                 assert!((a - b).abs() < 1e-12, "{} parameter gradient {a} vs {b} (last only: {last_only})", C::NAME);

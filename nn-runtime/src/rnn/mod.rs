@@ -88,9 +88,9 @@ pub use bptt::Recurrent;
 pub use cell::CellMath;
 pub use gru::{Gru, GruCell};
 pub use lstm::{Lstm, LstmCell};
+pub(crate) use pack::{pack_matrix, pack_steps, pack_with, sort, unpack_matrix, unpack_steps, unsort};
 pub use rnn_cell::{Rnn, RnnCell};
 pub use steps::Steps;
-pub(crate) use pack::{pack_matrix, pack_steps, pack_with, sort, unpack_matrix, unpack_steps, unsort};
 pub use unrolled::{Last, Unrolled};
 
 use crate::{Batch, Float, ShapeError, Visit, VisitMut};

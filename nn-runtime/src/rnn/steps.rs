@@ -50,14 +50,8 @@ pub struct Steps {
 }
 
 /// See [`Steps::none`].
-static NONE: Steps = Steps {
-    sizes: Vec::new(),
-    offsets: Vec::new(),
-    lengths: Vec::new(),
-    order: Vec::new(),
-    padded: 0,
-    uniform: true,
-};
+static NONE: Steps =
+    Steps { sizes: Vec::new(), offsets: Vec::new(), lengths: Vec::new(), order: Vec::new(), padded: 0, uniform: true };
 
 impl Steps {
     /// A batch that is not a sequence: every column is a sample of its own.

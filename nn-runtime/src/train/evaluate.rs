@@ -24,11 +24,7 @@ pub fn evaluate<T: Float, M: Model<T>>(model: &M, loss: Loss, data: &Dataset<T>)
     let value = loss
         .value(outputs.as_view(), data.targets())
         .map_err(|e| TrainError::Targets { what: "evaluation data", error: e })?;
-    let accuracy = match data.targets() {
-        Targets::Classes(classes) => Some(accuracy(outputs.as_view(), classes)),
-        Targets::Real(_) => None,
-    };
-    Ok(Evaluation { loss: value, accuracy })
+    Ok(Evaluation { loss: value, accuracy: accuracy(outputs.as_view(), data.targets()) })
 }
 
 /// The predicted class of sample `j`: its largest output (the first, on ties).
@@ -37,13 +33,28 @@ fn predicted<T: Float>(outputs: &DMatrixView<'_, T>, j: usize) -> usize {
     (1..col.len()).fold(0, |best, i| if col[i] > col[best] { i } else { best })
 }
 
-/// Share of samples whose predicted class is their class.
-fn accuracy<T: Float>(outputs: DMatrixView<'_, T>, classes: &[usize]) -> f64 {
-    if classes.is_empty() {
-        return 0.0;
-    }
-    let correct = classes.iter().enumerate().filter(|&(j, &c)| predicted(&outputs, j) == c).count();
-    correct as f64 / classes.len() as f64
+/// Share of samples (of real steps, for a class per step) whose predicted
+/// class is their class; `None` for real targets.
+pub(crate) fn accuracy<T: Float>(outputs: DMatrixView<'_, T>, targets: Targets<'_, T>) -> Option<f64> {
+    let (correct, total) = match targets {
+        Targets::Classes(classes) => {
+            (classes.iter().enumerate().filter(|&(j, &c)| predicted(&outputs, j) == c).count(), classes.len())
+        }
+        Targets::StepClasses { classes, lengths } => {
+            let steps = classes.len().checked_div(lengths.len()).unwrap_or(0);
+            let m = outputs.nrows().checked_div(steps).unwrap_or(0);
+            let mut correct = 0;
+            for (j, &length) in lengths.iter().enumerate() {
+                for t in 0..length {
+                    let step = outputs.view((t * m, j), (m, 1));
+                    correct += usize::from(predicted(&step, 0) == classes[j * steps + t]);
+                }
+            }
+            (correct, lengths.iter().sum())
+        }
+        _ => return None,
+    };
+    Some(if total == 0 { 0.0 } else { correct as f64 / total as f64 })
 }
 
 /// How often each class was predicted as each class.
