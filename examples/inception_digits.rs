@@ -31,8 +31,8 @@ fn train<M: Model<f32>>(net: &mut M, train: &Dataset<f32>, test: &Dataset<f32>, 
         .epochs(EPOCHS)
         .batch_size(32)
         .seed(42)
-        .schedule(Schedule::Cosine { t_max: EPOCHS, eta_min: 1e-5 })
-        .quiet();
+        .schedule(Schedule::Cosine { t_max: EPOCHS, eta_min: 1e-5 });
+    eprintln!("training {label}:");
     let history = trainer.fit(net, train, None).expect("training runs");
     let accuracy = evaluate(net, Loss::SoftmaxCrossEntropy, test).expect("test data").accuracy.unwrap_or(0.0);
     println!(

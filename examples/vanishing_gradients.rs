@@ -54,13 +54,13 @@ fn main() {
     let (train, test) = data();
     let started = std::time::Instant::now();
     let twenty = [
-        study(NAMES[0], SigmoidXavier20::<f32>::seeded(1), &train, &test, EPOCHS),
-        study(NAMES[1], TanhXavier20::<f32>::seeded(1), &train, &test, EPOCHS),
-        study(NAMES[2], ReluHe20::<f32>::seeded(1), &train, &test, EPOCHS),
-        study(NAMES[3], ReluHeBatchNorm20::<f32>::seeded(1), &train, &test, EPOCHS),
-        study(NAMES[4], ResidualRelu20::<f32>::seeded(1), &train, &test, EPOCHS),
-        study(NAMES[5], Highway20::<f32>::seeded(1), &train, &test, EPOCHS),
-        study(NAMES[6], ResidualSigmoid20::<f32>::seeded(1), &train, &test, EPOCHS),
+        trained(study(NAMES[0], SigmoidXavier20::<f32>::seeded(1), &train, &test, EPOCHS), &started),
+        trained(study(NAMES[1], TanhXavier20::<f32>::seeded(1), &train, &test, EPOCHS), &started),
+        trained(study(NAMES[2], ReluHe20::<f32>::seeded(1), &train, &test, EPOCHS), &started),
+        trained(study(NAMES[3], ReluHeBatchNorm20::<f32>::seeded(1), &train, &test, EPOCHS), &started),
+        trained(study(NAMES[4], ResidualRelu20::<f32>::seeded(1), &train, &test, EPOCHS), &started),
+        trained(study(NAMES[5], Highway20::<f32>::seeded(1), &train, &test, EPOCHS), &started),
+        trained(study(NAMES[6], ResidualSigmoid20::<f32>::seeded(1), &train, &test, EPOCHS), &started),
     ];
     table("20 hidden layers of width 64", &twenty);
 
@@ -81,16 +81,23 @@ fn main() {
     }
 
     let fifty = [
-        study(NAMES[0], SigmoidXavier50::<f32>::seeded(1), &train, &test, EPOCHS),
-        study(NAMES[1], TanhXavier50::<f32>::seeded(1), &train, &test, EPOCHS),
-        study(NAMES[2], ReluHe50::<f32>::seeded(1), &train, &test, EPOCHS),
-        study(NAMES[3], ReluHeBatchNorm50::<f32>::seeded(1), &train, &test, EPOCHS),
-        study(NAMES[4], ResidualRelu50::<f32>::seeded(1), &train, &test, EPOCHS),
-        study(NAMES[5], Highway50::<f32>::seeded(1), &train, &test, EPOCHS),
-        study(NAMES[6], ResidualSigmoid50::<f32>::seeded(1), &train, &test, EPOCHS),
+        trained(study(NAMES[0], SigmoidXavier50::<f32>::seeded(1), &train, &test, EPOCHS), &started),
+        trained(study(NAMES[1], TanhXavier50::<f32>::seeded(1), &train, &test, EPOCHS), &started),
+        trained(study(NAMES[2], ReluHe50::<f32>::seeded(1), &train, &test, EPOCHS), &started),
+        trained(study(NAMES[3], ReluHeBatchNorm50::<f32>::seeded(1), &train, &test, EPOCHS), &started),
+        trained(study(NAMES[4], ResidualRelu50::<f32>::seeded(1), &train, &test, EPOCHS), &started),
+        trained(study(NAMES[5], Highway50::<f32>::seeded(1), &train, &test, EPOCHS), &started),
+        trained(study(NAMES[6], ResidualSigmoid50::<f32>::seeded(1), &train, &test, EPOCHS), &started),
     ];
     table("50 hidden layers of width 64", &fifty);
     println!("({:.0} s)", started.elapsed().as_secs_f64());
+}
+
+/// One line per network as it finishes, so a long run is never silent.
+fn trained(row: Row, started: &std::time::Instant) -> Row {
+    let acc = row.accuracy.map_or("-".to_string(), |a| format!("{:.1}%", 100.0 * a));
+    eprintln!("trained {:<24} test acc {acc:>6}  ({:.0} s so far)", row.flow.label, started.elapsed().as_secs_f64());
+    row
 }
 
 fn table(title: &str, rows: &[Row]) {

@@ -261,29 +261,45 @@ fn checkpoint_holds_the_best_epoch_while_training_goes_on() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-/// A checkpoint that cannot be written stops training with a typed error;
-/// the model keeps what it learned (here: epoch 1, the first best).
+/// A checkpoint folder that is missing is a typed error before the first
+/// step (issue 19); one that disappears during training stops training with
+/// a typed error after the epoch whose checkpoint failed, and the model keeps
+/// what it learned (here: epoch 2, a new best).
 #[test]
 fn a_failed_checkpoint_is_an_error_and_keeps_the_trained_weights() {
     let (train, val) = iris_split();
-    let path = std::env::temp_dir().join("nn-no-such-folder-5e2a/best.safetensors");
+    let missing = std::env::temp_dir().join("nn-no-such-folder-5e2a/best.safetensors");
     let mut net = IrisNet::<f64>::seeded(0);
-    let e = trainer(10).checkpoint(&path).fit(&mut net, &train, Some(&val)).unwrap_err();
+    let e = trainer(10).checkpoint(&missing).fit(&mut net, &train, Some(&val)).unwrap_err();
+    assert!(matches!(&e, TrainError::Unwritable { what: "checkpoint", .. }), "{e}");
+    assert!(e.to_string().contains("nn-no-such-folder-5e2a"), "{e}");
+    assert_eq!(state(&net), state(&IrisNet::<f64>::seeded(0)), "refused before the first step");
+
+    let dir = std::env::temp_dir().join(format!("nn-vanishing-checkpoint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("best.safetensors");
+    let gone = dir.clone();
+    let removing = trainer(10).checkpoint(&path).on_epoch_end(move |end| {
+        if end.stats().epoch == 1 {
+            std::fs::remove_dir_all(&gone).unwrap();
+        }
+    });
+    let e = { removing }.fit(&mut net, &train, Some(&val)).unwrap_err();
     match &e {
-        TrainError::Checkpoint { epoch: 1, source } => {
-            assert!(source.to_string().contains("nn-no-such-folder-5e2a"), "{source}");
+        TrainError::Checkpoint { epoch: 2, source } => {
+            assert!(source.to_string().contains("nn-vanishing-checkpoint"), "{source}");
             assert_eq!(source.path(), Some(path.as_path()));
         }
-        other => panic!("expected a checkpoint error after epoch 1, got {other:?}"),
+        other => panic!("expected a checkpoint error after epoch 2, got {other:?}"),
     }
-    assert!(e.to_string().contains("epoch 1"), "{e}");
+    assert!(e.to_string().contains("epoch 2"), "{e}");
     // The causes are kept, not only their text: the SaveError, then the I/O error under it.
     let save = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<nn::io::SaveError>()).expect("SaveError");
     let io = std::error::Error::source(save).and_then(|s| s.downcast_ref::<std::io::Error>()).expect("io::Error");
     assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
 
-    let mut one_epoch = IrisNet::<f64>::seeded(0);
-    trainer(1).fit(&mut one_epoch, &train, Some(&val)).unwrap();
-    assert_eq!(state(&net), state(&one_epoch));
+    let mut two_epochs = IrisNet::<f64>::seeded(0);
+    trainer(2).fit(&mut two_epochs, &train, Some(&val)).unwrap();
+    assert_eq!(state(&net), state(&two_epochs));
     assert_ne!(state(&net), state(&IrisNet::<f64>::seeded(0)));
 }

@@ -12,7 +12,7 @@ pub use io::{copy_batch, empty, ensure_cols, view_into_batch, Io};
 pub(crate) use param::{visit_mut_under, visit_parts, visit_under, Buffer, Param, Tensor};
 
 use crate::rnn::Steps;
-use crate::{Batch, Float};
+use crate::{Batch, Float, SeededRng};
 
 /// A layer (or a block of layers) from `I` features to `O` features.
 ///
@@ -168,6 +168,10 @@ pub trait Visit<T> {
     fn leave(&mut self) {}
     fn param(&mut self, p: ParamRef<'_, T>);
     fn buffer(&mut self, _b: BufferRef<'_, T>) {}
+    /// A layer's own random generator (`dropout`'s), which is neither a
+    /// parameter nor a buffer: weights files leave it out, a training state
+    /// keeps it so a resumed run draws the same masks.
+    fn rng(&mut self, _name: &str, _rng: &SeededRng) {}
 }
 
 /// The mutable twin of [`Visit`].
@@ -176,6 +180,8 @@ pub trait VisitMut<T> {
     fn leave(&mut self) {}
     fn param(&mut self, p: ParamMut<'_, T>);
     fn buffer(&mut self, _b: BufferMut<'_, T>) {}
+    /// A layer's own random generator, to be put back (see [`Visit::rng`]).
+    fn rng(&mut self, _name: &str, _rng: &mut SeededRng) {}
 }
 
 /// Tracks the dotted name prefix for visitors that need full names.

@@ -7,11 +7,13 @@
 //! measures an optimizer step against, the gradients and buffers a
 //! gradient-flow measurement puts back, and what a weights file is checked
 //! into before it is written into the model ([`crate::io`]). A file holds
-//! exactly a snapshot's tensors, so a training checkpoint is a snapshot plus
-//! whatever else it needs to resume.
+//! exactly a snapshot's tensors, so a training state
+//! ([`crate::train::TrainingState`]) is snapshots (of the model with its
+//! dropout generators, of the best weights, of the optimizer) plus whatever
+//! else it needs to resume.
 
 use crate::layer::{BufferMut, BufferRef, NamePath, ParamKind, ParamMut, ParamRef};
-use crate::{Float, Model, Visit, VisitMut};
+use crate::{Float, Model, SeededRng, Visit, VisitMut};
 
 /// A copy of a model's parameter values and buffers, in visiting order, each
 /// under its full name (`"3.projection.weight"`, `"1.running_mean"`): what a
@@ -59,8 +61,36 @@ pub enum Data<T> {
     Param { kind: ParamKind, values: Vec<T> },
     /// A floating-point buffer such as `running_mean`, row-major.
     Buffer(Vec<T>),
-    /// A counter such as `num_batches_tracked`.
+    /// A counter such as `num_batches_tracked`, or an optimizer's step count.
     Count(i64),
+    /// A layer's random generator (in a training state only; its entry's
+    /// shape is that of its bytes in a file, `[RNG_BYTES]`).
+    Rng(Box<SeededRng>),
+}
+
+/// The bytes a [`Data::Rng`] takes in a file: the generator's seed (32), stream
+/// (8) and position in its stream (16, in 32-bit words), little-endian.
+pub const RNG_BYTES: usize = 56;
+
+/// A generator's state as [`RNG_BYTES`] bytes.
+pub(crate) fn rng_to_bytes(rng: &SeededRng) -> [u8; RNG_BYTES] {
+    let mut b = [0; RNG_BYTES];
+    b[..32].copy_from_slice(&rng.get_seed());
+    b[32..40].copy_from_slice(&rng.get_stream().to_le_bytes());
+    b[40..].copy_from_slice(&rng.get_word_pos().to_le_bytes());
+    b
+}
+
+/// The generator [`rng_to_bytes`] wrote: it continues the same stream from
+/// the same word.
+pub(crate) fn rng_from_bytes(b: &[u8; RNG_BYTES]) -> SeededRng {
+    use rand::SeedableRng;
+    let mut seed = [0; 32];
+    seed.copy_from_slice(&b[..32]);
+    let mut rng = SeededRng::from_seed(seed);
+    rng.set_stream(u64::from_le_bytes(b[32..40].try_into().expect("8 bytes")));
+    rng.set_word_pos(u128::from_le_bytes(b[40..].try_into().expect("16 bytes")));
+    rng
 }
 
 impl<T> Data<T> {
@@ -68,7 +98,7 @@ impl<T> Data<T> {
     pub fn floats(&self) -> Option<&[T]> {
         match self {
             Data::Param { values, .. } | Data::Buffer(values) => Some(values),
-            Data::Count(_) => None,
+            Data::Count(_) | Data::Rng(_) => None,
         }
     }
 
@@ -77,7 +107,7 @@ impl<T> Data<T> {
     fn take_floats(&mut self) -> Vec<T> {
         match std::mem::replace(self, Data::Count(0)) {
             Data::Param { values, .. } | Data::Buffer(values) => values,
-            Data::Count(_) => Vec::new(),
+            Data::Count(_) | Data::Rng(_) => Vec::new(),
         }
     }
 }
@@ -92,6 +122,9 @@ pub(crate) enum Contents {
     Buffers,
     /// Parameter gradients and buffers: what a forward and backward change.
     GradsAndBuffers,
+    /// Parameter values, buffers and dropout generators: the model's part of
+    /// a training state.
+    Training,
 }
 
 impl<T: Float> Snapshot<T> {
@@ -110,6 +143,48 @@ impl<T: Float> Snapshot<T> {
         let mut s = Self::new(contents);
         s.capture(model);
         s
+    }
+
+    /// Copies `model`'s parameter values, buffers and dropout generators: all
+    /// a training run needs of it to go on exactly as it would have.
+    pub(crate) fn training<M: Model<T>>(model: &M) -> Self {
+        Self::taken(Contents::Training, model)
+    }
+
+    /// An empty snapshot to fill with [`Snapshot::push`]: an optimizer's
+    /// state ([`Optimizer::state`](crate::optim::Optimizer::state)).
+    pub fn empty() -> Self {
+        Self::new(Contents::Training)
+    }
+
+    /// Adds a tensor at the end.
+    pub fn push(&mut self, name: String, shape: Vec<usize>, data: Data<T>) {
+        self.entries.push(Entry { name, shape, data });
+    }
+
+    /// Appends `other`'s tensors, each named `{prefix}.{name}`: the parts of
+    /// a training state in one file.
+    pub(crate) fn append(&mut self, prefix: &str, other: &Snapshot<T>) {
+        for e in &other.entries {
+            self.push(format!("{prefix}.{}", e.name), e.shape.clone(), e.data.clone());
+        }
+    }
+
+    /// The tensors named `{prefix}.*`, without the prefix, as a snapshot of
+    /// `contents` (what [`Snapshot::append`] put in).
+    pub(crate) fn part(&self, prefix: &str, contents: Contents) -> Snapshot<T> {
+        let mut part = Self::new(contents);
+        for e in &self.entries {
+            if let Some(name) = e.name.strip_prefix(prefix).and_then(|n| n.strip_prefix('.')) {
+                part.push(name.to_string(), e.shape.clone(), e.data.clone());
+            }
+        }
+        part
+    }
+
+    /// The tensor named `name`.
+    pub fn get(&self, name: &str) -> Option<&Entry<T>> {
+        self.entries.iter().find(|e| e.name == name)
     }
 
     /// Copies `model` again, into this snapshot's storage.
@@ -152,7 +227,7 @@ impl Contents {
     /// Which side of each parameter is copied: its value, its gradient, or neither.
     fn param<'p, T>(self, value: &'p [T], grad: &'p [T]) -> Option<&'p [T]> {
         match self {
-            Contents::State => Some(value),
+            Contents::State | Contents::Training => Some(value),
             Contents::GradsAndBuffers => Some(grad),
             Contents::Buffers => None,
         }
@@ -223,6 +298,11 @@ impl<T: Float> Visit<T> for Capture<'_, T> {
             BufferRef::Count { name, value } => self.slot(name, &[]).data = Data::Count(value),
         }
     }
+    fn rng(&mut self, name: &str, rng: &SeededRng) {
+        if self.contents == Contents::Training {
+            self.slot(name, &[RNG_BYTES]).data = Data::Rng(Box::new(rng.clone()));
+        }
+    }
 }
 
 /// Walks the model as [`Restore`] will and panics at the first tensor that
@@ -270,6 +350,11 @@ impl<T: Float> Visit<T> for Check<'_, T> {
             BufferRef::Count { name, .. } => self.expect(name, &[], |d| matches!(d, Data::Count(_))),
         }
     }
+    fn rng(&mut self, name: &str, _rng: &SeededRng) {
+        if self.contents == Contents::Training {
+            self.expect(name, &[RNG_BYTES], |d| matches!(d, Data::Rng(_)));
+        }
+    }
 }
 
 /// Writes the entries back in visiting order; [`Check`] has matched them up.
@@ -281,7 +366,7 @@ struct Restore<'a, T> {
 impl<T: Float> VisitMut<T> for Restore<'_, T> {
     fn param(&mut self, p: ParamMut<'_, T>) {
         let dst = match self.contents {
-            Contents::State => p.value,
+            Contents::State | Contents::Training => p.value,
             Contents::GradsAndBuffers => p.grad,
             Contents::Buffers => return,
         };
@@ -294,6 +379,14 @@ impl<T: Float> VisitMut<T> for Restore<'_, T> {
             (BufferMut::Float { value, .. }, Some(Data::Buffer(v))) => value.copy_from_slice(v),
             (BufferMut::Count { value, .. }, Some(Data::Count(c))) => *value = *c,
             _ => {}
+        }
+    }
+    fn rng(&mut self, _name: &str, rng: &mut SeededRng) {
+        if self.contents != Contents::Training {
+            return;
+        }
+        if let Some(Entry { data: Data::Rng(saved), .. }) = self.entries.next() {
+            rng.clone_from(saved);
         }
     }
 }
@@ -438,5 +531,40 @@ mod tests {
         );
         refused(&small, &mut dense::<2>(1, false), "it has `bias`, which the model does not");
         refused(&dense::<2>(0, false), &mut dense::<2>(1, true), "it lacks `bias`");
+    }
+
+    #[test]
+    fn a_generator_saved_as_bytes_goes_on_with_the_same_numbers() {
+        use rand::{Rng, RngCore};
+        // Stops at every word position of a 64-word buffer and past it,
+        // including the last word, where a u64 straddles two buffers.
+        for skip in [0, 1, 5, 62, 63, 64, 65, 127, 1000] {
+            let mut rng = crate::seeded_rng(9);
+            rng.set_stream(3);
+            for _ in 0..skip {
+                rng.next_u32();
+            }
+            let mut copy = rng_from_bytes(&rng_to_bytes(&rng));
+            assert_eq!(copy, rng, "after {skip} words");
+            let ahead: Vec<u64> = (0..200).map(|_| rng.random()).collect();
+            let again: Vec<u64> = (0..200).map(|_| copy.random()).collect();
+            assert_eq!(ahead, again, "after {skip} words");
+        }
+    }
+
+    #[test]
+    fn dropout_generators_are_in_a_training_snapshot_and_not_in_the_weights() {
+        use crate::layers::Dropout;
+        let x = Batch::<f64, 8>::from_element(4, 1.0);
+        let mut model = LayerModel::new(Dropout::<f64, 8>::new(0.5, crate::seeded_rng(4)));
+        model.forward_view(x.as_view()).unwrap();
+        assert!(Snapshot::of(&model).entries().is_empty(), "a weights file holds no generator");
+        let saved = Snapshot::training(&model);
+        assert_eq!(saved.entries()[0].name, "rng");
+        assert_eq!(saved.entries()[0].shape, [RNG_BYTES]);
+        let next = model.forward_view(x.as_view()).unwrap().into_owned();
+        model.forward_view(x.as_view()).unwrap();
+        saved.restore(&mut model);
+        assert_eq!(model.forward_view(x.as_view()).unwrap(), next, "the same mask again");
     }
 }

@@ -25,16 +25,9 @@ pub(super) fn write_with(
     fill: impl FnOnce(&mut File) -> io::Result<()>,
     before_rename: impl FnOnce(&Path) -> ControlFlow<()>,
 ) -> Result<(), StepError> {
-    let Some(file_name) = path.file_name() else {
-        let e = io::Error::new(io::ErrorKind::InvalidInput, "the path does not end in a file name");
-        return Err(("choosing the file", e));
-    };
-    let folder = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let (tmp_path, mut tmp) = create_temp(folder, &file_name.to_string_lossy())
-        .map_err(|e| ("creating a temporary file in the target's folder", e))?;
+    let (folder, name) = split(path)?;
+    let (tmp_path, mut tmp) =
+        create_temp(folder, &name).map_err(|e| ("creating a temporary file in the target's folder", e))?;
 
     let written = fill(&mut tmp)
         .map_err(|e| ("writing the temporary file", e))
@@ -54,6 +47,50 @@ pub(super) fn write_with(
     }
     sync_folder(folder);
     Ok(())
+}
+
+/// The file name of `path` and its folder (`.` for a bare name).
+fn split(path: &Path) -> Result<(&Path, String), StepError> {
+    let Some(file_name) = path.file_name() else {
+        let e = io::Error::new(io::ErrorKind::InvalidInput, "the path does not end in a file name");
+        return Err(("choosing the file", e));
+    };
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Ok((folder, file_name.to_string_lossy().into_owned()))
+}
+
+/// What [`write`] would meet first, found without touching `path`: a
+/// folder in its place, a path without a file name, a folder that takes no
+/// new file (read-only, missing, not a folder). The probe creates and
+/// removes a temporary file as [`write`] does.
+pub(super) fn check(path: &Path) -> Result<(), StepError> {
+    if path.is_dir() {
+        let e = io::Error::new(io::ErrorKind::IsADirectory, "the path is a folder; give a file name inside it");
+        return Err(("checking the target", e));
+    }
+    let (folder, name) = split(path)?;
+    let (tmp_path, tmp) =
+        create_temp(folder, &name).map_err(|e| ("creating a temporary file in the target's folder", e))?;
+    drop(tmp);
+    // Best effort, as after a failed write: the probe is empty and hidden.
+    let _ = fs::remove_file(tmp_path);
+    Ok(())
+}
+
+/// Removes every `.{name}.tmp-*` beside `path`: files [`write`] left when
+/// its process died before the rename. Best effort; they are never read.
+pub(super) fn remove_temporaries(path: &Path) {
+    let Ok((folder, name)) = split(path) else { return };
+    let prefix = format!(".{name}.tmp-");
+    let Ok(entries) = fs::read_dir(folder) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Creates `.{name}.tmp-{pid}-{n}` in `folder`, a name no other writer uses.

@@ -66,6 +66,11 @@ pub enum LoadErrorKind {
     /// A value is NaN or infinite.
     #[error("tensor `{name}` holds {value} at flat index {index}; weights must be finite")]
     NonFinite { name: String, index: usize, value: f64 },
+    /// An entry of the header's metadata that `nn` reads (a
+    /// [`Pipeline`](super::Pipeline)'s preprocessing) is malformed or does not
+    /// fit the network.
+    #[error("metadata entry `{key}`: {problem}")]
+    Metadata { key: String, problem: String },
 }
 
 /// The tail of a [`LoadErrorKind::Missing`] message: the first five tensors

@@ -20,13 +20,20 @@
 //!
 //! Everything is checked before the model is touched: after any error the
 //! model is exactly as it was. No input makes the loader panic (fuzzed, see
-//! `fuzz/`). Metadata is not checked, so files written by PyTorch load.
+//! `fuzz/`). Loading weights does not read the metadata, so files written by
+//! PyTorch load. A [`Pipeline`] keeps the standardizer and class names of a
+//! model there (`nn.standardizer.mean`, `nn.standardizer.scale`,
+//! `nn.class_names`: JSON lists), and a training state
+//! ([`TrainingState`](crate::train::TrainingState)) its own part (`training_state`).
 
 mod atomic;
 mod error;
+mod pipeline;
 mod safetensors;
 
 pub use self::error::{LoadError, LoadErrorKind, SaveError, SaveErrorKind};
+pub use self::pipeline::{Pipeline, PredictError};
+pub(crate) use self::safetensors::{bytes_into_snapshot, read_header, snapshot_to_bytes};
 pub use self::safetensors::{load_from_bytes, save_to_bytes};
 
 use std::path::Path;
@@ -43,15 +50,38 @@ use crate::{Float, Model};
 pub fn save_safetensors<T: Float, M: Model<T>>(model: &M, path: impl AsRef<Path>) -> Result<(), SaveError> {
     let path = path.as_ref();
     let bytes = save_to_bytes(model).map_err(|e| e.at(path))?;
-    atomic::write(path, &bytes).map_err(|(action, source)| SaveError::io(path, action, source))
+    write_atomically(path, &bytes)
+}
+
+/// Replaces `path` with `bytes` as [`save_safetensors`] does: the old file
+/// or the complete new one, whatever happens.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SaveError> {
+    atomic::write(path, bytes).map_err(|(action, source)| SaveError::io(path, action, source))
+}
+
+/// Checks, without touching `path`, that a file can be written there
+/// atomically: it is not a folder, and its folder takes a new file. A
+/// trainer asks before its first step rather than fail after an epoch.
+pub(crate) fn check_writable(path: &Path) -> Result<(), SaveError> {
+    atomic::check(path).map_err(|(action, source)| SaveError::io(path, action, source))
+}
+
+/// Removes the temporary files that writers of `path` killed mid-write left
+/// beside it (a resumed run is the successor of the one that died).
+pub(crate) fn remove_temporaries(path: &Path) {
+    atomic::remove_temporaries(path);
+}
+
+/// The bytes of the file at `path`.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|e| LoadError::new(LoadErrorKind::Io(e)).at(path))
 }
 
 /// Loads every parameter and buffer of `model` from the safetensors file at
 /// `path`, after checking all of them; on error `model` is unchanged.
 pub fn load_safetensors_into<T: Float, M: Model<T>>(model: &mut M, path: impl AsRef<Path>) -> Result<(), LoadError> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| LoadError::new(LoadErrorKind::Io(e)).at(path))?;
-    load_from_bytes(model, &bytes).map_err(|e| e.at(path))
+    load_from_bytes(model, &read_file(path)?).map_err(|e| e.at(path))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use ::safetensors::tensor::{Metadata, TensorInfo};
 use ::safetensors::{Dtype, View};
 
 use super::error::{LoadError, LoadErrorKind, SaveError, SaveErrorKind};
-use crate::snapshot::{Data, Entry};
+use crate::snapshot::{rng_from_bytes, rng_to_bytes, Data, Entry, RNG_BYTES};
 use crate::{Float, Model, Snapshot};
 
 /// The safetensors crate refuses headers above this size; checked first so a
@@ -37,10 +37,12 @@ impl View for &Tensor {
     }
 }
 
-/// The file's dtype for an entry: the float type's, or I64 for a counter.
+/// The file's dtype for an entry: the float type's, I64 for a counter, U8
+/// for a generator's state.
 fn dtype_of<T: Float>(data: &Data<T>) -> Dtype {
     match data {
         Data::Count(_) => Dtype::I64,
+        Data::Rng(_) => Dtype::U8,
         _ if T::BYTES == 4 => Dtype::F32,
         _ => Dtype::F64,
     }
@@ -50,6 +52,7 @@ fn dtype_of<T: Float>(data: &Data<T>) -> Dtype {
 fn encode<T: Float>(e: &Entry<T>) -> Result<Tensor, SaveError> {
     let bytes = match &e.data {
         Data::Count(c) => c.to_le_bytes().to_vec(),
+        Data::Rng(rng) => rng_to_bytes(rng).to_vec(),
         Data::Param { values, .. } | Data::Buffer(values) => {
             if let Some(index) = values.iter().position(|v| !v.is_finite()) {
                 let (name, value) = (e.name.clone(), values[index].as_f64());
@@ -67,7 +70,17 @@ fn encode<T: Float>(e: &Entry<T>) -> Result<Tensor, SaveError> {
 
 /// The safetensors bytes of `model`: what [`super::save_safetensors`] writes.
 pub fn save_to_bytes<T: Float, M: Model<T>>(model: &M) -> Result<Vec<u8>, SaveError> {
-    let metadata = BTreeMap::from([("format", "pt"), ("network", M::NAME), ("nn_version", env!("CARGO_PKG_VERSION"))]);
+    model_to_bytes(model, &BTreeMap::new())
+}
+
+/// [`save_to_bytes`] with `extra` entries in the metadata.
+pub(crate) fn model_to_bytes<T: Float, M: Model<T>>(
+    model: &M,
+    extra: &BTreeMap<&str, String>,
+) -> Result<Vec<u8>, SaveError> {
+    let mut metadata =
+        BTreeMap::from([("format", "pt"), ("network", M::NAME), ("nn_version", env!("CARGO_PKG_VERSION"))]);
+    metadata.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
     snapshot_to_bytes(&Snapshot::of(model), &metadata)
 }
 
@@ -170,8 +183,29 @@ fn dtype_name(d: Dtype) -> &'static str {
     match d {
         Dtype::F32 => "F32",
         Dtype::F64 => "F64",
+        Dtype::U8 => "U8",
         _ => "I64",
     }
+}
+
+/// What a file's header declares: its `__metadata__` and, in file order, each
+/// tensor's name, dtype and shape. Parsed and checked as for loading.
+pub(crate) struct Header {
+    pub(crate) metadata: BTreeMap<String, String>,
+    pub(crate) tensors: Vec<(String, Dtype, Vec<usize>)>,
+}
+
+/// Reads the header of safetensors `bytes`, for a reader that chooses what
+/// to expect from it before [`bytes_into_snapshot`] checks the tensors.
+pub(crate) fn read_header(bytes: &[u8]) -> Result<Header, LoadError> {
+    let (parsed, _) = parse(bytes)?;
+    let metadata = parsed.metadata().iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let tensors = parsed
+        .offset_keys()
+        .into_iter()
+        .filter_map(|name| parsed.info(&name).map(|i| (i.dtype, i.shape.clone())).map(|(d, s)| (name, d, s)))
+        .collect();
+    Ok(Header { metadata, tensors })
 }
 
 /// Loads `model` from safetensors bytes: the parsing and every check of
@@ -222,6 +256,12 @@ pub(crate) fn bytes_into_snapshot<T: Float>(bytes: &[u8], snapshot: &mut Snapsho
                 let mut b = [0u8; 8];
                 b.iter_mut().zip(raw).for_each(|(d, s)| *d = *s);
                 *c = i64::from_le_bytes(b);
+            }
+            Data::Rng(rng) => {
+                // `check` matched the shape, [RNG_BYTES] of U8.
+                let mut b = [0u8; RNG_BYTES];
+                b.iter_mut().zip(raw).for_each(|(d, s)| *d = *s);
+                **rng = rng_from_bytes(&b);
             }
         }
     }

@@ -5,7 +5,7 @@
 use rand::Rng;
 
 use crate::layer::{empty, ensure_cols, Io};
-use crate::{Batch, Float, Layer, SeededRng};
+use crate::{Batch, Float, Layer, SeededRng, Visit, VisitMut};
 
 /// `dropout(p)` on `N` features, drawing its masks from its own generator.
 #[derive(Clone, Debug)]
@@ -75,6 +75,15 @@ impl<T: Float, const N: usize> Layer<T, N, N> for Dropout<T, N> {
 
     fn freeze_randomness(&mut self, frozen: bool) {
         self.frozen = frozen;
+    }
+
+    /// Only its generator, which a training state saves and restores.
+    fn visit(&self, v: &mut dyn Visit<T>) {
+        v.rng("rng", &self.rng);
+    }
+
+    fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
+        v.rng("rng", &mut self.rng);
     }
 }
 

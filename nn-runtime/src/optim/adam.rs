@@ -2,8 +2,9 @@
 //! one rule, AdamW being Adam with decoupled weight decay.
 
 use super::parts::{Rule, Slots, Tensor};
-use super::Optim;
-use crate::Float;
+use super::{Optim, StateError};
+use crate::snapshot::Data;
+use crate::{Float, Snapshot};
 
 /// `torch.optim.Adam`: weight decay is an L2 term added to the gradient.
 ///
@@ -113,5 +114,23 @@ impl<T: Float, const DECOUPLED: bool> Rule<T> for AdamRule<T, DECOUPLED> {
             *sq = s.b2 * *sq + s.one_minus_b2 * g * g;
             *v -= s.step_size * *m / (sq.sqrt() / s.correction2_sqrt + s.eps);
         }
+    }
+
+    /// torch's names: the step count `step`, `{i}.exp_avg`, `{i}.exp_avg_sq`.
+    fn save(&self, out: &mut Snapshot<T>) {
+        out.push("step".into(), Vec::new(), Data::Count(i64::from(self.steps)));
+        self.first.save("exp_avg", out);
+        self.second.save("exp_avg_sq", out);
+    }
+
+    fn load(&mut self, from: &Snapshot<T>, lens: &[usize]) -> Result<(), StateError> {
+        let steps = match from.get("step").map(|e| &e.data) {
+            Some(Data::Count(c)) => i32::try_from(*c).ok().filter(|c| *c >= 0),
+            _ => None,
+        };
+        let expected = "a step count from 0 to 2^31 - 1".to_string();
+        self.steps = steps.ok_or(StateError::Tensor { name: "step".into(), expected })?;
+        self.first.load("exp_avg", from, lens)?;
+        self.second.load("exp_avg_sq", from, lens)
     }
 }

@@ -23,7 +23,7 @@ pub use sgd::{Sgd, SgdRule};
 use parts::{Decay, Momentum, Rule, Slots, Tensor, WithMomentum};
 
 use crate::layer::ParamMut;
-use crate::{Float, Model, ParamKind, VisitMut};
+use crate::{Float, Model, ParamKind, Snapshot, VisitMut};
 
 /// What every optimizer offers: one update from the current gradients, and a
 /// learning rate that schedules can read and set.
@@ -35,6 +35,22 @@ pub trait Optimizer<T: Float> {
     fn lr(&self) -> f64;
     /// Changes the learning rate of the following steps.
     fn set_lr(&mut self, lr: f64);
+
+    /// Everything a step depends on besides the gradients and the
+    /// configuration: per-tensor buffers named `{index}.{torch's name}`
+    /// (`3.exp_avg`, the index counting parameters in visiting order) and
+    /// step counts, for a training state. `None` for an optimizer that
+    /// cannot save it, which a [`Trainer`](crate::Trainer) then refuses to
+    /// save a training state with.
+    fn state(&self) -> Option<Snapshot<T>> {
+        None
+    }
+    /// Puts back a [`Optimizer::state`] of an optimizer of the same kind,
+    /// after checking it against the parameters' lengths (`lens`, in
+    /// visiting order). On error the optimizer is unchanged.
+    fn set_state(&mut self, _state: &Snapshot<T>, _lens: &[usize]) -> Result<(), StateError> {
+        Err(StateError::Unsupported)
+    }
 
     /// One update of `model`'s parameters from its gradients.
     fn step<M: Model<T>>(&mut self, model: &mut M)
@@ -118,6 +134,41 @@ impl<T: Float, R: Rule<T>> Optimizer<T> for Optim<T, R> {
     fn set_lr(&mut self, lr: f64) {
         self.lr = lr;
     }
+    /// `{i}.momentum_buffer` with momentum, then the rule's own.
+    fn state(&self) -> Option<Snapshot<T>> {
+        let mut out = Snapshot::empty();
+        self.buffers.save("momentum_buffer", &mut out);
+        self.rule.save(&mut out);
+        Some(out)
+    }
+    fn set_state(&mut self, state: &Snapshot<T>, lens: &[usize]) -> Result<(), StateError> {
+        let mut loaded = self.clone();
+        loaded.buffers.load("momentum_buffer", state, lens)?;
+        loaded.rule.load(state, lens)?;
+        // What was taken, saved again, names every tensor of `state`: anything
+        // else is not this optimizer's.
+        let taken = loaded.state().unwrap_or_else(Snapshot::empty);
+        if let Some(extra) = state.entries().iter().find(|e| taken.get(&e.name).is_none()) {
+            return Err(StateError::Unexpected { name: extra.name.clone() });
+        }
+        *self = loaded;
+        Ok(())
+    }
+}
+
+/// An optimizer state that does not fit the optimizer or the model.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// The optimizer does not implement [`Optimizer::state`].
+    #[error("this optimizer cannot save or restore its state")]
+    Unsupported,
+    /// A tensor of the state has the wrong kind or length.
+    #[error("optimizer state `{name}` should hold {expected}")]
+    Tensor { name: String, expected: String },
+    /// The state has a tensor this optimizer does not keep (another optimizer's, or momentum it does not use).
+    #[error("optimizer state `{name}` belongs to another optimizer")]
+    Unexpected { name: String },
 }
 
 /// Which tensors weight decay applies to.

@@ -3,7 +3,9 @@
 //! only so that [`Optim`](super::Optim) can name them; not reachable from
 //! outside the crate.
 
-use crate::Float;
+use super::StateError;
+use crate::snapshot::Data;
+use crate::{Float, Snapshot};
 
 /// How one optimizer moves a tensor: what SGD, Adam and RMSprop differ in.
 /// [`Optim`](super::Optim) computes the shared parts ([`Decay`],
@@ -23,6 +25,14 @@ pub trait Rule<T: Float>: Clone + std::fmt::Debug {
     /// Moves tensor `index` (its position in visiting order, which matches
     /// the rule's own state to it).
     fn update(&mut self, step: Self::Step, index: usize, t: Tensor<'_, T>);
+
+    /// Appends the rule's own state to `out` (a stateless rule has none).
+    fn save(&self, _out: &mut Snapshot<T>) {}
+
+    /// Takes back what [`Rule::save`] wrote; parameter `i` has `lens[i]` values.
+    fn load(&mut self, _from: &Snapshot<T>, _lens: &[usize]) -> Result<(), StateError> {
+        Ok(())
+    }
 }
 
 /// Marks the rules that take heavy-ball momentum (SGD, RMSprop; Adam's first
@@ -84,5 +94,33 @@ impl<T: Float> Slots<T> {
             self.tensors[index] = vec![T::zero(); len];
         }
         (&mut self.tensors[index], fresh)
+    }
+
+    /// Appends each tensor's state as `{index}.{what}`, torch's state name
+    /// (empty for a tensor not stepped yet).
+    pub fn save(&self, what: &str, out: &mut Snapshot<T>) {
+        for (i, t) in self.tensors.iter().enumerate() {
+            out.push(format!("{i}.{what}"), vec![t.len()], Data::Buffer(t.clone()));
+        }
+    }
+
+    /// Takes back what [`Slots::save`] wrote, each tensor's state empty or of
+    /// its parameter's length (`lens`, in visiting order).
+    pub fn load(&mut self, what: &str, from: &Snapshot<T>, lens: &[usize]) -> Result<(), StateError> {
+        let mut tensors = Vec::new();
+        while let Some(e) = from.get(&format!("{}.{what}", tensors.len())) {
+            let i = tensors.len();
+            let values = e.data.floats().filter(|_| i < lens.len());
+            match values {
+                Some(v) if v.is_empty() || v.len() == lens[i] => tensors.push(v.to_vec()),
+                _ => {
+                    let expected =
+                        lens.get(i).map_or("no tensor (the model has fewer)".into(), |n| format!("{n} values"));
+                    return Err(StateError::Tensor { name: e.name.clone(), expected });
+                }
+            }
+        }
+        self.tensors = tensors;
+        Ok(())
     }
 }

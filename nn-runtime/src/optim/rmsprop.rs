@@ -1,8 +1,8 @@
 //! RMSprop, as `torch.optim.RMSprop` (not centered).
 
 use super::parts::{Momentum, Rule, Slots, Tensor, WithMomentum};
-use super::Optim;
-use crate::Float;
+use super::{Optim, StateError};
+use crate::{Float, Snapshot};
 
 /// `torch.optim.RMSprop`: with `g = grad + weight_decay * p`,
 /// `s = alpha s + (1 - alpha) g^2`; the step is `g / (sqrt(s) + eps)`, through
@@ -78,5 +78,14 @@ impl<T: Float> Rule<T> for RmsPropRule<T> {
             *b = factor * *b + g / (sq.sqrt() + s.eps);
             *v -= s.lr * *b;
         }
+    }
+
+    /// torch's name: `{i}.square_avg`.
+    fn save(&self, out: &mut Snapshot<T>) {
+        self.square_avg.save("square_avg", out);
+    }
+
+    fn load(&mut self, from: &Snapshot<T>, lens: &[usize]) -> Result<(), StateError> {
+        self.square_avg.load("square_avg", from, lens)
     }
 }

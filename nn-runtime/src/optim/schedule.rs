@@ -74,6 +74,17 @@ impl Scheduler {
         optimizer.set_lr(self.schedule.lr(base, self.t));
     }
 
+    /// Where the schedule stands, for a training state: the base rate (once
+    /// started) and the steps taken.
+    pub(crate) fn position(&self) -> (Option<f64>, usize) {
+        (self.base, self.t)
+    }
+
+    /// Puts back a [`Scheduler::position`].
+    pub(crate) fn set_position(&mut self, (base, t): (Option<f64>, usize)) {
+        (self.base, self.t) = (base, t);
+    }
+
     /// Advances one step and sets the optimizer's learning rate.
     pub fn step<T: Float>(&mut self, optimizer: &mut dyn Optimizer<T>) {
         let base = *self.base.get_or_insert(optimizer.lr());

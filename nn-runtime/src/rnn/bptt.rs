@@ -75,12 +75,10 @@ struct Back<T> {
     dc_prev: Vec<T>,
 }
 
-/// Resizes without allocating when the length is unchanged.
+/// Resizes, allocating only beyond the largest length seen; the values are
+/// stale (every buffer is written before it is read).
 fn fit<T: Float>(v: &mut Vec<T>, len: usize) {
-    if v.len() != len {
-        v.clear();
-        v.resize(len, T::zero());
-    }
+    v.resize(len, T::zero());
 }
 
 /// Columns `from..from + cols` of a buffer of `rows`-row columns; empty for an unused buffer.
