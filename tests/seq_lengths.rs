@@ -1,0 +1,146 @@
+//! Sequences, second version: token inputs, outputs per step, variable
+//! lengths, `bidirectional`, recurrent layers in `residual`. The four networks
+//! of DESIGN.md ("Sequences, second version") as written, and small networks
+//! of the same shapes whose every gradient is checked by finite differences
+//! in f64, variable lengths included.
+
+use nn::nalgebra::DMatrix;
+use nn::prelude::*;
+use nn::testing::grad_check_lengths;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+nn::network! {
+    pub struct Tagger(seq 16 -> seq 5) { lstm(64), dropout(0.2), lstm(64), dense(5) }
+    pub struct CharLm(tokens 28 -> seq 28) { embedding(32), lstm(128), dense(28) }
+    pub struct Reviews(tokens 5000 -> 2) { embedding(64), bidirectional { gru(64) }, last, dense(2) }
+    pub struct Deep(seq 8 -> 1) { lstm(32), residual { lstm(32), layer_norm }, last, dense(1) }
+}
+
+nn::network! {
+    /// The four networks' shapes at widths small enough to check every
+    /// gradient by finite differences, with every recurrent kind.
+    pub struct SmallTagger(seq 3 -> seq 2) { lstm(4), dropout(0.2), gru(3), dense(2) }
+    #[derive(Clone)]
+    pub struct SmallLm(tokens 6 -> seq 6) { embedding(3), lstm(4), dense(6) }
+    #[derive(Clone)]
+    pub struct SmallReviews(tokens 9 -> 2) { embedding(3), bidirectional { gru(3) }, last, dense(2) }
+    #[derive(Clone)]
+    pub struct SmallDeep(seq 2 -> 1) { lstm(3), residual { rnn(3), layer_norm }, last, dense(1) }
+    /// `bidirectional` of each cell, position-wise items before `last`, and
+    /// `batch_norm` over the real steps.
+    pub struct Stacks(seq 2 -> 2) {
+        dense(3), batch_norm, bidirectional { lstm(2, forget_bias = 1.0) }, layer_norm,
+        repeat(2) { residual { gru(4), tanh } }, bidirectional { rnn(2) }, dropout(0.1), last, dense(2),
+    }
+}
+
+fn random(rows: usize, cols: usize, seed: u64) -> DMatrix<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    DMatrix::from_fn(rows, cols, |_, _| rng.random_range(-1.0..1.0))
+}
+
+/// Token ids below `vocab`, `steps` rows, one column per sample, as the `Model` takes them.
+fn ids(vocab: usize, steps: usize, cols: usize, seed: u64) -> DMatrix<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    DMatrix::from_fn(steps, cols, |_, _| rng.random_range(0..vocab) as f64)
+}
+
+const LENGTHS: [usize; 5] = [3, 1, 5, 2, 5];
+
+#[test]
+fn every_gradient_of_the_four_shapes_matches_finite_differences_with_mixed_lengths() {
+    let steps = 5;
+    let mut tagger = SmallTagger::<f64>::seeded(1);
+    let report = grad_check_lengths(&mut tagger, &random(3 * steps, 5, 10), &LENGTHS, 11);
+    assert_eq!(report.tensors.len(), 10);
+    report.assert_below(1e-6);
+
+    let mut lm = SmallLm::<f64>::seeded(2);
+    let report = grad_check_lengths(&mut lm, &ids(6, steps, 5, 12), &LENGTHS, 13);
+    assert_eq!(report.tensors[0], "0.weight");
+    report.assert_below(1e-6);
+
+    let mut reviews = SmallReviews::<f64>::seeded(3);
+    let report = grad_check_lengths(&mut reviews, &ids(9, steps, 5, 14), &LENGTHS, 15);
+    assert!(report.tensors.iter().any(|t| t == "1.weight_hh_l0_reverse"), "{:?}", report.tensors);
+    report.assert_below(1e-6);
+
+    let mut deep = SmallDeep::<f64>::seeded(4);
+    let report = grad_check_lengths(&mut deep, &random(2 * steps, 5, 16), &LENGTHS, 17);
+    assert!(report.tensors.iter().any(|t| t == "1.0.weight_hh"), "{:?}", report.tensors);
+    report.assert_below(1e-6);
+
+    let mut stacks = Stacks::<f64>::seeded(5);
+    let report = grad_check_lengths(&mut stacks, &random(2 * steps, 5, 18), &LENGTHS, 19);
+    for t in ["1.weight", "2.bias_hh_l0_reverse", "4.1.0.0.weight_ih", "5.weight_ih_l0"] {
+        assert!(report.tensors.iter().any(|n| n == t), "{t} not checked: {:?}", report.tensors);
+    }
+    report.assert_below(1e-6);
+}
+
+/// The gradients of a batch (summed over its samples) and those of each
+/// sample run alone, summed, for a `Model` and a per-sample slice of its input.
+fn batch_and_alone<M: Model<f64> + Clone>(
+    net: &M,
+    x: &DMatrix<f64>,
+    g: &DMatrix<f64>,
+    rows_per_step: usize,
+    out_per_step: Option<usize>,
+) -> (Vec<f64>, Vec<f64>) {
+    let mut batch = net.clone();
+    batch.zero_grad();
+    let y = batch.forward_seq_view(x.as_view(), &LENGTHS).unwrap().into_owned();
+    if let Some(m) = out_per_step {
+        for (j, &length) in LENGTHS.iter().enumerate() {
+            let padding = y.view((m * length, j), (y.nrows() - m * length, 1));
+            assert!(padding.iter().all(|v| *v == 0.0), "outputs past the end of sample {j} are zero");
+        }
+    }
+    batch.backward_view(g.as_view()).unwrap();
+    let together: Vec<f64> = batch.parameters().into_iter().flat_map(|p| p.grad).collect();
+    let mut sum = vec![0.0; together.len()];
+    for (j, &length) in LENGTHS.iter().enumerate() {
+        let mut alone = net.clone();
+        alone.zero_grad();
+        let xj = x.view((0, j), (rows_per_step * length, 1)).into_owned();
+        let yj = alone.forward_view(xj.as_view()).unwrap().into_owned();
+        let rows = yj.nrows();
+        assert!((&yj - y.view((0, j), (rows, 1))).amax() < 1e-13, "outputs of sample {j}");
+        alone.backward_view(g.view((0, j), (rows, 1))).unwrap();
+        for (s, p) in sum.iter_mut().zip(alone.parameters().into_iter().flat_map(|p| p.grad)) {
+            *s += p;
+        }
+    }
+    (together, sum)
+}
+
+/// A batch of mixed lengths gives each sequence what running it alone gives:
+/// its outputs (zero past its end) and, summed over the sequences, the
+/// parameter gradients; in evaluation mode with `batch_norm` too.
+#[test]
+fn a_mixed_batch_is_each_sequence_run_alone() {
+    let steps = 5;
+    let cases: [(Vec<f64>, Vec<f64>); 3] = [
+        batch_and_alone(&SmallDeep::<f64>::seeded(8), &random(2 * steps, 5, 20), &random(1, 5, 21), 2, None),
+        batch_and_alone(&SmallLm::<f64>::seeded(9), &ids(6, steps, 5, 22), &random(6 * steps, 5, 23), 1, Some(6)),
+        batch_and_alone(&SmallReviews::<f64>::seeded(10), &ids(9, steps, 5, 24), &random(2, 5, 25), 1, None),
+    ];
+    for (together, sum) in cases {
+        assert!(together.iter().any(|g| *g != 0.0));
+        for (a, b) in together.iter().zip(&sum) {
+            assert!((a - b).abs() < 1e-12, "gradient {a} vs the sum over sequences alone {b}");
+        }
+    }
+
+    let x = random(2 * steps, 5, 26);
+    let mut stacks = Stacks::<f64>::seeded(6);
+    // Running statistics that are not the initial ones.
+    stacks.forward_seq_view(x.as_view(), &LENGTHS).unwrap();
+    let eval = stacks.predict_seq_view(x.as_view(), &LENGTHS).unwrap();
+    for (j, &length) in LENGTHS.iter().enumerate() {
+        let alone = x.view((0, j), (2 * length, 1)).into_owned();
+        let y = stacks.predict_view(alone.as_view()).unwrap();
+        assert!((y - eval.column(j)).amax() < 1e-13, "sample {j} in evaluation");
+    }
+}
