@@ -7,6 +7,7 @@
 use nn::nalgebra::DMatrix;
 use nn::prelude::*;
 use nn::testing::grad_check_lengths;
+use nn::ShapeError;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -143,4 +144,114 @@ fn a_mixed_batch_is_each_sequence_run_alone() {
         let y = stacks.predict_view(alone.as_view()).unwrap();
         assert!((y - eval.column(j)).amax() < 1e-13, "sample {j} in evaluation");
     }
+}
+
+#[test]
+fn the_typed_api_takes_token_sequences_and_padded_batches_and_refuses_bad_ones() {
+    assert_eq!((CharLm::INPUT, CharLm::OUTPUT, CharLm::VOCAB), (1, 28, 28));
+    let mut lm = CharLm::<f64>::seeded(30);
+    let words = vec![vec![27, 2, 0, 1], vec![27, 0]];
+    let ys: Vec<Batch<f64, 28>> = lm.forward(&words);
+    assert_eq!((ys.len(), ys[0].ncols()), (4, 2));
+    assert!(ys[3].column(0).iter().any(|v| *v != 0.0) && ys[3].column(1).iter().all(|v| *v == 0.0));
+    let predicted = lm.predict(&words);
+    for (a, b) in predicted.iter().zip(&ys) {
+        assert!((a - b).amax() < 1e-12, "no dropout: predict is forward");
+    }
+    // The second word alone gives its steps.
+    let alone = lm.predict(&[vec![27, 0]]);
+    assert!((&alone[1].column(0) - ys[1].column(1)).amax() < 1e-12);
+    assert!(lm.backward(&ys).is_empty(), "token ids have no gradient");
+    assert!(lm.parameters()[0].grad.iter().any(|g| *g != 0.0));
+    // Only the rows of the tokens seen get an embedding gradient.
+    let seen = [0, 1, 2, 27];
+    for (row, grad) in lm.parameters()[0].grad.chunks(32).enumerate() {
+        assert_eq!(grad.iter().any(|g| *g != 0.0), seen.contains(&row), "row {row}");
+    }
+
+    assert_eq!(
+        lm.try_forward(&[vec![27, 28]]).unwrap_err(),
+        ShapeError::Token { sample: 0, step: 1, found: "28".into(), vocab: 28 }
+    );
+    assert!(lm.try_forward(&[vec![27, 28]]).unwrap_err().to_string().contains("sample 0, step 1: token 28"));
+    assert_eq!(lm.try_predict(&[vec![1], vec![]]).unwrap_err(), ShapeError::Length { sample: 1, length: 0, steps: 1 });
+    assert_eq!(lm.try_forward(&[]).unwrap_err(), ShapeError::EmptySequence);
+    let half = DMatrix::from_column_slice(2, 1, &[3.0, 0.5]);
+    assert_eq!(
+        lm.forward_view(half.as_view()).unwrap_err(),
+        ShapeError::Token { sample: 0, step: 1, found: "0.5".into(), vocab: 28 }
+    );
+    // Padding is never read: an id out of range there is no error.
+    let padded = DMatrix::from_column_slice(2, 2, &[3.0, 99.0, 4.0, 5.0]);
+    assert_eq!(lm.forward_seq_view(padded.as_view(), &[1, 2]).unwrap().shape(), (56, 2));
+
+    let mut tagger = Tagger::<f64>::seeded(31);
+    let xs: Vec<Batch<f64, 16>> = (0..4).map(|t| Batch::from_fn(3, |i, j| ((t + i + j) as f64).sin())).collect();
+    let ys = tagger.predict_padded(&xs, &[4, 2, 3]).unwrap();
+    assert_eq!((ys.len(), ys[0].ncols()), (4, 3));
+    assert!(ys[2].column(1).iter().all(|v| *v == 0.0) && ys[3].column(2).iter().all(|v| *v == 0.0));
+    let full = tagger.predict(&xs);
+    assert!((&full[1].column(0) - ys[1].column(0)).amax() < 1e-12, "the longest sequence is as in a full batch");
+    let trained = tagger.forward_padded(&xs, &[4, 2, 3]).unwrap();
+    let dx = tagger.backward(&trained);
+    assert_eq!(dx.len(), 4);
+    assert!(dx[3].column(1).iter().all(|v| *v == 0.0), "no gradient past a sequence's end");
+    assert!(dx[1].column(1).iter().any(|v| *v != 0.0));
+    assert_eq!(tagger.forward_padded(&xs, &[4, 2]).unwrap_err(), ShapeError::Lengths { expected: 3, found: 2 });
+    assert_eq!(tagger.predict_padded(&xs, &[4, 5, 1]).unwrap_err(), ShapeError::Length { sample: 1, length: 5, steps: 4 });
+    assert_eq!(tagger.try_backward(&trained[..3]).unwrap_err(), ShapeError::SequenceLength { expected: 4, found: 3 });
+
+    let mut reviews = Reviews::<f32>::seeded(32);
+    let y = reviews.forward(&[vec![4999, 3, 7], vec![12]]);
+    assert_eq!(y.shape(), (2, 2));
+    let alone = reviews.predict(&[vec![12]]);
+    assert!((&alone.column(0) - y.column(1)).amax() < 1e-5);
+}
+
+#[test]
+fn parameters_are_named_as_pytorch_modules_name_them_and_summaries_show_sequences() {
+    let names = |p: Vec<nn::NamedParam<f32>>| p.into_iter().map(|p| (p.name, p.shape)).collect::<Vec<_>>();
+    let n = |s: &str, shape: &[usize]| (s.to_string(), shape.to_vec());
+    assert_eq!(
+        names(Reviews::<f32>::seeded(0).parameters()),
+        [
+            n("0.weight", &[5000, 64]),
+            n("1.weight_ih_l0", &[192, 64]),
+            n("1.weight_hh_l0", &[192, 64]),
+            n("1.bias_ih_l0", &[192]),
+            n("1.bias_hh_l0", &[192]),
+            n("1.weight_ih_l0_reverse", &[192, 64]),
+            n("1.weight_hh_l0_reverse", &[192, 64]),
+            n("1.bias_ih_l0_reverse", &[192]),
+            n("1.bias_hh_l0_reverse", &[192]),
+            n("3.weight", &[2, 128]),
+            n("3.bias", &[2]),
+        ]
+    );
+    assert_eq!(
+        names(Deep::<f32>::seeded(0).parameters()),
+        [
+            n("0.weight_ih", &[128, 8]),
+            n("0.weight_hh", &[128, 32]),
+            n("0.bias_ih", &[128]),
+            n("0.bias_hh", &[128]),
+            n("1.0.weight_ih", &[128, 32]),
+            n("1.0.weight_hh", &[128, 32]),
+            n("1.0.bias_ih", &[128]),
+            n("1.0.bias_hh", &[128]),
+            n("1.1.weight", &[32]),
+            n("1.1.bias", &[32]),
+            n("3.weight", &[1, 32]),
+            n("3.bias", &[1]),
+        ]
+    );
+    let s = CharLm::<f32>::seeded(0).summary();
+    let lines: Vec<&str> = s.lines().collect();
+    assert_eq!(lines[0], "CharLm (tokens 28 -> seq 28)");
+    assert!(lines[3].contains("embedding(32)") && lines[3].contains("tokens 28 -> seq 32") && lines[3].ends_with(" 896"), "{s}");
+    assert!(lines[5].contains("dense(28)") && lines[5].contains("seq 128 -> seq 28"), "{s}");
+    let s = Reviews::<f32>::seeded(0).summary();
+    assert!(s.contains("bidirectional { gru(64) }") && s.contains("seq 64 -> seq 128") && s.contains(" 49920 "), "{s}");
+    assert!(s.contains("seq 128 -> 128"), "{s}");
+    assert_eq!(Reviews::<f32>::seeded(0).parameter_count(), 5000 * 64 + 49920 + 258);
 }
