@@ -255,3 +255,116 @@ fn parameters_are_named_as_pytorch_modules_name_them_and_summaries_show_sequence
     assert!(s.contains("seq 128 -> 128"), "{s}");
     assert_eq!(Reviews::<f32>::seeded(0).parameter_count(), 5000 * 64 + 49920 + 258);
 }
+
+/// Token sequences of lengths 2 to 9 over `vocab` tokens in which token
+/// `t + 1 (mod vocab)` follows token `t`, for a language model: each
+/// sequence's targets are its inputs shifted by one.
+fn counting(count: usize, vocab: usize, seed: u64) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..count)
+        .map(|_| {
+            let (start, length) = (rng.random_range(0..vocab), rng.random_range(2..10));
+            let tokens: Vec<usize> = (0..=length).map(|k| (start + k) % vocab).collect();
+            (tokens[..length].to_vec(), tokens[1..].to_vec())
+        })
+        .unzip()
+}
+
+/// The four networks as written train on data of their kind (sequences of
+/// different lengths, bucketed), save under their names and load back.
+#[test]
+fn the_four_networks_train_on_variable_lengths_and_save_and_load() {
+    let dir = std::env::temp_dir().join(format!("nn-seq-lengths-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // CharLm: a class per step, token inputs.
+    let (inputs, targets) = counting(256, 26, 40);
+    let data = Dataset::<f32>::token_sequences(&inputs, &targets, 28).unwrap();
+    let mut lm = CharLm::<f32>::seeded(41);
+    let before = evaluate(&lm, Loss::SoftmaxCrossEntropy, &data).unwrap();
+    let history = Trainer::new(Adam::new(0.01)).epochs(4).batch_size(32).quiet().fit(&mut lm, &data, None).unwrap();
+    let after = evaluate(&lm, Loss::SoftmaxCrossEntropy, &data).unwrap();
+    assert!(after.loss < 0.5 * before.loss, "cross-entropy per step {} -> {}", before.loss, after.loss);
+    assert!(after.accuracy.unwrap() > 0.8, "accuracy over real steps {:?}", after.accuracy);
+    let padding = history.epochs.iter().map(|e| e.padding.unwrap()).fold(0.0, f64::max);
+    // Lengths 2 to 9 at random: a batch of 32 without bucketing pads about 40 %.
+    assert!(padding < 0.12, "bucketing keeps padding low: {padding}");
+    round_trip(&lm, &dir.join("charlm.safetensors"), |p| CharLm::load_safetensors(p));
+
+    // Tagger: vectors in, a class per step (the sign of the running sum of feature 0).
+    let mut rng = ChaCha8Rng::seed_from_u64(42);
+    let (n, steps) = (192, 7);
+    let x = DMatrix::<f32>::from_fn(16 * steps, n, |_, _| rng.random_range(-1.0..1.0));
+    let lengths: Vec<usize> = (0..n).map(|_| rng.random_range(1..=steps)).collect();
+    let mut tags = vec![0; steps * n];
+    for j in 0..n {
+        let mut sum = 0.0;
+        for t in 0..steps {
+            sum += x[(16 * t, j)];
+            tags[j * steps + t] = usize::from(sum > 0.0) + 2 * usize::from(x[(16 * t + 1, j)] > 0.0);
+        }
+    }
+    let data = Dataset::sequences(x, 16, lengths, Labels::StepClasses { indices: tags, count: 5 }).unwrap();
+    let mut tagger = Tagger::<f32>::seeded(43);
+    let before = evaluate(&tagger, Loss::SoftmaxCrossEntropy, &data).unwrap().loss;
+    Trainer::new(Adam::new(0.01)).epochs(6).batch_size(32).quiet().fit(&mut tagger, &data, None).unwrap();
+    let after = evaluate(&tagger, Loss::SoftmaxCrossEntropy, &data).unwrap().loss;
+    assert!(after < 0.6 * before, "tagger cross-entropy {before} -> {after}");
+    round_trip(&tagger, &dir.join("tagger.safetensors"), |p| Tagger::load_safetensors(p));
+
+    // Reviews: token sequences, one class each (whether token 7 occurs).
+    let (inputs, _) = counting(256, 20, 44);
+    let classes: Vec<usize> = inputs.iter().map(|s| usize::from(s.contains(&7))).collect();
+    let longest = inputs.iter().map(Vec::len).max().unwrap();
+    let ids = DMatrix::<f32>::from_fn(longest, inputs.len(), |t, j| inputs[j].get(t).map_or(0.0, |&v| v as f32));
+    let lengths = inputs.iter().map(Vec::len).collect();
+    let data = Dataset::sequences(ids, 1, lengths, Labels::Classes { indices: classes, count: 2 }).unwrap();
+    let mut reviews = Reviews::<f32>::seeded(45);
+    Trainer::new(Adam::new(0.005)).epochs(6).batch_size(32).quiet().fit(&mut reviews, &data, None).unwrap();
+    let accuracy = evaluate(&reviews, Loss::SoftmaxCrossEntropy, &data).unwrap().accuracy.unwrap();
+    assert!(accuracy > 0.9, "reviews accuracy {accuracy}");
+    round_trip(&reviews, &dir.join("reviews.safetensors"), |p| Reviews::load_safetensors(p));
+
+    // Deep: vectors in, one real number out (the mean of feature 0 over the real steps).
+    let mut rng = ChaCha8Rng::seed_from_u64(46);
+    let x = DMatrix::<f32>::from_fn(8 * steps, n, |_, _| rng.random_range(-1.0..1.0));
+    let lengths: Vec<usize> = (0..n).map(|_| rng.random_range(1..=steps)).collect();
+    let y = DMatrix::from_fn(1, n, |_, j| (0..lengths[j]).map(|t| x[(8 * t, j)]).sum::<f32>() / lengths[j] as f32);
+    let data = Dataset::sequences(x, 8, lengths, Labels::Real(y)).unwrap();
+    let mut deep = Deep::<f32>::seeded(47);
+    let before = evaluate(&deep, Loss::Mse, &data).unwrap().loss;
+    Trainer::new(Adam::new(0.005)).loss(Loss::Mse).epochs(8).batch_size(32).quiet().fit(&mut deep, &data, None).unwrap();
+    let after = evaluate(&deep, Loss::Mse, &data).unwrap().loss;
+    assert!(after < 0.3 * before, "deep MSE {before} -> {after}");
+    round_trip(&deep, &dir.join("deep.safetensors"), |p| Deep::load_safetensors(p));
+
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Saves `net`, loads the file into a fresh network and compares every tensor.
+fn round_trip<M: Model<f32>>(
+    net: &M,
+    path: &std::path::Path,
+    load: impl Fn(&std::path::Path) -> Result<M, nn::io::LoadError>,
+) {
+    nn::io::save_safetensors(net, path).unwrap();
+    let loaded = load(path).unwrap();
+    let tensors = |m: &M| m.parameters().into_iter().map(|p| (p.name, p.shape, p.value)).collect::<Vec<_>>();
+    assert!(tensors(&loaded) == tensors(net), "{} loads back what it saved", M::NAME);
+}
+
+#[test]
+fn the_trainer_refuses_data_that_does_not_fit_the_layout() {
+    let (inputs, targets) = counting(8, 26, 50);
+    let per_step = Dataset::<f32>::token_sequences(&inputs, &targets, 28).unwrap();
+    let err = Trainer::new(Adam::new(0.01)).quiet().fit(&mut Reviews::<f32>::seeded(0), &per_step, None).unwrap_err();
+    assert!(err.to_string().contains("labels are per time step"), "{err}");
+    let wide = Dataset::<f32>::token_sequences(&inputs, &targets, 40).unwrap();
+    let err = Trainer::new(Adam::new(0.01)).quiet().fit(&mut CharLm::<f32>::seeded(0), &wide, None);
+    assert!(err.is_ok(), "classes below 28 at real steps are fine, whatever the count says");
+    let mut bad = targets.clone();
+    bad[3][1] = 30;
+    let out_of_range = Dataset::<f32>::token_sequences(&inputs, &bad, 40).unwrap();
+    let err = Trainer::new(Adam::new(0.01)).quiet().fit(&mut CharLm::<f32>::seeded(0), &out_of_range, None).unwrap_err();
+    assert!(err.to_string().contains("sample 3, step 1 has class 30"), "{err}");
+}

@@ -97,11 +97,11 @@ impl<T: Float> MiniBatch<T> {
                 self.kind = Kind::StepClasses;
             }
             Labels::Real(t) | Labels::StepReal { values: t, .. } => {
-                self.kind = match data.labels() {
-                    Labels::StepReal { per_step, .. } => Kind::StepReal { per_step: *per_step },
-                    _ => Kind::Real,
+                (self.kind, self.real_rows) = match data.labels() {
+                    // Per step: as many steps as the inputs.
+                    Labels::StepReal { per_step, .. } => (Kind::StepReal { per_step: *per_step }, per_step * steps),
+                    _ => (Kind::Real, t.nrows()),
                 };
-                self.real_rows = t.nrows() / padded * steps;
                 reserve(&mut self.real, t.nrows(), n);
                 for (j, &i) in indices.iter().enumerate() {
                     copy_rows(t, i, &mut self.real, j, self.real_rows);
@@ -131,12 +131,12 @@ impl<T: Float> MiniBatch<T> {
     /// The batch's targets, for a loss.
     pub fn targets(&self) -> Targets<'_, T> {
         let lengths = self.lengths().unwrap_or_default();
-        let real = self.real.view((0, 0), (self.real_rows, self.len));
+        let real = || self.real.view((0, 0), (self.real_rows, self.len));
         match self.kind {
             Kind::Classes => Targets::Classes(&self.classes),
-            Kind::Real => Targets::Real(real),
+            Kind::Real => Targets::Real(real()),
             Kind::StepClasses => Targets::StepClasses { classes: &self.classes, lengths },
-            Kind::StepReal { per_step } => Targets::StepReal { values: real, per_step, lengths },
+            Kind::StepReal { per_step } => Targets::StepReal { values: real(), per_step, lengths },
         }
     }
 }
