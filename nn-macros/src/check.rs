@@ -16,12 +16,26 @@ use crate::suggest::{closest, hint};
 
 mod seq;
 
+/// The largest vocabulary of a `tokens V` network: `f32` holds every whole
+/// number up to 2^24 exactly, and token ids travel as numbers in a `Model` batch.
+const MAX_VOCAB: usize = 1 << 24;
+
 /// Checks one network. Returns the checked tree when everything resolved; when
 /// `cx` holds errors the tree may be missing items and must not be generated.
 pub fn network<'a>(cx: &Ctxt, src: &'a parse::Network) -> Option<Net<'a>> {
     let input = match &src.input {
         Shape::Vector(w) | Shape::Seq { width: w, .. } => positive(cx, w, "input width").map(Dims::Vector),
-        Shape::Tokens { vocab, .. } => positive(cx, vocab, "vocabulary size").map(Dims::Tokens),
+        Shape::Tokens { vocab, .. } => match positive(cx, vocab, "vocabulary size") {
+            // Ids travel as floats (a `Model` batch), exact up to 2^24 in `f32`.
+            Some(v) if v > MAX_VOCAB => {
+                cx.error(
+                    vocab.span,
+                    format!("a vocabulary of {v} tokens is more than nn takes: ids are exact up to {MAX_VOCAB}"),
+                );
+                None
+            }
+            v => v.map(Dims::Tokens),
+        },
         Shape::Image { channels, height, width, .. } => {
             let c = positive(cx, channels, "input channel count");
             let h = positive(cx, height, "input height");

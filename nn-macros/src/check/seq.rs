@@ -157,7 +157,11 @@ pub(super) fn tokens_mismatch(def: &Item, n: Option<Dims>) -> Option<String> {
         (Needs::Tokens, Some(Dims::Tokens(_)) | None) => None,
         (Needs::Tokens, Some(found)) => Some(format!(
             "`{layer}` turns token ids into vectors, so it is the first item of a `tokens V` network, but here \
-             it gets {found}; remove it, or declare the network's input as `tokens V`"
+             it gets {}; remove it, or declare the network's input as `tokens V`",
+            match found {
+                Dims::Vector(n) => format!("a vector of width {n}"),
+                image => format!("the image {image}"),
+            }
         )),
         (_, Some(Dims::Tokens(vocab))) => Some(format!(
             "`{layer}` gets token ids: a `tokens {vocab}` network starts with `embedding(dim)`, which turns each \
