@@ -368,3 +368,51 @@ fn the_trainer_refuses_data_that_does_not_fit_the_layout() {
     let err = Trainer::new(Adam::new(0.01)).quiet().fit(&mut CharLm::<f32>::seeded(0), &out_of_range, None).unwrap_err();
     assert!(err.to_string().contains("sample 3, step 1 has class 30"), "{err}");
 }
+
+/// nn -> PyTorch: `tools/reference/seq_modules.py` loads these committed
+/// files (the four networks, f32) into PyTorch modules of the same shape with
+/// `load_state_dict(strict=True)` and checks their outputs on the committed
+/// inputs, of different lengths, against ours. This test pins the files to
+/// what this code writes; with `NN_WRITE_REFERENCE=1` it rewrites them.
+#[test]
+fn committed_files_for_pytorch_are_what_we_write() {
+    let tokens = |vocab: usize, seed: u64| ids(vocab, 6, 4, seed).map(|v| v as f32);
+    let vectors = |width: usize, seed: u64| random(width * 6, 4, seed).map(|v| v as f32);
+    committed("tagger", Tagger::<f32>::seeded, vectors(16, 61));
+    committed("charlm", CharLm::<f32>::seeded, tokens(28, 63));
+    committed("reviews", Reviews::<f32>::seeded, tokens(5000, 65));
+    committed("deep", Deep::<f32>::seeded, vectors(8, 67));
+}
+
+/// Lengths of the committed batches: 4 sequences of at most 6 steps.
+const COMMITTED: [usize; 4] = [6, 2, 5, 1];
+
+fn committed<M: Model<f32>>(name: &str, make: fn(u64) -> M, x: DMatrix<f32>) {
+    let mut net = make(60);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/reference/out");
+    let (file, io) = (dir.join(format!("nn_{name}.safetensors")), dir.join(format!("nn_{name}_io.safetensors")));
+    nn::testing::scramble(&mut net, 68);
+    let y = net.predict_seq_view(x.as_view(), &COMMITTED).unwrap();
+    let lengths = DMatrix::from_iterator(1, 4, COMMITTED.iter().map(|&l| l as f32));
+    if std::env::var_os("NN_WRITE_REFERENCE").is_some() {
+        nn::io::save_safetensors(&net, &file).unwrap();
+        // [batch, rows] row-major: one sample's column per row.
+        let tensors = [("x", &x), ("lengths", &lengths), ("y", &y)].map(|(n, m)| {
+            let bytes: Vec<u8> = m.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (n, vec![m.ncols(), m.nrows()], bytes)
+        });
+        let views = tensors.iter().map(|(n, shape, bytes)| {
+            (*n, safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes).unwrap())
+        });
+        safetensors::serialize_to_file(views, None, &io).unwrap();
+    }
+    let mut fresh = make(0);
+    nn::io::load_safetensors_into(&mut fresh, &file).unwrap();
+    let tensors = |m: &M| m.parameters().into_iter().map(|p| (p.name, p.value)).collect::<Vec<_>>();
+    assert!(tensors(&fresh) == tensors(&net), "{} is not what this code writes", file.display());
+    let bytes = std::fs::read(&io).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let committed_y: Vec<f32> =
+        st.tensor("y").unwrap().data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    assert_eq!(committed_y, y.as_slice(), "{name}: outputs");
+}
