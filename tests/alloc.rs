@@ -20,7 +20,10 @@ use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
 
 use std::borrow::Borrow;
 
-use nn::Batch;
+use nn::nalgebra::DMatrix;
+use nn::optim::{Optimizer, Sgd};
+use nn::{Batch, Clip, Loss, Model, Targets};
+use rand::Rng;
 
 #[path = "../benches/support/nets.rs"]
 mod nets;
@@ -106,10 +109,82 @@ fn two_steps<X: Borrow<Y>, Y: ?Sized, N: nets::Net<Y, 10>>(
     (first, second)
 }
 
-/// The workloads of issue 9 (W1-W5), as `network!` networks.
+nn::network! {
+    /// W7's network (examples/words.rs).
+    pub struct Words(tokens 28 -> seq 28) { embedding(32), lstm(128), dense(28) }
+    /// Every item of the second version of sequences that keeps a buffer.
+    pub struct Mixed(seq 8 -> 4) {
+        dense(16), batch_norm, bidirectional { gru(16) }, dropout(0.1), residual { lstm(32), layer_norm }, last, dense(4),
+    }
+}
+
+/// One batch of sequences of different lengths, padded to its longest, with
+/// a class per step (per sequence for a network with one output each).
+struct SeqBatch {
+    x: DMatrix<f32>,
+    lengths: Vec<usize>,
+    classes: Vec<usize>,
+}
+
+impl SeqBatch {
+    /// `n` sequences of `per_step` values (token ids below 28 with `per_step` 1) and lengths `lengths(j)`.
+    fn new(seed: u64, n: usize, per_step: usize, lengths: impl Fn(usize) -> usize) -> Self {
+        let mut rng = nn::seeded_rng(seed);
+        let lengths: Vec<usize> = (0..n).map(lengths).collect();
+        let steps = lengths.iter().copied().max().unwrap();
+        let value = |rng: &mut nn::SeededRng| if per_step == 1 { rng.random_range(0..28) as f32 } else { rng.random_range(-1.0..1.0) };
+        let x = DMatrix::from_fn(steps * per_step, n, |_, _| value(&mut rng));
+        let classes = (0..steps * n).map(|_| rng.random_range(0..4)).collect();
+        SeqBatch { x, lengths, classes }
+    }
+
+    /// zero_grad, forward, softmax cross-entropy over the real steps (or per
+    /// sequence), backward, clipping, SGD: the Trainer's step on a `Model`.
+    fn step<M: Model<f32>>(&self, net: &mut M, grad: &mut DMatrix<f32>, sgd: &mut Sgd<f32>) {
+        net.zero_grad();
+        let y = net.forward_seq_view(self.x.as_view(), &self.lengths).unwrap();
+        let shape = y.shape();
+        let targets = if M::PER_STEP {
+            Targets::StepClasses { classes: &self.classes, lengths: &self.lengths }
+        } else {
+            Targets::Classes(&self.classes[..self.lengths.len()])
+        };
+        Loss::SoftmaxCrossEntropy.value_and_grad(y, targets, grad.view_mut((0, 0), shape)).unwrap();
+        net.backward_params_view(grad.view((0, 0), shape)).unwrap();
+        Clip::GlobalNorm(1e-3).apply(net);
+        sgd.step(net);
+    }
+}
+
+/// The first step on the longest sequences and largest batch, then steps on
+/// batches of other sizes and mixes of lengths: what each part allocated.
+fn mixed_lengths<M: Model<f32>>(mut net: M, per_step: usize) -> (Counts, Counts) {
+    let largest = SeqBatch::new(1, 32, per_step, |_| 12);
+    let others = [
+        SeqBatch::new(2, 32, per_step, |j| 1 + (j * 7) % 12),
+        SeqBatch::new(3, 20, per_step, |j| 2 + (j * 5) % 8),
+        SeqBatch::new(4, 32, per_step, |j| 12 - j % 3),
+    ];
+    let mut grad = DMatrix::zeros(12 * M::OUTPUT, 32);
+    let mut sgd = Sgd::new(0.01);
+    let first = during(|| largest.step(&mut net, &mut grad, &mut sgd));
+    let later = during(|| {
+        for batch in &others {
+            batch.step(&mut net, &mut grad, &mut sgd);
+        }
+    });
+    (first, later)
+}
+
+/// The workloads of issue 9 (W1-W5), as `network!` networks; and steps on
+/// sequences of different lengths once the buffers have grown to the
+/// longest sequence and the largest batch (W7's network, and every item of
+/// the second version of sequences).
 #[test]
 fn second_training_step_at_the_same_batch_size_allocates_nothing() {
     let runs = [
+        ("W7 mixed lengths", mixed_lengths(Words::seeded(7), 1)),
+        ("mixed items, mixed lengths", mixed_lengths(Mixed::seeded(8), 8)),
         ("W1", two_steps(nets::W1::seeded(1), nets::Step::<Batch<f32, 64>, 10>::new(11, 32))),
         ("W3", two_steps(nets::W3::seeded(3), nets::Step::<Batch<f32, 64>, 10>::new(12, 64))),
         ("W4", two_steps(nets::W4::seeded(13), nets::Step::<Vec<Batch<f32, 32>>, 10>::sequence(13, 50, 32))),

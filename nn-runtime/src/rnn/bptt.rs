@@ -57,8 +57,9 @@ struct Tape<T> {
     /// As `hs` for the LSTM cell state; empty for the other cells.
     cs: Vec<T>,
     /// `H x cols`: the state each column's step started from, for the
-    /// recurrent weights' gradient. Empty when every sequence has every step:
-    /// `hs` then holds it as it is.
+    /// recurrent weights' gradient. Not written when every sequence has every
+    /// step: `hs` then holds it as it is. Sized either way, so that a batch of
+    /// one length does not leave a later one of mixed lengths to allocate.
     hp: Vec<T>,
 }
 
@@ -118,7 +119,7 @@ impl<T: Float> Tape<T> {
         fit(&mut self.extra, C::EXTRA * hidden * cols);
         fit(&mut self.hs, hidden * (n + cols));
         fit(&mut self.cs, if C::STATE_PARTS == 2 { hidden * (n + cols) } else { 0 });
-        fit(&mut self.hp, if self.steps.is_uniform() { 0 } else { hidden * cols });
+        fit(&mut self.hp, hidden * cols);
     }
 
     /// The column of `hs` (and `cs`) where the state step `t` starts from begins.
@@ -144,7 +145,7 @@ impl<T: Float> Tape<T> {
             let (b, at) = (self.steps.size(t), self.steps.offset(t));
             let (prev, out) = (self.prev_col(t), self.out_col(t));
             let (h_prev, h) = state_pair(&mut self.hs, hidden, prev, out, b);
-            if !self.hp.is_empty() {
+            if !self.steps.is_uniform() {
                 cols_mut(&mut self.hp, hidden, at, b).copy_from_slice(h_prev);
             }
             let step_gates = cols_mut(&mut self.gates, gh, at, b);
@@ -403,7 +404,7 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> Recurrent<T, C, I, H
         let from = steps.offset(first);
         let active = total - from;
         let dph = if C::SPLIT { &b.dph } else { &b.dpx };
-        let h_prev = if tape.hp.is_empty() { &tape.hs[..H * total] } else { &tape.hp };
+        let h_prev = if steps.is_uniform() { &tape.hs[..H * total] } else { &tape.hp };
         self.gates.backward_hidden_weights(&dph[gh * from..], &h_prev[H * from..], active);
         self.gates.backward_input_weights(&b.dpx[gh * from..], &tape.xs[I * from..], active);
         let dph = C::SPLIT.then(|| &b.dph[gh * from..]);

@@ -85,11 +85,15 @@ pub(crate) fn unpack_steps<T: Float, const N: usize>(packed: &[T], steps: &Steps
 }
 
 /// Unpacks into a `Model` sequence batch (`padded * rows` rows, one column
-/// per sample, zero past each sequence's end), reallocating only when its shape changes.
+/// per sample, zero past each sequence's end), allocating only beyond the
+/// largest size seen.
 pub(crate) fn unpack_matrix<T: Float>(packed: &[T], rows: usize, steps: &Steps, out: &mut DMatrix<T>) {
     let shape = (steps.padded() * rows, steps.samples());
     if out.shape() != shape {
-        *out = DMatrix::zeros(shape.0, shape.1);
+        // Keeps the allocation: batches padded to fewer steps reuse it.
+        let mut data: Vec<T> = std::mem::replace(out, DMatrix::zeros(0, 0)).data.into();
+        data.resize(shape.0 * shape.1, T::zero());
+        *out = DMatrix::from_vec(shape.0, shape.1, data);
     }
     unpack_with(steps, rows, packed, |t, j, column| {
         let mut dst = out.view_mut((t * rows, j), (rows, 1));
