@@ -160,7 +160,7 @@ fn the_typed_api_takes_token_sequences_and_padded_batches_and_refuses_bad_ones()
     }
     // The second word alone gives its steps.
     let alone = lm.predict(&[vec![27, 0]]);
-    assert!((&alone[1].column(0) - ys[1].column(1)).amax() < 1e-12);
+    assert!((alone[1].column(0) - ys[1].column(1)).amax() < 1e-12);
     assert!(lm.backward(&ys).is_empty(), "token ids have no gradient");
     assert!(lm.parameters()[0].grad.iter().any(|g| *g != 0.0));
     // Only the rows of the tokens seen get an embedding gradient.
@@ -191,7 +191,7 @@ fn the_typed_api_takes_token_sequences_and_padded_batches_and_refuses_bad_ones()
     assert_eq!((ys.len(), ys[0].ncols()), (4, 3));
     assert!(ys[2].column(1).iter().all(|v| *v == 0.0) && ys[3].column(2).iter().all(|v| *v == 0.0));
     let full = tagger.predict(&xs);
-    assert!((&full[1].column(0) - ys[1].column(0)).amax() < 1e-12, "the longest sequence is as in a full batch");
+    assert!((full[1].column(0) - ys[1].column(0)).amax() < 1e-12, "the longest sequence is as in a full batch");
     let trained = tagger.forward_padded(&xs, &[4, 2, 3]).unwrap();
     let dx = tagger.backward(&trained);
     assert_eq!(dx.len(), 4);
@@ -208,7 +208,7 @@ fn the_typed_api_takes_token_sequences_and_padded_batches_and_refuses_bad_ones()
     let y = reviews.forward(&[vec![4999, 3, 7], vec![12]]);
     assert_eq!(y.shape(), (2, 2));
     let alone = reviews.predict(&[vec![12]]);
-    assert!((&alone.column(0) - y.column(1)).amax() < 1e-5);
+    assert!((alone.column(0) - y.column(1)).amax() < 1e-5);
 }
 
 #[test]
