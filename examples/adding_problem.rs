@@ -17,6 +17,7 @@
 //! `tests/adding_problem.rs` runs the same code at length 40.
 
 use nn::data::adding_problem;
+use nn::diagnostics::GradientFlow;
 use nn::optim::Adam;
 use nn::prelude::*;
 
@@ -43,8 +44,16 @@ pub struct Budget {
 
 pub struct Outcome {
     pub test_mse: f64,
-    /// |dL/dx_1| / |dL/dx_T| on the test sequences after training.
-    pub reach: f64,
+    /// The gradient flow on the test sequences after training: with
+    /// [`GradientFlow::steps`], the gradient reaching each time step.
+    pub flow: GradientFlow,
+}
+
+impl Outcome {
+    /// |dL/dx_1| / |dL/dx_T|: how much of the gradient at the last step reaches the first.
+    pub fn reach(&self) -> f64 {
+        self.flow.first_to_last_step().unwrap_or(f64::NAN)
+    }
 }
 
 /// Trains `net` on fresh adding-problem sequences and measures it on others.
@@ -60,20 +69,14 @@ pub fn train<M: Model<f32>>(net: &mut M, budget: &Budget) -> Result<Outcome, Box
         .progress(budget.progress);
     trainer.fit(net, &data, None)?;
     let test_mse = nn::train::evaluate(net, Loss::Mse, &test)?.loss;
-
-    // dL/dx of the mean squared error, per step, through the generated backward.
-    let y = net.forward_view(test.inputs().as_view())?.into_owned();
-    let Labels::Real(targets) = test.labels() else { unreachable!("the adding problem has real targets") };
-    let grad = (y - targets) * (2.0 / test.len() as f32);
-    let dx = net.backward_view(grad.as_view())?;
-    let rows = dx.nrows();
-    let reach = f64::from(dx.rows(0, M::INPUT).norm() / dx.rows(rows - M::INPUT, M::INPUT).norm());
-    Ok(Outcome { test_mse, reach })
+    // dL/dx_t of the mean squared error at every step, through the generated backward.
+    let flow = GradientFlow::measure(net, test.inputs(), test.targets(), Loss::Mse)?;
+    Ok(Outcome { test_mse, flow })
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let budget =
-        Budget { length: 100, samples: 96_000, batch: 32, lr: 5e-3, clip: 1.0, seed: 10, progress: Progress::Auto };
+        Budget { length: 100, samples: 32_000, batch: 32, lr: 5e-3, clip: 1.0, seed: 10, progress: Progress::Auto };
     println!(
         "adding problem, length {}: {} training sequences in batches of {}, Adam lr {}, Clip::GlobalNorm({})",
         budget.length, budget.samples, budget.batch, budget.lr, budget.clip
@@ -85,7 +88,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     println!("model  test MSE  (always 1.0: 0.167)  |dL/dx_1| / |dL/dx_T|");
     for (name, r) in &results {
-        println!("{name:<5}  {:>8.5}  {:>20}  {:>21.2e}", r.test_mse, "", r.reach);
+        println!("{name:<5}  {:>8.5}  {:>20}  {:>21.2e}", r.test_mse, "", r.reach());
     }
+
+    // The gradient reaching every tenth step (GradientFlow::steps), last step last.
+    let shown: Vec<usize> = (0..=10).map(|k| (k * budget.length / 10).max(1)).collect();
+    println!("\ngradient reaching step t, mean ||dL/dx_t|| per test sequence:");
+    print!("model");
+    shown.iter().for_each(|t| print!("  {:>8}", format!("t={t}")));
+    println!();
+    for (name, r) in &results {
+        print!("{name:<5}");
+        shown.iter().for_each(|t| print!("  {:>8.1e}", r.flow.steps[t - 1]));
+        println!();
+    }
+    plot(&results);
     Ok(())
 }
+
+/// The gradient per step of the three, one line each, in `adding_problem_steps.svg`.
+#[cfg(feature = "plot")]
+fn plot(results: &[(&str, Outcome)]) {
+    let flows: Vec<GradientFlow> = results.iter().map(|(name, r)| r.flow.clone().with_label(*name)).collect();
+    match nn::diagnostics::write_steps_svg(&flows, "adding_problem_steps.svg") {
+        Ok(()) => println!("wrote adding_problem_steps.svg"),
+        Err(e) => eprintln!("no plot: {e}"),
+    }
+}
+
+#[cfg(not(feature = "plot"))]
+fn plot(_results: &[(&str, Outcome)]) {}
