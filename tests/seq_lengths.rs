@@ -386,7 +386,8 @@ fn the_trainer_refuses_data_that_does_not_fit_the_layout() {
 /// files (the four networks, f32) into PyTorch modules of the same shape with
 /// `load_state_dict(strict=True)` and checks their outputs on the committed
 /// inputs, of different lengths, against ours. This test pins the files to
-/// what this code writes; with `NN_WRITE_REFERENCE=1` it rewrites them.
+/// what this code writes (the outputs to f32 rounding); with
+/// `NN_WRITE_REFERENCE=1` it rewrites them.
 #[test]
 fn committed_files_for_pytorch_are_what_we_write() {
     let tokens = |vocab: usize, seed: u64| ids(vocab, 6, 4, seed).map(|v| v as f32);
@@ -427,5 +428,13 @@ fn committed<M: Model<f32>>(name: &str, make: fn(u64) -> M, x: DMatrix<f32>) {
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let committed_y: Vec<f32> =
         st.tensor("y").unwrap().data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
-    assert_eq!(committed_y, y.as_slice(), "{name}: outputs");
+    // The outputs to f32 rounding: the products' last bits for a packed
+    // step of one column differ from one process to another (seen since
+    // main's kernels merged; the parameters above are bit-exact), and
+    // tools/reference/seq_modules.py holds PyTorch to 1e-4 of them.
+    assert_eq!(committed_y.len(), y.len(), "{name}: outputs");
+    let size = y.iter().fold(0f32, |m, v| m.max(v.abs()));
+    for (k, (a, b)) in committed_y.iter().zip(y.iter()).enumerate() {
+        assert!((a - b).abs() <= 1e-6 * size, "{name}: output {k} is {b}, committed {a}");
+    }
 }

@@ -181,10 +181,12 @@ fn a_run_resumed_mid_epoch_with_its_carried_state_ends_bit_for_bit_as_the_whole_
 }
 
 #[test]
-fn carrying_is_refused_without_recurrent_layers_and_with_bidirectional_ones() {
+fn carrying_is_refused_without_recurrent_layers_with_bidirectional_ones_and_with_gradient_flow() {
     let data = chunks();
     let e = trainer(Adam::new(0.01)).fit(&mut NoRecurrence::<f64>::seeded(0), &data, None).unwrap_err();
     assert!(matches!(e, TrainError::Setup { problem } if problem.contains("recurrent layers")), "{e}");
+    let e = trainer(Adam::new(0.01)).gradient_flow(1, chunks()).fit(&mut Forecast::<f64>::seeded(0), &data, None);
+    assert!(matches!(e, Err(TrainError::Setup { problem }) if problem.contains("carry_state")));
     let e = trainer(Adam::new(0.01)).fit(&mut BothWays::<f64>::seeded(0), &data, None).unwrap_err();
     assert_eq!(e.to_string(), TrainError::from(ShapeError::NoCarry { item: "0".into() }).to_string());
 }

@@ -450,6 +450,11 @@ impl<T: Float> Trainer<T> {
             return Err(TrainError::Empty { what: "the batch size" });
         }
         if let Some((every, probe)) = &self.flow_probe {
+            if self.carry {
+                // Its training forward would start from, and overwrite, the carried state.
+                let problem = "gradient_flow cannot measure while carry_state carries the state between batches";
+                return Err(TrainError::Setup { problem });
+            }
             self.check::<M>("gradient-flow probe", probe)?;
             if probe.lengths().is_some() {
                 let problem = "the gradient-flow probe holds sequences of different lengths, which it does not measure";
