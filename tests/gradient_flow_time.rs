@@ -12,6 +12,7 @@ nn::network! {
     pub struct Reader(seq 2 -> 1) { rnn(3), last, dense(1) }
     pub struct Tagger(seq 2 -> seq 1) { lstm(3), gru(2), dense(1) }
     pub struct Tokens(tokens 5 -> 1) { embedding(2), lstm(2), last, dense(1) }
+    pub struct Deep(seq 2 -> 1) { dense(4), bidirectional { lstm(3) }, residual { gru(6), layer_norm }, last, dense(1) }
 }
 
 fn random(rows: usize, cols: usize, seed: u64) -> DMatrix<f64> {
@@ -88,4 +89,33 @@ fn the_steps_plot_has_a_line_per_network() {
     };
     let svg = nn::diagnostics::steps_svg(&[flow(1).with_label("first"), flow(2).with_label("second")]).unwrap();
     assert!(svg.contains("time step (1 = first)") && svg.contains("\nfirst\n") && svg.contains("\nsecond\n"), "{svg}");
+}
+
+/// The second version's items at every depth get a row (each item list shows
+/// its items to the probe), and the steps still match finite differences
+/// through `bidirectional` and a recurrent layer inside `residual`.
+#[test]
+fn nested_sequence_items_have_rows_and_steps() {
+    let steps = 5;
+    let data = Dataset::new(random(2 * steps, 3, 7), Labels::Real(random(1, 3, 8))).unwrap();
+    let mut deep = Deep::<f64>::seeded(9);
+    let flow = GradientFlow::measure(&mut deep, data.inputs(), data.targets(), Loss::Mse).unwrap();
+    let rows: Vec<(&str, String)> = flow.items.iter().map(|i| (i.path.as_str(), i.kind.to_string())).collect();
+    let expected = [
+        ("0", "dense"),
+        ("1", "bidirectional"),
+        ("2", "residual"),
+        ("2.0", "gru"),
+        ("2.1", "layer_norm"),
+        ("3", "last"),
+        ("4", "dense"),
+    ];
+    assert_eq!(rows, expected.map(|(p, k)| (p, k.to_string())));
+    // The bidirectional cell's weights are the block's own (`1.weight_ih_l0`, `1.weight_ih_l0_reverse`);
+    // the residual block has no weights of its own, its GRU has.
+    let weighted: Vec<&str> = flow.weighted().map(|i| i.path.as_str()).collect();
+    assert_eq!(weighted, ["0", "1", "2.0", "4"]);
+    assert!(flow.items.iter().filter(|i| i.path != "3").all(|i| i.input_grad_norm.is_some_and(|g| g > 0.0)));
+    assert_eq!(flow.steps.len(), steps);
+    assert_close(&flow.steps, &by_differences(&deep, &data));
 }
