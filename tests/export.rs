@@ -49,6 +49,16 @@ nn::network! {
     pub struct RowCells(seq 8 -> 10) { dense(12), tanh, rnn(16), gru(16), lstm(16), last, gelu, dense(10) }
 }
 
+nn::network! {
+    /// Recurrent layers inside `residual`, `batch_norm` over the real steps
+    /// and `layer_norm` between recurrent layers (the second version's deeper stacks).
+    pub struct DeepRows(seq 8 -> 10) { lstm(16), batch_norm, residual { gru(16), layer_norm }, last, dense(10) }
+    /// What the exported file cannot compute.
+    pub struct TokenLm(tokens 28 -> 3) { embedding(8), lstm(8), last, dense(3) }
+    pub struct RowTagger(seq 8 -> seq 3) { lstm(8), dense(3) }
+    pub struct BothWays(seq 8 -> 3) { dense(4), bidirectional { gru(4) }, last, dense(3) }
+}
+
 /// The digits split as the examples split them, standardized on the training part.
 fn data() -> (Dataset<f32>, Dataset<f32>) {
     let (mut train, mut test) = stratified_split(&digits::<f32>(), 0.2, 7).unwrap();
@@ -99,4 +109,38 @@ fn an_lstm_network_exports_to_the_same_predictions() {
 fn rnn_gru_and_lstm_cells_export_to_the_same_predictions() {
     let mut net = RowCells::<f32>::seeded(4);
     check("RowCells", &mut net, |n| nn::export::to_rust(n).unwrap(), Some(8), 2);
+}
+
+#[test]
+fn recurrent_layers_in_residual_export_and_each_sequence_runs_over_its_own_length() {
+    let mut net = DeepRows::<f32>::seeded(5);
+    check("DeepRows", &mut net, |n| nn::export::to_rust(n).unwrap(), Some(8), 2);
+    let source = nn::export::to_rust(&net).unwrap();
+    let (_, test) = data();
+    // Every sample cut to 3 of its 8 rows, or kept whole, in one padded batch for nn.
+    let lengths: Vec<usize> = (0..test.len()).map(|j| if j % 2 == 0 { 3 } else { 8 }).collect();
+    let own = net.predict_seq_view(test.inputs().as_view(), &lengths).unwrap();
+    for length in [3, 8] {
+        let picked: Vec<usize> = (0..test.len()).filter(|&j| lengths[j] == length).collect();
+        let inputs: Vec<f32> = picked
+            .iter()
+            .flat_map(|&j| test.inputs().column(j).iter().take(8 * length).copied().collect::<Vec<_>>())
+            .collect();
+        let exported = run_exported(&source, &inputs, Some(length)).unwrap();
+        let own: Vec<f32> = picked.iter().flat_map(|&j| own.column(j).iter().copied().collect::<Vec<_>>()).collect();
+        assert_exported_agrees(&format!("DeepRows, {length} steps"), &exported, &own, 10);
+    }
+}
+
+#[test]
+fn what_the_exported_file_cannot_compute_is_refused_by_name() {
+    let refused = |e: nn::export::ExportError| match e {
+        nn::export::ExportError::Unsupported { what, .. } => what,
+        other => panic!("another error: {other}"),
+    };
+    assert_eq!(refused(nn::export::to_rust(&TokenLm::<f32>::seeded(0)).unwrap_err()), "a `tokens` input");
+    assert_eq!(refused(nn::export::to_rust(&RowTagger::<f32>::seeded(0)).unwrap_err()), "a `seq` output");
+    let e = nn::export::to_rust(&BothWays::<f32>::seeded(0)).unwrap_err();
+    assert!(e.to_string().starts_with("cannot export `bidirectional` (item 1): "), "{e}");
+    assert!(nn::export::write_rust(&BothWays::<f32>::seeded(0), std::env::temp_dir().join("nn-both-ways.rs")).is_err());
 }

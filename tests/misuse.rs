@@ -21,6 +21,10 @@ nn::network! {
     pub struct Pixels((2, 2, 2) -> 2) { conv2d(3, kernel = 1), batch_norm, relu, global_avg_pool, dense(2) }
     /// The kernel covers the whole image: one value per channel from one sample.
     pub struct OnePixel((2, 2, 2) -> 2) { conv2d(3, kernel = 2), batch_norm, flatten, dense(2) }
+    /// Before `last`, batch_norm pools over every real step of every sample.
+    pub struct OverSteps(seq 2 -> 1) { dense(3), batch_norm, lstm(2), last, dense(1) }
+    /// After `last`, it sees one value per channel and sample again.
+    pub struct AfterLast(seq 2 -> 1) { dense(3), batch_norm, lstm(2), last, batch_norm, dense(1) }
 }
 
 /// The message of the panic `f` raises (it must raise one).
@@ -192,4 +196,22 @@ fn a_refused_layer_backward_keeps_its_gradient_and_a_model_view_says_why() {
     let g = nn::nalgebra::DMatrix::<f64>::from_element(2, 2, 1.0);
     assert_eq!(model.backward_view(g.as_view()).unwrap_err(), ShapeError::BatchSize { forward: 3, backward: 2 });
     assert!(model.parameters().iter().all(|p| p.grad.iter().all(|g| *g == 0.0)));
+}
+
+#[test]
+fn a_sequence_batch_norm_refuses_one_sample_only_after_last() {
+    let steps: Vec<Batch<f64, 2>> = (0..3).map(|t| Batch::from_fn(1, |i, _| (t * 2 + i) as f64 * 0.4 - 1.0)).collect();
+    let padded: Vec<Batch<f64, 2>> = steps.iter().chain([&Batch::zeros(1)]).cloned().collect();
+    // Three real steps of one sample: three values per channel before `last`.
+    let mut over = OverSteps::<f64>::seeded(6);
+    assert_eq!(over.try_forward(&steps).unwrap().ncols(), 1);
+    assert_eq!(over.forward_padded(&padded, &[3]).unwrap().ncols(), 1);
+    let mut after = AfterLast::<f64>::seeded(7);
+    let expected = ShapeError::OneValuePerChannel { item: "4" };
+    assert_eq!(after.try_forward(&steps).unwrap_err(), expected);
+    assert_eq!(after.forward_padded(&padded, &[3]).unwrap_err(), expected);
+    let view = nn::nalgebra::DMatrix::from_fn(6, 1, |r, _| r as f64 * 0.4 - 1.0);
+    assert_eq!(after.forward_view(view.as_view()).unwrap_err(), expected);
+    let two: Vec<Batch<f64, 2>> = (0..3).map(|t| Batch::from_fn(2, |i, j| (t + i + j) as f64 * 0.3 - 0.5)).collect();
+    assert_eq!(after.try_forward(&two).unwrap().ncols(), 2);
 }

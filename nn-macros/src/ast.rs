@@ -7,12 +7,15 @@ use std::fmt;
 use crate::items::{self, DefaultValue, Form, InitRef, Item, Opt, Param, ParamInit, Ty};
 use crate::parse;
 
-/// What flows between items: a vector of a width, or a channel-major image
-/// `(C, H, W)`, which the data carries as one column of `C * H * W` values.
+/// What flows between items: a vector of a width, a channel-major image
+/// `(C, H, W)`, which the data carries as one column of `C * H * W` values,
+/// or a token id below a vocabulary size (the input of a `tokens V` network,
+/// one value per step, which only `embedding` takes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dims {
     Vector(usize),
     Image { c: usize, h: usize, w: usize },
+    Tokens(usize),
 }
 
 impl Dims {
@@ -21,13 +24,14 @@ impl Dims {
         match self {
             Dims::Vector(n) => n,
             Dims::Image { c, h, w } => c * h * w,
+            Dims::Tokens(_) => 1,
         }
     }
 
-    /// The channels of an image, the width of a vector.
+    /// The channels of an image, the width of a vector, the vocabulary of tokens.
     pub fn channels(self) -> usize {
         match self {
-            Dims::Vector(n) => n,
+            Dims::Vector(n) | Dims::Tokens(n) => n,
             Dims::Image { c, .. } => c,
         }
     }
@@ -39,6 +43,7 @@ impl fmt::Display for Dims {
         match self {
             Dims::Vector(n) => write!(f, "{n}"),
             Dims::Image { c, h, w } => write!(f, "({c}, {h}, {w})"),
+            Dims::Tokens(v) => write!(f, "tokens {v}"),
         }
     }
 }
@@ -49,12 +54,21 @@ pub struct Net<'a> {
     pub input: Dims,
     pub output: usize,
     pub body: List,
+    /// `last` stands right after `bidirectional` (position-wise items
+    /// between) and takes PyTorch's `h_n`: the forward half at each
+    /// sequence's last step, the reverse half at step 0.
+    pub h_n: bool,
 }
 
 impl Net<'_> {
-    /// Whether it takes sequences (`seq N`).
+    /// Whether it takes sequences (`seq N`, `tokens V`).
     pub fn is_sequence(&self) -> bool {
-        matches!(self.src.input, parse::Shape::Seq { .. })
+        self.src.input.sequence_keyword().is_some()
+    }
+
+    /// Whether it gives an output per time step (`-> seq M`).
+    pub fn per_step(&self) -> bool {
+        self.src.per_step.is_some()
     }
 }
 
@@ -89,6 +103,9 @@ impl List {
                         node.bodies[0].walk_under(&format!("{path}.{copy}"), f);
                     }
                 }
+                // Its cell's tensors are the block's own (`weight_ih_l0`,
+                // `weight_ih_l0_reverse`): one item, with no item inside.
+                Form::Bidirectional => {}
                 _ => {
                     for b in &node.bodies {
                         b.walk_under(&path, f);

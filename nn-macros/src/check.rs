@@ -16,11 +16,26 @@ use crate::suggest::{closest, hint};
 
 mod seq;
 
+/// The largest vocabulary of a `tokens V` network: `f32` holds every whole
+/// number up to 2^24 exactly, and token ids travel as numbers in a `Model` batch.
+const MAX_VOCAB: usize = 1 << 24;
+
 /// Checks one network. Returns the checked tree when everything resolved; when
 /// `cx` holds errors the tree may be missing items and must not be generated.
 pub fn network<'a>(cx: &Ctxt, src: &'a parse::Network) -> Option<Net<'a>> {
     let input = match &src.input {
         Shape::Vector(w) | Shape::Seq { width: w, .. } => positive(cx, w, "input width").map(Dims::Vector),
+        Shape::Tokens { vocab, .. } => match positive(cx, vocab, "vocabulary size") {
+            // Ids travel as floats (a `Model` batch), exact up to 2^24 in `f32`.
+            Some(v) if v > MAX_VOCAB => {
+                cx.error(
+                    vocab.span,
+                    format!("a vocabulary of {v} tokens is more than nn takes: ids are exact up to {MAX_VOCAB}"),
+                );
+                None
+            }
+            v => v.map(Dims::Tokens),
+        },
         Shape::Image { channels, height, width, .. } => {
             let c = positive(cx, channels, "input channel count");
             let h = positive(cx, height, "input height");
@@ -29,14 +44,22 @@ pub fn network<'a>(cx: &Ctxt, src: &'a parse::Network) -> Option<Net<'a>> {
         }
     };
     let output = positive(cx, &src.output, "output width");
-    let (body, last) = match &src.input {
-        Shape::Seq { keyword, .. } => {
-            let env = Env { top: true, sequence: true, net_output: output };
-            seq::items(cx, src, *keyword, input, &env)
-        }
-        _ => {
-            let env = Env { top: true, sequence: false, net_output: output };
-            list(cx, &src.items, input, &env, &format!("network `{}`", src.ident))
+    let (body, last, h_n) = match src.input.sequence_keyword() {
+        Some(keyword) => seq::items(cx, src, keyword, input, output),
+        None => {
+            if let Some(per_step) = src.per_step {
+                cx.error(
+                    per_step,
+                    format!(
+                        "`-> seq {}` gives an output per time step, but `{}` takes vectors, which have no steps; \
+                         declare a sequence input (`seq N` or `tokens V`), or write `-> {}`",
+                        src.output.value, src.ident, src.output.value
+                    ),
+                );
+            }
+            let env = Env { top: true, steps: Here::NoSequence, net_output: output };
+            let (body, last) = list(cx, &src.items, input, &env, &format!("network `{}`", src.ident));
+            (body, last, false)
         }
     };
     match (last, output) {
@@ -59,7 +82,7 @@ pub fn network<'a>(cx: &Ctxt, src: &'a parse::Network) -> Option<Net<'a>> {
         ),
         _ => {}
     }
-    Some(Net { src, input: input?, output: output?, body: body? })
+    Some(Net { src, input: input?, output: output?, body: body?, h_n })
 }
 
 /// Refuses a network named as one before it in the same block (`earlier`),
@@ -85,6 +108,7 @@ pub fn unique_name(cx: &Ctxt, earlier: &[parse::Network], src: &parse::Network) 
 pub fn declared_input(shape: &Shape) -> u64 {
     match shape {
         Shape::Vector(w) | Shape::Seq { width: w, .. } => w.value,
+        Shape::Tokens { .. } => 1,
         Shape::Image { channels, height, width, .. } => {
             channels.value.saturating_mul(height.value).saturating_mul(width.value)
         }
@@ -101,12 +125,26 @@ fn positive(cx: &Ctxt, w: &parse::Int, what: &str) -> Option<usize> {
 
 /// Where an item list sits, which decides what may appear in it.
 struct Env {
-    /// The network's top level: the only place for `aux_head`.
+    /// The network's top level: the only place for `aux_head` and `last`.
     top: bool,
-    /// The top level of a `seq` network: the only place for recurrent items and `last`.
-    sequence: bool,
+    /// Whether time steps run here, the only place for recurrent items.
+    steps: Here,
     /// What auxiliary heads must produce.
     net_output: Option<usize>,
+}
+
+/// How the time steps of a sequence stand where an item list sits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Here {
+    /// A vector or image network: there are none.
+    NoSequence,
+    /// A sequence network before `last` (all through, with outputs per step),
+    /// and the bodies of the blocks there that pass the steps on.
+    Running,
+    /// After `last`: one vector per sample.
+    Reduced,
+    /// The body of this block, which does not run its body over the steps.
+    Blocked(&'static str),
 }
 
 /// Checks an item list starting from width `input` (`None`: unknown after an
@@ -189,9 +227,18 @@ fn resolve(cx: &Ctxt, item: &parse::Item, n: Option<Dims>, env: &Env) -> (Option
         let keeps_width = closest(&name, &names).and_then(items::find).is_some_and(Item::keeps_width);
         return (None, n.filter(|_| keeps_width));
     };
-    if def.place == Place::Sequence && !env.sequence {
+    let placed = match def.place {
+        Place::Steps => env.steps == Here::Running,
+        Place::Sequence => env.top && env.steps == Here::Running,
+        Place::Anywhere | Place::TopLevel => true,
+    };
+    if !placed {
         seq::misplaced(cx, item, def, env);
         return (None, n.filter(|_| def.form == Form::Last));
+    }
+    if let Some(problem) = seq::tokens_mismatch(def, n) {
+        cx.error(span, problem);
+        return (None, None);
     }
     let body = match (def.body, &item.body) {
         (Body::List | Body::Branches, None) => {
@@ -229,7 +276,7 @@ fn resolve(cx: &Ctxt, item: &parse::Item, n: Option<Dims>, env: &Env) -> (Option
             (n.and_then(|n| node(n, n, Vec::new())), n)
         }
         // The output is as wide as the item's width option says.
-        Form::Dense | Form::Recurrent { .. } => {
+        Form::Dense | Form::Recurrent { .. } | Form::Embedding => {
             let width = def.options.iter().find(|o| o.ty == Ty::Width).expect("the item has a width");
             let out = count(width.name).map(Dims::Vector);
             (n.zip(out).and_then(|(n, out)| node(n, out, Vec::new())), out)
@@ -272,7 +319,12 @@ fn block(
 ) -> (Option<Vec<List>>, Option<Dims>) {
     let span = item.name.span();
     let layer = def.name;
-    let inner = Env { top: false, sequence: false, net_output: env.net_output };
+    let steps = match env.steps {
+        Here::Running if def.passes_steps => Here::Running,
+        Here::Running => Here::Blocked(layer),
+        other => other,
+    };
+    let inner = Env { top: false, steps, net_output: env.net_output };
     let what = format!("`{layer}` body");
     let one = |list: Option<List>| list.map(|l| vec![l]);
     match def.form {
@@ -311,6 +363,13 @@ fn block(
             (one(list), out)
         }
         Form::Parallel => parallel(cx, body, n, &inner, span),
+        Form::Bidirectional => {
+            if !seq::one_recurrent_item(cx, body) {
+                return (None, None);
+            }
+            let (list, m) = list(cx, body, n, &inner, &what);
+            (one(list), m.map(|m| Dims::Vector(2 * m.len())))
+        }
         Form::AuxHead => {
             if !env.top {
                 cx.error(
@@ -466,7 +525,7 @@ fn image_layer(
     }
     let (c, h, w) = match n {
         Some(Dims::Image { c, h, w }) => (c, h, w),
-        Some(v @ Dims::Vector(_)) => {
+        Some(v @ (Dims::Vector(_) | Dims::Tokens(_))) => {
             cx.error(
                 item.name.span(),
                 format!(

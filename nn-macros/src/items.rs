@@ -186,6 +186,11 @@ pub enum Form {
     },
     /// The final step of a sequence.
     Last,
+    /// A learned vector per token id: output width `dim`.
+    Embedding,
+    /// Its body's one recurrent item run in both directions: output width
+    /// twice the item's.
+    Bidirectional,
 }
 
 /// How an item behaves as an activation, as the runtime's `Family`.
@@ -220,7 +225,7 @@ impl Family {
 pub enum Dim {
     /// The item's input width (all of `C * H * W` for an image).
     In,
-    /// The input's channels (its width for a vector).
+    /// The input's channels (its width for a vector, its vocabulary for tokens).
     Channels,
     /// The item's output width.
     Out,
@@ -275,9 +280,12 @@ const NORM_PARAMS: &[Param] = &[param("weight", &[Dim::Channels]), param("bias",
 /// What an item needs as input.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Needs {
+    /// A vector or an image.
     Any,
     Vector,
     Image,
+    /// Token ids (`embedding`, the first item of a `tokens V` network).
+    Tokens,
 }
 
 /// Where an item may stand.
@@ -286,7 +294,11 @@ pub enum Place {
     Anywhere,
     /// The top level of a network (`aux_head`).
     TopLevel,
-    /// The top level of a `seq` network (recurrent items, `last`).
+    /// Where time steps run: a sequence network before `last` (or all
+    /// through, with outputs per step), and there the bodies of the blocks
+    /// that pass the steps on (recurrent items, `bidirectional`).
+    Steps,
+    /// The top level of a sequence network (`last`).
     Sequence,
 }
 
@@ -294,8 +306,6 @@ pub enum Place {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum InSequence {
     Anywhere,
-    /// Only after `last`; the message says why.
-    AfterLast(&'static str),
     /// Nowhere; the message says why.
     Never(&'static str),
 }
@@ -329,6 +339,9 @@ pub struct Item {
     /// Whether it may stand in a `seq` network (checked in blocks too).
     pub in_sequence: InSequence,
     pub body: Body,
+    /// A block whose body runs over the time steps of a sequence, so that
+    /// recurrent items may stand in it (`residual`, `repeat`).
+    pub passes_steps: bool,
     /// The item written correctly, for messages (empty: the name alone is).
     pub example: &'static str,
 }
@@ -346,6 +359,7 @@ const fn item(name: &'static str, form: Form) -> Item {
         place: Place::Anywhere,
         in_sequence: InSequence::Anywhere,
         body: Body::None,
+        passes_steps: false,
         example: "",
     }
 }
@@ -385,6 +399,9 @@ impl Item {
     }
     const fn body(self, body: Body) -> Self {
         Item { body, ..self }
+    }
+    const fn passes_steps(self) -> Self {
+        Item { passes_steps: true, ..self }
     }
 
     /// Whether the output shape is the input shape whatever the options
@@ -444,11 +461,7 @@ pub static ITEMS: &[Item] = &[
         .options(&[real("momentum", 0.1).range(Range::UnitClosed), real("eps", 1e-5).range(Range::Positive)])
         .params(NORM_PARAMS)
         .buffers(&[param("running_mean", &[Dim::Channels]), param("running_var", &[Dim::Channels])])
-        .transparent_for_init()
-        .in_sequence(InSequence::AfterLast(
-            "`batch_norm` before `last` would pool its statistics over time steps; use `layer_norm`, which \
-             normalizes each step of each sample on its own, or move `batch_norm` after `last`",
-        )),
+        .transparent_for_init(),
     item("layer_norm", Form::LayerNorm)
         .options(&[real("eps", 1e-5).range(Range::Positive)])
         .params(NORM_PARAMS)
@@ -464,6 +477,7 @@ pub static ITEMS: &[Item] = &[
         .options(&[opt("projection", Ty::Keyword, DefaultValue::Absent)])
         .params(&[param("projection.weight", &[Dim::Out, Dim::In]).when("projection").init(BLOCK_INIT)])
         .body(Body::List)
+        .passes_steps()
         .example("residual { dense(64), relu }"),
     item("highway", Form::Highway)
         .params(&[param("gate.weight", &[Dim::In, Dim::In]).init(BLOCK_INIT), param("gate.bias", &[Dim::In])])
@@ -489,6 +503,7 @@ pub static ITEMS: &[Item] = &[
             .range(Range::AtLeastOne)
             .out_of_range("`repeat(0)` repeats nothing; write a count of at least 1, or remove the block")])
         .body(Body::List)
+        .passes_steps()
         .example("repeat(3) { dense(64), relu }"),
     item("conv2d", Form::Conv2d)
         .options(&[width("out"), KERNEL.show(Show::Named), STRIDE, PADDING, BIAS, INIT])
@@ -506,12 +521,25 @@ pub static ITEMS: &[Item] = &[
     recurrent("rnn", 1, &[width("hidden"), RECURRENT_INIT]).example("rnn(64)"),
     recurrent("lstm", 4, &[width("hidden"), RECURRENT_INIT, FORGET_BIAS]).example("lstm(64)"),
     recurrent("gru", 3, &[width("hidden"), RECURRENT_INIT]).example("gru(64)"),
+    // Its tensors are those of its body's cell, twice, under `nn.LSTM`'s
+    // names (`weight_ih_l0`, ..., `weight_ih_l0_reverse`, ...): the summary
+    // counts them from the body.
+    item("bidirectional", Form::Bidirectional)
+        .place(Place::Steps)
+        .body(Body::List)
+        .passes_steps()
+        .example("bidirectional { lstm(64) }"),
     item("last", Form::Last).place(Place::Sequence),
+    item("embedding", Form::Embedding)
+        .options(&[width("dim")])
+        .params(&[param("weight", &[Dim::Channels, Dim::Opt("dim")])])
+        .needs(Needs::Tokens)
+        .example("embedding(32)"),
 ];
 
 /// A recurrent item with `gates` gate blocks stacked in its weights, as PyTorch's cells.
 const fn recurrent(name: &'static str, gates: usize, options: &'static [Opt]) -> Item {
-    item(name, Form::Recurrent { gates }).options(options).params(RECURRENT_PARAMS).place(Place::Sequence)
+    item(name, Form::Recurrent { gates }).options(options).params(RECURRENT_PARAMS).place(Place::Steps)
 }
 
 const FORGET_BIAS: Opt = opt("forget_bias", Ty::Real, DefaultValue::Absent).show(Show::IfGiven);
@@ -676,6 +704,7 @@ mod tests {
         assert_eq!(names("residual"), ["projection.weight"]);
         assert_eq!(names("highway"), ["gate.weight", "gate.bias"]);
         assert_eq!(names("lstm"), ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]);
+        assert_eq!(names("embedding"), ["weight"]);
         assert!(names("relu6").is_empty());
         let buffers = find("batch_norm").unwrap().buffers.iter().map(|b| b.name).collect::<Vec<_>>();
         assert_eq!(buffers, ["running_mean", "running_var"]);

@@ -13,13 +13,16 @@ pub struct Input {
     pub networks: Vec<Network>,
 }
 
-/// `attribute* visibility? 'struct' IDENT '(' shape '->' INT ')' '{' items '}'`
+/// `attribute* visibility? 'struct' IDENT '(' shape '->' output ')' '{' items '}'`
 pub struct Network {
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,
     pub ident: Ident,
     pub input: Shape,
+    /// The output width: per sample, or per time step after `seq`.
     pub output: Int,
+    /// The `seq` of `-> seq M`: one output per time step.
+    pub per_step: Option<Span>,
     pub items: Items,
 }
 
@@ -30,11 +33,33 @@ pub struct Int {
     pub span: Span,
 }
 
-/// `INT | 'seq' INT | '(' INT ',' INT ',' INT ')'`
+/// `INT | 'seq' INT | '(' INT ',' INT ',' INT ')' | 'tokens' INT`
 pub enum Shape {
     Vector(Int),
-    Seq { keyword: Span, width: Int },
-    Image { channels: Int, height: Int, width: Int },
+    Seq {
+        keyword: Span,
+        width: Int,
+    },
+    Image {
+        channels: Int,
+        height: Int,
+        width: Int,
+    },
+    /// Token ids below `vocab`, one per time step.
+    Tokens {
+        keyword: Span,
+        vocab: Int,
+    },
+}
+
+impl Shape {
+    /// The `seq` or `tokens` keyword of a sequence input.
+    pub fn sequence_keyword(&self) -> Option<Span> {
+        match self {
+            Shape::Seq { keyword, .. } | Shape::Tokens { keyword, .. } => Some(*keyword),
+            Shape::Vector(_) | Shape::Image { .. } => None,
+        }
+    }
 }
 
 /// `'{' items '}'`: the item list of a network or block body.
@@ -117,12 +142,24 @@ impl Parse for Network {
         parenthesized!(shape in input);
         let in_shape = shape.parse()?;
         shape.parse::<Token![->]>()?;
+        let per_step = if shape.peek(Ident) {
+            let keyword: Ident = shape.parse()?;
+            if keyword != "seq" {
+                return Err(syn::Error::new(
+                    keyword.span(),
+                    format!("expected an output width or `seq M` (an output per time step), found `{keyword}`"),
+                ));
+            }
+            Some(keyword.span())
+        } else {
+            None
+        };
         let output = shape.parse()?;
         if !shape.is_empty() {
             return Err(shape.error("expected `)` after the output width: `(IN -> OUT)`"));
         }
         let items = input.parse()?;
-        Ok(Network { attrs, vis, ident, input: in_shape, output, items })
+        Ok(Network { attrs, vis, ident, input: in_shape, output, per_step, items })
     }
 }
 
@@ -151,10 +188,13 @@ impl Parse for Shape {
         }
         if input.peek(Ident) {
             let keyword: Ident = input.parse()?;
+            if keyword == "tokens" {
+                return Ok(Shape::Tokens { keyword: keyword.span(), vocab: input.parse()? });
+            }
             if keyword != "seq" {
                 return Err(syn::Error::new(
                     keyword.span(),
-                    format!("expected an input width, `seq N` or `(C, H, W)`, found `{keyword}`"),
+                    format!("expected an input width, `seq N`, `tokens V` or `(C, H, W)`, found `{keyword}`"),
                 ));
             }
             return Ok(Shape::Seq { keyword: keyword.span(), width: input.parse()? });

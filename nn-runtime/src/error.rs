@@ -52,6 +52,34 @@ pub enum ShapeError {
     /// A batch of steps laid side by side whose columns do not split into `steps` equal steps.
     #[error("{found} columns do not split into {steps} time steps of one batch size")]
     StepColumns { steps: usize, found: usize },
+    /// A packed batch of sequences whose columns are not its real steps.
+    #[error("a packed sequence batch has {found} columns but its sequences have {expected} real steps")]
+    Columns { expected: usize, found: usize },
+    /// A sequence's length outside `1..=steps`, the steps of the padded batch it came in.
+    #[error(
+        "sample {sample} has length {length}, but a length must be at least 1 and at most the batch's {steps} \
+         padded steps"
+    )]
+    Length { sample: usize, length: usize, steps: usize },
+    /// A batch of sequences with another number of lengths than samples.
+    #[error("{found} lengths for a batch of {expected} sequences; give one length per sample")]
+    Lengths { expected: usize, found: usize },
+    /// A token id that is not a whole number below the network's vocabulary size.
+    #[error("sample {sample}, step {step}: token {found} is not an id in 0..{vocab} (the network's vocabulary)")]
+    Token { sample: usize, step: usize, found: String, vocab: usize },
+    /// Lengths given to a network whose input is not a sequence.
+    #[error("the network takes vectors, not sequences: it has no lengths to give")]
+    NotSequence,
+    /// A carried state ([`Carry::set`](crate::rnn::Carry::set)) of another size than its samples need.
+    #[error("a carried state of {found} values, but its layer needs {expected} for its samples")]
+    CarryLen { expected: usize, found: usize },
+    /// Carrying the state across batches asked of a network whose item
+    /// `item` cannot carry it.
+    #[error(
+        "item {item} is bidirectional, whose reverse direction starts at each chunk's end, so it cannot carry its \
+         state from batch to batch; use a unidirectional layer for truncated BPTT across batches"
+    )]
+    NoCarry { item: String },
     /// A training batch of one sample through a `batch_norm` that sees one
     /// value per channel and sample (PyTorch: "Expected more than 1 value per
     /// channel when training").

@@ -13,6 +13,7 @@ pub(crate) use param::{visit_mut_under, visit_parts, visit_under, Buffer, Param,
 
 use nalgebra::DMatrixView;
 
+use crate::rnn::{Carry, Steps};
 use crate::{Batch, Float, SeededRng};
 
 /// A layer (or a block of layers) from `I` features to `O` features.
@@ -74,26 +75,28 @@ pub trait Layer<T: Float, const I: usize, const O: usize> {
         self.io().map(Io::input_grad)
     }
 
-    /// Training-mode forward over `steps` time steps laid side by side, as a
-    /// `seq` network runs the items before `last`: block `t` of the columns
-    /// (each block as wide as the batch) is step `t`. A position-wise layer
-    /// treats the steps as more samples (this default); a recurrent layer runs
-    /// over them. The caller (a network's core) gives a batch whose columns
-    /// split into `steps` equal blocks.
-    fn forward_steps(&mut self, x: &Batch<T, I>, _steps: usize) -> &Batch<T, O> {
+    /// Training-mode forward over a batch of sequences, as a `seq` network
+    /// runs its items: `steps` says how the columns are laid out (PyTorch's
+    /// packed sequences: step after step, each step a block of the sequences
+    /// still running, longest first). A position-wise layer treats every
+    /// column as a sample (this default); a recurrent layer runs over the
+    /// steps; `last` keeps each sequence's last step. A block passes `steps`
+    /// on to its body. [`Layer::forward`] is this with [`Steps::none`].
+    fn forward_steps(&mut self, x: &Batch<T, I>, _steps: &Steps) -> &Batch<T, O> {
         self.forward(x)
     }
 
     /// The evaluation-mode twin of [`Layer::forward_steps`].
-    fn predict_steps(&self, x: &Batch<T, I>, _steps: usize) -> Batch<T, O> {
+    fn predict_steps(&self, x: &Batch<T, I>, _steps: &Steps) -> Batch<T, O> {
         self.predict(x)
     }
 
     /// As [`Layer::backward`] after a [`Layer::forward_steps`] whose output
-    /// reaches the loss through its last step only (a `last` follows): `grad`
-    /// is dL/d(last step's output), the other steps' being zero. A recurrent
-    /// layer takes it as it is; `None` (this default) asks the caller to
-    /// spread it over every step and call [`Layer::backward`] instead.
+    /// reaches the loss through each sequence's last step only (a `last`
+    /// follows): `grad` is dL/d(what `last` took), one column per sequence,
+    /// the other steps' being zero. A recurrent layer takes it as it is;
+    /// `None` (this default) asks the caller to spread it over every step and
+    /// call [`Layer::backward`] instead.
     fn backward_last_step(&mut self, _grad: &Batch<T, O>) -> Option<&Batch<T, I>> {
         None
     }
@@ -177,6 +180,10 @@ pub trait Visit<T> {
     /// parameter nor a buffer: weights files leave it out, a training state
     /// keeps it so a resumed run draws the same masks.
     fn rng(&mut self, _name: &str, _rng: &SeededRng) {}
+    /// A recurrent layer's carried state ([`Carry`]), neither a parameter
+    /// nor a buffer: weights files leave it out, a training state keeps it.
+    /// `None` for a recurrent layer that cannot carry one (`bidirectional`).
+    fn carry(&mut self, _name: &str, _carry: Option<&Carry<T>>) {}
 }
 
 /// The mutable twin of [`Visit`].
@@ -187,6 +194,8 @@ pub trait VisitMut<T> {
     fn buffer(&mut self, _b: BufferMut<'_, T>) {}
     /// A layer's own random generator, to be put back (see [`Visit::rng`]).
     fn rng(&mut self, _name: &str, _rng: &mut SeededRng) {}
+    /// A recurrent layer's carried state, to be switched or put back (see [`Visit::carry`]).
+    fn carry(&mut self, _name: &str, _carry: Option<&mut Carry<T>>) {}
 }
 
 /// Tracks the dotted name prefix for visitors that need full names.

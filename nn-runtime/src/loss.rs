@@ -1,6 +1,10 @@
 //! Losses on a batch of network outputs (one column per sample), averaged over
 //! the batch as PyTorch's `reduction="mean"`: softmax cross-entropy over the
-//! samples, MSE and binary cross-entropy over every element.
+//! samples, MSE and binary cross-entropy over every element. With outputs
+//! per time step (`steps * M` rows, [`Targets::StepClasses`],
+//! [`Targets::StepReal`]) the average runs over every real step of every
+//! sequence, as PyTorch's losses on a packed sequence's data: padding counts
+//! for nothing and gets a zero gradient.
 
 use nalgebra::{DMatrixView, DMatrixViewMut};
 
@@ -15,6 +19,15 @@ pub enum Targets<'a, T: Float> {
     Classes(&'a [usize]),
     /// A real target per output and sample, shaped as the outputs (MSE, BCE).
     Real(DMatrixView<'a, T>),
+    /// A class per time step, for outputs per step of sequences of different
+    /// lengths (`steps * M` rows): `classes[j * steps + t]` is sample `j`'s
+    /// class at step `t`; steps at or past `lengths[j]` are padding, whatever
+    /// they hold (softmax cross-entropy).
+    StepClasses { classes: &'a [usize], lengths: &'a [usize] },
+    /// Real targets per time step, shaped as the outputs (`steps * M` rows,
+    /// one column per sample, `per_step` = `M`); the rows of steps at or past
+    /// `lengths[j]` are padding (MSE, BCE).
+    StepReal { values: DMatrixView<'a, T>, per_step: usize, lengths: &'a [usize] },
 }
 
 /// A loss function, as PyTorch's with `reduction="mean"`. More losses will
@@ -43,6 +56,14 @@ pub enum LossError {
     /// A class index is not below the number of outputs.
     #[error("sample {sample} has class {class} but the network has {classes} outputs")]
     ClassOutOfRange { sample: usize, class: usize, classes: usize },
+    /// A class of a real time step is not below the number of outputs per step.
+    #[error("sample {sample}, step {step} has class {class} but the network has {classes} outputs per step")]
+    StepClassOutOfRange { sample: usize, step: usize, class: usize, classes: usize },
+    /// Per-step targets whose lengths do not fit the outputs: another count
+    /// than samples, a length of 0 or beyond the steps, or outputs that are
+    /// not a whole number of steps.
+    #[error("per-step targets for {samples} samples of {steps} steps do not fit: {problem}")]
+    Steps { samples: usize, steps: usize, problem: String },
 }
 
 /// The loss to choose when `loss` was given the other kind of targets.
@@ -86,94 +107,179 @@ impl Loss {
         grad: Option<DMatrixViewMut<'_, T>>,
     ) -> Result<f64, LossError> {
         let (rows, n) = y.shape();
-        match (self, targets) {
-            (Loss::SoftmaxCrossEntropy, Targets::Classes(classes)) => {
-                if classes.len() != n {
-                    return Err(LossError::Shape { what: "targets", expected: (rows, n), found: (1, classes.len()) });
-                }
-                if let Some((sample, &class)) = classes.iter().enumerate().find(|(_, &c)| c >= rows) {
-                    return Err(LossError::ClassOutOfRange { sample, class, classes: rows });
-                }
-                Ok(softmax_cross_entropy(y, classes, grad))
-            }
-            (Loss::Mse | Loss::BinaryCrossEntropyWithLogits, Targets::Real(t)) => {
+        let classes = match (self, targets) {
+            (Loss::SoftmaxCrossEntropy, Targets::Classes(c))
+            | (Loss::SoftmaxCrossEntropy, Targets::StepClasses { classes: c, .. }) => c,
+            (
+                Loss::Mse | Loss::BinaryCrossEntropyWithLogits,
+                Targets::Real(t) | Targets::StepReal { values: t, .. },
+            ) => {
                 if t.shape() != (rows, n) {
                     return Err(LossError::Shape { what: "targets", expected: (rows, n), found: t.shape() });
                 }
-                Ok(if *self == Loss::Mse { mse(y, t, grad) } else { bce_with_logits(y, t, grad) })
+                let layout = match targets {
+                    Targets::StepReal { per_step, lengths, .. } => {
+                        // Not a whole number of steps: no steps, which `Layout::steps` refuses.
+                        let steps = rows.checked_div(per_step).filter(|s| s * per_step == rows).unwrap_or(0);
+                        Layout::steps(rows, n, steps, lengths)?
+                    }
+                    _ => Layout::one_step(rows),
+                };
+                let f = if *self == Loss::Mse { squared_error::<T> } else { bce_with_logits::<T> };
+                return Ok(elementwise(y, t, &layout, grad, f));
             }
-            (Loss::SoftmaxCrossEntropy, Targets::Real(_)) => {
-                Err(LossError::TargetKind { loss: *self, expected: "class indices" })
+            (Loss::SoftmaxCrossEntropy, _) => {
+                return Err(LossError::TargetKind { loss: *self, expected: "class indices" })
             }
-            (_, Targets::Classes(_)) => Err(LossError::TargetKind { loss: *self, expected: "real targets" }),
+            (Loss::Mse | Loss::BinaryCrossEntropyWithLogits, _) => {
+                return Err(LossError::TargetKind { loss: *self, expected: "real targets" })
+            }
+        };
+        let layout = match targets {
+            Targets::StepClasses { lengths, .. } => {
+                let steps = classes.len().checked_div(n).unwrap_or(0);
+                if classes.len() != steps * n {
+                    return Err(LossError::Shape { what: "targets", expected: (rows, n), found: (1, classes.len()) });
+                }
+                Layout::steps(rows, n, steps, lengths)?
+            }
+            _ if classes.len() != n => {
+                return Err(LossError::Shape { what: "targets", expected: (rows, n), found: (1, classes.len()) })
+            }
+            _ => Layout::one_step(rows),
+        };
+        for sample in 0..n {
+            for step in 0..layout.real(sample) {
+                let class = classes[sample * layout.steps + step];
+                if class >= layout.per_step {
+                    return Err(match targets {
+                        Targets::StepClasses { .. } => {
+                            LossError::StepClassOutOfRange { sample, step, class, classes: layout.per_step }
+                        }
+                        _ => LossError::ClassOutOfRange { sample, class, classes: layout.per_step },
+                    });
+                }
+            }
         }
+        Ok(cross_entropy(y, classes, &layout, grad))
     }
 }
 
-/// Per sample `logsumexp(y) - y[c]`, with the maximum subtracted before `exp`
-/// so logits of any magnitude neither overflow nor lose the small terms;
-/// the gradient is `(softmax(y) - onehot(c)) / n`.
-fn softmax_cross_entropy<T: Float>(
+/// Which entries of the outputs count: `per_step` rows per step, `steps`
+/// steps per sample, of which sample `j` has `lengths[j]` real ones (all,
+/// without lengths).
+struct Layout<'a> {
+    per_step: usize,
+    steps: usize,
+    lengths: Option<&'a [usize]>,
+}
+
+impl<'a> Layout<'a> {
+    /// One output vector per sample.
+    fn one_step(rows: usize) -> Self {
+        Layout { per_step: rows, steps: 1, lengths: None }
+    }
+
+    /// `rows` outputs per sample of `steps` steps, sample `j` of `lengths[j]` real steps.
+    fn steps(rows: usize, n: usize, steps: usize, lengths: &'a [usize]) -> Result<Self, LossError> {
+        let problem = |problem: String| Err(LossError::Steps { samples: n, steps, problem });
+        if lengths.len() != n {
+            return problem(format!("{} lengths for {n} samples", lengths.len()));
+        }
+        if steps == 0 || !rows.is_multiple_of(steps) {
+            return problem(format!("{rows} output rows are not a whole number of steps"));
+        }
+        if let Some((sample, length)) = lengths.iter().enumerate().find(|(_, &l)| l == 0 || l > steps) {
+            return problem(format!("sample {sample} has length {length}, outside 1..={steps}"));
+        }
+        Ok(Layout { per_step: rows / steps, steps, lengths: Some(lengths) })
+    }
+
+    /// Real steps of sample `j`.
+    fn real(&self, j: usize) -> usize {
+        self.lengths.map_or(self.steps, |l| l[j])
+    }
+
+    /// Real steps over the `n` samples: what the mean divides by.
+    fn count(&self, n: usize) -> usize {
+        self.lengths.map_or(self.steps * n, |l| l.iter().sum())
+    }
+}
+
+/// Per real step `logsumexp(y) - y[c]`, with the maximum subtracted before
+/// `exp` so logits of any magnitude neither overflow nor lose the small
+/// terms; the gradient is `(softmax(y) - onehot(c)) / count`, zero at padding.
+fn cross_entropy<T: Float>(
     y: DMatrixView<'_, T>,
     classes: &[usize],
+    layout: &Layout<'_>,
     mut grad: Option<DMatrixViewMut<'_, T>>,
 ) -> f64 {
-    let n = y.ncols();
-    let inv_n = T::of(1.0 / n as f64);
+    let (m, n) = (layout.per_step, y.ncols());
+    let count = layout.count(n);
+    let inv = T::of(1.0 / count.max(1) as f64);
+    if let Some(g) = grad.as_mut().filter(|_| layout.lengths.is_some()) {
+        g.fill(T::zero());
+    }
     let mut total = 0.0;
-    for (j, &c) in classes.iter().enumerate() {
-        let col = y.column(j);
-        let max = col.iter().copied().fold(col[0], |a, b| if b > a { b } else { a });
-        let sum = col.iter().fold(T::zero(), |s, &v| s + (v - max).exp());
-        let lse = max + sum.ln();
-        total += (lse - col[c]).as_f64();
-        if let Some(g) = grad.as_mut() {
-            for i in 0..col.len() {
-                let p = (col[i] - lse).exp();
-                g[(i, j)] = (if i == c { p - T::one() } else { p }) * inv_n;
+    for j in 0..n {
+        for t in 0..layout.real(j) {
+            let c = classes[j * layout.steps + t];
+            let col = y.view((t * m, j), (m, 1));
+            let max = col.iter().copied().fold(col[0], |a, b| if b > a { b } else { a });
+            let sum = col.iter().fold(T::zero(), |s, &v| s + (v - max).exp());
+            let lse = max + sum.ln();
+            total += (lse - col[c]).as_f64();
+            if let Some(g) = grad.as_mut() {
+                for i in 0..m {
+                    let p = (col[i] - lse).exp();
+                    g[(t * m + i, j)] = (if i == c { p - T::one() } else { p }) * inv;
+                }
             }
         }
     }
-    if n == 0 {
+    if count == 0 {
         0.0
     } else {
-        total / n as f64
+        total / count as f64
     }
 }
 
-fn mse<T: Float>(y: DMatrixView<'_, T>, t: DMatrixView<'_, T>, mut grad: Option<DMatrixViewMut<'_, T>>) -> f64 {
-    let count = y.len();
-    let scale = T::of(2.0 / count.max(1) as f64);
-    let mut total = 0.0;
-    for j in 0..y.ncols() {
-        for i in 0..y.nrows() {
-            let d = y[(i, j)] - t[(i, j)];
-            total += (d * d).as_f64();
-            if let Some(g) = grad.as_mut() {
-                g[(i, j)] = scale * d;
-            }
-        }
-    }
-    total / count.max(1) as f64
+/// `(y - t)^2` and its derivative in `y`.
+fn squared_error<T: Float>(y: T, t: T) -> (f64, T) {
+    let d = y - t;
+    ((d * d).as_f64(), T::of(2.0) * d)
 }
 
-/// `max(y, 0) - y t + ln(1 + e^-|y|)`, PyTorch's overflow-free form; the
-/// gradient is `(sigmoid(y) - t) / count`.
-fn bce_with_logits<T: Float>(
+/// `max(y, 0) - y t + ln(1 + e^-|y|)`, PyTorch's overflow-free form, and its
+/// derivative `sigmoid(y) - t`.
+fn bce_with_logits<T: Float>(x: T, z: T) -> (f64, T) {
+    let relu = if x > T::zero() { x } else { T::zero() };
+    ((relu - x * z + (-x.abs()).exp().ln_1p()).as_f64(), sigmoid(x) - z)
+}
+
+/// The mean of `f` over every element of every real step; its gradient
+/// divided by that count, zero at padding.
+fn elementwise<T: Float>(
     y: DMatrixView<'_, T>,
     t: DMatrixView<'_, T>,
+    layout: &Layout<'_>,
     mut grad: Option<DMatrixViewMut<'_, T>>,
+    f: fn(T, T) -> (f64, T),
 ) -> f64 {
-    let count = y.len();
-    let inv = T::of(1.0 / count.max(1) as f64);
+    let n = y.ncols();
+    let count = layout.count(n) * layout.per_step;
+    let scale = T::of(1.0 / count.max(1) as f64);
+    if let Some(g) = grad.as_mut().filter(|_| layout.lengths.is_some()) {
+        g.fill(T::zero());
+    }
     let mut total = 0.0;
-    for j in 0..y.ncols() {
-        for i in 0..y.nrows() {
-            let (x, z) = (y[(i, j)], t[(i, j)]);
-            let relu = if x > T::zero() { x } else { T::zero() };
-            total += (relu - x * z + (-x.abs()).exp().ln_1p()).as_f64();
+    for j in 0..n {
+        for i in 0..layout.real(j) * layout.per_step {
+            let (loss, d) = f(y[(i, j)], t[(i, j)]);
+            total += loss;
             if let Some(g) = grad.as_mut() {
-                g[(i, j)] = (sigmoid(x) - z) * inv;
+                g[(i, j)] = scale * d;
             }
         }
     }
@@ -214,6 +320,75 @@ mod tests {
         let t = DMatrix::from_fn(3, 4, |i, j| ((i * 4 + j) % 5) as f64 * 0.2);
         check_grad(Loss::Mse, &y, Targets::Real(t.as_view()));
         check_grad(Loss::BinaryCrossEntropyWithLogits, &y, Targets::Real(t.as_view()));
+    }
+
+    /// Outputs per step of three sequences of lengths 2, 3, 1 (3 steps of 2
+    /// outputs each: 6 rows): the loss is the mean over the six real steps,
+    /// as the plain loss on those steps alone, and padding has no gradient.
+    #[test]
+    fn per_step_losses_average_over_real_steps_and_ignore_padding() {
+        let lengths = [2, 3, 1];
+        let y = DMatrix::from_fn(6, 3, |i, j| ((i * 3 + j) as f64 * 0.7).sin() * 2.0);
+        // Padding holds anything: a class out of range, a huge target.
+        let classes = [1, 0, 9, 0, 1, 1, 1, 7, 7];
+        let t = DMatrix::from_fn(6, 3, |i, j| if i / 2 < lengths[j] { (i + j) as f64 * 0.1 } else { 1e9 });
+        let real: Vec<(usize, usize)> = (0..3).flat_map(|j| (0..lengths[j]).map(move |s| (s, j))).collect();
+        let packed = DMatrix::from_fn(2, real.len(), |i, k| y[(2 * real[k].0 + i, real[k].1)]);
+        let packed_t = DMatrix::from_fn(2, real.len(), |i, k| t[(2 * real[k].0 + i, real[k].1)]);
+        let packed_classes: Vec<usize> = real.iter().map(|&(s, j)| classes[3 * j + s]).collect();
+        let cases = [
+            (
+                Loss::SoftmaxCrossEntropy,
+                Targets::StepClasses { classes: &classes, lengths: &lengths },
+                Targets::Classes(&packed_classes),
+            ),
+            (
+                Loss::Mse,
+                Targets::StepReal { values: t.as_view(), per_step: 2, lengths: &lengths },
+                Targets::Real(packed_t.as_view()),
+            ),
+            (
+                Loss::BinaryCrossEntropyWithLogits,
+                Targets::StepReal { values: t.as_view(), per_step: 2, lengths: &lengths },
+                Targets::Real(packed_t.as_view()),
+            ),
+        ];
+        for (loss, per_step, plain) in cases {
+            let mut g = DMatrix::from_element(6, 3, f64::NAN);
+            let value = loss.value_and_grad(y.as_view(), per_step, g.as_view_mut()).unwrap();
+            let mut pg = DMatrix::zeros(2, real.len());
+            let expected = loss.value_and_grad(packed.as_view(), plain, pg.as_view_mut()).unwrap();
+            assert!((value - expected).abs() < 1e-14, "{loss:?}: {value} vs {expected}");
+            for (k, &(s, j)) in real.iter().enumerate() {
+                for i in 0..2 {
+                    assert!((g[(2 * s + i, j)] - pg[(i, k)]).abs() < 1e-15, "{loss:?}");
+                }
+            }
+            for (j, &length) in lengths.iter().enumerate() {
+                assert!(g.view((2 * length, j), (6 - 2 * length, 1)).iter().all(|v| *v == 0.0), "{loss:?} padding");
+            }
+            check_grad(loss, &y, per_step);
+        }
+    }
+
+    #[test]
+    fn per_step_targets_that_do_not_fit_are_errors() {
+        let y = DMatrix::<f64>::zeros(6, 2);
+        let steps =
+            |classes, lengths| Loss::SoftmaxCrossEntropy.value(y.as_view(), Targets::StepClasses { classes, lengths });
+        assert_eq!(
+            steps(&[0, 1, 0, 1, 2, 1], &[3, 2]),
+            Err(LossError::StepClassOutOfRange { sample: 1, step: 1, class: 2, classes: 2 })
+        );
+        assert!(matches!(steps(&[0; 6], &[3]), Err(LossError::Steps { .. })));
+        assert!(matches!(steps(&[0; 6], &[4, 1]), Err(LossError::Steps { .. })));
+        assert!(matches!(steps(&[0; 6], &[0, 1]), Err(LossError::Steps { .. })));
+        let t = DMatrix::<f64>::zeros(6, 2);
+        let real =
+            Loss::Mse.value(y.as_view(), Targets::StepReal { values: t.as_view(), per_step: 4, lengths: &[1, 1] });
+        assert!(matches!(real, Err(LossError::Steps { .. })), "6 rows are not steps of 4");
+        let err = steps(&[0; 6], &[3]).unwrap_err().to_string();
+        assert!(err.contains("1 lengths for 2 samples"), "{err}");
     }
 
     #[test]

@@ -10,8 +10,14 @@ use crate::{Family, Float, Init, ItemKind, ShapeError, Visit, VisitMut};
 /// A whole network, seen through dynamic shapes.
 ///
 /// A batch is a matrix with one column per sample. For a vector network it has
-/// [`Model::INPUT`] rows. For a sequence network (`seq N`) it has `steps * N`
-/// rows: rows `t*N .. (t+1)*N` are time step `t`.
+/// [`Model::INPUT`] rows. For a sequence network (`seq N`, `tokens V`) it has
+/// `steps * N` rows: rows `t*N .. (t+1)*N` are time step `t` (a token
+/// network's `N` is 1: one id per step, an exact whole number). Sequences of
+/// different lengths are padded to the longest and go to
+/// [`Model::forward_seq_view`] with their lengths. A network with outputs per
+/// step (`-> seq M`, [`Model::PER_STEP`]) gives `steps * M` rows likewise,
+/// zero past each sequence's end, and takes its gradient so (values past a
+/// sequence's end are ignored).
 pub trait Model<T: Float> {
     /// Features per sample (per time step for a sequence network).
     const INPUT: usize;
@@ -23,6 +29,10 @@ pub trait Model<T: Float> {
     /// positive multiple of [`Model::INPUT`] rows, and so do the samples of a
     /// dataset it trains on (one column of `steps * INPUT` values per sample).
     const SEQUENCE: bool = false;
+    /// Whether the input is token ids (`tokens V`): whole numbers, with no gradient.
+    const TOKENS: bool = false;
+    /// Whether the output is one vector per time step (`-> seq M`).
+    const PER_STEP: bool = false;
 
     /// Whether a batch (or a dataset's samples) of `rows` rows fits the input.
     fn accepts_rows(rows: usize) -> bool {
@@ -51,6 +61,25 @@ pub trait Model<T: Float> {
     }
     /// Evaluation-mode forward.
     fn predict_view(&self, x: DMatrixView<'_, T>) -> Result<DMatrix<T>, ShapeError>;
+
+    /// Training-mode forward of sequences of different lengths: `x` holds
+    /// every sample padded to `x.nrows() / INPUT` steps, `lengths[j]` (in
+    /// `1..=steps`) is sample `j`'s real steps. Recurrent layers stop at each
+    /// sequence's end (PyTorch's packed sequences), `last` takes each
+    /// sequence's own last step, and what lies past a sequence's end never
+    /// reaches a layer. The error [`ShapeError::NotSequence`] for a network
+    /// without sequences.
+    fn forward_seq_view(
+        &mut self,
+        _x: DMatrixView<'_, T>,
+        _lengths: &[usize],
+    ) -> Result<DMatrixView<'_, T>, ShapeError> {
+        Err(ShapeError::NotSequence)
+    }
+    /// The evaluation-mode twin of [`Model::forward_seq_view`].
+    fn predict_seq_view(&self, _x: DMatrixView<'_, T>, _lengths: &[usize]) -> Result<DMatrix<T>, ShapeError> {
+        Err(ShapeError::NotSequence)
+    }
 
     /// While frozen, dropout reuses the masks of the last forward (for gradient checks).
     fn freeze_randomness(&mut self, _frozen: bool) {}

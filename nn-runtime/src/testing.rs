@@ -120,11 +120,30 @@ pub fn grad_check<M: Model<f64>>(model: &mut M, batch: usize, seed: u64) -> Grad
     grad_check_at(model, &x, seed)
 }
 
-/// Checks a model at the given input: dL/dx and dL/d(every parameter).
+/// Checks a model at the given input: dL/dx (unless the input is token ids)
+/// and dL/d(every parameter).
 pub fn grad_check_at<M: Model<f64>>(model: &mut M, x: &DMatrix<f64>, seed: u64) -> GradReport {
+    grad_check_with(model, x, None, seed)
+}
+
+/// [`grad_check_at`] for a batch of sequences of different lengths
+/// ([`Model::forward_seq_view`]): `x` padded, `lengths[j]` sample `j`'s steps.
+pub fn grad_check_lengths<M: Model<f64>>(model: &mut M, x: &DMatrix<f64>, lengths: &[usize], seed: u64) -> GradReport {
+    grad_check_with(model, x, Some(lengths), seed)
+}
+
+fn forward<'m, M: Model<f64>>(model: &'m mut M, x: &DMatrix<f64>, lengths: Option<&[usize]>) -> DMatrixView<'m, f64> {
+    match lengths {
+        Some(lengths) => model.forward_seq_view(x.as_view(), lengths),
+        None => model.forward_view(x.as_view()),
+    }
+    .expect("gradient check input fits the model")
+}
+
+fn grad_check_with<M: Model<f64>>(model: &mut M, x: &DMatrix<f64>, lengths: Option<&[usize]>, seed: u64) -> GradReport {
     let mut rng = seeded_rng(seed);
     model.freeze_randomness(false);
-    let out = model.forward_view(x.as_view()).expect("gradient check input has the model's width");
+    let out = forward(model, x, lengths);
     let r = DMatrix::<f64>::from_fn(out.nrows(), out.ncols(), |_, _| StandardNormal.sample(&mut rng));
     let heads = model.aux_heads();
     let aux_r: Vec<DMatrix<f64>> = (0..heads)
@@ -137,7 +156,7 @@ pub fn grad_check_at<M: Model<f64>>(model: &mut M, x: &DMatrix<f64>, seed: u64) 
 
     // Analytic gradients.
     model.zero_grad();
-    model.forward_view(x.as_view()).expect("forward");
+    forward(model, x, lengths);
     for (h, rh) in aux_r.iter().enumerate() {
         model.set_aux_grad(h, rh.as_view()).expect("aux grad");
     }
@@ -145,7 +164,7 @@ pub fn grad_check_at<M: Model<f64>>(model: &mut M, x: &DMatrix<f64>, seed: u64) 
     let analytic = model.parameters();
 
     let loss = |m: &mut M, x: &DMatrix<f64>| -> f64 {
-        let y = m.forward_view(x.as_view()).expect("forward");
+        let y = forward(m, x, lengths);
         let mut l = y.dot(&r);
         for (h, rh) in aux_r.iter().enumerate() {
             let (_, a) = m.aux_output(h).expect("aux head exists");
@@ -174,7 +193,9 @@ pub fn grad_check_at<M: Model<f64>>(model: &mut M, x: &DMatrix<f64>, seed: u64) 
     };
 
     let mut xp = x.clone();
-    for i in 0..x.nrows() {
+    // Token ids are not differentiable (nor are they ids once nudged).
+    let inputs = if M::TOKENS { 0 } else { x.nrows() };
+    for i in 0..inputs {
         for j in 0..x.ncols() {
             let v = x[(i, j)];
             xp[(i, j)] = v + STEP;

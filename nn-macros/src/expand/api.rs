@@ -27,12 +27,15 @@ pub struct Built {
 enum Input {
     Vector,
     Sequence,
+    /// Token ids below the vocabulary size.
+    Tokens(u64),
 }
 
 impl Input {
     fn of(shape: &Shape) -> Self {
         match shape {
             Shape::Seq { .. } => Input::Sequence,
+            Shape::Tokens { vocab, .. } => Input::Tokens(vocab.value),
             Shape::Vector(_) | Shape::Image { .. } => Input::Vector,
         }
     }
@@ -42,25 +45,42 @@ impl Input {
         match self {
             Input::Vector => quote!(#nn::network::Vector),
             Input::Sequence => quote!(#nn::network::Sequence),
+            Input::Tokens(vocab) => {
+                let vocab = lit(*vocab as usize);
+                quote!(#nn::network::Tokens<#vocab>)
+            }
         }
     }
 
     /// The input argument's name and type (behind a reference), and what
-    /// dL/dx is, lent and owned.
+    /// dL/dx is, lent and owned (for token ids, always empty: ids have no gradient).
     fn types(&self, i: &TokenStream) -> (Ident, TokenStream, TokenStream, TokenStream) {
         let batch = quote!(__nn::Batch<T, #i>);
         match self {
             Input::Vector => (format_ident!("x"), batch.clone(), batch.clone(), batch),
             Input::Sequence => (format_ident!("xs"), quote!([#batch]), quote!([#batch]), quote!(__nn::Vec<#batch>)),
+            Input::Tokens(_) => {
+                (format_ident!("xs"), quote!([__nn::Vec<usize>]), quote!([#batch]), quote!(__nn::Vec<#batch>))
+            }
         }
     }
 
     /// Whether an evaluation input can be refused (an empty or ragged
-    /// sequence), which adds `try_predict`. A training input can always be
-    /// refused (a single sample through a `batch_norm`), so every network has
-    /// `try_forward` and `try_forward_ref`.
+    /// sequence, a token out of range), which adds `try_predict`. A training
+    /// input can always be refused (a single sample through a `batch_norm`),
+    /// so every network has `try_forward` and `try_forward_ref`.
     fn prediction_can_be_refused(&self) -> bool {
-        matches!(self, Input::Sequence)
+        matches!(self, Input::Sequence | Input::Tokens(_))
+    }
+}
+
+/// The runtime's output kind, and what the API's output (and dL/dy) is, lent and owned.
+fn output(per_step: bool, o: &TokenStream, nn: &TokenStream) -> (TokenStream, TokenStream, TokenStream) {
+    let batch = quote!(__nn::Batch<T, #o>);
+    if per_step {
+        (quote!(#nn::network::PerStep), quote!([#batch]), quote!(__nn::Vec<#batch>))
+    } else {
+        (quote!(#nn::network::Vector), batch.clone(), batch)
     }
 }
 
@@ -75,6 +95,7 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
     let (i, o) = (quote!(#i), quote!(#o));
     let nn = private();
     let kind = input.kind(&nn);
+    let (out_kind, y, y_owned) = output(src.per_step.is_some(), &o, &nn);
     let (core, new, summary) = match built {
         Some(Built { module, summary, .. }) => (
             quote!(#module::Core<T>),
@@ -84,7 +105,7 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
         None => {
             let never = quote!(::core::unreachable!("`network!` reported errors for this network"));
             (
-                quote!(#nn::network::Core<T, #nn::network::Unbuilt, #i, #o, #kind>),
+                quote!(#nn::network::Core<T, #nn::network::Unbuilt, #i, #o, #kind, #out_kind>),
                 quote!({
                     let _ = rng;
                     #never
@@ -95,7 +116,6 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
     };
     let name = ident.to_string();
     let (x, xt, dx, dx_owned) = input.types(&i);
-    let y = quote!(__nn::Batch<T, #o>);
     let r = quote!(__nn::Result);
     let shape = quote!(__nn::ShapeError);
     let per = if matches!(input, Input::Sequence) { "time step" } else { "sample" };
@@ -104,7 +124,7 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
         method(
             "Training-mode forward (batch statistics, dropout, auxiliary heads run): caches what `backward` needs. \
              Panics for an input it refuses, which `try_forward` returns as an error.",
-            quote!(forward(&mut self, #x: &#xt) -> #y),
+            quote!(forward(&mut self, #x: &#xt) -> #y_owned),
             quote!(forward(#x)),
         ),
         method(
@@ -114,7 +134,7 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
         ),
         method(
             "As `forward`, with an error for an input it refuses (such as one sample through a `batch_norm`).",
-            quote!(try_forward(&mut self, #x: &#xt) -> #r<#y, #shape>),
+            quote!(try_forward(&mut self, #x: &#xt) -> #r<#y_owned, #shape>),
             quote!(try_forward(#x)),
         ),
         method(
@@ -145,19 +165,50 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
         ),
         method(
             "Evaluation-mode forward: running statistics, no dropout, no auxiliary heads.",
-            quote!(predict(&self, #x: &#xt) -> #y),
+            quote!(predict(&self, #x: &#xt) -> #y_owned),
             quote!(predict(#x)),
         ),
     ];
+    if matches!(input, Input::Sequence) {
+        let lengths = quote!(lengths: &[usize]);
+        methods.extend([
+            method(
+                "As `forward` for sequences of different lengths: `xs` padded to the longest, `lengths[j]` the \
+                 steps of sample `j`. Recurrent layers stop at each sequence's end (PyTorch's packed sequences).",
+                quote!(forward_padded(&mut self, #x: &#xt, #lengths) -> #r<#y_owned, #shape>),
+                quote!(forward_padded(#x, lengths)),
+            ),
+            method(
+                "As `forward_padded`, lending the output.",
+                quote!(forward_padded_ref(&mut self, #x: &#xt, #lengths) -> #r<&#y, #shape>),
+                quote!(forward_padded_ref(#x, lengths)),
+            ),
+            method(
+                "As `predict` for sequences of different lengths (see `forward_padded`).",
+                quote!(predict_padded(&self, #x: &#xt, #lengths) -> #r<#y_owned, #shape>),
+                quote!(predict_padded(#x, lengths)),
+            ),
+        ]);
+    }
     if input.prediction_can_be_refused() {
         methods.push(method(
             "As `predict`, with an error for an input it refuses (where `predict` panics).",
-            quote!(try_predict(&self, #x: &#xt) -> #r<#y, #shape>),
+            quote!(try_predict(&self, #x: &#xt) -> #r<#y_owned, #shape>),
             quote!(try_predict(#x)),
         ));
     }
     methods.push(method("Sets every parameter gradient to zero.", quote!(zero_grad(&mut self)), quote!(zero_grad())));
     let input_doc = format!("Features per {per}.");
+    let vocab = match input {
+        Input::Tokens(v) => {
+            let v = lit(v as usize);
+            Some(quote! {
+                /// Token ids the network takes: `0..VOCAB`.
+                pub const VOCAB: usize = #v;
+            })
+        }
+        _ => None,
+    };
     let path = quote!(path: impl __nn::AsRef<__nn::Path>);
 
     quote! {
@@ -174,8 +225,9 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
             impl #ident {
                 #[doc = #input_doc]
                 pub const INPUT: usize = #i;
-                /// Outputs per sample.
+                /// Outputs per sample (per time step with `-> seq M`).
                 pub const OUTPUT: usize = #o;
+                #vocab
             }
 
             impl<T: __nn::Float> #ident<T> {

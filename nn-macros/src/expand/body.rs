@@ -14,11 +14,20 @@ use crate::items::{self, Family, Form, ParamInit};
 /// `mod #name { .. }` for `net`.
 pub fn module(net: &Net, name: &Ident) -> TokenStream {
     let mut g = Gen { defs: Vec::new() };
-    let (ty, ctor) = if net.is_sequence() { g.sequence(&net.body) } else { g.chain(&net.body.items) };
+    let (ty, ctor) =
+        if net.is_sequence() && !net.per_step() { g.sequence(&net.body, net.h_n) } else { g.chain(&net.body.items) };
     let defs = g.defs;
     let (i, o) = (lit(net.input.len()), lit(net.output));
-    let input = if net.is_sequence() { quote!(Sequence) } else { quote!(Vector) };
-    let infos = item_infos(&net.body);
+    let input = match net.input {
+        Dims::Tokens(vocab) => {
+            let vocab = lit(vocab);
+            quote!(Tokens<#vocab>)
+        }
+        _ if net.is_sequence() => quote!(Sequence),
+        _ => quote!(Vector),
+    };
+    let output = if net.per_step() { quote!(PerStep) } else { quote!(Vector) };
+    let infos = item_infos(net);
     let nn = private();
     quote! {
         #[doc(hidden)]
@@ -30,7 +39,7 @@ pub fn module(net: &Net, name: &Ident) -> TokenStream {
             pub fn body<T: Float, R: rand::Rng + ?Sized>(rng: &mut R) -> Body<T> {
                 #ctor
             }
-            pub type Core<T> = network::Core<T, Body<T>, #i, #o, #input, Vector>;
+            pub type Core<T> = network::Core<T, Body<T>, #i, #o, #input, #output>;
             pub const ITEMS: &[ItemInfo] = &[#(#infos),*];
         }
     }
@@ -38,9 +47,20 @@ pub fn module(net: &Net, name: &Ident) -> TokenStream {
 
 /// What the runtime learns of every item, in visiting order: where it
 /// stands, what it is, how its weights start, whether it needs two samples.
-fn item_infos(list: &List) -> Vec<TokenStream> {
+fn item_infos(net: &Net) -> Vec<TokenStream> {
+    // In a `seq` network, the items before `last` (every item when the output
+    // is `seq M`) see each real step of each sample, so a batch_norm there
+    // pools over steps and has more than one value per channel from one sample.
+    let per_step_items = if net.per_step() {
+        net.body.items.len()
+    } else if net.is_sequence() {
+        net.body.items.iter().position(|n| n.item.form == Form::Last).unwrap_or(0)
+    } else {
+        0
+    };
     let mut infos = Vec::new();
-    list.walk(&mut |path, node| {
+    net.body.walk(&mut |path, node| {
+        let top: usize = path.split('.').next().and_then(|t| t.parse().ok()).expect("a path starts with a number");
         let kind = format_ident!("{}", items::camel(node.item.name));
         let family = family(node.item.family);
         let init = node.weight_init().map(|(_, i)| {
@@ -48,8 +68,9 @@ fn item_infos(list: &List) -> Vec<TokenStream> {
             quote!(.init(#i))
         });
         // Batch statistics over one value per channel: PyTorch refuses a training batch of one sample.
-        let one_value = (node.item.form == Form::BatchNorm && node.input.len() == node.input.channels())
-            .then(|| quote!(.one_value_per_channel()));
+        let one_value =
+            (node.item.form == Form::BatchNorm && node.input.len() == node.input.channels() && top >= per_step_items)
+                .then(|| quote!(.one_value_per_channel()));
         infos.push(quote!(ItemInfo::new(#path, ItemKind::#kind, #family)#init #one_value));
     });
     infos
@@ -115,14 +136,16 @@ impl Gen {
         (ty, ctor)
     }
 
-    /// The top level of a `seq` network: the items before `last`, `last`, the items after it.
-    fn sequence(&mut self, list: &List) -> (TokenStream, TokenStream) {
+    /// The top level of a `seq` network with one output per sequence: the
+    /// items before `last`, `last` (`h_n` after `bidirectional`), the items after it.
+    fn sequence(&mut self, list: &List, h_n: bool) -> (TokenStream, TokenStream) {
         let at = list.items.iter().position(|n| n.item.form == Form::Last).expect("a seq network has `last`");
         let last = &list.items[at];
         let (before, make_before) = self.chain(&list.items[..at]);
         let (after, make_after) = self.chain(&list.items[at + 1..]);
         let h = lit(last.input.len());
-        (quote!(Reduce<T, #before, #after, #h>), quote!(Reduce::new(#make_before, #make_after)))
+        let new = if h_n { quote!(bidirectional) } else { quote!(new) };
+        (quote!(Reduce<T, #before, #after, #h>), quote!(Reduce::#new(#make_before, #make_after)))
     }
 
     /// The runtime type of one item and the expression that builds it from `rng`.
@@ -157,7 +180,7 @@ impl Gen {
                         let (c, h, w) = (lit(c), lit(h), lit(w));
                         (quote!(BatchNorm2d<T, #n>), quote!(BatchNorm2d::new::<#c, #h, #w>(#m, #e)))
                     }
-                    Dims::Vector(_) => (quote!(BatchNorm<T, #n>), quote!(BatchNorm::new(#m, #e))),
+                    Dims::Vector(_) | Dims::Tokens(_) => (quote!(BatchNorm<T, #n>), quote!(BatchNorm::new(#m, #e))),
                 }
             }
             Form::LayerNorm => {
@@ -237,22 +260,42 @@ impl Gen {
                 (quote!(Repeat<T, #b<T>, #n, #k>), quote!(Repeat::from_fn(|_| #make(rng))))
             }
             Form::Recurrent { .. } => {
-                let cell = format_ident!("{}Cell", items::camel(node.item.name));
-                let init = init(node.init("recurrent_init"));
-                let forget =
-                    node.item.options.iter().any(|o| o.name == "forget_bias").then(|| node.real("forget_bias"));
-                let forget = forget.flatten().map(|b| {
-                    let b = real(b);
-                    quote!(.with_forget_bias(#b))
-                });
+                let (cell, make) = cell(node);
+                (quote!(Unrolled<T, #cell<T, #n, #out>, #n, #out>), quote!(Unrolled::new(#make)))
+            }
+            Form::Bidirectional => {
+                let inner = &node.bodies[0].items[0];
+                let (marker, h) = (format_ident!("{}", items::camel(inner.item.name)), lit(inner.output.len()));
+                let (_, make) = cell(inner);
                 (
-                    quote!(Unrolled<T, #cell<T, #n, #out>, #n, #out>),
-                    quote!(Unrolled::new(#cell::with_recurrent_init(rng, #init)#forget)),
+                    quote!(Bidirectional<T, #marker, #n, #h, #out>),
+                    quote!({
+                        let forward = #make;
+                        Bidirectional::new(forward, #make)
+                    }),
                 )
+            }
+            Form::Embedding => {
+                let vocab = lit(node.input.channels());
+                (quote!(Embedding<T, #vocab, #out>), quote!(Embedding::new(rng)))
             }
             Form::Last => unreachable!("`last` is the seam of `sequence`, not an item of a chain"),
         }
     }
+}
+
+/// The cell type of a recurrent item (`LstmCell`: the item's name in
+/// CamelCase) and the expression that draws one from `rng`.
+fn cell(node: &Node) -> (Ident, TokenStream) {
+    let cell = format_ident!("{}Cell", items::camel(node.item.name));
+    let init = init(node.init("recurrent_init"));
+    let forget = node.item.options.iter().any(|o| o.name == "forget_bias").then(|| node.real("forget_bias"));
+    let forget = forget.flatten().map(|b| {
+        let b = real(b);
+        quote!(.with_forget_bias(#b))
+    });
+    let make = quote!(#cell::with_recurrent_init(rng, #init)#forget);
+    (cell, make)
 }
 
 /// The initializer of a block's own weights (projection, gate), from the table.
@@ -289,7 +332,7 @@ fn reals(node: &Node, name: &str) -> Literal {
 fn image(d: Dims) -> [Literal; 3] {
     match d {
         Dims::Image { c, h, w } => [lit(c), lit(h), lit(w)],
-        Dims::Vector(_) => unreachable!("image items are checked to take images"),
+        Dims::Vector(_) | Dims::Tokens(_) => unreachable!("image items are checked to take images"),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::ast::{List, Net, Node, Val};
 use crate::items::{Dim, Form, Param, Show};
+use crate::parse::Shape;
 
 struct Row {
     name: String,
@@ -37,8 +38,9 @@ pub fn table(net: &Net) -> String {
     let w_width = rows.iter().map(|r| r.width.len()).chain([header.width.len()]).max().unwrap_or(0);
     let w_params = params.iter().map(String::len).chain(["params".len()]).max().unwrap_or(0);
 
-    let prefix = if seq { "seq " } else { "" };
-    let mut out = format!("{} ({prefix}{} -> {})\n", net.src.ident, net.input, net.output);
+    let prefix = if matches!(net.src.input, Shape::Seq { .. }) { "seq " } else { "" };
+    let per_step = if net.per_step() { "seq " } else { "" };
+    let mut out = format!("{} ({prefix}{} -> {per_step}{})\n", net.src.ident, net.input, net.output);
     let line = |name: &str, kind: &str, width: &str, params: &str, init: &str| {
         let l = format!("{name:<w_name$}  {kind:<w_kind$}  {width:>w_width$}  {params:>w_params$}  {init}");
         format!("{}\n", l.trim_end())
@@ -57,16 +59,18 @@ pub fn table(net: &Net) -> String {
     out
 }
 
-/// In a `seq` network, items before `last` map sequences to sequences.
+/// In a sequence network, items before `last` (every item, with outputs
+/// per step) map sequences to sequences; token ids are a sequence already.
 fn seq_widths(net: &Net, rows: &mut [Row]) {
-    let Some(last) = net.body.items.iter().position(|n| n.item.form == Form::Last) else { return };
+    let last = net.body.items.iter().position(|n| n.item.form == Form::Last).unwrap_or(usize::MAX);
+    let seq = |w: &str| if w.starts_with("tokens") { w.to_string() } else { format!("seq {w}") };
     for r in rows {
         let top: usize = r.name.split('.').next().and_then(|i| i.parse().ok()).unwrap_or(usize::MAX);
         let (i, o) = r.width.split_once(" -> ").unwrap_or_default();
         if top < last {
-            r.width = format!("seq {i} -> seq {o}");
+            r.width = format!("{} -> seq {o}", seq(i));
         } else if top == last {
-            r.width = format!("seq {i} -> {o}");
+            r.width = format!("{} -> {o}", seq(i));
         }
     }
 }
@@ -75,16 +79,34 @@ fn seq_widths(net: &Net, rows: &mut [Row]) {
 fn list_rows(list: &List) -> Vec<Row> {
     let mut rows = Vec::new();
     list.walk(&mut |name, node| {
+        if node.item.form == Form::Bidirectional {
+            // Its body's cell, twice, named as the block's own tensors.
+            let cell = &node.bodies[0].items[0];
+            rows.push(Row {
+                name: name.to_string(),
+                kind: format!("bidirectional {{ {} }}", spelling(cell)),
+                width: format!("{} -> {}", node.input, node.output),
+                params: 2 * params(cell),
+                buffers: 0,
+                init: init_column(cell),
+            });
+            return;
+        }
         rows.push(Row {
             name: name.to_string(),
             kind: spelling(node),
             width: format!("{} -> {}", node.input, node.output),
-            params: node.item.params.iter().filter(|p| node.has(p)).map(|p| size(node, p)).sum(),
+            params: params(node),
             buffers: node.item.buffers.iter().map(|b| size(node, b)).sum(),
             init: init_column(node),
         })
     });
     rows
+}
+
+/// How many values the item's own parameters have.
+fn params(node: &Node) -> usize {
+    node.item.params.iter().filter(|p| node.has(p)).map(|p| size(node, p)).sum()
 }
 
 /// How many values the parameter has.

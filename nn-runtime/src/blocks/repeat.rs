@@ -3,6 +3,7 @@
 use std::marker::PhantomData;
 
 use crate::layer::{visit_in, visit_mut_in};
+use crate::rnn::Steps;
 use crate::{Batch, Float, Layer, Visit, VisitMut};
 
 /// `K >= 1` copies of a body `N -> N`, chained; copy `c` is visited under `"c"`.
@@ -29,9 +30,14 @@ impl<T: Float, B: Layer<T, N, N>, const N: usize, const K: usize> Repeat<T, B, N
 
 impl<T: Float, B: Layer<T, N, N>, const N: usize, const K: usize> Layer<T, N, N> for Repeat<T, B, N, K> {
     fn forward(&mut self, x: &Batch<T, N>) -> &Batch<T, N> {
+        self.forward_steps(x, Steps::none())
+    }
+
+    // The body may hold recurrent items, which run over the steps.
+    fn forward_steps(&mut self, x: &Batch<T, N>, steps: &Steps) -> &Batch<T, N> {
         let mut copies = self.copies.iter_mut();
         let first = copies.next().expect("K >= 1 is asserted at construction");
-        copies.fold(first.forward(x), |h, c| c.forward(h))
+        copies.fold(first.forward_steps(x, steps), |h, c| c.forward_steps(h, steps))
     }
 
     fn backward(&mut self, g: &Batch<T, N>) -> &Batch<T, N> {
@@ -41,7 +47,11 @@ impl<T: Float, B: Layer<T, N, N>, const N: usize, const K: usize> Layer<T, N, N>
     }
 
     fn predict(&self, x: &Batch<T, N>) -> Batch<T, N> {
-        self.copies.iter().fold(x.clone(), |h, c| c.predict(&h))
+        self.predict_steps(x, Steps::none())
+    }
+
+    fn predict_steps(&self, x: &Batch<T, N>, steps: &Steps) -> Batch<T, N> {
+        self.copies.iter().fold(x.clone(), |h, c| c.predict_steps(&h, steps))
     }
 
     fn output(&self) -> Option<&Batch<T, N>> {

@@ -6,6 +6,7 @@ use rand::Rng;
 use super::sum_into;
 use crate::layer::{visit_parts, Io};
 use crate::layers::Dense;
+use crate::rnn::Steps;
 use crate::{Batch, Float, Init, Layer};
 
 /// `residual { body }`: `y = x + body(x)` on `N` features.
@@ -27,7 +28,12 @@ impl<T: Float, B: Layer<T, N, N>, const N: usize> Residual<T, B, N> {
 
 impl<T: Float, B: Layer<T, N, N>, const N: usize> Layer<T, N, N> for Residual<T, B, N> {
     fn forward(&mut self, x: &Batch<T, N>) -> &Batch<T, N> {
-        let h = self.body.forward(x);
+        self.forward_steps(x, Steps::none())
+    }
+
+    // The body may hold recurrent items, which run over the steps.
+    fn forward_steps(&mut self, x: &Batch<T, N>, steps: &Steps) -> &Batch<T, N> {
+        let h = self.body.forward_steps(x, steps);
         self.io.write_output(x.ncols(), |y| sum_into(y, x.as_slice(), h.as_slice()))
     }
 
@@ -38,7 +44,11 @@ impl<T: Float, B: Layer<T, N, N>, const N: usize> Layer<T, N, N> for Residual<T,
     }
 
     fn predict(&self, x: &Batch<T, N>) -> Batch<T, N> {
-        self.body.predict(x) + x
+        self.predict_steps(x, Steps::none())
+    }
+
+    fn predict_steps(&self, x: &Batch<T, N>, steps: &Steps) -> Batch<T, N> {
+        self.body.predict_steps(x, steps) + x
     }
 
     fn io(&self) -> Option<&Io<T, N, N>> {
@@ -74,7 +84,11 @@ impl<T: Float, B: Layer<T, N, M>, const N: usize, const M: usize> ResidualProjec
 
 impl<T: Float, B: Layer<T, N, M>, const N: usize, const M: usize> Layer<T, N, M> for ResidualProjection<T, B, N, M> {
     fn forward(&mut self, x: &Batch<T, N>) -> &Batch<T, M> {
-        let h = self.body.forward(x);
+        self.forward_steps(x, Steps::none())
+    }
+
+    fn forward_steps(&mut self, x: &Batch<T, N>, steps: &Steps) -> &Batch<T, M> {
+        let h = self.body.forward_steps(x, steps);
         let p = self.projection.forward(x);
         self.io.write_output(x.ncols(), |y| sum_into(y, p.as_slice(), h.as_slice()))
     }
@@ -86,7 +100,11 @@ impl<T: Float, B: Layer<T, N, M>, const N: usize, const M: usize> Layer<T, N, M>
     }
 
     fn predict(&self, x: &Batch<T, N>) -> Batch<T, M> {
-        self.body.predict(x) + self.projection.predict(x)
+        self.predict_steps(x, Steps::none())
+    }
+
+    fn predict_steps(&self, x: &Batch<T, N>, steps: &Steps) -> Batch<T, M> {
+        self.body.predict_steps(x, steps) + self.projection.predict(x)
     }
 
     fn io(&self) -> Option<&Io<T, N, M>> {

@@ -15,6 +15,22 @@ pub enum Labels<T> {
     Classes { indices: Vec<usize>, count: usize },
     /// Real targets, one column per sample.
     Real(DMatrix<T>),
+    /// A class per time step of sequences (for a network with outputs per
+    /// step, `-> seq M`): `indices[j * steps + t]` is sample `j`'s class at
+    /// step `t`; entries past a sample's length are padding, never read.
+    StepClasses { indices: Vec<usize>, count: usize },
+    /// Real targets per time step: `steps * per_step` rows (rows
+    /// `t * per_step ..` are step `t`), one column per sample; rows past a
+    /// sample's length are padding, never read.
+    StepReal { values: DMatrix<T>, per_step: usize },
+}
+
+/// How the samples of a [`Dataset`] of sequences are laid out: every sample
+/// padded to `steps` steps, sample `j` of `lengths[j]` real ones.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lengths {
+    pub steps: usize,
+    pub lengths: Vec<usize>,
 }
 
 /// Inputs with one column per sample, their labels, and optionally the names
@@ -59,6 +75,8 @@ pub enum Labels<T> {
 pub struct Dataset<T> {
     inputs: DMatrix<T>,
     labels: Labels<T>,
+    /// For sequences of different lengths (or labels per step): their lengths.
+    lengths: Option<Lengths>,
     class_names: Option<Vec<String>>,
     feature_names: Option<Vec<String>>,
 }
@@ -67,25 +85,119 @@ impl<T: Float> Dataset<T> {
     /// Checks that labels and inputs agree (sample count, class range) and
     /// that every input and real target is finite.
     pub fn new(inputs: DMatrix<T>, labels: Labels<T>) -> Result<Self, DataError> {
-        let n = match &labels {
+        let n = inputs.ncols();
+        // Labels per step of sequences of one length: every step is real.
+        let steps = match &labels {
+            Labels::StepClasses { indices, .. } => indices.len().checked_div(n).unwrap_or(0),
+            Labels::StepReal { values, per_step } => values.nrows().checked_div(*per_step).unwrap_or(0),
+            Labels::Classes { .. } | Labels::Real(_) => 0,
+        };
+        let lengths = (steps > 0).then(|| Lengths { steps, lengths: vec![steps; n] });
+        Self::checked(inputs, labels, lengths)
+    }
+
+    /// Sequences of different lengths, each padded to the same number of
+    /// steps: sample `j` is column `j` of `inputs`, `per_step` values per step
+    /// (rows `t * per_step ..` are step `t`), of which the first `lengths[j]`
+    /// steps are real. Labels per sample ([`Labels::Classes`],
+    /// [`Labels::Real`]) or per step ([`Labels::StepClasses`],
+    /// [`Labels::StepReal`], with as many steps as the inputs). Padding is
+    /// never read by a network or a loss, but must be finite.
+    pub fn sequences(
+        inputs: DMatrix<T>,
+        per_step: usize,
+        lengths: Vec<usize>,
+        labels: Labels<T>,
+    ) -> Result<Self, DataError> {
+        let steps = inputs.nrows().checked_div(per_step).filter(|s| s * per_step == inputs.nrows());
+        let steps = steps.ok_or(DataError::SliceLength { len: inputs.nrows(), width: per_step })?;
+        if lengths.len() != inputs.ncols() {
+            return Err(DataError::SampleCount { inputs: inputs.ncols(), labels: lengths.len() });
+        }
+        if let Some((sample, &length)) = lengths.iter().enumerate().find(|(_, &l)| l == 0 || l > steps) {
+            return Err(DataError::Length { sample, length, steps });
+        }
+        Self::checked(inputs, labels, Some(Lengths { steps, lengths }))
+    }
+
+    /// Token sequences of different lengths, the input of a `tokens V`
+    /// network (ids as exact whole numbers, padded with 0), each with a class
+    /// per step (a language model's next token, a tagger's tags).
+    ///
+    /// ```
+    /// # use nn_runtime as nn;
+    /// use nn::data::Dataset;
+    ///
+    /// // "cab" and "a" as a character model sees them: inputs and next characters.
+    /// let data = Dataset::<f32>::token_sequences(&[vec![27, 2, 0, 1], vec![27, 0]], &[vec![2, 0, 1, 26], vec![0, 26]], 28)?;
+    /// assert_eq!((data.len(), data.width(), data.lengths()), (2, 4, Some(&[4, 2][..])));
+    /// # Ok::<(), nn::data::DataError>(())
+    /// ```
+    pub fn token_sequences<S: AsRef<[usize]>>(inputs: &[S], classes: &[S], count: usize) -> Result<Self, DataError> {
+        if inputs.len() != classes.len() {
+            return Err(DataError::SampleCount { inputs: inputs.len(), labels: classes.len() });
+        }
+        if let Some(sample) = inputs.iter().zip(classes).position(|(x, c)| x.as_ref().len() != c.as_ref().len()) {
+            let (found, expected) = (classes[sample].as_ref().len(), inputs[sample].as_ref().len());
+            return Err(DataError::StepCount { sample, expected, found });
+        }
+        let lengths: Vec<usize> = inputs.iter().map(|x| x.as_ref().len()).collect();
+        let steps = lengths.iter().copied().max().unwrap_or(0);
+        let ids =
+            DMatrix::from_fn(steps, inputs.len(), |t, j| T::of(inputs[j].as_ref().get(t).copied().unwrap_or(0) as f64));
+        let mut indices = vec![0; steps * inputs.len()];
+        for (j, c) in classes.iter().enumerate() {
+            indices[j * steps..j * steps + c.as_ref().len()].copy_from_slice(c.as_ref());
+        }
+        Self::sequences(ids, 1, lengths, Labels::StepClasses { indices, count })
+    }
+
+    /// Checks that labels, lengths and inputs agree (sample count, steps,
+    /// class range) and that every input and real target is finite.
+    fn checked(inputs: DMatrix<T>, labels: Labels<T>, lengths: Option<Lengths>) -> Result<Self, DataError> {
+        let n = inputs.ncols();
+        let found = match &labels {
+            Labels::Classes { indices, .. } => indices.len(),
+            Labels::Real(t) => t.ncols(),
+            Labels::StepReal { values, .. } => values.ncols(),
+            Labels::StepClasses { .. } => n,
+        };
+        if found != n {
+            return Err(DataError::SampleCount { inputs: n, labels: found });
+        }
+        let real = |j: usize| lengths.as_ref().map_or(1, |l| l.lengths[j]);
+        let steps = lengths.as_ref().map_or(1, |l| l.steps);
+        match &labels {
             Labels::Classes { indices, count } => {
                 if let Some((sample, &class)) = indices.iter().enumerate().find(|(_, &c)| c >= *count) {
                     return Err(DataError::ClassOutOfRange { sample, class, classes: *count });
                 }
-                indices.len()
             }
-            Labels::Real(t) => t.ncols(),
-        };
-        if n != inputs.ncols() {
-            return Err(DataError::SampleCount { inputs: inputs.ncols(), labels: n });
+            Labels::StepClasses { indices, count } => {
+                if indices.len() != steps * n {
+                    return Err(DataError::StepCount { sample: 0, expected: steps * n, found: indices.len() });
+                }
+                for sample in 0..n {
+                    let real = &indices[sample * steps..sample * steps + real(sample)];
+                    if let Some(&class) = real.iter().find(|&&c| c >= *count) {
+                        return Err(DataError::ClassOutOfRange { sample, class, classes: *count });
+                    }
+                }
+            }
+            Labels::StepReal { values, per_step } if values.nrows() != steps * per_step => {
+                return Err(DataError::StepCount { sample: 0, expected: steps * per_step, found: values.nrows() });
+            }
+            Labels::Real(_) | Labels::StepReal { .. } => {}
         }
         check_finite_inputs(inputs.as_slice(), inputs.nrows())?;
-        if let Labels::Real(t) = &labels {
+        if let Labels::Real(t) | Labels::StepReal { values: t, .. } = &labels {
             if let Some((sample, output, value)) = first_non_finite(t.as_slice(), t.nrows()) {
                 return Err(DataError::NonFiniteTarget { sample, output, value });
             }
         }
-        Ok(Self::unchecked(inputs, labels, None, None))
+        let mut data = Self::unchecked(inputs, labels, None, None);
+        data.lengths = lengths;
+        Ok(data)
     }
 
     /// Parts already checked (by [`Dataset::new`] or while reading them),
@@ -96,7 +208,7 @@ impl<T: Float> Dataset<T> {
         class_names: Option<Vec<String>>,
         feature_names: Option<Vec<String>>,
     ) -> Self {
-        Self { inputs, labels, class_names, feature_names }
+        Self { inputs, labels, lengths: None, class_names, feature_names }
     }
 
     /// One row of features per sample (`&[[T; N]]`, `&[Vec<T>]`, `&[&[T]]`)
@@ -195,15 +307,31 @@ impl<T: Float> Dataset<T> {
     /// The number of classes, for class labels.
     pub fn classes(&self) -> Option<usize> {
         match &self.labels {
-            Labels::Classes { count, .. } => Some(*count),
-            Labels::Real(_) => None,
+            Labels::Classes { count, .. } | Labels::StepClasses { count, .. } => Some(*count),
+            Labels::Real(_) | Labels::StepReal { .. } => None,
         }
+    }
+
+    /// Each sample's real steps, for sequences of different lengths or
+    /// labels per step ([`Dataset::sequences`]); `None` otherwise.
+    pub fn lengths(&self) -> Option<&[usize]> {
+        self.lengths.as_ref().map(|l| &l.lengths[..])
+    }
+
+    /// The steps every sample is padded to, with [`Dataset::lengths`].
+    pub fn steps(&self) -> Option<usize> {
+        self.lengths.as_ref().map(|l| l.steps)
     }
     /// Every sample's targets, for a loss.
     pub fn targets(&self) -> Targets<'_, T> {
+        let lengths = self.lengths().unwrap_or_default();
         match &self.labels {
             Labels::Classes { indices, .. } => Targets::Classes(indices),
             Labels::Real(t) => Targets::Real(t.as_view()),
+            Labels::StepClasses { indices, .. } => Targets::StepClasses { classes: indices, lengths },
+            Labels::StepReal { values, per_step } => {
+                Targets::StepReal { values: values.as_view(), per_step: *per_step, lengths }
+            }
         }
     }
 
@@ -218,15 +346,28 @@ impl<T: Float> Dataset<T> {
     /// The samples at `indices`, in that order (copied), with the same names.
     pub fn subset(&self, indices: &[usize]) -> Result<Self, DataError> {
         self.check_indices(indices)?;
+        let steps = self.steps().unwrap_or(1);
         let labels = match &self.labels {
             Labels::Classes { indices: all, count } => {
                 Labels::Classes { indices: indices.iter().map(|&i| all[i]).collect(), count: *count }
             }
             Labels::Real(t) => Labels::Real(t.select_columns(indices)),
+            Labels::StepClasses { indices: all, count } => Labels::StepClasses {
+                indices: indices.iter().flat_map(|&i| all[i * steps..(i + 1) * steps].iter().copied()).collect(),
+                count: *count,
+            },
+            Labels::StepReal { values, per_step } => {
+                Labels::StepReal { values: values.select_columns(indices), per_step: *per_step }
+            }
         };
+        let lengths = self
+            .lengths
+            .as_ref()
+            .map(|l| Lengths { steps: l.steps, lengths: indices.iter().map(|&i| l.lengths[i]).collect() });
         Ok(Self {
             inputs: self.inputs.select_columns(indices),
             labels,
+            lengths,
             class_names: self.class_names.clone(),
             feature_names: self.feature_names.clone(),
         })

@@ -58,6 +58,14 @@ pub enum DataError {
          and the scale finite and above 0"
     )]
     StandardizerValue { feature: usize, mean: f64, scale: f64 },
+    /// A sequence's length outside `1..=steps`, the steps its data set pads to.
+    #[error(
+        "sample {sample} has length {length}, but a length must be at least 1 and at most the {steps} padded steps"
+    )]
+    Length { sample: usize, length: usize, steps: usize },
+    /// Labels per step that do not cover the steps of the inputs.
+    #[error("sample {sample} has {found} labelled steps but {expected} steps of input")]
+    StepCount { sample: usize, expected: usize, found: usize },
     /// A word with a character that has no token in a character vocabulary.
     #[error("word {word} has {found:?} at position {position}: only the letters a-z have tokens")]
     WordCharacter { word: usize, position: usize, found: char },

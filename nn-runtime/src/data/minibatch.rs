@@ -9,13 +9,31 @@ use crate::Float;
 /// A mini-batch copied out of a [`Dataset`] into buffers that are kept between
 /// batches: once sized for the largest batch, filling it allocates nothing
 /// (a smaller last batch uses the leading columns).
+///
+/// A batch of sequences of different lengths keeps their lengths, and only
+/// as many steps as its longest sequence has (the leading rows).
 #[derive(Clone, Debug)]
 pub struct MiniBatch<T> {
     inputs: DMatrix<T>,
     classes: Vec<usize>,
     real: DMatrix<T>,
-    from_classes: bool,
+    kind: Kind,
+    /// Each sample's length, for sequences of different lengths.
+    lengths: Option<Vec<usize>>,
+    /// The rows of `inputs` this batch uses.
+    rows: usize,
+    /// The rows of `real` this batch uses.
+    real_rows: usize,
     len: usize,
+}
+
+/// What the batch's labels are.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Classes,
+    Real,
+    StepClasses,
+    StepReal { per_step: usize },
 }
 
 impl<T: Float> Default for MiniBatch<T> {
@@ -24,10 +42,25 @@ impl<T: Float> Default for MiniBatch<T> {
             inputs: DMatrix::zeros(0, 0),
             classes: Vec::new(),
             real: DMatrix::zeros(0, 0),
-            from_classes: true,
+            kind: Kind::Classes,
+            lengths: None,
+            rows: 0,
+            real_rows: 0,
             len: 0,
         }
     }
+}
+
+/// Makes `m` at least `rows x cols`, keeping it when it is large enough.
+fn reserve<T: Float>(m: &mut DMatrix<T>, rows: usize, cols: usize) {
+    if m.nrows() < rows || m.ncols() < cols {
+        *m = DMatrix::zeros(rows.max(m.nrows()), cols.max(m.ncols()));
+    }
+}
+
+/// Copies the first `rows` values of column `from` of `src` into column `to` of `dst`.
+fn copy_rows<T: Float>(src: &DMatrix<T>, from: usize, dst: &mut DMatrix<T>, to: usize, rows: usize) {
+    dst.view_mut((0, to), (rows, 1)).copy_from(&src.view((0, from), (rows, 1)));
 }
 
 impl<T: Float> MiniBatch<T> {
@@ -35,26 +68,44 @@ impl<T: Float> MiniBatch<T> {
     pub fn fill(&mut self, data: &Dataset<T>, indices: &[usize]) -> Result<(), DataError> {
         data.check_indices(indices)?;
         let n = indices.len();
-        if self.inputs.nrows() != data.width() || self.inputs.ncols() < n {
-            self.inputs = DMatrix::zeros(data.width(), n);
-        }
+        // Sequences: as many steps as the longest of the batch.
+        let (steps, padded) = match (data.lengths(), data.steps()) {
+            (Some(all), Some(padded)) => (indices.iter().map(|&i| all[i]).max().unwrap_or(0), padded),
+            _ => (1, 1),
+        };
+        self.rows = data.width() / padded * steps;
+        reserve(&mut self.inputs, data.width(), n);
         for (j, &i) in indices.iter().enumerate() {
-            self.inputs.column_mut(j).copy_from(&data.inputs().column(i));
+            copy_rows(data.inputs(), i, &mut self.inputs, j, self.rows);
         }
+        match (data.lengths(), &mut self.lengths) {
+            (Some(all), Some(lengths)) => {
+                lengths.clear();
+                lengths.extend(indices.iter().map(|&i| all[i]));
+            }
+            (Some(all), lengths) => *lengths = Some(indices.iter().map(|&i| all[i]).collect()),
+            (None, lengths) => *lengths = None,
+        }
+        self.classes.clear();
         match data.labels() {
             Labels::Classes { indices: all, .. } => {
-                self.classes.clear();
                 self.classes.extend(indices.iter().map(|&i| all[i]));
-                self.from_classes = true;
+                self.kind = Kind::Classes;
             }
-            Labels::Real(t) => {
-                if self.real.nrows() != t.nrows() || self.real.ncols() < n {
-                    self.real = DMatrix::zeros(t.nrows(), n);
-                }
+            Labels::StepClasses { indices: all, .. } => {
+                self.classes.extend(indices.iter().flat_map(|&i| all[i * padded..i * padded + steps].iter().copied()));
+                self.kind = Kind::StepClasses;
+            }
+            Labels::Real(t) | Labels::StepReal { values: t, .. } => {
+                (self.kind, self.real_rows) = match data.labels() {
+                    // Per step: as many steps as the inputs.
+                    Labels::StepReal { per_step, .. } => (Kind::StepReal { per_step: *per_step }, per_step * steps),
+                    _ => (Kind::Real, t.nrows()),
+                };
+                reserve(&mut self.real, t.nrows(), n);
                 for (j, &i) in indices.iter().enumerate() {
-                    self.real.column_mut(j).copy_from(&t.column(i));
+                    copy_rows(t, i, &mut self.real, j, self.real_rows);
                 }
-                self.from_classes = false;
             }
         }
         self.len = n;
@@ -68,16 +119,24 @@ impl<T: Float> MiniBatch<T> {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-    /// The batch's inputs, one column per sample.
+    /// The batch's inputs, one column per sample (sequences padded to the
+    /// batch's longest).
     pub fn inputs(&self) -> DMatrixView<'_, T> {
-        self.inputs.columns(0, self.len)
+        self.inputs.view((0, 0), (self.rows, self.len))
+    }
+    /// Each sample's length, for sequences of different lengths.
+    pub fn lengths(&self) -> Option<&[usize]> {
+        self.lengths.as_deref().map(|l| &l[..self.len])
     }
     /// The batch's targets, for a loss.
     pub fn targets(&self) -> Targets<'_, T> {
-        if self.from_classes {
-            Targets::Classes(&self.classes[..self.len])
-        } else {
-            Targets::Real(self.real.columns(0, self.len))
+        let lengths = self.lengths().unwrap_or_default();
+        let real = || self.real.view((0, 0), (self.real_rows, self.len));
+        match self.kind {
+            Kind::Classes => Targets::Classes(&self.classes),
+            Kind::Real => Targets::Real(real()),
+            Kind::StepClasses => Targets::StepClasses { classes: &self.classes, lengths },
+            Kind::StepReal { per_step } => Targets::StepReal { values: real(), per_step, lengths },
         }
     }
 }

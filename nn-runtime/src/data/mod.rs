@@ -29,7 +29,7 @@ mod words;
 
 pub use adding::adding_problem;
 pub use csv::{Csv, CsvError, CsvField, LabelColumn};
-pub use dataset::{Dataset, Labels};
+pub use dataset::{Dataset, Labels, Lengths};
 pub use digits::digits;
 pub use error::DataError;
 pub use iris::iris;

@@ -31,8 +31,8 @@ pub fn split<T: Float>(
 
 /// Splits `data` into (train, test) with `test_fraction` of each class in the
 /// test part (rounded per class), chosen by a generator seeded with `seed`.
-/// Real-valued labels are split as one group, as [`split`] does with the
-/// same seed. Samples keep their original order.
+/// Real-valued labels and labels per step are split as one group, as
+/// [`split`] does with the same seed. Samples keep their original order.
 pub fn stratified_split<T: Float>(
     data: &Dataset<T>,
     test_fraction: f64,
@@ -42,7 +42,7 @@ pub fn stratified_split<T: Float>(
         Labels::Classes { indices, count } => {
             (0..*count).map(|c| (0..data.len()).filter(|&i| indices[i] == c).collect()).collect()
         }
-        Labels::Real(_) => vec![(0..data.len()).collect()],
+        Labels::Real(_) | Labels::StepClasses { .. } | Labels::StepReal { .. } => vec![(0..data.len()).collect()],
     };
     split_groups(data, groups, test_fraction, seed)
 }

@@ -167,6 +167,12 @@ impl Graph {
         r
     }
 
+    /// The place of the item being exported, as its parameter names start
+    /// (`3.projection`), for errors that name it.
+    pub(crate) fn place(&self) -> String {
+        self.path.join(".")
+    }
+
     /// The name of the item being exported, for its statics: its parameter
     /// prefix, dots as underscores (`3.projection` is `L3_PROJECTION`).
     pub(crate) fn name(&self) -> String {

@@ -5,9 +5,9 @@
 use super::graph::{Act, Affine, Op};
 use super::{f64s, Export, ExportError, Graph};
 use crate::layers::{
-    Activation, AvgPooling, BatchNorm, BatchNorm2d, Conv2d, Dense, Dropout, Elu, Gelu, GlobalAvgPooling, Hardsigmoid,
-    Hardswish, Identity, LayerNorm, LeakyRelu, MaxPooling, Mish, Pool, Prelu, Relu, Relu6, Selu, Sigmoid, Softplus,
-    Softsign, Swish, Tanh,
+    Activation, AvgPooling, BatchNorm, BatchNorm2d, Conv2d, Dense, Dropout, Elu, Embedding, Gelu, GlobalAvgPooling,
+    Hardsigmoid, Hardswish, Identity, LayerNorm, LeakyRelu, MaxPooling, Mish, Pool, Prelu, Relu, Relu6, Selu, Sigmoid,
+    Softplus, Softsign, Swish, Tanh,
 };
 use crate::{ActivationFn, Float, ItemKind};
 
@@ -150,5 +150,16 @@ impl<T: Float, const IN: usize, const C: usize> Export<T> for Pool<T, GlobalAvgP
     fn export(&self, g: &mut Graph) -> Result<(), ExportError> {
         g.push(Op::GlobalAvgPool { channels: C });
         Ok(())
+    }
+}
+
+/// Refused: a network with an embedding takes token ids, which the exported
+/// `predict` does not (`to_rust` says so before any item is reached).
+impl<T: Float, const V: usize, const D: usize> Export<T> for Embedding<T, V, D> {
+    fn export(&self, g: &mut Graph) -> Result<(), ExportError> {
+        Err(ExportError::Unsupported {
+            what: format!("`embedding` (item {})", g.place()),
+            why: "the exported predict takes f32 values per time step, not token ids",
+        })
     }
 }

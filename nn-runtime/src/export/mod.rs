@@ -11,6 +11,10 @@
 //!   (its running statistics scale that layer's rows), or, with none before
 //!   it, becomes a per-feature scale and shift;
 //! - dropout, `identity`, `flatten` and auxiliary heads are left out;
+//! - a `seq` network's sequences each run alone, over their own steps, so
+//!   variable lengths need nothing more: `predict` takes a slice of any length;
+//! - `tokens` inputs, `seq` outputs and `bidirectional` are refused with
+//!   [`ExportError::Unsupported`] naming them;
 //! - every activation is computed by the file's own `exp`, `ln`, `tanh` and
 //!   `erfc` (no libm), within a few `f32` rounding errors of `nn`'s.
 //!
@@ -73,6 +77,18 @@ where
     In: InputKind,
     Out: OutputKind,
 {
+    if In::TOKENS {
+        return Err(ExportError::Unsupported {
+            what: "a `tokens` input".into(),
+            why: "the exported predict takes f32 values per time step, not token ids",
+        });
+    }
+    if Out::PER_STEP {
+        return Err(ExportError::Unsupported {
+            what: "a `seq` output".into(),
+            why: "the exported predict gives one output per sequence, so the network must end in `last` and the items after it",
+        });
+    }
     let mut g = Graph::new();
     net.core().body().export_items(&mut g, 0)?;
     emit::rust(N::NAME, &g.finish(), I)

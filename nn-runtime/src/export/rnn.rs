@@ -4,7 +4,7 @@
 
 use super::graph::{Affine, Cell, Op};
 use super::{f64s, Export, ExportError, Graph};
-use crate::rnn::{CellMath, Gru, Lstm, Recurrent, Rnn, SeqLayer, Unrolled};
+use crate::rnn::{Bidirectional, CellMath, Gru, Lstm, Recurrent, Rnn, SeqLayer, Unrolled};
 use crate::Float;
 
 impl<T: Float, C: CellMath, const I: usize, const H: usize> Export<T> for Recurrent<T, C, I, H> {
@@ -35,5 +35,16 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> Export<T> for Recurr
 impl<T: Float, L: SeqLayer<T, I, H> + Export<T>, const I: usize, const H: usize> Export<T> for Unrolled<T, L, I, H> {
     fn export(&self, g: &mut Graph) -> Result<(), ExportError> {
         self.layer().export(g)
+    }
+}
+
+/// Refused: the reverse direction needs the whole sequence before its first
+/// output, which the exported step-by-step loop does not keep.
+impl<T: Float, C: CellMath, const I: usize, const H: usize, const O: usize> Export<T> for Bidirectional<T, C, I, H, O> {
+    fn export(&self, g: &mut Graph) -> Result<(), ExportError> {
+        Err(ExportError::Unsupported {
+            what: format!("`bidirectional` (item {})", g.place()),
+            why: "the exported predict runs one step at a time, and the reverse direction starts from the last step",
+        })
     }
 }

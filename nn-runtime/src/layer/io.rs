@@ -107,12 +107,17 @@ impl<T: Float, const I: usize, const O: usize> Io<T, I, O> {
     }
 }
 
-/// Resizes `buf` to `cols` columns if needed. Allocates only when the batch
-/// size changes, which is what keeps steady-state steps allocation-free.
+/// Resizes `buf` to `cols` columns if needed, keeping its allocation: only a
+/// batch larger than any before allocates, so steps whose batches vary in
+/// size (sequences of different lengths, packed) allocate nothing once the
+/// buffers have grown to the largest. After a resize the values are stale:
+/// callers write every one.
 #[inline]
 pub fn ensure_cols<T: Float, const N: usize>(buf: &mut Batch<T, N>, cols: usize) {
     if buf.ncols() != cols {
-        *buf = Batch::<T, N>::zeros_generic(nalgebra::Const::<N>, nalgebra::Dyn(cols));
+        let mut data: Vec<T> = std::mem::replace(buf, empty()).data.into();
+        data.resize(N * cols, T::zero());
+        *buf = Batch::<T, N>::from_vec_generic(nalgebra::Const::<N>, nalgebra::Dyn(cols), data);
     }
 }
 

@@ -13,10 +13,11 @@ use std::fmt;
 use nalgebra::{DMatrix, DMatrixView};
 
 use super::item::ItemInfo;
-use super::kinds::{InputKind, OutputKind, Staged, Vector};
+use super::kinds::{InputKind, OutputKind, Vector};
 use super::list::Items;
 use crate::layer::{NamePath, ParamRef, ZeroGrad};
-use crate::{Float, Layer, Probe, ShapeError, Visit, VisitMut};
+use crate::rnn::Steps;
+use crate::{Batch, Float, Layer, Probe, ShapeError, Visit, VisitMut};
 
 /// The body `B` (`I -> O` features) of a network with input kind `In` and
 /// output kind `Out`, with the state its API keeps between calls.
@@ -96,18 +97,28 @@ where
         }
     }
 
+    /// The samples of a staged batch.
+    fn samples(x: &Batch<T, I>, steps: &Steps) -> usize {
+        if steps.is_none() {
+            x.ncols()
+        } else {
+            steps.samples()
+        }
+    }
+
     /// The training forward of a staged input.
-    fn run(&mut self, x: &In::Data<T, I>, staged: Staged) -> &Output<T, Out, O> {
-        let y = self.body.forward_steps(In::staged(x, &self.input), staged.steps);
-        self.forward_cols = Some(staged.cols);
-        Out::present(y, &mut self.output)
+    fn run(&mut self, x: &In::Data<T, I>) -> &Output<T, Out, O> {
+        let (x, steps) = (In::staged(x, &self.input), In::steps(&self.input));
+        self.forward_cols = Some(Self::samples(x, steps));
+        let y = self.body.forward_steps(x, steps);
+        Out::present(y, steps, &mut self.output)
     }
 
     /// Training-mode forward: caches what backward needs; the output stays here.
     pub fn try_forward_ref(&mut self, x: &In::Data<T, I>) -> Result<&Output<T, Out, O>, ShapeError> {
-        let staged = In::stage(x, &mut self.input)?;
-        self.check_training(staged.cols)?;
-        Ok(self.run(x, staged))
+        In::stage(x, None, &mut self.input)?;
+        self.check_training(Self::samples(In::staged(x, &self.input), In::steps(&self.input)))?;
+        Ok(self.run(x))
     }
 
     /// [`Core::try_forward_ref`], panicking for an input it refuses.
@@ -123,14 +134,45 @@ where
         self.forward_ref(x).to_owned()
     }
 
+    /// Training-mode forward of sequences of different lengths: `x` padded
+    /// to its steps, `lengths[j]` the real steps of sample `j`.
+    pub fn forward_padded_ref(
+        &mut self,
+        x: &In::Data<T, I>,
+        lengths: &[usize],
+    ) -> Result<&Output<T, Out, O>, ShapeError> {
+        In::stage(x, Some(lengths), &mut self.input)?;
+        self.check_training(Self::samples(In::staged(x, &self.input), In::steps(&self.input)))?;
+        Ok(self.run(x))
+    }
+
+    pub fn forward_padded(
+        &mut self,
+        x: &In::Data<T, I>,
+        lengths: &[usize],
+    ) -> Result<<Output<T, Out, O> as ToOwned>::Owned, ShapeError> {
+        self.forward_padded_ref(x, lengths).map(ToOwned::to_owned)
+    }
+
+    /// The body's backward for dL/dy of the last forward; dL/dx with `grads`.
+    fn back(&mut self, grad: &Output<T, Out, O>, grads: bool) -> Result<Option<&Grads<T, In, I>>, ShapeError> {
+        self.check_batch(Out::grad_cols(grad))?;
+        let g = Out::intake(grad, In::steps(&self.input), &mut self.output)?;
+        if !grads {
+            self.body.backward_params(g);
+            return Ok(None);
+        }
+        let dx = self.body.backward(g);
+        Ok(Some(In::grads(dx, &mut self.input)))
+    }
+
     /// Adds the parameter gradients for dL/dy of the last forward and returns
     /// dL/dx; for a gradient that does not fit, touches nothing and panics.
     pub fn backward_ref(&mut self, grad: &Output<T, Out, O>) -> &Grads<T, In, I> {
-        if let Err(e) = self.check_batch(Out::grad_cols(grad)) {
-            refused("backward", e);
+        match self.back(grad, true) {
+            Ok(dx) => dx.expect("asked for dL/dx"),
+            Err(e) => refused("backward", e),
         }
-        let dx = self.body.backward(Out::intake(grad, &mut self.output));
-        In::grads(dx, &mut self.input)
     }
 
     pub fn backward(&mut self, grad: &Output<T, Out, O>) -> Owned<T, In, I> {
@@ -138,27 +180,34 @@ where
     }
 
     pub fn try_backward(&mut self, grad: &Output<T, Out, O>) -> Result<Owned<T, In, I>, ShapeError> {
-        self.check_batch(Out::grad_cols(grad))?;
-        Ok(self.backward(grad))
+        Ok(self.back(grad, true)?.expect("asked for dL/dx").to_owned())
     }
 
     /// The parameter gradients of [`Core::backward`] without dL/dx, which a
     /// training step does not read (see `Layer::backward_params`).
     pub fn backward_params(&mut self, grad: &Output<T, Out, O>) -> Result<(), ShapeError> {
-        self.check_batch(Out::grad_cols(grad))?;
-        self.body.backward_params(Out::intake(grad, &mut self.output));
-        Ok(())
+        self.back(grad, false).map(drop)
     }
 
     /// Evaluation-mode forward.
     pub fn try_predict(&self, x: &In::Data<T, I>) -> Result<<Output<T, Out, O> as ToOwned>::Owned, ShapeError> {
-        let (x, steps) = In::stage_owned(x)?;
-        Ok(Out::predicted(self.body.predict_steps(&x, steps)))
+        let (x, steps) = In::stage_owned(x, None)?;
+        Ok(Out::predicted(self.body.predict_steps(&x, &steps), &steps))
     }
 
     /// [`Core::try_predict`], panicking for an input it refuses.
     pub fn predict(&self, x: &In::Data<T, I>) -> <Output<T, Out, O> as ToOwned>::Owned {
         self.try_predict(x).unwrap_or_else(|e| refused("predict", e))
+    }
+
+    /// Evaluation-mode forward of sequences of different lengths (see [`Core::forward_padded_ref`]).
+    pub fn predict_padded(
+        &self,
+        x: &In::Data<T, I>,
+        lengths: &[usize],
+    ) -> Result<<Output<T, Out, O> as ToOwned>::Owned, ShapeError> {
+        let (x, steps) = In::stage_owned(x, Some(lengths))?;
+        Ok(Out::predicted(self.body.predict_steps(&x, &steps), &steps))
     }
 
     pub fn zero_grad(&mut self) {
@@ -175,31 +224,45 @@ where
         self.body.visit_mut(v);
     }
 
-    pub fn forward_view(&mut self, x: DMatrixView<'_, T>) -> Result<DMatrixView<'_, T>, ShapeError> {
-        let staged = In::stage_view(&x, &mut self.input)?;
-        self.check_training(staged.cols)?;
-        let y = self.body.forward_steps(In::staged_view(&self.input), staged.steps);
-        self.forward_cols = Some(staged.cols);
-        Ok(Out::output_view(y, &mut self.output))
+    /// `Model::forward_view` (`lengths: None`) and `Model::forward_seq_view`.
+    pub fn forward_view(
+        &mut self,
+        x: DMatrixView<'_, T>,
+        lengths: Option<&[usize]>,
+    ) -> Result<DMatrixView<'_, T>, ShapeError> {
+        In::stage_view(&x, lengths, &mut self.input)?;
+        self.check_training(Self::samples(In::staged_view(&self.input), In::steps(&self.input)))?;
+        let (x, steps) = (In::staged_view(&self.input), In::steps(&self.input));
+        self.forward_cols = Some(Self::samples(x, steps));
+        let y = self.body.forward_steps(x, steps);
+        Ok(Out::output_view(y, steps, &mut self.output))
+    }
+
+    /// The body's backward for a `Model` gradient; dL/dx with `grads`.
+    fn back_view(&mut self, grad: DMatrixView<'_, T>, grads: bool) -> Result<Option<DMatrixView<'_, T>>, ShapeError> {
+        self.check_batch(grad.ncols())?;
+        Out::intake_view(&grad, In::steps(&self.input), &mut self.output)?;
+        let g = Out::grad_of_view(&self.output);
+        if !grads {
+            self.body.backward_params(g);
+            return Ok(None);
+        }
+        let dx = self.body.backward(g);
+        Ok(Some(In::grads_view(dx, &mut self.input)))
     }
 
     pub fn backward_view(&mut self, grad: DMatrixView<'_, T>) -> Result<DMatrixView<'_, T>, ShapeError> {
-        Out::intake_view(&grad, &mut self.output)?;
-        self.check_batch(grad.ncols())?;
-        let dx = self.body.backward(Out::grad_of_view(&self.output));
-        Ok(In::grads_view(dx, &mut self.input))
+        Ok(self.back_view(grad, true)?.expect("asked for dL/dx"))
     }
 
     pub fn backward_params_view(&mut self, grad: DMatrixView<'_, T>) -> Result<(), ShapeError> {
-        Out::intake_view(&grad, &mut self.output)?;
-        self.check_batch(grad.ncols())?;
-        self.body.backward_params(Out::grad_of_view(&self.output));
-        Ok(())
+        self.back_view(grad, false).map(drop)
     }
 
-    pub fn predict_view(&self, x: DMatrixView<'_, T>) -> Result<DMatrix<T>, ShapeError> {
-        let (x, steps) = In::stage_view_owned(&x)?;
-        Ok(Out::predicted_view(self.body.predict_steps(&x, steps)))
+    /// `Model::predict_view` (`lengths: None`) and `Model::predict_seq_view`.
+    pub fn predict_view(&self, x: DMatrixView<'_, T>, lengths: Option<&[usize]>) -> Result<DMatrix<T>, ShapeError> {
+        let (x, steps) = In::stage_view_owned(&x, lengths)?;
+        Ok(Out::predicted_view(self.body.predict_steps(&x, &steps), &steps))
     }
 
     pub fn freeze_randomness(&mut self, frozen: bool) {

@@ -48,7 +48,9 @@ pub enum ItemKind {
     Rnn,
     Lstm,
     Gru,
+    Bidirectional,
     Last,
+    Embedding,
 }
 
 /// The spelling: the variant's name in snake_case.

@@ -20,6 +20,7 @@ use std::marker::PhantomData;
 use nalgebra::DMatrixView;
 
 use crate::layer::{visit_in, visit_mut_in};
+use crate::rnn::Steps;
 use crate::{AuxHead, Batch, Float, Layer, ShapeError, Visit, VisitMut};
 
 /// A list of items from `I` to `O` features, possibly empty ([`End`]),
@@ -32,7 +33,7 @@ pub trait Items<T: Float, const I: usize, const O: usize> {
     const LEN: usize;
 
     /// [`Layer::forward_steps`].
-    fn list_forward<'a>(&'a mut self, x: &'a Batch<T, I>, steps: usize) -> &'a Batch<T, O>;
+    fn list_forward<'a>(&'a mut self, x: &'a Batch<T, I>, steps: &Steps) -> &'a Batch<T, O>;
     /// [`Layer::backward`].
     fn list_backward<'a>(&'a mut self, grad: &'a Batch<T, O>) -> &'a Batch<T, I>;
     /// [`Layer::backward_params`].
@@ -43,7 +44,7 @@ pub trait Items<T: Float, const I: usize, const O: usize> {
     /// [`Layer::backward_params_last_step`]; the empty list has nothing to do.
     fn list_params_last_step(&mut self, grad: &Batch<T, O>) -> bool;
     /// [`Layer::predict_steps`] (the empty list gives back `x`, lent or owned as it came).
-    fn list_predict<'a>(&self, x: Cow<'a, Batch<T, I>>, steps: usize) -> Cow<'a, Batch<T, O>>;
+    fn list_predict<'a>(&self, x: Cow<'a, Batch<T, I>>, steps: &Steps) -> Cow<'a, Batch<T, O>>;
     /// [`Layer::output`]; the empty list's is `before`'s, the output of what precedes it.
     fn list_output<'a>(&'a self, before: Option<&'a Batch<T, I>>) -> Option<&'a Batch<T, O>>;
     /// [`Layer::input_grad`]; the empty list's is `after`'s, that of what follows it.
@@ -80,7 +81,7 @@ macro_rules! visits_numbered_items {
 /// In the [`Items`] impl of a non-empty list: its passes are its [`Layer`] methods.
 macro_rules! passes_as_a_layer {
     () => {
-        fn list_forward<'a>(&'a mut self, x: &'a Batch<T, I>, steps: usize) -> &'a Batch<T, O> {
+        fn list_forward<'a>(&'a mut self, x: &'a Batch<T, I>, steps: &crate::rnn::Steps) -> &'a Batch<T, O> {
             self.forward_steps(x, steps)
         }
         fn list_backward<'a>(&'a mut self, grad: &'a Batch<T, O>) -> &'a Batch<T, I> {
@@ -99,7 +100,7 @@ macro_rules! passes_as_a_layer {
         fn list_predict<'a>(
             &self,
             x: std::borrow::Cow<'a, Batch<T, I>>,
-            steps: usize,
+            steps: &crate::rnn::Steps,
         ) -> std::borrow::Cow<'a, Batch<T, O>> {
             std::borrow::Cow::Owned(self.predict_steps(&x, steps))
         }
@@ -284,9 +285,9 @@ where
     S: Slot<T, A, I, M>,
 {
     fn forward(&mut self, x: &Batch<T, I>) -> &Batch<T, O> {
-        self.forward_steps(x, 1)
+        self.forward_steps(x, Steps::none())
     }
-    fn forward_steps(&mut self, x: &Batch<T, I>, steps: usize) -> &Batch<T, O> {
+    fn forward_steps(&mut self, x: &Batch<T, I>, steps: &Steps) -> &Batch<T, O> {
         self.rest.list_forward(self.head.forward_steps(x, steps), steps)
     }
     fn backward(&mut self, grad: &Batch<T, O>) -> &Batch<T, I> {
@@ -313,9 +314,9 @@ where
         }
     }
     fn predict(&self, x: &Batch<T, I>) -> Batch<T, O> {
-        self.predict_steps(x, 1)
+        self.predict_steps(x, Steps::none())
     }
-    fn predict_steps(&self, x: &Batch<T, I>, steps: usize) -> Batch<T, O> {
+    fn predict_steps(&self, x: &Batch<T, I>, steps: &Steps) -> Batch<T, O> {
         self.rest.list_predict(Cow::Owned(self.head.predict_steps(x, steps)), steps).into_owned()
     }
     visits_numbered_items!();
@@ -375,7 +376,7 @@ pub struct End;
 impl<T: Float, const N: usize> Items<T, N, N> for End {
     const LEN: usize = 0;
 
-    fn list_forward<'a>(&'a mut self, x: &'a Batch<T, N>, _steps: usize) -> &'a Batch<T, N> {
+    fn list_forward<'a>(&'a mut self, x: &'a Batch<T, N>, _steps: &Steps) -> &'a Batch<T, N> {
         x
     }
     fn list_backward<'a>(&'a mut self, grad: &'a Batch<T, N>) -> &'a Batch<T, N> {
@@ -388,7 +389,7 @@ impl<T: Float, const N: usize> Items<T, N, N> for End {
     fn list_params_last_step(&mut self, _grad: &Batch<T, N>) -> bool {
         true
     }
-    fn list_predict<'a>(&self, x: Cow<'a, Batch<T, N>>, _steps: usize) -> Cow<'a, Batch<T, N>> {
+    fn list_predict<'a>(&self, x: Cow<'a, Batch<T, N>>, _steps: &Steps) -> Cow<'a, Batch<T, N>> {
         x
     }
     fn list_output<'a>(&'a self, before: Option<&'a Batch<T, N>>) -> Option<&'a Batch<T, N>> {
@@ -433,7 +434,7 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Unbuilt {
 impl<T: Float, const I: usize, const O: usize> Items<T, I, O> for Unbuilt {
     const LEN: usize = 0;
 
-    fn list_forward<'a>(&'a mut self, _x: &'a Batch<T, I>, _steps: usize) -> &'a Batch<T, O> {
+    fn list_forward<'a>(&'a mut self, _x: &'a Batch<T, I>, _steps: &Steps) -> &'a Batch<T, O> {
         match *self {}
     }
     fn list_backward<'a>(&'a mut self, _grad: &'a Batch<T, O>) -> &'a Batch<T, I> {
@@ -448,7 +449,7 @@ impl<T: Float, const I: usize, const O: usize> Items<T, I, O> for Unbuilt {
     fn list_params_last_step(&mut self, _grad: &Batch<T, O>) -> bool {
         match *self {}
     }
-    fn list_predict<'a>(&self, _x: Cow<'a, Batch<T, I>>, _steps: usize) -> Cow<'a, Batch<T, O>> {
+    fn list_predict<'a>(&self, _x: Cow<'a, Batch<T, I>>, _steps: &Steps) -> Cow<'a, Batch<T, O>> {
         match *self {}
     }
     fn list_output<'a>(&'a self, _before: Option<&'a Batch<T, I>>) -> Option<&'a Batch<T, O>> {

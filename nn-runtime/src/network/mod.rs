@@ -26,7 +26,9 @@ use nalgebra::{DMatrix, DMatrixView};
 
 pub use self::core::Core;
 pub use item::{Family, ItemInfo, ItemKind};
-pub use kinds::{InputKind, OutputKind, Sequence, SequenceState, Staged, Vector, VectorState};
+pub use kinds::{
+    InputKind, OutputKind, PerStep, PerStepState, Sequence, SequenceState, Tokens, TokensState, Vector, VectorState,
+};
 pub use list::{End, Head, Items, LastStep, Plain, Slot, Splice, Then, Unbuilt};
 pub use reduce::Reduce;
 
@@ -57,6 +59,8 @@ where
     const OUTPUT: usize = O;
     const NAME: &'static str = N::NAME;
     const SEQUENCE: bool = In::SEQUENCE;
+    const TOKENS: bool = In::TOKENS;
+    const PER_STEP: bool = Out::PER_STEP;
 
     fn visit(&self, v: &mut dyn Visit<T>) {
         self.core().visit(v);
@@ -65,7 +69,10 @@ where
         self.core_mut().visit_mut(v);
     }
     fn forward_view(&mut self, x: DMatrixView<'_, T>) -> Result<DMatrixView<'_, T>, ShapeError> {
-        self.core_mut().forward_view(x)
+        self.core_mut().forward_view(x, None)
+    }
+    fn forward_seq_view(&mut self, x: DMatrixView<'_, T>, lengths: &[usize]) -> Result<DMatrixView<'_, T>, ShapeError> {
+        self.core_mut().forward_view(x, Some(lengths))
     }
     fn backward_view(&mut self, grad: DMatrixView<'_, T>) -> Result<DMatrixView<'_, T>, ShapeError> {
         self.core_mut().backward_view(grad)
@@ -74,7 +81,10 @@ where
         self.core_mut().backward_params_view(grad)
     }
     fn predict_view(&self, x: DMatrixView<'_, T>) -> Result<DMatrix<T>, ShapeError> {
-        self.core().predict_view(x)
+        self.core().predict_view(x, None)
+    }
+    fn predict_seq_view(&self, x: DMatrixView<'_, T>, lengths: &[usize]) -> Result<DMatrix<T>, ShapeError> {
+        self.core().predict_view(x, Some(lengths))
     }
     fn freeze_randomness(&mut self, frozen: bool) {
         self.core_mut().freeze_randomness(frozen);

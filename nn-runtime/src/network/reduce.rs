@@ -1,6 +1,7 @@
 //! `last` in a `seq` network: the items before it run over every time step
-//! (the steps side by side in one batch), `last` keeps the final step, the
-//! items after it run on that one vector per sample.
+//! (the real steps packed in one batch, see [`Steps`]), `last` keeps each
+//! sequence's final step (PyTorch's `h_n` after `bidirectional`), the items
+//! after it run on that one vector per sample.
 
 use std::borrow::Cow;
 
@@ -8,7 +9,7 @@ use nalgebra::DMatrixView;
 
 use super::list::{passes_as_a_layer, visits_numbered_items, Items, Number};
 use crate::layer::visit_in;
-use crate::rnn::Last;
+use crate::rnn::{Last, Steps};
 use crate::{Batch, Float, Layer, ShapeError, Visit, VisitMut};
 
 /// `Before` (`I -> H` per step), then `last` (item number `Before::LEN`),
@@ -24,6 +25,11 @@ impl<T: Float, Before, After, const H: usize> Reduce<T, Before, After, H> {
     pub fn new(before: Before, after: After) -> Self {
         Self { before, last: Last::new(), after }
     }
+
+    /// With `last` after `bidirectional`: PyTorch's `h_n` (see [`Last::bidirectional`]).
+    pub fn bidirectional(before: Before, after: After) -> Self {
+        Self { before, last: Last::bidirectional(), after }
+    }
     /// The items before `last`, which run over every time step.
     pub fn before(&self) -> &Before {
         &self.before
@@ -34,9 +40,8 @@ impl<T: Float, Before, After, const H: usize> Reduce<T, Before, After, H> {
     }
 }
 
-/// The batch's columns split into `steps` blocks: the caller (a network's
-/// core) staged it so.
-const STAGED: &str = "a sequence batch staged by the network splits into its steps";
+/// The caller (a network's core) packed the batch as its steps say.
+const STAGED: &str = "a sequence batch staged by the network fits its steps";
 
 impl<T, Before, After, const I: usize, const H: usize, const O: usize> Layer<T, I, O> for Reduce<T, Before, After, H>
 where
@@ -44,13 +49,14 @@ where
     Before: Items<T, I, H>,
     After: Items<T, H, O>,
 {
-    /// A batch without steps is a sequence of one step.
+    /// A batch without steps is sequences of one step.
     fn forward(&mut self, x: &Batch<T, I>) -> &Batch<T, O> {
-        self.forward_steps(x, 1)
+        self.forward_steps(x, Steps::none())
     }
-    fn forward_steps(&mut self, x: &Batch<T, I>, steps: usize) -> &Batch<T, O> {
+    // After `last` a column is a sample: the items there have no steps.
+    fn forward_steps(&mut self, x: &Batch<T, I>, steps: &Steps) -> &Batch<T, O> {
         let every = self.before.list_forward(x, steps);
-        self.after.list_forward(self.last.forward(every, steps).expect(STAGED), 1)
+        self.after.list_forward(self.last.forward(every, steps).expect(STAGED), Steps::none())
     }
     fn backward(&mut self, grad: &Batch<T, O>) -> &Batch<T, I> {
         self.before.list_backward(self.last.backward(self.after.list_backward(grad)))
@@ -64,12 +70,12 @@ where
         }
     }
     fn predict(&self, x: &Batch<T, I>) -> Batch<T, O> {
-        self.predict_steps(x, 1)
+        self.predict_steps(x, Steps::none())
     }
-    fn predict_steps(&self, x: &Batch<T, I>, steps: usize) -> Batch<T, O> {
+    fn predict_steps(&self, x: &Batch<T, I>, steps: &Steps) -> Batch<T, O> {
         let every = self.before.list_predict(Cow::Borrowed(x), steps);
         let last = self.last.predict(&every, steps).expect(STAGED);
-        self.after.list_predict(Cow::Owned(last), 1).into_owned()
+        self.after.list_predict(Cow::Owned(last), Steps::none()).into_owned()
     }
     visits_numbered_items!();
     fn freeze_randomness(&mut self, frozen: bool) {

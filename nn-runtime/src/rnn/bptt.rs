@@ -1,6 +1,13 @@
 //! [`Recurrent`]: a cell run over a whole sequence, and backpropagation
 //! through time. The time loop, buffers and truncation live here once for
 //! all cells; the cells supply only their element-wise step ([`CellMath`]).
+//!
+//! Sequences run in the packed layout of [`Steps`]: at step `t` the cell runs
+//! on the sequences still going (a prefix of the batch, longest first), so a
+//! batch of mixed lengths costs what its real steps cost. The state of a
+//! sequence that has ended is kept as it was at its last step; backward
+//! starts each sequence's gradient at its own last step. A batch of one
+//! length is the special case where no sequence ends early.
 
 use std::marker::PhantomData;
 use std::num::NonZeroUsize;
@@ -9,7 +16,7 @@ use rand::Rng;
 
 use super::cell::{add, CellMath, StepBack, StepFwd};
 use super::gates::Gates;
-use super::{SeqGrad, SeqLayer};
+use super::{Carry, PackedGrad, SeqGrad, SeqLayer, Steps};
 use crate::kernels::{dispatch, Kernel, Level};
 use crate::layer::{empty, ensure_cols};
 use crate::{Batch, Float, Init, ShapeError, Visit, VisitMut};
@@ -28,28 +35,34 @@ pub struct Recurrent<T: Float, C: CellMath, const I: usize, const H: usize> {
     final_state: Vec<Batch<T, H>>,
     input_grads: Vec<Batch<T, I>>,
     initial_grad: Vec<Batch<T, H>>,
+    /// The state a packed training forward starts from, when carried across batches.
+    carry: Carry<T>,
     cell: PhantomData<C>,
 }
 
-/// Everything one forward over a sequence of `steps` steps of `cols` samples
-/// leaves for backward, contiguous over time so the weight gradients are one
-/// product each.
+/// Everything one forward over a batch of sequences leaves for backward,
+/// packed over time (see [`Steps`]) so the weight gradients are one product each.
 #[derive(Clone, Debug, Default)]
 struct Tape<T> {
-    steps: usize,
-    cols: usize,
-    /// `I x steps*cols`: the inputs, step after step.
+    steps: Steps,
+    /// `I x cols`: the inputs, packed.
     xs: Vec<T>,
-    /// `G*H x steps*cols`: input projections, then what each step caches.
+    /// `G*H x cols`: input projections, then what each step caches.
     gates: Vec<T>,
-    /// `G*H x cols`: the recurrent projection of the current step.
+    /// `G*H x n`: the recurrent projection of the current step (`SPLIT` cells).
     ph: Vec<T>,
-    /// `EXTRA*H x steps*cols`.
+    /// `EXTRA*H x cols`.
     extra: Vec<T>,
-    /// `H x (steps+1)*cols`: `h_0` (the initial state) to `h_steps`.
+    /// `H x (n + cols)`: the initial state `h_0` of the `n` sequences, then
+    /// each step's output, packed.
     hs: Vec<T>,
     /// As `hs` for the LSTM cell state; empty for the other cells.
     cs: Vec<T>,
+    /// `H x cols`: the state each column's step started from, for the
+    /// recurrent weights' gradient. Not written when every sequence has every
+    /// step: `hs` then holds it as it is. Sized either way, so that a batch of
+    /// one length does not leave a later one of mixed lengths to allocate.
+    hp: Vec<T>,
 }
 
 /// Backward's buffers, kept between calls.
@@ -65,90 +78,117 @@ struct Back<T> {
     dc_prev: Vec<T>,
 }
 
-/// Resizes without allocating when the length is unchanged.
+/// Resizes, allocating only beyond the largest length seen; the values are
+/// stale (every buffer is written before it is read).
 fn fit<T: Float>(v: &mut Vec<T>, len: usize) {
-    if v.len() != len {
-        v.clear();
-        v.resize(len, T::zero());
-    }
+    v.resize(len, T::zero());
 }
 
-/// Step `t` (read) and step `t + 1` (written) of a buffer holding consecutive
-/// blocks of `len` elements; two empty slices for an unused buffer.
-fn step_pair<T>(buf: &mut [T], t: usize, len: usize) -> (&[T], &mut [T]) {
-    if buf.is_empty() {
-        return (&[], &mut []);
-    }
-    let (before, after) = buf.split_at_mut((t + 1) * len);
-    (&before[t * len..], &mut after[..len])
-}
-
-fn block<T>(buf: &[T], t: usize, len: usize) -> &[T] {
+/// Columns `from..from + cols` of a buffer of `rows`-row columns; empty for an unused buffer.
+fn cols<T>(buf: &[T], rows: usize, from: usize, cols: usize) -> &[T] {
     if buf.is_empty() {
         &[]
     } else {
-        &buf[t * len..(t + 1) * len]
+        &buf[rows * from..rows * (from + cols)]
     }
 }
 
-fn block_mut<T>(buf: &mut [T], t: usize, len: usize) -> &mut [T] {
+fn cols_mut<T>(buf: &mut [T], rows: usize, from: usize, cols: usize) -> &mut [T] {
     if buf.is_empty() {
         &mut []
     } else {
-        &mut buf[t * len..(t + 1) * len]
+        &mut buf[rows * from..rows * (from + cols)]
     }
 }
 
+/// The state a step reads (`cols` columns from column `prev`) and the one it
+/// writes (from column `out`, after `prev`'s) of a state buffer; two empty
+/// slices for an unused buffer.
+fn state_pair<T>(buf: &mut [T], rows: usize, prev: usize, out: usize, cols: usize) -> (&[T], &mut [T]) {
+    if buf.is_empty() {
+        return (&[], &mut []);
+    }
+    let (before, after) = buf.split_at_mut(rows * out);
+    (&before[rows * prev..rows * (prev + cols)], &mut after[..rows * cols])
+}
+
 impl<T: Float> Tape<T> {
-    fn resize<C: CellMath>(&mut self, steps: usize, cols: usize, input: usize, hidden: usize) {
-        let (sn, gh) = (steps * cols, C::GATES * hidden);
-        self.steps = steps;
-        self.cols = cols;
-        fit(&mut self.xs, input * sn);
-        fit(&mut self.gates, gh * sn);
-        fit(&mut self.ph, if C::SPLIT { gh * cols } else { 0 });
-        fit(&mut self.extra, C::EXTRA * hidden * sn);
-        fit(&mut self.hs, hidden * (sn + cols));
-        fit(&mut self.cs, if C::STATE_PARTS == 2 { hidden * (sn + cols) } else { 0 });
+    fn resize<C: CellMath>(&mut self, input: usize, hidden: usize) {
+        let (n, cols, gh) = (self.steps.samples(), self.steps.cols(), C::GATES * hidden);
+        fit(&mut self.xs, input * cols);
+        fit(&mut self.gates, gh * cols);
+        fit(&mut self.ph, if C::SPLIT { gh * n } else { 0 });
+        fit(&mut self.extra, C::EXTRA * hidden * cols);
+        fit(&mut self.hs, hidden * (n + cols));
+        fit(&mut self.cs, if C::STATE_PARTS == 2 { hidden * (n + cols) } else { 0 });
+        fit(&mut self.hp, hidden * cols);
+    }
+
+    /// The column of `hs` (and `cs`) where the state step `t` starts from begins.
+    fn prev_col(&self, t: usize) -> usize {
+        if t == 0 {
+            0
+        } else {
+            self.out_col(t - 1)
+        }
+    }
+
+    /// The column of `hs` (and `cs`) where step `t`'s output begins.
+    fn out_col(&self, t: usize) -> usize {
+        self.steps.samples() + self.steps.offset(t)
     }
 
     /// Runs the cell over the inputs and initial state already in the tape;
     /// `cached`: see [`Gates::project_hidden`].
     fn run<C: CellMath>(&mut self, gates: &Gates<T>, hidden: usize, cached: bool) {
-        let (n, hn, ghn) = (self.cols, hidden * self.cols, C::GATES * hidden * self.cols);
-        gates.project_inputs(&self.xs, self.steps * n, &mut self.gates, !C::SPLIT);
-        for t in 0..self.steps {
-            let (h_prev, h) = step_pair(&mut self.hs, t, hn);
-            if C::SPLIT {
-                gates.project_hidden(h_prev, n, &mut self.ph, cached, false);
-            } else {
-                gates.project_hidden(h_prev, n, block_mut(&mut self.gates, t, ghn), cached, true);
+        let gh = C::GATES * hidden;
+        gates.project_inputs(&self.xs, self.steps.cols(), &mut self.gates, !C::SPLIT);
+        for t in 0..self.steps.steps() {
+            let (b, at) = (self.steps.size(t), self.steps.offset(t));
+            let (prev, out) = (self.prev_col(t), self.out_col(t));
+            let (h_prev, h) = state_pair(&mut self.hs, hidden, prev, out, b);
+            if !self.steps.is_uniform() {
+                cols_mut(&mut self.hp, hidden, at, b).copy_from_slice(h_prev);
             }
-            let (c_prev, c) = step_pair(&mut self.cs, t, hn);
+            let step_gates = cols_mut(&mut self.gates, gh, at, b);
+            let ph = cols_mut(&mut self.ph, gh, 0, b);
+            if C::SPLIT {
+                gates.project_hidden(h_prev, b, ph, cached, false);
+            } else {
+                gates.project_hidden(h_prev, b, step_gates, cached, true);
+            }
+            let (c_prev, c) = state_pair(&mut self.cs, hidden, prev, out, b);
             let step = StepFwd {
                 hidden,
-                gates: block_mut(&mut self.gates, t, ghn),
-                ph: &self.ph,
+                gates: step_gates,
+                ph,
                 h_prev,
                 c_prev,
                 h,
                 c,
-                extra: block_mut(&mut self.extra, t, C::EXTRA * hn),
+                extra: cols_mut(&mut self.extra, C::EXTRA * hidden, at, b),
             };
             forward_step::<T, C>(step);
         }
     }
 
-    /// The state part `p` (0: `h`, 1: `c`) after step `t` (`t = 0` is the initial state).
-    fn state(&self, p: usize, t: usize, hidden: usize) -> &[T] {
-        let buf = if p == 0 { &self.hs } else { &self.cs };
-        block(buf, t, hidden * self.cols)
+    /// The state part `p` (0: `h`, 1: `c`), `cols` columns from column `from` of its buffer.
+    fn state(&self, p: usize, hidden: usize, from: usize, count: usize) -> &[T] {
+        cols(if p == 0 { &self.hs } else { &self.cs }, hidden, from, count)
     }
 
-    fn state_mut(&mut self, p: usize, t: usize, hidden: usize) -> &mut [T] {
-        let len = hidden * self.cols;
-        let buf = if p == 0 { &mut self.hs } else { &mut self.cs };
-        block_mut(buf, t, len)
+    /// Copies each sequence's state after its last step into `into` (one
+    /// batch per part, packed order).
+    fn final_state<const H: usize>(&self, parts: usize, into: &mut Vec<Batch<T, H>>) {
+        let n = self.steps.samples();
+        into.resize_with(parts, empty);
+        for (p, s) in into.iter_mut().enumerate() {
+            ensure_cols(s, n);
+            for (k, col) in s.as_mut_slice().chunks_exact_mut(H).enumerate() {
+                let at = self.out_col(self.steps.lengths()[k] - 1) + k;
+                col.copy_from_slice(self.state(p, H, at, 1));
+            }
+        }
     }
 }
 
@@ -179,6 +219,17 @@ fn check_state<T: Float, const H: usize>(
     }
 }
 
+/// dL/d(outputs) as backward reads it.
+#[derive(Clone, Copy)]
+enum OutGrad<'a, T: Float, const H: usize> {
+    /// One batch per step (a sequence of one length).
+    Steps(&'a [Batch<T, H>]),
+    /// Packed as the outputs.
+    Packed(&'a [T]),
+    /// Each sequence's last output only, `H x n` in packed order.
+    Last(&'a [T]),
+}
+
 impl<T: Float, C: CellMath, const I: usize, const H: usize> Recurrent<T, C, I, H> {
     /// PyTorch's initialization (uniform on `±1/sqrt(H)`), except the recurrent
     /// weights: each gate's `H x H` block orthogonal.
@@ -198,6 +249,7 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> Recurrent<T, C, I, H
             final_state: Vec::new(),
             input_grads: Vec::new(),
             initial_grad: Vec::new(),
+            carry: Carry::new(C::STATE_PARTS, H),
             cell: PhantomData,
         }
     }
@@ -207,7 +259,8 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> Recurrent<T, C, I, H
     /// `S - k`, `S - 2k`, ... of a length-`S` sequence is treated as a
     /// constant in backward (as `h.detach()` every `k` steps in PyTorch,
     /// counted from the end, so the last step's gradient reaches exactly `k`
-    /// steps back). Forward is unchanged. `None` (the default) is full BPTT.
+    /// steps back); in a batch of mixed lengths, each sequence counts from
+    /// its own end. Forward is unchanged. `None` (the default) is full BPTT.
     pub fn set_truncation(&mut self, steps: Option<NonZeroUsize>) {
         self.truncation = steps;
     }
@@ -223,94 +276,120 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> Recurrent<T, C, I, H
         self.truncation
     }
 
-    /// Back-propagation through time; dL/dx_t only `with_input_grads`.
-    fn through_time(
-        &mut self,
-        grad: SeqGrad<'_, T, H>,
-        final_grad: Option<&[Batch<T, H>]>,
-        with_input_grads: bool,
-    ) -> Result<(), ShapeError> {
-        let (steps, n) = (self.tape.steps, self.tape.cols);
-        if steps == 0 {
+    /// Checks a gradient against the last forward.
+    fn check_grad(&self, grad: OutGrad<'_, T, H>, final_grad: Option<&[Batch<T, H>]>) -> Result<(), ShapeError> {
+        let steps = &self.tape.steps;
+        let n = steps.samples();
+        if steps.steps() == 0 {
             return Err(ShapeError::NoForward);
         }
         match grad {
-            SeqGrad::Every(gs) if gs.len() != steps => {
-                return Err(ShapeError::SequenceLength { expected: steps, found: gs.len() })
+            OutGrad::Steps(gs) if gs.len() != steps.steps() => {
+                return Err(ShapeError::SequenceLength { expected: steps.steps(), found: gs.len() })
             }
-            SeqGrad::Every(gs) => {
+            OutGrad::Steps(_) if !steps.is_uniform() => {
+                return Err(ShapeError::Columns { expected: steps.cols(), found: n * steps.steps() })
+            }
+            OutGrad::Steps(gs) => {
                 if let Some(g) = gs.iter().find(|g| g.ncols() != n) {
                     return Err(ShapeError::BatchSize { forward: n, backward: g.ncols() });
                 }
             }
-            SeqGrad::Last(g) if g.ncols() != n => {
-                return Err(ShapeError::BatchSize { forward: n, backward: g.ncols() })
+            OutGrad::Packed(g) if g.len() != H * steps.cols() => {
+                return Err(ShapeError::Columns { expected: steps.cols(), found: g.len() / H.max(1) })
             }
-            SeqGrad::Last(_) => {}
+            OutGrad::Last(g) if g.len() != H * n => {
+                return Err(ShapeError::BatchSize { forward: n, backward: g.len() / H.max(1) })
+            }
+            OutGrad::Packed(_) | OutGrad::Last(_) => {}
         }
         if let Some(s) = final_grad {
             check_state("final state gradient", s, C::STATE_PARTS, n)?;
         }
+        Ok(())
+    }
 
-        let (hn, ghn, sn) = (H * n, C::GATES * H * n, steps * n);
+    /// Back-propagation through time; dL/dx of every column into `dx` (`I x cols`) when given.
+    fn through_time(
+        &mut self,
+        grad: OutGrad<'_, T, H>,
+        final_grad: Option<&[Batch<T, H>]>,
+        dx: Option<&mut [T]>,
+    ) -> Result<(), ShapeError> {
+        self.check_grad(grad, final_grad)?;
         let tape = &self.tape;
+        let steps = &tape.steps;
+        let (n, total, gh) = (steps.samples(), steps.cols(), C::GATES * H);
         let b = &mut self.back;
-        fit(&mut b.dpx, C::GATES * H * sn);
-        fit(&mut b.dph, if C::SPLIT { C::GATES * H * sn } else { 0 });
-        let c_len = if C::STATE_PARTS == 2 { hn } else { 0 };
-        fit(&mut b.dh, hn);
-        fit(&mut b.dh_prev, hn);
-        fit(&mut b.dc, c_len);
-        fit(&mut b.dc_prev, c_len);
-        match final_grad {
-            Some(s) => {
-                b.dh.copy_from_slice(s[0].as_slice());
-                if C::STATE_PARTS == 2 {
-                    b.dc.copy_from_slice(s[1].as_slice());
+        fit(&mut b.dpx, gh * total);
+        fit(&mut b.dph, if C::SPLIT { gh * total } else { 0 });
+        let c_rows = if C::STATE_PARTS == 2 { H } else { 0 };
+        fit(&mut b.dh, H * n);
+        fit(&mut b.dh_prev, H * n);
+        fit(&mut b.dc, c_rows * n);
+        fit(&mut b.dc_prev, c_rows * n);
+
+        // With only the last outputs in the loss, nothing reaches below the
+        // shortest sequence's first truncation cut: steps before it get no
+        // gradient, so truncated training on long sequences costs k steps of
+        // backward, not S.
+        let last_only = matches!(grad, OutGrad::Last(_));
+        let shortest = steps.lengths().last().copied().unwrap_or(0);
+        let dead_below = self.truncation.filter(|_| last_only).and_then(|k| shortest.checked_sub(k.get()));
+        let mut first = 0;
+        for t in (0..steps.steps()).rev() {
+            let (size, at) = (steps.size(t), steps.offset(t));
+            // The sequences whose last step is `t` start their gradient here.
+            let ended = if t + 1 < steps.steps() { steps.size(t + 1) } else { 0 };
+            for k in ended..size {
+                let dh = &mut b.dh[H * k..H * (k + 1)];
+                match final_grad {
+                    Some(s) => dh.copy_from_slice(&s[0].as_slice()[H * k..H * (k + 1)]),
+                    None => dh.fill(T::zero()),
+                }
+                if let OutGrad::Last(g) = grad {
+                    add(dh, &g[H * k..H * (k + 1)]);
+                }
+                let dc = cols_mut(&mut b.dc, c_rows, k, 1);
+                match final_grad {
+                    Some(s) if c_rows > 0 => dc.copy_from_slice(&s[1].as_slice()[H * k..H * (k + 1)]),
+                    _ => dc.fill(T::zero()),
                 }
             }
-            None => {
-                b.dh.fill(T::zero());
-                b.dc.fill(T::zero());
+            match grad {
+                OutGrad::Steps(gs) => add(&mut b.dh[..H * size], gs[t].as_slice()),
+                OutGrad::Packed(g) => add(&mut b.dh[..H * size], cols(g, H, at, size)),
+                OutGrad::Last(_) => {}
             }
-        }
-        if let SeqGrad::Last(g) = grad {
-            add(&mut b.dh, g.as_slice());
-        }
-
-        // Steps before `first` get no gradient: with only the last output in
-        // the loss, nothing reaches below a truncation cut, so truncated
-        // training on long sequences costs k steps of backward, not S.
-        let mut first = 0;
-        for t in (0..steps).rev() {
-            if let SeqGrad::Every(gs) = grad {
-                add(&mut b.dh, gs[t].as_slice());
-            }
+            let (prev, out) = (tape.prev_col(t), tape.out_col(t));
             let step = StepBack {
                 hidden: H,
-                gates: block(&tape.gates, t, ghn),
-                extra: block(&tape.extra, t, C::EXTRA * hn),
-                h_prev: tape.state(0, t, H),
-                c_prev: tape.state(1, t, H),
-                c: tape.state(1, t + 1, H),
-                dh: &b.dh,
-                dc: &b.dc,
-                dpx: block_mut(&mut b.dpx, t, ghn),
-                dph: block_mut(&mut b.dph, t, ghn),
-                dh_prev: &mut b.dh_prev,
-                dc_prev: &mut b.dc_prev,
+                gates: cols(&tape.gates, gh, at, size),
+                extra: cols(&tape.extra, C::EXTRA * H, at, size),
+                h_prev: tape.state(0, H, prev, size),
+                c_prev: tape.state(1, H, prev, size),
+                c: tape.state(1, H, out, size),
+                dh: &b.dh[..H * size],
+                dc: cols(&b.dc, c_rows, 0, size),
+                dpx: cols_mut(&mut b.dpx, gh, at, size),
+                dph: cols_mut(&mut b.dph, gh, at, size),
+                dh_prev: &mut b.dh_prev[..H * size],
+                dc_prev: cols_mut(&mut b.dc_prev, c_rows, 0, size),
             };
             backward_step::<T, C>(step);
-            let dph = if C::SPLIT { block(&b.dph, t, ghn) } else { block(&b.dpx, t, ghn) };
-            self.gates.hidden_grad(dph, n, &mut b.dh_prev);
-            let cut = self.truncation.is_some_and(|k| (steps - t) % k.get() == 0);
-            if cut {
-                b.dh_prev.fill(T::zero());
-                b.dc_prev.fill(T::zero());
+            let dph = if C::SPLIT { cols(&b.dph, gh, at, size) } else { cols(&b.dpx, gh, at, size) };
+            self.gates.hidden_grad(dph, size, &mut b.dh_prev[..H * size]);
+            if let Some(k) = self.truncation {
+                for (j, &length) in steps.lengths()[..size].iter().enumerate() {
+                    if (length - t).is_multiple_of(k.get()) {
+                        b.dh_prev[H * j..H * (j + 1)].fill(T::zero());
+                        cols_mut(&mut b.dc_prev, c_rows, j, 1).fill(T::zero());
+                    }
+                }
             }
             std::mem::swap(&mut b.dh, &mut b.dh_prev);
             std::mem::swap(&mut b.dc, &mut b.dc_prev);
-            if cut && matches!(grad, SeqGrad::Last(_)) {
+            if dead_below == Some(t) {
                 first = t;
                 break;
             }
@@ -319,46 +398,110 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> Recurrent<T, C, I, H
         self.initial_grad.resize_with(C::STATE_PARTS, empty);
         for (p, s) in self.initial_grad.iter_mut().enumerate() {
             ensure_cols(s, n);
-            s.as_mut_slice().copy_from_slice(if p == 0 { &b.dh } else { &b.dc });
+            if first > 0 {
+                s.fill(T::zero());
+            } else {
+                s.as_mut_slice().copy_from_slice(if p == 0 { &b.dh } else { &b.dc });
+            }
         }
-        let active = (steps - first) * n;
+        let from = steps.offset(first);
+        let active = total - from;
         let dph = if C::SPLIT { &b.dph } else { &b.dpx };
-        self.gates.backward_hidden_weights(&dph[first * ghn..], &tape.hs[first * hn..steps * hn], active);
-        self.gates.backward_input_weights(&b.dpx[first * ghn..], &tape.xs[first * I * n..], active);
-        let dph = C::SPLIT.then(|| &b.dph[first * ghn..]);
-        self.gates.backward_biases(&b.dpx[first * ghn..], dph, active);
-        if with_input_grads {
-            fit(&mut b.dxs, I * sn);
-            let (skipped, dxs) = b.dxs.split_at_mut(first * I * n);
+        let h_prev = if steps.is_uniform() { &tape.hs[..H * total] } else { &tape.hp };
+        self.gates.backward_hidden_weights(&dph[gh * from..], &h_prev[H * from..], active);
+        self.gates.backward_input_weights(&b.dpx[gh * from..], &tape.xs[I * from..], active);
+        let dph = C::SPLIT.then(|| &b.dph[gh * from..]);
+        self.gates.backward_biases(&b.dpx[gh * from..], dph, active);
+        if let Some(dx) = dx {
+            let (skipped, dx) = dx.split_at_mut(I * from);
             skipped.fill(T::zero());
-            self.gates.input_grads(&b.dpx[first * ghn..], active, dxs);
-            self.input_grads.resize_with(steps, empty);
-            for (t, dx) in self.input_grads.iter_mut().enumerate() {
-                ensure_cols(dx, n);
-                dx.as_mut_slice().copy_from_slice(block(&b.dxs, t, I * n));
+            self.gates.input_grads(&b.dpx[gh * from..], active, dx);
+        }
+        Ok(())
+    }
+
+    /// The per-step API's backward: dL/dx_t into `input_grads` when asked.
+    fn backward_steps(
+        &mut self,
+        grad: SeqGrad<'_, T, H>,
+        final_grad: Option<&[Batch<T, H>]>,
+        with_input_grads: bool,
+    ) -> Result<(), ShapeError> {
+        let grad = match grad {
+            SeqGrad::Every(gs) => OutGrad::Steps(gs),
+            SeqGrad::Last(g) => OutGrad::Last(g.as_slice()),
+        };
+        if !with_input_grads {
+            return self.through_time(grad, final_grad, None);
+        }
+        let mut dxs = std::mem::take(&mut self.back.dxs);
+        fit(&mut dxs, I * self.tape.steps.cols());
+        let done = self.through_time(grad, final_grad, Some(&mut dxs));
+        self.back.dxs = dxs;
+        done?;
+        let n = self.tape.steps.samples();
+        self.input_grads.resize_with(self.tape.steps.steps(), empty);
+        for (t, dx) in self.input_grads.iter_mut().enumerate() {
+            ensure_cols(dx, n);
+            dx.as_mut_slice().copy_from_slice(cols(&self.back.dxs, I, t * n, n));
+        }
+        Ok(())
+    }
+
+    /// Copies a sequence of one length and an initial state into `tape`, checking them.
+    fn load(tape: &mut Tape<T>, xs: &[Batch<T, I>], initial: Option<&[Batch<T, H>]>) -> Result<(), ShapeError> {
+        let n = sequence_cols(xs)?;
+        if let Some(s) = initial {
+            check_state("initial state", s, C::STATE_PARTS, n)?;
+        }
+        tape.steps.set_uniform(xs.len(), n);
+        tape.resize::<C>(I, H);
+        for (block, x) in tape.xs.chunks_exact_mut(I * n.max(1)).zip(xs) {
+            block.copy_from_slice(x.as_slice());
+        }
+        for p in 0..C::STATE_PARTS {
+            let h0 = cols_mut(if p == 0 { &mut tape.hs } else { &mut tape.cs }, H, 0, n);
+            match initial {
+                Some(s) => h0.copy_from_slice(s[p].as_slice()),
+                None => h0.fill(T::zero()),
             }
         }
         Ok(())
     }
 
-    /// Copies the sequence and initial state into `tape`, checking them.
-    fn load(tape: &mut Tape<T>, xs: &[Batch<T, I>], initial: Option<&[Batch<T, H>]>) -> Result<(), ShapeError> {
-        let cols = sequence_cols(xs)?;
-        if let Some(s) = initial {
-            check_state("initial state", s, C::STATE_PARTS, cols)?;
+    /// Copies a packed batch into `tape` with a zero initial state, checking it.
+    fn load_packed(tape: &mut Tape<T>, x: &Batch<T, I>, steps: &Steps) -> Result<(), ShapeError> {
+        if x.ncols() != steps.cols() {
+            return Err(ShapeError::Columns { expected: steps.cols(), found: x.ncols() });
         }
-        tape.resize::<C>(xs.len(), cols, I, H);
-        for (t, x) in xs.iter().enumerate() {
-            block_mut(&mut tape.xs, t, I * cols).copy_from_slice(x.as_slice());
+        if steps.steps() == 0 {
+            return Err(ShapeError::EmptySequence);
         }
-        for p in 0..C::STATE_PARTS {
-            let dst = tape.state_mut(p, 0, H);
-            match initial {
-                Some(s) => dst.copy_from_slice(s[p].as_slice()),
-                None => dst.fill(T::zero()),
-            }
+        tape.steps.copy_from(steps);
+        tape.resize::<C>(I, H);
+        tape.xs.copy_from_slice(x.as_slice());
+        let n = steps.samples();
+        tape.hs[..H * n].fill(T::zero());
+        if !tape.cs.is_empty() {
+            tape.cs[..H * n].fill(T::zero());
         }
         Ok(())
+    }
+
+    /// The packed outputs of the tape's last run.
+    fn packed_outputs(tape: &Tape<T>) -> &[T] {
+        &tape.hs[H * tape.steps.samples()..]
+    }
+
+    /// Shows the parameters under other names than `nn.LSTMCell`'s (the
+    /// directions of `bidirectional`), in the same order.
+    pub(crate) fn visit_as(&self, v: &mut dyn Visit<T>, names: &[&str; 4]) {
+        self.gates.visit_as(v, names);
+    }
+
+    /// The mutable twin of [`Recurrent::visit_as`].
+    pub(crate) fn visit_mut_as(&mut self, v: &mut dyn VisitMut<T>, names: &[&str; 4]) {
+        self.gates.visit_mut_as(v, names);
     }
 }
 
@@ -374,37 +517,32 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> fo
         Self::load(&mut self.tape, xs, initial)?;
         self.gates.cache_hidden_weights();
         self.tape.run::<C>(&self.gates, H, true);
-        let (steps, cols) = (self.tape.steps, self.tape.cols);
-        self.outputs.resize_with(steps, empty);
+        let n = self.tape.steps.samples();
+        self.outputs.resize_with(xs.len(), empty);
         for (t, y) in self.outputs.iter_mut().enumerate() {
-            ensure_cols(y, cols);
-            y.as_mut_slice().copy_from_slice(self.tape.state(0, t + 1, H));
+            ensure_cols(y, n);
+            y.as_mut_slice().copy_from_slice(cols(Self::packed_outputs(&self.tape), H, t * n, n));
         }
-        self.final_state.resize_with(C::STATE_PARTS, empty);
-        for (p, s) in self.final_state.iter_mut().enumerate() {
-            ensure_cols(s, cols);
-            s.as_mut_slice().copy_from_slice(self.tape.state(p, steps, H));
-        }
+        self.tape.final_state(C::STATE_PARTS, &mut self.final_state);
         Ok(&self.outputs)
     }
 
-    fn forward_wide(&mut self, x: &Batch<T, I>, steps: usize, out: &mut Batch<T, H>) -> Result<(), ShapeError> {
-        let cols = super::unrolled::batch_of(x.ncols(), steps)?;
-        let tape = &mut self.tape;
-        tape.resize::<C>(steps, cols, I, H);
-        tape.xs.copy_from_slice(x.as_slice());
-        for p in 0..C::STATE_PARTS {
-            tape.state_mut(p, 0, H).fill(T::zero());
+    fn forward_packed(&mut self, x: &Batch<T, I>, steps: &Steps, out: &mut Batch<T, H>) -> Result<(), ShapeError> {
+        Self::load_packed(&mut self.tape, x, steps)?;
+        let n = steps.samples();
+        if self.carry.is_on() {
+            let (hs, cs) = (&mut self.tape.hs, &mut self.tape.cs);
+            self.carry.start([cols_mut(hs, H, 0, n), cols_mut(cs, H, 0, n)], steps.order());
         }
         self.gates.cache_hidden_weights();
-        tape.run::<C>(&self.gates, H, true);
-        ensure_cols(out, steps * cols);
-        out.as_mut_slice().copy_from_slice(&tape.hs[H * cols..]);
+        self.tape.run::<C>(&self.gates, H, true);
+        ensure_cols(out, steps.cols());
+        out.as_mut_slice().copy_from_slice(Self::packed_outputs(&self.tape));
         self.outputs.clear();
-        self.final_state.resize_with(C::STATE_PARTS, empty);
-        for (p, s) in self.final_state.iter_mut().enumerate() {
-            ensure_cols(s, cols);
-            s.as_mut_slice().copy_from_slice(tape.state(p, steps, H));
+        self.tape.final_state(C::STATE_PARTS, &mut self.final_state);
+        if self.carry.is_on() {
+            let last = &self.final_state;
+            self.carry.keep(steps.order(), |p, k| &last[p].as_slice()[H * k..H * (k + 1)]);
         }
         Ok(())
     }
@@ -414,7 +552,7 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> fo
         grad: SeqGrad<'_, T, H>,
         final_grad: Option<&[Batch<T, H>]>,
     ) -> Result<&[Batch<T, I>], ShapeError> {
-        self.through_time(grad, final_grad, true)?;
+        self.backward_steps(grad, final_grad, true)?;
         Ok(&self.input_grads)
     }
 
@@ -423,14 +561,37 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> fo
         grad: SeqGrad<'_, T, H>,
         final_grad: Option<&[Batch<T, H>]>,
     ) -> Result<(), ShapeError> {
-        self.through_time(grad, final_grad, false)
+        self.backward_steps(grad, final_grad, false)
+    }
+
+    fn backward_packed(&mut self, grad: PackedGrad<'_, T>, dx: Option<&mut Batch<T, I>>) -> Result<(), ShapeError> {
+        let grad = match grad {
+            PackedGrad::Every(g) => OutGrad::Packed(g),
+            PackedGrad::Last(g) => OutGrad::Last(g),
+        };
+        match dx {
+            Some(dx) => {
+                ensure_cols(dx, self.tape.steps.cols());
+                self.through_time(grad, None, Some(dx.as_mut_slice()))
+            }
+            None => self.through_time(grad, None, None),
+        }
     }
 
     fn predict_seq(&self, xs: &[Batch<T, I>], initial: Option<&[Batch<T, H>]>) -> Result<Vec<Batch<T, H>>, ShapeError> {
         let mut tape = Tape::default();
         Self::load(&mut tape, xs, initial)?;
         tape.run::<C>(&self.gates, H, false);
-        Ok((1..=tape.steps).map(|t| Batch::<T, H>::from_column_slice(tape.state(0, t, H))).collect())
+        let n = tape.steps.samples();
+        let outputs = Self::packed_outputs(&tape);
+        Ok((0..xs.len()).map(|t| Batch::<T, H>::from_column_slice(cols(outputs, H, t * n, n))).collect())
+    }
+
+    fn predict_packed(&self, x: &Batch<T, I>, steps: &Steps) -> Result<Batch<T, H>, ShapeError> {
+        let mut tape = Tape::default();
+        Self::load_packed(&mut tape, x, steps)?;
+        tape.run::<C>(&self.gates, H, false);
+        Ok(Batch::<T, H>::from_column_slice(Self::packed_outputs(&tape)))
     }
 
     fn outputs(&self) -> &[Batch<T, H>] {
@@ -451,10 +612,12 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> fo
 
     fn visit(&self, v: &mut dyn Visit<T>) {
         self.gates.visit(v);
+        v.carry("state", Some(&self.carry));
     }
 
     fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
         self.gates.visit_mut(v);
+        v.carry("state", Some(&mut self.carry));
     }
 }
 
@@ -499,6 +662,9 @@ mod tests {
     struct Stack<A, B, const M: usize> {
         a: A,
         b: B,
+        /// The packed outputs of `a` and their gradient.
+        mid: Batch<f64, M>,
+        dmid: Batch<f64, M>,
     }
 
     impl<A: SeqLayer<f64, I, M>, B: SeqLayer<f64, M, H>, const I: usize, const M: usize, const H: usize>
@@ -530,6 +696,26 @@ mod tests {
         ) -> Result<Vec<Batch<f64, H>>, ShapeError> {
             self.b.predict_seq(&self.a.predict_seq(xs, None)?, None)
         }
+        fn forward_packed(
+            &mut self,
+            x: &Batch<f64, I>,
+            steps: &Steps,
+            out: &mut Batch<f64, H>,
+        ) -> Result<(), ShapeError> {
+            self.a.forward_packed(x, steps, &mut self.mid)?;
+            self.b.forward_packed(&self.mid, steps, out)
+        }
+        fn backward_packed(
+            &mut self,
+            grad: PackedGrad<'_, f64>,
+            dx: Option<&mut Batch<f64, I>>,
+        ) -> Result<(), ShapeError> {
+            self.b.backward_packed(grad, Some(&mut self.dmid))?;
+            self.a.backward_packed(PackedGrad::Every(self.dmid.as_slice()), dx)
+        }
+        fn predict_packed(&self, x: &Batch<f64, I>, steps: &Steps) -> Result<Batch<f64, H>, ShapeError> {
+            self.b.predict_packed(&self.a.predict_packed(x, steps)?, steps)
+        }
         fn outputs(&self) -> &[Batch<f64, H>] {
             self.b.outputs()
         }
@@ -559,6 +745,8 @@ mod tests {
             let stack: Stack<_, _, 5> = Stack {
                 a: LstmCell::<f64, 3, 5>::new(&mut rng).with_forget_bias(1.0),
                 b: GruCell::<f64, 5, 4>::new(&mut rng),
+                mid: empty(),
+                dmid: empty(),
             };
             let mut model = SeqModel::new(stack, outputs);
             let report = grad_check_at(&mut model, &random_sequence::<3>(steps, 3, 41), 42);
@@ -813,35 +1001,136 @@ mod tests {
     }
 
     #[test]
-    fn wide_forward_is_forward_seq_and_backward_follows_it() {
+    fn packed_forward_of_one_length_is_forward_seq_and_backward_follows_it() {
         fn check<C: CellMath>(seed: u64) {
             let xs: Vec<Batch<f64, 2>> =
                 (0..5).map(|t| Batch::from_fn(3, |i, j| ((t * 7 + i * 3 + j) as f64).sin())).collect();
             let gs: Vec<Batch<f64, 4>> =
                 (0..5).map(|t| Batch::from_fn(3, |i, j| ((t + 2 * i + j) as f64).cos())).collect();
             let mut by_steps = Recurrent::<f64, C, 2, 4>::new(&mut seeded_rng(seed));
-            let mut wide = by_steps.clone();
+            let mut packed = by_steps.clone();
             let ys = by_steps.forward_seq(&xs, None).unwrap().to_vec();
             let dx = by_steps.backward_seq(SeqGrad::Every(&gs), None).unwrap().to_vec();
 
-            let mut x = empty();
-            crate::rnn::steps_into_wide(&xs, &mut x).unwrap();
+            let steps = Steps::uniform(5, 3);
+            let flat = |bs: &[Batch<f64, 4>]| bs.iter().flat_map(|b| b.iter().copied()).collect::<Vec<f64>>();
+            let x = Batch::<f64, 2>::from_column_slice(&xs.iter().flat_map(|b| b.iter().copied()).collect::<Vec<_>>());
             let mut y = empty();
-            wide.forward_wide(&x, 5, &mut y).unwrap();
-            let mut want = empty();
-            crate::rnn::steps_into_wide(&ys, &mut want).unwrap();
-            assert_eq!(y, want, "{}", C::NAME);
-            assert_eq!(wide.final_state(), by_steps.final_state());
-            assert!(wide.outputs().is_empty(), "the outputs are in `y`");
-            assert_eq!(wide.backward_seq(SeqGrad::Every(&gs), None).unwrap(), &dx[..]);
-            assert_eq!(wide.gates.weight_hh.grad, by_steps.gates.weight_hh.grad);
-            // A width that is not a whole number of steps changes nothing.
+            packed.forward_packed(&x, &steps, &mut y).unwrap();
+            assert_eq!(y.as_slice(), &flat(&ys)[..], "{}", C::NAME);
+            assert_eq!(packed.final_state(), by_steps.final_state());
+            assert!(packed.outputs().is_empty(), "the outputs are in `y`");
+            let mut dx_packed = empty();
+            packed.backward_packed(PackedGrad::Every(&flat(&gs)), Some(&mut dx_packed)).unwrap();
+            let dx_flat: Vec<f64> = dx.iter().flat_map(|b| b.iter().copied()).collect();
+            assert_eq!(dx_packed.as_slice(), &dx_flat[..]);
+            assert_eq!(packed.gates.weight_hh.grad, by_steps.gates.weight_hh.grad);
+            // A batch whose columns are not its steps' changes nothing.
             let odd = Batch::<f64, 2>::zeros(7);
-            assert_eq!(wide.forward_wide(&odd, 5, &mut y), Err(ShapeError::StepColumns { steps: 5, found: 7 }));
-            assert_eq!(y, want);
+            assert_eq!(
+                packed.forward_packed(&odd, &steps, &mut y),
+                Err(ShapeError::Columns { expected: 15, found: 7 })
+            );
+            assert_eq!(y.as_slice(), &flat(&ys)[..]);
         }
         check::<crate::rnn::Lstm>(70);
         check::<crate::rnn::Gru>(71);
         check::<crate::rnn::Rnn>(72);
+    }
+
+    /// A batch of mixed lengths, packed, gives each sequence what running it
+    /// alone gives: outputs, final state, dL/dx and parameter gradients (the
+    /// batch's are the sum of the sequences'), with every output in the loss
+    /// or each sequence's last only, with and without truncation.
+    fn mixed_lengths_equal_each_sequence_alone<C: CellMath>(truncation: Option<usize>) {
+        let lengths = [3, 7, 1, 5, 7, 2];
+        let make = || {
+            Recurrent::<f64, C, 2, 3>::new(&mut seeded_rng(80)).with_truncation(truncation.and_then(NonZeroUsize::new))
+        };
+        let value = |j: usize, t: usize, i: usize| ((j * 31 + t * 7 + i * 3) as f64 * 0.37).sin();
+        let grad = |j: usize, t: usize, i: usize| ((j * 13 + t * 5 + i) as f64 * 0.61).cos();
+        let steps = Steps::from_lengths(&lengths, 8).unwrap();
+        let mut x = empty::<f64, 2>();
+        crate::rnn::pack_with(
+            &steps,
+            2,
+            {
+                ensure_cols(&mut x, steps.cols());
+                x.as_mut_slice()
+            },
+            |t, j, c| c.iter_mut().enumerate().for_each(|(i, v)| *v = value(j, t, i)),
+        );
+        for last_only in [false, true] {
+            let mut batch = make();
+            let mut y = empty();
+            batch.forward_packed(&x, &steps, &mut y).unwrap();
+            let mut g = vec![0.0; 3 * if last_only { lengths.len() } else { steps.cols() }];
+            if last_only {
+                for (k, &j) in steps.order().iter().enumerate() {
+                    g[3 * k..3 * k + 3].iter_mut().enumerate().for_each(|(i, v)| *v = grad(j, 0, i));
+                }
+            } else {
+                crate::rnn::pack_with(&steps, 3, &mut g, |t, j, c| {
+                    c.iter_mut().enumerate().for_each(|(i, v)| *v = grad(j, t, i))
+                });
+            }
+            let mut dx = empty();
+            let packed_grad = if last_only { PackedGrad::Last(&g) } else { PackedGrad::Every(&g) };
+            batch.backward_packed(packed_grad, Some(&mut dx)).unwrap();
+
+            let gates = C::GATES * 3;
+            let mut alone_grads = vec![0.0; gates * 2 + gates * 3 + 2 * gates];
+            for (k, &j) in steps.order().iter().enumerate() {
+                let length = lengths[j];
+                let xs: Vec<Batch<f64, 2>> = (0..length).map(|t| Batch::from_fn(1, |i, _| value(j, t, i))).collect();
+                let mut alone = make();
+                let ys = alone.forward_seq(&xs, None).unwrap().to_vec();
+                let dxs = if last_only {
+                    let g = Batch::<f64, 3>::from_fn(1, |i, _| grad(j, 0, i));
+                    alone.backward_seq(SeqGrad::Last(&g), None).unwrap().to_vec()
+                } else {
+                    let gs: Vec<Batch<f64, 3>> = (0..length).map(|t| Batch::from_fn(1, |i, _| grad(j, t, i))).collect();
+                    alone.backward_seq(SeqGrad::Every(&gs), None).unwrap().to_vec()
+                };
+                for t in 0..length {
+                    let c = steps.offset(t) + k;
+                    for i in 0..3 {
+                        assert!((y[(i, c)] - ys[t][i]).abs() < 1e-14, "{} output of sample {j} at step {t}", C::NAME);
+                    }
+                    for i in 0..2 {
+                        assert!((dx[(i, c)] - dxs[t][i]).abs() < 1e-13, "{} dL/dx of sample {j} at step {t}", C::NAME);
+                    }
+                }
+                for (p, s) in alone.final_state().iter().enumerate() {
+                    let d = (batch.final_state()[p].column(k) - s.column(0)).amax();
+                    assert!(d < 1e-14, "{} final state of sample {j}", C::NAME);
+                }
+                let mut at = 0;
+                for p in [&alone.gates.weight_ih, &alone.gates.weight_hh, &alone.gates.bias_ih, &alone.gates.bias_hh] {
+                    for (sum, g) in alone_grads[at..].iter_mut().zip(&p.grad) {
+                        *sum += g;
+                    }
+                    at += p.grad.len();
+                }
+            }
+            let batch_grads: Vec<f64> =
+                [&batch.gates.weight_ih, &batch.gates.weight_hh, &batch.gates.bias_ih, &batch.gates.bias_hh]
+                    .iter()
+                    .flat_map(|p| p.grad.iter().copied())
+                    .collect();
+            assert_eq!(batch_grads.len(), gates * 2 + gates * 3 + 2 * gates);
+            for (a, b) in batch_grads.iter().zip(&alone_grads) {
+                assert!((a - b).abs() < 1e-12, "{} parameter gradient {a} vs {b} (last only: {last_only})", C::NAME);
+            }
+        }
+    }
+
+    #[test]
+    fn mixed_lengths_run_as_each_sequence_alone() {
+        for truncation in [None, Some(2), Some(3)] {
+            mixed_lengths_equal_each_sequence_alone::<crate::rnn::Lstm>(truncation);
+            mixed_lengths_equal_each_sequence_alone::<crate::rnn::Gru>(truncation);
+            mixed_lengths_equal_each_sequence_alone::<crate::rnn::Rnn>(truncation);
+        }
     }
 }

@@ -8,8 +8,11 @@
 use rand::Rng;
 
 use crate::kernels::{add_bias_rows, add_row_sums, gemm, transpose_row_major, MatMut, MatRef};
-use crate::layer::{visit_parts, Param, ParamKind};
-use crate::{Float, Init};
+use crate::layer::{Param, ParamKind, Tensor};
+use crate::{Float, Init, Visit, VisitMut};
+
+/// The tensors' names in a cell (`nn.RNNCell`, `nn.LSTMCell`, `nn.GRUCell`), in PyTorch's order.
+const CELL_NAMES: [&str; 4] = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"];
 
 /// Parameters and gradients of one recurrent cell, row-major in PyTorch's layout.
 #[derive(Clone, Debug)]
@@ -186,6 +189,30 @@ impl<T: Float> Gates<T> {
         }
     }
 
-    // PyTorch's order.
-    visit_parts!(pub(crate) tensors: weight_ih, weight_hh, bias_ih, bias_hh);
+    /// Shows the four tensors under `nn.LSTMCell`'s names.
+    pub(crate) fn visit(&self, v: &mut dyn Visit<T>) {
+        self.visit_as(v, &CELL_NAMES);
+    }
+
+    /// The mutable twin of [`Gates::visit`].
+    pub(crate) fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
+        self.visit_mut_as(v, &CELL_NAMES);
+    }
+
+    /// Shows the four tensors, in PyTorch's order, under `names`
+    /// (`nn.LSTM`'s `weight_ih_l0`, ... for the directions of `bidirectional`).
+    pub(crate) fn visit_as(&self, v: &mut dyn Visit<T>, names: &[&str; 4]) {
+        let tensors = [&self.weight_ih, &self.weight_hh, &self.bias_ih, &self.bias_hh];
+        for (t, name) in tensors.into_iter().zip(names) {
+            t.show(name, v);
+        }
+    }
+
+    /// The mutable twin of [`Gates::visit_as`].
+    pub(crate) fn visit_mut_as(&mut self, v: &mut dyn VisitMut<T>, names: &[&str; 4]) {
+        let tensors = [&mut self.weight_ih, &mut self.weight_hh, &mut self.bias_ih, &mut self.bias_hh];
+        for (t, name) in tensors.into_iter().zip(names) {
+            t.show_mut(name, v);
+        }
+    }
 }

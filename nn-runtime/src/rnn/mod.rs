@@ -55,10 +55,13 @@
 //! ```
 //!
 //! Position-wise layers between recurrent layers run on each step's batch.
-//! A `seq` network of `network!` instead lays the steps side by side as
-//! columns of one batch ([`Unrolled`], [`Last`]), so a position-wise layer
-//! runs on all steps in one product.
-//! Truncated BPTT is a setting of the cell ([`Recurrent::set_truncation`]).
+//! A `seq` network of `network!` instead packs the real steps of every
+//! sequence as columns of one batch ([`Steps`], [`Unrolled`], [`Last`]), so
+//! a position-wise layer runs on all steps in one product, and sequences of
+//! different lengths share a batch.
+//! Truncated BPTT is a setting of the cell ([`Recurrent::set_truncation`]);
+//! across batches (consecutive chunks of one long series), the state one
+//! training forward ends with is where the next starts ([`Carry`]).
 //! Bad input (an empty sequence, steps with different batch sizes, a gradient
 //! of the wrong length or batch size, a state with the wrong number of parts,
 //! backward before forward) is a [`ShapeError`], never a panic.
@@ -69,22 +72,30 @@
 //! `steps * batch` columns, as are the weight gradients in backward; only the
 //! recurrent product `W_hh h_{t-1}` and its transpose run per step.
 
+mod bidirectional;
 mod bptt;
+mod carry;
 mod cell;
 mod gates;
 mod gru;
 mod lstm;
+mod pack;
 mod rnn_cell;
+mod steps;
 #[cfg(test)]
 mod test_support;
 mod unrolled;
 
+pub use bidirectional::Bidirectional;
 pub use bptt::Recurrent;
+pub use carry::{clear_carry, set_carry, Carry};
 pub use cell::CellMath;
 pub use gru::{Gru, GruCell};
 pub use lstm::{Lstm, LstmCell};
+pub(crate) use pack::{pack_matrix, pack_steps, pack_with, sort, unpack_matrix, unpack_steps, unsort};
 pub use rnn_cell::{Rnn, RnnCell};
-pub use unrolled::{steps_into_matrix, steps_into_wide, view_into_wide, wide_into_steps, Last, Unrolled};
+pub use steps::Steps;
+pub use unrolled::{Last, Unrolled};
 
 use crate::{Batch, Float, ShapeError, Visit, VisitMut};
 
@@ -104,6 +115,16 @@ impl<T: Float, const H: usize> Clone for SeqGrad<'_, T, H> {
 }
 
 impl<T: Float, const H: usize> Copy for SeqGrad<'_, T, H> {}
+
+/// dL/d(outputs) of a packed batch (see [`SeqLayer::forward_packed`]).
+#[derive(Clone, Copy, Debug)]
+pub enum PackedGrad<'a, T> {
+    /// dL/d(every output), packed as the outputs (`H` values per column).
+    Every(&'a [T]),
+    /// dL/d(each sequence's last output) only (what a `last` item gives):
+    /// `H` values per sequence, in packed order.
+    Last(&'a [T]),
+}
 
 /// A layer over whole sequences, `I` features to `H` per step (see the
 /// module documentation for the protocol).
@@ -128,18 +149,20 @@ pub trait SeqLayer<T: Float, const I: usize, const H: usize> {
         final_grad: Option<&[Batch<T, H>]>,
     ) -> Result<&[Batch<T, I>], ShapeError>;
 
-    /// Training forward over a wide batch: `steps` blocks of equally many
-    /// columns side by side (block `t` is step `t`), as `seq` networks keep a
-    /// sequence, from a zero state, with the outputs in `out` in the same
-    /// layout. The same as [`SeqLayer::forward_seq`]; this default goes through
-    /// it with per-step batches it allocates, nn's recurrent layers override it
-    /// to copy the sequence once into their own buffers, which have this layout.
-    fn forward_wide(&mut self, x: &Batch<T, I>, steps: usize, out: &mut Batch<T, H>) -> Result<(), ShapeError> {
-        let mut xs = Vec::new();
-        unrolled::wide_into_steps(x, steps, &mut xs)?;
-        let hs = self.forward_seq(&xs, None)?;
-        unrolled::steps_into_wide(hs, out)
-    }
+    /// Training forward over a packed batch ([`Steps`]: the sequences
+    /// longest first, each step a block of the sequences still running), from
+    /// a zero state, with the outputs in `out` in the same layout. Each
+    /// sequence stops at its own end, as PyTorch's packed sequences. A batch
+    /// of one length is `steps` blocks of equally many columns.
+    fn forward_packed(&mut self, x: &Batch<T, I>, steps: &Steps, out: &mut Batch<T, H>) -> Result<(), ShapeError>;
+
+    /// Back-propagates through time after [`SeqLayer::forward_packed`]: adds
+    /// to the parameter gradients and, when `dx` is given, writes dL/dx there
+    /// (packed as the input).
+    fn backward_packed(&mut self, grad: PackedGrad<'_, T>, dx: Option<&mut Batch<T, I>>) -> Result<(), ShapeError>;
+
+    /// The evaluation twin of [`SeqLayer::forward_packed`].
+    fn predict_packed(&self, x: &Batch<T, I>, steps: &Steps) -> Result<Batch<T, H>, ShapeError>;
 
     /// As [`SeqLayer::backward_seq`] for a caller that never reads dL/dx_t (the
     /// first layer of a training step): the parameter gradients are the same,
@@ -156,9 +179,10 @@ pub trait SeqLayer<T: Float, const I: usize, const H: usize> {
     fn predict_seq(&self, xs: &[Batch<T, I>], initial: Option<&[Batch<T, H>]>) -> Result<Vec<Batch<T, H>>, ShapeError>;
 
     /// The outputs of the last training forward (empty before any, and after a
-    /// [`SeqLayer::forward_wide`], which leaves them in its `out` instead).
+    /// [`SeqLayer::forward_packed`], which leaves them in its `out` instead).
     fn outputs(&self) -> &[Batch<T, H>];
-    /// The state after the last step of the last training forward (`STATE_PARTS` batches).
+    /// The state after each sequence's last step of the last training forward
+    /// (`STATE_PARTS` batches; in packed order after [`SeqLayer::forward_packed`]).
     fn final_state(&self) -> &[Batch<T, H>];
     /// dL/dx_t of the last backward (empty before any).
     fn input_grads(&self) -> &[Batch<T, I>];

@@ -38,19 +38,26 @@ pub fn evaluate<T: Float, M: Model<T>>(model: &M, loss: Loss, data: &Dataset<T>)
     if !M::accepts_rows(data.width()) {
         return Err(TrainError::Width { what: "evaluation data", expected: M::INPUT, found: data.width() });
     }
-    let outputs = model.predict_view(data.inputs().as_view())?;
+    let outputs = predict(model, data)?;
     let outputs = outputs.as_view();
     let targets = data.targets();
     let value = loss.value(outputs, targets).map_err(|e| TrainError::Targets { what: "evaluation data", error: e })?;
     let confusion = ConfusionMatrix::of(loss, outputs, targets, data.classes().unwrap_or(0));
     let (mae, rmse) = match (confusion.is_some(), targets) {
-        (false, Targets::Real(t)) => {
-            let count = t.len().max(1) as f64;
-            let (abs, sq) = outputs
-                .iter()
-                .zip(t.iter())
-                .map(|(y, t)| (*y - *t).as_f64())
-                .fold((0.0, 0.0), |(abs, sq), d| (abs + d.abs(), sq + d * d));
+        (false, Targets::Real(t) | Targets::StepReal { values: t, .. }) => {
+            let (mut count, mut abs, mut sq) = (0usize, 0.0, 0.0);
+            for (j, (y, t)) in outputs.column_iter().zip(t.column_iter()).enumerate() {
+                // With outputs per step, only the rows of real steps.
+                let rows = match targets {
+                    Targets::StepReal { per_step, lengths, .. } => per_step * lengths[j],
+                    _ => y.len(),
+                };
+                for (y, t) in y.iter().zip(t.iter()).take(rows) {
+                    let d = (*y - *t).as_f64();
+                    (count, abs, sq) = (count + 1, abs + d.abs(), sq + d * d);
+                }
+            }
+            let count = count.max(1) as f64;
             (Some(abs / count), Some((sq / count).sqrt()))
         }
         _ => (None, None),
@@ -125,10 +132,19 @@ pub struct ConfusionMatrix {
 
 impl ConfusionMatrix {
     /// The matrix of `loss`'s predictions, or `None` when its targets are not
-    /// classes: argmax against class labels, sign against binary targets.
+    /// classes: argmax against class labels (at every real step, for a class
+    /// per step), sign against binary targets.
     fn of<T: Float>(loss: Loss, outputs: DMatrixView<'_, T>, targets: Targets<'_, T>, labels: usize) -> Option<Self> {
         match (loss, targets) {
             (_, Targets::Classes(actual)) => Some(Self::by_argmax(outputs, actual, labels)),
+            (_, Targets::StepClasses { classes, lengths }) => {
+                let steps = classes.len().checked_div(lengths.len()).unwrap_or(0);
+                let m = outputs.nrows().checked_div(steps).unwrap_or(0);
+                let pairs = lengths.iter().enumerate().flat_map(|(j, &length)| {
+                    (0..length).map(move |t| (classes[j * steps + t], argmax(&outputs.view((t * m, j), (m, 1)), 0)))
+                });
+                Some(Self::from_pairs(labels.max(m), pairs))
+            }
             (Loss::BinaryCrossEntropyWithLogits, Targets::Real(t)) => {
                 let class = |positive: bool| usize::from(positive);
                 let pairs =
@@ -278,6 +294,15 @@ impl fmt::Display for ConfusionMatrix {
     }
 }
 
+/// `model`'s evaluation-mode outputs on all of `data`, sequences of different
+/// lengths with their lengths.
+fn predict<T: Float, M: Model<T>>(model: &M, data: &Dataset<T>) -> Result<nalgebra::DMatrix<T>, TrainError> {
+    Ok(match data.lengths() {
+        Some(lengths) => model.predict_seq_view(data.inputs().as_view(), lengths)?,
+        None => model.predict_view(data.inputs().as_view())?,
+    })
+}
+
 /// The confusion matrix of `model` on `data` (class labels), in evaluation mode.
 pub fn confusion_matrix<T: Float, M: Model<T>>(model: &M, data: &Dataset<T>) -> Result<ConfusionMatrix, TrainError> {
     if !M::accepts_rows(data.width()) {
@@ -287,7 +312,7 @@ pub fn confusion_matrix<T: Float, M: Model<T>>(model: &M, data: &Dataset<T>) -> 
         let error = LossError::TargetKind { loss: Loss::SoftmaxCrossEntropy, expected: "class indices" };
         return Err(TrainError::Targets { what: "evaluation data", error });
     };
-    let outputs = model.predict_view(data.inputs().as_view())?;
+    let outputs = predict(model, data)?;
     Ok(ConfusionMatrix::by_argmax(outputs.as_view(), actual, data.classes().unwrap_or(0)))
 }
 

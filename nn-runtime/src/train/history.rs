@@ -40,6 +40,11 @@ pub struct EpochStats {
     pub grad_norms: Vec<f64>,
     /// Wall-clock time of the epoch, validation included.
     pub seconds: f64,
+    /// For sequences of different lengths: the share of the epoch's padded
+    /// steps (each batch padded to its longest sequence) that were padding.
+    /// Recurrent layers run packed and never compute on padding; this says
+    /// how well the trainer's bucketing grouped similar lengths.
+    pub padding: Option<f64>,
 }
 
 /// The record of a [`crate::Trainer::fit`] run. Like [`EpochStats`], it
@@ -107,6 +112,10 @@ const COLUMNS: [&str; 14] = [
     "grad_norms",
 ];
 
+/// A column written after [`COLUMNS`] and read when present, so that files
+/// written before it existed still read: the share of padding.
+const PADDING: &str = "padding";
+
 impl History {
     /// The last epoch's measurements.
     pub fn last(&self) -> Option<&EpochStats> {
@@ -117,16 +126,18 @@ impl History {
     /// `train_loss`, `val_loss`, `val_accuracy`, ..., `grad_norms`). Numbers
     /// are written in full (Rust's shortest exact form), so reading them back
     /// gives the same bits; a value that was not measured is an empty field.
+    /// A run on sequences of different lengths adds a last column, `padding`.
     /// The best epoch, the stop flags and gradient flows are not rows and
     /// are not written.
     pub fn to_csv(&self) -> String {
         let mut w = csv::Writer::from_writer(Vec::new());
         // Writing into memory cannot fail, and every record has the header's length.
-        let _ = w.write_record(COLUMNS);
+        let padded = self.epochs.iter().any(|e| e.padding.is_some());
+        let _ = w.write_record(COLUMNS.iter().chain(padded.then_some(&PADDING)));
         let opt = |v: Option<f64>| v.map_or_else(String::new, |v| v.to_string());
         for e in &self.epochs {
             let norms: Vec<String> = e.grad_norms.iter().map(f64::to_string).collect();
-            let _ = w.write_record([
+            let row = [
                 e.epoch.to_string(),
                 e.train_loss.to_string(),
                 opt(e.val_loss),
@@ -141,7 +152,8 @@ impl History {
                 e.grad_norm_max.to_string(),
                 e.seconds.to_string(),
                 norms.join(" "),
-            ]);
+            ];
+            let _ = w.write_record(row.into_iter().chain(padded.then(|| opt(e.padding))));
         }
         let bytes = w.into_inner().unwrap_or_default();
         String::from_utf8(bytes).unwrap_or_default()
@@ -156,6 +168,7 @@ impl History {
         for (slot, name) in at.iter_mut().zip(COLUMNS) {
             *slot = header.iter().position(|h| h == name).ok_or(HistoryError::MissingColumn(name))?;
         }
+        let padding_at = header.iter().position(|h| h == PADDING);
         let mut history = History::default();
         for record in reader.records() {
             let record = record?;
@@ -205,6 +218,15 @@ impl History {
                 grad_norm_max: number(11)?,
                 seconds: number(12)?,
                 grad_norms,
+                padding: match padding_at.and_then(|k| record.get(k)).filter(|v| !v.is_empty()) {
+                    Some(v) => Some(v.parse::<f64>().map_err(|_| HistoryError::Value {
+                        line,
+                        column: PADDING,
+                        found: v.to_string(),
+                        expected: "a number",
+                    })?),
+                    None => None,
+                },
             });
         }
         Ok(history)

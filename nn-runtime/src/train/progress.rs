@@ -222,6 +222,7 @@ mod tests {
             grad_norm_max: 2.0,
             grad_norms: vec![1.0],
             seconds: 2.0,
+            padding: None,
         }
     }
 

@@ -12,12 +12,13 @@ use super::callback::{Callback, EpochEnd};
 use super::evaluate::evaluate;
 use super::monitor::{Metric, Needs};
 use super::progress::Reporter;
-use super::state::{ResumeError, Run, Setup, TrainingState};
+use super::state::{carried, check_carried, restore_carried, ResumeError, Run, Setup, TrainingState};
 use super::{EarlyStopping, EpochStats, History, Progress, ReduceLrOnPlateau};
 use crate::data::{DataError, Dataset, Labels, MiniBatch};
 use crate::diagnostics::{DiagnosticsError, GradientFlow};
 use crate::io::{self, save_safetensors, SaveError};
 use crate::optim::{Optimizer, Schedule, Scheduler};
+use crate::rnn::{clear_carry, set_carry};
 use crate::snapshot::Contents;
 use crate::{
     first_non_finite_grad, grad_norm, Clip, Float, Loss, LossError, Model, ParamRef, ShapeError, Snapshot, Visit,
@@ -50,6 +51,11 @@ pub enum TrainError {
     /// before the first step.
     #[error("{problem}")]
     Setup { problem: &'static str },
+    /// A dataset whose samples or labels do not have the network's layout:
+    /// sequences for a vector network, labels per step for one output per
+    /// sequence, or the other way round.
+    #[error("{what}: {problem}")]
+    Layout { what: &'static str, problem: &'static str },
     /// Early stopping or ReduceLROnPlateau watches a metric that this run
     /// does not measure (found before the first step).
     #[error("{watcher} watches {metric}, which needs {needs}")]
@@ -153,6 +159,7 @@ pub struct Trainer<T: Float> {
     state: Option<PathBuf>,
     state_every: Option<usize>,
     resume: Option<PathBuf>,
+    carry: bool,
 }
 
 impl<T: Float> Trainer<T> {
@@ -177,6 +184,7 @@ impl<T: Float> Trainer<T> {
             state: None,
             state_every: None,
             resume: None,
+            carry: false,
         }
     }
     pub fn loss(mut self, loss: Loss) -> Self {
@@ -321,6 +329,21 @@ impl<T: Float> Trainer<T> {
         self.flow_probe = Some((every, probe));
         self
     }
+    /// Truncated backpropagation through time across batches, for one long
+    /// series cut into consecutive chunks: the samples are taken in their
+    /// order, unshuffled, and batch `b + 1`'s sample `j` continues batch `b`'s
+    /// sample `j` (with batches of `B`, sample `i` of the data set is chunk
+    /// `i / B` of stream `i % B`). Each recurrent layer starts a training
+    /// forward from the state its sample ended the previous batch with,
+    /// detached (the gradient stops at the chunk's start); each epoch starts
+    /// from zeros. Evaluation starts from zeros. The training state
+    /// ([`Trainer::save_state`]) holds the carried state, so a resumed run
+    /// goes on exactly. A network with `bidirectional` is refused, as is one
+    /// without recurrent layers. See [`Carry`](crate::rnn::Carry).
+    pub fn carry_state(mut self) -> Self {
+        self.carry = true;
+        self
+    }
     /// No progress output.
     pub fn quiet(self) -> Self {
         self.progress(Progress::Quiet)
@@ -335,20 +358,52 @@ impl<T: Float> Trainer<T> {
         if !M::accepts_rows(data.width()) {
             return Err(TrainError::Width { what, expected: M::INPUT, found: data.width() });
         }
+        let per_step = matches!(data.labels(), Labels::StepClasses { .. } | Labels::StepReal { .. });
+        let problem = if data.lengths().is_some() && !M::SEQUENCE {
+            Some("its samples are sequences of different lengths, but the network takes vectors")
+        } else if per_step && !M::PER_STEP {
+            Some("its labels are per time step, but the network gives one output per sequence (declare `-> seq M`)")
+        } else if !per_step && M::PER_STEP {
+            Some("its labels are one per sample, but the network gives an output per time step (label every step)")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(TrainError::Layout { what, problem });
+        }
         let error = match (self.loss, data.labels()) {
             (Loss::SoftmaxCrossEntropy, Labels::Classes { indices, .. }) => indices
                 .iter()
                 .enumerate()
                 .find(|(_, &c)| c >= M::OUTPUT)
                 .map(|(sample, &class)| LossError::ClassOutOfRange { sample, class, classes: M::OUTPUT }),
-            (Loss::SoftmaxCrossEntropy, Labels::Real(_)) => {
+            (Loss::SoftmaxCrossEntropy, Labels::StepClasses { indices, .. }) => {
+                let (lengths, steps) = (data.lengths().unwrap_or_default(), data.steps().unwrap_or(0));
+                lengths.iter().enumerate().find_map(|(sample, &length)| {
+                    let real = &indices[sample * steps..sample * steps + length];
+                    real.iter().position(|&c| c >= M::OUTPUT).map(|step| LossError::StepClassOutOfRange {
+                        sample,
+                        step,
+                        class: real[step],
+                        classes: M::OUTPUT,
+                    })
+                })
+            }
+            (Loss::SoftmaxCrossEntropy, Labels::Real(_) | Labels::StepReal { .. }) => {
                 Some(LossError::TargetKind { loss: self.loss, expected: "class indices" })
             }
-            (_, Labels::Classes { .. }) => Some(LossError::TargetKind { loss: self.loss, expected: "real targets" }),
+            (_, Labels::Classes { .. } | Labels::StepClasses { .. }) => {
+                Some(LossError::TargetKind { loss: self.loss, expected: "real targets" })
+            }
             (_, Labels::Real(t)) => (t.nrows() != M::OUTPUT).then(|| LossError::Shape {
                 what: "targets",
                 expected: (M::OUTPUT, t.ncols()),
                 found: t.shape(),
+            }),
+            (_, Labels::StepReal { values, per_step }) => (*per_step != M::OUTPUT).then(|| LossError::Shape {
+                what: "targets per step",
+                expected: (M::OUTPUT, values.ncols()),
+                found: (*per_step, values.ncols()),
             }),
         };
         error.map_or(Ok(()), |error| Err(TrainError::Targets { what, error }))
@@ -367,12 +422,13 @@ impl<T: Float> Trainer<T> {
             (None, _) => return Ok(()),
             (Some(Needs::Validation), v) => (v.is_some(), "validation data"),
             (Some(Needs::Classes), v) => (
-                matches!(v, Some(Labels::Classes { .. })) || (binary && v.is_some()),
+                matches!(v, Some(Labels::Classes { .. } | Labels::StepClasses { .. })) || (binary && v.is_some()),
                 "validation data with class labels (or binary cross-entropy targets)",
             ),
-            (Some(Needs::RealTargets), v) => {
-                (matches!(v, Some(Labels::Real(_))) && !binary, "validation data with real targets")
-            }
+            (Some(Needs::RealTargets), v) => (
+                matches!(v, Some(Labels::Real(_) | Labels::StepReal { .. })) && !binary,
+                "validation data with real targets",
+            ),
         };
         if measured {
             Ok(())
@@ -394,7 +450,16 @@ impl<T: Float> Trainer<T> {
             return Err(TrainError::Empty { what: "the batch size" });
         }
         if let Some((every, probe)) = &self.flow_probe {
+            if self.carry {
+                // Its training forward would start from, and overwrite, the carried state.
+                let problem = "gradient_flow cannot measure while carry_state carries the state between batches";
+                return Err(TrainError::Setup { problem });
+            }
             self.check::<M>("gradient-flow probe", probe)?;
+            if probe.lengths().is_some() {
+                let problem = "the gradient-flow probe holds sequences of different lengths, which it does not measure";
+                return Err(TrainError::Setup { problem });
+            }
             if probe.is_empty() {
                 return Err(TrainError::Empty { what: "the gradient-flow probe" });
             }
@@ -448,6 +513,23 @@ impl<T: Float> Trainer<T> {
         validation: Option<&Dataset<T>>,
     ) -> Result<History, TrainError> {
         self.check_setup::<M>(train, validation)?;
+        if self.carry && set_carry(model, true)? == 0 {
+            return Err(TrainError::Setup { problem: "carry_state needs a network with recurrent layers" });
+        }
+        let fitted = self.train(model, train, validation);
+        if self.carry {
+            set_carry(model, false)?;
+        }
+        fitted
+    }
+
+    /// [`Trainer::fit`] after its checks.
+    fn train<M: Model<T>>(
+        &mut self,
+        model: &mut M,
+        train: &Dataset<T>,
+        validation: Option<&Dataset<T>>,
+    ) -> Result<History, TrainError> {
         if let Some(s) = &mut self.scheduler {
             s.start(&mut *self.optimizer);
         }
@@ -460,13 +542,20 @@ impl<T: Float> Trainer<T> {
             }
         }
         let mut reporter = Reporter::new(self.progress);
-        let mut buffers = Buffers::new::<M>(self.batch_size.min(train.len()));
+        // Outputs per step come padded to the longest sequence of the batch.
+        let rows = M::OUTPUT * if M::PER_STEP { train.steps().unwrap_or(1) } else { 1 };
+        let mut buffers = Buffers::new(rows, self.batch_size.min(train.len()));
         let steps = train.len().div_ceil(self.batch_size);
 
         while !run.stopped && run.epoch <= self.epochs {
             let started = Instant::now();
             if run.step == 0 {
-                run.begin_epoch(self.optimizer.lr());
+                run.begin_epoch(self.optimizer.lr(), !self.carry);
+                if self.carry {
+                    clear_carry(model);
+                } else if let Some(lengths) = train.lengths() {
+                    bucket(&mut run.order, lengths, self.batch_size, &mut run.rng);
+                }
             }
             reporter.start_epoch(run.epoch, self.epochs, steps, run.step);
             let measure_flow = self.flow_probe.as_ref().is_some_and(|(every, _)| run.epoch % every == 0);
@@ -519,6 +608,7 @@ impl<T: Float> Trainer<T> {
                 grad_norm_max: norms.iter().copied().fold(0.0, f64::max),
                 grad_norms: norms,
                 seconds: started.elapsed().as_secs_f64() + run.seconds_before_resume,
+                padding: train.lengths().map(|lengths| padding(&run.order, lengths, self.batch_size)),
             };
             reporter.end_epoch(&stats, self.epochs);
             run.history.epochs.push(stats);
@@ -579,6 +669,7 @@ impl<T: Float> Trainer<T> {
             best_value: run.best_value,
             since_best: run.since_best,
             history: run.history.clone(),
+            carried: carried(model),
         };
         let saved = state.to_bytes().map_err(|e| e.at(path)).and_then(|bytes| io::write_atomically(path, &bytes));
         saved.map_err(|source| TrainError::SaveState { epoch: run.epoch, step: run.step, source })
@@ -626,12 +717,18 @@ impl<T: Float> Trainer<T> {
         if state.order.len() != run.order.len() || state.step > run.order.len().div_ceil(self.batch_size) {
             return Err(ResumeError::Field { field: "order" });
         }
+        if !self.carry && !state.carried.entries().is_empty() {
+            let (saved, now) = ("carry_state".to_string(), "no carry_state".to_string());
+            return Err(ResumeError::Mismatch { what: "carry_state", saved, now });
+        }
+        check_carried(&state.carried, model)?;
         let mut lens = Lens(Vec::new());
         model.visit(&mut lens);
         self.optimizer.set_state(&state.optimizer, &lens.0)?;
 
         // Everything fits: put it back.
         state.model.restore(model);
+        restore_carried(&state.carried, model);
         self.optimizer.set_lr(state.lr);
         if let (Some(s), Some(position)) = (&mut self.scheduler, state.schedule) {
             s.set_position(position);
@@ -677,17 +774,21 @@ impl<T: Float> Trainer<T> {
         b.before_step.capture(model);
         model.zero_grad();
         let targets_err = |error| TrainError::Targets { what: "training data", error };
-        let outputs = model.forward_view(b.batch.inputs())?;
-        let mut loss =
-            self.loss.value_and_grad(outputs, b.batch.targets(), b.grad.columns_mut(0, n)).map_err(targets_err)?;
+        let outputs = match b.batch.lengths() {
+            Some(lengths) => model.forward_seq_view(b.batch.inputs(), lengths)?,
+            None => model.forward_view(b.batch.inputs())?,
+        };
+        let shape = outputs.shape();
+        let grad = b.grad.view_mut((0, 0), shape);
+        let mut loss = self.loss.value_and_grad(outputs, b.batch.targets(), grad).map_err(targets_err)?;
         for head in 0..model.aux_heads() {
             let Some((weight, out)) = model.aux_output(head) else { continue };
-            let mut g = b.aux_grad.columns_mut(0, n);
+            let mut g = b.aux_grad.view_mut((0, 0), out.shape());
             loss += weight * self.loss.value_and_grad(out, b.batch.targets(), g.as_view_mut()).map_err(targets_err)?;
             g *= T::of(weight);
             model.set_aux_grad(head, b.aux_grad.columns(0, n))?;
         }
-        model.backward_params_view(b.grad.columns(0, n))?;
+        model.backward_params_view(b.grad.view((0, 0), shape))?;
         let norm = grad_norm(model);
         if !loss.is_finite() || !norm.is_finite() {
             b.before_step.restore(model);
@@ -772,13 +873,54 @@ struct Buffers<T: Float> {
 }
 
 impl<T: Float> Buffers<T> {
-    fn new<M: Model<T>>(width: usize) -> Self {
+    /// For outputs of at most `rows` rows and batches of at most `width` samples.
+    fn new(rows: usize, width: usize) -> Self {
         Self {
             batch: MiniBatch::default(),
-            grad: DMatrix::zeros(M::OUTPUT, width),
-            aux_grad: DMatrix::zeros(M::OUTPUT, width),
+            grad: DMatrix::zeros(rows, width),
+            aux_grad: DMatrix::zeros(rows, width),
             before_step: Snapshot::new(Contents::Buffers),
         }
+    }
+}
+
+/// Bucketing: groups sequences of similar length into the same batches, so
+/// that a batch's padding (its longest sequence against the others) costs
+/// little, while the epoch stays shuffled. The shuffled `order` is cut into
+/// windows of [`BUCKET_BATCHES`] batches, each window sorted longest first
+/// and cut into batches; then the full batches trade places at random (the
+/// last, smaller one stays last).
+fn bucket(order: &mut [usize], lengths: &[usize], batch: usize, rng: &mut impl rand::Rng) {
+    use rand::seq::SliceRandom;
+    let window = batch * BUCKET_BATCHES;
+    for part in order.chunks_mut(window) {
+        part.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
+    }
+    let full = order.len() / batch;
+    let mut batches: Vec<usize> = (0..full).collect();
+    batches.shuffle(rng);
+    let shuffled: Vec<usize> =
+        batches.iter().flat_map(|&b| order[b * batch..(b + 1) * batch].iter().copied()).collect();
+    order[..full * batch].copy_from_slice(&shuffled);
+}
+
+/// Batches per window that [`bucket`] sorts by length: a larger window pads
+/// less but mixes less.
+const BUCKET_BATCHES: usize = 16;
+
+/// The share of padding in an epoch's batches: each batch padded to its
+/// longest sequence, against its real steps.
+fn padding(order: &[usize], lengths: &[usize], batch: usize) -> f64 {
+    let (mut padded, mut real) = (0usize, 0usize);
+    for part in order.chunks(batch.max(1)) {
+        let longest = part.iter().map(|&i| lengths[i]).max().unwrap_or(0);
+        padded += longest * part.len();
+        real += part.iter().map(|&i| lengths[i]).sum::<usize>();
+    }
+    if padded == 0 {
+        0.0
+    } else {
+        1.0 - real as f64 / padded as f64
     }
 }
 

@@ -1,6 +1,7 @@
 nn::network! {
     struct Net(seq 8 -> 2) {
-        residual { gru(8) },
+        lstm(8),
+        highway { gru(8) },
         last,
         dense(2),
     }

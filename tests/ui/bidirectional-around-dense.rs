@@ -1,8 +1,6 @@
 nn::network! {
     struct Net(seq 8 -> 2) {
-        dense(16),
-        batch_norm,
-        lstm(16),
+        bidirectional { dense(16) },
         last,
         dense(2),
     }
