@@ -66,4 +66,28 @@ pub enum DataError {
     /// Labels per step that do not cover the steps of the inputs.
     #[error("sample {sample} has {found} labelled steps but {expected} steps of input")]
     StepCount { sample: usize, expected: usize, found: usize },
+    /// A word with a character that has no token in a character vocabulary.
+    #[error("word {word} has {found:?} at position {position}: only the letters a-z have tokens")]
+    WordCharacter { word: usize, position: usize, found: char },
+    /// A model gave another number of next-token probabilities than the
+    /// vocabulary has tokens.
+    #[error("step {step} of a sampled word has {found} probabilities, but the vocabulary has {expected} tokens")]
+    ProbabilityCount { step: usize, expected: usize, found: usize },
+    /// Next-token probabilities that cannot be drawn from.
+    #[error(
+        "the probabilities at step {step} of a sampled word cannot be drawn from: they must be finite, \
+         not negative, and not all zero"
+    )]
+    Probabilities {
+        step: usize,
+        #[source]
+        source: rand::distr::weighted::Error,
+    },
+    /// A range of months that is empty or reaches past the series.
+    #[error("months {start}..{end} are not a nonempty range within the series' {months} months")]
+    MonthRange { start: usize, end: usize, months: usize },
+    /// No month of `start..end` has `window` months before it (or the window
+    /// is empty).
+    #[error("no month of {start}..{end} has a window of {window} months before it (the window must be at least 1)")]
+    Window { window: usize, start: usize, end: usize },
 }

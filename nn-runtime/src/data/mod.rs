@@ -1,8 +1,11 @@
 //! Data for training and prediction: a [`Dataset`] of inputs (one column per
 //! sample) and labels, built from a matrix, plain rows, a network batch or a
 //! CSV file ([`Csv`]); the embedded digits and iris data; random and
-//! stratified splits; standardization that can be saved and rebuilt; and
-//! mini-batches copied into reused buffers.
+//! stratified splits; standardization that can be saved and rebuilt;
+//! mini-batches copied into reused buffers; and two embedded sequence data
+//! sets: English words for a character-level language model ([`words`],
+//! [`CharSequences`]) and the monthly sunspot numbers to forecast
+//! ([`sunspots`]).
 //!
 //! A network takes a [`Batch<T, N>`](crate::Batch), one column per sample:
 //! [`Dataset::to_batch`], [`Dataset::from_batch`], [`batch_from_rows`],
@@ -21,6 +24,8 @@ mod minibatch;
 mod rows;
 mod split;
 mod standardize;
+mod sunspots;
+mod words;
 
 pub use adding::adding_problem;
 pub use csv::{Csv, CsvError, CsvField, LabelColumn};
@@ -32,6 +37,8 @@ pub use minibatch::MiniBatch;
 pub use rows::{batch_from_rows, batch_from_slice, batch_to_rows};
 pub use split::{split, stratified_split};
 pub use standardize::Standardizer;
+pub use sunspots::{sunspots, Month, Sunspots};
+pub use words::{bits_per_character, sample_word, split_words, words, CharSequences, Chars};
 
 use crate::Float;
 
