@@ -132,7 +132,13 @@ impl SeqBatch {
         let mut rng = nn::seeded_rng(seed);
         let lengths: Vec<usize> = (0..n).map(lengths).collect();
         let steps = lengths.iter().copied().max().unwrap();
-        let value = |rng: &mut nn::SeededRng| if per_step == 1 { rng.random_range(0..28) as f32 } else { rng.random_range(-1.0..1.0) };
+        let value = |rng: &mut nn::SeededRng| {
+            if per_step == 1 {
+                rng.random_range(0..28) as f32
+            } else {
+                rng.random_range(-1.0..1.0)
+            }
+        };
         let x = DMatrix::from_fn(steps * per_step, n, |_, _| value(&mut rng));
         let classes = (0..steps * n).map(|_| rng.random_range(0..4)).collect();
         SeqBatch { x, lengths, classes }

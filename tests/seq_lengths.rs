@@ -198,7 +198,10 @@ fn the_typed_api_takes_token_sequences_and_padded_batches_and_refuses_bad_ones()
     assert!(dx[3].column(1).iter().all(|v| *v == 0.0), "no gradient past a sequence's end");
     assert!(dx[1].column(1).iter().any(|v| *v != 0.0));
     assert_eq!(tagger.forward_padded(&xs, &[4, 2]).unwrap_err(), ShapeError::Lengths { expected: 3, found: 2 });
-    assert_eq!(tagger.predict_padded(&xs, &[4, 5, 1]).unwrap_err(), ShapeError::Length { sample: 1, length: 5, steps: 4 });
+    assert_eq!(
+        tagger.predict_padded(&xs, &[4, 5, 1]).unwrap_err(),
+        ShapeError::Length { sample: 1, length: 5, steps: 4 }
+    );
     assert_eq!(tagger.try_backward(&trained[..3]).unwrap_err(), ShapeError::SequenceLength { expected: 4, found: 3 });
 
     let mut reviews = Reviews::<f32>::seeded(32);
@@ -248,7 +251,10 @@ fn parameters_are_named_as_pytorch_modules_name_them_and_summaries_show_sequence
     let s = CharLm::<f32>::seeded(0).summary();
     let lines: Vec<&str> = s.lines().collect();
     assert_eq!(lines[0], "CharLm (tokens 28 -> seq 28)");
-    assert!(lines[3].contains("embedding(32)") && lines[3].contains("tokens 28 -> seq 32") && lines[3].ends_with(" 896"), "{s}");
+    assert!(
+        lines[3].contains("embedding(32)") && lines[3].contains("tokens 28 -> seq 32") && lines[3].ends_with(" 896"),
+        "{s}"
+    );
     assert!(lines[5].contains("dense(28)") && lines[5].contains("seq 128 -> seq 28"), "{s}");
     let s = Reviews::<f32>::seeded(0).summary();
     assert!(s.contains("bidirectional { gru(64) }") && s.contains("seq 64 -> seq 128") && s.contains(" 49920 "), "{s}");
@@ -333,7 +339,13 @@ fn the_four_networks_train_on_variable_lengths_and_save_and_load() {
     let data = Dataset::sequences(x, 8, lengths, Labels::Real(y)).unwrap();
     let mut deep = Deep::<f32>::seeded(47);
     let before = evaluate(&deep, Loss::Mse, &data).unwrap().loss;
-    Trainer::new(Adam::new(0.005)).loss(Loss::Mse).epochs(8).batch_size(32).quiet().fit(&mut deep, &data, None).unwrap();
+    Trainer::new(Adam::new(0.005))
+        .loss(Loss::Mse)
+        .epochs(8)
+        .batch_size(32)
+        .quiet()
+        .fit(&mut deep, &data, None)
+        .unwrap();
     let after = evaluate(&deep, Loss::Mse, &data).unwrap().loss;
     assert!(after < 0.3 * before, "deep MSE {before} -> {after}");
     round_trip(&deep, &dir.join("deep.safetensors"), |p| Deep::load_safetensors(p));
@@ -365,7 +377,8 @@ fn the_trainer_refuses_data_that_does_not_fit_the_layout() {
     let mut bad = targets.clone();
     bad[3][1] = 30;
     let out_of_range = Dataset::<f32>::token_sequences(&inputs, &bad, 40).unwrap();
-    let err = Trainer::new(Adam::new(0.01)).quiet().fit(&mut CharLm::<f32>::seeded(0), &out_of_range, None).unwrap_err();
+    let err =
+        Trainer::new(Adam::new(0.01)).quiet().fit(&mut CharLm::<f32>::seeded(0), &out_of_range, None).unwrap_err();
     assert!(err.to_string().contains("sample 3, step 1 has class 30"), "{err}");
 }
 

@@ -10,6 +10,7 @@ mod clip;
 pub mod data;
 pub mod diagnostics;
 mod error;
+pub mod export;
 mod float;
 mod init;
 pub mod io;

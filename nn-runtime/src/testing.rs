@@ -283,3 +283,98 @@ pub fn scramble<T: Float, M: Model<T>>(model: &mut M, seed: u64) {
     }
     model.visit_mut(&mut S(seeded_rng(seed)));
 }
+
+/// Compiles a file written by [`nn::export`](crate::export) with `rustc` (or
+/// `$RUSTC`) on the host, and runs its `predict` on `inputs`: consecutive
+/// samples of `INPUT` values, or of `steps` time steps of `INPUT` values each
+/// for a sequence network (`Some(steps)`). Returns the outputs, sample after
+/// sample.
+///
+/// The file is first compiled alone, as a module of a `#![no_std]` library
+/// with every warning an error and no crate to link: so it needs no `std`,
+/// `alloc` or dependency, and compiles cleanly. Errors carry rustc's message.
+pub fn run_exported(source: &str, inputs: &[f32], steps: Option<usize>) -> Result<Vec<f32>, String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let dir =
+        std::env::temp_dir().join(format!("nn-export-{}-{}", std::process::id(), RUNS.fetch_add(1, Ordering::Relaxed)));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).map_err(|e| e.to_string());
+    write("net.rs", source)?;
+    write("lib.rs", "#![no_std]\npub mod net;\n")?;
+    let predict = match steps {
+        None => "net::predict(sample.try_into().unwrap())",
+        Some(_) => {
+            "{ let steps: Vec<[f32; net::INPUT]> = sample.chunks_exact(net::INPUT).map(|s| s.try_into().unwrap()).collect(); net::predict(&steps) }"
+        }
+    };
+    write(
+        "main.rs",
+        &format!(
+            "mod net;
+use std::io::{{Read, Write}};
+fn main() {{
+    let steps: usize = std::env::args().nth(1).unwrap().parse().unwrap();
+    let mut bytes = Vec::new();
+    std::io::stdin().read_to_end(&mut bytes).unwrap();
+    let xs: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let mut out = Vec::new();
+    for sample in xs.chunks_exact(net::INPUT * steps) {{
+        for v in {predict} {{
+            out.extend_from_slice(&v.to_le_bytes());
+        }}
+    }}
+    std::io::stdout().write_all(&out).unwrap();
+}}
+"
+        ),
+    )?;
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let compile = |args: &[&str]| -> Result<(), String> {
+        let out = Command::new(&rustc).current_dir(&dir).args(["--edition", "2021"]).args(args).output();
+        let out = out.map_err(|e| format!("cannot run rustc: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    };
+    compile(&["--crate-type", "lib", "--emit", "metadata", "-D", "warnings", "lib.rs"])?;
+    compile(&["-C", "opt-level=1", "-o", "main", "main.rs"])?;
+
+    let mut child = Command::new(dir.join("main"))
+        .arg(steps.unwrap_or(1).to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let bytes: Vec<u8> = inputs.iter().flat_map(|v| v.to_le_bytes()).collect();
+    // Written from another thread: the program's output could fill the pipe before it has read all its input.
+    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    let feeder = std::thread::spawn(move || stdin.write_all(&bytes));
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    feeder.join().map_err(|_| "the input thread panicked")?.map_err(|e| e.to_string())?;
+    std::fs::remove_dir_all(&dir).ok();
+    if !out.status.success() {
+        return Err(format!("the exported network's program failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(out.stdout.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+}
+
+/// Holds an exported network's outputs to the network's own (`own`), sample
+/// by sample (`outputs` values each): the largest difference over a sample's
+/// outputs must be below 1e-5 of its largest output, and the largest output
+/// must be the same one.
+pub fn assert_exported_agrees(what: &str, exported: &[f32], own: &[f32], outputs: usize) {
+    assert_eq!(exported.len(), own.len(), "{what}: as many outputs");
+    let argmax = |v: &[f32]| (0..v.len()).fold(0, |best, i| if v[i] > v[best] { i } else { best });
+    for (s, (a, b)) in exported.chunks_exact(outputs).zip(own.chunks_exact(outputs)).enumerate() {
+        let diff = a.iter().zip(b).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        let size = b.iter().fold(0f32, |m, b| m.max(b.abs()));
+        assert!(diff <= 1e-5 * size, "{what}, sample {s}: exported {a:?}, nn {b:?}");
+        assert_eq!(argmax(a), argmax(b), "{what}, sample {s}: the class differs");
+    }
+}

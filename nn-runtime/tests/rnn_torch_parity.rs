@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 
+mod common;
+
 use nn_runtime::rnn::{GruCell, LstmCell, RnnCell, SeqGrad, SeqLayer};
 use nn_runtime::{seeded_rng, Batch, ParamMut, ParamRef, Visit, VisitMut};
 
@@ -15,20 +17,8 @@ const STEPS: usize = 5;
 const BATCH: usize = 2;
 const TOL: f64 = 1e-10;
 
-/// `<case>.<tensor> <shape> <values>` per line, as the script writes it.
 fn reference() -> HashMap<String, Vec<f64>> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/rnn_reference.txt");
-    let text = std::fs::read_to_string(path).expect("reference file (run tools/reference/rnn.py)");
-    let mut out = HashMap::new();
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
-        let mut words = line.split_whitespace();
-        let name = words.next().expect("name").to_string();
-        let size: usize = words.next().expect("shape").split('x').map(|d| d.parse::<usize>().expect("dim")).product();
-        let values: Vec<f64> = words.map(|v| v.parse().expect("number")).collect();
-        assert_eq!(values.len(), size, "{name}: shape and value count disagree");
-        out.insert(name, values);
-    }
-    out
+    common::reference_table("rnn_reference.txt")
 }
 
 /// `[steps, batch, n]` row-major is, per step, a column-major `n x batch` batch.

@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+mod common;
+
 use nalgebra::DMatrix;
 use nn_runtime::layers::Embedding;
 use nn_runtime::rnn::{Bidirectional, GruCell, Last, LstmCell, PackedGrad, Recurrent, SeqLayer, Steps};
@@ -18,18 +20,7 @@ const BATCH: usize = 4;
 const TOL: f64 = 1e-10;
 
 fn reference() -> HashMap<String, Vec<f64>> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/seq_reference.txt");
-    let text = std::fs::read_to_string(path).expect("reference file (run tools/reference/seq.py)");
-    let mut out = HashMap::new();
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
-        let mut words = line.split_whitespace();
-        let name = words.next().expect("name").to_string();
-        let size: usize = words.next().expect("shape").split('x').map(|d| d.parse::<usize>().expect("dim")).product();
-        let values: Vec<f64> = words.map(|v| v.parse().expect("number")).collect();
-        assert_eq!(values.len(), size, "{name}: shape and value count disagree");
-        out.insert(name, values);
-    }
-    out
+    common::reference_table("seq_reference.txt")
 }
 
 fn lengths(r: &HashMap<String, Vec<f64>>) -> Vec<usize> {
@@ -127,8 +118,7 @@ fn both_directions<C: nn_runtime::rnn::CellMath>(case: &str) {
     let r = reference();
     let steps = Steps::from_lengths(&lengths(&r), STEPS).unwrap();
     let mut rng = seeded_rng(1);
-    let mut layer =
-        Bidirectional::<f64, C, I, H, 8>::new(Recurrent::new(&mut rng), Recurrent::new(&mut rng));
+    let mut layer = Bidirectional::<f64, C, I, H, 8>::new(Recurrent::new(&mut rng), Recurrent::new(&mut rng));
     layer.visit_mut(&mut Load(&r, case, ""));
     let x = Batch::<f64, I>::from_column_slice(&pack(&r[&format!("{case}.x")], I, &steps));
     let out = layer.forward_steps(&x, &steps).clone();

@@ -317,6 +317,7 @@ fn a_damaged_history_csv_is_an_error_naming_line_and_column() {
     assert!(matches!(History::load_csv(&missing), Err(HistoryError::Io { .. })));
 }
 
+#[cfg(feature = "plot")]
 #[test]
 fn the_history_plot_is_svg_with_a_line_per_measured_series() {
     let h = sample_history();

@@ -1,10 +1,21 @@
 #!/usr/bin/env python3
-"""Issue 9's workloads W1-W6 in PyTorch on the CPU, float32, at 1 and 2 threads.
+"""Issue 9's workloads W1-W6 and issue 15's W7 in PyTorch on the CPU, float32,
+at 1 and 2 threads.
 
 One train step = optimizer.zero_grad(), forward, F.cross_entropy over 10
 classes, backward, torch.optim.SGD step (lr 0.01, no momentum), exactly as
 benches/workloads.rs does in nn. W6 is W2's network in eval mode under
 torch.inference_mode(), one sample.
+
+W7 is the train step of examples/words.rs (tools/reference/words_lm.py's
+CharLm): nn.Embedding(28, 32) -> nn.LSTM(32, 128) -> nn.Linear(128, 28) at
+every real step, F.cross_entropy averaged over the real steps, the same SGD
+step. Its batch is the first 64 words of the training part of
+nn::data::split_words(&words(), 0.1, 15) (in Rust: `&train[..64]`; 599 real
+steps, 5 to 16 per word), padded with START and packed with
+pack_padded_sequence. The words are sorted longest first once, outside the
+timed step, and their targets packed once (enforce_sorted, PyTorch's
+cheapest path).
 
     /work/main/.venv/bin/python tools/bench/torch_bench.py            # full run
     /work/main/.venv/bin/python tools/bench/torch_bench.py --quick    # smoke run
@@ -19,6 +30,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 
 import torch
@@ -92,7 +104,27 @@ def workloads():
             w6(one)
 
     out.append(("W6", "W2's network, predict one sample", predict))
+    out.append(("W7", "words LM: embedding 28x32, LSTM 128, dense(28) per step, 64 words, 599 real steps",
+                words_step()))
     return out
+
+
+def words_step():
+    """W7's train step, on examples/words.rs's model and data (see the docstring)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+    from words_lm import CharLm, batch, load_words, split_words
+
+    train_words, _ = split_words(load_words(), 0.1, 15)
+    x, y, lengths = batch(train_words[:64])
+    model = CharLm()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+
+    def step():
+        opt.zero_grad()
+        F.cross_entropy(model(x, lengths), y).backward()
+        opt.step()
+
+    return step
 
 
 def measure(fn, seconds, min_reps, warmup):

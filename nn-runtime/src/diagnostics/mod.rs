@@ -2,7 +2,7 @@
 //! gradient reaching its input is, how large its weights and their gradients
 //! are, how many of its units are dead or saturated; then a verdict
 //! (vanishing, exploding, dead units, saturation, healthy) with the remedies
-//! that fit, each in its `network!` spelling, and an SVG plot.
+//! that fit, each in its `network!` spelling, and an SVG plot (feature `plot`).
 //!
 //! ```ignore
 //! let flow = GradientFlow::measure(&mut net, data.inputs(), data.targets(), Loss::SoftmaxCrossEntropy)?;
@@ -34,6 +34,7 @@
 //! ```
 
 mod gradient_flow;
+#[cfg(feature = "plot")]
 mod svg;
 mod verdict;
 
@@ -43,6 +44,7 @@ mod tests;
 use std::path::PathBuf;
 
 pub use gradient_flow::{GradientFlow, ItemFlow};
+#[cfg(feature = "plot")]
 pub use svg::{compare_svg, write_compare_svg};
 pub use verdict::{DepthFit, Finding, Problem, Remedy, Thresholds, Verdict};
 

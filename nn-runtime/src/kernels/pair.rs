@@ -73,8 +73,12 @@ fn serve(h: &Helper) -> ! {
 }
 
 /// The threads products may use: `MATMUL_NUM_THREADS` (read once; it also
-/// sets matrixmultiply's), else the number of cores.
+/// sets matrixmultiply's), else the number of cores. One without the
+/// `threads` feature, so the helper thread is never started.
 pub(super) fn threads() -> usize {
+    if !cfg!(feature = "threads") {
+        return 1;
+    }
     static THREADS: OnceLock<usize> = OnceLock::new();
     *THREADS.get_or_init(|| {
         std::env::var("MATMUL_NUM_THREADS")

@@ -31,6 +31,10 @@ impl<T: Float, const N: usize> BatchNorm<T, N> {
     pub fn new(momentum: f64, eps: f64) -> Self {
         Self(BatchNorm2d::new::<N, 1, 1>(momentum, eps))
     }
+    /// The `eps` added to the variance.
+    pub fn eps(&self) -> f64 {
+        self.0.eps()
+    }
     /// The scale `weight`.
     pub fn weight(&self) -> &[T] {
         self.0.weight()

@@ -69,6 +69,10 @@ impl<T: Float, const N: usize> BatchNorm2d<T, N> {
             io: Io::default(),
         }
     }
+    /// The `eps` added to the variance.
+    pub fn eps(&self) -> f64 {
+        self.eps
+    }
     /// The scale `weight` `[C]`.
     pub fn weight(&self) -> &[T] {
         &self.weight.value

@@ -29,6 +29,18 @@ impl<T: Float, const N: usize> LayerNorm<T, N> {
             io: Io::default(),
         }
     }
+    /// The `eps` added to the variance.
+    pub fn eps(&self) -> f64 {
+        self.eps
+    }
+    /// The scale `weight`.
+    pub fn weight(&self) -> &[T] {
+        &self.weight.value
+    }
+    /// The shift `bias`.
+    pub fn bias(&self) -> &[T] {
+        &self.bias.value
+    }
     /// The scale `weight`, for editing.
     pub fn weight_mut(&mut self) -> &mut [T] {
         &mut self.weight.value

@@ -61,6 +61,11 @@ where
         Self { body, forward_cols: None, input: Default::default(), output: Default::default() }
     }
 
+    /// The network's items (for `nn::export`).
+    pub fn body(&self) -> &B {
+        &self.body
+    }
+
     /// Refuses a gradient before any forward or for another batch size.
     fn check_batch(&self, cols: usize) -> Result<(), ShapeError> {
         match self.forward_cols {

@@ -279,6 +279,14 @@ impl<A, Rest, const M: usize, S> Then<A, Rest, M, S> {
     pub fn new(head: A, rest: Rest) -> Self {
         Self { head, rest, slot: PhantomData }
     }
+    /// The first item.
+    pub fn head(&self) -> &A {
+        &self.head
+    }
+    /// The items after it.
+    pub fn rest(&self) -> &Rest {
+        &self.rest
+    }
 }
 
 impl<A: Clone, Rest: Clone, const M: usize, S> Clone for Then<A, Rest, M, S> {

@@ -30,6 +30,14 @@ impl<T: Float, Before, After, const H: usize> Reduce<T, Before, After, H> {
     pub fn bidirectional(before: Before, after: After) -> Self {
         Self { before, last: Last::bidirectional(), after }
     }
+    /// The items before `last`, which run over every time step.
+    pub fn before(&self) -> &Before {
+        &self.before
+    }
+    /// The items after `last`.
+    pub fn after(&self) -> &After {
+        &self.after
+    }
 }
 
 /// The caller (a network's core) packed the batch as its steps say.

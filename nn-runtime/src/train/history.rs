@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "plot")]
 use plotters::prelude::*;
 
 use crate::diagnostics::GradientFlow;
@@ -242,7 +243,11 @@ impl History {
             std::fs::read_to_string(path).map_err(|source| HistoryError::Io { path: path.to_path_buf(), source })?;
         History::from_csv(&text)
     }
+}
 
+/// Plots need the `plot` feature (plotters).
+#[cfg(feature = "plot")]
+impl History {
     /// An SVG document: the training and validation loss per epoch, and
     /// beside it the validation accuracy when it was measured.
     pub fn to_svg(&self) -> Result<String, HistoryError> {
@@ -285,10 +290,12 @@ impl History {
     }
 }
 
+#[cfg(feature = "plot")]
 fn plot_error(e: DrawingAreaErrorKind<std::io::Error>) -> HistoryError {
     HistoryError::Plot(Box::new(e))
 }
 
+#[cfg(feature = "plot")]
 /// One chart of `lines` (named point lists) over the epochs `first..=last`.
 fn draw_panel(
     area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,

@@ -1,10 +1,14 @@
 //! Progress reporting: a bar with an ETA on a terminal, plain lines
-//! otherwise, or nothing.
+//! otherwise, or nothing. The bar needs the `progress` feature; without it
+//! `Auto` writes plain lines.
 
 use std::io::{IsTerminal, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+#[cfg(feature = "progress")]
+use indicatif::{ProgressBar as Bar, ProgressStyle};
+// `std::time::Instant` panics in a browser (wasm32-unknown-unknown); web-time's is std's elsewhere.
+use web_time::Instant;
 
 use super::EpochStats;
 
@@ -23,6 +27,27 @@ pub enum Progress {
     Quiet,
 }
 
+/// Without the `progress` feature there is no bar: a type with no values keeps
+/// `Reporter::bar` at `None` while the code that draws one still compiles.
+#[cfg(not(feature = "progress"))]
+enum Bar {}
+
+#[cfg(not(feature = "progress"))]
+impl Bar {
+    fn set_position(&self, _: u64) {
+        match *self {}
+    }
+    fn set_message(&self, _: String) {
+        match *self {}
+    }
+    fn abandon(self) {
+        match self {}
+    }
+    fn finish_and_clear(self) {
+        match self {}
+    }
+}
+
 /// Draws the bar at most this often (in steps), so that tiny steps are not
 /// slowed down by formatting.
 const REDRAW_EVERY: usize = 8;
@@ -32,7 +57,7 @@ const PLAIN_EVERY: Duration = Duration::from_secs(30);
 
 pub(crate) struct Reporter {
     mode: Progress,
-    bar: Option<ProgressBar>,
+    bar: Option<Bar>,
     started: Instant,
     last_line: Instant,
     steps: usize,
@@ -48,7 +73,7 @@ pub(crate) struct Reporter {
 impl Reporter {
     pub(crate) fn new(mode: Progress) -> Self {
         let mode = match mode {
-            Progress::Auto if !std::io::stderr().is_terminal() => Progress::Plain,
+            Progress::Auto if !cfg!(feature = "progress") || !std::io::stderr().is_terminal() => Progress::Plain,
             other => other,
         };
         let now = Instant::now();
@@ -68,6 +93,7 @@ impl Reporter {
 
     /// Starts epoch `epoch` of `epochs` with `steps` steps, of which `done`
     /// were taken before a resume.
+    #[cfg_attr(not(feature = "progress"), allow(unused_variables))]
     pub(crate) fn start_epoch(&mut self, epoch: usize, epochs: usize, steps: usize, done: usize) {
         self.started = Instant::now();
         self.last_line = self.started;
@@ -75,8 +101,9 @@ impl Reporter {
         self.resumed_at = done;
         self.samples = 0;
         self.loss_sum = 0.0;
+        #[cfg(feature = "progress")]
         if self.mode == Progress::Auto {
-            let bar = ProgressBar::new(steps as u64);
+            let bar = Bar::new(steps as u64);
             let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> ");
@@ -195,6 +222,7 @@ mod tests {
             grad_norm_max: 2.0,
             grad_norms: vec![1.0],
             seconds: 2.0,
+            padding: None,
         }
     }
 

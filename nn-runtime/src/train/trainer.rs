@@ -4,9 +4,9 @@
 //! the last good weights on non-finite values.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use nalgebra::DMatrix;
+use web_time::Instant;
 
 use super::callback::{Callback, EpochEnd};
 use super::evaluate::evaluate;

@@ -1,8 +1,11 @@
-//! A hand-built two-layer network for the integration tests, with the names
-//! `nn.Sequential(Linear, activation, Linear)` gives: `0.weight`, `0.bias`,
-//! `2.weight`, `2.bias`.
+//! What the integration tests share: a hand-built two-layer network with the
+//! names `nn.Sequential(Linear, activation, Linear)` gives (`0.weight`,
+//! `0.bias`, `2.weight`, `2.bias`), and the reader of the reference tables the
+//! scripts in `tools/reference/` write.
 
 #![allow(dead_code)] // each test binary uses a different part
+
+use std::collections::HashMap;
 
 use nn_runtime::layers::{Activation, ActivationFn, Dense};
 use nn_runtime::testing::LayerModel;
@@ -62,4 +65,23 @@ pub fn mlp<T: Float, F: ActivationFn + Default, const I: usize, const H: usize, 
 /// All parameter values, flattened in visiting order.
 pub fn flat_params<T: Float, M: nn_runtime::Model<T>>(model: &M) -> Vec<T> {
     model.parameters().into_iter().flat_map(|p| p.value).collect()
+}
+
+/// `<case>.<tensor> <shape> <values>` per line (`#` starts a comment), as the
+/// scripts write them, from `tests/data/{file}`: each tensor by name, its
+/// values row-major.
+pub fn reference_table(file: &str) -> HashMap<String, Vec<f64>> {
+    let path = format!("{}/tests/data/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e} (run its script in tools/reference)"));
+    let mut out = HashMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let mut words = line.split_whitespace();
+        let name = words.next().expect("name").to_string();
+        let size: usize = words.next().expect("shape").split('x').map(|d| d.parse::<usize>().expect("dim")).product();
+        let values: Vec<f64> = words.map(|v| v.parse().expect("number")).collect();
+        assert_eq!(values.len(), size, "{name}: shape and value count disagree");
+        out.insert(name, values);
+    }
+    out
 }
