@@ -7,7 +7,11 @@
 //! MATMUL_NUM_THREADS=1 cargo bench --bench workloads
 //! MATMUL_NUM_THREADS=2 cargo bench --bench workloads
 //! NN_BENCH_QUICK=1 cargo bench --bench workloads     # smoke run, short timings
+//! MATMUL_NUM_THREADS=1 cargo bench --bench workloads -- W7   # W7 alone (writes no file)
 //! ```
+//!
+//! W7's PyTorch side is `tools/bench/torch_bench.py` (`--threads 1`), on the
+//! same 64 words; `tools/bench/table.py` sets the two side by side.
 //!
 //! matrixmultiply reads `MATMUL_NUM_THREADS` once per process, so each thread
 //! count is its own run. After criterion's own report, a table gives per

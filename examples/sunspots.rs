@@ -56,16 +56,24 @@ impl Settings {
 /// The share of the months, first in time, that train.
 pub const TRAIN_FRACTION: f64 = 0.8;
 
-/// Windows before each month of `train` and of `test`, standardized by the
-/// months of `train`, and that standardizer.
+/// Windows before each month of the training and of the test months,
+/// standardized by the training months.
+pub struct Windows {
+    pub train: Dataset<f32>,
+    pub test: Dataset<f32>,
+    /// Fitted on the training months; its scale turns errors back into sunspot numbers.
+    pub scaler: Standardizer<f32>,
+}
+
+/// The [`Windows`] of `window` months before each month of `train` and `test`.
 pub fn forecast_data(
     spots: &Sunspots,
     window: usize,
     train: Range<usize>,
     test: Range<usize>,
-) -> Result<(Dataset<f32>, Dataset<f32>, Standardizer<f32>), DataError> {
+) -> Result<Windows, DataError> {
     let scaler = spots.standardizer(train.clone())?;
-    Ok((spots.windows(window, train, &scaler)?, spots.windows(window, test, &scaler)?, scaler))
+    Ok(Windows { train: spots.windows(window, train, &scaler)?, test: spots.windows(window, test, &scaler)?, scaler })
 }
 
 /// A [`Spots`] as PyTorch starts one (see `common/torch_init.rs`).
@@ -105,7 +113,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let spots = sunspots();
     let (train_months, test_months) = spots.split_months(0..spots.len(), TRAIN_FRACTION)?;
     let settings = Settings::REFERENCE;
-    let (train_set, test_set, scaler) =
+    let Windows { train: train_set, test: test_set, scaler } =
         forecast_data(&spots, settings.window, train_months.clone(), test_months.clone())?;
     println!(
         "months {train_months:?} train ({} windows of {}), {test_months:?} test; Adam lr {} annealed by a cosine \

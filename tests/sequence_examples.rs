@@ -2,7 +2,8 @@
 //! enough for CI (the examples themselves train for minutes): each model
 //! starts as PyTorch starts it, a few epochs lower its loss on data it did not
 //! train on, and what the examples print (sampled words, RMSE in sunspot
-//! numbers next to persistence) is computed as they compute it.
+//! numbers next to persistence) is computed as they compute it; and their
+//! settings are those of the PyTorch scripts' committed outputs.
 
 use nn::data::{split_words, sunspots, words};
 use nn::prelude::*;
@@ -11,7 +12,8 @@ use nn::prelude::*;
 #[path = "../examples/words.rs"]
 mod words_example;
 
-#[allow(dead_code)]
+// Both examples load `examples/common/torch_init.rs` as a module of their own.
+#[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../examples/sunspots.rs"]
 mod sunspots_example;
 
@@ -83,7 +85,8 @@ fn a_few_epochs_of_the_sunspot_model_forecast_better_than_at_the_start() {
     let (train, test) = spots.split_months(0..spots.len(), sunspots_example::TRAIN_FRACTION).unwrap();
     assert_eq!((train.clone(), test.clone()), (0..2501, 2501..3126));
     let settings = sunspots_example::Settings { epochs: 3, ..sunspots_example::Settings::REFERENCE };
-    let (train_set, test_set, scaler) = sunspots_example::forecast_data(&spots, settings.window, train, test).unwrap();
+    let sunspots_example::Windows { train: train_set, test: test_set, scaler } =
+        sunspots_example::forecast_data(&spots, settings.window, train, test).unwrap();
     assert_eq!((train_set.len(), train_set.width(), test_set.len()), (2453, 48, 625));
     let mut net = sunspots_example::forecaster(6);
     let before = sunspots_example::rmse(&net, &test_set, &scaler).unwrap();
@@ -95,4 +98,44 @@ fn a_few_epochs_of_the_sunspot_model_forecast_better_than_at_the_start() {
     // Measured: 63.3 untrained, 19.2 after three epochs (persistence 19.47,
     // the full example 18.67 after fifty).
     assert!(before > 40.0 && after < 22.0, "test RMSE {before} -> {after}");
+}
+
+/// A PyTorch script's committed output, `tools/reference/out/<name>.json`.
+fn reference(name: &str) -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/reference/out").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn the_examples_train_with_the_settings_of_the_pytorch_scripts() {
+    let words_lm = reference("words_lm.json");
+    let s = &words_lm["settings"];
+    let ours = words_example::Settings::REFERENCE;
+    assert_eq!(s["lr"].as_f64(), Some(ours.lr));
+    assert_eq!(s["epochs"].as_u64(), Some(ours.epochs as u64));
+    assert_eq!(s["batch"].as_u64(), Some(ours.batch as u64));
+    assert_eq!((s["held_out_fraction"].as_f64(), s["split_seed"].as_u64()), (Some(0.1), Some(15)));
+    assert_eq!(words_example::SPLIT, (0.1, 15));
+    assert_eq!((s["vocab"].as_u64(), s["embedding"].as_u64(), s["hidden"].as_u64()), (Some(28), Some(32), Some(128)));
+    let p = words_example::char_lm(0).parameters();
+    assert_eq!((p[0].shape.as_slice(), p[2].shape.as_slice()), (&[28, 32][..], &[512, 128][..]));
+    let (train, held_out) = split_words(&words(), 0.1, 15).unwrap();
+    assert_eq!((words_lm["train_words"].as_u64(), words_lm["held_out_words"].as_u64()), (Some(57_487), Some(6_388)));
+    assert_eq!((train.len(), held_out.len()), (57_487, 6_388));
+    let characters = words_example::char_data(&held_out).unwrap().lengths().unwrap().iter().sum::<usize>();
+    assert_eq!(words_lm["held_out_characters"].as_u64(), Some(characters as u64));
+
+    let spots = reference("sunspots.json");
+    let s = &spots["settings"];
+    let ours = sunspots_example::Settings::REFERENCE;
+    assert_eq!(s["lr"].as_f64(), Some(ours.lr));
+    assert_eq!(s["epochs"].as_u64(), Some(ours.epochs as u64));
+    assert_eq!(s["batch"].as_u64(), Some(ours.batch as u64));
+    assert_eq!(s["window"].as_u64(), Some(ours.window as u64));
+    assert_eq!(s["hidden"].as_u64(), Some(32));
+    assert_eq!(sunspots_example::forecaster(0).parameters()[1].shape, [128, 32]);
+    assert_eq!(spots["train_months"], serde_json::json!([0, 2501]));
+    let persistence = sunspots().persistence_rmse(2501..3126).unwrap();
+    assert!((spots["persistence_rmse"].as_f64().unwrap() - persistence).abs() < 1e-4, "{persistence}");
 }
