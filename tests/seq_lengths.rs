@@ -160,7 +160,7 @@ fn the_typed_api_takes_token_sequences_and_padded_batches_and_refuses_bad_ones()
     }
     // The second word alone gives its steps.
     let alone = lm.predict(&[vec![27, 0]]);
-    assert!((&alone[1].column(0) - ys[1].column(1)).amax() < 1e-12);
+    assert!((alone[1].column(0) - ys[1].column(1)).amax() < 1e-12);
     assert!(lm.backward(&ys).is_empty(), "token ids have no gradient");
     assert!(lm.parameters()[0].grad.iter().any(|g| *g != 0.0));
     // Only the rows of the tokens seen get an embedding gradient.
@@ -191,7 +191,7 @@ fn the_typed_api_takes_token_sequences_and_padded_batches_and_refuses_bad_ones()
     assert_eq!((ys.len(), ys[0].ncols()), (4, 3));
     assert!(ys[2].column(1).iter().all(|v| *v == 0.0) && ys[3].column(2).iter().all(|v| *v == 0.0));
     let full = tagger.predict(&xs);
-    assert!((&full[1].column(0) - ys[1].column(0)).amax() < 1e-12, "the longest sequence is as in a full batch");
+    assert!((full[1].column(0) - ys[1].column(0)).amax() < 1e-12, "the longest sequence is as in a full batch");
     let trained = tagger.forward_padded(&xs, &[4, 2, 3]).unwrap();
     let dx = tagger.backward(&trained);
     assert_eq!(dx.len(), 4);
@@ -208,7 +208,7 @@ fn the_typed_api_takes_token_sequences_and_padded_batches_and_refuses_bad_ones()
     let y = reviews.forward(&[vec![4999, 3, 7], vec![12]]);
     assert_eq!(y.shape(), (2, 2));
     let alone = reviews.predict(&[vec![12]]);
-    assert!((&alone.column(0) - y.column(1)).amax() < 1e-5);
+    assert!((alone.column(0) - y.column(1)).amax() < 1e-5);
 }
 
 #[test]
@@ -386,7 +386,8 @@ fn the_trainer_refuses_data_that_does_not_fit_the_layout() {
 /// files (the four networks, f32) into PyTorch modules of the same shape with
 /// `load_state_dict(strict=True)` and checks their outputs on the committed
 /// inputs, of different lengths, against ours. This test pins the files to
-/// what this code writes; with `NN_WRITE_REFERENCE=1` it rewrites them.
+/// what this code writes (the outputs to f32 rounding); with
+/// `NN_WRITE_REFERENCE=1` it rewrites them.
 #[test]
 fn committed_files_for_pytorch_are_what_we_write() {
     let tokens = |vocab: usize, seed: u64| ids(vocab, 6, 4, seed).map(|v| v as f32);
@@ -427,5 +428,13 @@ fn committed<M: Model<f32>>(name: &str, make: fn(u64) -> M, x: DMatrix<f32>) {
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let committed_y: Vec<f32> =
         st.tensor("y").unwrap().data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
-    assert_eq!(committed_y, y.as_slice(), "{name}: outputs");
+    // The outputs to f32 rounding: the products' last bits for a packed
+    // step of one column differ from one process to another (seen since
+    // main's kernels merged; the parameters above are bit-exact), and
+    // tools/reference/seq_modules.py holds PyTorch to 1e-4 of them.
+    assert_eq!(committed_y.len(), y.len(), "{name}: outputs");
+    let size = y.iter().fold(0f32, |m, v| m.max(v.abs()));
+    for (k, (a, b)) in committed_y.iter().zip(y.iter()).enumerate() {
+        assert!((a - b).abs() <= 1e-6 * size, "{name}: output {k} is {b}, committed {a}");
+    }
 }

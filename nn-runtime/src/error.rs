@@ -70,4 +70,14 @@ pub enum ShapeError {
     /// Lengths given to a network whose input is not a sequence.
     #[error("the network takes vectors, not sequences: it has no lengths to give")]
     NotSequence,
+    /// A carried state ([`Carry::set`](crate::rnn::Carry::set)) of another size than its samples need.
+    #[error("a carried state of {found} values, but its layer needs {expected} for its samples")]
+    CarryLen { expected: usize, found: usize },
+    /// Carrying the state across batches asked of a network whose item
+    /// `item` cannot carry it.
+    #[error(
+        "item {item} is bidirectional, whose reverse direction starts at each chunk's end, so it cannot carry its \
+         state from batch to batch; use a unidirectional layer for truncated BPTT across batches"
+    )]
+    NoCarry { item: String },
 }

@@ -11,7 +11,7 @@ mod param;
 pub use io::{copy_batch, empty, ensure_cols, view_into_batch, Io};
 pub(crate) use param::{visit_mut_under, visit_parts, visit_under, Buffer, Param, Tensor};
 
-use crate::rnn::Steps;
+use crate::rnn::{Carry, Steps};
 use crate::{Batch, Float, SeededRng};
 
 /// A layer (or a block of layers) from `I` features to `O` features.
@@ -172,6 +172,10 @@ pub trait Visit<T> {
     /// parameter nor a buffer: weights files leave it out, a training state
     /// keeps it so a resumed run draws the same masks.
     fn rng(&mut self, _name: &str, _rng: &SeededRng) {}
+    /// A recurrent layer's carried state ([`Carry`]), neither a parameter
+    /// nor a buffer: weights files leave it out, a training state keeps it.
+    /// `None` for a recurrent layer that cannot carry one (`bidirectional`).
+    fn carry(&mut self, _name: &str, _carry: Option<&Carry<T>>) {}
 }
 
 /// The mutable twin of [`Visit`].
@@ -182,6 +186,8 @@ pub trait VisitMut<T> {
     fn buffer(&mut self, _b: BufferMut<'_, T>) {}
     /// A layer's own random generator, to be put back (see [`Visit::rng`]).
     fn rng(&mut self, _name: &str, _rng: &mut SeededRng) {}
+    /// A recurrent layer's carried state, to be switched or put back (see [`Visit::carry`]).
+    fn carry(&mut self, _name: &str, _carry: Option<&mut Carry<T>>) {}
 }
 
 /// Tracks the dotted name prefix for visitors that need full names.

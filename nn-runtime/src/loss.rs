@@ -364,11 +364,8 @@ mod tests {
                     assert!((g[(2 * s + i, j)] - pg[(i, k)]).abs() < 1e-15, "{loss:?}");
                 }
             }
-            for j in 0..3 {
-                assert!(
-                    g.view((2 * lengths[j], j), (6 - 2 * lengths[j], 1)).iter().all(|v| *v == 0.0),
-                    "{loss:?} padding"
-                );
+            for (j, &length) in lengths.iter().enumerate() {
+                assert!(g.view((2 * length, j), (6 - 2 * length, 1)).iter().all(|v| *v == 0.0), "{loss:?} padding");
             }
             check_grad(loss, &y, per_step);
         }

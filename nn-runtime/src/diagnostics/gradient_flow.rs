@@ -71,6 +71,14 @@ pub struct GradientFlow {
     pub output_grad_norm: f64,
     /// Every top-level item, in network order (input side first).
     pub items: Vec<ItemFlow>,
+    /// For a network over sequences of vectors (`seq N`): per time step `t`
+    /// (first step first), the mean over the samples of ||dL/dx_t||, the
+    /// gradient of the loss reaching that step's input. Through a recurrent
+    /// layer it is the gradient that travelled back from every later step, so
+    /// its fall towards the first step is the vanishing gradient over time.
+    /// Empty for a network without sequences or with `tokens` input (token
+    /// ids have no gradient).
+    pub steps: Vec<f64>,
 }
 
 impl GradientFlow {
@@ -147,6 +155,14 @@ impl GradientFlow {
         (self.output_grad_norm > 0.0).then(|| first / self.output_grad_norm)
     }
 
+    /// ||dL/dx_1|| over ||dL/dx_T||: how much of the gradient at the last
+    /// time step's input reaches the first's (see [`GradientFlow::steps`]);
+    /// `None` without steps or with no gradient at the last step.
+    pub fn first_to_last_step(&self) -> Option<f64> {
+        let (first, last) = (self.steps.first()?, self.steps.last()?);
+        (*last > 0.0).then(|| first / last)
+    }
+
     /// The items that own weights, in network order: the layers of the depth fit and the plot.
     pub fn weighted(&self) -> impl Iterator<Item = &ItemFlow> {
         self.items.iter().filter(|i| i.is_weighted())
@@ -179,7 +195,8 @@ fn measure_inner<T: Float, M: Model<T>>(
     let y = net.forward_view(x)?;
     let (loss, dy) = objective(y);
     let output_grad_norm = mean_column_norm(&dy.as_view());
-    net.backward_view(dy.as_view())?;
+    let dx = net.backward_view(dy.as_view())?;
+    let steps = if M::SEQUENCE && !M::TOKENS { per_step_norms(&dx, M::INPUT) } else { Vec::new() };
 
     let mut items = Vec::new();
     net.probe(&mut |p: Probe<'_, T>| items.push(probe_item(&p)));
@@ -194,7 +211,13 @@ fn measure_inner<T: Float, M: Model<T>>(
             item.weight_grad_norm = Some(grad_sq.sqrt());
         }
     }
-    Ok(GradientFlow { label: M::NAME.to_string(), loss, batch, output_grad_norm, items })
+    Ok(GradientFlow { label: M::NAME.to_string(), loss, batch, output_grad_norm, items, steps })
+}
+
+/// [`mean_column_norm`] of each time step's `per_step` rows of a sequence
+/// batch's gradient.
+fn per_step_norms<T: Float>(dx: &DMatrixView<'_, T>, per_step: usize) -> Vec<f64> {
+    (0..dx.nrows() / per_step.max(1)).map(|t| mean_column_norm(&dx.rows(t * per_step, per_step))).collect()
 }
 
 /// Everything about one item that its probe shows.
@@ -384,6 +407,19 @@ impl fmt::Display for GradientFlow {
         }
         writeln!(f, "gradient at the output |dL/dy|: {}", sci(self.output_grad_norm))?;
         writeln!(f, "input/output gradient ratio: {}", opt(self.ratio(), sci))?;
+        if let Some(reach) = self.first_to_last_step() {
+            let n = self.steps.len();
+            // Five steps spread from the first to the last, as a profile over time.
+            let picks: Vec<usize> = (0..5).map(|k| k * (n - 1) / 4).collect();
+            let mut shown: Vec<String> = Vec::new();
+            for (k, &t) in picks.iter().enumerate() {
+                if k == 0 || t != picks[k - 1] {
+                    shown.push(format!("t={} {}", t + 1, sci(self.steps[t])));
+                }
+            }
+            writeln!(f, "gradient per time step |dL/dx_t|: {}", shown.join(", "))?;
+            writeln!(f, "first/last time step gradient ratio: {}", sci(reach))?;
+        }
         match self.depth_fit() {
             Some(fit) => writeln!(
                 f,

@@ -10,6 +10,10 @@
 //! flow.to_svg("gradient_flow.svg")?;  // |dL/dx| per layer on a log axis
 //! ```
 //!
+//! For a `seq` network, [`GradientFlow::steps`] holds the gradient reaching
+//! each time step's input, and [`steps_svg`] plots it over time: the
+//! vanishing gradient through time of a tanh RNN against an LSTM or GRU.
+//!
 //! Items are seen through [`Model::probe`](crate::Model::probe), which
 //! `network!` implements; a model that does not implement it has nothing to
 //! measure and [`GradientFlow::measure`] says so.
@@ -45,7 +49,7 @@ use std::path::PathBuf;
 
 pub use gradient_flow::{GradientFlow, ItemFlow};
 #[cfg(feature = "plot")]
-pub use svg::{compare_svg, write_compare_svg};
+pub use svg::{compare_svg, steps_svg, write_compare_svg, write_steps_svg};
 pub use verdict::{DepthFit, Finding, Problem, Remedy, Thresholds, Verdict};
 
 use crate::{LossError, ShapeError};

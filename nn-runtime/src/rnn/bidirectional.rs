@@ -210,11 +210,13 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize, const O: usize> Laye
     fn visit(&self, v: &mut dyn Visit<T>) {
         self.forward.visit_as(v, &FORWARD);
         self.reverse.visit_as(v, &REVERSE);
+        v.carry("state", None);
     }
 
     fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
         self.forward.visit_mut_as(v, &FORWARD);
         self.reverse.visit_mut_as(v, &REVERSE);
+        v.carry("state", None);
     }
 }
 

@@ -16,7 +16,7 @@ use rand::Rng;
 
 use super::cell::{add, CellMath, StepBack, StepFwd};
 use super::gates::Gates;
-use super::{PackedGrad, SeqGrad, SeqLayer, Steps};
+use super::{Carry, PackedGrad, SeqGrad, SeqLayer, Steps};
 use crate::kernels::{dispatch, Kernel, Level};
 use crate::layer::{empty, ensure_cols};
 use crate::{Batch, Float, Init, ShapeError, Visit, VisitMut};
@@ -35,6 +35,8 @@ pub struct Recurrent<T: Float, C: CellMath, const I: usize, const H: usize> {
     final_state: Vec<Batch<T, H>>,
     input_grads: Vec<Batch<T, I>>,
     initial_grad: Vec<Batch<T, H>>,
+    /// The state a packed training forward starts from, when carried across batches.
+    carry: Carry<T>,
     cell: PhantomData<C>,
 }
 
@@ -247,6 +249,7 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> Recurrent<T, C, I, H
             final_state: Vec::new(),
             input_grads: Vec::new(),
             initial_grad: Vec::new(),
+            carry: Carry::new(C::STATE_PARTS, H),
             cell: PhantomData,
         }
     }
@@ -526,12 +529,21 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> fo
 
     fn forward_packed(&mut self, x: &Batch<T, I>, steps: &Steps, out: &mut Batch<T, H>) -> Result<(), ShapeError> {
         Self::load_packed(&mut self.tape, x, steps)?;
+        let n = steps.samples();
+        if self.carry.is_on() {
+            let (hs, cs) = (&mut self.tape.hs, &mut self.tape.cs);
+            self.carry.start([cols_mut(hs, H, 0, n), cols_mut(cs, H, 0, n)], steps.order());
+        }
         self.gates.cache_hidden_weights();
         self.tape.run::<C>(&self.gates, H, true);
         ensure_cols(out, steps.cols());
         out.as_mut_slice().copy_from_slice(Self::packed_outputs(&self.tape));
         self.outputs.clear();
         self.tape.final_state(C::STATE_PARTS, &mut self.final_state);
+        if self.carry.is_on() {
+            let last = &self.final_state;
+            self.carry.keep(steps.order(), |p, k| &last[p].as_slice()[H * k..H * (k + 1)]);
+        }
         Ok(())
     }
 
@@ -600,10 +612,12 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize> SeqLayer<T, I, H> fo
 
     fn visit(&self, v: &mut dyn Visit<T>) {
         self.gates.visit(v);
+        v.carry("state", Some(&self.carry));
     }
 
     fn visit_mut(&mut self, v: &mut dyn VisitMut<T>) {
         self.gates.visit_mut(v);
+        v.carry("state", Some(&mut self.carry));
     }
 }
 

@@ -59,7 +59,9 @@
 //! sequence as columns of one batch ([`Steps`], [`Unrolled`], [`Last`]), so
 //! a position-wise layer runs on all steps in one product, and sequences of
 //! different lengths share a batch.
-//! Truncated BPTT is a setting of the cell ([`Recurrent::set_truncation`]).
+//! Truncated BPTT is a setting of the cell ([`Recurrent::set_truncation`]);
+//! across batches (consecutive chunks of one long series), the state one
+//! training forward ends with is where the next starts ([`Carry`]).
 //! Bad input (an empty sequence, steps with different batch sizes, a gradient
 //! of the wrong length or batch size, a state with the wrong number of parts,
 //! backward before forward) is a [`ShapeError`], never a panic.
@@ -72,6 +74,7 @@
 
 mod bidirectional;
 mod bptt;
+mod carry;
 mod cell;
 mod gates;
 mod gru;
@@ -85,6 +88,7 @@ mod unrolled;
 
 pub use bidirectional::Bidirectional;
 pub use bptt::Recurrent;
+pub use carry::{clear_carry, set_carry, Carry};
 pub use cell::CellMath;
 pub use gru::{Gru, GruCell};
 pub use lstm::{Lstm, LstmCell};

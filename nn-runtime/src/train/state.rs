@@ -4,7 +4,8 @@
 //!
 //! The file's tensors are the model's parameters, buffers and dropout
 //! generators under `model.`, the early-stopping best weights under `best.`,
-//! the optimizer's state under `optimizer.` and the trainer's shuffling
+//! the optimizer's state under `optimizer.`, the recurrent state carried
+//! to the next batch under `carried.` ([`Trainer::carry_state`](crate::Trainer::carry_state)), and the trainer's shuffling
 //! generator as `trainer.rng`; the rest (epoch and step, sample order, the
 //! epoch's running sums, schedule and plateau positions, early-stopping
 //! counters, the history as CSV) is JSON in the `training_state` metadata
@@ -19,9 +20,11 @@ use serde_json::{json, Map, Value};
 use super::plateau::PlateauState;
 use super::History;
 use crate::io::{bytes_into_snapshot, read_file, read_header, snapshot_to_bytes, LoadError, SaveError};
+use crate::layer::NamePath;
 use crate::optim::StateError;
+use crate::rnn::Carry;
 use crate::snapshot::{Contents, Data, Entry, RNG_BYTES};
-use crate::{seeded_rng, Float, Model, SeededRng, Snapshot};
+use crate::{seeded_rng, Float, Model, ParamMut, ParamRef, SeededRng, Snapshot, Visit, VisitMut};
 
 /// Where a run stands: everything besides the model, the optimizer and the
 /// schedule that the next step or epoch depends on.
@@ -70,10 +73,13 @@ impl<T: Float> Run<T> {
         }
     }
 
-    /// Shuffles the samples for a new epoch trained at `lr`.
-    pub(super) fn begin_epoch(&mut self, lr: f64) {
+    /// Starts an epoch trained at `lr`, shuffling the samples unless they
+    /// must stay in order (consecutive chunks of a series).
+    pub(super) fn begin_epoch(&mut self, lr: f64, shuffle: bool) {
         self.lr = lr;
-        self.order.shuffle(&mut self.rng);
+        if shuffle {
+            self.order.shuffle(&mut self.rng);
+        }
     }
 
     pub(super) fn finish_epoch(&mut self) {
@@ -163,6 +169,8 @@ pub struct TrainingState<T: Float> {
     pub(super) best_value: f64,
     pub(super) since_best: usize,
     pub(super) history: History,
+    /// What the recurrent layers carry to the next batch ([`carried`]).
+    pub(super) carried: Snapshot<T>,
 }
 
 /// The metadata key of the JSON part.
@@ -209,6 +217,12 @@ impl<T: Float> TrainingState<T> {
     pub fn optimizer(&self) -> &Snapshot<T> {
         &self.optimizer
     }
+    /// The recurrent state carried to the next batch
+    /// ([`Trainer::carry_state`](crate::Trainer::carry_state)), per layer
+    /// (`0.state`, `[parts, samples, hidden]`); empty without carrying.
+    pub fn carried(&self) -> &Snapshot<T> {
+        &self.carried
+    }
     /// The optimizer's learning rate for the next step.
     pub fn lr(&self) -> f64 {
         self.lr
@@ -222,6 +236,7 @@ impl<T: Float> TrainingState<T> {
             tensors.append("best", best);
         }
         tensors.append("optimizer", &self.optimizer);
+        tensors.append("carried", &self.carried);
         tensors.push("trainer.rng".into(), vec![RNG_BYTES], Data::Rng(Box::new(self.rng.clone())));
         let json = self.json().to_string();
         let version = env!("CARGO_PKG_VERSION");
@@ -286,7 +301,7 @@ impl<T: Float> TrainingState<T> {
             expected.append("best", &Snapshot::of(model));
         }
         for (name, dtype, shape) in &header.tensors {
-            if name.starts_with("optimizer.") {
+            if name.starts_with("optimizer.") || name.starts_with("carried.") {
                 let data = match dtype {
                     Dtype::I64 => Data::Count(0),
                     _ => Data::Buffer(vec![T::zero(); shape.iter().product()]),
@@ -361,8 +376,87 @@ impl<T: Float> TrainingState<T> {
             best_value: f.f64("best_value")?,
             since_best: f.usize("since_best")?,
             history,
+            carried: expected.part("carried", Contents::Training),
         })
     }
+}
+
+/// What `model`'s recurrent layers carry to the next batch
+/// ([`Trainer::carry_state`](crate::Trainer::carry_state)), by their names
+/// (`1.0.state`), `[parts, samples, hidden]`; layers that carry nothing are left out.
+pub(super) fn carried<T: Float, M: Model<T>>(model: &M) -> Snapshot<T> {
+    struct Gather<T>(NamePath, Snapshot<T>);
+    impl<T: Float> Visit<T> for Gather<T> {
+        fn enter(&mut self, segment: &str) {
+            self.0.enter(segment);
+        }
+        fn leave(&mut self) {
+            self.0.leave();
+        }
+        fn param(&mut self, _p: ParamRef<'_, T>) {}
+        fn carry(&mut self, name: &str, carry: Option<&Carry<T>>) {
+            if let Some(c) = carry.filter(|c| c.shape()[1] > 0) {
+                self.1.push(self.0.full(name), c.shape().to_vec(), Data::Buffer(c.values().to_vec()));
+            }
+        }
+    }
+    let mut gather = Gather(NamePath::default(), Snapshot::empty());
+    model.visit(&mut gather);
+    gather.1
+}
+
+/// Checks that every carried state of `saved` belongs to a recurrent layer of
+/// `model` with its number of state parts and features.
+pub(super) fn check_carried<T: Float, M: Model<T>>(saved: &Snapshot<T>, model: &M) -> Result<(), ResumeError> {
+    struct Shapes(NamePath, Vec<(String, [usize; 3])>);
+    impl<T: Float> Visit<T> for Shapes {
+        fn enter(&mut self, segment: &str) {
+            self.0.enter(segment);
+        }
+        fn leave(&mut self) {
+            self.0.leave();
+        }
+        fn param(&mut self, _p: ParamRef<'_, T>) {}
+        fn carry(&mut self, name: &str, carry: Option<&Carry<T>>) {
+            if let Some(c) = carry {
+                self.1.push((self.0.full(name), c.shape()));
+            }
+        }
+    }
+    let mut layers = Shapes(NamePath::default(), Vec::new());
+    model.visit(&mut layers);
+    let fits = |e: &Entry<T>| {
+        layers.1.iter().any(|(name, [parts, _, hidden])| {
+            *name == e.name && e.shape.len() == 3 && e.shape[0] == *parts && e.shape[2] == *hidden
+        })
+    };
+    match saved.entries().iter().all(fits) {
+        true => Ok(()),
+        false => Err(ResumeError::Field { field: "carried" }),
+    }
+}
+
+/// Puts the carried states of `saved` ([`check_carried`] has matched them)
+/// back into `model`'s recurrent layers; the others carry nothing.
+pub(super) fn restore_carried<T: Float, M: Model<T>>(saved: &Snapshot<T>, model: &mut M) {
+    struct Put<'a, T>(NamePath, &'a Snapshot<T>);
+    impl<T: Float> VisitMut<T> for Put<'_, T> {
+        fn enter(&mut self, segment: &str) {
+            self.0.enter(segment);
+        }
+        fn leave(&mut self) {
+            self.0.leave();
+        }
+        fn param(&mut self, _p: ParamMut<'_, T>) {}
+        fn carry(&mut self, name: &str, carry: Option<&mut Carry<T>>) {
+            let Some(c) = carry else { return };
+            match self.1.get(&self.0.full(name)).and_then(|e| Some((e.shape[1], e.data.floats()?))) {
+                Some((samples, values)) => c.set(samples, values).expect("checked by check_carried"),
+                None => c.clear(),
+            }
+        }
+    }
+    model.visit_mut(&mut Put(NamePath::default(), saved));
 }
 
 /// Typed reads of the JSON part, each error naming its field.

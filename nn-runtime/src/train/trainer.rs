@@ -12,12 +12,13 @@ use super::callback::{Callback, EpochEnd};
 use super::evaluate::evaluate;
 use super::monitor::{Metric, Needs};
 use super::progress::Reporter;
-use super::state::{ResumeError, Run, Setup, TrainingState};
+use super::state::{carried, check_carried, restore_carried, ResumeError, Run, Setup, TrainingState};
 use super::{EarlyStopping, EpochStats, History, Progress, ReduceLrOnPlateau};
 use crate::data::{DataError, Dataset, Labels, MiniBatch};
 use crate::diagnostics::{DiagnosticsError, GradientFlow};
 use crate::io::{self, save_safetensors, SaveError};
 use crate::optim::{Optimizer, Schedule, Scheduler};
+use crate::rnn::{clear_carry, set_carry};
 use crate::snapshot::Contents;
 use crate::{
     first_non_finite_grad, grad_norm, Clip, Float, Loss, LossError, Model, ParamRef, ShapeError, Snapshot, Visit,
@@ -158,6 +159,7 @@ pub struct Trainer<T: Float> {
     state: Option<PathBuf>,
     state_every: Option<usize>,
     resume: Option<PathBuf>,
+    carry: bool,
 }
 
 impl<T: Float> Trainer<T> {
@@ -182,6 +184,7 @@ impl<T: Float> Trainer<T> {
             state: None,
             state_every: None,
             resume: None,
+            carry: false,
         }
     }
     pub fn loss(mut self, loss: Loss) -> Self {
@@ -326,6 +329,21 @@ impl<T: Float> Trainer<T> {
         self.flow_probe = Some((every, probe));
         self
     }
+    /// Truncated backpropagation through time across batches, for one long
+    /// series cut into consecutive chunks: the samples are taken in their
+    /// order, unshuffled, and batch `b + 1`'s sample `j` continues batch `b`'s
+    /// sample `j` (with batches of `B`, sample `i` of the data set is chunk
+    /// `i / B` of stream `i % B`). Each recurrent layer starts a training
+    /// forward from the state its sample ended the previous batch with,
+    /// detached (the gradient stops at the chunk's start); each epoch starts
+    /// from zeros. Evaluation starts from zeros. The training state
+    /// ([`Trainer::save_state`]) holds the carried state, so a resumed run
+    /// goes on exactly. A network with `bidirectional` is refused, as is one
+    /// without recurrent layers. See [`Carry`](crate::rnn::Carry).
+    pub fn carry_state(mut self) -> Self {
+        self.carry = true;
+        self
+    }
     /// No progress output.
     pub fn quiet(self) -> Self {
         self.progress(Progress::Quiet)
@@ -432,6 +450,11 @@ impl<T: Float> Trainer<T> {
             return Err(TrainError::Empty { what: "the batch size" });
         }
         if let Some((every, probe)) = &self.flow_probe {
+            if self.carry {
+                // Its training forward would start from, and overwrite, the carried state.
+                let problem = "gradient_flow cannot measure while carry_state carries the state between batches";
+                return Err(TrainError::Setup { problem });
+            }
             self.check::<M>("gradient-flow probe", probe)?;
             if probe.lengths().is_some() {
                 let problem = "the gradient-flow probe holds sequences of different lengths, which it does not measure";
@@ -490,6 +513,23 @@ impl<T: Float> Trainer<T> {
         validation: Option<&Dataset<T>>,
     ) -> Result<History, TrainError> {
         self.check_setup::<M>(train, validation)?;
+        if self.carry && set_carry(model, true)? == 0 {
+            return Err(TrainError::Setup { problem: "carry_state needs a network with recurrent layers" });
+        }
+        let fitted = self.train(model, train, validation);
+        if self.carry {
+            set_carry(model, false)?;
+        }
+        fitted
+    }
+
+    /// [`Trainer::fit`] after its checks.
+    fn train<M: Model<T>>(
+        &mut self,
+        model: &mut M,
+        train: &Dataset<T>,
+        validation: Option<&Dataset<T>>,
+    ) -> Result<History, TrainError> {
         if let Some(s) = &mut self.scheduler {
             s.start(&mut *self.optimizer);
         }
@@ -510,8 +550,10 @@ impl<T: Float> Trainer<T> {
         while !run.stopped && run.epoch <= self.epochs {
             let started = Instant::now();
             if run.step == 0 {
-                run.begin_epoch(self.optimizer.lr());
-                if let Some(lengths) = train.lengths() {
+                run.begin_epoch(self.optimizer.lr(), !self.carry);
+                if self.carry {
+                    clear_carry(model);
+                } else if let Some(lengths) = train.lengths() {
                     bucket(&mut run.order, lengths, self.batch_size, &mut run.rng);
                 }
             }
@@ -627,6 +669,7 @@ impl<T: Float> Trainer<T> {
             best_value: run.best_value,
             since_best: run.since_best,
             history: run.history.clone(),
+            carried: carried(model),
         };
         let saved = state.to_bytes().map_err(|e| e.at(path)).and_then(|bytes| io::write_atomically(path, &bytes));
         saved.map_err(|source| TrainError::SaveState { epoch: run.epoch, step: run.step, source })
@@ -674,12 +717,18 @@ impl<T: Float> Trainer<T> {
         if state.order.len() != run.order.len() || state.step > run.order.len().div_ceil(self.batch_size) {
             return Err(ResumeError::Field { field: "order" });
         }
+        if !self.carry && !state.carried.entries().is_empty() {
+            let (saved, now) = ("carry_state".to_string(), "no carry_state".to_string());
+            return Err(ResumeError::Mismatch { what: "carry_state", saved, now });
+        }
+        check_carried(&state.carried, model)?;
         let mut lens = Lens(Vec::new());
         model.visit(&mut lens);
         self.optimizer.set_state(&state.optimizer, &lens.0)?;
 
         // Everything fits: put it back.
         state.model.restore(model);
+        restore_carried(&state.carried, model);
         self.optimizer.set_lr(state.lr);
         if let (Some(s), Some(position)) = (&mut self.scheduler, state.schedule) {
             s.set_position(position);
