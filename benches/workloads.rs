@@ -200,7 +200,7 @@ fn threads_label() -> String {
     std::env::var("MATMUL_NUM_THREADS").unwrap_or_else(|_| "default".into())
 }
 
-fn mlp_workload<N: nets::Net<Batch<f32, I>, 10>, const I: usize>(
+fn mlp_workload<N: nets::Net<f32, Batch<f32, I>, 10>, const I: usize>(
     bench: &mut Bench<'_>,
     name: &str,
     mut net: N,
@@ -210,7 +210,7 @@ fn mlp_workload<N: nets::Net<Batch<f32, I>, 10>, const I: usize>(
     let mut floor = mlp_floor(widths, batch);
     let flops = floor.iter().map(Product::flops).sum();
     bench.run(name, "floor", || run_floor(&mut floor));
-    let mut step = nets::Step::<Batch<f32, I>, 10>::new(7, batch);
+    let mut step = nets::Step::<f32, Batch<f32, I>, 10>::new(7, batch);
     bench.run(name, "nn", || {
         black_box(step.run(&mut net));
     });
@@ -218,7 +218,7 @@ fn mlp_workload<N: nets::Net<Batch<f32, I>, 10>, const I: usize>(
 }
 
 /// W4/W5: `gates` = 4 (LSTM) or 3 (GRU); input 32, hidden 128, 50 steps, batch 32.
-fn rnn_workload<N: nets::Net<[Batch<f32, 32>], 10>>(
+fn rnn_workload<N: nets::Net<f32, [Batch<f32, 32>], 10>>(
     bench: &mut Bench<'_>,
     name: &str,
     mut net: N,
@@ -227,7 +227,7 @@ fn rnn_workload<N: nets::Net<[Batch<f32, 32>], 10>>(
     let mut floor = rnn_floor(gates, 32, 128, 50, 32);
     let flops = floor.iter().map(Product::flops).sum();
     bench.run(name, "floor", || run_floor(&mut floor));
-    let mut step = nets::Step::<Vec<Batch<f32, 32>>, 10>::sequence(8, 50, 32);
+    let mut step = nets::Step::<f32, Vec<Batch<f32, 32>>, 10>::sequence(8, 50, 32);
     bench.run(name, "nn", || {
         black_box(step.run(&mut net));
     });

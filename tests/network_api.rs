@@ -79,13 +79,23 @@ fn backward_matches_model_backward_view_and_accumulates() {
     assert!(grads(&net).iter().all(|v| *v == 0.0));
 }
 
+/// The message of the panic `f` raises (it must raise one).
+fn panic_message(f: impl FnOnce()) -> String {
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("a panic");
+    payload.downcast_ref::<String>().cloned().unwrap_or_default()
+}
+
 #[test]
 fn backward_before_forward_is_refused_without_touching_gradients() {
     let mut net = Plain::<f64>::seeded(3);
     let g = Batch::<f64, 2>::from_element(4, 1.0);
     assert_eq!(net.try_backward(&g), Err(ShapeError::NoForward));
-    let dx = net.backward(&g);
-    assert_eq!((dx.nrows(), dx.ncols()), (3, 0));
+    let message = panic_message(|| drop(net.backward(&g)));
+    assert_eq!(
+        message,
+        "backward: backward called before a training forward; run `forward` on the batch first \
+         (`try_backward` returns this as a `ShapeError`)"
+    );
     assert!(grads(&net).iter().all(|v| *v == 0.0));
     assert_eq!(net.backward_view(g.as_view()).unwrap_err(), ShapeError::NoForward);
 }
@@ -96,10 +106,21 @@ fn gradient_of_another_batch_size_is_refused_without_touching_gradients() {
     net.forward(&input(3));
     let g = Batch::<f64, 2>::from_element(2, 1.0);
     assert_eq!(net.try_backward(&g), Err(ShapeError::BatchSize { forward: 3, backward: 2 }));
-    assert_eq!(net.backward_ref(&g).ncols(), 0);
+    let message = panic_message(|| {
+        net.backward_ref(&g);
+    });
+    assert!(message.starts_with("backward: gradient has 2 columns (samples) but the last forward had 3;"), "{message}");
     assert!(grads(&net).iter().all(|v| *v == 0.0));
     let ok = net.try_backward(&Batch::<f64, 2>::from_element(3, 1.0)).unwrap();
     assert_eq!(ok.ncols(), 3);
+}
+
+#[test]
+#[should_panic(expected = "backward: gradient has 4 columns (samples) but the last forward had 3;")]
+fn backward_with_more_samples_than_the_forward_panics_naming_both() {
+    let mut net = Plain::<f64>::seeded(4);
+    net.forward(&input(3));
+    net.backward(&Batch::<f64, 2>::from_element(4, 1.0));
 }
 
 #[test]
@@ -159,17 +180,27 @@ fn an_aux_gradient_changes_only_the_parameters_before_its_head() {
 }
 
 #[test]
-fn probe_shows_top_level_items_in_order() {
+fn probe_shows_every_item_in_order_under_its_parameter_prefix() {
     let mut net = Plain::<f64>::seeded(8);
     net.forward(&input(2));
     net.backward(&Batch::<f64, 2>::from_element(2, 1.0));
     let mut seen = Vec::new();
-    net.probe(&mut |p| seen.push((p.index, p.kind, p.output.map(|o| o.ncols()))));
-    assert_eq!(seen[0], (0, ItemKind::Dense, Some(2)));
-    assert_eq!(seen[1], (1, ItemKind::Tanh, Some(2)));
-    assert_eq!((seen[2].0, seen[2].1), (2, ItemKind::Residual));
-    assert_eq!(seen[3], (3, ItemKind::Dense, Some(2)));
-    assert_eq!(seen.len(), 4);
+    net.probe(&mut |p| {
+        let grad = p.input_grad.map(|g| g.shape());
+        seen.push((p.index, p.path.to_string(), p.kind, p.init, p.output.map(|o| o.shape()), grad))
+    });
+    let row = |index, path: &str, kind, init, output, grad| (index, path.to_string(), kind, init, output, grad);
+    assert_eq!(
+        seen,
+        [
+            row(0, "0", ItemKind::Dense, Some(Init::XavierUniform), Some((4, 2)), Some((3, 2))),
+            row(1, "1", ItemKind::Tanh, None, Some((4, 2)), Some((4, 2))),
+            row(2, "2", ItemKind::Residual, None, Some((4, 2)), Some((4, 2))),
+            row(2, "2.0", ItemKind::Dense, Some(Init::HeNormal), Some((4, 2)), Some((4, 2))),
+            row(2, "2.1", ItemKind::Relu, None, Some((4, 2)), Some((4, 2))),
+            row(3, "3", ItemKind::Dense, Some(Init::XavierUniform), Some((2, 2)), Some((4, 2))),
+        ]
+    );
 }
 
 #[test]

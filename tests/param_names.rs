@@ -88,5 +88,51 @@ fn summary_lists_every_item_under_its_parameter_prefix() {
     );
     let total: usize = net.parameters().iter().map(|p| p.value.len()).sum();
     assert_eq!(net.parameter_count(), total);
-    assert!(summary.ends_with(&format!("total parameters: {total}\n")), "{summary}");
+    // The running mean and variance of `2.1`, a batch_norm on 6 features, are not trained.
+    let running: usize = net
+        .buffers()
+        .iter()
+        .map(|b| match b {
+            NamedBuffer::Float { value, .. } => value.len(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(running, 12);
+    let totals = format!(
+        "trainable parameters: {total}\nnon-trainable parameters: {running} (running statistics)\n\
+         total parameters: {}\n",
+        total + running
+    );
+    assert!(summary.ends_with(&totals), "{summary}");
+}
+
+#[test]
+fn probe_shows_every_item_under_the_prefix_of_its_parameters() {
+    let mut net = EveryBlock::<f64>::seeded(0);
+    let x = nn::nalgebra::DMatrix::<f64>::from_fn(4, 3, |i, j| (i as f64 - j as f64) * 0.3);
+    net.forward_view(x.as_view()).unwrap();
+    net.backward_view(nn::nalgebra::DMatrix::<f64>::from_element(3, 3, 0.1).as_view()).unwrap();
+    let mut probed = Vec::new();
+    net.probe(&mut |p| probed.push((p.index, p.path.to_string(), p.kind.to_string())));
+    let summary = net.summary();
+    let rows: Vec<(String, String)> = summary
+        .lines()
+        .skip(3)
+        .take_while(|l| !l.starts_with('-'))
+        .map(|l| {
+            let mut words = l.split_whitespace();
+            let name = words.next().unwrap().to_string();
+            let kind = words.next().unwrap().split('(').next().unwrap().to_string();
+            (name, kind)
+        })
+        .collect();
+    let seen: Vec<(String, String)> = probed.iter().map(|(_, path, kind)| (path.clone(), kind.clone())).collect();
+    assert_eq!(seen, rows);
+    assert!(probed.iter().all(|(index, path, _)| path.split('.').next() == Some(index.to_string().as_str())));
+    // Every parameter belongs to a probed item: its name is an item's path and one more part.
+    for p in net.parameters() {
+        let (owner, _) = p.name.rsplit_once('.').unwrap();
+        let owner = owner.trim_end_matches(".projection").trim_end_matches(".gate");
+        assert!(probed.iter().any(|(_, path, _)| path == owner), "{} has no item", p.name);
+    }
 }

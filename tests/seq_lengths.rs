@@ -295,6 +295,9 @@ fn the_four_networks_train_on_variable_lengths_and_save_and_load() {
     let padding = history.epochs.iter().map(|e| e.padding.unwrap()).fold(0.0, f64::max);
     // Lengths 2 to 9 at random: a batch of 32 without bucketing pads about 40 %.
     assert!(padding < 0.12, "bucketing keeps padding low: {padding}");
+    let csv = history.to_csv();
+    assert!(csv.lines().next().unwrap().ends_with(",grad_norms,padding"), "{csv}");
+    assert_eq!(nn::History::from_csv(&csv).unwrap().epochs, history.epochs, "the padding column reads back");
     round_trip(&lm, &dir.join("charlm.safetensors"), |p| CharLm::load_safetensors(p));
 
     // Tagger: vectors in, a class per step (the sign of the running sum of feature 0).

@@ -122,17 +122,33 @@ fn slice_api_agrees_with_the_model_view() {
     assert_ne!(shorter.forward(&xs[1..]), y, "the first step changes the output");
 }
 
+/// The message of the panic `f` raises (it must raise one).
+fn panic_message(f: impl FnOnce()) -> String {
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("a panic");
+    payload.downcast_ref::<String>().cloned().unwrap_or_default()
+}
+
 #[test]
-fn bad_sequences_are_errors_not_panics() {
+fn bad_sequences_are_errors_from_try_methods_and_panics_saying_so_from_the_others() {
     let mut net = Adder::<f64>::seeded(5);
     assert_eq!(net.try_forward(&[]).unwrap_err(), ShapeError::EmptySequence);
-    assert_eq!(net.forward(&[]).ncols(), 0);
+    assert_eq!(
+        panic_message(|| drop(net.forward(&[]))),
+        "forward: sequence has no time steps (`try_forward` returns this as a `ShapeError`)"
+    );
     assert_eq!(net.try_predict(&[]).unwrap_err(), ShapeError::EmptySequence);
-    assert_eq!(net.predict(&[]).ncols(), 0);
+    assert_eq!(
+        panic_message(|| drop(net.predict(&[]))),
+        "predict: sequence has no time steps (`try_predict` returns this as a `ShapeError`)"
+    );
     let ragged = vec![Batch::<f64, 2>::zeros(3), Batch::zeros(3), Batch::zeros(2)];
     assert_eq!(net.try_forward(&ragged).unwrap_err(), ShapeError::RaggedSequence { step: 2, expected: 3, found: 2 });
+    assert!(panic_message(|| {
+        net.forward_ref(&ragged);
+    })
+    .starts_with("forward: time step 2 has 2 samples"));
     assert_eq!(net.try_backward(&Batch::zeros(3)).unwrap_err(), ShapeError::NoForward);
-    assert!(net.backward(&Batch::zeros(3)).is_empty());
+    assert!(panic_message(|| drop(net.backward(&Batch::zeros(3)))).starts_with("backward: backward called before"));
 
     let xs = vec![Batch::<f64, 2>::from_element(3, 0.5); 4];
     net.forward(&xs);

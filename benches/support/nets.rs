@@ -1,6 +1,7 @@
 //! The benchmark networks and one training step, shared by `benches/workloads.rs`
 //! and `tests/alloc.rs`: W1-W5 (and W6's network) are `network!` structs trained
-//! with the runtime's `Loss`, `Clip` and `Sgd`, as a user writes them.
+//! with the runtime's `Loss`, `Clip` and `Sgd`, as a user writes them, in `f32`
+//! (the benchmarks) or `f64`.
 
 #![allow(dead_code)] // each including target uses a part
 
@@ -8,7 +9,7 @@ use std::borrow::Borrow;
 
 use nn::nalgebra::{DMatrixView, DMatrixViewMut};
 use nn::optim::{Optimizer, Sgd};
-use nn::{Batch, Clip, Loss, Targets};
+use nn::{Batch, Clip, Float, Loss, Targets};
 use rand::Rng;
 
 nn::network! {
@@ -26,15 +27,21 @@ nn::network! {
     pub struct W3(64 -> 10) { dense(128), sigmoid, repeat(19) { dense(128), sigmoid }, dense(10) }
 }
 
-/// What a training step needs of a network whose input is an `X`.
-pub trait Net<X: ?Sized, const O: usize> {
-    fn net_forward(&mut self, x: &X) -> &Batch<f32, O>;
-    fn net_backward(&mut self, g: &Batch<f32, O>);
+/// What a training step needs of a network in `T` whose input is an `X`.
+pub trait Net<T: Float, X: ?Sized, const O: usize> {
+    fn net_forward(&mut self, x: &X) -> &Batch<T, O>;
+    fn net_backward(&mut self, g: &Batch<T, O>);
     fn net_zero_grad(&mut self);
     /// Clips the global gradient norm to `max` (`clip_grad_norm_`).
     fn net_clip(&mut self, max: f64);
-    fn net_sgd_step(&mut self, sgd: &mut Sgd<f32>);
+    fn net_sgd_step(&mut self, sgd: &mut Sgd<T>);
 }
+
+/// The networks' inputs: a batch of 64 or 784 features, a sequence of
+/// batches of 32.
+type In64<T> = Batch<T, 64>;
+type In784<T> = Batch<T, 784>;
+type Seq32<T> = [Batch<T, 32>];
 
 nn::network! {
     /// W4: LSTM 32 -> 128 over the sequence, its last state -> dense(10).
@@ -48,12 +55,12 @@ nn::network! {
 
 /// The user's calls on a `network!` network.
 macro_rules! generated_net {
-    ($($net:ident($x:ty)),*) => {$(
-        impl Net<$x, 10> for $net {
-            fn net_forward(&mut self, x: &$x) -> &Batch<f32, 10> {
+    ($($net:ident($x:ident)),*) => {$(
+        impl<T: Float> Net<T, $x<T>, 10> for $net<T> {
+            fn net_forward(&mut self, x: &$x<T>) -> &Batch<T, 10> {
                 self.forward_ref(x)
             }
-            fn net_backward(&mut self, g: &Batch<f32, 10>) {
+            fn net_backward(&mut self, g: &Batch<T, 10>) {
                 self.backward_params(g).expect("the gradient of the last forward");
             }
             fn net_zero_grad(&mut self) {
@@ -62,32 +69,32 @@ macro_rules! generated_net {
             fn net_clip(&mut self, max: f64) {
                 Clip::GlobalNorm(max).apply(self);
             }
-            fn net_sgd_step(&mut self, sgd: &mut Sgd<f32>) {
+            fn net_sgd_step(&mut self, sgd: &mut Sgd<T>) {
                 sgd.step(self);
             }
         }
     )*};
 }
 
-generated_net!(W1(Batch<f32, 64>), W2(Batch<f32, 784>), W3(Batch<f32, 64>), W4([Batch<f32, 32>]), W5([Batch<f32, 32>]));
+generated_net!(W1(In64), W2(In784), W3(In64), W4(Seq32), W5(Seq32));
 
 /// What one training step needs besides the network: a fixed input `X` (a
 /// batch, or a sequence of batches), its classes, the kept loss-gradient
 /// buffer and the optimizer.
-pub struct Step<X, const O: usize> {
+pub struct Step<T: Float, X, const O: usize> {
     pub x: X,
     pub classes: Vec<usize>,
-    pub grad: Batch<f32, O>,
-    pub sgd: Sgd<f32>,
+    pub grad: Batch<T, O>,
+    pub sgd: Sgd<T>,
     /// `Some(max)` clips the global gradient norm before the update.
     pub clip: Option<f64>,
 }
 
-fn uniform_batch<const I: usize>(rng: &mut nn::SeededRng, batch: usize) -> Batch<f32, I> {
-    Batch::<f32, I>::from_fn(batch, |_, _| rng.random_range(-1.7f32..1.7))
+fn uniform_batch<T: Float, const I: usize>(rng: &mut nn::SeededRng, batch: usize) -> Batch<T, I> {
+    Batch::<T, I>::from_fn(batch, |_, _| T::of(f64::from(rng.random_range(-1.7f32..1.7))))
 }
 
-impl<const I: usize, const O: usize> Step<Batch<f32, I>, O> {
+impl<T: Float, const I: usize, const O: usize> Step<T, Batch<T, I>, O> {
     /// A seeded batch of `batch` samples with classes in `0..O`.
     pub fn new(seed: u64, batch: usize) -> Self {
         let mut rng = nn::seeded_rng(seed);
@@ -96,7 +103,7 @@ impl<const I: usize, const O: usize> Step<Batch<f32, I>, O> {
     }
 }
 
-impl<const I: usize, const O: usize> Step<Vec<Batch<f32, I>>, O> {
+impl<T: Float, const I: usize, const O: usize> Step<T, Vec<Batch<T, I>>, O> {
     /// A seeded sequence of `steps` batches of `batch` samples with classes in `0..O`.
     pub fn sequence(seed: u64, steps: usize, batch: usize) -> Self {
         let mut rng = nn::seeded_rng(seed);
@@ -105,7 +112,7 @@ impl<const I: usize, const O: usize> Step<Vec<Batch<f32, I>>, O> {
     }
 }
 
-impl<X, const O: usize> Step<X, O> {
+impl<T: Float, X, const O: usize> Step<T, X, O> {
     fn with_input(x: X, rng: &mut nn::SeededRng, batch: usize) -> Self {
         let classes = (0..batch).map(|_| rng.random_range(0..O)).collect();
         Self { x, classes, grad: nn::empty(), sgd: Sgd::new(0.01), clip: None }
@@ -113,7 +120,7 @@ impl<X, const O: usize> Step<X, O> {
 
     /// zero_grad, forward, softmax cross-entropy, backward, (clip,) SGD update;
     /// returns the loss.
-    pub fn run<Y: ?Sized, N: Net<Y, O>>(&mut self, net: &mut N) -> f64
+    pub fn run<Y: ?Sized, N: Net<T, Y, O>>(&mut self, net: &mut N) -> f64
     where
         X: Borrow<Y>,
     {

@@ -2,8 +2,8 @@
 //! and its test: the same deep stack of width-64 layers on the UCI digits,
 //! built seven ways, measured at initialisation and after the same training.
 //!
-//! Each hidden layer is a top-level item, so `GradientFlow` sees every one of
-//! them (a `repeat(20) { .. }` would be a single item).
+//! `deep!` writes each hidden layer out; `GradientFlow` would give the layers
+//! of a `repeat(20) { .. }` the same rows (`tests/gradient_flow_in_blocks.rs`).
 
 use nn::data::{digits, stratified_split, Dataset, Standardizer};
 use nn::diagnostics::GradientFlow;

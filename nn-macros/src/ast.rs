@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::items::{self, DefaultValue, InitRef, Item, Opt, Ty};
+use crate::items::{self, DefaultValue, Form, InitRef, Item, Opt, Param, ParamInit, Ty};
 use crate::parse;
 
 /// What flows between items: a vector of a width, a channel-major image
@@ -76,6 +76,44 @@ impl Net<'_> {
 pub struct List {
     pub items: Vec<Node>,
     pub output: Dims,
+}
+
+impl List {
+    /// Calls `f` with every item of the list and inside it, in the order the
+    /// runtime visits them (a block before its body, every copy of `repeat`,
+    /// every branch of `parallel`), and its path: the prefix of its
+    /// parameters' names (`3`, `3.1.0`).
+    pub fn walk(&self, f: &mut dyn FnMut(&str, &Node)) {
+        self.walk_under("", f);
+    }
+
+    fn walk_under(&self, prefix: &str, f: &mut dyn FnMut(&str, &Node)) {
+        for (i, node) in self.items.iter().enumerate() {
+            let path = if prefix.is_empty() { i.to_string() } else { format!("{prefix}.{i}") };
+            f(&path, node);
+            match node.item.form {
+                // A branch of `parallel` and a copy of `repeat` add a naming level.
+                Form::Parallel => {
+                    for (j, b) in node.bodies.iter().enumerate() {
+                        b.walk_under(&format!("{path}.{j}"), f);
+                    }
+                }
+                Form::Repeat => {
+                    for copy in 0..node.count("k") {
+                        node.bodies[0].walk_under(&format!("{path}.{copy}"), f);
+                    }
+                }
+                // Its cell's tensors are the block's own (`weight_ih_l0`,
+                // `weight_ih_l0_reverse`): one item, with no item inside.
+                Form::Bidirectional => {}
+                _ => {
+                    for b in &node.bodies {
+                        b.walk_under(&path, f);
+                    }
+                }
+            }
+        }
+    }
 }
 
 pub struct Node {
@@ -164,6 +202,20 @@ impl Node {
         match self.val(name) {
             Val::Init(i) => i,
             v => panic!("`{name}` of `{}` is not an initializer: {v:?}", self.item.name),
+        }
+    }
+
+    /// Whether the item has parameter `p` with its options (`bias = true`, `projection`).
+    pub fn has(&self, p: &Param) -> bool {
+        p.when.is_none_or(|option| self.flag(option))
+    }
+
+    /// How its weights start: the initializer of its first parameter that an
+    /// initializer decides, with the label the summary gives it.
+    pub fn weight_init(&self) -> Option<(&'static str, InitVal)> {
+        match self.item.params.iter().filter(|p| self.has(p)).find_map(|p| p.init)? {
+            ParamInit::Option { option, label } => Some((label, self.init(option).clone())),
+            ParamInit::Fixed(r) => Some(("", InitVal::of(r, false))),
         }
     }
 

@@ -85,6 +85,24 @@ pub fn network<'a>(cx: &Ctxt, src: &'a parse::Network) -> Option<Net<'a>> {
     Some(Net { src, input: input?, output: output?, body: body?, h_n })
 }
 
+/// Refuses a network named as one before it in the same block (`earlier`),
+/// at its name: the two would be one struct defined twice, and the compiler
+/// would blame every generated item of the second at the macro call.
+pub fn unique_name(cx: &Ctxt, earlier: &[parse::Network], src: &parse::Network) -> bool {
+    if !earlier.iter().any(|n| n.ident == src.ident) {
+        return true;
+    }
+    cx.error(
+        src.ident.span(),
+        format!(
+            "a network named `{0}` is already declared in this `network!` block; each network becomes a struct \
+             of its name, so give this one another name, such as `{0}2`",
+            src.ident
+        ),
+    );
+    false
+}
+
 /// The width `declared` reads as, for the fallback struct after errors: what
 /// the user wrote, even when it is invalid.
 pub fn declared_input(shape: &Shape) -> u64 {
@@ -887,6 +905,25 @@ mod tests {
         assert_eq!(widths.len(), 4);
         let (_, errors) = check(quote! { struct N(4 -> 2) { dense(2, bias = 1) } });
         assert_eq!(errors, ["`bias` of `dense` must be `true` or `false`, found `1`"]);
+    }
+
+    #[test]
+    fn initializer_scales_must_be_positive() {
+        let (_, errors) = check(quote! {
+            struct N(4 -> 2) {
+                dense(4, init = normal(-0.1)), dense(4, init = uniform(0)), dense(4, init = orthogonal(gain = 0)),
+                dense(4, init = normal(0.02)), dense(4, init = uniform(a = 1e-3)), dense(4, init = constant(-1)),
+                dense(2, init = orthogonal(gain = 0.5)),
+            }
+        });
+        assert_eq!(errors.len(), 3, "{errors:#?}");
+        assert!(errors[0]
+            .starts_with("`normal(std)` draws weights from N(0, std^2), so `std` must be in (0, inf), found `-0.1`"));
+        assert!(
+            errors[1].starts_with("`uniform(a)` draws weights from U(-a, a), so `a` must be in (0, inf), found `0`")
+        );
+        assert!(errors[2].starts_with("`gain` of `orthogonal` scales a random orthogonal matrix Q"));
+        assert!(errors[2].contains("found `0`"), "{}", errors[2]);
     }
 
     #[test]

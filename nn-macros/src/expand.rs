@@ -13,6 +13,7 @@ mod body;
 mod summary;
 
 use proc_macro2::{Literal, TokenStream};
+use proc_macro_crate::FoundCrate;
 use quote::{format_ident, quote};
 
 use crate::ctxt::Ctxt;
@@ -21,7 +22,20 @@ use crate::{check, parse};
 /// The whole expansion of one `network!` invocation.
 pub fn networks(input: TokenStream) -> TokenStream {
     match syn::parse2::<parse::Input>(input) {
-        Ok(parsed) => parsed.networks.iter().map(network).collect(),
+        Ok(parsed) => {
+            let all = &parsed.networks;
+            (0..all.len())
+                .map(|i| {
+                    let cx = Ctxt::new();
+                    // A second network of one name gets its error only: its struct would clash with the first's.
+                    match (check::unique_name(&cx, &all[..i], &all[i]), cx.check()) {
+                        (true, Ok(())) => network(&all[i]),
+                        (_, Err(e)) => e.to_compile_error(),
+                        (false, Ok(())) => unreachable!("a refused name is reported"),
+                    }
+                })
+                .collect()
+        }
         Err(e) => e.to_compile_error(),
     }
 }
@@ -49,6 +63,26 @@ fn network(src: &parse::Network) -> TokenStream {
         (Ok(()), None) => unreachable!("check returns no network only after reporting an error"),
     }
 }
+
+/// The runtime's items as the user's crate reaches them: `::nn::__private`,
+/// or `::key::__private` when the user's Cargo.toml renames the facade
+/// (`key = { package = "nn-static", .. }`). proc-macro-crate reports the
+/// dependency's key, which for a plain dependency is the package name, not the
+/// library name `nn` the crate is imported by; so only a key other than the
+/// package's own is a rename. Anything else (the facade's own tests, examples
+/// and doc tests, or no manifest to read) imports the library as `nn`.
+fn private() -> TokenStream {
+    match proc_macro_crate::crate_name(FACADE) {
+        Ok(FoundCrate::Name(key)) if key != FACADE.replace('-', "_") => {
+            let key = format_ident!("{key}");
+            quote!(::#key::__private)
+        }
+        _ => quote!(::nn::__private),
+    }
+}
+
+/// The facade's package name on crates.io (its library is `nn`).
+const FACADE: &str = "nn-static";
 
 /// A width as an unsuffixed literal, for const generic arguments.
 fn lit(n: usize) -> Literal {
@@ -85,6 +119,20 @@ mod tests {
         assert!(out.contains("__nn_network_Good"), "{out}");
         assert!(!out.contains("__nn_network_Bad"), "{out}");
         assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+    }
+
+    #[test]
+    fn a_second_network_of_one_name_gets_one_error_and_no_code() {
+        let out = networks(quote! {
+            struct Twice(4 -> 2) { dense(2) }
+            struct Other(4 -> 2) { dense(2) }
+            struct Twice(3 -> 1) { dense(1) }
+        })
+        .to_string();
+        assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+        assert!(out.contains("a network named `Twice` is already declared"), "{out}");
+        assert_eq!(out.matches("struct Twice").count(), 1, "{out}");
+        assert!(out.contains("__nn_network_Other"), "{out}");
     }
 
     #[test]

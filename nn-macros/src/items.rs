@@ -235,8 +235,8 @@ pub enum Dim {
     Gates,
 }
 
-/// A parameter tensor an item owns itself (not its body's), with PyTorch's
-/// name and shape.
+/// A tensor an item owns itself (not its body's), a parameter or a buffer,
+/// with PyTorch's name and shape.
 #[derive(Clone, Copy, Debug)]
 pub struct Param {
     /// PyTorch's name, as DESIGN.md's table and the runtime's layer give it;
@@ -331,6 +331,9 @@ pub struct Item {
     /// chooses its default initializer (normalization, dropout).
     pub transparent_for_init: bool,
     pub params: &'static [Param],
+    /// Values it keeps without training them (running statistics), as
+    /// PyTorch's buffers: the summary's non-trainable count.
+    pub buffers: &'static [Param],
     pub needs: Needs,
     pub place: Place,
     /// Whether it may stand in a `seq` network (checked in blocks too).
@@ -351,6 +354,7 @@ const fn item(name: &'static str, form: Form) -> Item {
         family: Family::Other,
         transparent_for_init: false,
         params: &[],
+        buffers: &[],
         needs: Needs::Any,
         place: Place::Anywhere,
         in_sequence: InSequence::Anywhere,
@@ -374,6 +378,9 @@ impl Item {
     }
     const fn params(self, params: &'static [Param]) -> Self {
         Item { params, ..self }
+    }
+    const fn buffers(self, buffers: &'static [Param]) -> Self {
+        Item { buffers, ..self }
     }
     const fn example(self, example: &'static str) -> Self {
         Item { example, ..self }
@@ -453,6 +460,7 @@ pub static ITEMS: &[Item] = &[
     item("batch_norm", Form::BatchNorm)
         .options(&[real("momentum", 0.1).range(Range::UnitClosed), real("eps", 1e-5).range(Range::Positive)])
         .params(NORM_PARAMS)
+        .buffers(&[param("running_mean", &[Dim::Channels]), param("running_var", &[Dim::Channels])])
         .transparent_for_init(),
     item("layer_norm", Form::LayerNorm)
         .options(&[real("eps", 1e-5).range(Range::Positive)])
@@ -586,18 +594,48 @@ const fn init(name: &'static str, options: &'static [Opt], example: &'static str
     Initializer { name, options, example }
 }
 
-/// Every initializer, as the runtime's `Init`.
+/// Every initializer, as the runtime's `Init`. A scale of 0 would give
+/// all-zero weights, which `zeros` says openly, so the scales must be
+/// positive: `uniform(a)` draws from U(-a, a), which is no range for a <= 0;
+/// `normal(std)` needs a standard deviation, which is never negative;
+/// `orthogonal(gain)` multiplies a random orthogonal Q, whose distribution
+/// is that of -Q, so a negative gain is its absolute value in disguise.
+/// `constant(c)` takes any value.
 pub static INITIALIZERS: &[Initializer] = &[
     init("zeros", &[], ""),
     init("constant", &[opt("c", Ty::Real, DefaultValue::Required)], "constant(0.1)"),
-    init("uniform", &[opt("a", Ty::Real, DefaultValue::Required)], "uniform(0.05)"),
-    init("normal", &[opt("std", Ty::Real, DefaultValue::Required)], "normal(0.02)"),
+    init(
+        "uniform",
+        &[opt("a", Ty::Real, DefaultValue::Required).range(Range::Positive).out_of_range(
+            "`uniform(a)` draws weights from U(-a, a), so `a` must be in (0, inf), found {found}: 0 gives \
+             all-zero weights (write `zeros` if you mean them) and a negative bound is no range; \
+             write a positive bound such as `uniform(0.05)`",
+        )],
+        "uniform(0.05)",
+    ),
+    init(
+        "normal",
+        &[opt("std", Ty::Real, DefaultValue::Required).range(Range::Positive).out_of_range(
+            "`normal(std)` draws weights from N(0, std^2), so `std` must be in (0, inf), found {found}: a \
+             standard deviation is never negative, and 0 gives all-zero weights (write `zeros` if you mean \
+             them); write a positive one such as `normal(0.02)`",
+        )],
+        "normal(0.02)",
+    ),
     init("xavier_uniform", &[], ""),
     init("xavier_normal", &[], ""),
     init("he_uniform", &[], ""),
     init("he_normal", &[], ""),
     init("lecun_normal", &[], ""),
-    init("orthogonal", &[real("gain", 1.0)], ""),
+    init(
+        "orthogonal",
+        &[real("gain", 1.0).range(Range::Positive).out_of_range(
+            "`gain` of `orthogonal` scales a random orthogonal matrix Q, so it must be in (0, inf), found \
+             {found}: 0 gives all-zero weights, and a negative gain draws from the same distribution as its \
+             absolute value (-Q is as likely as Q); write a positive gain such as `orthogonal(gain = 1.0)`",
+        )],
+        "",
+    ),
 ];
 
 pub fn find_initializer(name: &str) -> Option<&'static Initializer> {
@@ -668,6 +706,9 @@ mod tests {
         assert_eq!(names("lstm"), ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]);
         assert_eq!(names("embedding"), ["weight"]);
         assert!(names("relu6").is_empty());
+        let buffers = find("batch_norm").unwrap().buffers.iter().map(|b| b.name).collect::<Vec<_>>();
+        assert_eq!(buffers, ["running_mean", "running_var"]);
+        assert!(ITEMS.iter().filter(|i| i.name != "batch_norm").all(|i| i.buffers.is_empty()));
     }
 
     #[test]

@@ -14,8 +14,8 @@ pub enum ShapeError {
          call backward with dL/dy of the last forward"
     )]
     BatchSize { forward: usize, backward: usize },
-    /// `backward` was called before any `forward`.
-    #[error("backward called before forward")]
+    /// `backward` was called before any `forward` (or after a refused one).
+    #[error("backward called before a training forward; run `forward` on the batch first")]
     NoForward,
     /// A sequence with no time steps.
     #[error("sequence has no time steps")]
@@ -80,4 +80,13 @@ pub enum ShapeError {
          state from batch to batch; use a unidirectional layer for truncated BPTT across batches"
     )]
     NoCarry { item: String },
+    /// A training batch of one sample through a `batch_norm` that sees one
+    /// value per channel and sample (PyTorch: "Expected more than 1 value per
+    /// channel when training").
+    #[error(
+        "item {item} (batch_norm) would get 1 value per channel from this training batch of 1 sample, and batch \
+         statistics need more than 1 (as PyTorch says, \"Expected more than 1 value per channel when training\"); \
+         train on batches of at least 2 samples, or use `predict` (running statistics) for one sample"
+    )]
+    OneValuePerChannel { item: &'static str },
 }

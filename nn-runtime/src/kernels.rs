@@ -9,56 +9,58 @@
 //! - `kernels/isa.rs`: which instruction set runs ([`isa`], [`with_isa`]) and
 //!   the one dispatcher. A kernel is written once, generic over the
 //!   instruction set, and the dispatcher compiles it for each.
-//! - `kernels/scalar.rs`: what differs between `f32` and `f64` (which product,
-//!   which vector registers, which sigmoid).
-//! - `kernels/simd.rs`: vector registers as one trait, and the dot product
-//!   written once for every register width.
-//! - `kernels/gemv.rs` (matrix-vector loops), `kernels/sgemm.rs` (the own
-//!   `f32` product), `kernels/pair.rs` (its helper thread),
-//!   `kernels/elementwise.rs` (`f32` sigmoid and tanh).
+//! - `kernels/scalar.rs`: what differs between `f32` and `f64` (which vector
+//!   registers, which sigmoid, which buffer).
+//! - `kernels/simd.rs`: vector registers as one trait, for AVX-512, AVX2,
+//!   NEON and plain arrays, and the dot product written once for all.
+//! - `kernels/gemm.rs` (the matrix product), `kernels/gemv.rs`
+//!   (matrix-vector loops), `kernels/transpose.rs` (column-major copies),
+//!   `kernels/pool.rs` (threads for large products, [`threads`],
+//!   [`with_threads`]), `kernels/elementwise.rs` (`f32` sigmoid and tanh).
 //!
 //! # Products and threads
 //!
-//! `f32` products with more than one column and row go to `nn`'s own kernel
-//! on CPUs with AVX-512F (`kernels/sgemm.rs`: no packing of the operands that
-//! are already laid out for it, per-thread buffers that are reused, so a
-//! training step allocates nothing); `f64` products, and `f32` on other CPUs,
-//! go to `matrixmultiply`, built with its `threading` feature. The thread
-//! count is the environment variable `MATMUL_NUM_THREADS` (read once, at the
-//! first product of the process), default the number of cores;
-//! `MATMUL_NUM_THREADS=1` keeps `nn` on one core. With two or more, the own
-//! kernel shares products of at least 2^20 multiply-adds with one helper
-//! thread (`kernels/pair.rs`), and matrixmultiply splits products with
-//! `m k + k n` of at least 2 * 16384. Matrix-vector products ([`gemv`])
-//! always run on the calling thread.
+//! Every product, `f32` and `f64`, on every instruction set, goes to `nn`'s
+//! own kernels: matrix-vector loops for one column or row, else the tiled
+//! product of `kernels/gemm.rs`, which packs nothing it can read in place and
+//! keeps its one buffer per thread, so a training step allocates nothing after
+//! the first. The thread count is [`threads`]: `MATMUL_NUM_THREADS` (read
+//! once, at the first product of the process), default the number of cores;
+//! `MATMUL_NUM_THREADS=1` keeps `nn` on one core. With more, products of at
+//! least 2^20 multiply-adds are split into parts of at least 2^19 over that
+//! many threads (`kernels/pool.rs`); the result does not depend on the count.
+//! Without the `threads` feature (on by default) products run on the calling
+//! thread and `MATMUL_NUM_THREADS` is ignored.
+//! Matrix-vector products ([`gemv`]) always run on the calling thread.
+
+use std::cell::Cell;
+use std::thread::LocalKey;
 
 use crate::Float;
 
 mod elementwise;
+mod gemm;
 mod gemv;
 mod isa;
 mod mat;
-#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-mod pair;
+mod pool;
 mod scalar;
-#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-mod sgemm;
-#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 mod simd;
+mod transpose;
 
 pub(crate) use gemv::gemv_nonzero_cols;
 pub(crate) use isa::{dispatch, Kernel, Level};
 pub use isa::{isa, with_isa, Isa};
 use mat::Product;
 pub use mat::{Mat, MatMut, MatRef};
+pub use pool::{threads, with_threads, MAX_THREADS};
 pub(crate) use scalar::Scalar;
 
 /// `c = alpha * a * b + beta * c`. With `beta == 0`, `c`'s old contents are ignored
 /// (NaN included), as BLAS specifies.
 ///
 /// A product with one column (or one row) goes to the matrix-vector loops of
-/// [`gemv`]; everything else to the product for its scalar type (see the
-/// module docs).
+/// [`gemv`]; everything else to the tiled product (see the module docs).
 ///
 /// Panics if the shapes disagree: callers are the layer types, whose shapes are
 /// fixed at compile time, so a mismatch here is a bug in `nn`, not in user input.
@@ -69,7 +71,7 @@ pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: 
         return;
     }
     if k == 0 {
-        // matrixmultiply handles k == 0, but BLAS semantics for beta == 0 must clear NaN.
+        // BLAS semantics: c = beta * c, and beta == 0 clears NaN.
         scale_mat(beta, product.c);
         return;
     }
@@ -90,7 +92,7 @@ pub fn gemv<T: Float>(alpha: T, a: MatRef<'_, T>, x: &[T], beta: T, y: &mut [T])
 }
 
 /// A product goes to the matrix-vector loops when it has one column or one
-/// row, else to its scalar type's product.
+/// row, else to the tiled product when `c` has a unit stride.
 impl<T: Float> Kernel for Product<'_, T> {
     type Output = ();
     #[inline(always)]
@@ -100,17 +102,28 @@ impl<T: Float> Kernel for Product<'_, T> {
         } else if self.c.rows == 1 {
             // c^T = b^T a^T: a matrix-vector product with b^T.
             gemv::gemv(level, self.t())
+        } else if self.c.rs == 1 || self.c.cs == 1 {
+            gemm::gemm(level, self)
         } else {
-            T::product(level, self)
+            strided(self)
+        }
+    }
+}
+
+/// A product into a `c` with no unit stride (no layer makes one): plain loops.
+fn strided<T: Float>(product: Product<'_, T>) {
+    let Product { alpha, a, b, beta, c } = product;
+    for j in 0..c.cols {
+        for i in 0..c.rows {
+            let dot = (0..a.cols).fold(T::zero(), |s, p| s + a.at(i, p) * b.at(p, j));
+            let v = &mut c.data[i * c.rs + j * c.cs];
+            *v = if beta == T::zero() { alpha * dot } else { alpha * dot + beta * *v };
         }
     }
 }
 
 /// `dst` (resized to `rows * cols`) = the row-major `rows x cols` matrix `src`,
-/// laid out column-major. The one blocked transpose of the crate: `f32` on
-/// AVX-512 goes 16x16 blocks at a time through registers (the own product's
-/// routine for its row-major operands), everything else through 16x16 blocks of
-/// plain copies (element by element, every write would go to another cache line).
+/// laid out column-major (`kernels/transpose.rs`).
 pub(crate) fn transpose_row_major<T: Float>(src: &[T], rows: usize, cols: usize, dst: &mut Vec<T>) {
     let src = MatRef::row_major(src, rows, cols);
     dst.resize(rows * cols, T::zero());
@@ -127,21 +140,22 @@ impl<T: Float> Kernel for Transpose<'_, T> {
     type Output = ();
     #[inline(always)]
     fn run<L: Level>(self, level: L) {
-        let Self { src, dst } = self;
-        if level.transpose(src, dst) {
-            return;
-        }
-        let (rows, cols) = (src.rows, src.cols);
-        for i0 in (0..rows).step_by(16) {
-            for j0 in (0..cols).step_by(16) {
-                for i in i0..(i0 + 16).min(rows) {
-                    for j in j0..(j0 + 16).min(cols) {
-                        dst[i + j * rows] = src.at(i, j);
-                    }
-                }
-            }
+        transpose::transpose_into(level, self.src, self.dst, self.src.rows)
+    }
+}
+
+/// Runs `f` with the thread-local `cell` set to `value`, then puts the
+/// previous value back, also when `f` panics: [`with_isa`] and [`with_threads`].
+fn scoped<V: Copy + 'static, R>(cell: &'static LocalKey<Cell<V>>, value: V, f: impl FnOnce() -> R) -> R {
+    /// Puts the previous value back when dropped.
+    struct Restore<V: Copy + 'static>(&'static LocalKey<Cell<V>>, V);
+    impl<V: Copy + 'static> Drop for Restore<V> {
+        fn drop(&mut self) {
+            self.0.set(self.1);
         }
     }
+    let _restore = Restore(cell, cell.replace(value));
+    f()
 }
 
 fn scale_mat<T: Float>(beta: T, c: MatMut<'_, T>) {
@@ -185,7 +199,7 @@ mod tests {
 
     #[test]
     fn transpose_row_major_lays_out_columns_for_both_scalar_types() {
-        // 16x16 blocks and ragged edges; f32 takes the register path on AVX-512 CPUs.
+        // 16x16 blocks and ragged edges; f32 takes the register path on x86 CPUs with AVX2.
         for (rows, cols) in [(1, 1), (3, 5), (16, 16), (37, 20), (512, 128)] {
             let src: Vec<f64> = (0..rows * cols).map(|v| v as f64 * 0.5 - 3.0).collect();
             let want: Vec<f64> = (0..rows * cols).map(|p| src[(p % rows) * cols + p / rows]).collect();
@@ -290,11 +304,11 @@ mod tests {
     }
 
     #[test]
-    fn public_gemv_matches_gemm_through_matrixmultiply() {
+    fn public_gemv_matches_the_tiled_product() {
         let (m, k) = (23, 41);
         let a: Vec<f32> = (0..m * k).map(|v| ((v * 3 % 17) as f32 - 8.0) / 16.0).collect();
         let x: Vec<f32> = (0..k).map(|v| ((v % 7) as f32 - 3.0) / 2.0).collect();
-        // Two columns [x, x] go through matrixmultiply; its first column is the reference.
+        // Two columns [x, x] go through the tiled product; its first column is the reference.
         let xx: Vec<f32> = x.iter().chain(&x).copied().collect();
         let mut c = vec![0.0f32; m * 2];
         gemm(1.0, MatRef::row_major(&a, m, k), MatRef::col_major(&xx, k, 2), 0.0, MatMut::col_major(&mut c, m, 2));

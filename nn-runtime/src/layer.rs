@@ -11,6 +11,8 @@ mod param;
 pub use io::{copy_batch, empty, ensure_cols, view_into_batch, Io};
 pub(crate) use param::{visit_mut_under, visit_parts, visit_under, Buffer, Param, Tensor};
 
+use nalgebra::DMatrixView;
+
 use crate::rnn::{Carry, Steps};
 use crate::{Batch, Float, SeededRng};
 
@@ -168,6 +170,12 @@ pub trait Visit<T> {
     fn leave(&mut self) {}
     fn param(&mut self, p: ParamRef<'_, T>);
     fn buffer(&mut self, _b: BufferRef<'_, T>) {}
+    /// An item of an item list (a network's, a block's body, a branch, a
+    /// copy of `repeat`), inside its own naming level and before its
+    /// parameters: its output of the last training forward and dL/d(input)
+    /// of the last backward, where it keeps them. Diagnostics read these
+    /// ([`Model::probe`](crate::Model::probe)); a layer on its own is no item.
+    fn item(&mut self, _output: Option<DMatrixView<'_, T>>, _input_grad: Option<DMatrixView<'_, T>>) {}
     /// A layer's own random generator (`dropout`'s), which is neither a
     /// parameter nor a buffer: weights files leave it out, a training state
     /// keeps it so a resumed run draws the same masks.

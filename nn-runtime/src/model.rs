@@ -4,7 +4,8 @@
 use nalgebra::{DMatrix, DMatrixView};
 
 use crate::layer::{BufferRef, NamePath, ParamKind, ParamRef, ZeroGrad};
-use crate::{Family, Float, ItemKind, ShapeError, Visit, VisitMut};
+use crate::network::ItemInfo;
+use crate::{Family, Float, Init, ItemKind, ShapeError, Visit, VisitMut};
 
 /// A whole network, seen through dynamic shapes.
 ///
@@ -97,8 +98,9 @@ pub trait Model<T: Float> {
         Err(ShapeError::NoSuchAuxHead { index: i, heads: self.aux_heads() })
     }
 
-    /// Shows each top-level item, in network order, as it stands after the last
-    /// forward and backward: what `nn::diagnostics` measures.
+    /// Shows every item, at every depth and in network order (a block before
+    /// its body), as it stands after the last forward and backward: what
+    /// `nn::diagnostics` measures.
     fn probe(&self, _f: &mut dyn FnMut(Probe<'_, T>)) {}
 
     /// Sets every parameter gradient to zero.
@@ -134,20 +136,42 @@ pub trait Model<T: Float> {
     }
 }
 
-/// One top-level item of a network, seen by [`Model::probe`]. Its parameters
-/// are those whose names start with `"{index}."`.
+/// One item of a network, at any depth, seen by [`Model::probe`]. Its
+/// parameters are those whose names start with `"{path}."` (and are not
+/// another item's inside it).
 #[derive(Debug)]
 pub struct Probe<'a, T: nalgebra::Scalar> {
-    /// Position in the network (the first component of its parameter names).
+    /// Position of the top-level item it is or stands in (the first
+    /// component of its parameter names).
     pub index: usize,
+    /// Where it stands, as its parameters' names begin: `"3"` for a top-level
+    /// item, `"3.1.0"` for the first item of copy 1 of a `repeat` at 3.
+    pub path: &'a str,
     /// What the item is (it displays as its `network!` spelling).
     pub kind: ItemKind,
     /// How it behaves as an activation, as `network!` states it.
     pub family: Family,
+    /// How its weights started, when an initializer decided them.
+    pub init: Option<Init>,
     /// Its output from the last training forward, if kept.
     pub output: Option<DMatrixView<'a, T>>,
     /// dL/d(its input) from the last backward, if kept.
     pub input_grad: Option<DMatrixView<'a, T>>,
+}
+
+impl<'a, T: nalgebra::Scalar> Probe<'a, T> {
+    /// The probe of the item `info` describes, with what it keeps.
+    pub fn of(info: &'a ItemInfo, output: Option<DMatrixView<'a, T>>, input_grad: Option<DMatrixView<'a, T>>) -> Self {
+        Probe {
+            index: info.index(),
+            path: info.path,
+            kind: info.kind,
+            family: info.family,
+            init: info.init,
+            output,
+            input_grad,
+        }
+    }
 }
 
 /// A parameter with its full PyTorch-style name, copied out of a model.

@@ -22,6 +22,9 @@ pub const WIDTH: usize = 64;
 /// The ten digits.
 pub const CLASSES: usize = 10;
 
+/// The output layer takes Xavier, as `network!`'s last dense does.
+const HEAD_INIT: Init = Init::XavierUniform;
+
 type Hidden = Box<dyn Layer<f32, WIDTH, WIDTH>>;
 
 /// Layers one after the other: the body of a `residual` or `highway`.
@@ -62,6 +65,8 @@ impl Layer<f32, WIDTH, WIDTH> for Body {
 struct Item {
     kind: ItemKind,
     family: Family,
+    /// How its weights started (a `dense`), so no remedy proposes the same.
+    init: Option<Init>,
     layer: Hidden,
 }
 
@@ -76,14 +81,14 @@ pub struct Stack {
 
 /// `dense(64), [batch_norm,] f` as separate items.
 fn layers<F: ActivationFn>(f: F, s: &Settings, rng: &mut SeededRng) -> Vec<Item> {
-    let item = |kind, layer| Item { kind, family: Family::Other, layer };
-    let mut out =
-        vec![item(ItemKind::Dense, Box::new(Dense::<f32, WIDTH, WIDTH>::new(rng, s.hidden_init(), true)) as Hidden)];
+    let item = |kind, init, layer| Item { kind, family: Family::Other, init, layer };
+    let dense = Box::new(Dense::<f32, WIDTH, WIDTH>::new(rng, s.hidden_init(), true)) as Hidden;
+    let mut out = vec![item(ItemKind::Dense, Some(s.hidden_init()), dense)];
     if s.batch_norm {
-        out.push(item(ItemKind::BatchNorm, Box::new(BatchNorm::<f32, WIDTH>::new(0.1, 1e-5))));
+        out.push(item(ItemKind::BatchNorm, None, Box::new(BatchNorm::<f32, WIDTH>::new(0.1, 1e-5))));
     }
     let act = Box::new(Activation::<f32, F, WIDTH>::new(f));
-    out.push(Item { kind: s.activation.0, family: s.activation.family(), layer: act });
+    out.push(Item { kind: s.activation.0, family: s.activation.family(), init: None, layer: act });
     out
 }
 
@@ -99,7 +104,7 @@ fn hidden<F: ActivationFn>(f: F, s: &Settings, rng: &mut SeededRng) -> Vec<Item>
         // The gate starts Xavier, as `network!`'s highway does.
         _ => (ItemKind::Highway, Box::new(Highway::new(rng, body, Init::XavierUniform))),
     };
-    vec![Item { kind, family: Family::Other, layer }]
+    vec![Item { kind, family: Family::Other, init: None, layer }]
 }
 
 impl Stack {
@@ -125,8 +130,7 @@ impl Stack {
                 _ => hidden(Relu, s, rng),
             });
         }
-        // The output layer takes Xavier, as `network!`'s last dense does.
-        let head = Dense::new(rng, Init::XavierUniform, true);
+        let head = Dense::new(rng, HEAD_INIT, true);
         Stack { items, head, x: empty(), g: empty(), forward_cols: None }
     }
 }
@@ -187,16 +191,20 @@ impl Model<f32> for Stack {
         for (index, item) in self.items.iter().enumerate() {
             f(Probe {
                 index,
+                path: &index.to_string(),
                 kind: item.kind,
                 family: item.family,
+                init: item.init,
                 output: item.layer.output().map(|y| y.as_view()),
                 input_grad: item.layer.input_grad().map(|g| g.as_view()),
             });
         }
         f(Probe {
             index: self.items.len(),
+            path: &self.items.len().to_string(),
             kind: ItemKind::Dense,
             family: Family::Other,
+            init: Some(HEAD_INIT),
             output: self.head.output().map(|y| y.as_view()),
             input_grad: self.head.input_grad().map(|g| g.as_view()),
         });

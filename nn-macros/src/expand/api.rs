@@ -11,7 +11,7 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
-use super::lit;
+use super::{lit, private};
 use crate::parse::{self, Shape};
 
 /// What the macro built for a network without errors.
@@ -41,13 +41,13 @@ impl Input {
     }
 
     /// The runtime's kind.
-    fn kind(&self) -> TokenStream {
+    fn kind(&self, nn: &TokenStream) -> TokenStream {
         match self {
-            Input::Vector => quote!(::nn::__private::network::Vector),
-            Input::Sequence => quote!(::nn::__private::network::Sequence),
+            Input::Vector => quote!(#nn::network::Vector),
+            Input::Sequence => quote!(#nn::network::Sequence),
             Input::Tokens(vocab) => {
                 let vocab = lit(*vocab as usize);
-                quote!(::nn::__private::network::Tokens<#vocab>)
+                quote!(#nn::network::Tokens<#vocab>)
             }
         }
     }
@@ -65,21 +65,22 @@ impl Input {
         }
     }
 
-    /// Whether the typed input itself can be refused (an empty or ragged
-    /// sequence, a token out of range), which adds `try_forward`,
-    /// `try_forward_ref`, `try_predict`.
-    fn can_be_refused(&self) -> bool {
+    /// Whether an evaluation input can be refused (an empty or ragged
+    /// sequence, a token out of range), which adds `try_predict`. A training
+    /// input can always be refused (a single sample through a `batch_norm`),
+    /// so every network has `try_forward` and `try_forward_ref`.
+    fn prediction_can_be_refused(&self) -> bool {
         matches!(self, Input::Sequence | Input::Tokens(_))
     }
 }
 
 /// The runtime's output kind, and what the API's output (and dL/dy) is, lent and owned.
-fn output(per_step: bool, o: &TokenStream) -> (TokenStream, TokenStream, TokenStream) {
+fn output(per_step: bool, o: &TokenStream, nn: &TokenStream) -> (TokenStream, TokenStream, TokenStream) {
     let batch = quote!(__nn::Batch<T, #o>);
     if per_step {
-        (quote!(::nn::__private::network::PerStep), quote!([#batch]), quote!(__nn::Vec<#batch>))
+        (quote!(#nn::network::PerStep), quote!([#batch]), quote!(__nn::Vec<#batch>))
     } else {
-        (quote!(::nn::__private::network::Vector), batch.clone(), batch)
+        (quote!(#nn::network::Vector), batch.clone(), batch)
     }
 }
 
@@ -92,25 +93,24 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
         None => (lit(crate::check::declared_input(&src.input) as usize), lit(src.output.value as usize)),
     };
     let (i, o) = (quote!(#i), quote!(#o));
-    let kind = input.kind();
-    let (out_kind, y, y_owned) = output(src.per_step.is_some(), &o);
-    let (core, new, summary, items) = match built {
+    let nn = private();
+    let kind = input.kind(&nn);
+    let (out_kind, y, y_owned) = output(src.per_step.is_some(), &o, &nn);
+    let (core, new, summary) = match built {
         Some(Built { module, summary, .. }) => (
             quote!(#module::Core<T>),
-            quote!(Self { core: __nn::network::Core::new(#module::body(rng)) }),
+            quote!(Self { core: __nn::network::Core::new(#module::body(rng), #module::ITEMS) }),
             quote!(__nn::String::from(#summary)),
-            quote!(#module::ITEMS),
         ),
         None => {
             let never = quote!(::core::unreachable!("`network!` reported errors for this network"));
             (
-                quote!(::nn::__private::network::Core<T, ::nn::__private::network::Unbuilt, #i, #o, #kind, #out_kind>),
+                quote!(#nn::network::Core<T, #nn::network::Unbuilt, #i, #o, #kind, #out_kind>),
                 quote!({
                     let _ = rng;
                     #never
                 }),
                 never,
-                quote!(&[]),
             )
         }
     };
@@ -118,12 +118,12 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
     let (x, xt, dx, dx_owned) = input.types(&i);
     let r = quote!(__nn::Result);
     let shape = quote!(__nn::ShapeError);
-    let per = if input.can_be_refused() { "time step" } else { "sample" };
-    let refused = input.can_be_refused();
+    let per = if matches!(input, Input::Sequence) { "time step" } else { "sample" };
 
     let mut methods = vec![
         method(
-            "Training-mode forward (batch statistics, dropout, auxiliary heads run): caches what `backward` needs.",
+            "Training-mode forward (batch statistics, dropout, auxiliary heads run): caches what `backward` needs. \
+             Panics for an input it refuses, which `try_forward` returns as an error.",
             quote!(forward(&mut self, #x: &#xt) -> #y_owned),
             quote!(forward(#x)),
         ),
@@ -132,46 +132,19 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
             quote!(forward_ref(&mut self, #x: &#xt) -> &#y),
             quote!(forward_ref(#x)),
         ),
-    ];
-    if refused {
-        methods.extend([
-            method(
-                "As `forward`, with an error for an input it refuses (where `forward` gives no samples).",
-                quote!(try_forward(&mut self, #x: &#xt) -> #r<#y_owned, #shape>),
-                quote!(try_forward(#x)),
-            ),
-            method(
-                "As `forward_ref`, with an error for an input it refuses.",
-                quote!(try_forward_ref(&mut self, #x: &#xt) -> #r<&#y, #shape>),
-                quote!(try_forward_ref(#x)),
-            ),
-        ]);
-    }
-    if matches!(input, Input::Sequence) {
-        let lengths = quote!(lengths: &[usize]);
-        methods.extend([
-            method(
-                "As `forward` for sequences of different lengths: `xs` padded to the longest, `lengths[j]` the \
-                 steps of sample `j`. Recurrent layers stop at each sequence's end (PyTorch's packed sequences).",
-                quote!(forward_padded(&mut self, #x: &#xt, #lengths) -> #r<#y_owned, #shape>),
-                quote!(forward_padded(#x, lengths)),
-            ),
-            method(
-                "As `forward_padded`, lending the output.",
-                quote!(forward_padded_ref(&mut self, #x: &#xt, #lengths) -> #r<&#y, #shape>),
-                quote!(forward_padded_ref(#x, lengths)),
-            ),
-            method(
-                "As `predict` for sequences of different lengths (see `forward_padded`).",
-                quote!(predict_padded(&self, #x: &#xt, #lengths) -> #r<#y_owned, #shape>),
-                quote!(predict_padded(#x, lengths)),
-            ),
-        ]);
-    }
-    methods.extend([
         method(
-            "Adds dL/dparameters for dL/dy of the last `forward` and returns dL/dx; a `grad` that does not fit \
-             changes nothing and gives no samples (`try_backward` says why).",
+            "As `forward`, with an error for an input it refuses (such as one sample through a `batch_norm`).",
+            quote!(try_forward(&mut self, #x: &#xt) -> #r<#y_owned, #shape>),
+            quote!(try_forward(#x)),
+        ),
+        method(
+            "As `forward_ref`, with an error for an input it refuses.",
+            quote!(try_forward_ref(&mut self, #x: &#xt) -> #r<&#y, #shape>),
+            quote!(try_forward_ref(#x)),
+        ),
+        method(
+            "Adds dL/dparameters for dL/dy of the last `forward` and returns dL/dx. Panics, changing nothing, \
+             for a `grad` of another batch size or before any `forward`; `try_backward` returns that as an error.",
             quote!(backward(&mut self, grad: &#y) -> #dx_owned),
             quote!(backward(grad)),
         ),
@@ -195,10 +168,31 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
             quote!(predict(&self, #x: &#xt) -> #y_owned),
             quote!(predict(#x)),
         ),
-    ]);
-    if refused {
+    ];
+    if matches!(input, Input::Sequence) {
+        let lengths = quote!(lengths: &[usize]);
+        methods.extend([
+            method(
+                "As `forward` for sequences of different lengths: `xs` padded to the longest, `lengths[j]` the \
+                 steps of sample `j`. Recurrent layers stop at each sequence's end (PyTorch's packed sequences).",
+                quote!(forward_padded(&mut self, #x: &#xt, #lengths) -> #r<#y_owned, #shape>),
+                quote!(forward_padded(#x, lengths)),
+            ),
+            method(
+                "As `forward_padded`, lending the output.",
+                quote!(forward_padded_ref(&mut self, #x: &#xt, #lengths) -> #r<&#y, #shape>),
+                quote!(forward_padded_ref(#x, lengths)),
+            ),
+            method(
+                "As `predict` for sequences of different lengths (see `forward_padded`).",
+                quote!(predict_padded(&self, #x: &#xt, #lengths) -> #r<#y_owned, #shape>),
+                quote!(predict_padded(#x, lengths)),
+            ),
+        ]);
+    }
+    if input.prediction_can_be_refused() {
         methods.push(method(
-            "As `predict`, with an error for an input it refuses.",
+            "As `predict`, with an error for an input it refuses (where `predict` panics).",
             quote!(try_predict(&self, #x: &#xt) -> #r<#y_owned, #shape>),
             quote!(try_predict(#x)),
         ));
@@ -219,12 +213,12 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
 
     quote! {
         #(#attrs)*
-        #vis struct #ident<T: ::nn::__private::Float = f32> {
+        #vis struct #ident<T: #nn::Float = f32> {
             core: #core,
         }
 
         const _: () = {
-            use ::nn::__private as __nn;
+            use #nn as __nn;
 
             // On the default scalar type only, so that `Name::INPUT` needs no type
             // annotation; `Model::INPUT` gives the same for every scalar type.
@@ -273,7 +267,6 @@ pub fn generate(src: &parse::Network, built: Option<&Built>) -> TokenStream {
             impl<T: __nn::Float> __nn::network::Network for #ident<T> {
                 type Core = #core;
                 const NAME: &'static str = #name;
-                const ITEMS: &'static [__nn::network::ItemInfo] = #items;
                 fn core(&self) -> &Self::Core {
                     &self.core
                 }

@@ -1,13 +1,13 @@
 //! The hidden module of a checked network: for each item list, its type (a
 //! chain of the runtime's generic list nodes over the items' runtime types
 //! with their static widths) and the function that builds it from a
-//! generator, drawing in network order; the core type; and what each
-//! top-level item is, for the runtime's diagnostics.
+//! generator, drawing in network order; the core type; and what each item,
+//! at every depth, is for the runtime (its checks and diagnostics).
 
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use super::{lit, real};
+use super::{lit, private, real};
 use crate::ast::{Dims, InitVal, List, Net, Node, Val};
 use crate::items::{self, Family, Form, ParamInit};
 
@@ -27,16 +27,13 @@ pub fn module(net: &Net, name: &Ident) -> TokenStream {
         _ => quote!(Vector),
     };
     let output = if net.per_step() { quote!(PerStep) } else { quote!(Vector) };
-    let infos = net.body.items.iter().map(|n| {
-        let kind = format_ident!("{}", items::camel(n.item.name));
-        let family = family(n.item.family);
-        quote!(ItemInfo::new(ItemKind::#kind, #family))
-    });
+    let infos = item_infos(net);
+    let nn = private();
     quote! {
         #[doc(hidden)]
         #[allow(non_snake_case)]
         mod #name {
-            use ::nn::__private::{layers::*, network::*, rnn::*, *};
+            use #nn::{layers::*, network::*, rnn::*, *};
             #(#defs)*
             pub type Body<T> = #ty;
             pub fn body<T: Float, R: rand::Rng + ?Sized>(rng: &mut R) -> Body<T> {
@@ -46,6 +43,37 @@ pub fn module(net: &Net, name: &Ident) -> TokenStream {
             pub const ITEMS: &[ItemInfo] = &[#(#infos),*];
         }
     }
+}
+
+/// What the runtime learns of every item, in visiting order: where it
+/// stands, what it is, how its weights start, whether it needs two samples.
+fn item_infos(net: &Net) -> Vec<TokenStream> {
+    // In a `seq` network, the items before `last` (every item when the output
+    // is `seq M`) see each real step of each sample, so a batch_norm there
+    // pools over steps and has more than one value per channel from one sample.
+    let per_step_items = if net.per_step() {
+        net.body.items.len()
+    } else if net.is_sequence() {
+        net.body.items.iter().position(|n| n.item.form == Form::Last).unwrap_or(0)
+    } else {
+        0
+    };
+    let mut infos = Vec::new();
+    net.body.walk(&mut |path, node| {
+        let top: usize = path.split('.').next().and_then(|t| t.parse().ok()).expect("a path starts with a number");
+        let kind = format_ident!("{}", items::camel(node.item.name));
+        let family = family(node.item.family);
+        let init = node.weight_init().map(|(_, i)| {
+            let i = init(&i);
+            quote!(.init(#i))
+        });
+        // Batch statistics over one value per channel: PyTorch refuses a training batch of one sample.
+        let one_value =
+            (node.item.form == Form::BatchNorm && node.input.len() == node.input.channels() && top >= per_step_items)
+                .then(|| quote!(.one_value_per_channel()));
+        infos.push(quote!(ItemInfo::new(#path, ItemKind::#kind, #family)#init #one_value));
+    });
+    infos
 }
 
 fn family(f: Family) -> TokenStream {

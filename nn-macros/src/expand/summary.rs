@@ -1,8 +1,8 @@
 //! The summary table, computed entirely at compile time from the item table:
 //! every shape, parameter count and initializer is known to the macro.
 
-use crate::ast::{InitVal, List, Net, Node, Val};
-use crate::items::{Dim, Form, Param, ParamInit, Show};
+use crate::ast::{List, Net, Node, Val};
+use crate::items::{Dim, Form, Param, Show};
 use crate::parse::Shape;
 
 struct Row {
@@ -10,20 +10,28 @@ struct Row {
     kind: String,
     width: String,
     params: usize,
+    /// Values kept but not trained: running statistics.
+    buffers: usize,
     init: String,
 }
 
 /// The table `summary()` returns.
 pub fn table(net: &Net) -> String {
-    let mut rows = Vec::new();
-    list_rows(&net.body, "", &mut rows);
+    let mut rows = list_rows(&net.body);
     let seq = net.is_sequence();
     if seq {
         seq_widths(net, &mut rows);
     }
-    let total: usize = rows.iter().map(|r| r.params).sum();
-    let header =
-        Row { name: "layer".into(), kind: "kind".into(), width: "in -> out".into(), params: 0, init: "init".into() };
+    let trainable: usize = rows.iter().map(|r| r.params).sum();
+    let non_trainable: usize = rows.iter().map(|r| r.buffers).sum();
+    let header = Row {
+        name: "layer".into(),
+        kind: "kind".into(),
+        width: "in -> out".into(),
+        params: 0,
+        buffers: 0,
+        init: "init".into(),
+    };
     let params: Vec<String> = rows.iter().map(|r| r.params.to_string()).collect();
     let w_name = rows.iter().map(|r| r.name.len()).chain([header.name.len()]).max().unwrap_or(0);
     let w_kind = rows.iter().map(|r| r.kind.len()).chain([header.kind.len()]).max().unwrap_or(0);
@@ -44,7 +52,10 @@ pub fn table(net: &Net) -> String {
         out += &line(&r.name, &r.kind, &r.width, p, &r.init);
     }
     out += &format!("{}\n", "-".repeat(rule));
-    out += &format!("total parameters: {total}\n");
+    // As Keras and torchinfo count them; `num_batches_tracked`, a step counter, is not a value per channel.
+    out += &format!("trainable parameters: {trainable}\n");
+    out += &format!("non-trainable parameters: {non_trainable} (running statistics)\n");
+    out += &format!("total parameters: {}\n", trainable + non_trainable);
     out
 }
 
@@ -64,57 +75,38 @@ fn seq_widths(net: &Net, rows: &mut [Row]) {
     }
 }
 
-fn list_rows(list: &List, prefix: &str, rows: &mut Vec<Row>) {
-    for (i, node) in list.items.iter().enumerate() {
-        let name = if prefix.is_empty() { i.to_string() } else { format!("{prefix}.{i}") };
+/// A row for every item, under its parameters' prefix.
+fn list_rows(list: &List) -> Vec<Row> {
+    let mut rows = Vec::new();
+    list.walk(&mut |name, node| {
         if node.item.form == Form::Bidirectional {
             // Its body's cell, twice, named as the block's own tensors.
             let cell = &node.bodies[0].items[0];
             rows.push(Row {
-                name,
+                name: name.to_string(),
                 kind: format!("bidirectional {{ {} }}", spelling(cell)),
                 width: format!("{} -> {}", node.input, node.output),
                 params: 2 * params(cell),
+                buffers: 0,
                 init: init_column(cell),
             });
-            continue;
+            return;
         }
         rows.push(Row {
-            name: name.clone(),
+            name: name.to_string(),
             kind: spelling(node),
             width: format!("{} -> {}", node.input, node.output),
             params: params(node),
+            buffers: node.item.buffers.iter().map(|b| size(node, b)).sum(),
             init: init_column(node),
-        });
-        match node.item.form {
-            // A branch of `parallel` and a copy of `repeat` add a naming level.
-            Form::Parallel => {
-                for (j, b) in node.bodies.iter().enumerate() {
-                    list_rows(b, &format!("{name}.{j}"), rows);
-                }
-            }
-            Form::Repeat => {
-                for copy in 0..node.count("k") {
-                    list_rows(&node.bodies[0], &format!("{name}.{copy}"), rows);
-                }
-            }
-            _ => {
-                for b in &node.bodies {
-                    list_rows(b, &name, rows);
-                }
-            }
-        }
-    }
+        })
+    });
+    rows
 }
 
 /// How many values the item's own parameters have.
 fn params(node: &Node) -> usize {
-    node.item.params.iter().filter(|p| present(node, p)).map(|p| size(node, p)).sum()
-}
-
-/// Whether the item has this parameter with its options.
-fn present(node: &Node, p: &Param) -> bool {
-    p.when.is_none_or(|option| node.flag(option))
+    node.item.params.iter().filter(|p| node.has(p)).map(|p| size(node, p)).sum()
 }
 
 /// How many values the parameter has.
@@ -136,16 +128,10 @@ fn size(node: &Node, p: &Param) -> usize {
 
 /// How the item's weights start: its first parameter an initializer decides.
 fn init_column(node: &Node) -> String {
-    let init = node.item.params.iter().filter(|p| present(node, p)).find_map(|p| p.init);
-    match init {
-        Some(ParamInit::Option { option, label }) => {
-            let i = node.init(option);
-            let default = if i.by_rule { " (default)" } else { "" };
-            format!("{label}{}{default}", i.describe())
-        }
-        Some(ParamInit::Fixed(r)) => InitVal::of(r, false).describe(),
-        None => String::new(),
-    }
+    node.weight_init().map_or_else(String::new, |(label, i)| {
+        let default = if i.by_rule { " (default)" } else { "" };
+        format!("{label}{}{default}", i.describe())
+    })
 }
 
 /// How the item reads in `network!`, with the options that matter.
@@ -183,9 +169,7 @@ mod tests {
         let cx = Ctxt::new();
         let net = check::network(&cx, &input.networks[0]).unwrap();
         cx.check().unwrap();
-        let mut rows = Vec::new();
-        list_rows(&net.body, "", &mut rows);
-        rows.into_iter().map(|r| (r.name, r.kind, r.params, r.init)).collect()
+        list_rows(&net.body).into_iter().map(|r| (r.name, r.kind, r.params, r.init)).collect()
     }
 
     #[test]

@@ -7,9 +7,10 @@ use nalgebra::{DMatrix, DMatrixView};
 
 use super::verdict::{fit_depth, DepthFit, Thresholds, Verdict};
 use super::DiagnosticsError;
+use crate::layer::NamePath;
 use crate::layers::sigmoid;
 use crate::snapshot::{Contents, Data};
-use crate::{Family, Float, ItemKind, Loss, Model, ParamKind, ParamRef, Probe, Snapshot, Targets, Visit};
+use crate::{Family, Float, Init, ItemKind, Loss, Model, ParamKind, ParamRef, Probe, Snapshot, Targets, Visit};
 
 /// A saturating activation is saturated where its output lies within this
 /// share of its range from either end: sigmoid(-4) ~ 0.018, which is
@@ -19,21 +20,27 @@ pub(crate) fn saturated_within() -> f64 {
     sigmoid(-4.0)
 }
 
-/// What was measured for one top-level item of a network.
+/// What was measured for one item of a network, at any depth.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ItemFlow {
-    /// Position in the network (the first component of its parameter names).
+    /// Position of the top-level item it is or stands in (the first
+    /// component of its parameter names).
     pub index: usize,
+    /// Where it stands, as its parameters' names begin (`"3"`, `"3.1.0"`).
+    pub path: String,
     /// What the item is (it displays as its `network!` spelling).
     pub kind: ItemKind,
     /// Its family, as `network!` states it.
     pub family: Family,
+    /// How its weights started, when an initializer decided them.
+    pub init: Option<Init>,
     /// Mean over the samples of the L2 norm of dL/d(input); `None` if the item
     /// keeps no input gradient.
     pub input_grad_norm: Option<f64>,
-    /// L2 norm of the gradient of all the item's weight tensors (dense,
+    /// L2 norm of the gradient of all the item's own weight tensors (dense,
     /// projection, gate, recurrent and conv weights; not biases or norm
-    /// scales); `None` if it has none.
+    /// scales, nor the weights of the items inside a block); `None` if it
+    /// has none.
     pub weight_grad_norm: Option<f64>,
     /// L2 norm of those weight tensors.
     pub weight_norm: Option<f64>,
@@ -69,7 +76,8 @@ pub struct GradientFlow {
     pub batch: usize,
     /// Mean over the samples of ||dL/dy|| at the network's output.
     pub output_grad_norm: f64,
-    /// Every top-level item, in network order (input side first).
+    /// Every item at every depth, in network order (input side first; a
+    /// block before the items of its body).
     pub items: Vec<ItemFlow>,
     /// For a network over sequences of vectors (`seq N`): per time step `t`
     /// (first step first), the mean over the samples of ||dL/dx_t||, the
@@ -83,7 +91,7 @@ pub struct GradientFlow {
 
 impl GradientFlow {
     /// Runs a training-mode forward on `x`, `loss` against `targets`, and a
-    /// backward, and measures every top-level item.
+    /// backward, and measures every item.
     ///
     /// Gradients and buffers are restored afterwards (see the module docs),
     /// so this can run between optimizer steps.
@@ -135,9 +143,10 @@ impl GradientFlow {
         before: &Snapshot<T>,
         net: &M,
     ) -> Result<Self, DiagnosticsError> {
-        let ratios = update_ratios(before, &Snapshot::of(net))?;
-        for item in &mut self.items {
-            item.update_ratio = ratios.get(&item.index).copied();
+        let owners = Owners::of(&self.items);
+        let ratios = update_ratios(before, &Snapshot::of(net), &owners)?;
+        for (k, item) in self.items.iter_mut().enumerate() {
+            item.update_ratio = ratios.get(&k).copied();
         }
         Ok(self)
     }
@@ -163,9 +172,16 @@ impl GradientFlow {
         (*last > 0.0).then(|| first / last)
     }
 
-    /// The items that own weights, in network order: the layers of the depth fit and the plot.
+    /// The items that own weights on the way from the output to the input,
+    /// in network order: the layers of the depth fit and the plot. The items
+    /// of an `aux_head` are left out: their gradient comes from the head's
+    /// own loss, not through the layers after them.
     pub fn weighted(&self) -> impl Iterator<Item = &ItemFlow> {
-        self.items.iter().filter(|i| i.is_weighted())
+        let heads: Vec<&str> =
+            self.items.iter().filter(|i| i.kind == ItemKind::AuxHead).map(|i| i.path.as_str()).collect();
+        let in_head =
+            move |i: &ItemFlow| heads.iter().any(|h| i.path.strip_prefix(h).is_some_and(|r| r.starts_with('.')));
+        self.items.iter().filter(move |i| i.is_weighted() && !in_head(i))
     }
 
     /// The per-layer factor of the input-gradient norm over the weighted
@@ -203,10 +219,10 @@ fn measure_inner<T: Float, M: Model<T>>(
     if items.is_empty() {
         return Err(DiagnosticsError::NoItems { network: M::NAME });
     }
-    let mut stats = WeightStats { at: ItemTracker::default(), sums: BTreeMap::new() };
+    let mut stats = WeightStats { path: NamePath::default(), owners: Owners::of(&items), sums: BTreeMap::new() };
     net.visit(&mut stats);
-    for item in &mut items {
-        if let Some(&(value_sq, grad_sq)) = stats.sums.get(&item.index) {
+    for (k, item) in items.iter_mut().enumerate() {
+        if let Some(&(value_sq, grad_sq)) = stats.sums.get(&k) {
             item.weight_norm = Some(value_sq.sqrt());
             item.weight_grad_norm = Some(grad_sq.sqrt());
         }
@@ -225,8 +241,10 @@ fn probe_item<T: Float>(p: &Probe<'_, T>) -> ItemFlow {
     let y = p.output.as_ref().filter(|y| y.ncols() > 0);
     ItemFlow {
         index: p.index,
+        path: p.path.to_string(),
         kind: p.kind,
         family: p.family,
+        init: p.init,
         input_grad_norm: p.input_grad.as_ref().filter(|g| g.ncols() > 0).map(mean_column_norm),
         weight_grad_norm: None,
         weight_norm: None,
@@ -266,43 +284,45 @@ fn share_where<T: Float>(y: &DMatrixView<'_, T>, pred: impl Fn(f64) -> bool) -> 
     hits as f64 / y.len().max(1) as f64
 }
 
-/// Follows `enter`/`leave` to know which top-level item a parameter belongs to.
-#[derive(Default)]
-struct ItemTracker {
-    depth: usize,
-    item: Option<usize>,
+/// Which measured item owns a parameter: the deepest item whose path
+/// begins its name (`3.1.0.weight` is item `3.1.0`'s, `3.projection.weight`
+/// the block `3`'s own).
+struct Owners(BTreeMap<String, usize>);
+
+impl Owners {
+    fn of(items: &[ItemFlow]) -> Self {
+        Owners(items.iter().enumerate().map(|(k, i)| (i.path.clone(), k)).collect())
+    }
+
+    /// The row of the item owning the parameter `name`.
+    fn owner(&self, name: &str) -> Option<usize> {
+        let mut prefix = name;
+        while let Some((rest, _)) = prefix.rsplit_once('.') {
+            if let Some(&k) = self.0.get(rest) {
+                return Some(k);
+            }
+            prefix = rest;
+        }
+        None
+    }
 }
 
-impl ItemTracker {
-    fn enter(&mut self, segment: &str) {
-        if self.depth == 0 {
-            self.item = segment.parse().ok();
-        }
-        self.depth += 1;
-    }
-    fn leave(&mut self) {
-        self.depth = self.depth.saturating_sub(1);
-        if self.depth == 0 {
-            self.item = None;
-        }
-    }
-}
-
-/// Sums of squares of weight values and gradients per top-level item.
+/// Sums of squares of weight values and gradients per owning item (row).
 struct WeightStats {
-    at: ItemTracker,
+    path: NamePath,
+    owners: Owners,
     sums: BTreeMap<usize, (f64, f64)>,
 }
 
 impl<T: Float> Visit<T> for WeightStats {
     fn enter(&mut self, segment: &str) {
-        self.at.enter(segment);
+        self.path.enter(segment);
     }
     fn leave(&mut self) {
-        self.at.leave();
+        self.path.leave();
     }
     fn param(&mut self, p: ParamRef<'_, T>) {
-        if let (ParamKind::Weight, Some(item)) = (p.kind, self.at.item) {
+        if let (ParamKind::Weight, Some(item)) = (p.kind, self.owners.owner(&self.path.full(p.name))) {
             let s = self.sums.entry(item).or_default();
             s.0 += sum_sq(p.value);
             s.1 += sum_sq(p.grad);
@@ -325,16 +345,19 @@ fn weights<T: Float>(s: &Snapshot<T>) -> Vec<(&str, &[T])> {
         .collect()
 }
 
-/// ||W_now - W_before|| / ||W_before|| per top-level item, over the weight
-/// tensors of two snapshots of one network, matched in visiting order.
-fn update_ratios<T: Float>(before: &Snapshot<T>, now: &Snapshot<T>) -> Result<BTreeMap<usize, f64>, DiagnosticsError> {
+/// ||W_now - W_before|| / ||W_before|| per owning item (row), over the
+/// weight tensors of two snapshots of one network, matched in visiting order.
+fn update_ratios<T: Float>(
+    before: &Snapshot<T>,
+    now: &Snapshot<T>,
+    owners: &Owners,
+) -> Result<BTreeMap<usize, f64>, DiagnosticsError> {
     let (was, is) = (weights(before), weights(now));
     let mut sums: BTreeMap<usize, (f64, f64)> = BTreeMap::new();
     for tensor in 0..was.len().max(is.len()) {
         match (was.get(tensor), is.get(tensor)) {
             (Some((_, w0)), Some((name, w1))) if w0.len() == w1.len() => {
-                // The item is the first component of the name, as `ItemTracker` has it.
-                let Some(item) = name.split('.').next().and_then(|i| i.parse().ok()) else { continue };
+                let Some(item) = owners.owner(name) else { continue };
                 let s = sums.entry(item).or_default();
                 s.0 += w1.iter().zip(w0.iter()).map(|(a, b)| (a.as_f64() - b.as_f64()).powi(2)).sum::<f64>();
                 s.1 += sum_sq(w0);
@@ -373,7 +396,7 @@ impl fmt::Display for GradientFlow {
             .iter()
             .map(|i| {
                 [
-                    i.index.to_string(),
+                    i.path.clone(),
                     i.kind.to_string(),
                     opt(i.input_grad_norm, sci),
                     opt(i.weight_grad_norm, sci),
@@ -392,8 +415,8 @@ impl fmt::Display for GradientFlow {
         }
         let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 8]| -> fmt::Result {
             for (c, (cell, w)) in cells.iter().zip(widths).enumerate() {
-                // The kind column reads as a word: left-aligned; numbers right-aligned.
-                if c == 1 {
+                // The path and kind columns read as words: left-aligned; numbers right-aligned.
+                if c <= 1 {
                     write!(f, "  {cell:<w$}")?;
                 } else {
                     write!(f, "  {cell:>w$}")?;

@@ -47,6 +47,8 @@ described! {
 struct Stack<F: ActivationFn, const W: usize, const D: usize> {
     dense: [Dense<f64, W, W>; D],
     act: [Activation<f64, F, W>; D],
+    /// The initializer of every dense weight, if they still are as it drew them.
+    init: Option<Init>,
     x: Batch<f64, W>,
     g: Batch<f64, W>,
 }
@@ -57,6 +59,7 @@ impl<F: ActivationFn + Default, const W: usize, const D: usize> Stack<F, W, D> {
         Stack {
             dense: std::array::from_fn(|_| Dense::new(&mut rng, init, true)),
             act: std::array::from_fn(|_| Activation::default()),
+            init: Some(init),
             x: empty(),
             g: empty(),
         }
@@ -65,6 +68,7 @@ impl<F: ActivationFn + Default, const W: usize, const D: usize> Stack<F, W, D> {
     /// Every dense weight `scale * I`, biases zero.
     fn scaled_identity(scale: f64) -> Self {
         let mut s = Self::new(0, Init::Zeros);
+        s.init = None;
         for d in &mut s.dense {
             for i in 0..W {
                 d.weight_mut()[i * W + i] = scale;
@@ -121,17 +125,22 @@ impl<F: ActivationFn + Described, const W: usize, const D: usize> Model<f64> for
     }
     fn probe(&self, f: &mut dyn FnMut(Probe<'_, f64>)) {
         for (i, (d, a)) in self.dense.iter().zip(&self.act).enumerate() {
+            let (dense, act) = ((2 * i).to_string(), (2 * i + 1).to_string());
             f(Probe {
                 index: 2 * i,
+                path: &dense,
                 kind: ItemKind::Dense,
                 family: Family::Other,
+                init: self.init,
                 output: d.output().map(|y| y.as_view()),
                 input_grad: d.input_grad().map(|g| g.as_view()),
             });
             f(Probe {
                 index: 2 * i + 1,
+                path: &act,
                 kind: F::KIND,
                 family: F::FAMILY,
+                init: None,
                 output: a.output().map(|y| y.as_view()),
                 input_grad: a.input_grad().map(|g| g.as_view()),
             });
@@ -404,13 +413,15 @@ fn display_is_an_aligned_table_with_the_fit_and_verdict() {
     let table = &lines[1..=flow.items.len() + 1];
     assert!(table[0].contains("|dL/dx|") && table[0].contains("saturated"), "{text}");
     assert!(table.iter().all(|l| l.len() == table[0].len()), "ragged table:\n{text}");
-    assert!(table[1].trim_start().starts_with("0  dense"), "{text}");
+    // Paths and kinds are left-aligned under their headers, numbers right-aligned.
+    assert!(table[0].starts_with("  item  kind  ") && table[1].starts_with("  0     dense     "), "{text}");
     assert!(text.contains("per-layer factor: 0.5000 (least squares over 12 weighted layers"), "{text}");
     assert!(text.contains("vanishing gradient: the gradient reaching the input is 2.441e-4"), "{text}");
     assert!(text.contains("\n  residual { .. }  "), "{text}");
 }
 
 /// Polylines with more than two points: the plotted lines (legend samples have two).
+#[cfg(feature = "plot")]
 fn plotted_lines(svg: &str) -> Vec<String> {
     let doc = roxmltree::Document::parse(svg).expect("the SVG is well-formed XML");
     assert_eq!(doc.root_element().tag_name().name(), "svg");
@@ -421,6 +432,7 @@ fn plotted_lines(svg: &str) -> Vec<String> {
         .collect()
 }
 
+#[cfg(feature = "plot")]
 #[test]
 fn svg_parses_and_has_one_line_per_network() {
     let x = normal_batch(4, 8, 13);

@@ -5,7 +5,7 @@ use std::fmt;
 
 use super::gradient_flow::saturated_within;
 use super::GradientFlow;
-use crate::{Family, ItemKind};
+use crate::{Family, Init, ItemKind};
 
 /// Items that normalize their input.
 const NORMS: &[ItemKind] = &[ItemKind::BatchNorm, ItemKind::LayerNorm];
@@ -91,9 +91,10 @@ pub enum Problem {
     Vanishing,
     /// The gradient grows on its way to the input, or is huge or not finite.
     Exploding,
-    /// Item `index` has ReLU-family units that never fire on the batch.
+    /// An item in top-level item `index` (the item itself or one inside it)
+    /// has ReLU-family units that never fire on the batch.
     DeadUnits { index: usize },
-    /// Item `index` has sigmoid/tanh activations in their flat tails.
+    /// An item in top-level item `index` has sigmoid/tanh activations in their flat tails.
     Saturation { index: usize },
 }
 
@@ -145,12 +146,12 @@ impl Verdict {
         self.has(|p| p == Problem::Exploding)
     }
 
-    /// Whether item `index` has dead units.
+    /// Whether top-level item `index`, or an item inside it, has dead units.
     pub fn has_dead_units(&self, index: usize) -> bool {
         self.has(|p| p == Problem::DeadUnits { index })
     }
 
-    /// Whether item `index` is saturated.
+    /// Whether top-level item `index`, or an item inside it, is saturated.
     pub fn is_saturated(&self, index: usize) -> bool {
         self.has(|p| p == Problem::Saturation { index })
     }
@@ -220,13 +221,13 @@ impl Verdict {
                 .filter_map(move |(what, n)| n.map(|n| (i, what, n)))
         });
         if let Some((item, what, n)) = norms.clone().find(|(_, _, n)| !n.is_finite()) {
-            exploding.push(format!("item {} ({}) has a non-finite {what} norm ({n})", item.index, item.kind));
+            exploding.push(format!("item {} ({}) has a non-finite {what} norm ({n})", item.path, item.kind));
         } else if let Some((item, what, n)) =
             norms.filter(|(_, _, n)| *n > t.max_norm).max_by(|a, b| a.2.total_cmp(&b.2))
         {
             exploding.push(format!(
                 "item {} ({}) has a {what} norm of {n:.3e} (above {:e})",
-                item.index, item.kind, t.max_norm
+                item.path, item.kind, t.max_norm
             ));
         }
         if !vanishing.is_empty() {
@@ -241,7 +242,7 @@ impl Verdict {
                     problem: Problem::DeadUnits { index: i.index },
                     reason: format!(
                         "item {} ({}): {:.1}% of its units never fire on this batch, so they pass no gradient",
-                        i.index,
+                        i.path,
                         i.kind,
                         100.0 * s
                     ),
@@ -255,7 +256,7 @@ impl Verdict {
                     reason: format!(
                         "item {} ({}): {:.1}% of its activations are saturated (within {:.1}% of an end of its \
                          output range ({low}, {high})), where its slope is nearly zero",
-                        i.index,
+                        i.path,
                         i.kind,
                         100.0 * s,
                         100.0 * saturated_within(),
@@ -321,6 +322,12 @@ impl Verdict {
             v.add(XAVIER);
             v.add(RELU);
         }
+        // An initializer every weighted layer already starts from is no remedy.
+        let inits: Vec<Option<Init>> = flow.items.iter().filter(|i| i.is_weighted()).map(|i| i.init).collect();
+        v.remedies.retain(|r| {
+            let Some(family) = INITS.iter().find(|(remedy, _)| remedy == r).map(|(_, f)| f) else { return true };
+            inits.is_empty() || !inits.iter().all(|i| i.is_some_and(|i| family.contains(&i)))
+        });
         v
     }
 
@@ -344,6 +351,10 @@ const XAVIER: Remedy = Remedy::new(
     "init = xavier_normal",
     "Xavier init (variance 2/(fan_in + fan_out)) keeps sigmoid/tanh pre-activations in their steep middle",
 );
+/// The initializers each init remedy stands for: switching between the
+/// uniform and the normal form keeps the variance, so it changes nothing.
+const INITS: &[(Remedy, &[Init])] =
+    &[(HE, &[Init::HeNormal, Init::HeUniform]), (XAVIER, &[Init::XavierNormal, Init::XavierUniform])];
 const RESIDUAL: Remedy =
     Remedy::new("residual { .. }", "y = x + body(x): the identity path hands dL/dy to every block's input unchanged");
 const HIGHWAY: Remedy = Remedy::new(

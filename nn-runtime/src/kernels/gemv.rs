@@ -10,6 +10,7 @@
 
 use super::isa::{dispatch, Kernel, Level};
 use super::mat::Product;
+use super::simd;
 use super::{MatMut, MatRef};
 use crate::Float;
 
@@ -70,25 +71,10 @@ fn rows_dot<T: Float, L: Level>(level: L, alpha: T, a: MatRef<'_, T>, x: &[T], b
     }
 }
 
-/// A dot product: the instruction set's vector kernel ([`Level::dot`]) where
-/// it has one, else a plain loop.
+/// A dot product with the instruction set's vector registers.
 #[inline(always)]
 fn dot<T: Float, L: Level>(level: L, a: &[T], x: &[T]) -> T {
-    if let Some(d) = level.dot(a, x) {
-        return d;
-    }
-    // Eight independent sums keep the adder busy (the plain loop waits on each add).
-    let mut acc = [T::zero(); 8];
-    let (mut ac, mut xc) = (a.chunks_exact(8), x.chunks_exact(8));
-    for (ca, cx) in (&mut ac).zip(&mut xc) {
-        for l in 0..8 {
-            acc[l] += ca[l] * cx[l];
-        }
-    }
-    for (l, (va, vx)) in ac.remainder().iter().zip(xc.remainder()).enumerate() {
-        acc[l] += *va * *vx;
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+    simd::dot::<L::Reg<T>>(level, a, x)
 }
 
 /// Column-major `A`: `y = beta * y`, then `y += (alpha * x[j]) * A[:, j]`, four

@@ -7,14 +7,16 @@
 //! `#[target_feature]` lets the compiler use that level's instructions. At run
 //! time it calls the variant of the level [`isa`] names.
 //!
-//! A value of a vector level (`level::Avx512`, `level::Avx2Fma`) exists only
-//! where this CPU runs its instructions: [`dispatch`] is the only code that
-//! makes one. Code holding one may call that level's intrinsics; that is the
-//! argument behind the `SAFETY` comments of the vector kernels.
+//! A value of a vector level (`level::Avx512`, `level::Avx2Fma`,
+//! `level::Neon`) exists only where this CPU runs its instructions: [`dispatch`]
+//! is the only code that makes one. Code holding one may call that level's
+//! intrinsics; that is the argument behind the `SAFETY` comments of the vector
+//! kernels.
 
 use std::cell::Cell;
 use std::sync::OnceLock;
 
+use super::simd::Vector;
 use super::MatRef;
 use crate::Float;
 
@@ -22,17 +24,20 @@ use crate::Float;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Isa {
-    /// AVX-512F (with AVX2 and FMA): 16 `f32` per register.
+    /// x86: AVX-512F (with AVX2 and FMA): 16 `f32` per register.
     Avx512,
-    /// AVX2 with FMA: 8 `f32` per register.
+    /// x86: AVX2 with FMA: 8 `f32` per register.
     Avx2Fma,
-    /// Whatever the build targets (SSE2 on a default x86-64 build), no FMA.
+    /// ARM (aarch64): NEON with its fused multiply-add: 4 `f32` per register.
+    Neon,
+    /// Whatever the build targets (SSE2 on a default x86-64 build, NEON on
+    /// aarch64), written as plain loops, multiplying and adding separately.
     Portable,
 }
 
 impl Isa {
     /// Every instruction set, widest first.
-    pub const ALL: &'static [Isa] = &[Isa::Avx512, Isa::Avx2Fma, Isa::Portable];
+    pub const ALL: &'static [Isa] = &[Isa::Avx512, Isa::Avx2Fma, Isa::Neon, Isa::Portable];
 
     /// Whether this CPU can run the kernels compiled for `self`.
     pub fn available(self) -> bool {
@@ -48,37 +53,28 @@ thread_local! {
     static SCOPED: Cell<Option<Isa>> = const { Cell::new(None) };
 }
 
-/// The instruction set `nn`'s kernels use on this thread: the matrix-vector
-/// products, the `f32` sigmoid and tanh, the recurrent cells' element-wise
-/// steps, and (with `Avx512`) the own `f32` matrix product.
+/// The instruction set `nn`'s kernels use on this thread: the matrix
+/// products and matrix-vector products, the `f32` sigmoid and tanh, and the
+/// recurrent cells' element-wise steps.
 ///
-/// The widest this CPU has, detected once. `NN_ISA=avx512|avx2|portable` (or
-/// its older spelling `NN_GEMV_ISA`) caps it for the whole process, for
-/// benchmarks and for testing every path on one machine; below `avx512`,
-/// `f32` products go to matrixmultiply. A value the CPU cannot run is
-/// ignored. [`with_isa`] sets it for one closure on one thread.
+/// The widest this CPU has, detected once. `NN_ISA=avx512|avx2|neon|portable`
+/// (or its older spelling `NN_GEMV_ISA`) caps it for the whole process, for
+/// benchmarks and for testing every path on one machine. A value the CPU
+/// cannot run is ignored. [`with_isa`] sets it for one closure on one thread.
 pub fn isa() -> Isa {
     SCOPED.get().unwrap_or_else(for_process)
 }
 
 /// Runs `f` with the kernels of this thread on `isa`, then restores the
 /// previous choice (also when `f` panics): for tests that compare every path
-/// in one process. A product that is split over two threads
-/// (`MATMUL_NUM_THREADS` of 2 or more) runs both halves on `isa`: the kernel
-/// is chosen on this thread, before the split.
+/// in one process. A product that is split over several threads
+/// ([`threads`](super::threads)) runs every part on `isa`: the kernel is
+/// chosen on this thread, before the split.
 ///
 /// Panics if this CPU cannot run `isa` ([`Isa::available`]).
 pub fn with_isa<R>(isa: Isa, f: impl FnOnce() -> R) -> R {
     assert!(isa.available(), "{isa:?} kernels requested on a CPU without them");
-    /// Puts the previous choice back when dropped.
-    struct Restore(Option<Isa>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            SCOPED.set(self.0);
-        }
-    }
-    let _restore = Restore(SCOPED.replace(Some(isa)));
-    f()
+    super::scoped(&SCOPED, Some(isa), f)
 }
 
 /// The process-wide choice: detected, capped by the environment, read once.
@@ -107,7 +103,13 @@ fn detect() -> Isa {
     }
 }
 
-#[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+/// NEON is part of every aarch64 CPU (the Rust target enables it by default).
+#[cfg(target_arch = "aarch64")]
+fn detect() -> Isa {
+    Isa::Neon
+}
+
+#[cfg(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")))]
 fn detect() -> Isa {
     Isa::Portable
 }
@@ -115,29 +117,37 @@ fn detect() -> Isa {
 /// An instruction set as a type, for kernels written once for all of them,
 /// and the vector kernels it offers them. A value of a vector level proves
 /// that this CPU runs its instructions (see the module docs).
-pub trait Level: Copy {
+pub trait Level: Copy + Send + Sync {
+    /// The instruction set this level is.
+    const ISA: Isa;
     /// Whether `mul_add` is one instruction here (without FMA it is a slow
     /// library call, so the portable loops multiply and add).
     const FMA: bool;
-    /// `sum a[i] x[i]` (`a.len() == x.len()`) with this level's vector
-    /// kernel; `None` where it has none, and the caller's plain loop sums.
-    fn dot<T: Float>(self, a: &[T], x: &[T]) -> Option<T>;
+    /// This level's vector register of `T`s.
+    type Reg<T: Float>: Vector<Elem = T, Token = Self>;
+    /// Runs `kernel` compiled for this level: for code that calls a kernel
+    /// through a function pointer (a part of a product on another thread),
+    /// which the wrapper around its caller does not reach.
+    fn run<K: Kernel>(self, kernel: K) -> K::Output;
     /// Four dot products with the same `x`, where this level has a kernel
     /// for them for `T`.
-    fn dot4<T: Float>(self, rows: [&[T]; 4], x: &[T]) -> Option<[T; 4]>;
-    /// `dst = src` laid out column-major with this level's register kernel
-    /// for `T`; `false`, with `dst` untouched, where there is none.
-    fn transpose<T: Float>(self, src: MatRef<'_, T>, dst: &mut [T]) -> bool;
-    /// The AVX-512F instructions, if this level has them (the own `f32` product's).
-    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    fn avx512(self) -> Option<level::Avx512>;
+    #[inline(always)]
+    fn dot4<T: Float>(self, _rows: [&[T]; 4], _x: &[T]) -> Option<[T; 4]> {
+        None
+    }
+    /// `dst = src` laid out column-major (column stride `ld`) with this
+    /// level's register kernel for `T`; `false`, with `dst` untouched, where
+    /// there is none.
+    #[inline(always)]
+    fn transpose<T: Float>(self, _src: MatRef<'_, T>, _dst: &mut [T], _ld: usize) -> bool {
+        false
+    }
 }
 
 /// The levels, one type each.
 pub mod level {
-    use super::Level;
+    use super::{Isa, Kernel, Level};
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    use crate::kernels::simd;
     use crate::kernels::MatRef;
     use crate::Float;
 
@@ -146,19 +156,12 @@ pub mod level {
     pub struct Portable;
 
     impl Level for Portable {
+        const ISA: Isa = Isa::Portable;
         const FMA: bool = false;
-        fn dot<T: Float>(self, _: &[T], _: &[T]) -> Option<T> {
-            None
-        }
-        fn dot4<T: Float>(self, _: [&[T]; 4], _: &[T]) -> Option<[T; 4]> {
-            None
-        }
-        fn transpose<T: Float>(self, _: MatRef<'_, T>, _: &mut [T]) -> bool {
-            false
-        }
-        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        fn avx512(self) -> Option<Avx512> {
-            None
+        type Reg<T: Float> = T::Portable;
+        #[inline(always)]
+        fn run<K: Kernel>(self, kernel: K) -> K::Output {
+            kernel.run(self)
         }
     }
 
@@ -171,6 +174,11 @@ pub mod level {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     #[derive(Clone, Copy, Debug)]
     pub struct Avx512(());
+
+    /// NEON is present (on every aarch64 CPU).
+    #[cfg(target_arch = "aarch64")]
+    #[derive(Clone, Copy, Debug)]
+    pub struct Neon(());
 
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     impl Avx2Fma {
@@ -188,53 +196,66 @@ pub mod level {
         pub(super) unsafe fn new() -> Self {
             Self(())
         }
+    }
 
-        /// The level, if this CPU has it: for tests of kernels below [`dispatch`](super::dispatch).
-        #[cfg(test)]
-        pub(crate) fn detected() -> Option<Self> {
-            // SAFETY: `available` has just detected the features.
-            super::Isa::Avx512.available().then(|| unsafe { Self::new() })
+    #[cfg(target_arch = "aarch64")]
+    impl Neon {
+        /// # Safety
+        /// This CPU must have NEON.
+        pub(super) unsafe fn new() -> Self {
+            Self(())
         }
     }
 
-    /// 8 `f32` per register; remainders of dot products one element at a time.
+    /// 8 `f32` per register.
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     impl Level for Avx2Fma {
+        const ISA: Isa = Isa::Avx2Fma;
         const FMA: bool = true;
+        type Reg<T: Float> = T::Avx2;
         #[inline(always)]
-        fn dot<T: Float>(self, a: &[T], x: &[T]) -> Option<T> {
-            Some(simd::dot::<T::Avx2>(self, a, x))
+        fn run<K: Kernel>(self, kernel: K) -> K::Output {
+            // SAFETY: the token shows AVX2 and FMA are present.
+            unsafe { super::on_avx2(kernel, self) }
         }
-        fn dot4<T: Float>(self, _: [&[T]; 4], _: &[T]) -> Option<[T; 4]> {
-            None
-        }
-        fn transpose<T: Float>(self, _: MatRef<'_, T>, _: &mut [T]) -> bool {
-            false
-        }
-        fn avx512(self) -> Option<Avx512> {
-            None
+        #[inline(always)]
+        fn transpose<T: Float>(self, src: MatRef<'_, T>, dst: &mut [T], ld: usize) -> bool {
+            T::transpose_avx2(self, src, dst, ld)
         }
     }
 
-    /// 16 `f32` per register, masked loads for remainders, and the register
-    /// kernels of the own `f32` product.
+    /// 16 `f32` per register, masked loads for remainders, four dot products
+    /// at a time and a 16x16 transpose in registers.
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     impl Level for Avx512 {
+        const ISA: Isa = Isa::Avx512;
         const FMA: bool = true;
+        type Reg<T: Float> = T::Avx512;
         #[inline(always)]
-        fn dot<T: Float>(self, a: &[T], x: &[T]) -> Option<T> {
-            Some(simd::dot::<T::Avx512>(self, a, x))
+        fn run<K: Kernel>(self, kernel: K) -> K::Output {
+            // SAFETY: the token shows AVX-512F, AVX2 and FMA are present.
+            unsafe { super::on_avx512(kernel, self) }
         }
         #[inline(always)]
         fn dot4<T: Float>(self, rows: [&[T]; 4], x: &[T]) -> Option<[T; 4]> {
             T::dot4(self, rows, x)
         }
         #[inline(always)]
-        fn transpose<T: Float>(self, src: MatRef<'_, T>, dst: &mut [T]) -> bool {
-            T::transpose(self, src, dst)
+        fn transpose<T: Float>(self, src: MatRef<'_, T>, dst: &mut [T], ld: usize) -> bool {
+            T::transpose_avx512(self, src, dst, ld)
         }
-        fn avx512(self) -> Option<Avx512> {
-            Some(self)
+    }
+
+    /// 4 `f32` per register, with fused multiply-adds.
+    #[cfg(target_arch = "aarch64")]
+    impl Level for Neon {
+        const ISA: Isa = Isa::Neon;
+        const FMA: bool = true;
+        type Reg<T: Float> = T::Neon;
+        #[inline(always)]
+        fn run<K: Kernel>(self, kernel: K) -> K::Output {
+            // SAFETY: the token shows NEON is present.
+            unsafe { super::on_neon(kernel, self) }
         }
     }
 }
@@ -250,16 +271,19 @@ pub trait Kernel {
 
 /// Runs `kernel` compiled for the instruction set [`isa`] names.
 pub fn dispatch<K: Kernel>(kernel: K) -> K::Output {
-    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     match isa() {
         // SAFETY: `isa` names only instruction sets this CPU has: `detect`'s
         // answer, or one that `for_process` and `with_isa` checked is available.
-        Isa::Avx512 => return unsafe { on_avx512(kernel, level::Avx512::new()) },
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        Isa::Avx512 => unsafe { level::Avx512::new() }.run(kernel),
         // SAFETY: as above.
-        Isa::Avx2Fma => return unsafe { on_avx2(kernel, level::Avx2Fma::new()) },
-        Isa::Portable => {}
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        Isa::Avx2Fma => unsafe { level::Avx2Fma::new() }.run(kernel),
+        // SAFETY: as above.
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => unsafe { level::Neon::new() }.run(kernel),
+        _ => level::Portable.run(kernel),
     }
-    kernel.run(level::Portable)
 }
 
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
@@ -274,6 +298,12 @@ fn on_avx2<K: Kernel>(kernel: K, level: level::Avx2Fma) -> K::Output {
     kernel.run(level)
 }
 
+#[cfg(target_arch = "aarch64")]
+#[target_feature(enable = "neon")]
+fn on_neon<K: Kernel>(kernel: K, level: level::Neon) -> K::Output {
+    kernel.run(level)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,16 +313,8 @@ mod tests {
 
     impl Kernel for Which {
         type Output = Isa;
-        fn run<L: Level>(self, _level: L) -> Isa {
-            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-            if _level.avx512().is_some() {
-                return Isa::Avx512;
-            }
-            if L::FMA {
-                Isa::Avx2Fma
-            } else {
-                Isa::Portable
-            }
+        fn run<L: Level>(self, _: L) -> Isa {
+            L::ISA
         }
     }
 
@@ -301,6 +323,14 @@ mod tests {
         assert!(isa().available());
         assert!(Isa::Portable.available());
         assert_eq!(dispatch(Which), isa());
+    }
+
+    /// NEON is part of every aarch64 CPU, so the tests that run "every
+    /// available instruction set" run it there (under qemu in CI).
+    #[cfg(target_arch = "aarch64")]
+    #[test]
+    fn neon_is_available_on_aarch64() {
+        assert!(Isa::Neon.available());
     }
 
     #[test]

@@ -74,8 +74,7 @@ impl<T, D: Deref<Target = [T]>> Mat<D> {
 }
 
 impl<T> Mat<&[T]> {
-    /// The `rows x cols` block whose first element is `(i, j)` (for the own product's tiles).
-    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    /// The `rows x cols` block whose first element is `(i, j)` (for the product's tiles).
     pub(super) fn block(self, i: usize, j: usize, rows: usize, cols: usize) -> Self {
         assert!(i + rows <= self.rows && j + cols <= self.cols, "block outside the matrix");
         // A nonempty block starts at an element of the matrix, so inside `data`,
@@ -126,7 +125,6 @@ mod tests {
     }
 
     #[test]
-    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     fn blocks_see_the_elements_of_their_matrix_and_of_its_transpose() {
         let data: Vec<f64> = (0..20).map(f64::from).collect();
         let m = MatRef::row_major(&data[..], 4, 5);

@@ -1,19 +1,20 @@
 //! [`Scalar`]: what the kernels do differently for `f32` and `f64`, in one
 //! table per type.
 
+#[cfg(target_arch = "aarch64")]
+use std::arch::aarch64::{float32x4_t, float64x2_t};
 #[cfg(target_arch = "x86")]
 use std::arch::x86::{__m256, __m256d, __m512, __m512d};
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::{__m256, __m256d, __m512, __m512d};
+use std::cell::RefCell;
 
+use super::gemm::Operand;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 use super::isa::level;
-use super::isa::Level;
-use super::mat::Product;
+use super::simd::{Lanes, Vector};
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-use super::simd::{self, Vector};
-#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-use super::MatRef;
+use super::{simd, transpose, MatRef};
 
 /// The kernels' side of [`Float`](crate::Float), implemented for `f32` and
 /// `f64` only. It is public in a private module, so nothing outside `nn` can
@@ -25,9 +26,11 @@ pub trait Scalar: Copy + Send + Sync + 'static {
     /// This type's vector registers with AVX-512F.
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     type Avx512: Vector<Elem = Self, Token = level::Avx512>;
-
-    /// A product with more than one row and column, on `level`.
-    fn product<L: Level>(level: L, product: Product<'_, Self>);
+    /// This type's vector registers with NEON.
+    #[cfg(target_arch = "aarch64")]
+    type Neon: Vector<Elem = Self, Token = super::isa::level::Neon>;
+    /// This type's "registers" of the portable level: one 128-bit register's worth.
+    type Portable: Vector<Elem = Self, Token = super::isa::level::Portable>;
 
     /// Four dot products with the same `x`, where this type has a kernel for
     /// them ([`simd::dot4`]).
@@ -36,12 +39,23 @@ pub trait Scalar: Copy + Send + Sync + 'static {
         None
     }
 
-    /// `dst = src` laid out column-major, where this type has a register
-    /// kernel for it; `false`, with `dst` untouched, where not.
+    /// `dst = src` laid out column-major (column stride `ld`), where this
+    /// type has an AVX-512 register kernel for it; `false`, with `dst`
+    /// untouched, where not.
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    fn transpose(_level: level::Avx512, _src: MatRef<'_, Self>, _dst: &mut [Self]) -> bool {
+    fn transpose_avx512(_level: level::Avx512, _src: MatRef<'_, Self>, _dst: &mut [Self], _ld: usize) -> bool {
         false
     }
+
+    /// As [`Scalar::transpose_avx512`], with AVX2.
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    fn transpose_avx2(_level: level::Avx2Fma, _src: MatRef<'_, Self>, _dst: &mut [Self], _ld: usize) -> bool {
+        false
+    }
+
+    /// Runs `f` on this thread's buffer for the matrix product's `operand`.
+    /// Panics if this thread is already inside `f` for the same operand.
+    fn with_buf<R>(operand: Operand, f: impl FnOnce(&mut Vec<Self>) -> R) -> R;
 
     /// Replaces every `x` by `1 / (1 + e^-x)`: vectorized for `f32` (within
     /// 2 ulp), the exact scalar formula for `f64`.
@@ -50,25 +64,20 @@ pub trait Scalar: Copy + Send + Sync + 'static {
     fn tanh_in_place(xs: &mut [Self]);
 }
 
-/// `f32`: the type networks train in, with the own kernels.
+thread_local! {
+    static F32_BUFS: [RefCell<Vec<f32>>; 2] = const { [RefCell::new(Vec::new()), RefCell::new(Vec::new())] };
+    static F64_BUFS: [RefCell<Vec<f64>>; 2] = const { [RefCell::new(Vec::new()), RefCell::new(Vec::new())] };
+}
+
+/// `f32`: the type networks train in, with the vectorized sigmoid and tanh.
 impl Scalar for f32 {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     type Avx2 = __m256;
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     type Avx512 = __m512;
-
-    /// The own kernel on AVX-512 when `C` has a unit stride (it writes along
-    /// `C`'s columns, or along its rows as `C^T`), else matrixmultiply.
-    #[cfg_attr(not(any(target_arch = "x86", target_arch = "x86_64")), allow(unused_variables))]
-    fn product<L: Level>(level: L, product: Product<'_, f32>) {
-        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        if let Some(avx512) = level.avx512() {
-            if product.c.rs == 1 || product.c.cs == 1 {
-                return super::sgemm::sgemm(avx512, product, super::pair::threads() > 1);
-            }
-        }
-        matrixmultiply(matrixmultiply::sgemm, product)
-    }
+    #[cfg(target_arch = "aarch64")]
+    type Neon = float32x4_t;
+    type Portable = Lanes<f32, 4>;
 
     #[inline]
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
@@ -78,9 +87,20 @@ impl Scalar for f32 {
 
     #[inline]
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    fn transpose(level: level::Avx512, src: MatRef<'_, f32>, dst: &mut [f32]) -> bool {
-        super::sgemm::transpose_into(level, src, dst);
+    fn transpose_avx512(level: level::Avx512, src: MatRef<'_, f32>, dst: &mut [f32], ld: usize) -> bool {
+        transpose::squares_avx512(level, src, dst, ld);
         true
+    }
+
+    #[inline]
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    fn transpose_avx2(level: level::Avx2Fma, src: MatRef<'_, f32>, dst: &mut [f32], ld: usize) -> bool {
+        transpose::squares_avx2(level, src, dst, ld);
+        true
+    }
+
+    fn with_buf<R>(operand: Operand, f: impl FnOnce(&mut Vec<f32>) -> R) -> R {
+        F32_BUFS.with(|bufs| f(&mut bufs[operand as usize].borrow_mut()))
     }
 
     #[inline]
@@ -94,15 +114,18 @@ impl Scalar for f32 {
     }
 }
 
-/// `f64`: for checking gradients; matrixmultiply and the exact scalar functions.
+/// `f64`: for checking gradients; the exact scalar functions.
 impl Scalar for f64 {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     type Avx2 = __m256d;
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     type Avx512 = __m512d;
+    #[cfg(target_arch = "aarch64")]
+    type Neon = float64x2_t;
+    type Portable = Lanes<f64, 2>;
 
-    fn product<L: Level>(_: L, product: Product<'_, f64>) {
-        matrixmultiply(matrixmultiply::dgemm, product)
+    fn with_buf<R>(operand: Operand, f: impl FnOnce(&mut Vec<f64>) -> R) -> R {
+        F64_BUFS.with(|bufs| f(&mut bufs[operand as usize].borrow_mut()))
     }
 
     fn sigmoid_in_place(xs: &mut [f64]) {
@@ -111,40 +134,5 @@ impl Scalar for f64 {
 
     fn tanh_in_place(xs: &mut [f64]) {
         xs.iter_mut().for_each(|x| *x = x.tanh())
-    }
-}
-
-/// matrixmultiply's product for one scalar type (`sgemm` or `dgemm`): sizes
-/// `m, k, n`, then `alpha`, `A` with its row and column stride, `B` with its,
-/// `beta`, `C` with its.
-type MatrixMultiply<T> =
-    unsafe fn(usize, usize, usize, T, *const T, isize, isize, *const T, isize, isize, T, *mut T, isize, isize);
-
-/// `c = alpha a b + beta c` through matrixmultiply, which packs both operands
-/// (allocating a buffer per call) and may use several threads.
-fn matrixmultiply<T>(gemm: MatrixMultiply<T>, product: Product<'_, T>) {
-    let Product { alpha, a, b, beta, c } = product;
-    let s = |stride: usize| stride as isize;
-    // SAFETY: each descriptor's elements lie inside its slice (checked when it
-    // was built) and the shapes agree (checked when the product was built), so
-    // matrixmultiply reads and writes only inside `a`, `b` and `c`; `c` is a
-    // unique borrow, so it aliases neither operand.
-    unsafe {
-        gemm(
-            a.rows,
-            a.cols,
-            b.cols,
-            alpha,
-            a.data.as_ptr(),
-            s(a.rs),
-            s(a.cs),
-            b.data.as_ptr(),
-            s(b.rs),
-            s(b.cs),
-            beta,
-            c.data.as_mut_ptr(),
-            s(c.rs),
-            s(c.cs),
-        )
     }
 }

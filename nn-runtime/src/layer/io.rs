@@ -10,6 +10,14 @@ use crate::{Batch, Float};
 /// [`Layer::input_grad`](crate::Layer::input_grad), and resized only when the
 /// batch size changes.
 ///
+/// The output's columns are the samples of the last forward, so the `Io` is
+/// also where every layer checks that a backward's dL/dy belongs to that
+/// forward: [`Io::write_input_grad`] panics otherwise, and a layer that adds
+/// to its parameter gradients before it writes dL/dx (or without writing it,
+/// in `backward_params`) asks [`Io::grad_samples`] first. One comparison per
+/// call: a gradient with fewer samples would add a wrong weight gradient, one
+/// with more would read past the cached input.
+///
 /// A layer states its math as a closure that writes a whole batch:
 ///
 /// ```
@@ -48,11 +56,43 @@ impl<T: Float, const I: usize, const O: usize> Io<T, I, O> {
         &self.output
     }
 
-    /// As [`Io::write_output`], for dL/dx (`I` rows).
+    /// The samples of `grad`, dL/dy for the last training forward. Panics,
+    /// naming both batch sizes, when `grad` has other samples than that forward.
+    #[inline]
+    pub fn grad_samples(&self, grad: &Batch<T, O>) -> usize {
+        self.check_samples(grad.ncols());
+        grad.ncols()
+    }
+
+    #[inline]
+    fn check_samples(&self, cols: usize) {
+        let forward = self.output.ncols();
+        if cols != forward {
+            let none = if forward == 0 { " (or there was none)" } else { "" };
+            panic!(
+                "Layer::backward: dL/dy has {cols} samples (columns) but the last training forward had \
+                 {forward}{none}; give backward the gradient of the last forward's output"
+            );
+        }
+    }
+
+    /// As [`Io::write_output`], for dL/dx (`I` rows) of a backward for the
+    /// last training forward: `cols` must be its samples (see [`Io::grad_samples`]).
     #[inline]
     pub fn write_input_grad(&mut self, cols: usize, write: impl FnOnce(&mut [T])) -> &Batch<T, I> {
+        self.check_samples(cols);
         ensure_cols(&mut self.input_grad, cols);
         write(self.input_grad.as_mut_slice());
+        &self.input_grad
+    }
+
+    /// As [`Io::write_input_grad`], for a layer whose derivative reads its
+    /// output: `write` gets the output of the last forward beside dL/dx.
+    #[inline]
+    pub fn write_input_grad_from_output(&mut self, cols: usize, write: impl FnOnce(&[T], &mut [T])) -> &Batch<T, I> {
+        self.check_samples(cols);
+        ensure_cols(&mut self.input_grad, cols);
+        write(self.output.as_slice(), self.input_grad.as_mut_slice());
         &self.input_grad
     }
 
@@ -100,4 +140,40 @@ pub fn view_into_batch<T: Float, const N: usize>(v: &nalgebra::DMatrixView<'_, T
 /// An empty batch (zero columns): the starting state of every buffer.
 pub fn empty<T: Float, const N: usize>() -> Batch<T, N> {
     Batch::<T, N>::zeros_generic(nalgebra::Const::<N>, nalgebra::Dyn(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forwarded(samples: usize) -> Io<f64, 2, 2> {
+        let mut io = Io::default();
+        io.write_output(samples, |y| y.fill(1.0));
+        io
+    }
+
+    #[test]
+    fn a_gradient_of_the_forward_samples_passes() {
+        let mut io = forwarded(3);
+        assert_eq!(io.grad_samples(&Batch::zeros(3)), 3);
+        assert_eq!(io.write_input_grad(3, |dx| dx.fill(2.0)).as_slice(), &[2.0; 6]);
+    }
+
+    #[test]
+    #[should_panic(expected = "dL/dy has 2 samples (columns) but the last training forward had 3;")]
+    fn fewer_samples_than_the_forward_panic() {
+        forwarded(3).grad_samples(&Batch::zeros(2));
+    }
+
+    #[test]
+    #[should_panic(expected = "dL/dy has 4 samples (columns) but the last training forward had 3;")]
+    fn more_samples_than_the_forward_panic_before_writing() {
+        forwarded(3).write_input_grad(4, |_| unreachable!("nothing is written"));
+    }
+
+    #[test]
+    #[should_panic(expected = "the last training forward had 0 (or there was none)")]
+    fn a_backward_without_forward_panics() {
+        Io::<f64, 2, 2>::default().write_input_grad(1, |_| {});
+    }
 }

@@ -6,7 +6,7 @@
 
 use std::fmt::Debug;
 
-use crate::layer::{copy_batch, empty, ensure_cols};
+use crate::layer::{copy_batch, empty, Io};
 use crate::{Batch, Float, Layer};
 
 /// An element-wise function and its derivative.
@@ -30,13 +30,12 @@ pub trait ActivationFn: Copy + Debug + Send + Sync + 'static {
 pub struct Activation<T: Float, F: ActivationFn, const N: usize> {
     func: F,
     x: Batch<T, N>,
-    y: Batch<T, N>,
-    dx: Batch<T, N>,
+    io: Io<T, N, N>,
 }
 
 impl<T: Float, F: ActivationFn, const N: usize> Activation<T, F, N> {
     pub fn new(func: F) -> Self {
-        Self { func, x: empty(), y: empty(), dx: empty() }
+        Self { func, x: empty(), io: Io::default() }
     }
     /// The function this layer applies.
     pub fn func(&self) -> &F {
@@ -68,23 +67,17 @@ impl<T: Float, F: ActivationFn, const N: usize> Layer<T, N, N> for Activation<T,
         if !F::DF_USES_Y {
             copy_batch(&mut self.x, x);
         }
-        ensure_cols(&mut self.y, x.ncols());
-        self.func.f_slice(x.as_slice(), self.y.as_mut_slice());
-        &self.y
+        let func = &self.func;
+        self.io.write_output(x.ncols(), |y| func.f_slice(x.as_slice(), y))
     }
 
     fn backward(&mut self, g: &Batch<T, N>) -> &Batch<T, N> {
-        ensure_cols(&mut self.dx, g.ncols());
-        apply_backward(&self.func, self.x.as_slice(), self.y.as_slice(), g.as_slice(), self.dx.as_mut_slice());
-        &self.dx
+        let (func, x) = (&self.func, self.x.as_slice());
+        self.io.write_input_grad_from_output(g.ncols(), |y, dx| apply_backward(func, x, y, g.as_slice(), dx))
     }
 
-    fn output(&self) -> Option<&Batch<T, N>> {
-        Some(&self.y)
-    }
-
-    fn input_grad(&self) -> Option<&Batch<T, N>> {
-        Some(&self.dx)
+    fn io(&self) -> Option<&Io<T, N, N>> {
+        Some(&self.io)
     }
 
     fn predict(&self, x: &Batch<T, N>) -> Batch<T, N> {

@@ -12,13 +12,12 @@ use crate::{Batch, Float, Layer};
 /// (`running = (1 - momentum) running + momentum batch`) with the *unbiased*
 /// variance, as PyTorch. Evaluation normalizes with the running statistics.
 ///
-/// Degenerate batches, where PyTorch raises an error, are handled without a
-/// panic and without NaN in the running statistics:
-/// - 0 samples: the output is empty and nothing is updated (not even
-///   `num_batches_tracked`);
-/// - 1 sample: the variance is taken as 0, so the output is `bias` and the
-///   input gradient 0; `running_mean` and `num_batches_tracked` are updated,
-///   `running_var` is left unchanged (its unbiased estimate is undefined).
+/// A training batch of 1 sample has no batch statistics (its output would be
+/// `bias` whatever the input, its unbiased variance undefined): PyTorch raises
+/// an error, and this layer panics (a network refuses such a batch before,
+/// with a [`ShapeError`](crate::ShapeError) naming the item). A batch of 0
+/// samples gives an empty output and updates nothing (not even
+/// `num_batches_tracked`).
 ///
 /// A feature vector is an image of `N` channels of 1x1 pixels, so this is
 /// [`BatchNorm2d`] with one value per channel and sample: one implementation
@@ -141,17 +140,22 @@ mod tests {
     }
 
     #[test]
-    fn batch_of_one_gives_bias_and_keeps_running_var() {
+    #[should_panic(expected = "batch_norm: a training batch of 1 sample gives it 1 value per channel")]
+    fn a_training_batch_of_one_is_refused_as_pytorch_refuses_it() {
+        BatchNorm::<f64, 2>::new(0.1, 1e-5).forward(&Batch::<f64, 2>::from_column_slice(&[3.0, -2.0]));
+    }
+
+    #[test]
+    fn one_sample_predicts_with_the_running_statistics() {
         let mut bn = BatchNorm::<f64, 2>::new(0.1, 1e-5);
+        bn.forward(&Batch::<f64, 2>::from_column_slice(&[1.0, 2.0, 3.0, 6.0]));
         bn.bias_mut().copy_from_slice(&[0.5, -1.0]);
-        let x = Batch::<f64, 2>::from_column_slice(&[3.0, -2.0]);
-        assert_eq!(bn.forward(&x).as_slice(), &[0.5, -1.0]);
-        assert_eq!(bn.running_mean(), &[0.1 * 3.0, 0.1 * -2.0]);
-        assert_eq!(bn.running_var(), &[1.0, 1.0]);
-        assert_eq!(bn.num_batches_tracked(), 1);
-        assert_eq!(bn.backward(&Batch::<f64, 2>::from_column_slice(&[1.0, 1.0])).as_slice(), &[0.0, 0.0]);
-        let m = LayerModel::new(bn);
-        assert_eq!(m.parameters()[1].grad, [1.0, 1.0], "bias gradient");
+        let (mean, var) = (bn.running_mean().to_vec(), bn.running_var().to_vec());
+        // Running statistics after one batch: 0.9 * (0, 1) + 0.1 * (mean, unbiased var) of [1, 3] and [2, 6].
+        assert_eq!((mean.as_slice(), var.as_slice()), (&[0.2, 0.4][..], &[0.9 + 0.1 * 2.0, 0.9 + 0.1 * 8.0][..]));
+        let y = bn.predict(&Batch::<f64, 2>::from_column_slice(&[3.0, -2.0]));
+        let expected = [(3.0 - 0.2) / (1.1f64 + 1e-5).sqrt() + 0.5, (-2.0 - 0.4) / (1.7f64 + 1e-5).sqrt() - 1.0];
+        assert!(y.iter().zip(expected).all(|(y, e)| (y - e).abs() < 1e-12), "{y} vs {expected:?}");
     }
 
     #[test]

@@ -12,10 +12,11 @@ use crate::{Batch, Float, Layer};
 /// (`running = (1 - momentum) running + momentum batch`) with the *unbiased*
 /// variance (`m / (m - 1)`), as PyTorch. Evaluation uses the running statistics.
 ///
-/// Degenerate batches, where PyTorch raises an error, behave as in the 1-D
-/// `batch_norm`: with `m = 0` nothing is updated (not even
-/// `num_batches_tracked`); with `m = 1` the variance is taken as 0 and
-/// `running_var` is left unchanged (its unbiased estimate is undefined).
+/// A training batch with `m = 1` (one sample of 1 x 1) has no batch
+/// statistics: its normalized output would be all zeros and its unbiased
+/// variance undefined. PyTorch raises an error there, and so does this layer:
+/// it panics (a network refuses such a batch before, naming the item). With
+/// `m = 0` nothing is updated (not even `num_batches_tracked`).
 #[derive(Clone, Debug)]
 pub struct BatchNorm2d<T: Float, const N: usize> {
     momentum: f64,
@@ -165,12 +166,11 @@ impl<T: Float, const N: usize> BatchNorm2d<T, N> {
         for (r, m) in self.running_mean.value.iter_mut().zip(&self.mean) {
             *r = keep * *r + mom * *m;
         }
+        // At least 2 values per channel: `forward` refuses one.
         let count = (n * self.plane) as f64;
-        if count > 1.0 {
-            let unbias = T::of(count / (count - 1.0));
-            for (r, v) in self.running_var.value.iter_mut().zip(&self.var) {
-                *r = keep * *r + mom * *v * unbias;
-            }
+        let unbias = T::of(count / (count - 1.0));
+        for (r, v) in self.running_var.value.iter_mut().zip(&self.var) {
+            *r = keep * *r + mom * *v * unbias;
         }
         self.num_batches_tracked += 1;
     }
@@ -198,6 +198,12 @@ impl<T: Float, const N: usize> BatchNorm2d<T, N> {
 impl<T: Float, const N: usize> Layer<T, N, N> for BatchNorm2d<T, N> {
     fn forward(&mut self, x: &Batch<T, N>) -> &Batch<T, N> {
         let n = x.ncols();
+        assert!(
+            n * self.plane != 1,
+            "batch_norm: a training batch of 1 sample gives it 1 value per channel, and batch statistics need more \
+             than 1 (as PyTorch says, \"Expected more than 1 value per channel when training\"); train on batches \
+             of at least 2 samples, or use `predict` (running statistics) for one sample"
+        );
         ensure_cols(&mut self.xhat, n);
         if n > 0 {
             self.take_statistics(x.as_slice(), n);
@@ -211,7 +217,7 @@ impl<T: Float, const N: usize> Layer<T, N, N> for BatchNorm2d<T, N> {
     /// `dx = inv_std (dh - mean(dh) - xhat mean(dh xhat))`, means over the
     /// channel's values; `dweight += sum g xhat`, `dbias += sum g`.
     fn backward(&mut self, g: &Batch<T, N>) -> &Batch<T, N> {
-        let n = g.ncols();
+        let n = self.io.grad_samples(g);
         if n > 0 {
             self.add_param_grads(g.as_slice());
         }
@@ -316,11 +322,19 @@ mod tests {
     }
 
     #[test]
-    fn single_value_per_channel_keeps_running_var() {
-        let mut bn = BatchNorm2d::<f64, 2>::new::<2, 1, 1>(0.1, 1e-5);
-        bn.bias_mut().copy_from_slice(&[0.5, -1.0]);
-        assert_eq!(bn.forward(&Batch::<f64, 2>::from_column_slice(&[3.0, -2.0])).as_slice(), &[0.5, -1.0]);
-        assert_eq!(bn.running_var(), &[1.0, 1.0]);
+    #[should_panic(expected = "Expected more than 1 value per channel when training")]
+    fn one_sample_of_one_pixel_is_refused() {
+        BatchNorm2d::<f64, 2>::new::<2, 1, 1>(0.1, 1e-5).forward(&Batch::<f64, 2>::from_column_slice(&[3.0, -2.0]));
+    }
+
+    #[test]
+    fn one_sample_of_several_pixels_trains() {
+        // As PyTorch: 2 values per channel (1 sample of 1 x 2) are enough; the
+        // unbiased variance of [1, 3] is 2.
+        let mut bn = BatchNorm2d::<f64, 4>::new::<2, 1, 2>(0.1, 1e-5);
+        let y = bn.forward(&Batch::<f64, 4>::from_column_slice(&[1.0, 3.0, -2.0, -2.0])).clone();
+        assert!((y[0] + 1.0).abs() < 1e-5 && (y[1] - 1.0).abs() < 1e-5 && y[2] == 0.0 && y[3] == 0.0, "{y}");
+        assert_eq!(bn.running_var(), &[0.9 + 0.1 * 2.0, 0.9]);
         assert_eq!(bn.num_batches_tracked(), 1);
     }
 

@@ -259,7 +259,7 @@ impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for Conv2d<T
     }
 
     fn backward_params(&mut self, g: &Batch<T, OUT>) {
-        let n = g.ncols();
+        let n = self.io.grad_samples(g);
         if n == 0 {
             return;
         }

@@ -159,7 +159,7 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<T, I, O>
     }
 
     fn backward_params(&mut self, g: &Batch<T, O>) {
-        let n = g.ncols();
+        let n = self.io.grad_samples(g);
         // dW += g x^T
         gemm(
             T::one(),

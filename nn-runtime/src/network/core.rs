@@ -3,6 +3,10 @@
 //! `Model` view, the refusals of bad input as [`ShapeError`]s, the
 //! auxiliary-head hooks and the probes. A generated network owns one and
 //! delegates each method of its API to the method of the same name here.
+//!
+//! A refusal is an error from the `try_` methods and the `Model` view, and a
+//! panic with the same message from the typed method without `try_`, which
+//! has no other way to say it (it used to return an empty batch).
 
 use std::fmt;
 
@@ -11,7 +15,7 @@ use nalgebra::{DMatrix, DMatrixView};
 use super::item::ItemInfo;
 use super::kinds::{InputKind, OutputKind, Vector};
 use super::list::Items;
-use crate::layer::{empty, ZeroGrad};
+use crate::layer::{NamePath, ParamRef, ZeroGrad};
 use crate::rnn::Steps;
 use crate::{Batch, Float, Layer, Probe, ShapeError, Visit, VisitMut};
 
@@ -19,7 +23,10 @@ use crate::{Batch, Float, Layer, Probe, ShapeError, Visit, VisitMut};
 /// output kind `Out`, with the state its API keeps between calls.
 pub struct Core<T: Float, B, const I: usize, const O: usize, In: InputKind = Vector, Out: OutputKind = Vector> {
     body: B,
-    /// Samples of the last training forward; `None` before the first.
+    /// Every item, in visiting order, as the macro describes it.
+    items: &'static [ItemInfo],
+    /// Samples of the last training forward; `None` before the first, and
+    /// after a refused one (whose layers did not run).
     forward_cols: Option<usize>,
     input: In::State<T, I>,
     output: Out::State<T, O>,
@@ -31,6 +38,7 @@ impl<T: Float, B: Clone, const I: usize, const O: usize, In: InputKind, Out: Out
     fn clone(&self) -> Self {
         Self {
             body: self.body.clone(),
+            items: self.items,
             forward_cols: self.forward_cols,
             input: self.input.clone(),
             output: self.output.clone(),
@@ -57,8 +65,22 @@ where
     In: InputKind,
     Out: OutputKind,
 {
-    pub fn new(body: B) -> Self {
-        Self { body, forward_cols: None, input: Default::default(), output: Default::default() }
+    /// The core of `body`, whose items (at every depth, in visiting order) `items` describes.
+    pub fn new(body: B, items: &'static [ItemInfo]) -> Self {
+        Self { body, items, forward_cols: None, input: Default::default(), output: Default::default() }
+    }
+
+    /// Refuses a training batch of `cols` samples that an item cannot train
+    /// on: one sample for a `batch_norm` with one value per channel. The
+    /// layers have not run, so there is nothing to go back through.
+    fn check_training(&mut self, cols: usize) -> Result<(), ShapeError> {
+        match self.items.iter().find(|i| i.one_value_per_channel) {
+            Some(item) if cols == 1 => {
+                self.forward_cols = None;
+                Err(ShapeError::OneValuePerChannel { item: item.path })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The network's items (for `nn::export`).
@@ -95,15 +117,13 @@ where
     /// Training-mode forward: caches what backward needs; the output stays here.
     pub fn try_forward_ref(&mut self, x: &In::Data<T, I>) -> Result<&Output<T, Out, O>, ShapeError> {
         In::stage(x, None, &mut self.input)?;
+        self.check_training(Self::samples(In::staged(x, &self.input), In::steps(&self.input)))?;
         Ok(self.run(x))
     }
 
-    /// [`Core::try_forward_ref`], or no samples for an input it refuses.
+    /// [`Core::try_forward_ref`], panicking for an input it refuses.
     pub fn forward_ref(&mut self, x: &In::Data<T, I>) -> &Output<T, Out, O> {
-        match In::stage(x, None, &mut self.input) {
-            Ok(()) => self.run(x),
-            Err(_) => Out::no_output(&self.output),
-        }
+        self.try_forward_ref(x).unwrap_or_else(|e| refused("forward", e))
     }
 
     pub fn try_forward(&mut self, x: &In::Data<T, I>) -> Result<<Output<T, Out, O> as ToOwned>::Owned, ShapeError> {
@@ -122,6 +142,7 @@ where
         lengths: &[usize],
     ) -> Result<&Output<T, Out, O>, ShapeError> {
         In::stage(x, Some(lengths), &mut self.input)?;
+        self.check_training(Self::samples(In::staged(x, &self.input), In::steps(&self.input)))?;
         Ok(self.run(x))
     }
 
@@ -146,14 +167,11 @@ where
     }
 
     /// Adds the parameter gradients for dL/dy of the last forward and returns
-    /// dL/dx; for a gradient that does not fit, touches nothing and returns no samples.
+    /// dL/dx; for a gradient that does not fit, touches nothing and panics.
     pub fn backward_ref(&mut self, grad: &Output<T, Out, O>) -> &Grads<T, In, I> {
-        if self.check_batch(Out::grad_cols(grad)).is_err() {
-            return In::no_grads(&self.input);
-        }
-        match Out::intake(grad, In::steps(&self.input), &mut self.output) {
-            Ok(g) => In::grads(self.body.backward(g), &mut self.input),
-            Err(_) => In::no_grads(&self.input),
+        match self.back(grad, true) {
+            Ok(dx) => dx.expect("asked for dL/dx"),
+            Err(e) => refused("backward", e),
         }
     }
 
@@ -177,9 +195,9 @@ where
         Ok(Out::predicted(self.body.predict_steps(&x, &steps), &steps))
     }
 
-    /// [`Core::try_predict`], or no samples for an input it refuses.
+    /// [`Core::try_predict`], panicking for an input it refuses.
     pub fn predict(&self, x: &In::Data<T, I>) -> <Output<T, Out, O> as ToOwned>::Owned {
-        self.try_predict(x).unwrap_or_else(|_| Out::predicted(empty(), Steps::none()))
+        self.try_predict(x).unwrap_or_else(|e| refused("predict", e))
     }
 
     /// Evaluation-mode forward of sequences of different lengths (see [`Core::forward_padded_ref`]).
@@ -213,6 +231,7 @@ where
         lengths: Option<&[usize]>,
     ) -> Result<DMatrixView<'_, T>, ShapeError> {
         In::stage_view(&x, lengths, &mut self.input)?;
+        self.check_training(Self::samples(In::staged_view(&self.input), In::steps(&self.input)))?;
         let (x, steps) = (In::staged_view(&self.input), In::steps(&self.input));
         self.forward_cols = Some(Self::samples(x, steps));
         let y = self.body.forward_steps(x, steps);
@@ -267,8 +286,41 @@ where
         self.body.set_aux_grad(i, &grad).unwrap_or(Err(ShapeError::NoSuchAuxHead { index: i, heads }))
     }
 
-    /// Shows each top-level item to `f`; `items[k]` describes item `k`.
-    pub fn probe(&self, f: &mut dyn FnMut(Probe<'_, T>), items: &[ItemInfo]) {
-        self.body.probe_items(f, 0, items);
+    /// Shows every item, at every depth and in visiting order, to `f`.
+    pub fn probe(&self, f: &mut dyn FnMut(Probe<'_, T>)) {
+        self.body.visit(&mut Probing { path: NamePath::default(), items: self.items, next: 0, f });
+    }
+}
+
+/// The panic of a typed method for what its `try_` twin returns as an error.
+fn refused(method: &str, e: ShapeError) -> ! {
+    panic!("{method}: {e} (`try_{method}` returns this as a `ShapeError`)")
+}
+
+/// Turns the items a visit shows ([`Visit::item`]) into [`Probe`]s,
+/// described by the macro's item at the same path.
+struct Probing<'f, T: Float> {
+    path: NamePath,
+    items: &'static [ItemInfo],
+    /// Where to look first: items come in the order the macro lists them.
+    next: usize,
+    f: &'f mut dyn FnMut(Probe<'_, T>),
+}
+
+impl<T: Float> Visit<T> for Probing<'_, T> {
+    fn enter(&mut self, segment: &str) {
+        self.path.enter(segment);
+    }
+    fn leave(&mut self) {
+        self.path.leave();
+    }
+    fn param(&mut self, _: ParamRef<'_, T>) {}
+    fn item(&mut self, output: Option<DMatrixView<'_, T>>, input_grad: Option<DMatrixView<'_, T>>) {
+        let path = self.path.prefix();
+        let at = |items: &[ItemInfo]| items.iter().position(|i| i.path == path);
+        let found = at(&self.items[self.next..]).map(|k| self.next + k).or_else(|| at(self.items));
+        let Some(k) = found else { return };
+        self.next = k + 1;
+        (self.f)(Probe::of(&self.items[k], output, input_grad));
     }
 }

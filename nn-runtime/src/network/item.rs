@@ -1,9 +1,11 @@
-//! What an item of a network is, as `network!` tells the runtime: its kind
-//! and its family. The macro's item table is where both are stated; the
-//! runtime only receives them (in [`Probe`](crate::Probe)s) and never lists
-//! kinds by family itself.
+//! What an item of a network is, as `network!` tells the runtime: where it
+//! stands, its kind, its family and how its weights start. The macro's item
+//! table is where these are stated; the runtime only receives them (in
+//! [`Probe`](crate::Probe)s) and never lists kinds by family itself.
 
 use std::fmt;
+
+use crate::Init;
 
 /// An item of the `network!` language. It displays as the item's spelling
 /// (`ItemKind::LeakyRelu` as `leaky_relu`): the variant is the spelling in
@@ -87,16 +89,40 @@ pub enum Family {
     Other,
 }
 
-/// A top-level item as generated code describes it to the runtime.
+/// An item of a network, at any depth, as generated code describes it to
+/// the runtime. A network lists every item in visiting order: each block
+/// before its body, `repeat` with every copy, `parallel` with every branch.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ItemInfo {
+    /// Where it stands: the prefix of its parameters' names (`"3"`, `"3.1.0"`).
+    pub path: &'static str,
     pub kind: ItemKind,
     pub family: Family,
+    /// How its weights start, when an initializer decides them.
+    pub init: Option<Init>,
+    /// A `batch_norm` that sees one value per channel and sample (on a
+    /// vector, or an image of 1 x 1): a training batch of one sample gives it
+    /// no batch statistics, which PyTorch refuses and so does a network's core.
+    pub one_value_per_channel: bool,
 }
 
 impl ItemInfo {
-    pub const fn new(kind: ItemKind, family: Family) -> Self {
-        ItemInfo { kind, family }
+    pub const fn new(path: &'static str, kind: ItemKind, family: Family) -> Self {
+        ItemInfo { path, kind, family, init: None, one_value_per_channel: false }
+    }
+
+    pub const fn init(self, init: Init) -> Self {
+        ItemInfo { init: Some(init), ..self }
+    }
+
+    pub const fn one_value_per_channel(self) -> Self {
+        ItemInfo { one_value_per_channel: true, ..self }
+    }
+
+    /// Its position in the network's top-level list.
+    pub fn index(&self) -> usize {
+        let top = self.path.split('.').next().unwrap_or_default();
+        top.parse().expect("a path starts with a top-level position")
     }
 }
 

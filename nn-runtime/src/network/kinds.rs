@@ -62,8 +62,6 @@ pub trait InputKind {
     ) -> Result<(Batch<T, N>, Steps), ShapeError>;
     /// dL/d(input) as the API returns it, from the body's `dx`.
     fn grads<'a, T: Float, const N: usize>(dx: &'a Batch<T, N>, s: &'a mut Self::State<T, N>) -> &'a Self::Grads<T, N>;
-    /// What a refused backward returns: no samples.
-    fn no_grads<T: Float, const N: usize>(s: &Self::State<T, N>) -> &Self::Grads<T, N>;
     /// dL/d(input) as a `Model` batch.
     fn grads_view<'a, T: Float, const N: usize>(
         dx: &'a Batch<T, N>,
@@ -86,8 +84,6 @@ pub trait OutputKind {
         steps: &Steps,
         s: &'a mut Self::State<T, N>,
     ) -> &'a Self::Data<T, N>;
-    /// What a refused forward returns: no samples.
-    fn no_output<T: Float, const N: usize>(s: &Self::State<T, N>) -> &Self::Data<T, N>;
     /// The samples of a gradient, which must be those of the last forward.
     fn grad_cols<T: Float, const N: usize>(grad: &Self::Data<T, N>) -> usize;
     /// Checks a gradient's steps and gives it as the body takes it.
@@ -129,13 +125,11 @@ pub struct VectorState<T: Float, const N: usize> {
     /// Copies of `Model` inputs (or gradients, or outputs put back in the
     /// caller's order), reused across steps.
     view: Batch<T, N>,
-    /// No columns: what a refused call returns.
-    none: Batch<T, N>,
 }
 
 impl<T: Float, const N: usize> Default for VectorState<T, N> {
     fn default() -> Self {
-        Self { view: empty(), none: empty() }
+        Self { view: empty() }
     }
 }
 
@@ -205,9 +199,6 @@ impl InputKind for Vector {
     fn grads<'a, T: Float, const N: usize>(dx: &'a Batch<T, N>, _: &'a mut VectorState<T, N>) -> &'a Batch<T, N> {
         dx
     }
-    fn no_grads<T: Float, const N: usize>(s: &VectorState<T, N>) -> &Batch<T, N> {
-        &s.none
-    }
     fn grads_view<'a, T: Float, const N: usize>(
         dx: &'a Batch<T, N>,
         _: &'a mut VectorState<T, N>,
@@ -242,9 +233,6 @@ impl OutputKind for Vector {
         s: &'a mut VectorState<T, N>,
     ) -> &'a Batch<T, N> {
         in_callers_order(y, steps, &mut s.view)
-    }
-    fn no_output<T: Float, const N: usize>(s: &VectorState<T, N>) -> &Batch<T, N> {
-        &s.none
     }
     fn grad_cols<T: Float, const N: usize>(grad: &Batch<T, N>) -> usize {
         grad.ncols()
@@ -426,9 +414,6 @@ impl InputKind for Sequence {
         unpack_steps(dx.as_slice(), &s.steps, &mut s.grads);
         &s.grads
     }
-    fn no_grads<T: Float, const N: usize>(_: &SequenceState<T, N>) -> &[Batch<T, N>] {
-        &[]
-    }
     fn grads_view<'a, T: Float, const N: usize>(
         dx: &'a Batch<T, N>,
         s: &'a mut SequenceState<T, N>,
@@ -555,9 +540,6 @@ impl<const V: usize> InputKind for Tokens<V> {
     fn grads<'a, T: Float, const N: usize>(_: &'a Batch<T, N>, _: &'a mut TokensState<T, N>) -> &'a [Batch<T, N>] {
         &[]
     }
-    fn no_grads<T: Float, const N: usize>(_: &TokensState<T, N>) -> &[Batch<T, N>] {
-        &[]
-    }
     fn grads_view<'a, T: Float, const N: usize>(
         _: &'a Batch<T, N>,
         s: &'a mut TokensState<T, N>,
@@ -599,9 +581,6 @@ impl OutputKind for PerStep {
     ) -> &'a [Batch<T, N>] {
         unpack_steps(y.as_slice(), steps, &mut s.steps);
         &s.steps
-    }
-    fn no_output<T: Float, const N: usize>(_: &PerStepState<T, N>) -> &[Batch<T, N>] {
-        &[]
     }
     fn grad_cols<T: Float, const N: usize>(grad: &[Batch<T, N>]) -> usize {
         grad.first().map_or(0, |g| g.ncols())

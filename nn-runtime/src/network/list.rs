@@ -5,7 +5,9 @@
 //! Relu, 8>, End, 8>, 8>`. A list numbers its items from 0 when it shows its
 //! parameters, so `dense(8), relu, dense(2)` visits its weights as
 //! `"0.weight"` and `"2.weight"`, as an `nn.Sequential` would, and a block
-//! visits its body without adding a naming level.
+//! visits its body without adding a naming level. Under its number, each item
+//! is shown to [`Visit::item`] before its parameters: that is how diagnostics
+//! see every item at every depth, named as its parameters are.
 //!
 //! The slot `S` says how the item sits in the list: [`Head`] for an
 //! `aux_head`, whose output and gradient the network's `Model` hooks reach;
@@ -17,13 +19,12 @@ use std::marker::PhantomData;
 
 use nalgebra::DMatrixView;
 
-use super::item::ItemInfo;
 use crate::layer::{visit_in, visit_mut_in};
 use crate::rnn::Steps;
-use crate::{AuxHead, Batch, Float, Layer, Probe, ShapeError, Visit, VisitMut};
+use crate::{AuxHead, Batch, Float, Layer, ShapeError, Visit, VisitMut};
 
 /// A list of items from `I` to `O` features, possibly empty ([`End`]),
-/// numbered for names and probes. Its passes lend a batch for as long as
+/// numbered for names. Its passes lend a batch for as long as
 /// both the list and the batch live, so that the empty list hands on what
 /// it is given without a copy; a non-empty list is also a [`Layer`], whose
 /// methods these are.
@@ -51,12 +52,11 @@ pub trait Items<T: Float, const I: usize, const O: usize> {
     /// [`Layer::freeze_randomness`].
     fn list_freeze(&mut self, frozen: bool);
 
-    /// Shows each item's parameters under its number, counting from `first`.
+    /// Shows each item ([`Visit::item`]) and its parameters under its
+    /// number, counting from `first`.
     fn visit_items(&self, v: &mut dyn Visit<T>, first: usize);
     /// The mutable twin of [`Items::visit_items`], same order.
     fn visit_mut_items(&mut self, v: &mut dyn VisitMut<T>, first: usize);
-    /// Shows each item to `f`, numbered from `first`; `items[k]` describes item `k`.
-    fn probe_items(&self, f: &mut dyn FnMut(Probe<'_, T>), first: usize, items: &[ItemInfo]);
 
     /// How many auxiliary heads the list has.
     fn aux_heads(&self) -> usize;
@@ -137,7 +137,6 @@ pub trait Slot<T: Float, A, const I: usize, const M: usize> {
     const LEN: usize;
     fn visit_items(item: &A, v: &mut dyn Visit<T>, first: usize);
     fn visit_mut_items(item: &mut A, v: &mut dyn VisitMut<T>, first: usize);
-    fn probe_items(item: &A, f: &mut dyn FnMut(Probe<'_, T>), first: usize, items: &[ItemInfo]);
     fn aux_heads(_item: &A) -> usize {
         0
     }
@@ -167,13 +166,13 @@ pub struct Splice;
 impl<T: Float, A: Layer<T, I, M>, const I: usize, const M: usize> Slot<T, A, I, M> for Plain {
     const LEN: usize = 1;
     fn visit_items(item: &A, v: &mut dyn Visit<T>, first: usize) {
-        visit_in(v, Number::new(first).as_str(), |v| item.visit(v));
+        visit_in(v, Number::new(first).as_str(), |v| {
+            v.item(item.output().map(|y| y.as_view()), item.input_grad().map(|dx| dx.as_view()));
+            item.visit(v);
+        });
     }
     fn visit_mut_items(item: &mut A, v: &mut dyn VisitMut<T>, first: usize) {
         visit_mut_in(v, Number::new(first).as_str(), |v| item.visit_mut(v));
-    }
-    fn probe_items(item: &A, f: &mut dyn FnMut(Probe<'_, T>), first: usize, items: &[ItemInfo]) {
-        probe_one(item, f, first, items);
     }
 }
 
@@ -184,9 +183,6 @@ impl<T: Float, B: Layer<T, N, O>, const N: usize, const O: usize> Slot<T, AuxHea
     }
     fn visit_mut_items(item: &mut AuxHead<T, B, N, O>, v: &mut dyn VisitMut<T>, first: usize) {
         <Plain as Slot<T, _, N, N>>::visit_mut_items(item, v, first);
-    }
-    fn probe_items(item: &AuxHead<T, B, N, O>, f: &mut dyn FnMut(Probe<'_, T>), first: usize, items: &[ItemInfo]) {
-        probe_one(item, f, first, items);
     }
     fn aux_heads(_item: &AuxHead<T, B, N, O>) -> usize {
         1
@@ -211,9 +207,6 @@ impl<T: Float, A: Items<T, I, M>, const I: usize, const M: usize> Slot<T, A, I, 
     fn visit_mut_items(item: &mut A, v: &mut dyn VisitMut<T>, first: usize) {
         item.visit_mut_items(v, first);
     }
-    fn probe_items(item: &A, f: &mut dyn FnMut(Probe<'_, T>), first: usize, items: &[ItemInfo]) {
-        item.probe_items(f, first, items);
-    }
     fn aux_heads(item: &A) -> usize {
         item.aux_heads()
     }
@@ -226,13 +219,13 @@ impl<T: Float, A: Items<T, I, M>, const I: usize, const M: usize> Slot<T, A, I, 
 }
 
 /// The name of item `k`, formatted without allocating (optimizers visit every step).
-struct Number {
+pub(super) struct Number {
     digits: [u8; 20],
     start: usize,
 }
 
 impl Number {
-    fn new(mut k: usize) -> Self {
+    pub(super) fn new(mut k: usize) -> Self {
         let mut digits = [0u8; 20];
         let mut start = digits.len();
         loop {
@@ -246,26 +239,9 @@ impl Number {
         Number { digits, start }
     }
 
-    fn as_str(&self) -> &str {
+    pub(super) fn as_str(&self) -> &str {
         std::str::from_utf8(&self.digits[self.start..]).expect("ASCII digits")
     }
-}
-
-fn probe_one<T: Float, const I: usize, const O: usize>(
-    layer: &impl Layer<T, I, O>,
-    f: &mut dyn FnMut(Probe<'_, T>),
-    index: usize,
-    items: &[ItemInfo],
-) {
-    // Generated code describes every top-level item; a nested list is never probed.
-    let Some(info) = items.get(index) else { return };
-    f(Probe {
-        index,
-        kind: info.kind,
-        family: info.family,
-        output: layer.output().map(|b| b.as_view()),
-        input_grad: layer.input_grad().map(|b| b.as_view()),
-    });
 }
 
 /// Item `A` (`I -> M`) followed by the list `Rest` (`M -> O`).
@@ -374,10 +350,6 @@ where
         S::visit_mut_items(&mut self.head, v, first);
         self.rest.visit_mut_items(v, first + S::LEN);
     }
-    fn probe_items(&self, f: &mut dyn FnMut(Probe<'_, T>), first: usize, items: &[ItemInfo]) {
-        S::probe_items(&self.head, f, first, items);
-        self.rest.probe_items(f, first + S::LEN, items);
-    }
     fn aux_heads(&self) -> usize {
         S::aux_heads(&self.head) + self.rest.aux_heads()
     }
@@ -430,7 +402,6 @@ impl<T: Float, const N: usize> Items<T, N, N> for End {
 
     fn visit_items(&self, _v: &mut dyn Visit<T>, _first: usize) {}
     fn visit_mut_items(&mut self, _v: &mut dyn VisitMut<T>, _first: usize) {}
-    fn probe_items(&self, _f: &mut dyn FnMut(Probe<'_, T>), _first: usize, _items: &[ItemInfo]) {}
     fn aux_heads(&self) -> usize {
         0
     }
@@ -494,9 +465,6 @@ impl<T: Float, const I: usize, const O: usize> Items<T, I, O> for Unbuilt {
         match *self {}
     }
     fn visit_mut_items(&mut self, _v: &mut dyn VisitMut<T>, _first: usize) {
-        match *self {}
-    }
-    fn probe_items(&self, _f: &mut dyn FnMut(Probe<'_, T>), _first: usize, _items: &[ItemInfo]) {
         match *self {}
     }
     fn aux_heads(&self) -> usize {

@@ -42,8 +42,6 @@ pub trait Network: Sized {
     type Core;
     /// The struct's name.
     const NAME: &'static str;
-    /// Each top-level item, in order.
-    const ITEMS: &'static [ItemInfo];
 
     fn core(&self) -> &Self::Core;
     fn core_mut(&mut self) -> &mut Self::Core;
@@ -101,7 +99,7 @@ where
         self.core_mut().set_aux_grad(i, grad)
     }
     fn probe(&self, f: &mut dyn FnMut(Probe<'_, T>)) {
-        self.core().probe(f, N::ITEMS);
+        self.core().probe(f);
     }
 }
 

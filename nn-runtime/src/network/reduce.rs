@@ -7,10 +7,10 @@ use std::borrow::Cow;
 
 use nalgebra::DMatrixView;
 
-use super::item::ItemInfo;
-use super::list::{passes_as_a_layer, visits_numbered_items, Items};
+use super::list::{passes_as_a_layer, visits_numbered_items, Items, Number};
+use crate::layer::visit_in;
 use crate::rnn::{Last, Steps};
-use crate::{Batch, Float, Layer, Probe, ShapeError, Visit, VisitMut};
+use crate::{Batch, Float, Layer, ShapeError, Visit, VisitMut};
 
 /// `Before` (`I -> H` per step), then `last` (item number `Before::LEN`),
 /// then `After` (`H -> O`).
@@ -103,25 +103,15 @@ where
 
     fn visit_items(&self, v: &mut dyn Visit<T>, first: usize) {
         self.before.visit_items(v, first);
-        self.after.visit_items(v, first + Before::LEN + 1);
+        let last = first + Before::LEN;
+        visit_in(v, Number::new(last).as_str(), |v| {
+            v.item(self.last.output().map(|y| y.as_view()), self.last.input_grad().map(|dx| dx.as_view()));
+        });
+        self.after.visit_items(v, last + 1);
     }
     fn visit_mut_items(&mut self, v: &mut dyn VisitMut<T>, first: usize) {
         self.before.visit_mut_items(v, first);
         self.after.visit_mut_items(v, first + Before::LEN + 1);
-    }
-    fn probe_items(&self, f: &mut dyn FnMut(Probe<'_, T>), first: usize, items: &[ItemInfo]) {
-        self.before.probe_items(f, first, items);
-        let index = first + Before::LEN;
-        if let Some(info) = items.get(index) {
-            f(Probe {
-                index,
-                kind: info.kind,
-                family: info.family,
-                output: self.last.output().map(|b| b.as_view()),
-                input_grad: self.last.input_grad().map(|b| b.as_view()),
-            });
-        }
-        self.after.probe_items(f, index + 1, items);
     }
     fn aux_heads(&self) -> usize {
         self.before.aux_heads() + self.after.aux_heads()

@@ -126,16 +126,18 @@ impl History {
     /// `train_loss`, `val_loss`, `val_accuracy`, ..., `grad_norms`). Numbers
     /// are written in full (Rust's shortest exact form), so reading them back
     /// gives the same bits; a value that was not measured is an empty field.
+    /// A run on sequences of different lengths adds a last column, `padding`.
     /// The best epoch, the stop flags and gradient flows are not rows and
     /// are not written.
     pub fn to_csv(&self) -> String {
         let mut w = csv::Writer::from_writer(Vec::new());
         // Writing into memory cannot fail, and every record has the header's length.
-        let _ = w.write_record(COLUMNS.iter().chain([&PADDING]));
+        let padded = self.epochs.iter().any(|e| e.padding.is_some());
+        let _ = w.write_record(COLUMNS.iter().chain(padded.then_some(&PADDING)));
         let opt = |v: Option<f64>| v.map_or_else(String::new, |v| v.to_string());
         for e in &self.epochs {
             let norms: Vec<String> = e.grad_norms.iter().map(f64::to_string).collect();
-            let _ = w.write_record([
+            let row = [
                 e.epoch.to_string(),
                 e.train_loss.to_string(),
                 opt(e.val_loss),
@@ -150,8 +152,8 @@ impl History {
                 e.grad_norm_max.to_string(),
                 e.seconds.to_string(),
                 norms.join(" "),
-                opt(e.padding),
-            ]);
+            ];
+            let _ = w.write_record(row.into_iter().chain(padded.then(|| opt(e.padding))));
         }
         let bytes = w.into_inner().unwrap_or_default();
         String::from_utf8(bytes).unwrap_or_default()
