@@ -1,11 +1,17 @@
 //! Issue 9's workloads W1-W6, each next to its floor: the bare matrix products
-//! one step needs, done with matrixmultiply directly, in the same run.
+//! one step needs, done with matrixmultiply directly, in the same run; and
+//! issue 15's W7, the train step of `examples/words.rs` on words of their real
+//! lengths, next to a batch of one length with as many real steps.
 //!
 //! ```text
 //! MATMUL_NUM_THREADS=1 cargo bench --bench workloads
 //! MATMUL_NUM_THREADS=2 cargo bench --bench workloads
 //! NN_BENCH_QUICK=1 cargo bench --bench workloads     # smoke run, short timings
+//! MATMUL_NUM_THREADS=1 cargo bench --bench workloads -- W7   # W7 alone (writes no file)
 //! ```
+//!
+//! W7's PyTorch side is `tools/bench/torch_bench.py` (`--threads 1`), on the
+//! same 64 words; `tools/bench/table.py` sets the two side by side.
 //!
 //! matrixmultiply reads `MATMUL_NUM_THREADS` once per process, so each thread
 //! count is its own run. After criterion's own report, a table gives per
@@ -21,11 +27,18 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode};
+use nn::data::{split_words, words, Dataset, Labels};
 use nn::kernels::{gemv, MatRef};
-use nn::Batch;
+use nn::nalgebra::DMatrix;
+use nn::optim::{Optimizer, Sgd};
+use nn::{Batch, Loss, Model, Targets};
 
 #[path = "support/nets.rs"]
 mod nets;
+
+#[allow(dead_code)] // its main and what only main uses
+#[path = "../examples/words.rs"]
+mod words_example;
 
 /// One product `c = a b + beta c` with the strides a layer uses, repeated `times`
 /// (once per time step for the recurrent products).
@@ -221,6 +234,65 @@ fn rnn_workload<N: nets::Net<f32, [Batch<f32, 32>], 10>>(
     flops
 }
 
+/// W7's train step on a batch of token sequences: zero_grad, forward over
+/// the real steps, softmax cross-entropy averaged over them, backward, SGD
+/// (lr 0.01), as `tools/bench/torch_bench.py`'s W7.
+struct SeqStep {
+    x: DMatrix<f32>,
+    lengths: Vec<usize>,
+    classes: Vec<usize>,
+    grad: DMatrix<f32>,
+    sgd: Sgd<f32>,
+}
+
+impl SeqStep {
+    /// The step on `words` as `examples/words.rs` presents them.
+    fn new(words: &[String]) -> Self {
+        let data: Dataset<f32> = words_example::char_data(words).expect("the training words are a-z");
+        let Labels::StepClasses { indices, .. } = data.labels() else { unreachable!("a class per step") };
+        let (x, lengths, classes) = (data.inputs().clone(), data.lengths().unwrap().to_vec(), indices.clone());
+        let grad = DMatrix::zeros(28 * x.nrows(), x.ncols());
+        Self { x, lengths, classes, grad, sgd: Sgd::new(0.01) }
+    }
+
+    fn real_steps(&self) -> usize {
+        self.lengths.iter().sum()
+    }
+
+    fn run<M: Model<f32>>(&mut self, net: &mut M) -> f64 {
+        net.zero_grad();
+        let y = net.forward_seq_view(self.x.as_view(), &self.lengths).expect("token ids below 28");
+        let shape = y.shape();
+        let targets = Targets::StepClasses { classes: &self.classes, lengths: &self.lengths };
+        let loss = Loss::SoftmaxCrossEntropy
+            .value_and_grad(y, targets, self.grad.view_mut((0, 0), shape))
+            .expect("classes below 28 at the real steps");
+        net.backward_params_view(self.grad.view((0, 0), shape)).expect("the gradient of the last forward");
+        self.sgd.step(net);
+        loss
+    }
+}
+
+/// W7: `examples/words.rs`'s train step on the first 64 training words (599
+/// real steps, 5 to 16 per word); and on 60 training words of 9 letters (10
+/// steps each, 600 real steps), to compare mixed lengths with one length.
+fn words_workload(bench: &mut Bench<'_>) {
+    let (train, _) = split_words(&words(), 0.1, 15).expect("a held-out fraction in (0, 1)");
+    let mut mixed = SeqStep::new(&train[..64]);
+    assert_eq!(mixed.real_steps(), 599, "W7's batch is torch_bench.py's");
+    let nine: Vec<String> = train.iter().filter(|w| w.len() == 9).take(60).cloned().collect();
+    let mut fixed = SeqStep::new(&nine);
+    assert_eq!(fixed.real_steps(), 600);
+    let mut net = words_example::char_lm(7);
+    bench.run("W7", "nn", || {
+        black_box(mixed.run(&mut net));
+    });
+    let mut net = words_example::char_lm(7);
+    bench.run("W7", "nn-fixed-length", || {
+        black_box(fixed.run(&mut net));
+    });
+}
+
 fn main() {
     let quick = std::env::var_os("NN_BENCH_QUICK").is_some();
     let sample_size = if quick { 10 } else { 30 };
@@ -264,6 +336,7 @@ fn main() {
     bench.run("W6", "nn", || {
         black_box(net.predict(&x));
     });
+    words_workload(&mut bench);
 
     bench.c.final_summary();
     report(&bench.medians, &flops, weight_bytes, quick);
@@ -323,13 +396,25 @@ fn report(medians: &Medians, flops: &[(&str, f64)], weight_bytes: usize, quick: 
         num(w6),
         num(w6_mm)
     ));
+    let (w7, w7_fixed) = (medians.get("W7/nn"), medians.get("W7/nn-fixed-length"));
+    println!(
+        "W7   {:>12} {:>12} {:>8}   mixed lengths (599 real steps) / one length (600 real steps)",
+        us(w7_fixed),
+        us(w7),
+        w7_fixed.zip(w7).map_or("-".to_string(), |(a, b)| format!("{:.2}", b / a)),
+    );
+    entries.push(format!(
+        "    \"W7\": {{\"nn_s\": {}, \"fixed_length_s\": {}, \"real_steps\": 599, \"fixed_length_real_steps\": 600}}",
+        num(w7),
+        num(w7_fixed)
+    ));
     json.push_str(&entries.join(",\n"));
     json.push_str("\n  }\n}\n");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/bench/out");
     let path = dir.join(format!("nn-threads-{threads}.json"));
     // A filtered run (`-- W6`, `--bench W4/nn` under perf) measures only part of
     // the workloads; it must not replace a complete session's file.
-    let expected = 2 * flops.len() + 3;
+    let expected = 2 * flops.len() + 3 + 2;
     if medians.0.len() < expected {
         println!("not writing {}: {} of {expected} benchmarks ran (filtered)", path.display(), medians.0.len());
         return;

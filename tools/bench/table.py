@@ -89,6 +89,31 @@ def w6_table(nn1, nn2, torch):
     return "\n".join(rows)
 
 
+def w7_table(nn1, nn2, torch):
+    """Issue 15: W7 at least 1.5x faster than PyTorch at one thread, and its
+    mixed lengths at most 1.15x a batch of one length with as many real steps."""
+    rows = [
+        "| W7 | nn, mixed lengths (599 steps) | nn, one length (600 steps) | mixed / one length | PyTorch | speed-up | target |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for threads, nn in [(1, nn1), (2, nn2)]:
+        r = nn["workloads"].get("W7")
+        t = torch["workloads"].get("W7", {}).get(f"threads_{threads}")
+        if r is None or t is None:
+            rows.append(f"| {threads} thread{'s' if threads > 1 else ''} | not measured | | | | | |")
+            continue
+        ratio, speedup = r["nn_s"] / r["fixed_length_s"], t["median_s"] / r["nn_s"]
+        target = ""
+        if threads == 1:
+            mixed = "mixed <= 1.15: " + ("met" if ratio <= 1.15 else f"MISSED by {ratio / 1.15 - 1:.0%}")
+            target = verdict(0, speedup, (None, 1.5)) + "; " + mixed
+        rows.append(
+            f"| {threads} thread{'s' if threads > 1 else ''} | {us(r['nn_s'])} | {us(r['fixed_length_s'])} "
+            f"| {ratio:.2f} | {us(t['median_s'])} | {speedup:.2f}x | {target} |"
+        )
+    return "\n".join(rows)
+
+
 def main():
     nn1, nn2, torch = load("nn-threads-1.json"), load("nn-threads-2.json"), load("torch.json")
     for name, data in [("nn-threads-1.json", nn1), ("nn-threads-2.json", nn2), ("torch.json", torch)]:
@@ -101,6 +126,8 @@ def main():
     print(table(nn2, torch, 2, TARGETS_2))
     print("\n### W6: one-sample latency\n")
     print(w6_table(nn1, nn2, torch))
+    print("\n### W7: the train step of examples/words.rs\n")
+    print(w7_table(nn1, nn2, torch))
 
 
 if __name__ == "__main__":
