@@ -5,7 +5,6 @@ use std::fmt;
 
 use nalgebra::{DMatrix, DMatrixView};
 
-use super::verdict::{fit_depth, DepthFit, Thresholds, Verdict};
 use super::DiagnosticsError;
 use crate::layer::NamePath;
 use crate::layers::sigmoid;
@@ -182,23 +181,6 @@ impl GradientFlow {
         let in_head =
             move |i: &ItemFlow| heads.iter().any(|h| i.path.strip_prefix(h).is_some_and(|r| r.starts_with('.')));
         self.items.iter().filter(move |i| i.is_weighted() && !in_head(i))
-    }
-
-    /// The per-layer factor of the input-gradient norm over the weighted
-    /// layers (least squares of its logarithm against depth).
-    pub fn depth_fit(&self) -> Option<DepthFit> {
-        let norms: Vec<f64> = self.weighted().map(|i| i.input_grad_norm.unwrap_or(f64::NAN)).collect();
-        fit_depth(&norms)
-    }
-
-    /// The verdict under the default [`Thresholds`].
-    pub fn verdict(&self) -> Verdict {
-        Verdict::of(self, &Thresholds::default())
-    }
-
-    /// The verdict under chosen thresholds.
-    pub fn verdict_with(&self, thresholds: &Thresholds) -> Verdict {
-        Verdict::of(self, thresholds)
     }
 }
 

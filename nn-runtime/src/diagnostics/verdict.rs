@@ -130,6 +130,27 @@ pub struct Verdict {
     pub caveats: Vec<&'static str>,
 }
 
+/// What a measurement says, in the verdict's terms: kept here so that the
+/// measurement (`gradient_flow.rs`) knows nothing of how it is judged.
+impl GradientFlow {
+    /// The per-layer factor of the input-gradient norm over the weighted
+    /// layers (least squares of its logarithm against depth).
+    pub fn depth_fit(&self) -> Option<DepthFit> {
+        let norms: Vec<f64> = self.weighted().map(|i| i.input_grad_norm.unwrap_or(f64::NAN)).collect();
+        fit_depth(&norms)
+    }
+
+    /// The verdict under the default [`Thresholds`].
+    pub fn verdict(&self) -> Verdict {
+        Verdict::of(self, &Thresholds::default())
+    }
+
+    /// The verdict under chosen thresholds.
+    pub fn verdict_with(&self, thresholds: &Thresholds) -> Verdict {
+        Verdict::of(self, thresholds)
+    }
+}
+
 impl Verdict {
     /// Nothing to report.
     pub fn is_healthy(&self) -> bool {
