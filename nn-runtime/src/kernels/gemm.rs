@@ -75,7 +75,7 @@ pub(super) fn gemm<T: Float, L: Level>(level: L, product: Product<'_, T>) {
         return by_cols(whole);
     }
     // No part borrows this thread's buffer again: A is column-major now.
-    T::with_buf(Operand::A, |buf| by_cols(Tiles { a: lay_out(level, whole.a, buf), ..whole }))
+    T::with_buf(|buf| by_cols(Tiles { a: lay_out(level, whole.a, whole.whole_rows, buf), ..whole }))
 }
 
 /// `C = alpha A B + beta C` with `C` column-major, or a block of it: `C`'s
@@ -86,6 +86,11 @@ pub(super) fn gemm<T: Float, L: Level>(level: L, product: Product<'_, T>) {
 struct Tiles<'a, T> {
     alpha: T,
     a: MatRef<'a, T>,
+    /// The rows of the whole product's `A`: a part that lays out its rows
+    /// grows its thread's buffer to hold them all, so that a later product
+    /// split into fewer, larger parts (a smaller batch) finds it large
+    /// enough and allocates nothing.
+    whole_rows: usize,
     b: MatRef<'a, T>,
     beta: T,
     c: *mut T,
@@ -110,7 +115,7 @@ impl<'a, T: Float> Tiles<'a, T> {
     fn new(product: Product<'a, T>) -> Self {
         let Product { alpha, a, b, beta, c } = product;
         assert_eq!(c.rs, 1);
-        Self { alpha, a, b, beta, c: c.data.as_mut_ptr(), csc: c.cs }
+        Self { alpha, a, whole_rows: a.rows, b, beta, c: c.data.as_mut_ptr(), csc: c.cs }
     }
 
     /// Rows `from..to` of C.
@@ -123,30 +128,24 @@ impl<'a, T: Float> Tiles<'a, T> {
         Self { b: self.b.block(0, from, self.b.rows, to - from), c: self.c.wrapping_add(from * self.csc), ..self }
     }
 
-    /// The tile loops, with `A` column-major; `b_buf` for `B`'s panels.
+    /// The tile loops, with `A` column-major.
     #[inline(always)]
-    fn tiles<L: Level>(&self, _: L, b_buf: &mut Vec<T>) {
-        let Self { alpha, a, b, beta, c, csc } = *self;
+    fn tiles<L: Level>(&self, _: L) {
+        let Self { alpha, a, b, beta, c, csc, .. } = *self;
         debug_assert_eq!(a.rs, 1);
         let (mr, nr) = (<L::Reg<T>>::TILE_REGS * <L::Reg<T>>::LANES, <L::Reg<T>>::TILE_COLS);
         let (m, k, n) = (a.rows, a.cols, b.cols);
-        // A B whose rows are not contiguous is read from `nr` places at each
-        // step, once per row block of A: with more than one, it is packed.
-        let pack = b.cs != 1 && m > mr;
+        // B is read where it is, `nr` columns at a time: packing it into
+        // panels cost more than it saved for every benchmark network (W1-W5,
+        // AVX-512 and AVX2; BENCHMARKS.md), even where A has 16 row blocks.
         for kb in (0..k).step_by(KC) {
             let kc = KC.min(k - kb);
-            let panels = if pack { pack_panels(b.block(kb, 0, kc, n), nr, b_buf) } else { &[][..] };
             // The first pass applies beta; later passes add to what it left.
             let beta = if kb == 0 { beta } else { T::one() };
             for ib in (0..m).step_by(mr) {
                 let rows = mr.min(m - ib);
                 for jb in (0..n).step_by(nr) {
                     let cols = nr.min(n - jb);
-                    let b = if pack {
-                        MatRef::strided(&panels[jb * kc..], kc, cols, nr, 1)
-                    } else {
-                        b.block(kb, jb, kc, cols)
-                    };
                     let c = c.wrapping_add(ib + jb * csc);
                     // SAFETY: the token (`L`) shows this CPU has the
                     // registers' instructions; the blocks have at most `mr`
@@ -155,7 +154,7 @@ impl<'a, T: Float> Tiles<'a, T> {
                     // (column stride `csc`) lie inside this `Tiles`' part of
                     // C, which only this thread touches (see `Tiles`).
                     unsafe {
-                        tile::<T, L::Reg<T>>(a.block(ib, kb, rows, kc), b, alpha, beta, c, csc);
+                        tile::<T, L::Reg<T>>(a.block(ib, kb, rows, kc), b.block(kb, jb, kc, cols), alpha, beta, c, csc);
                     }
                 }
             }
@@ -163,82 +162,53 @@ impl<'a, T: Float> Tiles<'a, T> {
     }
 }
 
-/// The product (or part) on the calling thread, with this thread's buffers
-/// (see [`Operand`]); an `A` without unit row stride is first laid out in
-/// its buffer, which must not be borrowed.
+/// The product (or part) on the calling thread; an `A` without unit row
+/// stride is first laid out in this thread's buffer (`Scalar::with_buf`),
+/// which must not be borrowed.
 impl<T: Float> Kernel for Tiles<'_, T> {
     type Output = ();
     #[inline(always)]
     fn run<L: Level>(self, level: L) {
-        // The closures are compiled outside `dispatch`'s wrapper: `level.run`
+        if self.a.rs == 1 {
+            return self.tiles(level);
+        }
+        // The closure is compiled outside `dispatch`'s wrapper: `level.run`
         // enters it again for the tile loops.
-        T::with_buf(Operand::B, |b_buf| {
-            if self.a.rs == 1 {
-                return level.run(WithBuf { tiles: self, b_buf });
-            }
-            T::with_buf(Operand::A, |a_buf| {
-                let tiles = Tiles { a: lay_out(level, self.a, a_buf), ..self };
-                level.run(WithBuf { tiles, b_buf })
-            })
-        })
+        T::with_buf(|a_buf| level.run(LaidOut(Tiles { a: lay_out(level, self.a, self.whole_rows, a_buf), ..self })))
     }
 }
 
-/// The buffers of a thread for a product's operands (`Scalar::with_buf`),
-/// kept between products, so they grow to the largest and then allocate no
-/// more.
-#[derive(Clone, Copy, Debug)]
-pub enum Operand {
-    /// `A` laid out column-major, when it is not.
-    A,
-    /// `B` in panels ([`pack_panels`]).
-    B,
-}
+/// [`Tiles`] whose `A` is column-major, as a kernel.
+struct LaidOut<'a, T>(Tiles<'a, T>);
 
-/// [`Tiles`] with the buffer for `B`'s panels, as a kernel.
-struct WithBuf<'a, 'b, T> {
-    tiles: Tiles<'a, T>,
-    b_buf: &'b mut Vec<T>,
-}
-
-impl<T: Float> Kernel for WithBuf<'_, '_, T> {
+impl<T: Float> Kernel for LaidOut<'_, T> {
     type Output = ();
     #[inline(always)]
     fn run<L: Level>(self, level: L) {
-        self.tiles.tiles(level, self.b_buf)
+        self.0.tiles(level)
     }
 }
 
-/// `a` laid out column-major in `buf` (grown if short), as a view of `buf`.
+/// `a` laid out column-major in `buf`, as a view of `buf`; a short `buf`
+/// grows to hold `whole_rows` rows (at least `a.rows`) of `a`'s columns.
 #[inline(always)]
-fn lay_out<'b, T: Float, L: Level>(level: L, a: MatRef<'_, T>, buf: &'b mut Vec<T>) -> MatRef<'b, T> {
-    let ld = a.rows.next_multiple_of(16) + 16;
-    let len = ld * a.cols;
+fn lay_out<'b, T: Float, L: Level>(
+    level: L,
+    a: MatRef<'_, T>,
+    whole_rows: usize,
+    buf: &'b mut Vec<T>,
+) -> MatRef<'b, T> {
+    // Columns 16 elements apart beyond a multiple of 16 rows: with a stride
+    // of a power of two (128 rows) the transpose's stores and the tiles'
+    // loads fell on the same cache sets, and W1 and W3 steps were 5-7 %
+    // slower (AVX-512, one thread).
+    let ld_of = |rows: usize| rows.next_multiple_of(16) + 16;
+    let (ld, len) = (ld_of(a.rows), ld_of(a.rows) * a.cols);
     if buf.len() < len {
-        buf.resize(len, T::zero());
+        buf.resize(len.max(ld_of(whole_rows) * a.cols), T::zero());
     }
     transpose_into(level, a, &mut buf[..len], ld);
     MatRef::strided(&buf[..len], a.rows, a.cols, 1, ld)
-}
-
-/// `b` (`kc x n`) in `buf` (grown if short) as panels of `nr` columns, the
-/// last one padded: panel `q` holds element `(p, q nr + j)` at `q nr kc + p nr
-/// + j`, so a tile reads the `nr` elements of each step from one place.
-#[inline(always)]
-fn pack_panels<'b, T: Float>(b: MatRef<'_, T>, nr: usize, buf: &'b mut Vec<T>) -> &'b [T] {
-    let (kc, n) = (b.rows, b.cols);
-    let len = kc * n.div_ceil(nr) * nr;
-    if buf.len() < len {
-        buf.resize(len, T::zero());
-    }
-    for (panel, j0) in buf[..len].chunks_exact_mut(kc * nr).zip((0..n).step_by(nr)) {
-        for j in j0..(j0 + nr).min(n) {
-            for (p, v) in panel.iter_mut().skip(j - j0).step_by(nr).enumerate() {
-                *v = b.at(p, j);
-            }
-        }
-    }
-    &buf[..len]
 }
 
 /// `C[0..mr, 0..nr] = alpha * A * B + beta * C` for `A: mr x kc`

@@ -9,7 +9,6 @@ use std::arch::x86::{__m256, __m256d, __m512, __m512d};
 use std::arch::x86_64::{__m256, __m256d, __m512, __m512d};
 use std::cell::RefCell;
 
-use super::gemm::Operand;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 use super::isa::level;
 use super::isa::Vector;
@@ -54,9 +53,11 @@ pub trait Scalar: Copy + Send + Sync + 'static {
         false
     }
 
-    /// Runs `f` on this thread's buffer for the matrix product's `operand`.
-    /// Panics if this thread is already inside `f` for the same operand.
-    fn with_buf<R>(operand: Operand, f: impl FnOnce(&mut Vec<Self>) -> R) -> R;
+    /// Runs `f` on this thread's buffer for the matrix product's `A` laid
+    /// out column-major, kept between products so that it grows to the
+    /// largest and then allocates no more. Panics if this thread is already
+    /// inside `f`.
+    fn with_buf<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R;
 
     /// Replaces every `x` by `1 / (1 + e^-x)`: vectorized for `f32` (within
     /// 2 ulp), the exact scalar formula for `f64`.
@@ -66,8 +67,8 @@ pub trait Scalar: Copy + Send + Sync + 'static {
 }
 
 thread_local! {
-    static F32_BUFS: [RefCell<Vec<f32>>; 2] = const { [RefCell::new(Vec::new()), RefCell::new(Vec::new())] };
-    static F64_BUFS: [RefCell<Vec<f64>>; 2] = const { [RefCell::new(Vec::new()), RefCell::new(Vec::new())] };
+    static F32_BUF: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static F64_BUF: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
 }
 
 /// `f32`: the type networks train in, with the vectorized sigmoid and tanh.
@@ -100,8 +101,8 @@ impl Scalar for f32 {
         true
     }
 
-    fn with_buf<R>(operand: Operand, f: impl FnOnce(&mut Vec<f32>) -> R) -> R {
-        F32_BUFS.with(|bufs| f(&mut bufs[operand as usize].borrow_mut()))
+    fn with_buf<R>(f: impl FnOnce(&mut Vec<f32>) -> R) -> R {
+        F32_BUF.with_borrow_mut(f)
     }
 
     #[inline]
@@ -125,8 +126,8 @@ impl Scalar for f64 {
     type Neon = float64x2_t;
     type Portable = Lanes<f64, 2>;
 
-    fn with_buf<R>(operand: Operand, f: impl FnOnce(&mut Vec<f64>) -> R) -> R {
-        F64_BUFS.with(|bufs| f(&mut bufs[operand as usize].borrow_mut()))
+    fn with_buf<R>(f: impl FnOnce(&mut Vec<f64>) -> R) -> R {
+        F64_BUF.with_borrow_mut(f)
     }
 
     fn sigmoid_in_place(xs: &mut [f64]) {

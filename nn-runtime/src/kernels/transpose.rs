@@ -15,6 +15,8 @@ use super::isa::level;
 use super::isa::Level;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 use super::isa::Vector;
+use std::ops::Range;
+
 use super::MatRef;
 use crate::Float;
 
@@ -35,15 +37,23 @@ fn check<T>(a: MatRef<'_, T>, out: &[T], ld: usize) {
 }
 
 /// Copies the elements of `a` outside its first `rows_done x cols_done`
-/// block into `out` (column-major), 16x16 blocks at a time.
+/// block into `out` (column-major), 16x16 blocks at a time: the columns
+/// right of that block in its rows, then every column of the rows below it.
 #[inline(always)]
 fn blocks<T: Copy>(a: MatRef<'_, T>, out: &mut [T], ld: usize, rows_done: usize, cols_done: usize) {
     let (rows, cols) = (a.rows, a.cols);
-    for i0 in (0..rows).step_by(16) {
-        for j0 in (0..cols).step_by(16) {
-            for i in i0..(i0 + 16).min(rows) {
-                let from = if i < rows_done { j0.max(cols_done) } else { j0 };
-                for j in from..(j0 + 16).min(cols) {
+    copy_region(a, out, ld, 0..rows_done, cols_done..cols);
+    copy_region(a, out, ld, rows_done..rows, 0..cols);
+}
+
+/// Copies `a`'s elements in `rows x cols` into `out` (column-major), 16x16
+/// blocks at a time.
+#[inline(always)]
+fn copy_region<T: Copy>(a: MatRef<'_, T>, out: &mut [T], ld: usize, rows: Range<usize>, cols: Range<usize>) {
+    for i0 in rows.clone().step_by(16) {
+        for j0 in cols.clone().step_by(16) {
+            for i in i0..(i0 + 16).min(rows.end) {
+                for j in j0..(j0 + 16).min(cols.end) {
                     out[i + j * ld] = a.at(i, j);
                 }
             }
