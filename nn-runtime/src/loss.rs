@@ -227,14 +227,23 @@ fn cross_entropy<T: Float>(
             let c = classes[j * layout.steps + t];
             let col = y.view((t * m, j), (m, 1));
             let max = col.iter().copied().fold(col[0], |a, b| if b > a { b } else { a });
-            let sum = col.iter().fold(T::zero(), |s, &v| s + (v - max).exp());
-            let lse = max + sum.ln();
-            total += (lse - col[c]).as_f64();
-            if let Some(g) = grad.as_mut() {
-                for i in 0..m {
-                    let p = (col[i] - lse).exp();
-                    g[(t * m + i, j)] = (if i == c { p - T::one() } else { p }) * inv;
-                }
+            let Some(g) = grad.as_mut() else {
+                let sum = col.iter().fold(T::zero(), |s, &v| s + (v - max).exp());
+                total += (max + sum.ln() - col[c]).as_f64();
+                continue;
+            };
+            // softmax as torch computes it, `e^(y - max) / sum`: each
+            // exponential once, kept in the gradient until the sum is known.
+            let mut g = g.view_mut((t * m, j), (m, 1));
+            let mut sum = T::zero();
+            for (e, &v) in g.iter_mut().zip(col.iter()) {
+                *e = (v - max).exp();
+                sum += *e;
+            }
+            total += (max + sum.ln() - col[c]).as_f64();
+            let scale = inv / sum;
+            for (i, e) in g.iter_mut().enumerate() {
+                *e = if i == c { *e * scale - inv } else { *e * scale };
             }
         }
     }
