@@ -230,21 +230,32 @@ unsafe fn tile<T: Float, V: Vector<Elem = T>>(
 ) {
     // SAFETY: the caller's contract, passed on.
     unsafe {
-        if a.rows == V::TILE_REGS * V::LANES {
-            tile_of::<T, V, true>(a, b, alpha, beta, c, csc)
-        } else {
-            tile_of::<T, V, false>(a, b, alpha, beta, c, csc)
+        if a.rows != V::TILE_REGS * V::LANES {
+            return tile_of::<T, V, false, 0>(a, b, alpha, beta, c, csc);
+        }
+        // The last tile of a batch that is not a multiple of `TILE_COLS`
+        // (32 with AVX2's 6) computes only its own columns.
+        match b.cols {
+            1 => tile_of::<T, V, true, 1>(a, b, alpha, beta, c, csc),
+            2 => tile_of::<T, V, true, 2>(a, b, alpha, beta, c, csc),
+            3 => tile_of::<T, V, true, 3>(a, b, alpha, beta, c, csc),
+            4 if V::TILE_COLS > 4 => tile_of::<T, V, true, 4>(a, b, alpha, beta, c, csc),
+            5 if V::TILE_COLS > 5 => tile_of::<T, V, true, 5>(a, b, alpha, beta, c, csc),
+            6 if V::TILE_COLS > 6 => tile_of::<T, V, true, 6>(a, b, alpha, beta, c, csc),
+            7 if V::TILE_COLS > 7 => tile_of::<T, V, true, 7>(a, b, alpha, beta, c, csc),
+            _ => tile_of::<T, V, true, 0>(a, b, alpha, beta, c, csc),
         }
     }
 }
 
 /// [`tile`], with `FULL` tiles (`2 * LANES` rows) loaded and stored whole
-/// and the others through masks.
+/// and the others through masks, over `COLS` columns of `B` (0: all
+/// [`Vector::TILE_COLS`]).
 ///
 /// # Safety
 /// As [`tile`].
 #[inline(always)]
-unsafe fn tile_of<T: Float, V: Vector<Elem = T>, const FULL: bool>(
+unsafe fn tile_of<T: Float, V: Vector<Elem = T>, const FULL: bool, const COLS: usize>(
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,
     alpha: T,
@@ -255,6 +266,8 @@ unsafe fn tile_of<T: Float, V: Vector<Elem = T>, const FULL: bool>(
     let (l, regs) = (V::LANES, V::TILE_REGS);
     debug_assert!(a.rs == 1 && a.rows <= regs * l && b.cols <= V::TILE_COLS && b.rows == a.cols);
     let (kc, mr, nr) = (a.cols, a.rows, b.cols);
+    let cols = if COLS == 0 { V::TILE_COLS } else { COLS };
+    debug_assert!(nr <= cols);
     // Columns past `nr` repeat column 0; their sums are computed and dropped.
     let off: [usize; MAX_TILE_COLS] = std::array::from_fn(|j| if j < nr { j * b.cs } else { 0 });
     let mut ap = a.data.as_ptr();
@@ -278,7 +291,7 @@ unsafe fn tile_of<T: Float, V: Vector<Elem = T>, const FULL: bool>(
             for r in 0..regs {
                 av[r] = load::<V, FULL>(ap.wrapping_add(r * l), masks[r]);
             }
-            for j in 0..V::TILE_COLS {
+            for j in 0..cols {
                 let bj = V::splat(*bp.add(off[j]));
                 for r in 0..regs {
                     acc[j][r] = V::fmadd(av[r], bj, acc[j][r]);
