@@ -17,7 +17,7 @@
 //! count is its own run. After criterion's own report, a table gives per
 //! workload the median, the ratio to the floor and GFLOP/s (2 m n k per
 //! product, the floor's products), and is written to
-//! `tools/bench/out/nn-threads-<n>.json` for BENCHMARKS.md.
+//! `tools/bench/out/nn-threads-<n>.json` (or `$NN_BENCH_OUT`) for BENCHMARKS.md.
 //!
 //! The medians are those of criterion's samples (each sample's time per
 //! iteration), recorded through `iter_custom`.
@@ -410,8 +410,11 @@ fn report(medians: &Medians, flops: &[(&str, f64)], weight_bytes: usize, quick: 
     ));
     json.push_str(&entries.join(",\n"));
     json.push_str("\n  }\n}\n");
+    // `NN_BENCH_OUT` names the file for runs BENCHMARKS.md keeps apart (the
+    // AVX2 cap's three runs).
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/bench/out");
-    let path = dir.join(format!("nn-threads-{threads}.json"));
+    let name = std::env::var("NN_BENCH_OUT").unwrap_or_else(|_| format!("nn-threads-{threads}.json"));
+    let path = dir.join(name);
     // A filtered run (`-- W6`, `--bench W4/nn` under perf) measures only part of
     // the workloads; it must not replace a complete session's file.
     let expected = 2 * flops.len() + 3 + 2;

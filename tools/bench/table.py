@@ -8,8 +8,18 @@ Inputs (written by the commands in BENCHMARKS.md, "Reproduce"):
   tools/bench/out/nn-threads-2.json   MATMUL_NUM_THREADS=2 cargo bench --bench workloads
   tools/bench/out/torch.json          .venv/bin/python tools/bench/torch_bench.py
 
+Optional inputs, each printed as its own table when present:
+  tools/bench/out/nn-avx2-run{1,2,3}.json, torch-avx2-run{1,2,3}.json
+      issue 17's AVX2 comparison at one thread, three alternating runs of
+      each side (BENCHMARKS.md, "Reproduce"); the table shows their medians.
+  tools/bench/out/previous-main-threads-1.json
+      the same benchmark built from an earlier main (`git worktree`), run in
+      the same session, to show a change did not slow a workload down.
+
 No third-party packages: it runs with any Python 3.
 """
+
+import statistics
 
 import json
 import pathlib
@@ -114,6 +124,48 @@ def w7_table(nn1, nn2, torch):
     return "\n".join(rows)
 
 
+# Issue 17: speed-up over PyTorch, both capped to AVX2, one thread.
+TARGETS_AVX2 = {"W1": 4.0, "W2": 1.15, "W3": 1.5, "W4": 1.15, "W5": 1.5, "W6": 2.5}
+
+
+def avx2_table():
+    """The medians of three alternating runs of each side, or None without them."""
+    runs = [(OUT / f"nn-avx2-run{i}.json", OUT / f"torch-avx2-run{i}.json") for i in (1, 2, 3)]
+    if not all(a.exists() and b.exists() for a, b in runs):
+        return None
+    nns = [json.loads(a.read_text()) for a, _ in runs]
+    torches = [json.loads(b.read_text()) for _, b in runs]
+    rows = [
+        f"nn kernels: {', '.join(sorted({n['gemv_isa'] for n in nns}))}; "
+        f"PyTorch CPU capability: {', '.join(sorted({t['cpu_capability'] for t in torches}))}\n",
+        "| | nn (3 runs) | nn median | PyTorch (3 runs) | PyTorch median | speed-up | target |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for w, want in TARGETS_AVX2.items():
+        mine = [n["workloads"][w]["nn_s"] for n in nns]
+        theirs = [t["workloads"][w]["threads_1"]["median_s"] for t in torches]
+        speedup = statistics.median(theirs) / statistics.median(mine)
+        rows.append(
+            f"| {w} | {', '.join(us(v) for v in mine)} | {us(statistics.median(mine))} "
+            f"| {', '.join(us(v) for v in theirs)} | {us(statistics.median(theirs))} | {speedup:.2f}x "
+            f"| {verdict(0, speedup, (None, want))} |"
+        )
+    return "\n".join(rows)
+
+
+def previous_main_table(nn1):
+    """This main against an earlier one, one thread, or None without its file."""
+    path = OUT / "previous-main-threads-1.json"
+    if not path.exists():
+        return None
+    old = json.loads(path.read_text())
+    rows = ["| | previous main | this main | this / previous |", "|---|---|---|---|"]
+    for w in ["W1", "W2", "W3", "W4", "W5", "W6"]:
+        a, b = old["workloads"][w]["nn_s"], nn1["workloads"][w]["nn_s"]
+        rows.append(f"| {w} | {us(a)} | {us(b)} | {b / a:.2f} |")
+    return "\n".join(rows)
+
+
 def main():
     nn1, nn2, torch = load("nn-threads-1.json"), load("nn-threads-2.json"), load("torch.json")
     for name, data in [("nn-threads-1.json", nn1), ("nn-threads-2.json", nn2), ("torch.json", torch)]:
@@ -128,6 +180,14 @@ def main():
     print(w6_table(nn1, nn2, torch))
     print("\n### W7: the train step of examples/words.rs\n")
     print(w7_table(nn1, nn2, torch))
+    avx2 = avx2_table()
+    if avx2:
+        print("\n### AVX2 (`NN_ISA=avx2`; PyTorch capped to AVX2), 1 thread\n")
+        print(avx2)
+    previous = previous_main_table(nn1)
+    if previous:
+        print("\n### Against the previous main, 1 thread\n")
+        print(previous)
 
 
 if __name__ == "__main__":
