@@ -1,6 +1,5 @@
-//! Trains the README's residual network (`DigitNet`) on the UCI digits (8x8
-//! images, embedded in the crate) with an 80/20 stratified split, and reports
-//! the test accuracy.
+//! Trains a residual network on the UCI digits (8x8 images, embedded in the
+//! crate) with an 80/20 stratified split, and reports the test accuracy.
 //! Early stopping watches a validation part cut from the training part, so
 //! the test part plays no role in training.
 //!
@@ -10,10 +9,19 @@ use nn::data::{digits, stratified_split, Standardizer};
 use nn::prelude::*;
 use nn::train::confusion_matrix;
 
-#[path = "common/digit_net.rs"]
-mod digit_net;
-
-use digit_net::DigitNet;
+nn::network! {
+    /// Residual MLP for 8x8 digits.
+    pub struct DigitNet(64 -> 10) {
+        dense(128), batch_norm, relu,
+        repeat(2) {
+            residual { dense(128), batch_norm, relu, dense(128), batch_norm },
+            relu,
+        },
+        aux_head(weight = 0.3) { dense(10) },
+        dropout(0.1),
+        dense(10),
+    }
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (train_all, mut test) = stratified_split(&digits::<f32>(), 0.2, 42)?;

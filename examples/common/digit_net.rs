@@ -1,6 +1,7 @@
-//! The README's `DigitNet`: `examples/digits.rs` trains it,
-//! `examples/export_digits.rs` exports it for the `embedded/` crate, and
-//! `tests/export.rs` holds its exported file to its `predict`.
+//! The README's `DigitNet`: `examples/export_digits.rs` exports it for the
+//! `embedded/` crate, and `tests/export.rs` holds its exported file to its
+//! `predict`. (`examples/digits.rs` trains a shallower one, two residual
+//! blocks, for which its settings were chosen.)
 
 nn::network! {
     /// Residual MLP for 8x8 digits (batch norm for the export to fold,
