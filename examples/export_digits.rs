@@ -13,19 +13,10 @@ use nn::optim::Adam;
 use nn::train::evaluate;
 use nn::{Loss, Model, Trainer};
 
-nn::network! {
-    /// Residual MLP for 8x8 digits.
-    pub struct DigitNet(64 -> 10) {
-        dense(128), batch_norm, relu,
-        repeat(3) {
-            residual { dense(128), batch_norm, relu, dense(128), batch_norm },
-            relu,
-        },
-        aux_head(weight = 0.3) { dense(10) },
-        dropout(0.1),
-        dense(10),
-    }
-}
+#[path = "common/digit_net.rs"]
+mod digit_net;
+
+use digit_net::DigitNet;
 
 /// Test digits the microcontroller classifies.
 const SAMPLES: usize = 10;

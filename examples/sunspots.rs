@@ -22,9 +22,10 @@ use std::time::Instant;
 
 use nn::data::{sunspots, DataError, Standardizer, Sunspots};
 use nn::prelude::*;
+use nn::train::TrainError;
 
-#[path = "common/torch_init.rs"]
-mod torch_init;
+#[path = "common/torch.rs"]
+mod torch;
 
 nn::network! {
     /// `Forecaster` of `tools/reference/sunspots.py`; 1/sqrt(32) bounds
@@ -76,34 +77,26 @@ pub fn forecast_data(
     Ok(Windows { train: spots.windows(window, train, &scaler)?, test: spots.windows(window, test, &scaler)?, scaler })
 }
 
-/// A [`Spots`] as PyTorch starts one (see `common/torch_init.rs`).
+/// A [`Spots`] as PyTorch starts one (see `common/torch.rs`).
 pub fn forecaster(seed: u64) -> Spots<f32> {
     let mut net = Spots::seeded(seed);
-    assert!(torch_init::redraw(&mut net, "2.bias", torch_init::linear_bias(32), seed + 1));
+    assert!(torch::redraw(&mut net, "2.bias", torch::linear_bias(32), seed + 1));
     net
 }
 
-/// Trains `net` on `data` with `settings`, the learning rate annealed to 0
-/// along a cosine over every step of the run.
+/// Trains `net` on `data` with `settings` as `sunspots.py` does (MSE).
 pub fn train(
     net: &mut Spots<f32>,
     data: &Dataset<f32>,
     settings: Settings,
     progress: Progress,
-) -> Result<History, nn::train::TrainError> {
-    let steps = settings.epochs * data.len().div_ceil(settings.batch);
-    Trainer::new(Adam::new(settings.lr))
-        .loss(Loss::Mse)
-        .epochs(settings.epochs)
-        .batch_size(settings.batch)
-        .seed(settings.seed)
-        .schedule_per_step(Schedule::Cosine { t_max: steps, eta_min: 0.0 })
-        .progress(progress)
-        .fit(net, data, None)
+) -> Result<History, TrainError> {
+    let Settings { epochs, batch, lr, seed, .. } = settings;
+    torch::trainer(data.len(), epochs, batch, lr, seed).loss(Loss::Mse).progress(progress).fit(net, data, None)
 }
 
 /// The RMSE of `net`'s forecasts on `data`, in sunspot numbers.
-pub fn rmse(net: &Spots<f32>, data: &Dataset<f32>, scaler: &Standardizer<f32>) -> Result<f64, nn::train::TrainError> {
+pub fn rmse(net: &Spots<f32>, data: &Dataset<f32>, scaler: &Standardizer<f32>) -> Result<f64, TrainError> {
     let standardized = evaluate(net, Loss::Mse, data)?.rmse.expect("real targets have an RMSE");
     Ok(standardized * f64::from(scaler.scale()[0]))
 }

@@ -22,10 +22,10 @@ use std::time::Instant;
 
 use nn::data::{sample_word, split_words, words, CharSequences, Chars, DataError};
 use nn::prelude::*;
-use nn::train::probabilities;
+use nn::train::{probabilities, TrainError};
 
-#[path = "common/torch_init.rs"]
-mod torch_init;
+#[path = "common/torch.rs"]
+mod torch;
 
 nn::network! {
     /// `CharLm` of `tools/reference/words_lm.py`; 1/sqrt(128) bounds PyTorch's
@@ -64,33 +64,26 @@ pub fn char_data(words: &[String]) -> Result<Dataset<f32>, DataError> {
     Dataset::token_sequences(&inputs, &targets, Chars::SIZE)
 }
 
-/// A [`CharLm`] as PyTorch starts one (see `common/torch_init.rs`).
+/// A [`CharLm`] as PyTorch starts one (see `common/torch.rs`).
 pub fn char_lm(seed: u64) -> CharLm<f32> {
     let mut lm = CharLm::seeded(seed);
-    assert!(torch_init::redraw(&mut lm, "2.bias", torch_init::linear_bias(128), seed + 1));
+    assert!(torch::redraw(&mut lm, "2.bias", torch::linear_bias(128), seed + 1));
     lm
 }
 
-/// Trains `lm` on `data` with `settings`, the learning rate annealed to 0
-/// along a cosine over every step of the run.
+/// Trains `lm` on `data` with `settings` as `words_lm.py` does.
 pub fn train(
     lm: &mut CharLm<f32>,
     data: &Dataset<f32>,
     settings: Settings,
     progress: Progress,
-) -> Result<History, nn::train::TrainError> {
-    let steps = settings.epochs * data.len().div_ceil(settings.batch);
-    Trainer::new(Adam::new(settings.lr))
-        .epochs(settings.epochs)
-        .batch_size(settings.batch)
-        .seed(settings.seed)
-        .schedule_per_step(Schedule::Cosine { t_max: steps, eta_min: 0.0 })
-        .progress(progress)
-        .fit(lm, data, None)
+) -> Result<History, TrainError> {
+    let Settings { epochs, batch, lr, seed } = settings;
+    torch::trainer(data.len(), epochs, batch, lr, seed).progress(progress).fit(lm, data, None)
 }
 
 /// Cross-entropy over every real step of `data`, in bits per character.
-pub fn bits_per_character(lm: &CharLm<f32>, data: &Dataset<f32>) -> Result<f64, nn::train::TrainError> {
+pub fn bits_per_character(lm: &CharLm<f32>, data: &Dataset<f32>) -> Result<f64, TrainError> {
     Ok(evaluate(lm, Loss::SoftmaxCrossEntropy, data)?.loss / std::f64::consts::LN_2)
 }
 

@@ -9,19 +9,10 @@ use nn::optim::Adam;
 use nn::testing::{assert_exported_agrees, run_exported};
 use nn::{Model, Trainer};
 
-nn::network! {
-    /// The README's residual MLP: batch norm to fold, dropout and an auxiliary head to leave out.
-    pub struct DigitNet(64 -> 10) {
-        dense(128), batch_norm, relu,
-        repeat(3) {
-            residual { dense(128), batch_norm, relu, dense(128), batch_norm },
-            relu,
-        },
-        aux_head(weight = 0.3) { dense(10) },
-        dropout(0.1),
-        dense(10),
-    }
-}
+#[path = "../examples/common/digit_net.rs"]
+mod digit_net;
+
+use digit_net::DigitNet;
 
 nn::network! {
     /// The README's Inception network.

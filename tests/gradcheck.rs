@@ -2,55 +2,16 @@
 //! (via `Model`), in f64 and train mode, for networks that together use every
 //! item kind of DESIGN.md.
 
+mod common;
+
+use common::networks::{Activations, Blocks, Nested, TwoHeads};
 use nn::testing::grad_check;
 
 nn::network! {
-    /// Every activation, dense with and without bias.
-    pub struct Activations(5 -> 3) {
-        dense(6), relu, dense(6, bias = false), tanh, dense(6), sigmoid, identity,
-        dense(6), leaky_relu(0.1), dense(6), elu(0.7), dense(6), selu, dense(6), gelu,
-        dense(6), swish, dense(6), silu, dense(6), mish, dense(6), softplus,
-        dense(3),
-    }
-
     /// Normalization, learned slopes and dropout (its mask frozen by the check).
     pub struct Norms(4 -> 2) {
         dense(6), batch_norm, prelu, dense(5), layer_norm(eps = 1e-3), dropout(0.3), elu,
         dense(5), batch_norm(momentum = 0.2), tanh,
-        dense(2),
-    }
-
-    /// Two auxiliary heads whose gradients join the main path's.
-    pub struct TwoHeads(4 -> 3) {
-        dense(6), tanh,
-        aux_head(weight = 0.3) { dense(3) },
-        dense(5), relu,
-        aux_head(weight = 0.7) { dense(4), tanh, dense(3) },
-        dense(3),
-    }
-
-    /// repeat, residual and parallel nested in one another.
-    pub struct Nested(4 -> 3) {
-        dense(6), tanh,
-        repeat(2) {
-            residual {
-                dense(6), tanh,
-                parallel {
-                    branch { dense(2), tanh },
-                    branch { dense(4), repeat(2) { residual { dense(4), swish } } },
-                },
-            },
-        },
-        dense(3),
-    }
-
-    /// The blocks with parameters of their own.
-    pub struct Blocks(4 -> 2) {
-        dense(5), relu,
-        residual(projection) { dense(3), tanh },
-        highway { dense(3), sigmoid },
-        concat { dense(2), mish },
-        highway { residual { dense(5), tanh } },
         dense(2),
     }
 }

@@ -6,32 +6,17 @@
 //! a ReLU after a 1x1 convolution of a ReLU output sits exactly at its kink
 //! wherever the input was zeroed, where finite differences are meaningless.
 
+mod common;
+
+use common::networks::tiny_inception;
 use nn::nalgebra::DMatrix;
 use nn::testing::grad_check;
 use nn::{Model, ShapeError};
 
-nn::network! {
+tiny_inception! {
     /// A small GoogLeNet: stem, two Inception modules (1x1, 3x3, 5x5 and pool
     /// branches), a strided convolution, two auxiliary classifiers.
-    pub struct TinyInception((1, 6, 6) -> 3) {
-        conv2d(3, kernel = 3, padding = 1), batch_norm, elu,
-        parallel {
-            branch { conv2d(2, kernel = 1), elu },
-            branch { conv2d(2, kernel = 1), swish, conv2d(2, kernel = 3, padding = 1), elu },
-            branch { conv2d(1, kernel = 1), tanh, conv2d(2, kernel = 5, padding = 2), gelu },
-            branch { max_pool(3, stride = 1, padding = 1), conv2d(1, kernel = 1), softplus },
-        },
-        aux_head(weight = 0.3) { avg_pool(3), conv2d(2, kernel = 1), elu, flatten, dense(3) },
-        conv2d(4, kernel = 3, stride = 2, padding = 1, bias = false), batch_norm, tanh,
-        parallel {
-            branch { conv2d(2, kernel = 1) },
-            branch { avg_pool(3, stride = 1, padding = 1), conv2d(2, kernel = 3, padding = 1) },
-        },
-        aux_head(weight = 0.3) { global_avg_pool, dense(3) },
-        max_pool(2, stride = 1),
-        global_avg_pool,
-        dense(3),
-    }
+    TinyInception, stem_bias = true
 }
 
 #[test]

@@ -33,6 +33,9 @@
 //! zero and both precisions return rounding noise, which no bound relative to
 //! the tensor's largest value can hold.
 
+mod common;
+
+use common::networks::{tiny_inception, Activations, Blocks, Nested, TwoHeads};
 use nn::kernels::{with_isa, with_threads, Isa};
 use nn::nalgebra::DMatrix;
 use nn::rand::Rng;
@@ -199,75 +202,18 @@ fn steps_of<N: Model<f32>>() -> usize {
 
 const STEPS: usize = 12;
 
-nn::network! {
-    /// Every activation, dense with and without bias.
-    pub struct Activations(5 -> 3) {
-        dense(6), relu, dense(6, bias = false), tanh, dense(6), sigmoid, identity,
-        dense(6), leaky_relu(0.1), dense(6), elu(0.7), dense(6), selu, dense(6), gelu,
-        dense(6), swish, dense(6), silu, dense(6), mish, dense(6), softplus,
-        dense(3),
-    }
+tiny_inception! {
+    /// Every image item, with auxiliary heads: `tests/image_network.rs`'s
+    /// network without the bias before the first batch norm.
+    Inception, stem_bias = false
+}
 
+nn::network! {
     /// Normalization, learned slopes and dropout.
     pub struct Norms(4 -> 2) {
         dense(6, bias = false), batch_norm, prelu, dense(5), layer_norm(eps = 1e-3), dropout(0.3), elu,
         dense(5, bias = false), batch_norm(momentum = 0.2), tanh,
         dense(2),
-    }
-
-    /// Two auxiliary heads whose gradients join the main path's.
-    pub struct TwoHeads(4 -> 3) {
-        dense(6), tanh,
-        aux_head(weight = 0.3) { dense(3) },
-        dense(5), relu,
-        aux_head(weight = 0.7) { dense(4), tanh, dense(3) },
-        dense(3),
-    }
-
-    /// repeat, residual and parallel nested in one another.
-    pub struct Nested(4 -> 3) {
-        dense(6), tanh,
-        repeat(2) {
-            residual {
-                dense(6), tanh,
-                parallel {
-                    branch { dense(2), tanh },
-                    branch { dense(4), repeat(2) { residual { dense(4), swish } } },
-                },
-            },
-        },
-        dense(3),
-    }
-
-    /// The blocks with parameters of their own.
-    pub struct Blocks(4 -> 2) {
-        dense(5), relu,
-        residual(projection) { dense(3), tanh },
-        highway { dense(3), sigmoid },
-        concat { dense(2), mish },
-        highway { residual { dense(5), tanh } },
-        dense(2),
-    }
-
-    /// Every image item, with auxiliary heads (as tests/image_network.rs).
-    pub struct Inception((1, 6, 6) -> 3) {
-        conv2d(3, kernel = 3, padding = 1, bias = false), batch_norm, elu,
-        parallel {
-            branch { conv2d(2, kernel = 1), elu },
-            branch { conv2d(2, kernel = 1), swish, conv2d(2, kernel = 3, padding = 1), elu },
-            branch { conv2d(1, kernel = 1), tanh, conv2d(2, kernel = 5, padding = 2), gelu },
-            branch { max_pool(3, stride = 1, padding = 1), conv2d(1, kernel = 1), softplus },
-        },
-        aux_head(weight = 0.3) { avg_pool(3), conv2d(2, kernel = 1), elu, flatten, dense(3) },
-        conv2d(4, kernel = 3, stride = 2, padding = 1, bias = false), batch_norm, tanh,
-        parallel {
-            branch { conv2d(2, kernel = 1) },
-            branch { avg_pool(3, stride = 1, padding = 1), conv2d(2, kernel = 3, padding = 1) },
-        },
-        aux_head(weight = 0.3) { global_avg_pool, dense(3) },
-        max_pool(2, stride = 1),
-        global_avg_pool,
-        dense(3),
     }
 
     /// Every recurrent cell, with position-wise layers and dropout between.

@@ -12,7 +12,7 @@ use nn::prelude::*;
 #[path = "../examples/words.rs"]
 mod words_example;
 
-// Both examples load `examples/common/torch_init.rs` as a module of their own.
+// Both examples load `examples/common/torch.rs` as a module of their own.
 #[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../examples/sunspots.rs"]
 mod sunspots_example;

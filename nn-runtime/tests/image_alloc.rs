@@ -2,36 +2,11 @@
 //! a training forward and backward allocate nothing, on every instruction set
 //! this CPU runs.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod common;
 
+use common::counting::{allocations, allocations_in, Counting};
 use nn_runtime::kernels::{with_isa, Isa};
 use nn_runtime::{seeded_rng, AvgPool2d, Batch, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool, Init, Layer, MaxPool2d};
-
-/// Counts the allocations of the current thread (tests run on several threads).
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: defers to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: passed on unchanged: the caller gives a `layout` of nonzero size.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: passed on unchanged: `ptr` came from this allocator, that is from `System`, with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: passed on unchanged: `ptr` came from `System` with `layout`; `new_size` is valid for it.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -42,10 +17,10 @@ fn second_step_allocations<L: Layer<f32, I, O>, const I: usize, const O: usize>(
     let g = Batch::<f32, O>::from_fn(5, |i, j| ((i * 5 + j * 3) % 7) as f32 - 3.0);
     layer.forward(&x);
     layer.backward(&g);
-    let before = ALLOCATIONS.with(Cell::get);
-    layer.forward(&x);
-    layer.backward(&g);
-    ALLOCATIONS.with(Cell::get) - before
+    allocations_in(|| {
+        layer.forward(&x);
+        layer.backward(&g);
+    })
 }
 
 #[test]
@@ -69,8 +44,8 @@ fn steady_state_training_steps_allocate_nothing() {
 #[test]
 fn the_counter_sees_allocations() {
     // A fresh layer's first step must allocate its buffers: the counter works.
-    let before = ALLOCATIONS.with(Cell::get);
+    let before = allocations();
     let mut pool = MaxPool2d::<f32, 48, 12>::new::<3, 4, 4, 2, 2, 0>();
     pool.forward(&Batch::<f32, 48>::zeros(2));
-    assert!(ALLOCATIONS.with(Cell::get) > before);
+    assert!(allocations() > before);
 }

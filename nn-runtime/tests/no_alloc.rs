@@ -6,9 +6,7 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
+use common::counting::{allocations, Counting};
 use common::{mlp, MlpModel};
 use nalgebra::DMatrix;
 use nn_runtime::data::{iris, MiniBatch};
@@ -16,40 +14,8 @@ use nn_runtime::layers::Tanh;
 use nn_runtime::optim::{Adam, AdamW, Optimizer, RmsProp, Schedule, Scheduler, Sgd};
 use nn_runtime::{grad_norm, Clip, Loss, Model};
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn count() {
-    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-}
-
-// SAFETY: forwards to the system allocator; counting touches only a const-initialized thread-local.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: passed on unchanged: the caller gives a `layout` of nonzero size.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: passed on unchanged: `ptr` came from this allocator, that is from `System`, with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: passed on unchanged: `ptr` came from `System` with `layout`; `new_size` is valid for it.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(|c| c.get())
-}
 
 #[test]
 fn steady_state_steps_allocate_nothing() {

@@ -9,8 +9,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{flat_params, mlp, MlpModel};
-use nn_runtime::data::{iris, stratified_split, Dataset, Standardizer};
+use common::{flat_params, iris_split, mlp, MlpModel};
 use nn_runtime::io::{save_safetensors, LoadErrorKind, SaveErrorKind};
 use nn_runtime::layers::Tanh;
 use nn_runtime::optim::{Adam, AdamW, Optimizer, RmsProp, Schedule, Sgd, StateError};
@@ -19,14 +18,6 @@ use nn_runtime::train::{EarlyStopping, EpochStats, Metric, ReduceLrOnPlateau, Re
 use nn_runtime::{Model, Trainer, VisitMut};
 
 type Net = MlpModel<f64, Tanh, 4, 8, 3>;
-
-fn iris_split() -> (Dataset<f64>, Dataset<f64>) {
-    let (mut train, mut val) = stratified_split(&iris::<f64>(), 0.2, 3).unwrap();
-    let s = Standardizer::fit(&train).unwrap();
-    s.apply(&mut train).unwrap();
-    s.apply(&mut val).unwrap();
-    (train, val)
-}
 
 fn folder(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("nn-state-{test}-{}", std::process::id()));

@@ -2,41 +2,15 @@
 //! backward) through every layer and block allocates nothing, on every
 //! instruction set this CPU runs.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
+use common::counting::{allocations_on_every_thread, Counting};
 use nalgebra::DMatrix;
 use nn_runtime::kernels::{with_isa, Isa};
 use nn_runtime::{
     seeded_rng, Activation, AuxHead, BatchNorm, Branch, Chain, Concat, Dense, Dropout, Gelu, Highway, Init, Layer,
     LayerNorm, Parallel, Prelu, Repeat, Residual, ResidualProjection, Tanh,
 };
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-fn count() {
-    ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-}
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: passed on unchanged: the caller gives a `layout` of nonzero size.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: passed on unchanged: `ptr` came from this allocator, that is from `System`, with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: passed on unchanged: `ptr` came from `System` with `layout`; `new_size` is valid for it.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -90,15 +64,11 @@ fn steady_state(isa: Isa) {
             net.backward(&g);
         };
     }
-    let first = ALLOCATIONS.load(Ordering::Relaxed);
+    let first = allocations_on_every_thread();
     step!();
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = allocations_on_every_thread();
     assert!(before > first, "the counter sees the first step's buffers");
     step!();
     step!();
-    assert_eq!(
-        ALLOCATIONS.load(Ordering::Relaxed) - before,
-        0,
-        "allocations in steady-state training steps on {isa:?}"
-    );
+    assert_eq!(allocations_on_every_thread() - before, 0, "allocations in steady-state training steps on {isa:?}");
 }

@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::{flat_params, mlp, MlpModel};
+use common::{flat_params, iris_split, mlp, MlpModel};
 use nalgebra::{DMatrix, DMatrixView};
-use nn_runtime::data::{digits, iris, stratified_split, Dataset, Labels, Standardizer};
+use nn_runtime::data::{digits, stratified_split, Dataset, Labels, Standardizer};
 use nn_runtime::layers::{Dense, Relu, Tanh};
 use nn_runtime::optim::{Adam, Schedule, Sgd};
 use nn_runtime::testing::LayerModel;
@@ -13,15 +13,6 @@ use nn_runtime::train::{confusion_matrix, evaluate, EpochStats, TrainError};
 use nn_runtime::{
     seeded_rng, BufferMut, BufferRef, Clip, Init, Loss, LossError, Model, ShapeError, Trainer, Visit, VisitMut,
 };
-
-/// Iris, standardized on the training part: (train, validation).
-fn iris_split() -> (Dataset<f64>, Dataset<f64>) {
-    let (mut train, mut val) = stratified_split(&iris::<f64>(), 0.2, 3).unwrap();
-    let s = Standardizer::fit(&train).unwrap();
-    s.apply(&mut train).unwrap();
-    s.apply(&mut val).unwrap();
-    (train, val)
-}
 
 /// Every field but the wall-clock time, as bits.
 fn fingerprint(e: &EpochStats) -> Vec<u64> {

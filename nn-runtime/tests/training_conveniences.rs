@@ -7,9 +7,9 @@ mod common;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use common::{flat_params, mlp, MlpModel};
+use common::{flat_params, iris_split, mlp, MlpModel};
 use nalgebra::DMatrix;
-use nn_runtime::data::{iris, stratified_split, Dataset, Labels, Standardizer};
+use nn_runtime::data::{Dataset, Labels};
 use nn_runtime::layers::Tanh;
 use nn_runtime::optim::{Adam, Optimizer, Schedule, Sgd};
 use nn_runtime::train::{
@@ -19,15 +19,6 @@ use nn_runtime::{Loss, Trainer};
 use serde_json::Value;
 
 type Net = MlpModel<f64, Tanh, 4, 8, 3>;
-
-/// Iris, standardized on the training part: (train, validation).
-fn iris_split() -> (Dataset<f64>, Dataset<f64>) {
-    let (mut train, mut val) = stratified_split(&iris::<f64>(), 0.2, 3).unwrap();
-    let s = Standardizer::fit(&train).unwrap();
-    s.apply(&mut train).unwrap();
-    s.apply(&mut val).unwrap();
-    (train, val)
-}
 
 fn trainer(lr: f64, epochs: usize) -> Trainer<f64> {
     Trainer::new(Adam::new(lr)).epochs(epochs).batch_size(16).seed(1).quiet()

@@ -41,6 +41,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import examples_common
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "nn-runtime" / "data" / "sunspots_monthly.csv"
 OUT = Path(__file__).resolve().parent / "out"
@@ -93,21 +95,16 @@ class Forecaster(nn.Module):
 
 
 def train(x, y, hidden, lr, epochs, seed):
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
-    model = Forecaster(hidden)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
     n = x.shape[1]
-    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * math.ceil(n / BATCH), eta_min=0.0)
-    for _ in range(epochs):
+
+    def batches(g):
         perm = torch.randperm(n, generator=g)
-        for i in range(0, n, BATCH):
-            idx = perm[i : i + BATCH]
-            opt.zero_grad()
-            F.mse_loss(model(x[:, idx]), y[idx]).backward()
-            opt.step()
-            cosine.step()
-    return model.eval()
+        return [perm[i : i + BATCH] for i in range(0, n, BATCH)]
+
+    def loss(model, idx):
+        return F.mse_loss(model(x[:, idx]), y[idx])
+
+    return examples_common.train(lambda: Forecaster(hidden), batches, loss, math.ceil(n / BATCH), lr, epochs, seed)
 
 
 def rmse(model, x, y, std):
@@ -129,17 +126,13 @@ def select(series, train_months, grid, seeds):
                      "validation_rmse": round(sum(scores) / len(scores), 4),
                      "by_seed": [round(s, 4) for s in scores], "seconds": round(time.perf_counter() - t0, 1)})
         print(runs[-1], flush=True)
-    doc = {
+    about = {
         "fit_months": [fit.start, fit.stop],
         "validation_months": [validation.start, validation.stop],
         "validation_persistence_rmse": round(persistence_rmse(series, validation), 4),
         "seeds": seeds,
-        "runs": runs,
-        "best": min(runs, key=lambda r: r["validation_rmse"]),
-        "threads": torch.get_num_threads(),
     }
-    (OUT / "sunspots_select.json").write_text(json.dumps(doc, indent=1) + "\n")
-    print("best", doc["best"])
+    examples_common.write_selection(OUT / "sunspots_select.json", about, runs, "validation_rmse")
 
 
 def main():

@@ -47,6 +47,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
+import examples_common
+
 ROOT = Path(__file__).resolve().parents[2]
 WORDS = ROOT / "nn-runtime" / "data" / "words.txt.gz"
 OUT = Path(__file__).resolve().parent / "out"
@@ -140,20 +142,12 @@ def bits_per_character(model, words):
 
 
 def train(words, lr, epochs, seed):
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
-    model = CharLm()
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    steps = epochs * math.ceil(len(words) / BATCH)
-    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=0.0)
-    for _ in range(epochs):
-        for ws in length_grouped_batches(words, g):
-            x, y, lengths = batch(ws)
-            opt.zero_grad()
-            F.cross_entropy(model(x, lengths), y).backward()
-            opt.step()
-            cosine.step()
-    return model.eval()
+    def loss(model, ws):
+        x, y, lengths = batch(ws)
+        return F.cross_entropy(model(x, lengths), y)
+
+    return examples_common.train(CharLm, lambda g: length_grouped_batches(words, g), loss,
+                             math.ceil(len(words) / BATCH), lr, epochs, seed)
 
 
 def sample(model, count, g, max_letters=30):
@@ -205,15 +199,8 @@ def select(train_words, lrs, epoch_counts):
             runs.append({"lr": lr, "epochs": epochs, "validation_bpc": round(bpc, 5),
                          "seconds": round(time.perf_counter() - t0, 1)})
             print(runs[-1], flush=True)
-    doc = {
-        "fit_words": len(fit),
-        "validation_words": len(validation),
-        "runs": runs,
-        "best": min(runs, key=lambda r: r["validation_bpc"]),
-        "threads": torch.get_num_threads(),
-    }
-    (OUT / "words_lm_select.json").write_text(json.dumps(doc, indent=1) + "\n")
-    print("best", doc["best"])
+    about = {"fit_words": len(fit), "validation_words": len(validation)}
+    examples_common.write_selection(OUT / "words_lm_select.json", about, runs, "validation_bpc")
 
 
 def main():

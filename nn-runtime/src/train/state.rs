@@ -28,6 +28,7 @@ use crate::{seeded_rng, Float, Model, ParamMut, ParamRef, SeededRng, Snapshot, V
 
 /// Where a run stands: everything besides the model, the optimizer and the
 /// schedule that the next step or epoch depends on.
+#[derive(Clone, Debug)]
 pub(super) struct Run<T: Float> {
     pub(super) rng: SeededRng,
     /// The sample order of the current epoch.
@@ -44,10 +45,11 @@ pub(super) struct Run<T: Float> {
     pub(super) lr: f64,
     pub(super) loss_sum: f64,
     pub(super) norms: Vec<f64>,
-    /// Seconds the current epoch ran before the run was resumed.
+    /// Seconds the current epoch ran before the run was resumed (in a
+    /// [`TrainingState`], before the state was written).
     pub(super) seconds_before_resume: f64,
     /// The watched metric's best value, the epochs since, and the weights
-    /// then (kept with early stopping).
+    /// then (kept with early stopping; empty until an epoch was best).
     pub(super) best_value: f64,
     pub(super) since_best: usize,
     pub(super) best: Snapshot<T>,
@@ -150,25 +152,13 @@ pub(super) struct Setup {
 #[derive(Clone, Debug)]
 pub struct TrainingState<T: Float> {
     pub(super) model: Snapshot<T>,
-    pub(super) best: Option<Snapshot<T>>,
     pub(super) optimizer: Snapshot<T>,
-    pub(super) rng: SeededRng,
     pub(super) setup: Setup,
-    pub(super) epoch: usize,
-    pub(super) step: usize,
-    pub(super) stopped: bool,
-    pub(super) patience_ran_out: bool,
-    pub(super) order: Vec<usize>,
-    pub(super) epoch_lr: f64,
-    pub(super) loss_sum: f64,
-    pub(super) norms: Vec<f64>,
-    pub(super) seconds: f64,
+    /// Where the run stood, its best weights written only once an epoch was best.
+    pub(super) run: Run<T>,
     pub(super) lr: f64,
     pub(super) schedule: Option<(Option<f64>, usize)>,
     pub(super) plateau: Option<PlateauState>,
-    pub(super) best_value: f64,
-    pub(super) since_best: usize,
-    pub(super) history: History,
     /// What the recurrent layers carry to the next batch ([`carried`]).
     pub(super) carried: Snapshot<T>,
 }
@@ -194,20 +184,20 @@ impl<T: Float> TrainingState<T> {
 
     /// The epoch the run is in (from 1; past the last when it has ended).
     pub fn epoch(&self) -> usize {
-        self.epoch
+        self.run.epoch
     }
     /// The steps of [`TrainingState::epoch`] already taken.
     pub fn step(&self) -> usize {
-        self.step
+        self.run.step
     }
     /// Whether the run was stopped (early stopping or a callback): resuming
     /// it trains no more.
     pub fn stopped(&self) -> bool {
-        self.stopped
+        self.run.stopped
     }
     /// The history of the epochs finished so far, with best epoch and stop flags.
     pub fn history(&self) -> &History {
-        &self.history
+        &self.run.history
     }
     /// The model's parameters, buffers and dropout generators.
     pub fn model(&self) -> &Snapshot<T> {
@@ -232,22 +222,28 @@ impl<T: Float> TrainingState<T> {
     pub(super) fn to_bytes(&self) -> Result<Vec<u8>, SaveError> {
         let mut tensors = Snapshot::empty();
         tensors.append("model", &self.model);
-        if let Some(best) = &self.best {
-            tensors.append("best", best);
+        if self.has_best() {
+            tensors.append("best", &self.run.best);
         }
         tensors.append("optimizer", &self.optimizer);
         tensors.append("carried", &self.carried);
-        tensors.push("trainer.rng".into(), vec![RNG_BYTES], Data::Rng(Box::new(self.rng.clone())));
+        tensors.push("trainer.rng".into(), vec![RNG_BYTES], Data::Rng(Box::new(self.run.rng.clone())));
         let json = self.json().to_string();
         let version = env!("CARGO_PKG_VERSION");
         let metadata = [("network", self.setup.network.as_str()), ("nn_version", version), (KEY, json.as_str())];
         snapshot_to_bytes(&tensors, &metadata.into_iter().collect())
     }
 
+    /// Whether the state holds early stopping's best weights.
+    pub(super) fn has_best(&self) -> bool {
+        !self.run.best.entries().is_empty()
+    }
+
     fn json(&self) -> Value {
         let floats = |v: &[f64]| Value::Array(v.iter().map(|x| Value::String(x.to_string())).collect());
         let float = |x: f64| Value::String(x.to_string());
-        let h = &self.history;
+        let run = &self.run;
+        let h = &run.history;
         json!({
             "version": VERSION,
             "network": self.setup.network,
@@ -255,15 +251,15 @@ impl<T: Float> TrainingState<T> {
             "batch_size": self.setup.batch_size,
             "seed": self.setup.seed,
             "samples": self.setup.samples,
-            "epoch": self.epoch,
-            "step": self.step,
-            "stopped": self.stopped,
-            "patience_ran_out": self.patience_ran_out,
-            "order": self.order,
-            "epoch_lr": float(self.epoch_lr),
-            "loss_sum": float(self.loss_sum),
-            "norms": floats(&self.norms),
-            "seconds": float(self.seconds),
+            "epoch": run.epoch,
+            "step": run.step,
+            "stopped": run.stopped,
+            "patience_ran_out": run.patience_ran_out,
+            "order": run.order,
+            "epoch_lr": float(run.lr),
+            "loss_sum": float(run.loss_sum),
+            "norms": floats(&run.norms),
+            "seconds": float(run.seconds_before_resume),
             "lr": float(self.lr),
             "schedule": self.schedule.map(|(base, t)| json!({ "base": base.map(float), "t": t })),
             "plateau": self.plateau.map(|p| json!({
@@ -272,8 +268,8 @@ impl<T: Float> TrainingState<T> {
                 "cooldown_counter": p.cooldown_counter,
                 "last_epoch": p.last_epoch,
             })),
-            "best_value": float(self.best_value),
-            "since_best": self.since_best,
+            "best_value": float(run.best_value),
+            "since_best": run.since_best,
             "best_epoch": h.best_epoch,
             "stopped_by_callback": h.stopped_by_callback,
             "history": h.to_csv(),
@@ -315,8 +311,10 @@ impl<T: Float> TrainingState<T> {
         let Some(Entry { data: Data::Rng(rng), .. }) = expected.get("trainer.rng").cloned() else {
             return Err(ResumeError::Field { field: "trainer.rng" });
         };
-        let best =
-            header.tensors.iter().any(|(n, ..)| n.starts_with("best.")).then(|| expected.part("best", Contents::State));
+        let best = match header.tensors.iter().any(|(n, ..)| n.starts_with("best.")) {
+            true => expected.part("best", Contents::State),
+            false => Snapshot::new(Contents::State),
+        };
         let schedule = match f.0.get("schedule") {
             Some(Value::Object(s)) => {
                 let s = Fields(s);
@@ -351,9 +349,7 @@ impl<T: Float> TrainingState<T> {
             f.array("norms")?.iter().map(|v| v.as_str().and_then(|s| s.parse().ok())).collect();
         Ok(Self {
             model: expected.part("model", Contents::Training),
-            best,
             optimizer: expected.part("optimizer", Contents::Training),
-            rng: *rng,
             setup: Setup {
                 network: f.str("network")?.to_string(),
                 loss: f.str("loss")?.to_string(),
@@ -361,55 +357,35 @@ impl<T: Float> TrainingState<T> {
                 seed: f.u64("seed")?,
                 samples: f.usize("samples")?,
             },
-            epoch: f.usize("epoch")?,
-            step: f.usize("step")?,
-            stopped: f.bool("stopped")?,
-            patience_ran_out: f.bool("patience_ran_out")?,
-            order: order.ok_or(ResumeError::Field { field: "order" })?,
-            epoch_lr: f.f64("epoch_lr")?,
-            loss_sum: f.f64("loss_sum")?,
-            norms: norms.ok_or(ResumeError::Field { field: "norms" })?,
-            seconds: f.f64("seconds")?,
+            run: Run {
+                rng: *rng,
+                epoch: f.usize("epoch")?,
+                step: f.usize("step")?,
+                stopped: f.bool("stopped")?,
+                patience_ran_out: f.bool("patience_ran_out")?,
+                order: order.ok_or(ResumeError::Field { field: "order" })?,
+                lr: f.f64("epoch_lr")?,
+                loss_sum: f.f64("loss_sum")?,
+                norms: norms.ok_or(ResumeError::Field { field: "norms" })?,
+                seconds_before_resume: f.f64("seconds")?,
+                best_value: f.f64("best_value")?,
+                since_best: f.usize("since_best")?,
+                history,
+                best,
+            },
             lr: f.f64("lr")?,
             schedule,
             plateau,
-            best_value: f.f64("best_value")?,
-            since_best: f.usize("since_best")?,
-            history,
             carried: expected.part("carried", Contents::Training),
         })
     }
 }
 
-/// What `model`'s recurrent layers carry to the next batch
-/// ([`Trainer::carry_state`](crate::Trainer::carry_state)), by their names
-/// (`1.0.state`), `[parts, samples, hidden]`; layers that carry nothing are left out.
-pub(super) fn carried<T: Float, M: Model<T>>(model: &M) -> Snapshot<T> {
-    struct Gather<T>(NamePath, Snapshot<T>);
-    impl<T: Float> Visit<T> for Gather<T> {
-        fn enter(&mut self, segment: &str) {
-            self.0.enter(segment);
-        }
-        fn leave(&mut self) {
-            self.0.leave();
-        }
-        fn param(&mut self, _p: ParamRef<'_, T>) {}
-        fn carry(&mut self, name: &str, carry: Option<&Carry<T>>) {
-            if let Some(c) = carry.filter(|c| c.shape()[1] > 0) {
-                self.1.push(self.0.full(name), c.shape().to_vec(), Data::Buffer(c.values().to_vec()));
-            }
-        }
-    }
-    let mut gather = Gather(NamePath::default(), Snapshot::empty());
-    model.visit(&mut gather);
-    gather.1
-}
-
-/// Checks that every carried state of `saved` belongs to a recurrent layer of
-/// `model` with its number of state parts and features.
-pub(super) fn check_carried<T: Float, M: Model<T>>(saved: &Snapshot<T>, model: &M) -> Result<(), ResumeError> {
-    struct Shapes(NamePath, Vec<(String, [usize; 3])>);
-    impl<T: Float> Visit<T> for Shapes {
+/// Calls `f` with the full name (`1.0.state`) and the carried state of each
+/// of `model`'s recurrent layers that can carry one.
+fn each_carry<T: Float, M: Model<T>>(model: &M, f: impl FnMut(String, &Carry<T>)) {
+    struct Each<F>(NamePath, F);
+    impl<T: Float, F: FnMut(String, &Carry<T>)> Visit<T> for Each<F> {
         fn enter(&mut self, segment: &str) {
             self.0.enter(segment);
         }
@@ -419,14 +395,33 @@ pub(super) fn check_carried<T: Float, M: Model<T>>(saved: &Snapshot<T>, model: &
         fn param(&mut self, _p: ParamRef<'_, T>) {}
         fn carry(&mut self, name: &str, carry: Option<&Carry<T>>) {
             if let Some(c) = carry {
-                self.1.push((self.0.full(name), c.shape()));
+                (self.1)(self.0.full(name), c);
             }
         }
     }
-    let mut layers = Shapes(NamePath::default(), Vec::new());
-    model.visit(&mut layers);
+    model.visit(&mut Each(NamePath::default(), f));
+}
+
+/// What `model`'s recurrent layers carry to the next batch
+/// ([`Trainer::carry_state`](crate::Trainer::carry_state)), by their names
+/// (`1.0.state`), `[parts, samples, hidden]`; layers that carry nothing are left out.
+pub(super) fn carried<T: Float, M: Model<T>>(model: &M) -> Snapshot<T> {
+    let mut carried = Snapshot::empty();
+    each_carry(model, |name, c| {
+        if c.shape()[1] > 0 {
+            carried.push(name, c.shape().to_vec(), Data::Buffer(c.values().to_vec()));
+        }
+    });
+    carried
+}
+
+/// Checks that every carried state of `saved` belongs to a recurrent layer of
+/// `model` with its number of state parts and features.
+pub(super) fn check_carried<T: Float, M: Model<T>>(saved: &Snapshot<T>, model: &M) -> Result<(), ResumeError> {
+    let mut layers: Vec<(String, [usize; 3])> = Vec::new();
+    each_carry(model, |name, c| layers.push((name, c.shape())));
     let fits = |e: &Entry<T>| {
-        layers.1.iter().any(|(name, [parts, _, hidden])| {
+        layers.iter().any(|(name, [parts, _, hidden])| {
             *name == e.name && e.shape.len() == 3 && e.shape[0] == *parts && e.shape[2] == *hidden
         })
     };

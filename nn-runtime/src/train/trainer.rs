@@ -649,26 +649,13 @@ impl<T: Float> Trainer<T> {
         let Some(path) = &self.state else { return Ok(()) };
         let state = TrainingState {
             model: Snapshot::training(model),
-            best: (!run.best.entries().is_empty()).then(|| run.best.clone()),
             // `check_setup` refused an optimizer without a state.
             optimizer: self.optimizer.state().unwrap_or_else(Snapshot::empty),
-            rng: run.rng.clone(),
             setup: self.setup::<M>(samples),
-            epoch: run.epoch,
-            step: run.step,
-            stopped: run.stopped,
-            patience_ran_out: run.patience_ran_out,
-            order: run.order.clone(),
-            epoch_lr: run.lr,
-            loss_sum: run.loss_sum,
-            norms: run.norms.clone(),
-            seconds,
+            run: Run { seconds_before_resume: seconds, ..run.clone() },
             lr: self.optimizer.lr(),
             schedule: self.scheduler.as_ref().map(Scheduler::position),
             plateau: self.plateau.as_ref().map(ReduceLrOnPlateau::state),
-            best_value: run.best_value,
-            since_best: run.since_best,
-            history: run.history.clone(),
             carried: carried(model),
         };
         let saved = state.to_bytes().map_err(|e| e.at(path)).and_then(|bytes| io::write_atomically(path, &bytes));
@@ -707,14 +694,14 @@ impl<T: Float> Trainer<T> {
             // them yet fits a run with or without early stopping.
             (
                 "early stopping",
-                presence("early stopping", state.best.is_some()),
-                presence("early stopping", state.best.is_some() && self.stopping.is_some()),
+                presence("early stopping", state.has_best()),
+                presence("early stopping", state.has_best() && self.stopping.is_some()),
             ),
         ];
         if let Some((what, saved, now)) = checks.into_iter().find(|(_, saved, now)| saved != now) {
             return Err(ResumeError::Mismatch { what, saved, now });
         }
-        if state.order.len() != run.order.len() || state.step > run.order.len().div_ceil(self.batch_size) {
+        if state.run.order.len() != run.order.len() || state.run.step > run.order.len().div_ceil(self.batch_size) {
             return Err(ResumeError::Field { field: "order" });
         }
         if !self.carry && !state.carried.entries().is_empty() {
@@ -736,22 +723,7 @@ impl<T: Float> Trainer<T> {
         if let (Some(p), Some(position)) = (&mut self.plateau, state.plateau) {
             p.set_state(position);
         }
-        *run = Run {
-            rng: state.rng,
-            order: state.order,
-            history: state.history,
-            epoch: state.epoch,
-            step: state.step,
-            stopped: state.stopped,
-            patience_ran_out: state.patience_ran_out,
-            lr: state.epoch_lr,
-            loss_sum: state.loss_sum,
-            norms: state.norms,
-            seconds_before_resume: state.seconds,
-            best_value: state.best_value,
-            since_best: state.since_best,
-            best: state.best.unwrap_or_else(|| Snapshot::new(Contents::State)),
-        };
+        *run = state.run;
         Ok(())
     }
 

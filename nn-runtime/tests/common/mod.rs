@@ -1,12 +1,16 @@
 //! What the integration tests share: a hand-built two-layer network with the
 //! names `nn.Sequential(Linear, activation, Linear)` gives (`0.weight`,
-//! `0.bias`, `2.weight`, `2.bias`), and the reader of the reference tables the
-//! scripts in `tools/reference/` write.
+//! `0.bias`, `2.weight`, `2.bias`), the iris split the trainer tests train
+//! on, the reader of the reference tables the scripts in `tools/reference/`
+//! write, and an allocator that counts ([`counting`]).
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod counting;
+
 use std::collections::HashMap;
 
+use nn_runtime::data::{iris, stratified_split, Dataset, Standardizer};
 use nn_runtime::layers::{Activation, ActivationFn, Dense};
 use nn_runtime::testing::LayerModel;
 use nn_runtime::{seeded_rng, visit_in, visit_mut_in, Batch, Float, Init, Layer, Visit, VisitMut};
@@ -60,6 +64,15 @@ pub fn mlp<T: Float, F: ActivationFn + Default, const I: usize, const H: usize, 
     seed: u64,
 ) -> MlpModel<T, F, I, H, O> {
     LayerModel::new(Mlp::seeded(seed))
+}
+
+/// Iris, standardized on the training part: (train, validation).
+pub fn iris_split() -> (Dataset<f64>, Dataset<f64>) {
+    let (mut train, mut val) = stratified_split(&iris::<f64>(), 0.2, 3).unwrap();
+    let s = Standardizer::fit(&train).unwrap();
+    s.apply(&mut train).unwrap();
+    s.apply(&mut val).unwrap();
+    (train, val)
 }
 
 /// All parameter values, flattened in visiting order.

@@ -1,6 +1,7 @@
-//! PyTorch's default initialization where `network!`'s differs, for the
-//! examples that train the same model as a PyTorch script
-//! (`examples/words.rs`, `examples/sunspots.rs`).
+//! What the examples that train the same model as a PyTorch script
+//! (`examples/words.rs`, `examples/sunspots.rs`) need to train it as the
+//! script does: PyTorch's default initialization where `network!`'s differs,
+//! and the scripts' optimizer and schedule ([`trainer`]).
 //!
 //! `network!` gives the rest PyTorch's defaults through its options:
 //! `embedding` draws from N(0, 1) as `nn.Embedding`; `lstm(h)` draws
@@ -11,7 +12,8 @@
 //! starts every bias at zero, PyTorch draws it from U(-1/sqrt(fan_in),
 //! 1/sqrt(fan_in)).
 
-use nn::{Init, Model, NamePath, ParamMut, VisitMut};
+use nn::optim::{Adam, Schedule};
+use nn::{Init, Model, NamePath, ParamMut, Trainer, VisitMut};
 
 /// Draws the parameter called `name` (`"2.bias"`) of `model` from `init`
 /// with a generator seeded by `seed`; returns whether `model` has it.
@@ -46,4 +48,17 @@ pub fn redraw<M: Model<f32>>(model: &mut M, name: &str, init: Init, seed: u64) -
 /// `nn.Linear(fan_in, _)`'s bias: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 pub fn linear_bias(fan_in: usize) -> Init {
     Init::Uniform(1.0 / (fan_in as f64).sqrt())
+}
+
+/// The scripts' training: Adam at `lr` in shuffled batches of `batch` for
+/// `epochs` epochs, in an order seeded by `seed`, its learning rate annealed
+/// to 0 along a cosine over every step of the run on `samples` samples (torch's
+/// `CosineAnnealingLR` stepped after each batch, `T_max` the run's steps).
+pub fn trainer(samples: usize, epochs: usize, batch: usize, lr: f64, seed: u64) -> Trainer<f32> {
+    let steps = epochs * samples.div_ceil(batch);
+    Trainer::new(Adam::new(lr))
+        .epochs(epochs)
+        .batch_size(batch)
+        .seed(seed)
+        .schedule_per_step(Schedule::Cosine { t_max: steps, eta_min: 0.0 })
 }
