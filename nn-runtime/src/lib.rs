@@ -3,6 +3,7 @@
 //!
 //! Users depend on the `nn` crate, which re-exports this one.
 
+#![warn(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod blocks;

@@ -15,6 +15,7 @@ use crate::{Batch, Float};
 /// with [`Standardizer::from_parts`].
 ///
 /// ```
+/// # #[cfg(feature = "datasets")] fn main() -> Result<(), nn::data::DataError> {
 /// # use nn_runtime as nn;
 /// use nn::data::{iris, stratified_split, Standardizer};
 ///
@@ -28,7 +29,8 @@ use crate::{Batch, Float};
 /// let mut flower = [[5.1, 3.5, 1.4, 0.2]];
 /// rebuilt.apply_rows(&mut flower)?;
 /// assert!(flower[0][2] < -1.0, "short petals for iris, as setosa's are");
-/// # Ok::<(), nn::data::DataError>(())
+/// # Ok(()) }
+/// # #[cfg(not(feature = "datasets"))] fn main() {}
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Standardizer<T> {

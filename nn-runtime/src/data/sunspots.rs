@@ -51,7 +51,8 @@ pub struct Sunspots {
 /// The monthly mean sunspot number from January 1749 to June 2009, 3126
 /// months without gaps (NOAA's National Geophysical Data Center, public
 /// domain, as shipped with statsmodels; February 1824 was interpolated by the
-/// source). The series has an 11-year cycle.
+/// source). The series has an 11-year cycle. Feature `datasets` (on by
+/// default).
 pub fn sunspots() -> Sunspots {
     let table = embedded::<f64>("sunspots", &Csv::new().header(true), SUNSPOTS);
     let Labels::Real(values) = table.labels() else { unreachable!("the sunspot numbers are real targets") };

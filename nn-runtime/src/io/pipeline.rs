@@ -31,6 +31,7 @@ const CLASS_NAMES: &str = "nn.class_names";
 /// inputs, as it was trained; [`Pipeline::predict_rows`] standardizes first.
 ///
 /// ```
+/// # #[cfg(feature = "datasets")] fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # use nn_runtime as nn;
 /// use nn::data::{iris, Standardizer};
 /// use nn::io::Pipeline;
@@ -55,7 +56,8 @@ const CLASS_NAMES: &str = "nn.class_names";
 /// let names: Vec<&str> = loaded.classify_rows(&flowers)?.into_iter().map(|c| loaded.class_name(c).unwrap()).collect();
 /// assert_eq!(names, ["setosa", "virginica"]);
 /// # std::fs::remove_file(&path)?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok(()) }
+/// # #[cfg(not(feature = "datasets"))] fn main() {}
 /// ```
 #[derive(Clone, Debug)]
 pub struct Pipeline<T: Float, M> {

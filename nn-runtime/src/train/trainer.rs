@@ -123,6 +123,7 @@ pub enum TrainError {
 /// rate or stop.
 ///
 /// ```
+/// # #[cfg(feature = "datasets")] fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # use nn_runtime as nn;
 /// use nn::data::{iris, stratified_split, Standardizer};
 /// use nn::layers::Dense;
@@ -139,7 +140,8 @@ pub enum TrainError {
 /// let mut trainer = Trainer::new(Adam::new(0.05)).epochs(30).batch_size(16).quiet();
 /// let history = trainer.fit(&mut model, &train, Some(&val))?;
 /// assert!(history.last().unwrap().val_accuracy.unwrap() > 0.85);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok(()) }
+/// # #[cfg(not(feature = "datasets"))] fn main() {}
 /// ```
 pub struct Trainer<T: Float> {
     optimizer: Box<dyn Optimizer<T>>,
@@ -268,6 +270,7 @@ impl<T: Float> Trainer<T> {
     /// [`Trainer::gradient_flow`], whose measurements are not saved.
     ///
     /// ```
+    /// # #[cfg(feature = "datasets")] fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # use nn_runtime as nn;
     /// use nn::data::iris;
     /// use nn::optim::Adam;
@@ -290,7 +293,8 @@ impl<T: Float> Trainer<T> {
     /// assert_eq!(rest.last().unwrap().train_loss, all.last().unwrap().train_loss);
     /// assert_eq!(resumed.layer.weight(), whole.layer.weight());
     /// # std::fs::remove_file(&path)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "datasets"))] fn main() {}
     /// ```
     pub fn save_state(mut self, path: impl Into<PathBuf>) -> Self {
         self.state = Some(path.into());
