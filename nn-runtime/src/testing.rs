@@ -16,6 +16,7 @@ use crate::{seeded_rng, Batch, Float, Layer, Model, SeededRng, ShapeError, Visit
 /// anything else written against `Model`) can drive it.
 #[derive(Debug)]
 pub struct LayerModel<T: Float, L, const I: usize, const O: usize> {
+    /// The layer or block, to read or change between passes.
     pub layer: L,
     x: Batch<T, I>,
     g: Batch<T, O>,
@@ -23,6 +24,7 @@ pub struct LayerModel<T: Float, L, const I: usize, const O: usize> {
 }
 
 impl<T: Float, L: Layer<T, I, O>, const I: usize, const O: usize> LayerModel<T, L, I, O> {
+    /// `layer` as a model of `I` inputs and `O` outputs.
     pub fn new(layer: L) -> Self {
         Self { layer, x: empty(), g: empty(), forward_cols: None }
     }
@@ -85,6 +87,7 @@ pub struct GradReport {
     pub worst_at: String,
     /// The analytic and numeric values there.
     pub analytic: f64,
+    /// The central-difference estimate there.
     pub numeric: f64,
     /// How many scalars were checked.
     pub checked: usize,

@@ -14,6 +14,7 @@ static SUNSPOTS: &str = include_str!("../../data/sunspots_monthly.csv");
 /// A calendar month of the series.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Month {
+    /// The year, e.g. 1749.
     pub year: u16,
     /// 1 (January) to 12.
     pub month: u8,

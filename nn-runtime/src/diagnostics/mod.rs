@@ -73,13 +73,23 @@ pub enum DiagnosticsError {
         "{network} shows no items through Model::probe, so there is nothing to measure \
          (networks made by network! implement it; implement it for a hand-written Model)"
     )]
-    NoItems { network: &'static str },
+    NoItems {
+        /// The network's name (`Model::NAME`).
+        network: &'static str,
+    },
     /// A [`Snapshot`](crate::Snapshot) taken of a different network.
     #[error(
         "weight snapshot does not match the network: weight tensor {tensor} had {expected} \
          elements in the snapshot and has {found} now (take the snapshot of the same network)"
     )]
-    SnapshotMismatch { tensor: usize, expected: usize, found: usize },
+    SnapshotMismatch {
+        /// The weight tensor, counted from 0 in visiting order.
+        tensor: usize,
+        /// Elements it had in the snapshot.
+        expected: usize,
+        /// Elements it has now.
+        found: usize,
+    },
     /// Nothing to plot: no measurement has a positive, finite gradient norm.
     #[error("nothing to plot: no measurement has a positive, finite gradient norm")]
     NothingToPlot,
@@ -88,5 +98,10 @@ pub enum DiagnosticsError {
     Plot(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Writing the SVG file failed.
     #[error("cannot write {}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why writing it failed.
+        source: std::io::Error,
+    },
 }

@@ -103,18 +103,23 @@ impl<T: Float, M: Model<T>> Pipeline<T, M> {
         Ok(self)
     }
 
+    /// The network.
     pub fn model(&self) -> &M {
         &self.model
     }
+    /// The network, to train further or change.
     pub fn model_mut(&mut self) -> &mut M {
         &mut self.model
     }
+    /// The network, without the preprocessing.
     pub fn into_model(self) -> M {
         self.model
     }
+    /// The standardizer applied to raw inputs, if there is one.
     pub fn standardizer(&self) -> Option<&Standardizer<T>> {
         self.standardizer.as_ref()
     }
+    /// The class names, in class-index order, if known.
     pub fn class_names(&self) -> Option<&[String]> {
         self.class_names.as_deref()
     }

@@ -104,13 +104,23 @@ pub enum ResumeError {
     NotAState,
     /// A field of the `training_state` metadata is missing or malformed.
     #[error("the training state's field `{field}` is missing or malformed")]
-    Field { field: &'static str },
+    Field {
+        /// The field's name.
+        field: &'static str,
+    },
     /// The state was written by a run with another network, loss, batch
     /// size, seed or training set, or with a schedule, ReduceLROnPlateau or
     /// early stopping where this run has none (or the other way round).
     /// `what` names the setting, `saved` and `now` say it in words.
     #[error("the training state was written by a run with {saved}, but this run has {now}")]
-    Mismatch { what: &'static str, saved: String, now: String },
+    Mismatch {
+        /// The setting that differs, e.g. "batch size".
+        what: &'static str,
+        /// It in words, as the saved run had it.
+        saved: String,
+        /// It in words, as this run has it.
+        now: String,
+    },
     /// The optimizer's state does not fit the optimizer or the model.
     #[error("{0}")]
     Optimizer(#[from] StateError),
