@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 #![doc = include_str!("../README.md")]
 
+#[doc = include_str!("network.md")]
 pub use nn_macros::network;
 pub use nn_runtime::*;
 

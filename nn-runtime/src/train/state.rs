@@ -146,15 +146,24 @@ pub(super) struct Setup {
 ///
 /// Read one to look at it, or to check that a file is a complete state for a network:
 ///
-/// ```no_run
+/// ```
 /// # use nn_runtime as nn;
-/// # use nn::testing::LayerModel;
-/// # use nn::{seeded_rng, Dense, Init};
+/// use nn::data::{Dataset, Labels};
+/// use nn::optim::Adam;
+/// use nn::testing::LayerModel;
 /// use nn::train::TrainingState;
+/// use nn::{seeded_rng, Dense, Init, Trainer};
 ///
-/// # let net = LayerModel::new(Dense::<f32, 4, 3>::new(&mut seeded_rng(0), Init::XavierNormal, true));
-/// let state = TrainingState::read("run.state.safetensors", &net)?;
+/// let path = std::env::temp_dir().join(format!("nn-doc-read-state-{}.safetensors", std::process::id()));
+/// let mut net = LayerModel::new(Dense::<f32, 4, 3>::new(&mut seeded_rng(0), Init::XavierNormal, true));
+/// let inputs = nn::nalgebra::DMatrix::from_fn(4, 6, |i, j| (i * j) as f32 / 10.0);
+/// let data = Dataset::new(inputs, Labels::Classes { indices: vec![0, 1, 2, 0, 1, 2], count: 3 })?;
+/// Trainer::new(Adam::new(0.01)).epochs(2).quiet().save_state(&path).fit(&mut net, &data, None)?;
+///
+/// let state = TrainingState::read(&path, &net)?;
 /// println!("epoch {}, step {}: {} epochs in the history", state.epoch(), state.step(), state.history().epochs.len());
+/// assert_eq!(state.history().epochs.len(), 2);
+/// # std::fs::remove_file(&path)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
