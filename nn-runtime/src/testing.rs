@@ -5,6 +5,12 @@
 //! The scalar checked is `L = <r, y> + sum_h <r_h, aux_h>` with fixed random
 //! `r`, so dL/dy = r exercises every output. Stochastic layers are frozen
 //! (dropout keeps one mask) for the duration of the check.
+//!
+//! It is public for users too: whoever writes a layer, a block or a
+//! [`Model`] by hand checks its backward pass here, as this crate checks its
+//! own (relative error below 1e-6 in `f64`, for the input and every
+//! parameter). The other helpers (copies, scrambling, compiling exported
+//! source) serve the workspace's tests.
 
 use nalgebra::{DMatrix, DMatrixView};
 use rand_distr::{Distribution, StandardNormal};

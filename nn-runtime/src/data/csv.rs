@@ -95,8 +95,11 @@ pub struct Csv {
 /// has a header row, the column's name. The line is where the row starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CsvField {
+    /// The line the row starts on, from 1.
     pub line: usize,
+    /// The column, from 1.
     pub column: usize,
+    /// The column's name in the header row, if the file has one.
     pub header: Option<String>,
 }
 
@@ -592,14 +595,7 @@ mod tests {
     }
 
     fn at(line: usize, column: usize, header: Option<&str>) -> CsvField {
-        CsvField {
-            /// The line the row starts on, from 1.
-            line,
-            /// The column, from 1.
-            column,
-            /// The column's name in the header row, if the file has one.
-            header: header.map(String::from),
-        }
+        CsvField { line, column, header: header.map(String::from) }
     }
 
     #[test]
