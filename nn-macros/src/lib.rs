@@ -34,9 +34,9 @@ use proc_macro::TokenStream;
 /// `Name::INPUT`/`Name::OUTPUT`, `summary()` and an `nn::Model<T>` impl.
 ///
 /// The language (inputs, items, their arguments, default initializers and
-/// parameter names) is documented with compiled examples on the re-export
-/// `nn::network!` of the `nn-static` crate, where the generated code has a
-/// runtime to compile against.
+/// parameter names) is documented with compiled examples where the facade
+/// crate `nn-static` re-exports this macro as `nn::network!`: the generated
+/// code needs a runtime to compile against.
 #[proc_macro]
 pub fn network(input: TokenStream) -> TokenStream {
     expand::networks(input.into()).into()

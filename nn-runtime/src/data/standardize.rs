@@ -15,7 +15,7 @@ use crate::{Batch, Float};
 /// with [`Standardizer::from_parts`].
 ///
 /// ```
-/// # #[cfg(feature = "datasets")] fn main() -> Result<(), nn::data::DataError> {
+/// # #[cfg(feature = "datasets")] fn main() -> Result<(), nn_runtime::data::DataError> {
 /// # use nn_runtime as nn;
 /// use nn::data::{iris, stratified_split, Standardizer};
 ///

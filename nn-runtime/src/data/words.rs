@@ -77,7 +77,7 @@ impl Chars {
 /// the training words the same way (with another seed).
 ///
 /// ```
-/// # #[cfg(feature = "datasets")] fn main() -> Result<(), nn::data::DataError> {
+/// # #[cfg(feature = "datasets")] fn main() -> Result<(), nn_runtime::data::DataError> {
 /// # use nn_runtime as nn;
 /// use nn::data::{split_words, words};
 ///
