@@ -74,7 +74,6 @@ fn split_groups<T: Float>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::iris;
 
     fn class_counts(d: &Dataset<f64>) -> Vec<usize> {
         let Labels::Classes { indices, count } = d.labels() else { unreachable!() };
@@ -82,8 +81,9 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "datasets")]
     fn keeps_class_shares_is_seeded_and_disjoint() {
-        let data = iris::<f64>();
+        let data = crate::data::iris::<f64>();
         let (train, test) = stratified_split(&data, 0.2, 7).unwrap();
         assert_eq!(class_counts(&train), vec![40, 40, 40]);
         assert_eq!(class_counts(&test), vec![10, 10, 10]);
