@@ -75,6 +75,7 @@ fn split_groups<T: Float>(
 mod tests {
     use super::*;
 
+    #[cfg(feature = "datasets")]
     fn class_counts(d: &Dataset<f64>) -> Vec<usize> {
         let Labels::Classes { indices, count } = d.labels() else { unreachable!() };
         (0..*count).map(|c| indices.iter().filter(|&&k| k == c).count()).collect()
