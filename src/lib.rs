@@ -1,8 +1,10 @@
 //! `nn`: neural networks written as a [`network!`] block, checked at compile
 //! time and turned into statically shaped nalgebra code with hand-derived
 //! backward passes.
+#![warn(missing_docs)]
 #![doc = include_str!("../README.md")]
 
+#[doc = include_str!("network.md")]
 pub use nn_macros::network;
 pub use nn_runtime::*;
 

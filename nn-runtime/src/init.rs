@@ -41,7 +41,10 @@ pub enum Init {
     /// LeCun (for SELU): normal with std `sqrt(1 / fan_in)`.
     LecunNormal,
     /// A (semi-)orthogonal matrix times `gain` (Saxe et al.), as `torch.nn.init.orthogonal_`.
-    Orthogonal { gain: f64 },
+    Orthogonal {
+        /// Factor the orthogonal matrix is scaled by.
+        gain: f64,
+    },
 }
 
 impl fmt::Display for Init {

@@ -129,20 +129,28 @@ pub enum ParamKind {
 pub struct ParamRef<'a, T> {
     /// The last component of the name (`"weight"`); the visitor tracks the prefix.
     pub name: &'a str,
+    /// What the parameter is to an optimizer and an initializer.
     pub kind: ParamKind,
     /// PyTorch's shape of the tensor.
     pub shape: &'a [usize],
+    /// The values, row-major in `shape`.
     pub value: &'a [T],
+    /// dL/d(value) accumulated by the last backward passes, laid out as `value`.
     pub grad: &'a [T],
 }
 
 /// A parameter seen through [`VisitMut`].
 #[derive(Debug)]
 pub struct ParamMut<'a, T> {
+    /// The last component of the name (`"weight"`); the visitor tracks the prefix.
     pub name: &'a str,
+    /// What the parameter is to an optimizer and an initializer.
     pub kind: ParamKind,
+    /// PyTorch's shape of the tensor.
     pub shape: &'a [usize],
+    /// The values, row-major in `shape`.
     pub value: &'a mut [T],
+    /// dL/d(value) accumulated by the last backward passes, laid out as `value`.
     pub grad: &'a mut [T],
 }
 
@@ -150,25 +158,55 @@ pub struct ParamMut<'a, T> {
 #[derive(Debug)]
 pub enum BufferRef<'a, T> {
     /// A floating-point buffer such as `running_mean`.
-    Float { name: &'a str, shape: &'a [usize], value: &'a [T] },
+    Float {
+        /// The last component of the name (`"running_mean"`).
+        name: &'a str,
+        /// PyTorch's shape of the tensor.
+        shape: &'a [usize],
+        /// The values, row-major in `shape`.
+        value: &'a [T],
+    },
     /// An integer counter such as `num_batches_tracked` (I64 in files).
-    Count { name: &'a str, value: i64 },
+    Count {
+        /// The last component of the name (`"num_batches_tracked"`).
+        name: &'a str,
+        /// The count.
+        value: i64,
+    },
 }
 
 /// A buffer seen through [`VisitMut`].
 #[derive(Debug)]
 pub enum BufferMut<'a, T> {
-    Float { name: &'a str, shape: &'a [usize], value: &'a mut [T] },
-    Count { name: &'a str, value: &'a mut i64 },
+    /// A floating-point buffer such as `running_mean`.
+    Float {
+        /// The last component of the name (`"running_mean"`).
+        name: &'a str,
+        /// PyTorch's shape of the tensor.
+        shape: &'a [usize],
+        /// The values, row-major in `shape`.
+        value: &'a mut [T],
+    },
+    /// An integer counter such as `num_batches_tracked` (I64 in files).
+    Count {
+        /// The last component of the name (`"num_batches_tracked"`).
+        name: &'a str,
+        /// The count.
+        value: &'a mut i64,
+    },
 }
 
 /// Receives parameters and buffers. `enter`/`leave` bracket each naming level
 /// (`"3"`, `"projection"`), so a visitor that needs full names can build them
 /// and one that does not (an optimizer) pays nothing.
 pub trait Visit<T> {
+    /// Opens a naming level (`"3"`, `"projection"`).
     fn enter(&mut self, _segment: &str) {}
+    /// Closes the level the last `enter` opened.
     fn leave(&mut self) {}
+    /// A parameter of the current level.
     fn param(&mut self, p: ParamRef<'_, T>);
+    /// A buffer of the current level.
     fn buffer(&mut self, _b: BufferRef<'_, T>) {}
     /// An item of an item list (a network's, a block's body, a branch, a
     /// copy of `repeat`), inside its own naming level and before its
@@ -188,9 +226,13 @@ pub trait Visit<T> {
 
 /// The mutable twin of [`Visit`].
 pub trait VisitMut<T> {
+    /// Opens a naming level (`"3"`, `"projection"`).
     fn enter(&mut self, _segment: &str) {}
+    /// Closes the level the last `enter` opened.
     fn leave(&mut self) {}
+    /// A parameter of the current level.
     fn param(&mut self, p: ParamMut<'_, T>);
+    /// A buffer of the current level.
     fn buffer(&mut self, _b: BufferMut<'_, T>) {}
     /// A layer's own random generator, to be put back (see [`Visit::rng`]).
     fn rng(&mut self, _name: &str, _rng: &mut SeededRng) {}
@@ -206,6 +248,7 @@ pub struct NamePath {
 }
 
 impl NamePath {
+    /// Appends a naming level to the prefix.
     pub fn enter(&mut self, segment: &str) {
         self.marks.push(self.path.len());
         if !self.path.is_empty() {
@@ -213,6 +256,7 @@ impl NamePath {
         }
         self.path.push_str(segment);
     }
+    /// Removes the level the last `enter` appended.
     pub fn leave(&mut self) {
         let mark = self.marks.pop().unwrap_or(0);
         self.path.truncate(mark);

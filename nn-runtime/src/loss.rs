@@ -23,11 +23,23 @@ pub enum Targets<'a, T: Float> {
     /// lengths (`steps * M` rows): `classes[j * steps + t]` is sample `j`'s
     /// class at step `t`; steps at or past `lengths[j]` are padding, whatever
     /// they hold (softmax cross-entropy).
-    StepClasses { classes: &'a [usize], lengths: &'a [usize] },
+    StepClasses {
+        /// Each sample's class at each step, sample after sample: `steps` entries per sample.
+        classes: &'a [usize],
+        /// Each sample's real steps.
+        lengths: &'a [usize],
+    },
     /// Real targets per time step, shaped as the outputs (`steps * M` rows,
     /// one column per sample, `per_step` = `M`); the rows of steps at or past
     /// `lengths[j]` are padding (MSE, BCE).
-    StepReal { values: DMatrixView<'a, T>, per_step: usize, lengths: &'a [usize] },
+    StepReal {
+        /// The targets: `steps * per_step` rows, one column per sample.
+        values: DMatrixView<'a, T>,
+        /// Outputs per step (`M`).
+        per_step: usize,
+        /// Each sample's real steps.
+        lengths: &'a [usize],
+    },
 }
 
 /// A loss function, as PyTorch's with `reduction="mean"`. More losses will
@@ -49,21 +61,56 @@ pub enum Loss {
 pub enum LossError {
     /// The loss needs the other kind of target.
     #[error("{loss:?} needs {expected} as targets; {}", target_kind_fix(*loss))]
-    TargetKind { loss: Loss, expected: &'static str },
+    TargetKind {
+        /// The loss.
+        loss: Loss,
+        /// The targets it needs, e.g. "class indices".
+        expected: &'static str,
+    },
     /// Outputs and targets (or the gradient buffer) have different shapes.
     #[error("{what} is {}x{} (outputs x samples) but the outputs are {}x{}", found.0, found.1, expected.0, expected.1)]
-    Shape { what: &'static str, expected: (usize, usize), found: (usize, usize) },
+    Shape {
+        /// What had the wrong shape: "targets" or the gradient buffer.
+        what: &'static str,
+        /// The shape of the outputs: (outputs, samples).
+        expected: (usize, usize),
+        /// Its shape: (rows, columns).
+        found: (usize, usize),
+    },
     /// A class index is not below the number of outputs.
     #[error("sample {sample} has class {class} but the network has {classes} outputs")]
-    ClassOutOfRange { sample: usize, class: usize, classes: usize },
+    ClassOutOfRange {
+        /// The sample with the bad class.
+        sample: usize,
+        /// Its class.
+        class: usize,
+        /// Outputs of the network, which the class must be below.
+        classes: usize,
+    },
     /// A class of a real time step is not below the number of outputs per step.
     #[error("sample {sample}, step {step} has class {class} but the network has {classes} outputs per step")]
-    StepClassOutOfRange { sample: usize, step: usize, class: usize, classes: usize },
+    StepClassOutOfRange {
+        /// The sample with the bad class.
+        sample: usize,
+        /// The time step holding it.
+        step: usize,
+        /// Its class.
+        class: usize,
+        /// Outputs per step, which the class must be below.
+        classes: usize,
+    },
     /// Per-step targets whose lengths do not fit the outputs: another count
     /// than samples, a length of 0 or beyond the steps, or outputs that are
     /// not a whole number of steps.
     #[error("per-step targets for {samples} samples of {steps} steps do not fit: {problem}")]
-    Steps { samples: usize, steps: usize, problem: String },
+    Steps {
+        /// Samples of the outputs.
+        samples: usize,
+        /// Time steps the outputs were taken as.
+        steps: usize,
+        /// What does not fit.
+        problem: String,
+    },
 }
 
 /// The loss to choose when `loss` was given the other kind of targets.

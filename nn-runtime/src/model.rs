@@ -177,21 +177,41 @@ impl<'a, T: nalgebra::Scalar> Probe<'a, T> {
 /// A parameter with its full PyTorch-style name, copied out of a model.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NamedParam<T> {
+    /// The full name, e.g. `"3.projection.weight"`.
     pub name: String,
+    /// What the parameter is to an optimizer and an initializer.
     pub kind: ParamKind,
+    /// PyTorch's shape of the tensor.
     pub shape: Vec<usize>,
+    /// The values, row-major in `shape`.
     pub value: Vec<T>,
+    /// dL/d(value) accumulated by the last backward passes, laid out as `value`.
     pub grad: Vec<T>,
 }
 
 /// A buffer with its full name, copied out of a model.
 #[derive(Clone, Debug, PartialEq)]
 pub enum NamedBuffer<T> {
-    Float { name: String, shape: Vec<usize>, value: Vec<T> },
-    Count { name: String, value: i64 },
+    /// A floating-point buffer such as `running_mean`.
+    Float {
+        /// The full name, e.g. `"1.running_mean"`.
+        name: String,
+        /// PyTorch's shape of the tensor.
+        shape: Vec<usize>,
+        /// The values, row-major in `shape`.
+        value: Vec<T>,
+    },
+    /// An integer counter such as `num_batches_tracked`.
+    Count {
+        /// The full name, e.g. `"1.num_batches_tracked"`.
+        name: String,
+        /// The count.
+        value: i64,
+    },
 }
 
 impl<T> NamedBuffer<T> {
+    /// The full name of either kind of buffer.
     pub fn name(&self) -> &str {
         match self {
             NamedBuffer::Float { name, .. } | NamedBuffer::Count { name, .. } => name,

@@ -48,6 +48,7 @@ pub struct Entry<T> {
     pub name: String,
     /// PyTorch's shape; `[]` for a counter.
     pub shape: Vec<usize>,
+    /// The values.
     pub data: Data<T>,
 }
 
@@ -58,7 +59,12 @@ pub struct Entry<T> {
 pub enum Data<T> {
     /// A parameter's values, row-major (its gradient, in the crate's
     /// snapshots of gradients).
-    Param { kind: ParamKind, values: Vec<T> },
+    Param {
+        /// What the parameter is to an optimizer and an initializer.
+        kind: ParamKind,
+        /// The values (or gradients), row-major.
+        values: Vec<T>,
+    },
     /// A floating-point buffer such as `running_mean`, row-major.
     Buffer(Vec<T>),
     /// A counter such as `num_batches_tracked`, or an optimizer's step count.

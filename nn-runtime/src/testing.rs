@@ -5,6 +5,12 @@
 //! The scalar checked is `L = <r, y> + sum_h <r_h, aux_h>` with fixed random
 //! `r`, so dL/dy = r exercises every output. Stochastic layers are frozen
 //! (dropout keeps one mask) for the duration of the check.
+//!
+//! It is public for users too: whoever writes a layer, a block or a
+//! [`Model`] by hand checks its backward pass here, as this crate checks its
+//! own (relative error below 1e-6 in `f64`, for the input and every
+//! parameter). The other helpers (copies, scrambling, compiling exported
+//! source) serve the workspace's tests.
 
 use nalgebra::{DMatrix, DMatrixView};
 use rand_distr::{Distribution, StandardNormal};
@@ -16,6 +22,7 @@ use crate::{seeded_rng, Batch, Float, Layer, Model, SeededRng, ShapeError, Visit
 /// anything else written against `Model`) can drive it.
 #[derive(Debug)]
 pub struct LayerModel<T: Float, L, const I: usize, const O: usize> {
+    /// The layer or block, to read or change between passes.
     pub layer: L,
     x: Batch<T, I>,
     g: Batch<T, O>,
@@ -23,6 +30,7 @@ pub struct LayerModel<T: Float, L, const I: usize, const O: usize> {
 }
 
 impl<T: Float, L: Layer<T, I, O>, const I: usize, const O: usize> LayerModel<T, L, I, O> {
+    /// `layer` as a model of `I` inputs and `O` outputs.
     pub fn new(layer: L) -> Self {
         Self { layer, x: empty(), g: empty(), forward_cols: None }
     }
@@ -85,6 +93,7 @@ pub struct GradReport {
     pub worst_at: String,
     /// The analytic and numeric values there.
     pub analytic: f64,
+    /// The central-difference estimate there.
     pub numeric: f64,
     /// How many scalars were checked.
     pub checked: usize,

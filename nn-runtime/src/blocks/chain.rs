@@ -18,6 +18,7 @@ pub struct Chain<T, A, B, const I: usize, const M: usize, const O: usize> {
 impl<T: Float, A: Layer<T, I, M>, B: Layer<T, M, O>, const I: usize, const M: usize, const O: usize>
     Chain<T, A, B, I, M, O>
 {
+    /// `a` then `b`.
     pub fn new(a: A, b: B) -> Self {
         Self { a, b, _t: PhantomData }
     }

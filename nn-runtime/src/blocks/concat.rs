@@ -23,6 +23,7 @@ pub struct Concat<T: Float, B, const N: usize, const M: usize, const O: usize> {
 }
 
 impl<T: Float, B: Layer<T, N, M>, const N: usize, const M: usize, const O: usize> Concat<T, B, N, M, O> {
+    /// The input with `body`'s output stacked below it.
     pub fn new(body: B) -> Self {
         const { assert!(O == N + M, "concat: output width must be input width + body width") };
         Self { body, gb: empty(), io: Io::default() }

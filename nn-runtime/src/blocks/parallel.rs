@@ -29,7 +29,9 @@ pub trait Branches<T: Float, const N: usize> {
     fn predict(&self, x: &Batch<T, N>, y: &mut [T]);
     /// Visits branch `i` under the segment `"i"`.
     fn visit(&self, v: &mut dyn Visit<T>);
+    /// The mutable twin of [`Branches::visit`].
     fn visit_mut(&mut self, v: &mut dyn VisitMut<T>);
+    /// [`Layer::freeze_randomness`] on every branch.
     fn freeze_randomness(&mut self, frozen: bool);
 }
 
@@ -127,6 +129,7 @@ pub struct Parallel<T: Float, Bs: Branches<T, N>, const N: usize, const O: usize
 }
 
 impl<T: Float, Bs: Branches<T, N>, const N: usize, const O: usize> Parallel<T, Bs, N, O> {
+    /// The outputs of `branches`, stacked in order.
     pub fn new(branches: Bs) -> Self {
         const { assert!(O == Bs::WIDTH, "parallel: output width must be the sum of the branch widths") };
         Self { branches, grads: Bs::grads(), io: Io::default() }

@@ -17,6 +17,7 @@ pub struct Residual<T: Float, B, const N: usize> {
 }
 
 impl<T: Float, B: Layer<T, N, N>, const N: usize> Residual<T, B, N> {
+    /// `x + body(x)`.
     pub fn new(body: B) -> Self {
         Self { body, io: Io::default() }
     }

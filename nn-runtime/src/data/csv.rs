@@ -95,8 +95,11 @@ pub struct Csv {
 /// has a header row, the column's name. The line is where the row starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CsvField {
+    /// The line the row starts on, from 1.
     pub line: usize,
+    /// The column, from 1.
     pub column: usize,
+    /// The column's name in the header row, if the file has one.
     pub header: Option<String>,
 }
 
@@ -116,7 +119,12 @@ impl fmt::Display for CsvField {
 pub enum CsvError {
     /// The file could not be read.
     #[error("cannot read {}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
     /// A delimiter the reader cannot use.
     #[error("the delimiter {0:?} is not a single-byte (ASCII) character")]
     Delimiter(char),
@@ -131,37 +139,101 @@ pub enum CsvError {
     Reader(#[from] csv::Error),
     /// A field that is not UTF-8 text.
     #[error("{at}: the text is not valid UTF-8 ({source})")]
-    NotUtf8 { at: CsvField, source: std::str::Utf8Error },
+    NotUtf8 {
+        /// Where the field is.
+        at: CsvField,
+        /// Where the UTF-8 decoding failed.
+        source: std::str::Utf8Error,
+    },
     /// Rows to predict with a different number of columns than the network's inputs.
     #[error("the rows have {found} columns, but the network takes {expected} inputs")]
-    Width { expected: usize, found: usize },
+    Width {
+        /// Inputs the network takes.
+        expected: usize,
+        /// Columns of the rows.
+        found: usize,
+    },
     /// A row with a different number of fields than the first row (the header, if any).
     #[error("line {line}: {found} fields, but the first row has {expected}")]
-    Ragged { line: usize, expected: usize, found: usize },
+    Ragged {
+        /// The line the short or long row starts on.
+        line: usize,
+        /// Fields of the first row.
+        expected: usize,
+        /// Fields of this row.
+        found: usize,
+    },
     /// The label column does not exist in the first row.
     #[error("line {line}: label column {column} does not exist (the row has {fields} fields)")]
-    NoLabelColumn { line: usize, column: usize, fields: usize },
+    NoLabelColumn {
+        /// The first row's line.
+        line: usize,
+        /// The label column asked for, from 1.
+        column: usize,
+        /// Fields of the first row.
+        fields: usize,
+    },
     /// No column of the header row has the label column's name.
     #[error("line {line}: no column is named {name:?}; the header has {headers:?}")]
-    NoColumnNamed { line: usize, name: String, headers: Vec<String> },
+    NoColumnNamed {
+        /// The header row's line.
+        line: usize,
+        /// The label column's name asked for.
+        name: String,
+        /// The names the header has.
+        headers: Vec<String>,
+    },
     /// The label column's name is in the header row more than once.
     #[error("line {line}: columns {first} and {second} are both named {name:?}, so the label column is ambiguous")]
-    DuplicateColumn { line: usize, name: String, first: usize, second: usize },
+    DuplicateColumn {
+        /// The header row's line.
+        line: usize,
+        /// The name given twice.
+        name: String,
+        /// The first column with it, from 1.
+        first: usize,
+        /// The second column with it, from 1.
+        second: usize,
+    },
     /// A field that is not a number.
     #[error("{at}: {text:?} is not a number")]
-    NotANumber { at: CsvField, text: String },
+    NotANumber {
+        /// Where the field is.
+        at: CsvField,
+        /// The field's text.
+        text: String,
+    },
     /// A number that is NaN or infinite, or too large for the float type.
     #[error(
         "{at}: {text:?} is NaN, infinite or out of range: every value must be a finite number \
          (a missing value? fill or drop it)"
     )]
-    NonFinite { at: CsvField, text: String },
+    NonFinite {
+        /// Where the field is.
+        at: CsvField,
+        /// The field's text.
+        text: String,
+    },
     /// A class label that is not an integer in `0..classes`.
     #[error("{at}: label {text:?} is not a class index 0..{}{}", classes.saturating_sub(1), word_hint(text))]
-    LabelOutOfRange { at: CsvField, text: String, classes: usize },
+    LabelOutOfRange {
+        /// Where the label is.
+        at: CsvField,
+        /// The label's text.
+        text: String,
+        /// Classes the reader was told there are.
+        classes: usize,
+    },
     /// A class label that is not one of the given class names.
     #[error("{at}: label {text:?} is not one of the class names {names:?}")]
-    UnknownClass { at: CsvField, text: String, names: Vec<String> },
+    UnknownClass {
+        /// Where the label is.
+        at: CsvField,
+        /// The label's text.
+        text: String,
+        /// The class names given.
+        names: Vec<String>,
+    },
 }
 
 /// The fix for class names written as words where indices were asked for.

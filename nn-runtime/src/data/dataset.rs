@@ -12,24 +12,41 @@ use crate::{Batch, Float};
 #[derive(Clone, Debug, PartialEq)]
 pub enum Labels<T> {
     /// A class index per sample, each below `count`.
-    Classes { indices: Vec<usize>, count: usize },
+    Classes {
+        /// Each sample's class.
+        indices: Vec<usize>,
+        /// Number of classes.
+        count: usize,
+    },
     /// Real targets, one column per sample.
     Real(DMatrix<T>),
     /// A class per time step of sequences (for a network with outputs per
     /// step, `-> seq M`): `indices[j * steps + t]` is sample `j`'s class at
     /// step `t`; entries past a sample's length are padding, never read.
-    StepClasses { indices: Vec<usize>, count: usize },
+    StepClasses {
+        /// Each sample's class at each step, sample after sample: `steps` entries per sample.
+        indices: Vec<usize>,
+        /// Number of classes.
+        count: usize,
+    },
     /// Real targets per time step: `steps * per_step` rows (rows
     /// `t * per_step ..` are step `t`), one column per sample; rows past a
     /// sample's length are padding, never read.
-    StepReal { values: DMatrix<T>, per_step: usize },
+    StepReal {
+        /// The targets: `steps * per_step` rows, one column per sample.
+        values: DMatrix<T>,
+        /// Targets per step.
+        per_step: usize,
+    },
 }
 
 /// How the samples of a [`Dataset`] of sequences are laid out: every sample
 /// padded to `steps` steps, sample `j` of `lengths[j]` real ones.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Lengths {
+    /// Steps every sample is padded to.
     pub steps: usize,
+    /// Each sample's real steps, from 1 to `steps`.
     pub lengths: Vec<usize>,
 }
 
@@ -282,6 +299,7 @@ impl<T: Float> Dataset<T> {
     pub fn inputs_mut(&mut self) -> &mut DMatrix<T> {
         &mut self.inputs
     }
+    /// What each sample is labelled with.
     pub fn labels(&self) -> &Labels<T> {
         &self.labels
     }
@@ -297,6 +315,7 @@ impl<T: Float> Dataset<T> {
     pub fn len(&self) -> usize {
         self.inputs.ncols()
     }
+    /// Whether there are no samples.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -9,7 +9,8 @@ static DIGITS_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");
 
 /// The 1797 8x8 digit images of UCI "Optical Recognition of Handwritten
 /// Digits" (E. Alpaydin, C. Kaynak, 1998; CC BY 4.0): 64 pixels per sample,
-/// row by row, values 0..16, and the digit 0..9 as the class.
+/// row by row, values 0..16, and the digit 0..9 as the class. Feature
+/// `datasets` (on by default).
 pub fn digits<T: Float>() -> Dataset<T> {
     let mut text = String::new();
     flate2::read::GzDecoder::new(DIGITS_GZ)

@@ -8,7 +8,7 @@ static IRIS: &str = include_str!("../../data/iris.csv");
 /// Fisher's iris (R. A. Fisher, 1936): 150 flowers, 4 measurements in cm
 /// (sepal length, sepal width, petal length, petal width), and the species
 /// (0 setosa, 1 versicolor, 2 virginica) as the class; the dataset keeps
-/// these names.
+/// these names. Feature `datasets` (on by default).
 pub fn iris<T: Float>() -> Dataset<T> {
     embedded("iris", &Csv::new().skip_lines(1).classes(3), IRIS)
         .with_class_names(["setosa", "versicolor", "virginica"])

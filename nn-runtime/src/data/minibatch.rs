@@ -116,6 +116,7 @@ impl<T: Float> MiniBatch<T> {
     pub fn len(&self) -> usize {
         self.len
     }
+    /// Whether the batch has no samples.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -5,7 +5,8 @@
 //! mini-batches copied into reused buffers; and two embedded sequence data
 //! sets: English words for a character-level language model ([`words`],
 //! [`CharSequences`]) and the monthly sunspot numbers to forecast
-//! ([`sunspots`]).
+//! ([`sunspots`]). The embedded data sets (and their decompressor) come with
+//! the feature `datasets`, on by default.
 //!
 //! A network takes a [`Batch<T, N>`](crate::Batch), one column per sample:
 //! [`Dataset::to_batch`], [`Dataset::from_batch`], [`batch_from_rows`],
@@ -17,28 +18,36 @@
 mod adding;
 mod csv;
 mod dataset;
+#[cfg(feature = "datasets")]
 mod digits;
 mod error;
+#[cfg(feature = "datasets")]
 mod iris;
 mod minibatch;
 mod rows;
 mod split;
 mod standardize;
+#[cfg(feature = "datasets")]
 mod sunspots;
 mod words;
 
 pub use adding::adding_problem;
 pub use csv::{Csv, CsvError, CsvField, LabelColumn};
 pub use dataset::{Dataset, Labels, Lengths};
+#[cfg(feature = "datasets")]
 pub use digits::digits;
 pub use error::DataError;
+#[cfg(feature = "datasets")]
 pub use iris::iris;
 pub use minibatch::MiniBatch;
 pub use rows::{batch_from_rows, batch_from_slice, batch_to_rows};
 pub use split::{split, stratified_split};
 pub use standardize::Standardizer;
+#[cfg(feature = "datasets")]
 pub use sunspots::{sunspots, Month, Sunspots};
-pub use words::{bits_per_character, sample_word, split_words, words, CharSequences, Chars};
+#[cfg(feature = "datasets")]
+pub use words::words;
+pub use words::{bits_per_character, sample_word, split_words, CharSequences, Chars};
 
 use crate::Float;
 
@@ -50,6 +59,7 @@ fn first_non_finite<T: Float>(values: &[T], width: usize) -> Option<(usize, usiz
 }
 
 /// Parses the embedded, known-good CSV of a bundled dataset.
+#[cfg(feature = "datasets")]
 fn embedded<T: Float>(name: &str, csv: &Csv, text: &str) -> Dataset<T> {
     csv.parse(text).unwrap_or_else(|e| panic!("the embedded {name} data is corrupt: {e}"))
 }

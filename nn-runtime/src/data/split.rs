@@ -74,16 +74,17 @@ fn split_groups<T: Float>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::iris;
 
+    #[cfg(feature = "datasets")]
     fn class_counts(d: &Dataset<f64>) -> Vec<usize> {
         let Labels::Classes { indices, count } = d.labels() else { unreachable!() };
         (0..*count).map(|c| indices.iter().filter(|&&k| k == c).count()).collect()
     }
 
     #[test]
+    #[cfg(feature = "datasets")]
     fn keeps_class_shares_is_seeded_and_disjoint() {
-        let data = iris::<f64>();
+        let data = crate::data::iris::<f64>();
         let (train, test) = stratified_split(&data, 0.2, 7).unwrap();
         assert_eq!(class_counts(&train), vec![40, 40, 40]);
         assert_eq!(class_counts(&test), vec![10, 10, 10]);

@@ -15,6 +15,7 @@ use crate::{Batch, Float};
 /// with [`Standardizer::from_parts`].
 ///
 /// ```
+/// # #[cfg(feature = "datasets")] fn main() -> Result<(), nn_runtime::data::DataError> {
 /// # use nn_runtime as nn;
 /// use nn::data::{iris, stratified_split, Standardizer};
 ///
@@ -28,7 +29,8 @@ use crate::{Batch, Float};
 /// let mut flower = [[5.1, 3.5, 1.4, 0.2]];
 /// rebuilt.apply_rows(&mut flower)?;
 /// assert!(flower[0][2] < -1.0, "short petals for iris, as setosa's are");
-/// # Ok::<(), nn::data::DataError>(())
+/// # Ok(()) }
+/// # #[cfg(not(feature = "datasets"))] fn main() {}
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Standardizer<T> {
@@ -136,12 +138,15 @@ impl<T: Float> Standardizer<T> {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(feature = "datasets")]
     use nalgebra::DMatrix;
 
     use super::*;
+    #[cfg(feature = "datasets")]
     use crate::data::{iris, stratified_split, Labels};
 
     #[test]
+    #[cfg(feature = "datasets")]
     fn training_part_gets_zero_mean_unit_variance_and_test_part_uses_its_statistics() {
         let (mut train, mut test) = stratified_split(&iris::<f64>(), 0.2, 1).unwrap();
         let raw_test = test.clone();
@@ -160,6 +165,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "datasets")]
     fn constant_features_map_to_zero() {
         let mut d = crate::data::digits::<f64>();
         let s = Standardizer::fit(&d).unwrap();
@@ -170,6 +176,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "datasets")]
     fn fitting_on_nan_or_infinity_is_an_error_naming_sample_and_feature() {
         let mut data = iris::<f32>();
         data.inputs_mut()[(3, 17)] = f32::NAN;
@@ -188,6 +195,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "datasets")]
     fn rebuilt_from_its_parts_it_maps_datasets_batches_and_rows_alike() {
         let (train, test) = stratified_split(&iris::<f32>(), 0.2, 4).unwrap();
         let fitted = Standardizer::fit(&train).unwrap();

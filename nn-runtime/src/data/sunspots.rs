@@ -14,6 +14,7 @@ static SUNSPOTS: &str = include_str!("../../data/sunspots_monthly.csv");
 /// A calendar month of the series.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Month {
+    /// The year, e.g. 1749.
     pub year: u16,
     /// 1 (January) to 12.
     pub month: u8,
@@ -51,7 +52,8 @@ pub struct Sunspots {
 /// The monthly mean sunspot number from January 1749 to June 2009, 3126
 /// months without gaps (NOAA's National Geophysical Data Center, public
 /// domain, as shipped with statsmodels; February 1824 was interpolated by the
-/// source). The series has an 11-year cycle.
+/// source). The series has an 11-year cycle. Feature `datasets` (on by
+/// default).
 pub fn sunspots() -> Sunspots {
     let table = embedded::<f64>("sunspots", &Csv::new().header(true), SUNSPOTS);
     let Labels::Real(values) = table.labels() else { unreachable!("the sunspot numbers are real targets") };

@@ -4,8 +4,6 @@
 //! `tools/reference/words_lm.py` computes identically, bits per character,
 //! and sampling a word from a model.
 
-use std::io::Read;
-
 use rand::distr::weighted::WeightedIndex;
 use rand::distr::Distribution;
 use rand::Rng;
@@ -13,12 +11,16 @@ use rand::Rng;
 use super::DataError;
 use crate::Float;
 
+#[cfg(feature = "datasets")]
 static WORDS_GZ: &[u8] = include_bytes!("../../data/words.txt.gz");
 
 /// The 63,875 English words of SCOWL (Copyright 2000-2011 Kevin Atkinson;
 /// the notice is in `data/words.NOTICE`) as Debian's `wamerican` ships them,
 /// those written with `a`-`z` alone: sorted, unique, 1 to 22 letters.
+/// Feature `datasets` (on by default).
+#[cfg(feature = "datasets")]
 pub fn words() -> Vec<String> {
+    use std::io::Read;
     let mut text = String::new();
     flate2::read::GzDecoder::new(WORDS_GZ)
         .read_to_string(&mut text)
@@ -75,6 +77,7 @@ impl Chars {
 /// the training words the same way (with another seed).
 ///
 /// ```
+/// # #[cfg(feature = "datasets")] fn main() -> Result<(), nn_runtime::data::DataError> {
 /// # use nn_runtime as nn;
 /// use nn::data::{split_words, words};
 ///
@@ -82,7 +85,8 @@ impl Chars {
 /// assert_eq!((train.len(), held_out.len()), (57_487, 6_388));
 /// let (fit, validation) = split_words(&train, 0.1, 16)?;
 /// assert_eq!((fit.len(), validation.len()), (51_738, 5_749));
-/// # Ok::<(), nn::data::DataError>(())
+/// # Ok(()) }
+/// # #[cfg(not(feature = "datasets"))] fn main() {}
 /// ```
 pub fn split_words<S: AsRef<str>>(
     words: &[S],
@@ -262,12 +266,11 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
-
     use super::*;
     use crate::seeded_rng;
 
     #[test]
+    #[cfg(feature = "datasets")]
     fn the_embedded_list_is_sorted_unique_lowercase_words() {
         let w = words();
         assert_eq!(w.len(), 63_875);
@@ -294,6 +297,7 @@ mod tests {
     /// (each token given the one before, START before the first letter).
     /// The shared data README quotes 4.24 and 3.56 for this convention.
     #[test]
+    #[cfg(feature = "datasets")]
     fn unigram_and_bigram_scores_match_the_quoted_convention() {
         let seqs = CharSequences::new(&words()).unwrap();
         let mut unigram = [0usize; Chars::SIZE];
@@ -333,7 +337,9 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "datasets")]
     fn the_split_is_sized_seeded_disjoint_and_complete() {
+        use std::collections::HashSet;
         let all = words();
         let (train, test) = split_words(&all, 0.1, 15).unwrap();
         assert_eq!((train.len(), test.len()), (57_487, 6_388));
@@ -366,6 +372,7 @@ mod tests {
     /// Draws from a bigram model fitted on the list: the words come out
     /// seeded, of letters only, and with the list's letter frequencies.
     #[test]
+    #[cfg(feature = "datasets")]
     fn sampled_words_follow_the_model_and_the_seed() {
         let seqs = CharSequences::new(&words()).unwrap();
         let mut bigram = vec![vec![0.0f64; Chars::SIZE]; Chars::SIZE];

@@ -4,19 +4,19 @@
 //! (vanishing, exploding, dead units, saturation, healthy) with the remedies
 //! that fit, each in its `network!` spelling, and an SVG plot (feature `plot`).
 //!
-//! ```ignore
-//! let flow = GradientFlow::measure(&mut net, data.inputs(), data.targets(), Loss::SoftmaxCrossEntropy)?;
-//! println!("{flow}");                 // table, verdict, remedies
-//! flow.to_svg("gradient_flow.svg")?;  // |dL/dx| per layer on a log axis
-//! ```
+//! [`GradientFlow::measure`] runs one training-mode forward and backward on
+//! a batch; the measurement prints as a table with the verdict and the
+//! remedies, and [`GradientFlow::to_svg`] (feature `plot`) plots |dL/dx| per
+//! layer on a log axis. Items are seen through
+//! [`Model::probe`](crate::Model::probe), which `network!` implements (a
+//! model that does not implement it has nothing to measure, and
+//! [`GradientFlow::measure`] says so); so the examples are on the page of the
+//! crate that has the macro, the facade `nn-static` (library `nn`), in its
+//! section "Seeing the gradient vanish".
 //!
 //! For a `seq` network, [`GradientFlow::steps`] holds the gradient reaching
 //! each time step's input, and [`steps_svg`] plots it over time: the
 //! vanishing gradient through time of a tanh RNN against an LSTM or GRU.
-//!
-//! Items are seen through [`Model::probe`](crate::Model::probe), which
-//! `network!` implements; a model that does not implement it has nothing to
-//! measure and [`GradientFlow::measure`] says so.
 //!
 //! # During training
 //!
@@ -25,17 +25,9 @@
 //! backward and restored afterwards, and no weight changes. Only dropout's
 //! random stream advances. So it can run between optimizer steps. A
 //! [`Trainer`](crate::Trainer) measures every N epochs by itself, with the
-//! update-to-weight ratio of each measured epoch's last step:
-//!
-//! ```ignore
-//! let history = Trainer::new(Adam::default())
-//!     .epochs(30)
-//!     .gradient_flow(10, probe) // a fixed Dataset, e.g. a slice of the training data
-//!     .fit(&mut net, &train, Some(&val))?;
-//! for (epoch, flow) in &history.gradient_flows {
-//!     println!("after epoch {epoch}\n{flow}");
-//! }
-//! ```
+//! update-to-weight ratio of each measured epoch's last step
+//! ([`Trainer::gradient_flow`](crate::Trainer::gradient_flow); the
+//! measurements are in [`History::gradient_flows`](crate::History::gradient_flows)).
 
 mod gradient_flow;
 #[cfg(feature = "plot")]
@@ -73,13 +65,23 @@ pub enum DiagnosticsError {
         "{network} shows no items through Model::probe, so there is nothing to measure \
          (networks made by network! implement it; implement it for a hand-written Model)"
     )]
-    NoItems { network: &'static str },
+    NoItems {
+        /// The network's name (`Model::NAME`).
+        network: &'static str,
+    },
     /// A [`Snapshot`](crate::Snapshot) taken of a different network.
     #[error(
         "weight snapshot does not match the network: weight tensor {tensor} had {expected} \
          elements in the snapshot and has {found} now (take the snapshot of the same network)"
     )]
-    SnapshotMismatch { tensor: usize, expected: usize, found: usize },
+    SnapshotMismatch {
+        /// The weight tensor, counted from 0 in visiting order.
+        tensor: usize,
+        /// Elements it had in the snapshot.
+        expected: usize,
+        /// Elements it has now.
+        found: usize,
+    },
     /// Nothing to plot: no measurement has a positive, finite gradient norm.
     #[error("nothing to plot: no measurement has a positive, finite gradient norm")]
     NothingToPlot,
@@ -88,5 +90,10 @@ pub enum DiagnosticsError {
     Plot(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Writing the SVG file failed.
     #[error("cannot write {}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why writing it failed.
+        source: std::io::Error,
+    },
 }

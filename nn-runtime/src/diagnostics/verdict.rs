@@ -93,14 +93,21 @@ pub enum Problem {
     Exploding,
     /// An item in top-level item `index` (the item itself or one inside it)
     /// has ReLU-family units that never fire on the batch.
-    DeadUnits { index: usize },
+    DeadUnits {
+        /// The top-level item, counted from 0.
+        index: usize,
+    },
     /// An item in top-level item `index` has sigmoid/tanh activations in their flat tails.
-    Saturation { index: usize },
+    Saturation {
+        /// The top-level item, counted from 0.
+        index: usize,
+    },
 }
 
 /// One problem found, with the numbers that show it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Finding {
+    /// What was found.
     pub problem: Problem,
     /// The evidence, in words and numbers.
     pub reason: String,
@@ -110,7 +117,9 @@ pub struct Finding {
 /// runtime setting), and why it helps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Remedy {
+    /// The fix as the user writes it, e.g. `"residual { .. }"` or `"gru(h)"`.
     pub spelling: &'static str,
+    /// Why it helps.
     pub why: &'static str,
 }
 
@@ -123,6 +132,7 @@ impl Remedy {
 /// The diagnosis of a [`GradientFlow`]: healthy when nothing was found.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {
+    /// The problems found, in the order they were checked; none when healthy.
     pub findings: Vec<Finding>,
     /// What fits the findings, most direct first, without repeats.
     pub remedies: Vec<Remedy>,

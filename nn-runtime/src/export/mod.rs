@@ -55,16 +55,33 @@ pub trait Export<T: Float> {
 pub enum ExportError {
     /// The network holds something the exported file cannot compute.
     #[error("cannot export {what}: {why}")]
-    Unsupported { what: String, why: &'static str },
+    Unsupported {
+        /// The item or setting that cannot be exported.
+        what: String,
+        /// Why the exported file cannot compute it.
+        why: &'static str,
+    },
     /// A weight (after folding batch norm) is not a finite `f32`.
     #[error(
         "cannot export: {tensor}[{index}] is {value:e}, not a finite f32 \
          (a network with non-finite or huge weights has nothing sound to export)"
     )]
-    NonFinite { tensor: String, index: usize, value: f64 },
+    NonFinite {
+        /// The weight tensor's name.
+        tensor: String,
+        /// Index of the value in the tensor, row-major.
+        index: usize,
+        /// The value (after folding batch norm).
+        value: f64,
+    },
     /// Writing the file failed.
     #[error("cannot write the exported network to {}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why writing it failed.
+        source: std::io::Error,
+    },
 }
 
 /// The Rust source of `net`, a network of `network!`, exported: see the

@@ -26,16 +26,29 @@ pub enum LoadErrorKind {
     Io(#[source] std::io::Error),
     /// Fewer than the 8 bytes that give the header's length.
     #[error("the file has {len} bytes, fewer than the 8 that start a safetensors file")]
-    TooShort { len: usize },
+    TooShort {
+        /// Bytes in the file.
+        len: usize,
+    },
     /// The header length in the first 8 bytes is beyond what safetensors allows.
     #[error(
         "the header claims {declared} bytes, more than safetensors allows ({limit}); \
          the file is not safetensors or is corrupt"
     )]
-    HeaderTooLarge { declared: u64, limit: u64 },
+    HeaderTooLarge {
+        /// Header bytes the first 8 bytes claim.
+        declared: u64,
+        /// The most safetensors allows, in bytes.
+        limit: u64,
+    },
     /// The header length in the first 8 bytes runs past the end of the file.
     #[error("the header claims {declared} bytes but only {available} follow; the file is truncated or corrupt")]
-    HeaderPastEnd { declared: u64, available: u64 },
+    HeaderPastEnd {
+        /// Header bytes the first 8 bytes claim.
+        declared: u64,
+        /// Bytes that follow them in the file.
+        available: u64,
+    },
     /// The header is not valid UTF-8 JSON describing tensors, or its offsets
     /// do not tile the data (overlaps, gaps, sizes that do not fit the shape).
     #[error("the header is not valid safetensors: {0}")]
@@ -46,31 +59,74 @@ pub enum LoadErrorKind {
         "the header describes {declared} bytes of tensor data but the file has {found}; it is {}",
         if found < declared { "truncated" } else { "followed by stray bytes" }
     )]
-    DataLength { declared: u64, found: u64 },
+    DataLength {
+        /// Bytes of tensor data the header describes.
+        declared: u64,
+        /// Bytes after the header.
+        found: u64,
+    },
     /// The network has this tensor and the file does not. `unknown` lists
     /// tensors of the file the network does not have (a misnamed tensor shows up here).
     #[error("tensor `{name}` ({dtype} {shape:?}) is missing{}", Unknown(unknown))]
-    Missing { name: String, dtype: &'static str, shape: Vec<usize>, unknown: Vec<String> },
+    Missing {
+        /// The tensor's name, e.g. `"3.projection.weight"`.
+        name: String,
+        /// The dtype the network expects, e.g. `"F32"`.
+        dtype: &'static str,
+        /// The shape the network expects.
+        shape: Vec<usize>,
+        /// Tensors of the file the network does not have.
+        unknown: Vec<String>,
+    },
     /// The file has a tensor the network does not have.
     #[error("the file has tensor `{name}`, which the network does not have (strict loading)")]
-    Unexpected { name: String },
+    Unexpected {
+        /// The tensor's name.
+        name: String,
+    },
     /// The tensor's dtype differs from the network's.
     #[error(
         "tensor `{name}` is {found} but the network expects {expected}; \
          convert the file or build the network for the file's float type"
     )]
-    Dtype { name: String, expected: &'static str, found: String },
+    Dtype {
+        /// The tensor's name.
+        name: String,
+        /// The network's dtype, e.g. `"F32"`.
+        expected: &'static str,
+        /// The file's dtype.
+        found: String,
+    },
     /// The tensor's shape differs from the network's.
     #[error("tensor `{name}` has shape {found:?} but the network expects {expected:?}")]
-    Shape { name: String, expected: Vec<usize>, found: Vec<usize> },
+    Shape {
+        /// The tensor's name.
+        name: String,
+        /// The network's shape.
+        expected: Vec<usize>,
+        /// The file's shape.
+        found: Vec<usize>,
+    },
     /// A value is NaN or infinite.
     #[error("tensor `{name}` holds {value} at flat index {index}; weights must be finite")]
-    NonFinite { name: String, index: usize, value: f64 },
+    NonFinite {
+        /// The tensor's name.
+        name: String,
+        /// Index of the value in the tensor, row-major.
+        index: usize,
+        /// The value: NaN or an infinity.
+        value: f64,
+    },
     /// An entry of the header's metadata that `nn` reads (a
     /// [`Pipeline`](super::Pipeline)'s preprocessing) is malformed or does not
     /// fit the network.
     #[error("metadata entry `{key}`: {problem}")]
-    Metadata { key: String, problem: String },
+    Metadata {
+        /// The metadata entry's key.
+        key: String,
+        /// What is wrong with it.
+        problem: String,
+    },
 }
 
 /// The tail of a [`LoadErrorKind::Missing`] message: the first five tensors
@@ -143,10 +199,22 @@ pub struct SaveError {
 pub enum SaveErrorKind {
     /// A file-system step failed; `action` says which.
     #[error("{action}: {source}")]
-    Io { action: &'static str, source: std::io::Error },
+    Io {
+        /// The step that failed, e.g. "create the temporary file".
+        action: &'static str,
+        /// Why it failed.
+        source: std::io::Error,
+    },
     /// A parameter or buffer holds NaN or infinity; such a file would not load back.
     #[error("tensor `{name}` holds {value} at flat index {index}; only finite weights are saved")]
-    NonFinite { name: String, index: usize, value: f64 },
+    NonFinite {
+        /// The tensor's name.
+        name: String,
+        /// Index of the value in the tensor, row-major.
+        index: usize,
+        /// The value: NaN or an infinity.
+        value: f64,
+    },
     /// The safetensors encoder refused the tensors.
     #[error("{0}")]
     Encode(#[source] Box<dyn Error + Send + Sync>),

@@ -31,6 +31,7 @@ const CLASS_NAMES: &str = "nn.class_names";
 /// inputs, as it was trained; [`Pipeline::predict_rows`] standardizes first.
 ///
 /// ```
+/// # #[cfg(feature = "datasets")] fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # use nn_runtime as nn;
 /// use nn::data::{iris, Standardizer};
 /// use nn::io::Pipeline;
@@ -55,7 +56,8 @@ const CLASS_NAMES: &str = "nn.class_names";
 /// let names: Vec<&str> = loaded.classify_rows(&flowers)?.into_iter().map(|c| loaded.class_name(c).unwrap()).collect();
 /// assert_eq!(names, ["setosa", "virginica"]);
 /// # std::fs::remove_file(&path)?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok(()) }
+/// # #[cfg(not(feature = "datasets"))] fn main() {}
 /// ```
 #[derive(Clone, Debug)]
 pub struct Pipeline<T: Float, M> {
@@ -101,18 +103,23 @@ impl<T: Float, M: Model<T>> Pipeline<T, M> {
         Ok(self)
     }
 
+    /// The network.
     pub fn model(&self) -> &M {
         &self.model
     }
+    /// The network, to train further or change.
     pub fn model_mut(&mut self) -> &mut M {
         &mut self.model
     }
+    /// The network, without the preprocessing.
     pub fn into_model(self) -> M {
         self.model
     }
+    /// The standardizer applied to raw inputs, if there is one.
     pub fn standardizer(&self) -> Option<&Standardizer<T>> {
         self.standardizer.as_ref()
     }
+    /// The class names, in class-index order, if known.
     pub fn class_names(&self) -> Option<&[String]> {
         self.class_names.as_deref()
     }

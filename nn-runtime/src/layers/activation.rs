@@ -35,6 +35,7 @@ pub struct Activation<T: Float, F: ActivationFn, const N: usize> {
 }
 
 impl<T: Float, F: ActivationFn, const N: usize> Activation<T, F, N> {
+    /// A layer applying `func` to every feature.
     pub fn new(func: F) -> Self {
         Self { func, x: empty(), io: Io::default() }
     }
@@ -191,6 +192,7 @@ impl ActivationFn for Relu {
 /// `leaky_relu(slope = 0.01)`: x for x > 0, `slope * x` otherwise.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LeakyRelu {
+    /// The slope for x <= 0.
     pub slope: f64,
 }
 impl Default for LeakyRelu {
@@ -220,6 +222,7 @@ impl ActivationFn for LeakyRelu {
 /// `elu(alpha = 1.0)`: x for x > 0, `alpha * (e^x - 1)` otherwise.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Elu {
+    /// The value approached as x goes to minus infinity is `-alpha`.
     pub alpha: f64,
 }
 impl Default for Elu {

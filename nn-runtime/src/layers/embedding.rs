@@ -45,6 +45,7 @@ fn gather<T: Float>(weight: &[T], d: usize, ids: impl Iterator<Item = usize>, ou
 }
 
 impl<T: Float, const V: usize, const D: usize> Embedding<T, V, D> {
+    /// Weights drawn from N(0, 1), as PyTorch's `nn.Embedding`.
     pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {
         let mut weight = vec![T::zero(); V * D];
         Init::Normal(1.0).fill(rng, D, V, V, D, &mut weight);

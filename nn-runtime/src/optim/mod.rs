@@ -165,10 +165,18 @@ pub enum StateError {
     Unsupported,
     /// A tensor of the state has the wrong kind or length.
     #[error("optimizer state `{name}` should hold {expected}")]
-    Tensor { name: String, expected: String },
+    Tensor {
+        /// The state tensor's name, e.g. `"step"`.
+        name: String,
+        /// What it should hold, in words.
+        expected: String,
+    },
     /// The state has a tensor this optimizer does not keep (another optimizer's, or momentum it does not use).
     #[error("optimizer state `{name}` belongs to another optimizer")]
-    Unexpected { name: String },
+    Unexpected {
+        /// The state tensor's name.
+        name: String,
+    },
 }
 
 /// Which tensors weight decay applies to.

@@ -14,13 +14,35 @@ pub enum Schedule {
     /// `base` throughout.
     Constant,
     /// `StepLR`: `base * gamma^(t / step_size)`.
-    Step { step_size: usize, gamma: f64 },
+    Step {
+        /// Scheduler steps between decays.
+        step_size: usize,
+        /// Factor of each decay.
+        gamma: f64,
+    },
     /// `CosineAnnealingLR`: `eta_min + (base - eta_min) (1 + cos(pi t / t_max)) / 2`.
-    Cosine { t_max: usize, eta_min: f64 },
+    Cosine {
+        /// Scheduler steps from `base` down to `eta_min`.
+        t_max: usize,
+        /// The lowest learning rate.
+        eta_min: f64,
+    },
     /// `LinearLR` to 1: the factor rises from `start_factor` to 1 over `steps`, then stays.
-    LinearWarmup { start_factor: f64, steps: usize },
+    LinearWarmup {
+        /// Factor of `base` at step 0.
+        start_factor: f64,
+        /// Scheduler steps to reach `base`.
+        steps: usize,
+    },
     /// `SequentialLR`: `first` before step `at`, then `then` counted from `at`.
-    Sequence { first: Box<Schedule>, at: usize, then: Box<Schedule> },
+    Sequence {
+        /// The schedule before step `at`.
+        first: Box<Schedule>,
+        /// The scheduler step where `then` takes over.
+        at: usize,
+        /// The schedule from step `at` on, its steps counted from `at`.
+        then: Box<Schedule>,
+    },
 }
 
 impl Schedule {
@@ -63,6 +85,7 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
+    /// A scheduler at step 0 of `schedule`.
     pub fn new(schedule: Schedule) -> Self {
         Self { schedule, base: None, t: 0 }
     }

@@ -65,7 +65,9 @@ pub trait CellMath: Copy + Default + std::fmt::Debug + Send + Sync + 'static {
     /// Whether dL/d(W_hh h + b_hh) differs from dL/d(W_ih x + b_ih).
     const SPLIT: bool;
 
+    /// One step forward: the gates and the new state from the input and the old state.
     fn forward<T: Float>(s: StepFwd<'_, T>);
+    /// One step backward: dL/d(gate pre-activations) and dL/d(old state) from the step's cache.
     fn backward<T: Float>(s: StepBack<'_, T>);
 }
 

@@ -31,6 +31,7 @@ pub(crate) fn steps_or_one<'a>(steps: &'a Steps, one: &'a mut Steps, cols: usize
 }
 
 impl<T: Float, L: SeqLayer<T, I, H>, const I: usize, const H: usize> Unrolled<T, L, I, H> {
+    /// `layer` run over packed batches.
     pub fn new(layer: L) -> Self {
         Self { layer, one_step: Steps::default(), out: empty(), dx: empty() }
     }
@@ -40,6 +41,7 @@ impl<T: Float, L: SeqLayer<T, I, H>, const I: usize, const H: usize> Unrolled<T,
         &self.layer
     }
 
+    /// The recurrent layer, to change its truncation or carried state.
     pub fn layer_mut(&mut self) -> &mut L {
         &mut self.layer
     }
@@ -217,6 +219,8 @@ impl<T: Float, const H: usize> Last<T, H> {
         &self.dx
     }
 
+    /// Each sequence's rows of `x` (a packed batch laid out by `steps`), as
+    /// forward takes them, without keeping anything for backward.
     pub fn predict(&self, x: &Batch<T, H>, steps: &Steps) -> Result<Batch<T, H>, ShapeError> {
         let mut one = Steps::default();
         let steps = steps_or_one(steps, &mut one, x.ncols());

@@ -7,6 +7,7 @@ use super::{EpochStats, History};
 /// next epochs, and whether training goes on.
 ///
 /// ```
+/// # #[cfg(feature = "datasets")] fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # use nn_runtime as nn;
 /// use nn::data::iris;
 /// use nn::optim::Adam;
@@ -28,7 +29,8 @@ use super::{EpochStats, History};
 /// assert_eq!(history.epochs.len(), 10);
 /// assert!(history.stopped_by_callback);
 /// assert_eq!(history.epochs[4].lr, 0.001);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok(()) }
+/// # #[cfg(not(feature = "datasets"))] fn main() {}
 /// ```
 #[derive(Debug)]
 pub struct EpochEnd<'a> {

@@ -17,6 +17,7 @@ use crate::{Float, Loss, LossError, Model, Targets};
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Evaluation {
+    /// The loss on all of the data, as [`Loss::value`](crate::Loss::value) reduces it (PyTorch's mean).
     pub loss: f64,
     /// Share of samples classified right: the largest output is the class
     /// (class labels), or for binary cross-entropy the sign of the logit

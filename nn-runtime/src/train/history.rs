@@ -25,16 +25,20 @@ pub struct EpochStats {
     /// Macro-averaged precision, recall and F1 on the validation set, for
     /// classes ([`crate::train::ConfusionMatrix`]).
     pub val_precision: Option<f64>,
+    /// Macro-averaged recall on the validation set, for classes.
     pub val_recall: Option<f64>,
+    /// Macro-averaged F1 on the validation set, for classes.
     pub val_f1: Option<f64>,
     /// Mean absolute error and root mean squared error on the validation set,
     /// for real targets ([`crate::train::Evaluation::mae`]).
     pub val_mae: Option<f64>,
+    /// Root mean squared error on the validation set, for real targets.
     pub val_rmse: Option<f64>,
     /// The learning rate of this epoch's steps.
     pub lr: f64,
     /// Mean and maximum over the epoch's steps of the global gradient norm before clipping.
     pub grad_norm_mean: f64,
+    /// The largest global gradient norm before clipping among the epoch's steps.
     pub grad_norm_max: f64,
     /// The global gradient norm before clipping of every step, in order.
     pub grad_norms: Vec<f64>,
@@ -55,6 +59,7 @@ pub struct EpochStats {
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct History {
+    /// One record per epoch trained, in order.
     pub epochs: Vec<EpochStats>,
     /// With early stopping or a checkpoint: the epoch with the best value of
     /// the watched metric ([`crate::train::EarlyStopping`]; the validation
@@ -75,7 +80,12 @@ pub struct History {
 pub enum HistoryError {
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why reading or writing it failed.
+        source: std::io::Error,
+    },
     /// The CSV is malformed (the message holds its line).
     #[error("history CSV: {0}")]
     Csv(#[from] csv::Error),
@@ -84,7 +94,16 @@ pub enum HistoryError {
     MissingColumn(&'static str),
     /// A field is not a number of the column's kind.
     #[error("history CSV line {line}, column `{column}`: `{found}` is not {expected}")]
-    Value { line: u64, column: &'static str, found: String, expected: &'static str },
+    Value {
+        /// The line of the CSV, from 1.
+        line: u64,
+        /// The column's name.
+        column: &'static str,
+        /// The field's text.
+        found: String,
+        /// What the column holds, e.g. "a number".
+        expected: &'static str,
+    },
     /// There is no epoch to plot.
     #[error("the history has no epochs to plot")]
     Empty,

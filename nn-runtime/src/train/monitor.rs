@@ -34,7 +34,9 @@ pub enum Metric {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Mode {
+    /// Smaller is better (losses, errors).
     Min,
+    /// Larger is better (accuracy, F1).
     Max,
 }
 

@@ -106,13 +106,23 @@ pub enum ResumeError {
     NotAState,
     /// A field of the `training_state` metadata is missing or malformed.
     #[error("the training state's field `{field}` is missing or malformed")]
-    Field { field: &'static str },
+    Field {
+        /// The field's name.
+        field: &'static str,
+    },
     /// The state was written by a run with another network, loss, batch
     /// size, seed or training set, or with a schedule, ReduceLROnPlateau or
     /// early stopping where this run has none (or the other way round).
     /// `what` names the setting, `saved` and `now` say it in words.
     #[error("the training state was written by a run with {saved}, but this run has {now}")]
-    Mismatch { what: &'static str, saved: String, now: String },
+    Mismatch {
+        /// The setting that differs, e.g. "batch size".
+        what: &'static str,
+        /// It in words, as the saved run had it.
+        saved: String,
+        /// It in words, as this run has it.
+        now: String,
+    },
     /// The optimizer's state does not fit the optimizer or the model.
     #[error("{0}")]
     Optimizer(#[from] StateError),
@@ -138,15 +148,24 @@ pub(super) struct Setup {
 ///
 /// Read one to look at it, or to check that a file is a complete state for a network:
 ///
-/// ```no_run
+/// ```
 /// # use nn_runtime as nn;
-/// # use nn::testing::LayerModel;
-/// # use nn::{seeded_rng, Dense, Init};
+/// use nn::data::{Dataset, Labels};
+/// use nn::optim::Adam;
+/// use nn::testing::LayerModel;
 /// use nn::train::TrainingState;
+/// use nn::{seeded_rng, Dense, Init, Trainer};
 ///
-/// # let net = LayerModel::new(Dense::<f32, 4, 3>::new(&mut seeded_rng(0), Init::XavierNormal, true));
-/// let state = TrainingState::read("run.state.safetensors", &net)?;
+/// let path = std::env::temp_dir().join(format!("nn-doc-read-state-{}.safetensors", std::process::id()));
+/// let mut net = LayerModel::new(Dense::<f32, 4, 3>::new(&mut seeded_rng(0), Init::XavierNormal, true));
+/// let inputs = nn::nalgebra::DMatrix::from_fn(4, 6, |i, j| (i * j) as f32 / 10.0);
+/// let data = Dataset::new(inputs, Labels::Classes { indices: vec![0, 1, 2, 0, 1, 2], count: 3 })?;
+/// Trainer::new(Adam::new(0.01)).epochs(2).quiet().save_state(&path).fit(&mut net, &data, None)?;
+///
+/// let state = TrainingState::read(&path, &net)?;
 /// println!("epoch {}, step {}: {} epochs in the history", state.epoch(), state.step(), state.history().epochs.len());
+/// assert_eq!(state.history().epochs.len(), 2);
+/// # std::fs::remove_file(&path)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]

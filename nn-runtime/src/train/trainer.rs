@@ -36,30 +36,57 @@ pub enum TrainError {
     /// A dataset's samples have a different number of features than the
     /// network's input (for a sequence network: not a positive multiple of it).
     #[error("{what} has {found} features per sample but the network takes {expected}")]
-    Width { what: &'static str, expected: usize, found: usize },
+    Width {
+        /// Which dataset: "training data", "validation data" or "evaluation data".
+        what: &'static str,
+        /// Features of the network's input (per step, for a sequence network).
+        expected: usize,
+        /// Features per sample of the dataset.
+        found: usize,
+    },
     /// A dataset's labels do not suit the loss or the network's outputs.
     #[error("{what}: {error}")]
     Targets {
+        /// Which dataset: "training data" or "validation data".
         what: &'static str,
+        /// What does not fit.
         #[source]
         error: LossError,
     },
     /// No training samples, or a batch size of zero.
     #[error("{what} is empty")]
-    Empty { what: &'static str },
+    Empty {
+        /// What is empty or zero, e.g. "training data" or "the batch size".
+        what: &'static str,
+    },
     /// Parts of the trainer's configuration that cannot work together, found
     /// before the first step.
     #[error("{problem}")]
-    Setup { problem: &'static str },
+    Setup {
+        /// What does not work together, and the fix.
+        problem: &'static str,
+    },
     /// A dataset whose samples or labels do not have the network's layout:
     /// sequences for a vector network, labels per step for one output per
     /// sequence, or the other way round.
     #[error("{what}: {problem}")]
-    Layout { what: &'static str, problem: &'static str },
+    Layout {
+        /// Which dataset.
+        what: &'static str,
+        /// How its layout differs from the network's.
+        problem: &'static str,
+    },
     /// Early stopping or ReduceLROnPlateau watches a metric that this run
     /// does not measure (found before the first step).
     #[error("{watcher} watches {metric}, which needs {needs}")]
-    Unmeasured { watcher: &'static str, metric: Metric, needs: &'static str },
+    Unmeasured {
+        /// What watches the metric: early stopping or ReduceLROnPlateau.
+        watcher: &'static str,
+        /// The metric watched.
+        metric: Metric,
+        /// What measuring it needs, e.g. validation data.
+        needs: &'static str,
+    },
     /// The loss or a gradient became NaN or infinite at this step (epoch and
     /// step count from 1). `tensor` names the first parameter, in visiting
     /// order, whose gradient is not finite. The model keeps the weights and
@@ -72,7 +99,16 @@ pub enum TrainError {
             None => "every gradient is finite".to_string(),
         }
     )]
-    NonFinite { epoch: usize, step: usize, loss: f64, tensor: Option<String> },
+    NonFinite {
+        /// The epoch, from 1.
+        epoch: usize,
+        /// The step within the epoch, from 1.
+        step: usize,
+        /// The step's loss (it may be finite when a gradient is not).
+        loss: f64,
+        /// The first parameter, in visiting order, whose gradient is not finite; `None` when all are.
+        tensor: Option<String>,
+    },
     /// The model rejected a batch.
     #[error("{0}")]
     Shape(#[from] ShapeError),
@@ -90,21 +126,43 @@ pub enum TrainError {
         "checkpoint after epoch {epoch} failed ({source}); the model holds that epoch's weights, \
          save them elsewhere"
     )]
-    Checkpoint { epoch: usize, source: SaveError },
+    Checkpoint {
+        /// The epoch, from 1, after which the checkpoint was written.
+        epoch: usize,
+        /// Why writing failed.
+        source: SaveError,
+    },
     /// The training state ([`Trainer::save_state`]) could not be written after
     /// this step of this epoch (step 0: after the epoch before). Training
     /// stops there; the state file is left as it was.
     #[error("writing the training state at epoch {epoch}, step {step} failed ({source}); training stopped there")]
-    SaveState { epoch: usize, step: usize, source: SaveError },
+    SaveState {
+        /// The epoch, from 1.
+        epoch: usize,
+        /// The step within the epoch (0: after the epoch before).
+        step: usize,
+        /// Why writing failed.
+        source: SaveError,
+    },
     /// The checkpoint or the training state cannot be written where asked
     /// (the path is a folder, or its folder is read-only or missing); found
     /// before the first step.
     #[error("the {what} cannot be written: {source}")]
-    Unwritable { what: &'static str, source: SaveError },
+    Unwritable {
+        /// What cannot be written: "checkpoint" or "training state".
+        what: &'static str,
+        /// Why not.
+        source: SaveError,
+    },
     /// The state to resume from ([`Trainer::resume_from`]) could not be read,
     /// or belongs to another network or run. Nothing was changed.
     #[error("cannot resume from {}: {source}", path.display())]
-    Resume { path: PathBuf, source: Box<ResumeError> },
+    Resume {
+        /// The state file.
+        path: PathBuf,
+        /// Why it cannot be resumed from.
+        source: Box<ResumeError>,
+    },
 }
 
 /// Trains any [`Model`] on a [`Dataset`].
@@ -123,6 +181,7 @@ pub enum TrainError {
 /// rate or stop.
 ///
 /// ```
+/// # #[cfg(feature = "datasets")] fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # use nn_runtime as nn;
 /// use nn::data::{iris, stratified_split, Standardizer};
 /// use nn::layers::Dense;
@@ -139,7 +198,8 @@ pub enum TrainError {
 /// let mut trainer = Trainer::new(Adam::new(0.05)).epochs(30).batch_size(16).quiet();
 /// let history = trainer.fit(&mut model, &train, Some(&val))?;
 /// assert!(history.last().unwrap().val_accuracy.unwrap() > 0.85);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok(()) }
+/// # #[cfg(not(feature = "datasets"))] fn main() {}
 /// ```
 pub struct Trainer<T: Float> {
     optimizer: Box<dyn Optimizer<T>>,
@@ -187,10 +247,12 @@ impl<T: Float> Trainer<T> {
             carry: false,
         }
     }
+    /// The loss to minimize (softmax cross-entropy by default).
     pub fn loss(mut self, loss: Loss) -> Self {
         self.loss = loss;
         self
     }
+    /// Passes over the training data (10 by default).
     pub fn epochs(mut self, epochs: usize) -> Self {
         self.epochs = epochs;
         self
@@ -268,6 +330,7 @@ impl<T: Float> Trainer<T> {
     /// [`Trainer::gradient_flow`], whose measurements are not saved.
     ///
     /// ```
+    /// # #[cfg(feature = "datasets")] fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # use nn_runtime as nn;
     /// use nn::data::iris;
     /// use nn::optim::Adam;
@@ -290,7 +353,8 @@ impl<T: Float> Trainer<T> {
     /// assert_eq!(rest.last().unwrap().train_loss, all.last().unwrap().train_loss);
     /// assert_eq!(resumed.layer.weight(), whole.layer.weight());
     /// # std::fs::remove_file(&path)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "datasets"))] fn main() {}
     /// ```
     pub fn save_state(mut self, path: impl Into<PathBuf>) -> Self {
         self.state = Some(path.into());
@@ -315,6 +379,7 @@ impl<T: Float> Trainer<T> {
         self.resume = Some(path.into());
         self
     }
+    /// How progress is shown: a bar, lines, or nothing ([`Progress`]).
     pub fn progress(mut self, progress: Progress) -> Self {
         self.progress = progress;
         self
