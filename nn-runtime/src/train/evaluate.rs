@@ -86,6 +86,11 @@ pub fn evaluate<T: Float, M: Model<T>>(model: &M, loss: Loss, data: &Dataset<T>)
 /// assert_eq!(p[(1, 1)], p[(2, 1)]);
 /// ```
 pub fn predicted_classes<T: Float, R: Dim, C: Dim, S: RawStorage<T, R, C>>(outputs: &Matrix<T, R, C, S>) -> Vec<usize> {
+    if outputs.nrows() == 1 {
+        // One output is a logit of class 1 (binary cross-entropy), not a
+        // choice among one class.
+        return outputs.iter().map(|&v| usize::from(v > T::zero())).collect();
+    }
     (0..outputs.ncols()).map(|j| argmax(outputs, j)).collect()
 }
 
@@ -431,6 +436,9 @@ mod tests {
         assert_eq!((p[(0, 2)], p[(1, 2)]), (0.5, 0.5), "large logits do not overflow");
         let batch = crate::Batch::<f32, 2>::from_column_slice(&[1.0, 2.0]);
         assert_eq!(predicted_classes(&batch), [1]);
+        // One output: a logit of class 1, as binary cross-entropy trains it.
+        let binary = crate::Batch::<f32, 1>::from_column_slice(&[-0.5, 0.0, 2.0, f32::NAN]);
+        assert_eq!(predicted_classes(&binary), [0, 0, 1, 0]);
         assert_eq!(probabilities(&batch).shape(), (2, 1));
     }
 }
