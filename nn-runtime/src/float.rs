@@ -60,3 +60,14 @@ macro_rules! impl_float {
 
 impl_float!(f32, "F32");
 impl_float!(f64, "F64");
+
+/// The logistic function; e^x is only taken of a non-positive number, so it never overflows.
+#[inline]
+pub fn sigmoid<T: Float>(x: T) -> T {
+    if x >= T::zero() {
+        T::one() / (T::one() + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (T::one() + e)
+    }
+}

@@ -3,17 +3,23 @@
 //!
 //! What layers are made of lives beside it: [`Io`], the output and
 //! input-gradient buffers every layer and block keeps, and `Param`, the tensor
-//! a layer trains, listed once per layer by `visit_parts!` (in `param.rs`).
+//! a layer trains, listed once per layer by `visit_parts!` (in `param.rs`);
+//! and what the contract speaks of for sequences: [`Steps`], the layout of a
+//! batch of sequences, and [`Carry`], a recurrent layer's carried state (both
+//! shown to users as `nn::rnn::Steps` and `nn::rnn::Carry`).
 
+mod carry;
 mod io;
 mod param;
+mod steps;
 
+pub use carry::Carry;
 pub use io::{copy_batch, empty, ensure_cols, view_into_batch, Io};
 pub(crate) use param::{visit_mut_under, visit_parts, visit_under, Buffer, Param, Tensor};
+pub use steps::Steps;
 
 use nalgebra::DMatrixView;
 
-use crate::rnn::{Carry, Steps};
 use crate::{Batch, Float, SeededRng};
 
 /// A layer (or a block of layers) from `I` features to `O` features.

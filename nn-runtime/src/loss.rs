@@ -6,9 +6,10 @@
 //! sequence, as PyTorch's losses on a packed sequence's data: padding counts
 //! for nothing and gets a zero gradient.
 
-use nalgebra::{DMatrixView, DMatrixViewMut};
+use nalgebra::allocator::Allocator;
+use nalgebra::{DMatrixView, DMatrixViewMut, DefaultAllocator, Dim, Matrix, OMatrix, RawStorage, Storage};
 
-use crate::layers::sigmoid;
+use crate::float::sigmoid;
 use crate::Float;
 
 /// What the outputs are compared with.
@@ -342,6 +343,61 @@ fn elementwise<T: Float>(
     total / count.max(1) as f64
 }
 
+/// The predicted class of each sample (column): its largest output, the
+/// first on ties. For a [`Batch`](crate::Batch) or any matrix of outputs,
+/// one column per sample.
+///
+/// A one-output network trained with binary cross-entropy predicts class 1
+/// where its output (a logit) is above 0.
+///
+/// ```
+/// # use nn_runtime as nn;
+/// use nn::train::{predicted_classes, probabilities};
+/// use nn::Batch;
+///
+/// let logits = Batch::<f64, 3>::from_column_slice(&[2.0, 0.5, -1.0, 0.0, 3.0, 3.0]);
+/// assert_eq!(predicted_classes(&logits), [0, 1]);
+/// let p = probabilities(&logits);
+/// assert!((p.column(0).sum() - 1.0).abs() < 1e-15);
+/// assert_eq!(p[(1, 1)], p[(2, 1)]);
+/// ```
+pub fn predicted_classes<T: Float, R: Dim, C: Dim, S: RawStorage<T, R, C>>(outputs: &Matrix<T, R, C, S>) -> Vec<usize> {
+    if outputs.nrows() == 1 {
+        // One output is a logit of class 1 (binary cross-entropy), not a
+        // choice among one class.
+        return outputs.iter().map(|&v| usize::from(v > T::zero())).collect();
+    }
+    (0..outputs.ncols()).map(|j| argmax(outputs, j)).collect()
+}
+
+/// The softmax of each sample's outputs (column): the class probabilities
+/// of a network trained with softmax cross-entropy, shaped as `outputs`.
+/// For binary cross-entropy the probability of class 1 is
+/// [`sigmoid`](crate::sigmoid) of the output instead.
+pub fn probabilities<T: Float, R: Dim, C: Dim, S: Storage<T, R, C>>(outputs: &Matrix<T, R, C, S>) -> OMatrix<T, R, C>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    let mut p = outputs.clone_owned();
+    for mut col in p.column_iter_mut() {
+        // Shifted by the maximum, so large logits do not overflow.
+        let max = col.iter().copied().fold(T::of(f64::NEG_INFINITY), |a, b| if b > a { b } else { a });
+        col.iter_mut().for_each(|v| *v = (*v - max).exp());
+        let sum = col.sum();
+        col /= sum;
+    }
+    p
+}
+
+/// The largest output of sample `j` (the first, on ties).
+pub(crate) fn argmax<T: Float, R: Dim, C: Dim, S: RawStorage<T, R, C>>(
+    outputs: &Matrix<T, R, C, S>,
+    j: usize,
+) -> usize {
+    let col = outputs.column(j);
+    (1..col.len()).fold(0, |best, i| if col[i] > col[best] { i } else { best })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,5 +529,21 @@ mod tests {
             Loss::SoftmaxCrossEntropy.value_and_grad(y.as_view(), Targets::Classes(&[0, 1, 2, 0]), small.as_view_mut()),
             Err(LossError::Shape { what: "gradient buffer", .. })
         ));
+    }
+
+    #[test]
+    fn predicted_classes_and_probabilities_of_logits() {
+        let logits = DMatrix::from_column_slice(2, 3, &[0.0, 3f64.ln(), 5.0, -5.0, 1000.0, 1000.0]);
+        assert_eq!(predicted_classes(&logits), [1, 0, 0]);
+        let p = probabilities(&logits);
+        let close_to = |a: f64, b: f64| (a - b).abs() < 1e-15;
+        assert!(close_to(p[(0, 0)], 0.25) && close_to(p[(1, 0)], 0.75));
+        assert_eq!((p[(0, 2)], p[(1, 2)]), (0.5, 0.5), "large logits do not overflow");
+        let batch = crate::Batch::<f32, 2>::from_column_slice(&[1.0, 2.0]);
+        assert_eq!(predicted_classes(&batch), [1]);
+        // One output: a logit of class 1, as binary cross-entropy trains it.
+        let binary = crate::Batch::<f32, 1>::from_column_slice(&[-0.5, 0.0, 2.0, f32::NAN]);
+        assert_eq!(predicted_classes(&binary), [0, 0, 1, 0]);
+        assert_eq!(probabilities(&batch).shape(), (2, 1));
     }
 }

@@ -10,7 +10,7 @@ use super::error::{LoadError, LoadErrorKind, SaveError};
 use super::safetensors::{model_to_bytes, read_header};
 use super::{load_from_bytes, read_file, write_atomically};
 use crate::data::{DataError, Standardizer};
-use crate::train::predicted_classes;
+use crate::loss::predicted_classes;
 use crate::{Float, Model, ShapeError};
 
 /// The metadata keys of the preprocessing; a file without them (an older

@@ -131,7 +131,7 @@ impl Scalar for f64 {
     }
 
     fn sigmoid_in_place(xs: &mut [f64]) {
-        xs.iter_mut().for_each(|x| *x = crate::layers::sigmoid(*x))
+        xs.iter_mut().for_each(|x| *x = crate::float::sigmoid(*x))
     }
 
     fn tanh_in_place(xs: &mut [f64]) {

@@ -140,16 +140,9 @@ impl ActivationFn for Sigmoid {
     }
 }
 
-/// The logistic function; e^x is only taken of a non-positive number, so it never overflows.
-#[inline]
-pub fn sigmoid<T: Float>(x: T) -> T {
-    if x >= T::zero() {
-        T::one() / (T::one() + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (T::one() + e)
-    }
-}
+/// The logistic function, for one value (defined beside [`Float`], where
+/// the losses and the kernels find it too).
+pub use crate::float::sigmoid;
 
 /// `tanh`.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

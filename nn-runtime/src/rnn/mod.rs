@@ -81,20 +81,19 @@ mod gru;
 mod lstm;
 mod pack;
 mod rnn_cell;
-mod steps;
 #[cfg(test)]
 mod test_support;
 mod unrolled;
 
+pub use crate::layer::{Carry, Steps};
 pub use bidirectional::Bidirectional;
 pub use bptt::Recurrent;
-pub use carry::{clear_carry, set_carry, Carry};
+pub use carry::{clear_carry, set_carry};
 pub use cell::CellMath;
 pub use gru::{Gru, GruCell};
 pub use lstm::{Lstm, LstmCell};
 pub(crate) use pack::{pack_matrix, pack_steps, pack_with, sort, unpack_matrix, unpack_steps, unsort};
 pub use rnn_cell::{Rnn, RnnCell};
-pub use steps::Steps;
 pub use unrolled::{Last, Unrolled};
 
 use crate::{Batch, Float, ShapeError, Visit, VisitMut};

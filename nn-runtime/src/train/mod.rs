@@ -12,9 +12,10 @@ mod progress;
 mod state;
 mod trainer;
 
+pub use crate::loss::{predicted_classes, probabilities};
 pub use callback::EpochEnd;
 pub use early_stopping::EarlyStopping;
-pub use evaluate::{confusion_matrix, evaluate, predicted_classes, probabilities, ConfusionMatrix, Evaluation};
+pub use evaluate::{confusion_matrix, evaluate, ConfusionMatrix, Evaluation};
 pub use history::{EpochStats, History, HistoryError};
 pub use monitor::{Metric, Mode, Threshold};
 pub use plateau::ReduceLrOnPlateau;
