@@ -96,27 +96,47 @@ pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: 
 /// gradient). `c` may have any strides. Each element is summed in one order
 /// whatever the thread count, but not in [`gemm`]'s.
 pub fn gemm_dots<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: MatMut<'_, T>) {
+    gemm_dots_sum(alpha, a, b, (1, 0, 0), beta, c)
+}
+
+/// `c = alpha sum_s a_s b_s + beta c` for `s` in `0..count`, where `a_s` and
+/// `b_s` are `a` and `b` moved `s * a_step` and `s * b_step` elements on in
+/// their slices, which must hold them (checked), as [`gemm_dots`]: a 1x1
+/// convolution's weight gradient, `sum_s g_s x_s^T` over the samples.
+pub fn gemm_dots_sum<T: Float>(
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    (count, a_step, b_step): (usize, usize, usize),
+    beta: T,
+    c: MatMut<'_, T>,
+) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert!(a.cs == 1 && b.rs == 1 || k <= 1, "gemm_dots reads rows of a and columns of b as contiguous vectors");
+    if count > 1 && m > 0 && k > 0 && n > 0 {
+        let last =
+            |mat: MatRef<'_, T>, step: usize| (count - 1) * step + (mat.rows - 1) * mat.rs + (mat.cols - 1) * mat.cs;
+        assert!(last(a, a_step) < a.data.len() && last(b, b_step) < b.data.len(), "gemm_dots_sum: data too short");
+    }
     let product = Product::new(alpha, a, b, beta, c);
     if m == 0 || n == 0 {
         return;
     }
-    if k == 0 {
+    if k == 0 || count == 0 {
         scale_mat(beta, product.c);
         return;
     }
-    dispatch(Dots(product))
+    dispatch(Dots(product, dot::Segments { count, a_step, b_step }))
 }
 
-/// The arguments of [`gemm_dots`], as a kernel.
-struct Dots<'a, T>(Product<'a, T>);
+/// The arguments of [`gemm_dots_sum`], as a kernel.
+struct Dots<'a, T>(Product<'a, T>, dot::Segments);
 
 impl<T: Float> Kernel for Dots<'_, T> {
     type Output = ();
     #[inline(always)]
     fn run<L: Level>(self, level: L) {
-        dot::dots(level, self.0)
+        dot::dots(level, self.0, self.1)
     }
 }
 

@@ -21,16 +21,26 @@ const NR: usize = 3;
 /// multiply-adds (as `gemm.rs`).
 const PART_WORK: usize = 1 << 19;
 
-/// `C = alpha A B + beta C` for `A` with unit column stride and `B` with unit
-/// row stride (checked by the caller), `C` any strides, split by columns
-/// of `C` over [`threads`](super::threads). Each element is summed in the
-/// same order whatever the split.
+/// How many products `A_s B_s` a [`dots`] call sums, and how far apart
+/// (in elements) consecutive `A_s` and `B_s` are.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Segments {
+    pub(crate) count: usize,
+    pub(crate) a_step: usize,
+    pub(crate) b_step: usize,
+}
+
+/// `C = alpha sum_s A_s B_s + beta C` for `A` (`A_0`) with unit column
+/// stride and `B` (`B_0`) with unit row stride (checked by the caller),
+/// `C` any strides, split by columns of `C` over
+/// [`threads`](super::threads). Each element is summed in the same order
+/// whatever the split.
 #[inline(always)]
-pub(super) fn dots<T: Float, L: Level>(level: L, product: Product<'_, T>) {
+pub(super) fn dots<T: Float, L: Level>(level: L, product: Product<'_, T>, segments: Segments) {
     let Product { alpha, a, b, beta, c } = product;
-    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let (m, k, n) = (a.rows, a.cols * segments.count, b.cols);
     let parts = pool::threads().min(m * k * n / PART_WORK).min(n.div_ceil(NR));
-    let whole = Dots { alpha, a, b, beta, c: c.data.as_mut_ptr(), rs: c.rs, cs: c.cs };
+    let whole = Dots { alpha, a, b, segments, beta, c: c.data.as_mut_ptr(), rs: c.rs, cs: c.cs };
     if parts < 2 {
         return whole.columns(level, 0, n);
     }
@@ -45,6 +55,7 @@ struct Dots<'a, T> {
     alpha: T,
     a: super::MatRef<'a, T>,
     b: super::MatRef<'a, T>,
+    segments: Segments,
     beta: T,
     c: *mut T,
     rs: usize,
@@ -84,21 +95,23 @@ impl<T: Float> Dots<'_, T> {
     /// repeats its last row or column and drops what it computed twice.
     #[inline(always)]
     fn columns<L: Level>(&self, _: L, from: usize, to: usize) {
-        let Self { alpha, a, b, beta, c, rs, cs } = *self;
+        let Self { alpha, a, b, segments, beta, c, rs, cs } = *self;
         let (m, k) = (a.rows, a.cols);
         for j0 in (from..to).step_by(NR) {
             let cols: [usize; NR] = std::array::from_fn(|j| (j0 + j).min(to - 1));
             for i0 in (0..m).step_by(MR) {
                 let rows: [usize; MR] = std::array::from_fn(|i| (i0 + i).min(m - 1));
                 // SAFETY: the level's token shows this CPU has the
-                // registers' instructions; row `i < m` of A and column
-                // `j < n` of B are `k` contiguous elements inside their
-                // slices (unit strides, checked by `Mat`'s constructors).
+                // registers' instructions; row `i < m` of every A_s and
+                // column `j < n` of every B_s are `k` contiguous elements
+                // inside their slices (unit strides, checked by `Mat`'s
+                // constructors and, for the segments, by `gemm_dots_sum`).
                 let sums = unsafe {
                     tile::<L::Reg<T>>(
                         rows.map(|i| a.data.as_ptr().wrapping_add(i * a.rs)),
                         cols.map(|j| b.data.as_ptr().wrapping_add(j * b.cs)),
                         k,
+                        segments,
                     )
                 };
                 for (i, row) in sums.iter().enumerate().take(m - i0) {
@@ -116,36 +129,46 @@ impl<T: Float> Dots<'_, T> {
 }
 
 /// The `MR x NR` dot products of the rows at `a` with the columns at `b`,
-/// each `k` long.
+/// each `k` long, summed over the segments (the rows and columns of segment
+/// `s` start `s * a_step` and `s * b_step` further on).
 ///
 /// # Safety
-/// The CPU must have `V`'s instructions; every pointer must point to `k`
-/// readable elements.
+/// The CPU must have `V`'s instructions; every pointer, moved on to any of
+/// the segments, must point to `k` readable elements.
 #[inline(always)]
-unsafe fn tile<V: Vector>(a: [*const V::Elem; MR], b: [*const V::Elem; NR], k: usize) -> [[V::Elem; NR]; MR] {
+unsafe fn tile<V: Vector>(
+    a: [*const V::Elem; MR],
+    b: [*const V::Elem; NR],
+    k: usize,
+    segments: Segments,
+) -> [[V::Elem; NR]; MR] {
     let l = V::LANES;
     // SAFETY: the caller's contract; loads read elements `p..p + LANES` below
-    // `k`, or are masked to those below `k`.
+    // `k` of a segment, or are masked to those below `k`.
     unsafe {
         let mut acc = [[V::zero(); NR]; MR];
-        let mut p = 0;
-        while p + l <= k {
-            let bv: [V; NR] = std::array::from_fn(|j| V::load(b[j].add(p)));
-            for i in 0..MR {
-                let av = V::load(a[i].add(p));
-                for j in 0..NR {
-                    acc[i][j] = V::fmadd(av, bv[j], acc[i][j]);
+        let mask = V::mask(k % l);
+        for s in 0..segments.count {
+            let a = a.map(|r| r.add(s * segments.a_step));
+            let b = b.map(|c| c.add(s * segments.b_step));
+            let mut p = 0;
+            while p + l <= k {
+                let bv: [V; NR] = std::array::from_fn(|j| V::load(b[j].add(p)));
+                for i in 0..MR {
+                    let av = V::load(a[i].add(p));
+                    for j in 0..NR {
+                        acc[i][j] = V::fmadd(av, bv[j], acc[i][j]);
+                    }
                 }
+                p += l;
             }
-            p += l;
-        }
-        if p < k {
-            let mask = V::mask(k - p);
-            let bv: [V; NR] = std::array::from_fn(|j| V::load_masked(b[j].add(p), mask));
-            for i in 0..MR {
-                let av = V::load_masked(a[i].add(p), mask);
-                for j in 0..NR {
-                    acc[i][j] = V::fmadd(av, bv[j], acc[i][j]);
+            if p < k {
+                let bv: [V; NR] = std::array::from_fn(|j| V::load_masked(b[j].add(p), mask));
+                for i in 0..MR {
+                    let av = V::load_masked(a[i].add(p), mask);
+                    for j in 0..NR {
+                        acc[i][j] = V::fmadd(av, bv[j], acc[i][j]);
+                    }
                 }
             }
         }
@@ -155,7 +178,7 @@ unsafe fn tile<V: Vector>(a: [*const V::Elem; MR], b: [*const V::Elem; NR], k: u
 
 #[cfg(test)]
 mod tests {
-    use crate::kernels::{gemm_dots, with_isa, with_threads, Isa, MatMut, MatRef};
+    use crate::kernels::{gemm_dots, gemm_dots_sum, with_isa, with_threads, Isa, MatMut, MatRef};
     use crate::Float;
 
     /// Values in [-1, 1) from a hash of the index.
@@ -214,6 +237,41 @@ mod tests {
             }
         }
         assert!(checked >= 3 * (63 + 40 + 3));
+    }
+
+    /// `sum_s a_s b_s` over segments laid out as a 1x1 convolution's samples
+    /// (`g`: `[n, OC, Q]`, `x`: `[n, C, Q]`), against the sum in f64, every
+    /// lane remainder of `Q`.
+    #[test]
+    fn sums_over_segments_match_f64_on_every_isa() {
+        let mut checked = 0;
+        for &isa in Isa::ALL.iter().filter(|i| i.available()) {
+            for (n, oc, c, q) in [(3, 5, 7, 64), (4, 8, 16, 16), (2, 3, 4, 4), (5, 6, 2, 21), (1, 2, 3, 1)] {
+                let (g, x) = (values::<f32>(n * oc * q, 4), values::<f32>(n * c * q, 5));
+                let mut dw = values::<f32>(oc * c, 6);
+                let before = dw.clone();
+                let (g0, x0) = (MatRef::row_major(&g[..], oc, q), MatRef::row_major(&x[..], c, q));
+                let dwm = MatMut::row_major(&mut dw[..], oc, c);
+                with_isa(isa, || gemm_dots_sum(1.0, g0, x0.t(), (n, oc * q, c * q), 1.0, dwm));
+                for o in 0..oc {
+                    for i in 0..c {
+                        let (mut want, mut mag) = (f64::from(before[o * c + i]), 0.0);
+                        for s in 0..n {
+                            for p in 0..q {
+                                let v = f64::from(g[(s * oc + o) * q + p]) * f64::from(x[(s * c + i) * q + p]);
+                                want += v;
+                                mag += v.abs();
+                            }
+                        }
+                        let tol = 2.0 * ((n * q) as f64 + 2.0) * f64::from(f32::EPSILON) * (mag + 1.0);
+                        let got = f64::from(dw[o * c + i]);
+                        assert!((got - want).abs() <= tol, "{isa:?} n {n} q {q} ({o}, {i}): {got} vs {want}");
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 5);
     }
 
     #[test]

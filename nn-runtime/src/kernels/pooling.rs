@@ -52,7 +52,12 @@ impl<T: Float> Kernel for MaxPool<'_, T> {
     #[inline(always)]
     fn run<L: Level>(self, _: L) {
         let Self { win, x, n, y, argmax } = self;
-        each_row(&win, n, |k, a| {
+        let plane = win.height() * win.width();
+        let same = win.stride() == 1 && win.out_width() == win.width() && win.out_height() == win.height();
+        if same && plane <= FLAT_PLANE {
+            return flat_max_pool(&win, x, n, y, argmax);
+        }
+        each_row(&win, n, |k, a, taps| {
             let ((ow, width), plane) = ((win.out_width(), win.width()), win.height() * win.width());
             let img = &x[k * plane..][..plane];
             let at = (k * win.out_height() + a) * ow;
@@ -63,7 +68,7 @@ impl<T: Float> Kernel for MaxPool<'_, T> {
             let base = (k % win.channels() * plane) as Argmax;
             for (_, r) in window_rows(&win, a) {
                 for kj in 0..win.kernel() {
-                    let cols = taps(ow, kj, win.stride(), win.padding(), width);
+                    let cols = taps.cols(kj);
                     if cols.is_empty() {
                         continue;
                     }
@@ -94,13 +99,87 @@ impl<T: Float> Kernel for MaxPool<'_, T> {
     }
 }
 
-/// Calls `f(k, a)` for every output row `a` of every plane `k` (sample
-/// after sample, channel after channel) of `n` images.
+/// The largest plane [`flat_max_pool`] takes (its column table is on the stack).
+const FLAT_PLANE: usize = 4096;
+
+/// [`MaxPool`] for stride 1 and an output as large as the input (padding
+/// `(K - 1) / 2`), a plane at a time: output `o` reads input `o + d` for tap
+/// `d = (ki - P) W + kj - P`, so each tap is one loop over the whole plane
+/// (64 values on an 8x8 image, where a row is 8: too short for a register
+/// of 16), the taps at the left and right edge masked by their column.
 #[inline(always)]
-fn each_row(win: &Window2d, n: usize, mut f: impl FnMut(usize, usize)) {
+fn flat_max_pool<T: Float>(win: &Window2d, x: &[T], n: usize, y: &mut [T], argmax: &mut [Argmax]) {
+    let (width, plane, padding) = (win.width(), win.height() * win.width(), win.padding());
+    let mut column = [0 as Argmax; FLAT_PLANE];
+    for (o, c) in column[..plane].iter_mut().enumerate() {
+        *c = (o % width) as Argmax;
+    }
+    let column = &column[..plane];
+    for k in 0..n * win.channels() {
+        let img = &x[k * plane..][..plane];
+        let (best, cells) = (&mut y[k * plane..][..plane], &mut argmax[k * plane..][..plane]);
+        best.fill(T::of(f64::NEG_INFINITY));
+        cells.fill(UNSET);
+        let base = (k % win.channels() * plane) as isize;
+        for ki in 0..win.kernel() {
+            let rows = taps(win.out_height(), ki, 1, padding, win.height());
+            for kj in 0..win.kernel() {
+                let d = (ki as isize - padding as isize) * width as isize + kj as isize - padding as isize;
+                // Outputs whose tap lies outside the plane are in masked columns.
+                let lo = ((rows.start * width) as isize).max(-d) as usize;
+                let hi = ((rows.end * width) as isize).min(plane as isize - d).max(lo as isize) as usize;
+                let src = &img[(lo as isize + d) as usize..(hi as isize + d) as usize];
+                let shift = (kj as Argmax).wrapping_sub(padding as Argmax);
+                let cell0 = (base + lo as isize + d) as Argmax;
+                let lanes = src.iter().zip(&column[lo..hi]).zip(best[lo..hi].iter_mut().zip(&mut cells[lo..hi]));
+                for (i, ((v, col), (b, c))) in lanes.enumerate() {
+                    // Taken: inside the image and the window's first cell,
+                    // a larger value, or a NaN. `&` and `|`, not `&&`: no branch.
+                    #[allow(clippy::eq_op)]
+                    let take = (col.wrapping_add(shift) < width as Argmax) & ((*c == UNSET) | (*v > *b) | (*v != *v));
+                    *b = if take { *v } else { *b };
+                    *c = if take { cell0 + i as Argmax } else { *c };
+                }
+            }
+        }
+    }
+}
+
+/// Calls `f(k, a, taps)` for every output row `a` of every plane `k`
+/// (sample after sample, channel after channel) of `n` images.
+#[inline(always)]
+fn each_row(win: &Window2d, n: usize, mut f: impl FnMut(usize, usize, &ColumnTaps)) {
+    let taps = ColumnTaps::new(win);
     for k in 0..n * win.channels() {
         for a in 0..win.out_height() {
-            f(k, a);
+            f(k, a, &taps);
+        }
+    }
+}
+
+/// The output columns each tap column `kj` reaches ([`taps`]), worked out
+/// once per call for the first [`ColumnTaps::KEPT`] (two divisions each:
+/// per row and tap they cost as much as the pooling of a small image).
+struct ColumnTaps {
+    win: Window2d,
+    kept: [(usize, usize); ColumnTaps::KEPT],
+}
+
+impl ColumnTaps {
+    const KEPT: usize = 16;
+
+    #[inline(always)]
+    fn new(win: &Window2d) -> Self {
+        let of = |kj| taps(win.out_width(), kj, win.stride(), win.padding(), win.width());
+        let kept = std::array::from_fn(|kj| if kj < win.kernel() { of(kj) } else { 0..0 }).map(|r| (r.start, r.end));
+        Self { win: *win, kept }
+    }
+
+    #[inline(always)]
+    fn cols(&self, kj: usize) -> std::ops::Range<usize> {
+        match self.kept.get(kj) {
+            Some(&(start, end)) => start..end,
+            None => taps(self.win.out_width(), kj, self.win.stride(), self.win.padding(), self.win.width()),
         }
     }
 }
@@ -125,14 +204,14 @@ impl<T: Float> Kernel for AvgPool<'_, T> {
     fn run<L: Level>(self, _: L) {
         let Self { win, x, n, y } = self;
         let area = T::of((win.kernel() * win.kernel()) as f64);
-        each_row(&win, n, |k, a| {
+        each_row(&win, n, |k, a, taps| {
             let ((ow, width), plane) = ((win.out_width(), win.width()), win.height() * win.width());
             let img = &x[k * plane..][..plane];
             let sums = &mut y[(k * win.out_height() + a) * ow..][..ow];
             sums.fill(T::zero());
             for (_, r) in window_rows(&win, a) {
                 for kj in 0..win.kernel() {
-                    let cols = taps(ow, kj, win.stride(), win.padding(), width);
+                    let cols = taps.cols(kj);
                     if cols.is_empty() {
                         continue;
                     }
@@ -169,7 +248,7 @@ impl<T: Float> Kernel for AvgPoolBackward<'_, T> {
         let Self { win, g, n, dx } = self;
         dx.fill(T::zero());
         let area = T::of((win.kernel() * win.kernel()) as f64);
-        each_row(&win, n, |k, a| {
+        each_row(&win, n, |k, a, taps| {
             let ((ow, width), plane) = ((win.out_width(), win.width()), win.height() * win.width());
             let img = &mut dx[k * plane..][..plane];
             let gs = &g[(k * win.out_height() + a) * ow..][..ow];
@@ -179,7 +258,7 @@ impl<T: Float> Kernel for AvgPoolBackward<'_, T> {
                 // reach it through earlier taps, so taps from the right keep
                 // the windows' order.
                 for kj in (0..win.kernel()).rev() {
-                    let cols = taps(ow, kj, win.stride(), win.padding(), width);
+                    let cols = taps.cols(kj);
                     if cols.is_empty() {
                         continue;
                     }

@@ -13,7 +13,7 @@
 use rand::Rng;
 
 use super::image::Window2d;
-use crate::kernels::{col2im, gemm, gemm_dots, im2col, MatMut, MatRef};
+use crate::kernels::{col2im, gemm, gemm_dots, gemm_dots_sum, im2col, MatMut, MatRef};
 use crate::layer::{visit_parts, Io, Param, ParamKind};
 use crate::{Batch, Float, Init, Layer};
 
@@ -222,11 +222,10 @@ impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for Conv2d<T
                     *db += rows.fold(T::zero(), |acc, row| row.iter().fold(acc, |acc, v| acc + *v));
                 }
             }
-            // dW += g_s x_s^T, sample by sample, both read in place.
-            for (gs, xs) in g.as_slice().chunks_exact(oc * q).zip(self.col.chunks_exact(patch * q)) {
-                let (gs, xs) = (MatRef::row_major(gs, oc, q), MatRef::row_major(xs, patch, q));
-                gemm_dots(T::one(), gs, xs.t(), T::one(), MatMut::row_major(&mut self.weight.grad, oc, patch));
-            }
+            // dW += sum_s g_s x_s^T over the samples, both read in place.
+            let (g0, x0) = (MatRef::row_major(g.as_slice(), oc, q), MatRef::row_major(&self.col, patch, q));
+            let samples = (n, oc * q, patch * q);
+            gemm_dots_sum(T::one(), g0, x0.t(), samples, T::one(), MatMut::row_major(&mut self.weight.grad, oc, patch));
             return;
         }
         // Gz: the output gradient in z's layout, row-major [OC, n*Q].
