@@ -29,7 +29,7 @@ pub(crate) fn batch_norm_train<T: Float>(
     y: &mut [T],
 ) {
     let [mean, var, inv_std] = stats;
-    assert!(x.len() == xhat.len() && x.len() == y.len() && x.len() % (plane * mean.len()).max(1) == 0);
+    assert!(x.len() == xhat.len() && x.len() == y.len() && x.len().is_multiple_of((plane * mean.len()).max(1)));
     dispatch(Train { x, plane, eps, weight, bias, mean, var, inv_std, xhat, y })
 }
 

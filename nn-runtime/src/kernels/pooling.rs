@@ -75,10 +75,11 @@ impl<T: Float> Kernel for MaxPool<'_, T> {
                     let first = r * width + cols.start * win.stride() + kj - win.padding();
                     let cell0 = base + first as Argmax;
                     let (best, cells) = (&mut best[cols.clone()], &mut cells[cols.clone()]);
-                    // Taken: the window's first cell, a larger value, or a NaN.
+                    // Taken: the window's first cell, a larger value, or a
+                    // NaN. `|`, not `||`: no branch on data.
                     let step = |(i, ((v, b), c)): (usize, ((&T, &mut T), &mut Argmax))| {
                         #[allow(clippy::eq_op)]
-                        let take = *c == UNSET || *v > *b || *v != *v;
+                        let take = (*c == UNSET) | (*v > *b) | (*v != *v);
                         *b = if take { *v } else { *b };
                         *c = if take { cell0 + (i * win.stride()) as Argmax } else { *c };
                     };
@@ -86,12 +87,8 @@ impl<T: Float> Kernel for MaxPool<'_, T> {
                     if win.stride() == 1 {
                         src.iter().zip(best.iter_mut()).zip(cells.iter_mut()).enumerate().for_each(step);
                     } else {
-                        src.iter()
-                            .step_by(win.stride())
-                            .zip(best.iter_mut())
-                            .zip(cells.iter_mut())
-                            .enumerate()
-                            .for_each(step);
+                        let src = src.chunks(win.stride()).map(|c| &c[0]);
+                        src.zip(best.iter_mut()).zip(cells.iter_mut()).enumerate().for_each(step);
                     }
                 }
             }
