@@ -51,7 +51,7 @@ impl<T: Float> Kernel for Train<'_, T> {
     #[inline(always)]
     fn run<L: Level>(self, _: L) {
         let Self { x, plane, eps, weight, bias, mean, var, inv_std, xhat, y } = self;
-        let lanes = <L::Reg<T>>::LANES;
+        let lanes = partial_sums::<T, L>();
         let channels = mean.len();
         let stride = channels * plane;
         let count = T::of((x.len() / channels) as f64);
@@ -93,13 +93,26 @@ impl<T: Float> Kernel for GradSums<'_, T> {
     #[inline(always)]
     fn run<L: Level>(self, _: L) {
         let Self { g, xhat, plane, sum_g, sum_g_xhat } = self;
-        let lanes = <L::Reg<T>>::LANES;
+        let lanes = partial_sums::<T, L>();
         let channels = sum_g.len();
         for c in 0..channels {
             let planes = || g.chunks_exact(plane).zip(xhat.chunks_exact(plane)).skip(c).step_by(channels);
             sum_g[c] = planes().fold(T::zero(), |acc, (g, _)| acc + sum(lanes, g, |v| v));
             sum_g_xhat[c] = planes().fold(T::zero(), |acc, (g, h)| acc + dot(lanes, g, h));
         }
+    }
+}
+
+/// How many partial sums a channel's sums keep: a register's lanes for
+/// `f32`; one for `f64`, which checks gradients and writes the committed
+/// references, so its sums stay in the order of plain loops, the same bits
+/// on every CPU and as before this kernel.
+#[inline(always)]
+fn partial_sums<T: Float, L: Level>() -> usize {
+    if T::BYTES == 4 {
+        <L::Reg<T>>::LANES
+    } else {
+        1
     }
 }
 
