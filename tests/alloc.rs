@@ -1,6 +1,6 @@
 //! After the first training step at a batch size, a step (zero_grad, forward,
 //! loss, backward, clipping, SGD update) allocates nothing (issue 9, DESIGN.md):
-//! W1-W5 in `f32` and `f64`, on every instruction set this CPU runs (AVX-512,
+//! W1-W5, and the image networks W8 and `Images` (issue 18), in `f32` and `f64`, on every instruction set this CPU runs (AVX-512,
 //! AVX2, NEON, portable), with 1, 2 and 4 threads.
 //!
 //! A test binary of its own: a counting global allocator sees every allocation
@@ -205,7 +205,7 @@ fn mixed_lengths<T: Float, M: Model<T>>(mut net: M, per_step: usize) -> (Counts,
 /// different lengths once the buffers have grown to the longest sequence and
 /// the largest batch (W7's network, and every item of the second version of
 /// sequences): what their two parts allocated.
-fn workloads<T: Float>() -> [(&'static str, (Counts, Counts)); 7] {
+fn workloads<T: Float>() -> [(&'static str, (Counts, Counts)); 9] {
     [
         ("W7 mixed lengths", mixed_lengths(Words::<T>::seeded(7), 1)),
         ("mixed items, mixed lengths", mixed_lengths(Mixed::<T>::seeded(8), 8)),
@@ -214,6 +214,8 @@ fn workloads<T: Float>() -> [(&'static str, (Counts, Counts)); 7] {
         ("W4", two_steps(nets::W4::<T>::seeded(13), nets::Step::<T, Vec<Batch<T, 32>>, 10>::sequence(13, 50, 32))),
         ("W2", two_steps(nets::W2::<T>::seeded(2), nets::Step::<T, Batch<T, 784>, 10>::new(14, 16))),
         ("W5", two_steps(nets::W5::<T>::seeded(15), nets::Step::<T, Vec<Batch<T, 32>>, 10>::sequence(15, 20, 8))),
+        ("W8", two_steps(nets::W8::<T>::seeded(16), nets::Step::<T, Batch<T, 784>, 10>::new(16, 8))),
+        ("images", two_steps(nets::Images::<T>::seeded(17), nets::Step::<T, Batch<T, 64>, 10>::new(17, 8))),
     ]
 }
 
@@ -235,5 +237,5 @@ fn second_training_step_at_the_same_batch_size_allocates_nothing() {
         }
     }
     // Portable, and on x86 also AVX2 and AVX-512 where the CPU has them.
-    assert!(checked >= 3 * 2 * 7, "every workload on at least one instruction set");
+    assert!(checked >= 3 * 2 * 9, "every workload on at least one instruction set");
 }

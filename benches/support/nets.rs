@@ -1,5 +1,6 @@
-//! The benchmark networks and one training step, shared by `benches/workloads.rs`
-//! and `tests/alloc.rs`: W1-W5 (and W6's network) are `network!` structs trained
+//! The benchmark networks and one training step, shared by `benches/workloads.rs`,
+//! `benches/inception.rs` and `tests/alloc.rs`: W1-W5 (and W6's network) and
+//! W8 are `network!` structs trained
 //! with the runtime's `Loss`, `Clip` and `Sgd`, as a user writes them, in `f32`
 //! (the benchmarks) or `f64`.
 
@@ -27,6 +28,28 @@ nn::network! {
     pub struct W3(64 -> 10) { dense(128), sigmoid, repeat(19) { dense(128), sigmoid }, dense(10) }
 }
 
+nn::network! {
+    /// W8 (issue 18): LeNet-5 on 28x28 images.
+    pub struct W8((1, 28, 28) -> 10) {
+        conv2d(6, kernel = 5), relu, max_pool(2), conv2d(16, kernel = 5), relu, max_pool(2),
+        flatten, dense(120), relu, dense(84), relu, dense(10)
+    }
+}
+
+nn::network! {
+    /// Every image item (convolutions 1x1, padded and strided, every pool,
+    /// batch norm, parallel branches) in one network on 8x8 images, for
+    /// `tests/alloc.rs`.
+    pub struct Images((1, 8, 8) -> 10) {
+        conv2d(8, kernel = 3, padding = 1), batch_norm, relu,
+        parallel {
+            branch { conv2d(4, kernel = 1), relu },
+            branch { max_pool(3, stride = 1, padding = 1), conv2d(4, kernel = 1), batch_norm },
+        },
+        avg_pool(2), conv2d(6, kernel = 3, stride = 2, padding = 1), relu, global_avg_pool, dense(10)
+    }
+}
+
 /// What a training step needs of a network in `T` whose input is an `X`.
 pub trait Net<T: Float, X: ?Sized, const O: usize> {
     fn net_forward(&mut self, x: &X) -> &Batch<T, O>;
@@ -37,7 +60,7 @@ pub trait Net<T: Float, X: ?Sized, const O: usize> {
     fn net_sgd_step(&mut self, sgd: &mut Sgd<T>);
 }
 
-/// The networks' inputs: a batch of 64 or 784 features, a sequence of
+/// The networks' inputs: a batch of 64 or 784 features (W8: 28x28 images), a sequence of
 /// batches of 32.
 type In64<T> = Batch<T, 64>;
 type In784<T> = Batch<T, 784>;
@@ -76,7 +99,7 @@ macro_rules! generated_net {
     )*};
 }
 
-generated_net!(W1(In64), W2(In784), W3(In64), W4(Seq32), W5(Seq32));
+generated_net!(W1(In64), W2(In784), W3(In64), W4(Seq32), W5(Seq32), W8(In784), Images(In64));
 
 /// What one training step needs besides the network: a fixed input `X` (a
 /// batch, or a sequence of batches), its classes, the kept loss-gradient

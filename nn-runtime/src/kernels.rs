@@ -13,10 +13,14 @@
 //!   registers, which sigmoid, which buffer).
 //! - `kernels/simd.rs`: vector registers as one trait, for AVX-512, AVX2,
 //!   NEON and plain arrays, and the dot product written once for all.
-//! - `kernels/gemm.rs` (the matrix product), `kernels/gemv.rs`
+//! - `kernels/gemm.rs` (the matrix product), `kernels/dot.rs` (products
+//!   of contiguous rows by contiguous columns, [`gemm_dots`]), `kernels/gemv.rs`
 //!   (matrix-vector loops), `kernels/transpose.rs` (column-major copies),
 //!   `kernels/pool.rs` (threads for large products, [`threads`],
-//!   [`with_threads`]), `kernels/elementwise.rs` (`f32` sigmoid and tanh).
+//!   [`with_threads`]), `kernels/elementwise.rs` (`f32` sigmoid and tanh),
+//!   `kernels/pooling.rs` (max and average pooling), `kernels/im2col.rs`
+//!   (a convolution's patch matrix and its adjoint), `kernels/batch_norm.rs`
+//!   (the per-channel passes of batch normalization).
 //!
 //! # Products and threads
 //!
@@ -38,22 +42,29 @@ use std::thread::LocalKey;
 
 use crate::Float;
 
+mod batch_norm;
+mod dot;
 mod elementwise;
 mod gemm;
 mod gemv;
+mod im2col;
 mod isa;
 mod mat;
 mod pool;
+mod pooling;
 mod scalar;
 mod simd;
 mod transpose;
 
+pub(crate) use batch_norm::{batch_norm_train, grad_sums};
 pub(crate) use gemv::gemv_nonzero_cols;
+pub(crate) use im2col::{col2im, im2col};
 pub(crate) use isa::{dispatch, Kernel, Level};
 pub use isa::{isa, with_isa, Isa};
 use mat::Product;
 pub use mat::{Mat, MatMut, MatRef};
 pub use pool::{threads, with_threads, MAX_THREADS};
+pub(crate) use pooling::{avg_pool, avg_pool_backward, max_pool, Argmax};
 pub(crate) use scalar::Scalar;
 
 /// `c = alpha * a * b + beta * c`. With `beta == 0`, `c`'s old contents are ignored
@@ -76,6 +87,57 @@ pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: 
         return;
     }
     dispatch(product)
+}
+
+/// As [`gemm`], for `a` whose rows and `b` whose columns are contiguous
+/// (unit column and row stride, checked): each element of `c` is one dot
+/// product, summed in registers along the inner dimension and read in place,
+/// which suits a long inner dimension and a small `c` (a convolution's weight
+/// gradient). `c` may have any strides. Each element is summed in one order
+/// whatever the thread count, but not in [`gemm`]'s.
+pub fn gemm_dots<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: MatMut<'_, T>) {
+    gemm_dots_sum(alpha, a, b, (1, 0, 0), beta, c)
+}
+
+/// `c = alpha sum_s a_s b_s + beta c` for `s` in `0..count`, where `a_s` and
+/// `b_s` are `a` and `b` moved `s * a_step` and `s * b_step` elements on in
+/// their slices, which must hold them (checked), as [`gemm_dots`]: a 1x1
+/// convolution's weight gradient, `sum_s g_s x_s^T` over the samples.
+pub fn gemm_dots_sum<T: Float>(
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    (count, a_step, b_step): (usize, usize, usize),
+    beta: T,
+    c: MatMut<'_, T>,
+) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert!(a.cs == 1 && b.rs == 1 || k <= 1, "gemm_dots reads rows of a and columns of b as contiguous vectors");
+    if count > 1 && m > 0 && k > 0 && n > 0 {
+        let last =
+            |mat: MatRef<'_, T>, step: usize| (count - 1) * step + (mat.rows - 1) * mat.rs + (mat.cols - 1) * mat.cs;
+        assert!(last(a, a_step) < a.data.len() && last(b, b_step) < b.data.len(), "gemm_dots_sum: data too short");
+    }
+    let product = Product::new(alpha, a, b, beta, c);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 || count == 0 {
+        scale_mat(beta, product.c);
+        return;
+    }
+    dispatch(Dots(product, dot::Segments { count, a_step, b_step }))
+}
+
+/// The arguments of [`gemm_dots_sum`], as a kernel.
+struct Dots<'a, T>(Product<'a, T>, dot::Segments);
+
+impl<T: Float> Kernel for Dots<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<L: Level>(self, level: L) {
+        dot::dots(level, self.0, self.1)
+    }
 }
 
 /// `y = alpha * a x + beta * y` for contiguous vectors `x` (length `a.cols()`) and

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Issue 9's workloads W1-W6 and issue 15's W7 in PyTorch on the CPU, float32,
-at 1 and 2 threads.
+"""Issue 9's workloads W1-W6, issue 15's W7, and issue 18's image workloads
+(the Inception step and W8) in PyTorch on the CPU, float32, at 1 and 2 threads.
 
 One train step = optimizer.zero_grad(), forward, F.cross_entropy over 10
 classes, backward, torch.optim.SGD step (lr 0.01, no momentum), exactly as
@@ -16,6 +16,14 @@ steps, 5 to 16 per word), padded with START and packed with
 pack_padded_sequence. The words are sorted longest first once, outside the
 timed step, and their targets packed once (enforce_sorted, PyTorch's
 cheapest path).
+
+Inception is the train step of benches/inception.rs: the network `Heads` of
+examples/common/inception.rs (8,722 parameters, checked) on a batch of 32
+images of 1x8x8, the loss cross-entropy plus 0.3 times each auxiliary head's,
+torch.optim.Adam (lr 1e-3). W8 is LeNet-5 on 28x28 images (conv2d(6, 5),
+relu, max_pool(2), conv2d(16, 5), relu, max_pool(2), flatten, dense(120),
+relu, dense(84), relu, dense(10)), batch 64, the SGD step of W1-W5, as
+benches/inception.rs times it in nn.
 
     /work/main/.venv/bin/python tools/bench/torch_bench.py            # full run
     /work/main/.venv/bin/python tools/bench/torch_bench.py --quick    # smoke run
@@ -74,6 +82,72 @@ def train_step_fn(model, x, y):
     return step
 
 
+class InceptionModule(nn.Module):
+    """GoogLeNet's module: 1x1, 1x1 -> 3x3, 1x1 -> 5x5, 3x3 max pool -> 1x1, concatenated."""
+
+    def __init__(self, cin, c1, r3, c3, r5, c5, cp):
+        super().__init__()
+        self.branches = nn.ModuleList([
+            nn.Sequential(nn.Conv2d(cin, c1, 1), nn.ReLU()),
+            nn.Sequential(nn.Conv2d(cin, r3, 1), nn.ReLU(), nn.Conv2d(r3, c3, 3, padding=1), nn.ReLU()),
+            nn.Sequential(nn.Conv2d(cin, r5, 1), nn.ReLU(), nn.Conv2d(r5, c5, 5, padding=2), nn.ReLU()),
+            nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), nn.Conv2d(cin, cp, 1), nn.ReLU()),
+        ])
+
+    def forward(self, x):
+        return torch.cat([b(x) for b in self.branches], dim=1)
+
+
+def aux_head(channels, size):
+    """avg_pool(2), conv2d(8, kernel = 1), relu, flatten, dense(10)."""
+    side = size // 2
+    return nn.Sequential(nn.AvgPool2d(2), nn.Conv2d(channels, 8, 1), nn.ReLU(), nn.Flatten(),
+                         nn.Linear(8 * side * side, CLASSES))
+
+
+class Heads(nn.Module):
+    """examples/common/inception.rs's Heads: stem, module, aux head, max pool,
+    module, aux head, global average pool, dense(10)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU())
+        self.m1 = InceptionModule(16, 8, 8, 12, 4, 6, 6)
+        self.aux1 = aux_head(32, 8)
+        self.m2 = InceptionModule(32, 16, 12, 16, 4, 8, 8)
+        self.aux2 = aux_head(48, 4)
+        self.head = nn.Linear(48, CLASSES)
+
+    def forward(self, x):
+        h = self.m1(self.stem(x))
+        a1 = self.aux1(h)
+        h = self.m2(F.max_pool2d(h, 2))
+        a2 = self.aux2(h)
+        return self.head(h.mean(dim=(2, 3))), a1, a2
+
+
+def inception_step(x, y):
+    model = Heads()
+    count = sum(p.numel() for p in model.parameters())
+    assert count == 8722, f"Heads has {count} parameters, nn's 8,722"
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step():
+        opt.zero_grad()
+        out, a1, a2 = model(x)
+        loss = F.cross_entropy(out, y) + 0.3 * F.cross_entropy(a1, y) + 0.3 * F.cross_entropy(a2, y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def lenet():
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, CLASSES))
+
+
 def workloads():
     """(name, description, step function) for each workload, freshly seeded."""
     torch.manual_seed(0)
@@ -106,6 +180,12 @@ def workloads():
     out.append(("W6", "W2's network, predict one sample", predict))
     out.append(("W7", "words LM: embedding 28x32, LSTM 128, dense(28) per step, 64 words, 599 real steps",
                 words_step()))
+    x = torch.rand((32, 1, 8, 8), generator=g) * 16.0
+    y = torch.randint(0, CLASSES, (32,), generator=g)
+    out.append(("Inception", "examples/common/inception.rs's Heads, Adam, both aux losses, batch 32 of 1x8x8",
+                inception_step(x, y)))
+    x, y = torch.rand((64, 1, 28, 28), generator=g) * 3.4 - 1.7, torch.randint(0, CLASSES, (64,), generator=g)
+    out.append(("W8", "LeNet-5 on 1x28x28, batch 64", train_step_fn(lenet(), x, y)))
     return out
 
 
@@ -163,11 +243,11 @@ def main():
 
     print()
     print(f"PyTorch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}")
-    header = f"{'':4} " + " ".join(f"{f'{t} thread' + ('s' if t > 1 else ''):>14}" for t in threads) + "  workload"
+    header = f"{'':9} " + " ".join(f"{f'{t} thread' + ('s' if t > 1 else ''):>14}" for t in threads) + "  workload"
     print(header)
     for name, r in results.items():
         cells = " ".join(f"{r[f'threads_{t}']['median_s'] * 1e6:>11.1f} us" for t in threads)
-        print(f"{name:4} {cells}  {r['description']}")
+        print(f"{name:9} {cells}  {r['description']}")
 
     doc = {
         "torch": torch.__version__,

@@ -3,6 +3,7 @@
 
 use super::image::Window2d;
 use super::pool::{Pool, Pooling};
+use crate::kernels::{avg_pool, avg_pool_backward};
 use crate::Float;
 
 /// `avg_pool(K, stride = S, padding = P)` on `(C, H, W)` images, flattened to
@@ -48,43 +49,11 @@ impl<T: Float> Pooling<T> for AvgPooling {
     }
 
     fn predict(&self, x: &[T], n: usize, y: &mut [T]) {
-        y.fill(T::zero());
-        for_each_tap(&self.window, n, |k, cell| y[k] += x[cell]);
-        let area = T::of((self.window.kernel * self.window.kernel) as f64);
-        for v in y.iter_mut() {
-            *v /= area;
-        }
+        avg_pool(&self.window, x, n, y);
     }
 
     fn backward(&self, g: &[T], n: usize, dx: &mut [T]) {
-        dx.fill(T::zero());
-        let area = T::of((self.window.kernel * self.window.kernel) as f64);
-        for_each_tap(&self.window, n, |k, cell| dx[cell] += g[k] / area);
-    }
-}
-
-/// Calls `f(k, cell)` for every output value `k` of the `n` samples and every
-/// input cell (index into the batch) inside its window.
-fn for_each_tap(win: &Window2d, n: usize, mut f: impl FnMut(usize, usize)) {
-    let (oh, ow) = (win.out_height(), win.out_width());
-    let plane = win.height * win.width;
-    let mut k = 0;
-    for s in 0..n {
-        for c in 0..win.channels {
-            let base = s * win.input_len() + c * plane;
-            for a in 0..oh {
-                let (r0, r1) = win.rows_of(a);
-                for b in 0..ow {
-                    let (c0, c1) = win.cols_of(b);
-                    for r in r0..r1 {
-                        for col in c0..c1 {
-                            f(k, base + r * win.width + col);
-                        }
-                    }
-                    k += 1;
-                }
-            }
-        }
+        avg_pool_backward(&self.window, g, n, dx);
     }
 }
 

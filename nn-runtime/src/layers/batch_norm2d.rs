@@ -1,6 +1,7 @@
 //! Batch normalization over channels of images, as `torch.nn.BatchNorm2d`:
 //! per-channel statistics over the batch, the height and the width.
 
+use crate::kernels::{batch_norm_train, grad_sums};
 use crate::layer::{empty, ensure_cols, visit_parts, Buffer, Io, Param, ParamKind};
 use crate::{Batch, Float, Layer};
 
@@ -104,64 +105,22 @@ impl<T: Float, const N: usize> BatchNorm2d<T, N> {
     }
 }
 
-// The kernels below see a batch as a sequence of planes of `plane` values:
-// plane `k` belongs to channel `k % channels` (samples are channel-major), so
-// the same loops serve images (`plane = H * W`) and vectors (`plane = 1`).
-
-/// Per-channel mean and biased variance.
-fn channel_stats<T: Float>(x: &[T], plane: usize, mean: &mut [T], var: &mut [T]) {
-    let channels = mean.len();
-    let count = T::of((x.len() / channels) as f64);
-    mean.fill(T::zero());
-    var.fill(T::zero());
-    for (k, p) in x.chunks_exact(plane).enumerate() {
-        mean[k % channels] += p.iter().fold(T::zero(), |acc, v| acc + *v);
-    }
-    for m in mean.iter_mut() {
-        *m /= count;
-    }
-    for (k, p) in x.chunks_exact(plane).enumerate() {
-        let m = mean[k % channels];
-        var[k % channels] += p.iter().fold(T::zero(), |acc, v| acc + (*v - m) * (*v - m));
-    }
-    for v in var.iter_mut() {
-        *v /= count;
-    }
-}
-
-/// `y = weight (x - mean) inv_std + bias`; also writes `xhat = (x - mean) inv_std` when given.
-#[allow(clippy::too_many_arguments)]
-fn normalize<T: Float>(
-    x: &[T],
-    plane: usize,
-    mean: &[T],
-    inv_std: &[T],
-    weight: &[T],
-    bias: &[T],
-    mut xhat: Option<&mut [T]>,
-    y: &mut [T],
-) {
+/// `y = weight (x - mean) inv_std + bias` over planes of `plane` values,
+/// plane `k` of channel `k % channels`: evaluation, with the running statistics.
+fn normalize<T: Float>(x: &[T], plane: usize, mean: &[T], inv_std: &[T], weight: &[T], bias: &[T], y: &mut [T]) {
     let channels = mean.len();
     for (k, (xp, yp)) in x.chunks_exact(plane).zip(y.chunks_exact_mut(plane)).enumerate() {
         let c = k % channels;
-        for (i, (x, y)) in xp.iter().zip(yp.iter_mut()).enumerate() {
-            let h = (*x - mean[c]) * inv_std[c];
-            if let Some(xh) = xhat.as_deref_mut() {
-                xh[k * plane + i] = h;
-            }
-            *y = weight[c] * h + bias[c];
+        for (x, y) in xp.iter().zip(yp.iter_mut()) {
+            *y = weight[c] * ((*x - mean[c]) * inv_std[c]) + bias[c];
         }
     }
 }
 
 impl<T: Float, const N: usize> BatchNorm2d<T, N> {
-    /// The statistics of a training batch of `n >= 1` samples: the batch's
-    /// mean, variance and `inv_std`, then the running statistics.
-    fn take_statistics(&mut self, x: &[T], n: usize) {
-        channel_stats(x, self.plane, &mut self.mean, &mut self.var);
-        for (s, v) in self.inv_std.iter_mut().zip(&self.var) {
-            *s = T::one() / (*v + T::of(self.eps)).sqrt();
-        }
+    /// After a training batch of `n >= 1` samples, whose mean and variance
+    /// `forward` took: the running statistics.
+    fn update_running(&mut self, n: usize) {
         let (mom, keep) = (T::of(self.momentum), T::of(1.0 - self.momentum));
         for (r, m) in self.running_mean.value.iter_mut().zip(&self.mean) {
             *r = keep * *r + mom * *m;
@@ -178,17 +137,8 @@ impl<T: Float, const N: usize> BatchNorm2d<T, N> {
     /// The per-channel sums of `g` and `g * xhat` over a batch of `n >= 1`
     /// samples, and from them `dweight += sum g xhat`, `dbias += sum g`.
     fn add_param_grads(&mut self, g: &[T]) {
-        let (plane, channels) = (self.plane, self.sum_g.len());
-        self.sum_g.fill(T::zero());
-        self.sum_g_xhat.fill(T::zero());
-        for (k, (gp, hp)) in g.chunks_exact(plane).zip(self.xhat.as_slice().chunks_exact(plane)).enumerate() {
-            let c = k % channels;
-            for (g, h) in gp.iter().zip(hp) {
-                self.sum_g[c] += *g;
-                self.sum_g_xhat[c] += *g * *h;
-            }
-        }
-        for c in 0..channels {
+        grad_sums(g, self.xhat.as_slice(), self.plane, &mut self.sum_g, &mut self.sum_g_xhat);
+        for c in 0..self.sum_g.len() {
             self.weight.grad[c] += self.sum_g_xhat[c];
             self.bias.grad[c] += self.sum_g[c];
         }
@@ -205,12 +155,15 @@ impl<T: Float, const N: usize> Layer<T, N, N> for BatchNorm2d<T, N> {
              of at least 2 samples, or use `predict` (running statistics) for one sample"
         );
         ensure_cols(&mut self.xhat, n);
-        if n > 0 {
-            self.take_statistics(x.as_slice(), n);
+        let (plane, eps, (weight, bias)) = (self.plane, T::of(self.eps), (&self.weight.value, &self.bias.value));
+        let stats = [&mut self.mean[..], &mut self.var[..], &mut self.inv_std[..]];
+        let xhat = self.xhat.as_mut_slice();
+        if n == 0 {
+            return self.io.write_output(0, |_| {});
         }
-        let (mean, inv_std, xhat) = (&self.mean, &self.inv_std, self.xhat.as_mut_slice());
-        let (weight, bias) = (&self.weight.value, &self.bias.value);
-        self.io.write_output(n, |y| normalize(x.as_slice(), self.plane, mean, inv_std, weight, bias, Some(xhat), y))
+        self.io.write_output(n, |y| batch_norm_train(x.as_slice(), plane, eps, weight, bias, stats, xhat, y));
+        self.update_running(n);
+        self.io.output()
     }
 
     /// With `m` values per channel and `dh = g weight`:
@@ -241,16 +194,8 @@ impl<T: Float, const N: usize> Layer<T, N, N> for BatchNorm2d<T, N> {
     fn predict(&self, x: &Batch<T, N>) -> Batch<T, N> {
         let inv_std: Vec<T> = self.running_var.value.iter().map(|v| T::one() / (*v + T::of(self.eps)).sqrt()).collect();
         let mut y = x.clone();
-        normalize(
-            x.as_slice(),
-            self.plane,
-            &self.running_mean.value,
-            &inv_std,
-            &self.weight.value,
-            &self.bias.value,
-            None,
-            y.as_mut_slice(),
-        );
+        let (mean, weight, bias) = (&self.running_mean.value, &self.weight.value, &self.bias.value);
+        normalize(x.as_slice(), self.plane, mean, &inv_std, weight, bias, y.as_mut_slice());
         y
     }
 

@@ -5,15 +5,15 @@
 //! `[OC, C, K, K]` flattening, column `(sample, position)`), so the forward is
 //! one product `Z = W col` with `Z` row-major `[OC, n*Q]`, permuted into the
 //! channel-major output. Backward: `dW += Gz col^T`, `dcol = W^T Gz`, then
-//! col2im scatters `dcol` back onto the input. One product per pass keeps
-//! matrixmultiply's packing cost per batch, not per sample.
-
-use std::ops::Range;
+//! col2im scatters `dcol` back onto the input (`kernels/im2col.rs`). One
+//! product per pass rather than one per sample keeps the product's tiles
+//! full on small images. A 1x1 convolution with stride 1 and no padding
+//! needs neither im2col nor the permutations: see [`pointwise`].
 
 use rand::Rng;
 
 use super::image::Window2d;
-use crate::kernels::{gemm, MatMut, MatRef};
+use crate::kernels::{col2im, gemm, gemm_dots, gemm_dots_sum, im2col, MatMut, MatRef};
 use crate::layer::{visit_parts, Io, Param, ParamKind};
 use crate::{Batch, Float, Init, Layer};
 
@@ -102,8 +102,17 @@ impl<T: Float, const IN: usize, const OUT: usize> Conv2d<T, IN, OUT> {
     }
 }
 
+/// Whether the convolution is 1x1 with stride 1 and no padding: then each
+/// sample's input (row-major `[C, Q]`) already is its patch matrix, and its
+/// output (`[OC, Q]`) the product's result, so there is no `im2col`, no
+/// `col2im` and nothing to permute: the products run per sample, in place.
+fn pointwise(win: &Window2d) -> bool {
+    win.kernel == 1 && win.stride == 1 && win.padding == 0
+}
+
 /// `y = conv(x)` for `n` samples; `col` and `z` are scratch, grown as needed
-/// (and kept: the training forward reads `col` again in backward).
+/// (and kept: the training forward reads `col` again in backward). A
+/// [`pointwise`] convolution keeps its input in `col`.
 #[allow(clippy::too_many_arguments)]
 fn conv_forward<T: Float>(
     win: &Window2d,
@@ -121,6 +130,23 @@ fn conv_forward<T: Float>(
     let patch = win.channels * win.kernel * win.kernel;
     let oc = weight.len() / patch;
     let q = win.out_height() * win.out_width();
+    if pointwise(win) {
+        col.clear();
+        col.extend_from_slice(&x[..n * patch * q]);
+        for (xs, ys) in x.chunks_exact(patch * q).zip(y.chunks_exact_mut(oc * q)) {
+            // The bias first, then the product added to it (beta 1): one
+            // rounding, as the product's sum plus the bias.
+            let beta = bias.map_or(T::zero(), |bias| {
+                for (row, b) in ys.chunks_exact_mut(q).zip(bias) {
+                    row.fill(*b);
+                }
+                T::one()
+            });
+            let (w, xs) = (MatRef::row_major(weight, oc, patch), MatRef::row_major(xs, patch, q));
+            gemm(T::one(), w, xs, beta, MatMut::row_major(ys, oc, q));
+        }
+        return;
+    }
     col.resize(patch * n * q, T::zero());
     z.resize(oc * n * q, T::zero());
     im2col(win, x, n, col);
@@ -142,93 +168,6 @@ fn conv_forward<T: Float>(
     }
 }
 
-/// The output positions `o` in `0..out_len` whose tap `o * stride + offset - pad`
-/// falls inside `0..len` (the others read zero padding).
-#[inline]
-fn taps(out_len: usize, offset: usize, stride: usize, pad: usize, len: usize) -> Range<usize> {
-    let lo = pad.saturating_sub(offset).div_ceil(stride).min(out_len);
-    let hi = (len + pad).saturating_sub(offset).div_ceil(stride).min(out_len);
-    lo..hi.max(lo)
-}
-
-/// One row `(c, ki, kj)` of the patch matrix: the input channel `c` it reads,
-/// its offset `(ki, kj)` in the window, and the output rows `a` and columns
-/// `b` whose tap falls inside the image (the others read zero padding).
-struct PatchRow {
-    channel: usize,
-    offset: (usize, usize),
-    rows: Range<usize>,
-    cols: Range<usize>,
-}
-
-/// The rows of the patch matrix in order: what [`im2col`] and its adjoint
-/// [`col2im`] both walk.
-fn patch_rows(win: &Window2d) -> impl Iterator<Item = PatchRow> + '_ {
-    let Window2d { channels, height, width, kernel, stride, padding } = *win;
-    let (oh, ow) = (win.out_height(), win.out_width());
-    (0..channels).flat_map(move |channel| {
-        (0..kernel).flat_map(move |ki| {
-            (0..kernel).map(move |kj| PatchRow {
-                channel,
-                offset: (ki, kj),
-                rows: taps(oh, ki, stride, padding, height),
-                cols: taps(ow, kj, stride, padding, width),
-            })
-        })
-    })
-}
-
-/// Gathers every `K x K` patch of the `n >= 1` images `x` into the row-major
-/// `[C*K*K, n*Q]` matrix `col`, zeros where the patch covers padding.
-fn im2col<T: Float>(win: &Window2d, x: &[T], n: usize, col: &mut [T]) {
-    let Window2d { height, width, stride, padding, .. } = *win;
-    let ow = win.out_width();
-    let (q, in_len, plane) = (win.out_height() * ow, win.input_len(), height * width);
-    for (row, p) in col.chunks_exact_mut(n * q).zip(patch_rows(win)) {
-        let ((ki, kj), Range { start: b0, end: b1 }) = (p.offset, p.cols);
-        for (s, out) in row.chunks_exact_mut(q).enumerate() {
-            let img = &x[s * in_len + p.channel * plane..][..plane];
-            out.fill(T::zero());
-            for a in p.rows.clone() {
-                let src = &img[(a * stride + ki - padding) * width..][..width];
-                let dst = &mut out[a * ow + b0..a * ow + b1];
-                if stride == 1 {
-                    dst.copy_from_slice(&src[b0 + kj - padding..b1 + kj - padding]);
-                } else {
-                    for (d, b) in dst.iter_mut().zip(b0..b1) {
-                        *d = src[b * stride + kj - padding];
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The adjoint of [`im2col`]: each input cell receives the sum of the `dcol`
-/// entries that read it.
-fn col2im<T: Float>(win: &Window2d, dcol: &[T], n: usize, dx: &mut [T]) {
-    dx.fill(T::zero());
-    if n == 0 {
-        return;
-    }
-    let Window2d { height, width, stride, padding, .. } = *win;
-    let ow = win.out_width();
-    let (q, in_len, plane) = (win.out_height() * ow, win.input_len(), height * width);
-    for (row, p) in dcol.chunks_exact(n * q).zip(patch_rows(win)) {
-        let (ki, kj) = p.offset;
-        for (s, src) in row.chunks_exact(q).enumerate() {
-            let img = &mut dx[s * in_len + p.channel * plane..][..plane];
-            for a in p.rows.clone() {
-                let dst = &mut img[(a * stride + ki - padding) * width..][..width];
-                let g = &src[a * ow..][..ow];
-                for b in p.cols.clone() {
-                    dst[b * stride + kj - padding] += g[b];
-                }
-            }
-        }
-    }
-}
-
 impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for Conv2d<T, IN, OUT> {
     fn forward(&mut self, x: &Batch<T, IN>) -> &Batch<T, OUT> {
         let n = x.ncols();
@@ -240,18 +179,27 @@ impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for Conv2d<T
     fn backward(&mut self, g: &Batch<T, OUT>) -> &Batch<T, IN> {
         self.backward_params(g);
         let n = g.ncols();
+        let oc = self.out_channels();
+        let patch = self.weight.value.len() / oc;
+        let q = OUT / oc;
+        let weight_t = MatRef::row_major(&self.weight.value, oc, patch).t();
+        if pointwise(&self.window) {
+            // dx = W^T g, sample by sample, in place.
+            return self.io.write_input_grad(n, |dx| {
+                for (gs, dxs) in g.as_slice().chunks_exact(oc * q).zip(dx.chunks_exact_mut(patch * q)) {
+                    gemm(T::one(), weight_t, MatRef::row_major(gs, oc, q), T::zero(), MatMut::row_major(dxs, patch, q));
+                }
+            });
+        }
         if n > 0 {
-            let oc = self.out_channels();
-            let patch = self.weight.value.len() / oc;
-            let nq = n * (OUT / oc);
             // dcol = W^T Gz, with Gz left in `z` by backward_params
-            self.dcol.resize(patch * nq, T::zero());
+            self.dcol.resize(patch * n * q, T::zero());
             gemm(
                 T::one(),
-                MatRef::row_major(&self.weight.value, oc, patch).t(),
-                MatRef::row_major(&self.z, oc, nq),
+                weight_t,
+                MatRef::row_major(&self.z, oc, n * q),
                 T::zero(),
-                MatMut::row_major(&mut self.dcol, patch, nq),
+                MatMut::row_major(&mut self.dcol, patch, n * q),
             );
         }
         let (win, dcol) = (&self.window, &self.dcol);
@@ -267,6 +215,19 @@ impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for Conv2d<T
         let patch = self.weight.value.len() / oc;
         let q = OUT / oc;
         let nq = n * q;
+        if pointwise(&self.window) {
+            if let Some(b) = &mut self.bias {
+                for (o, db) in b.grad.iter_mut().enumerate() {
+                    let rows = g.as_slice().chunks_exact(q).skip(o).step_by(oc);
+                    *db += rows.fold(T::zero(), |acc, row| row.iter().fold(acc, |acc, v| acc + *v));
+                }
+            }
+            // dW += sum_s g_s x_s^T over the samples, both read in place.
+            let (g0, x0) = (MatRef::row_major(g.as_slice(), oc, q), MatRef::row_major(&self.col, patch, q));
+            let samples = (n, oc * q, patch * q);
+            gemm_dots_sum(T::one(), g0, x0.t(), samples, T::one(), MatMut::row_major(&mut self.weight.grad, oc, patch));
+            return;
+        }
         // Gz: the output gradient in z's layout, row-major [OC, n*Q].
         self.z.resize(oc * nq, T::zero());
         for (o, zo) in self.z.chunks_exact_mut(nq).enumerate() {
@@ -277,14 +238,9 @@ impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for Conv2d<T
                 b.grad[o] += zo.iter().fold(T::zero(), |acc, v| acc + *v);
             }
         }
-        // dW += Gz col^T
-        gemm(
-            T::one(),
-            MatRef::row_major(&self.z, oc, nq),
-            MatRef::row_major(&self.col, patch, nq).t(),
-            T::one(),
-            MatMut::row_major(&mut self.weight.grad, oc, patch),
-        );
+        // dW += Gz col^T: rows of both, read in place.
+        let (gz, col) = (MatRef::row_major(&self.z, oc, nq), MatRef::row_major(&self.col, patch, nq));
+        gemm_dots(T::one(), gz, col.t(), T::one(), MatMut::row_major(&mut self.weight.grad, oc, patch));
     }
 
     fn predict(&self, x: &Batch<T, IN>) -> Batch<T, OUT> {
@@ -352,14 +308,23 @@ mod tests {
     }
 
     #[test]
-    fn gradients_match_finite_differences_for_stride_padding_and_bias() {
+    fn gradients_match_finite_differences_for_stride_padding_bias_and_1x1() {
         fn check<const S: usize, const P: usize, const OUT: usize>(bias: bool) {
             let mut rng = crate::seeded_rng(11);
             let conv =
                 Conv2d::<f64, { 2 * 5 * 6 }, OUT>::new::<2, 5, 6, 3, 3, S, P>(&mut rng, Init::XavierNormal, bias);
             grad_check(&mut LayerModel::new(conv), 2, 5).assert_below(1e-6);
         }
+        fn pointwise(bias: bool) {
+            let conv = Conv2d::<f64, { 2 * 5 * 6 }, { 3 * 5 * 6 }>::new::<2, 5, 6, 3, 1, 1, 0>(
+                &mut crate::seeded_rng(12),
+                Init::XavierNormal,
+                bias,
+            );
+            grad_check(&mut LayerModel::new(conv), 3, 6).assert_below(1e-6);
+        }
         for bias in [true, false] {
+            pointwise(bias);
             check::<1, 0, { 3 * 3 * 4 }>(bias);
             check::<1, 1, { 3 * 5 * 6 }>(bias);
             check::<2, 0, { 3 * 2 * 2 }>(bias);

@@ -90,21 +90,22 @@ impl Window2d {
     }
 
     /// The input rows `[start, end)` that output row `o` reads, clipped to the
-    /// image (padding cells are left out).
-    #[inline]
+    /// image (padding cells are left out): the plain definition the kernels'
+    /// tests check them against.
+    #[cfg(test)]
     pub(crate) fn rows_of(&self, o: usize) -> (usize, usize) {
         clip(o * self.stride, self.padding, self.kernel, self.height)
     }
 
     /// The input columns `[start, end)` that output column `o` reads, clipped.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn cols_of(&self, o: usize) -> (usize, usize) {
         clip(o * self.stride, self.padding, self.kernel, self.width)
     }
 }
 
 /// The window `[at - pad, at - pad + k)` intersected with `[0, len)`.
-#[inline]
+#[cfg(test)]
 fn clip(at: usize, pad: usize, k: usize, len: usize) -> (usize, usize) {
     let start = at.saturating_sub(pad);
     let end = (at + k).saturating_sub(pad).min(len);

@@ -2,6 +2,7 @@
 
 use super::image::Window2d;
 use super::pool::{Pool, Pooling};
+use crate::kernels::{max_pool, Argmax};
 use crate::Float;
 
 /// `max_pool(K, stride = S, padding = P)` on `(C, H, W)` images, flattened to
@@ -18,7 +19,7 @@ pub struct MaxPooling {
     window: Window2d,
     /// For every output value of the last forward, the index of its input cell
     /// within the sample.
-    argmax: Vec<usize>,
+    argmax: Vec<Argmax>,
 }
 
 impl<T: Float, const IN: usize, const OUT: usize> MaxPool2d<T, IN, OUT> {
@@ -48,11 +49,11 @@ impl<T: Float, const IN: usize, const OUT: usize> MaxPool2d<T, IN, OUT> {
 impl<T: Float> Pooling<T> for MaxPooling {
     fn forward(&mut self, x: &[T], n: usize, y: &mut [T]) {
         self.argmax.resize(y.len(), 0);
-        max_pool(&self.window, x, n, y, Some(&mut self.argmax));
+        max_pool(&self.window, x, n, y, &mut self.argmax);
     }
 
     fn predict(&self, x: &[T], n: usize, y: &mut [T]) {
-        max_pool(&self.window, x, n, y, None);
+        max_pool(&self.window, x, n, y, &mut vec![0; y.len()]);
     }
 
     fn backward(&self, g: &[T], _n: usize, dx: &mut [T]) {
@@ -61,56 +62,7 @@ impl<T: Float> Pooling<T> for MaxPooling {
         for (s, (gs, am)) in g.chunks_exact(outputs).zip(self.argmax.chunks_exact(outputs)).enumerate() {
             // Windows overlap when S < K: a cell may win several of them.
             for (g, i) in gs.iter().zip(am) {
-                dx[s * inputs + i] += *g;
-            }
-        }
-    }
-}
-
-/// The maximum of every window of the `n` images `x` into `y`, and, when asked,
-/// where it was.
-fn max_pool<T: Float>(win: &Window2d, x: &[T], n: usize, y: &mut [T], mut argmax: Option<&mut [usize]>) {
-    let (oh, ow) = (win.out_height(), win.out_width());
-    let (plane, in_len) = (win.height * win.width, win.input_len());
-    let mut k = 0;
-    for s in 0..n {
-        for c in 0..win.channels {
-            let base = c * plane;
-            let img = &x[s * in_len + base..][..plane];
-            for a in 0..oh {
-                let (r0, r1) = win.rows_of(a);
-                for b in 0..ow {
-                    let (c0, c1) = win.cols_of(b);
-                    // Two passes: the maximum (a max instruction, no branch),
-                    // then where it is. One pass choosing as it goes branches
-                    // on data and mispredicts about every other element, which
-                    // made this loop 30 % of an Inception step. PyTorch's rule:
-                    // the first of equal maxima wins, and a NaN beats
-                    // everything, the last NaN winning.
-                    let cells = || (r0..r1).flat_map(move |r| (c0..c1).map(move |c| r * win.width + c));
-                    let (mut best, mut nan) = (T::of(f64::NEG_INFINITY), false);
-                    for r in r0..r1 {
-                        for &v in &img[r * win.width..][c0..c1] {
-                            best = if v > best { v } else { best };
-                            #[allow(clippy::eq_op)]
-                            let is_nan = v != v;
-                            nan |= is_nan;
-                        }
-                    }
-                    #[allow(clippy::eq_op)]
-                    let at = if nan {
-                        best = T::of(f64::NAN);
-                        cells().filter(|&i| img[i] != img[i]).last()
-                    } else {
-                        cells().find(|&i| img[i] == best)
-                    }
-                    .unwrap_or(r0 * win.width + c0);
-                    y[k] = best;
-                    if let Some(am) = argmax.as_deref_mut() {
-                        am[k] = base + at;
-                    }
-                    k += 1;
-                }
+                dx[s * inputs + *i as usize] += *g;
             }
         }
     }

@@ -1,0 +1,390 @@
+//! Max and average pooling over channel-major images, compiled for every
+//! instruction set by the kernels' dispatcher.
+//!
+//! Both walk an output row at a time, and within it the window's taps in
+//! scan order (row by row), each tap one loop over the output columns whose
+//! window reaches it: a running maximum (or sum) per output column. Those
+//! loops have no branch on data (a maximum is a compare and two selects), so
+//! LLVM turns them into vector code for the level `dispatch` compiles them
+//! for. The taps come in the order the windows were scanned before, so every
+//! result is the bits of the plain loops: the same maximum and winner
+//! (PyTorch's rule), the same sums in the same order.
+
+use super::im2col::taps;
+use super::isa::{dispatch, Kernel, Level};
+use crate::layers::Window2d;
+use crate::Float;
+
+/// Where a maximum is: the index of its input cell within the sample.
+pub(crate) type Argmax = u32;
+
+/// No cell of the window seen yet.
+const UNSET: Argmax = Argmax::MAX;
+
+/// The input rows `r` (unpadded) that output row `a` reads, with their tap row `ki`.
+#[inline(always)]
+fn window_rows(win: &Window2d, a: usize) -> impl Iterator<Item = (usize, usize)> {
+    let (stride, padding, height) = (win.stride(), win.padding(), win.height());
+    (0..win.kernel()).filter_map(move |ki| {
+        let r = (a * stride + ki).checked_sub(padding)?;
+        (r < height).then_some((ki, r))
+    })
+}
+
+/// `y` = the maximum of every window of the `n` images `x`, and `argmax` =
+/// where each is (the cell's index within its sample): the first maximum in
+/// scan order, or the last NaN, as PyTorch's CPU kernel picks it.
+pub(crate) fn max_pool<T: Float>(win: &Window2d, x: &[T], n: usize, y: &mut [T], argmax: &mut [Argmax]) {
+    assert!(win.input_len() <= UNSET as usize, "max_pool: a sample of more than 2^32 - 1 values");
+    dispatch(MaxPool { win: *win, x, n, y, argmax })
+}
+
+struct MaxPool<'a, T> {
+    win: Window2d,
+    x: &'a [T],
+    n: usize,
+    y: &'a mut [T],
+    argmax: &'a mut [Argmax],
+}
+
+impl<T: Float> Kernel for MaxPool<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<L: Level>(self, _: L) {
+        let Self { win, x, n, y, argmax } = self;
+        let plane = win.height() * win.width();
+        let same = win.stride() == 1 && win.out_width() == win.width() && win.out_height() == win.height();
+        if same && plane <= FLAT_PLANE {
+            return flat_max_pool(&win, x, n, y, argmax);
+        }
+        each_row(&win, n, |k, a, taps| {
+            let ((ow, width), plane) = ((win.out_width(), win.width()), win.height() * win.width());
+            let img = &x[k * plane..][..plane];
+            let at = (k * win.out_height() + a) * ow;
+            let (best, cells) = (&mut y[at..at + ow], &mut argmax[at..at + ow]);
+            best.fill(T::of(f64::NEG_INFINITY));
+            cells.fill(UNSET);
+            // The cell's index within its sample.
+            let base = (k % win.channels() * plane) as Argmax;
+            for (_, r) in window_rows(&win, a) {
+                for kj in 0..win.kernel() {
+                    let cols = taps.cols(kj);
+                    if cols.is_empty() {
+                        continue;
+                    }
+                    let first = r * width + cols.start * win.stride() + kj - win.padding();
+                    let cell0 = base + first as Argmax;
+                    let (best, cells) = (&mut best[cols.clone()], &mut cells[cols.clone()]);
+                    // Taken: the window's first cell, a larger value, or a
+                    // NaN. `|`, not `||`: no branch on data.
+                    let step = |(i, ((v, b), c)): (usize, ((&T, &mut T), &mut Argmax))| {
+                        #[allow(clippy::eq_op)]
+                        let take = (*c == UNSET) | (*v > *b) | (*v != *v);
+                        *b = if take { *v } else { *b };
+                        *c = if take { cell0 + (i * win.stride()) as Argmax } else { *c };
+                    };
+                    let src = &img[first..];
+                    if win.stride() == 1 {
+                        src.iter().zip(best.iter_mut()).zip(cells.iter_mut()).enumerate().for_each(step);
+                    } else {
+                        let src = src.chunks(win.stride()).map(|c| &c[0]);
+                        src.zip(best.iter_mut()).zip(cells.iter_mut()).enumerate().for_each(step);
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// The largest plane [`flat_max_pool`] takes (its column table is on the stack).
+const FLAT_PLANE: usize = 4096;
+
+/// [`MaxPool`] for stride 1 and an output as large as the input (padding
+/// `(K - 1) / 2`), a plane at a time: output `o` reads input `o + d` for tap
+/// `d = (ki - P) W + kj - P`, so each tap is one loop over the whole plane
+/// (64 values on an 8x8 image, where a row is 8: too short for a register
+/// of 16), the taps at the left and right edge masked by their column.
+#[inline(always)]
+fn flat_max_pool<T: Float>(win: &Window2d, x: &[T], n: usize, y: &mut [T], argmax: &mut [Argmax]) {
+    let (width, plane, padding) = (win.width(), win.height() * win.width(), win.padding());
+    let mut column = [0 as Argmax; FLAT_PLANE];
+    for (o, c) in column[..plane].iter_mut().enumerate() {
+        *c = (o % width) as Argmax;
+    }
+    let column = &column[..plane];
+    for k in 0..n * win.channels() {
+        let img = &x[k * plane..][..plane];
+        let (best, cells) = (&mut y[k * plane..][..plane], &mut argmax[k * plane..][..plane]);
+        best.fill(T::of(f64::NEG_INFINITY));
+        cells.fill(UNSET);
+        let base = (k % win.channels() * plane) as isize;
+        for ki in 0..win.kernel() {
+            let rows = taps(win.out_height(), ki, 1, padding, win.height());
+            for kj in 0..win.kernel() {
+                let d = (ki as isize - padding as isize) * width as isize + kj as isize - padding as isize;
+                // Outputs whose tap lies outside the plane are in masked columns.
+                let lo = ((rows.start * width) as isize).max(-d) as usize;
+                let hi = ((rows.end * width) as isize).min(plane as isize - d).max(lo as isize) as usize;
+                let src = &img[(lo as isize + d) as usize..(hi as isize + d) as usize];
+                let shift = (kj as Argmax).wrapping_sub(padding as Argmax);
+                let cell0 = (base + lo as isize + d) as Argmax;
+                let lanes = src.iter().zip(&column[lo..hi]).zip(best[lo..hi].iter_mut().zip(&mut cells[lo..hi]));
+                for (i, ((v, col), (b, c))) in lanes.enumerate() {
+                    // Taken: inside the image and the window's first cell,
+                    // a larger value, or a NaN. `&` and `|`, not `&&`: no branch.
+                    #[allow(clippy::eq_op)]
+                    let take = (col.wrapping_add(shift) < width as Argmax) & ((*c == UNSET) | (*v > *b) | (*v != *v));
+                    *b = if take { *v } else { *b };
+                    *c = if take { cell0 + i as Argmax } else { *c };
+                }
+            }
+        }
+    }
+}
+
+/// Calls `f(k, a, taps)` for every output row `a` of every plane `k`
+/// (sample after sample, channel after channel) of `n` images.
+#[inline(always)]
+fn each_row(win: &Window2d, n: usize, mut f: impl FnMut(usize, usize, &ColumnTaps)) {
+    let taps = ColumnTaps::new(win);
+    for k in 0..n * win.channels() {
+        for a in 0..win.out_height() {
+            f(k, a, &taps);
+        }
+    }
+}
+
+/// The output columns each tap column `kj` reaches ([`taps`]), worked out
+/// once per call for the first [`ColumnTaps::KEPT`] (two divisions each:
+/// per row and tap they cost as much as the pooling of a small image).
+struct ColumnTaps {
+    win: Window2d,
+    kept: [(usize, usize); ColumnTaps::KEPT],
+}
+
+impl ColumnTaps {
+    const KEPT: usize = 16;
+
+    #[inline(always)]
+    fn new(win: &Window2d) -> Self {
+        let of = |kj| taps(win.out_width(), kj, win.stride(), win.padding(), win.width());
+        let kept = std::array::from_fn(|kj| if kj < win.kernel() { of(kj) } else { 0..0 }).map(|r| (r.start, r.end));
+        Self { win: *win, kept }
+    }
+
+    #[inline(always)]
+    fn cols(&self, kj: usize) -> std::ops::Range<usize> {
+        match self.kept.get(kj) {
+            Some(&(start, end)) => start..end,
+            None => taps(self.win.out_width(), kj, self.win.stride(), self.win.padding(), self.win.width()),
+        }
+    }
+}
+
+/// `y` = the mean of every window of the `n` images `x`, padding counted as
+/// zeros (`count_include_pad`): each window's sum in scan order, divided by
+/// `K * K`.
+pub(crate) fn avg_pool<T: Float>(win: &Window2d, x: &[T], n: usize, y: &mut [T]) {
+    dispatch(AvgPool { win: *win, x, n, y })
+}
+
+struct AvgPool<'a, T> {
+    win: Window2d,
+    x: &'a [T],
+    n: usize,
+    y: &'a mut [T],
+}
+
+impl<T: Float> Kernel for AvgPool<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<L: Level>(self, _: L) {
+        let Self { win, x, n, y } = self;
+        let area = T::of((win.kernel() * win.kernel()) as f64);
+        each_row(&win, n, |k, a, taps| {
+            let ((ow, width), plane) = ((win.out_width(), win.width()), win.height() * win.width());
+            let img = &x[k * plane..][..plane];
+            let sums = &mut y[(k * win.out_height() + a) * ow..][..ow];
+            sums.fill(T::zero());
+            for (_, r) in window_rows(&win, a) {
+                for kj in 0..win.kernel() {
+                    let cols = taps.cols(kj);
+                    if cols.is_empty() {
+                        continue;
+                    }
+                    let src = &img[r * width + cols.start * win.stride() + kj - win.padding()..];
+                    for (s, v) in sums[cols].iter_mut().zip(src.iter().step_by(win.stride())) {
+                        *s += *v;
+                    }
+                }
+            }
+            for s in sums.iter_mut() {
+                *s /= area;
+            }
+        });
+    }
+}
+
+/// dL/dx of [`avg_pool`] from dL/dy `g`: every cell receives `g / (K * K)`
+/// of each window it is in, added in the order of the windows (row by row).
+pub(crate) fn avg_pool_backward<T: Float>(win: &Window2d, g: &[T], n: usize, dx: &mut [T]) {
+    dispatch(AvgPoolBackward { win: *win, g, n, dx })
+}
+
+struct AvgPoolBackward<'a, T> {
+    win: Window2d,
+    g: &'a [T],
+    n: usize,
+    dx: &'a mut [T],
+}
+
+impl<T: Float> Kernel for AvgPoolBackward<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<L: Level>(self, _: L) {
+        let Self { win, g, n, dx } = self;
+        dx.fill(T::zero());
+        let area = T::of((win.kernel() * win.kernel()) as f64);
+        each_row(&win, n, |k, a, taps| {
+            let ((ow, width), plane) = ((win.out_width(), win.width()), win.height() * win.width());
+            let img = &mut dx[k * plane..][..plane];
+            let gs = &g[(k * win.out_height() + a) * ow..][..ow];
+            for (_, r) in window_rows(&win, a) {
+                // Within one output row a cell is reached once per window
+                // that covers it, by one tap row: later windows (columns)
+                // reach it through earlier taps, so taps from the right keep
+                // the windows' order.
+                for kj in (0..win.kernel()).rev() {
+                    let cols = taps.cols(kj);
+                    if cols.is_empty() {
+                        continue;
+                    }
+                    let dst = &mut img[r * width + cols.start * win.stride() + kj - win.padding()..];
+                    for (d, g) in dst.iter_mut().step_by(win.stride()).zip(&gs[cols]) {
+                        *d += *g / area;
+                    }
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::{with_isa, Isa};
+
+    /// Every geometry the layers allow on small images: kernels 1 to 4,
+    /// strides 1 to 3, padding up to half the kernel, odd and even sizes.
+    fn windows() -> Vec<Window2d> {
+        let mut out = Vec::new();
+        for (h, w) in [(5, 6), (8, 8), (3, 7)] {
+            for kernel in 1..=4 {
+                for stride in 1..=3 {
+                    for padding in 0..=kernel / 2 {
+                        if kernel <= h + 2 * padding && kernel <= w + 2 * padding {
+                            out.push(Window2d::new(2, h, w, kernel, stride, padding));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Values with ties (a grid of 0.5), some -inf and NaN when `specials`.
+    fn values<T: Float>(len: usize, seed: usize, specials: bool) -> Vec<T> {
+        (0..len)
+            .map(|i| {
+                let h = (i * 2_654_435_761 + seed * 97) % 1009;
+                match h % 53 {
+                    0 if specials => f64::NAN,
+                    1 if specials => f64::NEG_INFINITY,
+                    _ => (h % 11) as f64 * 0.5 - 2.5,
+                }
+            })
+            .map(T::of)
+            .collect()
+    }
+
+    /// The plain loops the kernels replace: each window scanned row by row.
+    fn each_window(win: &Window2d, n: usize, mut f: impl FnMut(usize, &mut dyn Iterator<Item = usize>)) {
+        let plane = win.height() * win.width();
+        let mut k = 0;
+        for s in 0..n {
+            for c in 0..win.channels() {
+                for a in 0..win.out_height() {
+                    let (r0, r1) = win.rows_of(a);
+                    for b in 0..win.out_width() {
+                        let (c0, c1) = win.cols_of(b);
+                        let base = s * win.input_len() + c * plane;
+                        f(k, &mut (r0..r1).flat_map(move |r| (c0..c1).map(move |c| base + r * win.width() + c)));
+                        k += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn same_bits<T: Float>(a: &[T], b: &[T]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.as_f64().to_bits() == y.as_f64().to_bits())
+    }
+
+    fn check<T: Float>() {
+        let n = 3;
+        let mut checked = 0;
+        for win in windows() {
+            let outputs = n * win.output_len(win.channels());
+            for specials in [false, true] {
+                let x = values::<T>(n * win.input_len(), outputs, specials);
+                let g = values::<T>(outputs, 7, false);
+                // Max: PyTorch's rule, written out: the first valid cell, then a
+                // larger value or a NaN.
+                let (mut want_y, mut want_at) = (vec![T::zero(); outputs], vec![0usize; outputs]);
+                each_window(&win, n, |k, cells| {
+                    let (mut best, mut at) = (T::of(f64::NEG_INFINITY), usize::MAX);
+                    for i in cells {
+                        #[allow(clippy::eq_op)]
+                        if at == usize::MAX || x[i] > best || x[i] != x[i] {
+                            (best, at) = (x[i], i);
+                        }
+                    }
+                    (want_y[k], want_at[k]) = (best, at % win.input_len());
+                });
+                let (mut avg_y, mut avg_dx) = (vec![T::zero(); outputs], vec![T::zero(); x.len()]);
+                let area = T::of((win.kernel() * win.kernel()) as f64);
+                each_window(&win, n, |k, cells| {
+                    for i in cells {
+                        avg_y[k] += x[i];
+                        avg_dx[i] += g[k] / area;
+                    }
+                    avg_y[k] /= area;
+                });
+                for &isa in Isa::ALL.iter().filter(|i| i.available()) {
+                    let what = format!("{isa:?} {win:?} specials {specials}");
+                    let (mut y, mut at) = (vec![T::of(f64::NAN); outputs], vec![0; outputs]);
+                    with_isa(isa, || max_pool(&win, &x, n, &mut y, &mut at));
+                    assert!(same_bits(&y, &want_y), "{what}: max");
+                    assert!(at.iter().zip(&want_at).all(|(a, b)| *a as usize == *b), "{what}: argmax");
+                    with_isa(isa, || avg_pool(&win, &x, n, &mut y));
+                    assert!(same_bits(&y, &avg_y), "{what}: avg");
+                    let mut dx = vec![T::of(f64::NAN); x.len()];
+                    with_isa(isa, || avg_pool_backward(&win, &g, n, &mut dx));
+                    assert!(same_bits(&dx, &avg_dx), "{what}: avg backward");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 2 * windows().len());
+    }
+
+    #[test]
+    fn pools_give_the_bits_of_plain_loops_on_every_isa_f32() {
+        check::<f32>();
+    }
+
+    #[test]
+    fn pools_give_the_bits_of_plain_loops_on_every_isa_f64() {
+        check::<f64>();
+    }
+}
