@@ -55,6 +55,7 @@ mod pooling;
 mod scalar;
 mod simd;
 mod transpose;
+mod window;
 
 pub(crate) use batch_norm::{batch_norm_train, grad_sums};
 pub(crate) use gemv::gemv_nonzero_cols;
@@ -66,6 +67,7 @@ pub use mat::{Mat, MatMut, MatRef};
 pub use pool::{threads, with_threads, MAX_THREADS};
 pub(crate) use pooling::{avg_pool, avg_pool_backward, max_pool, Argmax};
 pub(crate) use scalar::Scalar;
+pub use window::Window2d;
 
 /// `c = alpha * a * b + beta * c`. With `beta == 0`, `c`'s old contents are ignored
 /// (NaN included), as BLAS specifies.

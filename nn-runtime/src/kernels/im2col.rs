@@ -13,7 +13,7 @@
 use std::ops::Range;
 
 use super::isa::{dispatch, Kernel, Level, Vector};
-use crate::layers::Window2d;
+use super::Window2d;
 use crate::Float;
 
 /// The output positions `o` in `0..out_len` whose tap `o * stride + offset - pad`

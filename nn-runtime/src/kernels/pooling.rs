@@ -12,7 +12,7 @@
 
 use super::im2col::taps;
 use super::isa::{dispatch, Kernel, Level};
-use crate::layers::Window2d;
+use super::Window2d;
 use crate::Float;
 
 /// Where a maximum is: the index of its input cell within the sample.
