@@ -602,8 +602,10 @@ impl<T: Float> Trainer<T> {
         if let Some(path) = self.resume.take() {
             let resumed = TrainingState::read(&path, model).and_then(|state| self.restore(state, model, &mut run));
             resumed.map_err(|source| TrainError::Resume { path, source: Box::new(source) })?;
-            if let Some(state) = &self.state {
-                io::remove_temporaries(state);
+            // A run killed while it wrote its state or its best weights left
+            // that file's temporary beside it.
+            for path in [&self.state, &self.checkpoint].into_iter().flatten() {
+                io::remove_temporaries(path);
             }
         }
         let mut reporter = Reporter::new(self.progress);
