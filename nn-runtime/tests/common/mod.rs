@@ -10,6 +10,7 @@ pub mod counting;
 
 use std::collections::HashMap;
 
+#[cfg(feature = "datasets")]
 use nn_runtime::data::{iris, stratified_split, Dataset, Standardizer};
 use nn_runtime::layers::{Activation, ActivationFn, Dense};
 use nn_runtime::testing::LayerModel;
@@ -66,7 +67,9 @@ pub fn mlp<T: Float, F: ActivationFn + Default, const I: usize, const H: usize, 
     LayerModel::new(Mlp::seeded(seed))
 }
 
-/// Iris, standardized on the training part: (train, validation).
+/// Iris, standardized on the training part: (train, validation). Only with
+/// the embedded data sets, which the tests that train on it require.
+#[cfg(feature = "datasets")]
 pub fn iris_split() -> (Dataset<f64>, Dataset<f64>) {
     let (mut train, mut val) = stratified_split(&iris::<f64>(), 0.2, 3).unwrap();
     let s = Standardizer::fit(&train).unwrap();
