@@ -257,6 +257,31 @@ pub fn add_row_sums<T: Float>(acc: &mut [T], g: &[T]) {
     }
 }
 
+/// Element `(i, j)` of `alpha A B + beta C` in f64 from the same inputs
+/// (`c` is `C`'s old element, ignored with `beta == 0`), and the rounding
+/// bound of any summation order in `T`: what the tests of every product
+/// kernel hold their results to.
+#[cfg(test)]
+pub(crate) fn f64_element<T: Float>(
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    (i, j): (usize, usize),
+    alpha: f64,
+    beta: f64,
+    c: T,
+) -> (f64, f64) {
+    let eps = if T::BYTES == 4 { f64::from(f32::EPSILON) } else { f64::EPSILON };
+    let (mut dot, mut mag) = (0.0, 0.0);
+    for p in 0..a.cols() {
+        let v = a.at(i, p).as_f64() * b.at(p, j).as_f64();
+        dot += v;
+        mag += v.abs();
+    }
+    let old = if beta == 0.0 { 0.0 } else { beta * c.as_f64() };
+    let k = a.cols() as f64;
+    (alpha * dot + old, 2.0 * (k + 2.0) * eps * (alpha.abs() * mag + old.abs()) + 1e-30)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

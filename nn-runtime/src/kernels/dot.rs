@@ -178,7 +178,7 @@ unsafe fn tile<V: Vector>(
 
 #[cfg(test)]
 mod tests {
-    use crate::kernels::{gemm_dots, gemm_dots_sum, with_isa, with_threads, Isa, MatMut, MatRef};
+    use crate::kernels::{f64_element, gemm_dots, gemm_dots_sum, with_isa, with_threads, Isa, MatMut, MatRef};
     use crate::Float;
 
     /// Values in [-1, 1) from a hash of the index.
@@ -192,7 +192,6 @@ mod tests {
     /// within the rounding bound of any summation order; the thread count
     /// does not change a bit.
     fn check<T: Float>() {
-        let eps = if T::BYTES == 4 { f64::from(f32::EPSILON) } else { f64::EPSILON };
         let mut shapes: Vec<(usize, usize, usize)> = (1..=9).flat_map(|m| (1..=7).map(move |n| (m, 19, n))).collect();
         shapes.extend((1..=40).map(|k| (5, k, 4)));
         shapes.extend([(6, 36_864, 25), (16, 4096, 150), (3, 70_000, 8)]);
@@ -217,15 +216,7 @@ mod tests {
                     let at = |i: usize, j: usize| if row_major_c { i * n + j } else { i + j * m };
                     for i in 0..m {
                         for j in 0..n {
-                            let (mut dot, mut mag) = (0.0, 0.0);
-                            for p in 0..k {
-                                let v = am.at(i, p).as_f64() * bm.at(p, j).as_f64();
-                                dot += v;
-                                mag += v.abs();
-                            }
-                            let old = if beta == 0.0 { 0.0 } else { beta * c0[at(i, j)].as_f64() };
-                            let want = alpha * dot + old;
-                            let tol = 2.0 * (k as f64 + 2.0) * eps * (alpha.abs() * mag + old.abs()) + 1e-30;
+                            let (want, tol) = f64_element(am, bm, (i, j), alpha, beta, c0[at(i, j)]);
                             let got = c[at(i, j)].as_f64();
                             assert!((got - want).abs() <= tol, "{isa:?} {m}x{k}x{n} ({i}, {j}): {got} vs {want}");
                         }

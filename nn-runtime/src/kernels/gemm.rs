@@ -350,7 +350,7 @@ unsafe fn store<V: Vector, const FULL: bool>(p: *mut V::Elem, mask: V::Mask, v: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::{gemm, with_isa, with_threads, Isa, MatMut};
+    use crate::kernels::{f64_element, gemm, with_isa, with_threads, Isa, MatMut};
     use std::cell::Cell;
 
     thread_local! {
@@ -405,7 +405,6 @@ mod tests {
         c_layout: (usize, usize, usize),
         verify: bool,
     ) -> Vec<T> {
-        let eps = if T::BYTES == 4 { f64::from(f32::EPSILON) } else { f64::EPSILON };
         let (rsa, csa, len_a) = layouts[0].strides(m, k);
         let (rsb, csb, len_b) = layouts[1].strides(k, n);
         let (rsc, csc, len_c) = c_layout;
@@ -426,15 +425,7 @@ mod tests {
         let mut inside = vec![false; len_c];
         for i in 0..m {
             for j in 0..n {
-                let (mut dot, mut mag) = (0.0, 0.0);
-                for p in 0..k {
-                    let v = am.at(i, p).as_f64() * bm.at(p, j).as_f64();
-                    dot += v;
-                    mag += v.abs();
-                }
-                let old = if beta == 0.0 { 0.0 } else { beta * c0[at(i, j)].as_f64() };
-                let want = alpha * dot + old;
-                let tol = 2.0 * (k as f64 + 2.0) * eps * (alpha.abs() * mag + old.abs()) + 1e-30;
+                let (want, tol) = f64_element(am, bm, (i, j), alpha, beta, c0[at(i, j)]);
                 let got = c[at(i, j)].as_f64();
                 assert!(
                     (got - want).abs() <= tol,
