@@ -5,8 +5,12 @@
 //! twice the step's matrix products; PyTorch vectorizes them (Sleef). Here
 //! `exp` is Cephes' `expf` (range reduction by `ln 2`, a degree-6 polynomial),
 //! written without branches so that LLVM vectorizes the loops, which the
-//! kernels' dispatcher compiles for every instruction set. Results are within 2 ulp of the exact value (tested
-//! against `f64` below); NaN propagates; `f64` keeps the exact scalar code.
+//! kernels' dispatcher compiles for every instruction set. Where the level has
+//! fused multiply-add, the polynomials use it: one rounding instead of two,
+//! and fewer instructions (a W3 step with AVX2 spent 9 % of its time in
+//! sigmoid). Results are within 2 ulp of the exact value on every level
+//! (tested against `f64` below); NaN propagates; `f64` keeps the exact scalar
+//! code.
 
 use super::isa::{dispatch, Kernel, Level};
 
@@ -16,23 +20,37 @@ use super::isa::{dispatch, Kernel, Level};
 const EXP_LO: f32 = -104.0;
 const EXP_HI: f32 = 89.0;
 
+/// `a * b + c`, fused where `fused` (a level with FMA; the flag is a constant
+/// once inlined, so no branch remains), else multiplied and added: without
+/// FMA hardware `mul_add` is a slow library call.
+#[inline(always)]
+fn mul_add(a: f32, b: f32, c: f32, fused: bool) -> f32 {
+    if fused {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
 /// `e^x`, branch-free. NaN stays NaN (`clamp` keeps it).
 #[inline(always)]
-fn exp(x: f32) -> f32 {
+fn exp(x: f32, fused: bool) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     // ln 2 split in two, the first exact in few bits, so `n * LN2_HI` is exact.
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
     // Adding 1.5 * 2^23 rounds to an integer, which then sits in the low mantissa bits.
     const ROUND: f32 = 12_582_912.0;
+    let fma = |a: f32, b: f32, c: f32| mul_add(a, b, c, fused);
     let x = x.clamp(EXP_LO, EXP_HI);
-    let shifted = x * LOG2E + ROUND;
+    let shifted = fma(x, LOG2E, ROUND);
     let n = shifted - ROUND;
     let k = (shifted.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
-    let r = x - n * LN2_HI - n * LN2_LO;
-    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 0.166_666_65) * r
-        + 0.5;
-    let p = p * r * r + r + 1.0;
+    let r = fma(-n, LN2_LO, fma(-n, LN2_HI, x));
+    let p = [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 0.166_666_65, 0.5]
+        .into_iter()
+        .fold(1.987_569_1e-4, |p, c| fma(p, r, c));
+    let p = fma(p * r, r, r) + 1.0;
     // 2^k in two factors, each a normal number, so that results below
     // f32::MIN_POSITIVE round to subnormals instead of wrapping the exponent.
     let k1 = k >> 1;
@@ -42,9 +60,9 @@ fn exp(x: f32) -> f32 {
 }
 
 #[inline(always)]
-fn sigmoid(x: f32) -> f32 {
+fn sigmoid(x: f32, fused: bool) -> f32 {
     // e^-|x| never overflows; the logistic of a negative x is e * s.
-    let e = exp(-x.abs());
+    let e = exp(-x.abs(), fused);
     let s = 1.0 / (1.0 + e);
     if x >= 0.0 {
         s
@@ -54,37 +72,60 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 #[inline(always)]
-fn tanh(x: f32) -> f32 {
+fn tanh(x: f32, fused: bool) -> f32 {
     let a = x.abs();
     // Near 0, 1 - 2 / (e^2a + 1) cancels; Cephes' odd polynomial is exact to 1 ulp there.
     let z = a * a;
-    let small =
-        ((((-5.704_988_7e-3 * z + 2.063_909e-2) * z - 5.373_971_6e-2) * z + 0.133_314_42) * z - 0.333_332_8) * z * a
-            + a;
-    let large = 1.0 - 2.0 / (exp(2.0 * a) + 1.0);
+    let odd = [2.063_909e-2, -5.373_971_6e-2, 0.133_314_42, -0.333_332_8]
+        .into_iter()
+        .fold(-5.704_988_7e-3, |p, c| mul_add(p, z, c, fused));
+    let small = mul_add(odd * z, a, a, fused);
+    let large = 1.0 - 2.0 / (exp(2.0 * a, fused) + 1.0);
     let t = if a < 0.625 { small } else { large };
     t.copysign(x)
 }
 
-/// `f` applied to every element of a slice, compiled per instruction set.
-struct Map<'a, F>(&'a mut [f32], F);
+/// `f(x, fused)` written from `x` into `y` (the same slice for an in-place
+/// map), compiled per instruction set.
+struct Map<'a, F> {
+    x: Option<&'a [f32]>,
+    y: &'a mut [f32],
+    f: F,
+}
 
-impl<F: Fn(f32) -> f32> Kernel for Map<'_, F> {
+impl<F: Fn(f32, bool) -> f32> Kernel for Map<'_, F> {
     type Output = ();
     #[inline(always)]
     fn run<L: Level>(self, _: L) {
-        self.0.iter_mut().for_each(|x| *x = (self.1)(*x));
+        let f = |x| (self.f)(x, L::FMA);
+        match self.x {
+            Some(x) => self.y.iter_mut().zip(x).for_each(|(y, x)| *y = f(*x)),
+            None => self.y.iter_mut().for_each(|y| *y = f(*y)),
+        }
     }
 }
 
 /// Replaces every `x` by `1 / (1 + e^-x)`.
 pub fn sigmoid_in_place(xs: &mut [f32]) {
-    dispatch(Map(xs, sigmoid))
+    dispatch(Map { x: None, y: xs, f: sigmoid })
 }
 
 /// Replaces every `x` by `tanh(x)`.
 pub fn tanh_in_place(xs: &mut [f32]) {
-    dispatch(Map(xs, tanh))
+    dispatch(Map { x: None, y: xs, f: tanh })
+}
+
+/// `y = 1 / (1 + e^-x)` element by element (`x` and `y` of one length):
+/// one pass, where copying `x` first cost W3 another 1.4 %.
+pub fn sigmoid_into(x: &[f32], y: &mut [f32]) {
+    assert_eq!(x.len(), y.len(), "sigmoid_into: input and output lengths differ");
+    dispatch(Map { x: Some(x), y, f: sigmoid })
+}
+
+/// `y = tanh(x)` element by element, as [`sigmoid_into`].
+pub fn tanh_into(x: &[f32], y: &mut [f32]) {
+    assert_eq!(x.len(), y.len(), "tanh_into: input and output lengths differ");
+    dispatch(Map { x: Some(x), y, f: tanh })
 }
 
 #[cfg(test)]
@@ -147,13 +188,34 @@ mod tests {
     }
 
     #[test]
-    fn exp_is_within_two_ulp_from_underflow_to_overflow() {
-        for i in -110_000..=90_000 {
-            let x = i as f32 * 1e-3;
-            let want = f64::from(x).exp() as f32;
-            assert!(ulps(exp(x), want) <= 2, "exp({x}) = {}, exact {want}", exp(x));
+    fn sigmoid_and_tanh_into_equal_their_in_place_maps() {
+        let xs = inputs();
+        for &isa in Isa::ALL.iter().filter(|i| i.available()) {
+            for (into, in_place) in [
+                (sigmoid_into as fn(&[f32], &mut [f32]), sigmoid_in_place as fn(&mut [f32])),
+                (tanh_into, tanh_in_place),
+            ] {
+                let (mut y, mut z) = (vec![0.0; xs.len()], xs.clone());
+                with_isa(isa, || {
+                    into(&xs, &mut y);
+                    in_place(&mut z);
+                });
+                assert!(y.iter().zip(&z).all(|(a, b)| a.to_bits() == b.to_bits()), "{isa:?}");
+            }
         }
-        assert_eq!(exp(-1e4), 0.0);
-        assert_eq!(exp(1e4), f32::INFINITY);
+    }
+
+    #[test]
+    fn exp_is_within_two_ulp_from_underflow_to_overflow_fused_or_not() {
+        for fused in [false, true] {
+            for i in -110_000..=90_000 {
+                let x = i as f32 * 1e-3;
+                let want = f64::from(x).exp() as f32;
+                let got = exp(x, fused);
+                assert!(ulps(got, want) <= 2, "exp({x}) = {got}, exact {want}, fused {fused}");
+            }
+            assert_eq!(exp(-1e4, fused), 0.0);
+            assert_eq!(exp(1e4, fused), f32::INFINITY);
+        }
     }
 }

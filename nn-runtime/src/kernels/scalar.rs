@@ -64,6 +64,10 @@ pub trait Scalar: Copy + Send + Sync + 'static {
     fn sigmoid_in_place(xs: &mut [Self]);
     /// Replaces every `x` by `tanh(x)`, as [`Scalar::sigmoid_in_place`].
     fn tanh_in_place(xs: &mut [Self]);
+    /// `y = sigmoid(x)` element by element, as [`Scalar::sigmoid_in_place`].
+    fn sigmoid_into(x: &[Self], y: &mut [Self]);
+    /// `y = tanh(x)` element by element, as [`Scalar::sigmoid_in_place`].
+    fn tanh_into(x: &[Self], y: &mut [Self]);
 }
 
 thread_local! {
@@ -114,6 +118,16 @@ impl Scalar for f32 {
     fn tanh_in_place(xs: &mut [f32]) {
         super::elementwise::tanh_in_place(xs)
     }
+
+    #[inline]
+    fn sigmoid_into(x: &[f32], y: &mut [f32]) {
+        super::elementwise::sigmoid_into(x, y)
+    }
+
+    #[inline]
+    fn tanh_into(x: &[f32], y: &mut [f32]) {
+        super::elementwise::tanh_into(x, y)
+    }
 }
 
 /// `f64`: for checking gradients; the exact scalar functions.
@@ -136,5 +150,13 @@ impl Scalar for f64 {
 
     fn tanh_in_place(xs: &mut [f64]) {
         xs.iter_mut().for_each(|x| *x = x.tanh())
+    }
+
+    fn sigmoid_into(x: &[f64], y: &mut [f64]) {
+        y.iter_mut().zip(x).for_each(|(y, x)| *y = crate::float::sigmoid(*x))
+    }
+
+    fn tanh_into(x: &[f64], y: &mut [f64]) {
+        y.iter_mut().zip(x).for_each(|(y, x)| *y = x.tanh())
     }
 }

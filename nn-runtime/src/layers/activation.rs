@@ -135,8 +135,7 @@ impl ActivationFn for Sigmoid {
         y * (T::one() - y)
     }
     fn f_slice<T: Float>(&self, x: &[T], y: &mut [T]) {
-        y.copy_from_slice(x);
-        T::sigmoid_in_place(y);
+        T::sigmoid_into(x, y);
     }
 }
 
@@ -156,8 +155,7 @@ impl ActivationFn for Tanh {
         T::one() - y * y
     }
     fn f_slice<T: Float>(&self, x: &[T], y: &mut [T]) {
-        y.copy_from_slice(x);
-        T::tanh_in_place(y);
+        T::tanh_into(x, y);
     }
 }
 
