@@ -104,6 +104,7 @@ impl<T: Float, const DECOUPLED: bool> Rule<T> for AdamRule<T, DECOUPLED> {
         }
     }
 
+    #[inline(always)]
     fn update(&mut self, s: AdamStep<T>, index: usize, t: Tensor<'_, T>) {
         let Tensor { value, grad, decay, .. } = t;
         let (m, _) = self.first.get(index, value.len());

@@ -61,6 +61,7 @@ impl<T: Float> Rule<T> for RmsPropRule<T> {
         RmsPropStep { lr: T::of(lr), alpha, one_minus_alpha: T::of(1.0 - self.alpha), eps }
     }
 
+    #[inline(always)]
     fn update(&mut self, s: RmsPropStep<T>, index: usize, t: Tensor<'_, T>) {
         let Tensor { value, grad, decay, momentum } = t;
         let (square_avg, _) = self.square_avg.get(index, value.len());

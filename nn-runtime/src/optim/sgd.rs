@@ -37,6 +37,7 @@ impl<T: Float> Rule<T> for SgdRule {
         T::of(lr)
     }
 
+    #[inline(always)]
     fn update(&mut self, lr: T, _index: usize, t: Tensor<'_, T>) {
         let Tensor { value, grad, decay, momentum } = t;
         let Some(Momentum { factor, buffer, fresh }) = momentum else {
