@@ -7,7 +7,7 @@
 //! for nothing and gets a zero gradient.
 
 use nalgebra::allocator::Allocator;
-use nalgebra::{DMatrixView, DMatrixViewMut, DefaultAllocator, Dim, Matrix, OMatrix, RawStorage, Storage};
+use nalgebra::{Const, DMatrixView, DMatrixViewMut, DefaultAllocator, Dim, Dyn, Matrix, OMatrix, RawStorage, Storage};
 
 use crate::float::sigmoid;
 use crate::Float;
@@ -281,13 +281,15 @@ fn cross_entropy<T: Float>(
                 continue;
             };
             // softmax as torch computes it, `e^(y - max) / sum`: each
-            // exponential once, kept in the gradient until the sum is known.
-            let mut g = g.view_mut((t * m, j), (m, 1));
-            let mut sum = T::zero();
+            // exponential once (vectorized for f32, as torch's), kept in the
+            // gradient until the sum is known.
+            let mut g = g.generic_view_mut((t * m, j), (Dyn(m), Const::<1>));
+            let g = g.as_mut_slice();
             for (e, &v) in g.iter_mut().zip(col.iter()) {
-                *e = (v - max).exp();
-                sum += *e;
+                *e = v - max;
             }
+            T::exp_in_place(g);
+            let sum = g.iter().fold(T::zero(), |s, &e| s + e);
             total += (max + sum.ln() - col[c]).as_f64();
             let scale = inv / sum;
             for (i, e) in g.iter_mut().enumerate() {

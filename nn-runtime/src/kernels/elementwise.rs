@@ -1,4 +1,4 @@
-//! `sigmoid` and `tanh` over slices of `f32`, vectorized.
+//! `exp`, `sigmoid` and `tanh` over slices of `f32`, vectorized.
 //!
 //! libm's `expf` and `tanhf` are scalar calls of 10-20 ns each. An LSTM step
 //! evaluates five of them per unit and sample, so in W4 (issue 9) they cost
@@ -105,6 +105,11 @@ impl<F: Fn(f32, bool) -> f32> Kernel for Map<'_, F> {
     }
 }
 
+/// Replaces every `x` by `e^x`.
+pub fn exp_in_place(xs: &mut [f32]) {
+    dispatch(Map { x: None, y: xs, f: exp })
+}
+
 /// Replaces every `x` by `1 / (1 + e^-x)`.
 pub fn sigmoid_in_place(xs: &mut [f32]) {
     dispatch(Map { x: None, y: xs, f: sigmoid })
@@ -175,6 +180,11 @@ mod tests {
 
     fn exact_sigmoid(x: f64) -> f64 {
         1.0 / (1.0 + (-x).exp())
+    }
+
+    #[test]
+    fn exp_in_place_is_within_two_ulp_on_every_instruction_set() {
+        check("exp", exp_in_place, f64::exp);
     }
 
     #[test]

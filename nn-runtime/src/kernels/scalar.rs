@@ -59,8 +59,10 @@ pub trait Scalar: Copy + Send + Sync + 'static {
     /// inside `f`.
     fn with_buf<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R;
 
-    /// Replaces every `x` by `1 / (1 + e^-x)`: vectorized for `f32` (within
-    /// 2 ulp), the exact scalar formula for `f64`.
+    /// Replaces every `x` by `e^x`: vectorized for `f32` (within 2 ulp), the
+    /// exact scalar function for `f64`.
+    fn exp_in_place(xs: &mut [Self]);
+    /// Replaces every `x` by `1 / (1 + e^-x)`, as [`Scalar::exp_in_place`].
     fn sigmoid_in_place(xs: &mut [Self]);
     /// Replaces every `x` by `tanh(x)`, as [`Scalar::sigmoid_in_place`].
     fn tanh_in_place(xs: &mut [Self]);
@@ -110,6 +112,11 @@ impl Scalar for f32 {
     }
 
     #[inline]
+    fn exp_in_place(xs: &mut [f32]) {
+        super::elementwise::exp_in_place(xs)
+    }
+
+    #[inline]
     fn sigmoid_in_place(xs: &mut [f32]) {
         super::elementwise::sigmoid_in_place(xs)
     }
@@ -142,6 +149,10 @@ impl Scalar for f64 {
 
     fn with_buf<R>(f: impl FnOnce(&mut Vec<f64>) -> R) -> R {
         F64_BUF.with_borrow_mut(f)
+    }
+
+    fn exp_in_place(xs: &mut [f64]) {
+        xs.iter_mut().for_each(|x| *x = x.exp())
     }
 
     fn sigmoid_in_place(xs: &mut [f64]) {
