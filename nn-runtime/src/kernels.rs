@@ -40,8 +40,6 @@
 use std::cell::Cell;
 use std::thread::LocalKey;
 
-use crate::Float;
-
 mod batch_norm;
 mod dot;
 mod elementwise;
@@ -66,7 +64,7 @@ use mat::Product;
 pub use mat::{Mat, MatMut, MatRef};
 pub use pool::{threads, with_threads, MAX_THREADS};
 pub(crate) use pooling::{avg_pool, avg_pool_backward, max_pool, Argmax};
-pub(crate) use scalar::Scalar;
+pub use scalar::{sigmoid, Float};
 pub use window::Window2d;
 
 /// `c = alpha * a * b + beta * c`. With `beta == 0`, `c`'s old contents are ignored

@@ -194,13 +194,13 @@
 #![warn(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+mod batch;
 pub mod blocks;
 mod clip;
 pub mod data;
 pub mod diagnostics;
 mod error;
 pub mod export;
-mod float;
 mod init;
 pub mod io;
 pub mod kernels;
@@ -216,11 +216,12 @@ pub mod snapshot;
 pub mod testing;
 pub mod train;
 
+pub use batch::Batch;
 pub use blocks::{AuxHead, Branch, Branches, Chain, Concat, Highway, Parallel, Repeat, Residual, ResidualProjection};
 pub use clip::{first_non_finite_grad, grad_norm, Clip};
 pub use error::ShapeError;
-pub use float::{Batch, Float};
 pub use init::{seeded_rng, Init, SeededRng};
+pub use kernels::Float;
 pub use layer::{
     copy_batch, empty, ensure_cols, view_into_batch, visit_in, visit_mut_in, BufferMut, BufferRef, Io, Layer, NamePath,
     ParamKind, ParamMut, ParamRef, Visit, VisitMut, ZeroGrad,

@@ -9,7 +9,7 @@
 use nalgebra::allocator::Allocator;
 use nalgebra::{Const, DMatrixView, DMatrixViewMut, DefaultAllocator, Dim, Dyn, Matrix, OMatrix, RawStorage, Storage};
 
-use crate::float::sigmoid;
+use crate::kernels::sigmoid;
 use crate::Float;
 
 /// What the outputs are compared with.

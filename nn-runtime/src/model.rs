@@ -4,7 +4,7 @@
 use nalgebra::{DMatrix, DMatrixView};
 
 use crate::layer::{BufferRef, NamePath, ParamKind, ParamRef, ZeroGrad};
-use crate::network::ItemInfo;
+use crate::network::item::ItemInfo;
 use crate::{Family, Float, Init, ItemKind, ShapeError, Visit, VisitMut};
 
 /// A whole network, seen through dynamic shapes.

@@ -6,7 +6,7 @@ use std::fmt;
 use nalgebra::{DMatrix, DMatrixView};
 
 use super::DiagnosticsError;
-use crate::float::sigmoid;
+use crate::kernels::sigmoid;
 use crate::layer::NamePath;
 use crate::snapshot::{Contents, Data};
 use crate::{Family, Float, Init, ItemKind, Loss, Model, ParamKind, ParamRef, Probe, Snapshot, Targets, Visit};

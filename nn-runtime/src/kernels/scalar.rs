@@ -1,5 +1,6 @@
-//! [`Scalar`]: what the kernels do differently for `f32` and `f64`, in one
-//! table per type.
+//! The scalar types `nn` computes in: [`Float`], what networks are generic
+//! over, and [`Scalar`], what the kernels do differently for `f32` and `f64`,
+//! in one table per type; and the logistic function in either.
 
 #[cfg(target_arch = "aarch64")]
 use std::arch::aarch64::{float32x4_t, float64x2_t};
@@ -9,6 +10,8 @@ use std::arch::x86::{__m256, __m256d, __m512, __m512d};
 use std::arch::x86_64::{__m256, __m256d, __m512, __m512d};
 use std::cell::RefCell;
 
+use nalgebra::RealField;
+
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 use super::isa::level;
 use super::isa::Vector;
@@ -16,7 +19,70 @@ use super::simd::Lanes;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 use super::{simd, transpose, MatRef};
 
-/// The kernels' side of [`Float`](crate::Float), implemented for `f32` and
+/// The floating-point types a network can be built for: `f32` and `f64`.
+///
+/// Sealed: the kernels rely on exactly these two having a tuned matrix product
+/// (their side of the type, [`Scalar`], lives beside it and cannot be named
+/// outside `nn`).
+pub trait Float:
+    RealField + Copy + Default + std::fmt::Debug + std::fmt::Display + Send + Sync + Scalar + 'static
+{
+    /// The safetensors dtype name (`"F32"` or `"F64"`).
+    const DTYPE: &'static str;
+    /// Size in bytes.
+    const BYTES: usize;
+
+    /// Converts an `f64` literal or statistic into this type.
+    fn of(v: f64) -> Self;
+    /// Widens to `f64` (exact for both types).
+    fn as_f64(self) -> f64;
+    /// The IEEE little-endian bytes, as safetensors stores them.
+    fn to_le_bytes_vec(self, out: &mut Vec<u8>);
+    /// Reads one value from little-endian bytes (`bytes.len() == Self::BYTES`).
+    fn from_le_slice(bytes: &[u8]) -> Self;
+}
+
+macro_rules! impl_float {
+    ($t:ty, $name:literal) => {
+        impl Float for $t {
+            const DTYPE: &'static str = $name;
+            const BYTES: usize = std::mem::size_of::<$t>();
+
+            #[inline(always)]
+            fn of(v: f64) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn as_f64(self) -> f64 {
+                self as f64
+            }
+            fn to_le_bytes_vec(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+            fn from_le_slice(bytes: &[u8]) -> Self {
+                let mut b = [0u8; std::mem::size_of::<$t>()];
+                b.copy_from_slice(bytes);
+                <$t>::from_le_bytes(b)
+            }
+        }
+    };
+}
+
+impl_float!(f32, "F32");
+impl_float!(f64, "F64");
+
+/// The logistic function; e^x is only taken of a non-positive number, so it never overflows.
+#[inline]
+pub fn sigmoid<T: Float>(x: T) -> T {
+    if x >= T::zero() {
+        T::one() / (T::one() + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (T::one() + e)
+    }
+}
+
+/// The kernels' side of [`Float`], implemented for `f32` and
 /// `f64` only. It is public in a private module, so nothing outside `nn` can
 /// name it: this seals `Float`.
 pub trait Scalar: Copy + Send + Sync + 'static {
@@ -156,7 +222,7 @@ impl Scalar for f64 {
     }
 
     fn sigmoid_in_place(xs: &mut [f64]) {
-        xs.iter_mut().for_each(|x| *x = crate::float::sigmoid(*x))
+        xs.iter_mut().for_each(|x| *x = sigmoid(*x))
     }
 
     fn tanh_in_place(xs: &mut [f64]) {
@@ -164,7 +230,7 @@ impl Scalar for f64 {
     }
 
     fn sigmoid_into(x: &[f64], y: &mut [f64]) {
-        y.iter_mut().zip(x).for_each(|(y, x)| *y = crate::float::sigmoid(*x))
+        y.iter_mut().zip(x).for_each(|(y, x)| *y = sigmoid(*x))
     }
 
     fn tanh_into(x: &[f64], y: &mut [f64]) {

@@ -141,7 +141,7 @@ impl ActivationFn for Sigmoid {
 
 /// The logistic function, for one value (defined beside [`Float`], where
 /// the losses and the kernels find it too).
-pub use crate::float::sigmoid;
+pub use crate::kernels::sigmoid;
 
 /// `tanh`.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

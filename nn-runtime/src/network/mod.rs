@@ -15,7 +15,7 @@
 //! code in the user's crate reaches it (through `nn::__private`).
 
 mod core;
-mod item;
+pub(crate) mod item;
 mod kinds;
 mod list;
 mod reduce;
