@@ -2,7 +2,11 @@
 //! and the global gradient norm the trainer records every step.
 
 use crate::layer::{NamePath, ParamMut, ParamRef};
-use crate::{Float, Model, Visit, VisitMut};
+use crate::{
+    kernels::Float,
+    layer::{Visit, VisitMut},
+    model::Model,
+};
 
 /// How gradients are limited before the optimizer step.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -95,9 +99,9 @@ pub fn first_non_finite_grad<T: Float, M: Model<T>>(model: &M) -> Option<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::init::{seeded_rng, Init};
     use crate::layers::Dense;
     use crate::testing::LayerModel;
-    use crate::{seeded_rng, Init};
 
     /// A model whose gradients are weight `[a, b]` and bias `[c]`.
     fn with_grads(grads: [f64; 3]) -> LayerModel<f64, Dense<f64, 2, 1>, 2, 1> {

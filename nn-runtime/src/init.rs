@@ -4,7 +4,7 @@ use rand::Rng;
 use rand_distr::{Distribution, Normal, Uniform};
 use std::fmt;
 
-use crate::Float;
+use crate::kernels::Float;
 
 /// The portable seeded generator behind `Network::seeded(seed)`: ChaCha8 gives
 /// the same stream on every platform, so the same seed gives the same weights.

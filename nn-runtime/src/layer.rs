@@ -20,7 +20,7 @@ pub use steps::Steps;
 
 use nalgebra::DMatrixView;
 
-use crate::{Batch, Float, SeededRng};
+use crate::{batch::Batch, init::SeededRng, kernels::Float};
 
 /// A layer (or a block of layers) from `I` features to `O` features.
 ///
@@ -218,7 +218,7 @@ pub trait Visit<T> {
     /// copy of `repeat`), inside its own naming level and before its
     /// parameters: its output of the last training forward and dL/d(input)
     /// of the last backward, where it keeps them. Diagnostics read these
-    /// ([`Model::probe`](crate::Model::probe)); a layer on its own is no item.
+    /// ([`Model::probe`](crate::model::Model::probe)); a layer on its own is no item.
     fn item(&mut self, _output: Option<DMatrixView<'_, T>>, _input_grad: Option<DMatrixView<'_, T>>) {}
     /// A layer's own random generator (`dropout`'s), which is neither a
     /// parameter nor a buffer: weights files leave it out, a training state

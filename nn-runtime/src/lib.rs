@@ -203,6 +203,7 @@ mod error;
 pub mod export;
 mod init;
 pub mod io;
+mod item;
 pub mod kernels;
 mod layer;
 pub mod layers;

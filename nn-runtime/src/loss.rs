@@ -10,7 +10,7 @@ use nalgebra::allocator::Allocator;
 use nalgebra::{Const, DMatrixView, DMatrixViewMut, DefaultAllocator, Dim, Dyn, Matrix, OMatrix, RawStorage, Storage};
 
 use crate::kernels::sigmoid;
-use crate::Float;
+use crate::kernels::Float;
 
 /// What the outputs are compared with.
 #[derive(Clone, Copy, Debug)]
@@ -346,7 +346,7 @@ fn elementwise<T: Float>(
 }
 
 /// The predicted class of each sample (column): its largest output, the
-/// first on ties. For a [`Batch`](crate::Batch) or any matrix of outputs,
+/// first on ties. For a [`Batch`](crate::batch::Batch) or any matrix of outputs,
 /// one column per sample.
 ///
 /// A one-output network trained with binary cross-entropy predicts class 1
@@ -375,7 +375,7 @@ pub fn predicted_classes<T: Float, R: Dim, C: Dim, S: RawStorage<T, R, C>>(outpu
 /// The softmax of each sample's outputs (column): the class probabilities
 /// of a network trained with softmax cross-entropy, shaped as `outputs`.
 /// For binary cross-entropy the probability of class 1 is
-/// [`sigmoid`](crate::sigmoid) of the output instead.
+/// [`sigmoid`](crate::kernels::sigmoid) of the output instead.
 pub fn probabilities<T: Float, R: Dim, C: Dim, S: Storage<T, R, C>>(outputs: &Matrix<T, R, C, S>) -> OMatrix<T, R, C>
 where
     DefaultAllocator: Allocator<R, C>,
@@ -541,10 +541,10 @@ mod tests {
         let close_to = |a: f64, b: f64| (a - b).abs() < 1e-15;
         assert!(close_to(p[(0, 0)], 0.25) && close_to(p[(1, 0)], 0.75));
         assert_eq!((p[(0, 2)], p[(1, 2)]), (0.5, 0.5), "large logits do not overflow");
-        let batch = crate::Batch::<f32, 2>::from_column_slice(&[1.0, 2.0]);
+        let batch = crate::batch::Batch::<f32, 2>::from_column_slice(&[1.0, 2.0]);
         assert_eq!(predicted_classes(&batch), [1]);
         // One output: a logit of class 1, as binary cross-entropy trains it.
-        let binary = crate::Batch::<f32, 1>::from_column_slice(&[-0.5, 0.0, 2.0, f32::NAN]);
+        let binary = crate::batch::Batch::<f32, 1>::from_column_slice(&[-0.5, 0.0, 2.0, f32::NAN]);
         assert_eq!(predicted_classes(&binary), [0, 0, 1, 0]);
         assert_eq!(probabilities(&batch).shape(), (2, 1));
     }

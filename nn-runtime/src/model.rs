@@ -3,9 +3,15 @@
 
 use nalgebra::{DMatrix, DMatrixView};
 
+use crate::item::ItemInfo;
 use crate::layer::{BufferRef, NamePath, ParamKind, ParamRef, ZeroGrad};
-use crate::network::item::ItemInfo;
-use crate::{Family, Float, Init, ItemKind, ShapeError, Visit, VisitMut};
+use crate::{
+    error::ShapeError,
+    init::Init,
+    item::{Family, ItemKind},
+    kernels::Float,
+    layer::{Visit, VisitMut},
+};
 
 /// A whole network, seen through dynamic shapes.
 ///
@@ -54,7 +60,7 @@ pub trait Model<T: Float> {
     /// gradients set since), adds to the parameter gradients and returns dL/dx.
     fn backward_view(&mut self, grad: DMatrixView<'_, T>) -> Result<DMatrixView<'_, T>, ShapeError>;
     /// As [`Model::backward_view`] without dL/dx, which a training step does
-    /// not read: the first layer may skip computing it ([`Layer::backward_params`](crate::Layer::backward_params)).
+    /// not read: the first layer may skip computing it ([`Layer::backward_params`](crate::layer::Layer::backward_params)).
     /// The parameter gradients are the same.
     fn backward_params_view(&mut self, grad: DMatrixView<'_, T>) -> Result<(), ShapeError> {
         self.backward_view(grad).map(drop)

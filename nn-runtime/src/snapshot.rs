@@ -13,7 +13,12 @@
 //! else it needs to resume.
 
 use crate::layer::{BufferMut, BufferRef, NamePath, ParamKind, ParamMut, ParamRef};
-use crate::{Float, Model, SeededRng, Visit, VisitMut};
+use crate::{
+    init::SeededRng,
+    kernels::Float,
+    layer::{Visit, VisitMut},
+    model::Model,
+};
 
 /// A copy of a model's parameter values and buffers, in visiting order, each
 /// under its full name (`"3.projection.weight"`, `"1.running_mean"`): what a
@@ -402,7 +407,7 @@ mod tests {
     use super::*;
     use crate::layer::empty;
     use crate::testing::LayerModel;
-    use crate::{Batch, Dense, Init, Layer};
+    use crate::{batch::Batch, init::Init, layer::Layer, layers::Dense};
 
     /// Identity with a parameter, a float buffer and a counter that forward changes.
     struct Stateful {
@@ -471,7 +476,7 @@ mod tests {
             [("w", &[2], &w), ("running", &[1], &Data::Buffer(vec![0.5])), ("count", &[], &Data::Count(3))];
         assert_eq!(got, expected);
 
-        let dense = LayerModel::new(Dense::<f64, 3, 2>::new(&mut crate::seeded_rng(0), Init::XavierNormal, true));
+        let dense = LayerModel::new(Dense::<f64, 3, 2>::new(&mut crate::init::seeded_rng(0), Init::XavierNormal, true));
         let names: Vec<String> = Snapshot::of(&dense).entries().iter().map(|e| e.name.clone()).collect();
         let params: Vec<String> = dense.parameters().into_iter().map(|p| p.name).collect();
         assert_eq!(names, params);
@@ -509,7 +514,7 @@ mod tests {
     }
 
     fn dense<const I: usize>(seed: u64, bias: bool) -> LayerModel<f64, Dense<f64, I, 2>, I, 2> {
-        LayerModel::new(Dense::new(&mut crate::seeded_rng(seed), Init::XavierNormal, bias))
+        LayerModel::new(Dense::new(&mut crate::init::seeded_rng(seed), Init::XavierNormal, bias))
     }
 
     /// Restores `from` into `into`, expecting a panic whose message holds
@@ -545,7 +550,7 @@ mod tests {
         // Stops at every word position of a 64-word buffer and past it,
         // including the last word, where a u64 straddles two buffers.
         for skip in [0, 1, 5, 62, 63, 64, 65, 127, 1000] {
-            let mut rng = crate::seeded_rng(9);
+            let mut rng = crate::init::seeded_rng(9);
             rng.set_stream(3);
             for _ in 0..skip {
                 rng.next_u32();
@@ -562,7 +567,7 @@ mod tests {
     fn dropout_generators_are_in_a_training_snapshot_and_not_in_the_weights() {
         use crate::layers::Dropout;
         let x = Batch::<f64, 8>::from_element(4, 1.0);
-        let mut model = LayerModel::new(Dropout::<f64, 8>::new(0.5, crate::seeded_rng(4)));
+        let mut model = LayerModel::new(Dropout::<f64, 8>::new(0.5, crate::init::seeded_rng(4)));
         model.forward_view(x.as_view()).unwrap();
         assert!(Snapshot::of(&model).entries().is_empty(), "a weights file holds no generator");
         let saved = Snapshot::training(&model);

@@ -16,7 +16,14 @@ use nalgebra::{DMatrix, DMatrixView};
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::layer::{copy_batch, empty, view_into_batch, BufferMut, ParamMut, ParamRef};
-use crate::{seeded_rng, Batch, Float, Layer, Model, SeededRng, ShapeError, Visit, VisitMut};
+use crate::{
+    batch::Batch,
+    error::ShapeError,
+    init::{seeded_rng, SeededRng},
+    kernels::Float,
+    layer::{Layer, Visit, VisitMut},
+    model::Model,
+};
 
 /// A single layer or block presented as a [`Model`], so the harness (and
 /// anything else written against `Model`) can drive it.

@@ -5,7 +5,7 @@ use nalgebra::DMatrixView;
 
 use super::sum_into;
 use crate::layer::{copy_batch, empty, view_into_batch, visit_parts, Io};
-use crate::{Batch, Float, Layer, ShapeError};
+use crate::{batch::Batch, error::ShapeError, kernels::Float, layer::Layer};
 
 /// `aux_head(weight = w) { body }`: the identity on the main path (`N -> N`);
 /// in training it also runs `body: N -> O` and keeps the head's output, whose
@@ -94,7 +94,10 @@ mod tests {
     use super::*;
     use crate::blocks::test_bodies::{dense_tanh, DenseTanh};
     use crate::testing::grad_check;
-    use crate::{Model, Visit, VisitMut};
+    use crate::{
+        layer::{Visit, VisitMut},
+        model::Model,
+    };
 
     /// `dense(4), tanh, aux_head { dense(2), tanh }, dense(3), tanh` from 3 features,
     /// with the aux-head hooks of [`Model`] (which `LayerModel` does not forward).
@@ -115,14 +118,14 @@ mod tests {
         const OUTPUT: usize = 3;
         const NAME: &'static str = "AuxNet";
         fn visit(&self, v: &mut dyn Visit<f64>) {
-            crate::visit_in(v, "0", |v| self.pre.visit(v));
-            crate::visit_in(v, "1", |v| self.aux.visit(v));
-            crate::visit_in(v, "2", |v| self.post.visit(v));
+            crate::layer::visit_in(v, "0", |v| self.pre.visit(v));
+            crate::layer::visit_in(v, "1", |v| self.aux.visit(v));
+            crate::layer::visit_in(v, "2", |v| self.post.visit(v));
         }
         fn visit_mut(&mut self, v: &mut dyn VisitMut<f64>) {
-            crate::visit_mut_in(v, "0", |v| self.pre.visit_mut(v));
-            crate::visit_mut_in(v, "1", |v| self.aux.visit_mut(v));
-            crate::visit_mut_in(v, "2", |v| self.post.visit_mut(v));
+            crate::layer::visit_mut_in(v, "0", |v| self.pre.visit_mut(v));
+            crate::layer::visit_mut_in(v, "1", |v| self.aux.visit_mut(v));
+            crate::layer::visit_mut_in(v, "2", |v| self.post.visit_mut(v));
         }
         fn forward_view(&mut self, x: DMatrixView<'_, f64>) -> Result<DMatrixView<'_, f64>, ShapeError> {
             let mut b = empty::<f64, 3>();

@@ -4,7 +4,7 @@
 use std::marker::PhantomData;
 
 use crate::layer::visit_parts;
-use crate::{Batch, Float, Layer};
+use crate::{batch::Batch, kernels::Float, layer::Layer};
 
 /// `a` then `b`: `I -> M -> O`. Visits `a` under `"0"` and `b` under `"1"`,
 /// as an `nn.Sequential` of the two.
@@ -72,8 +72,8 @@ impl<T: Float, A: Layer<T, I, M>, B: Layer<T, M, O>, const I: usize, const M: us
 mod tests {
     use super::*;
     use crate::blocks::test_bodies::dense_tanh;
+    use crate::model::Model;
     use crate::testing::{grad_check, LayerModel};
-    use crate::Model;
 
     #[test]
     fn gradients_match_finite_differences() {

@@ -3,7 +3,7 @@
 
 use super::{add_assign, put_rows, take_rows};
 use crate::layer::{empty, ensure_cols, visit_parts, Io};
-use crate::{Batch, Float, Layer};
+use crate::{batch::Batch, kernels::Float, layer::Layer};
 
 /// `concat { body }`: `N -> O = N + M`, body `N -> M`. `O` is checked when
 /// the code is compiled:

@@ -5,7 +5,7 @@ use rand::Rng;
 
 use crate::layer::{copy_batch, empty, ensure_cols, visit_parts, Io};
 use crate::layers::{sigmoid, Dense};
-use crate::{Batch, Float, Init, Layer};
+use crate::{batch::Batch, init::Init, kernels::Float, layer::Layer};
 
 /// The gate's bias starts here, so the block starts close to the identity
 /// (t ~ 0.12) and gradients flow through the skip early in training.
@@ -99,7 +99,7 @@ impl<T: Float, B: Layer<T, N, N>, const N: usize> Layer<T, N, N> for Highway<T, 
 mod tests {
     use super::*;
     use crate::blocks::test_bodies::dense_tanh;
-    use crate::seeded_rng;
+    use crate::init::seeded_rng;
     use crate::testing::{grad_check, LayerModel};
 
     #[test]

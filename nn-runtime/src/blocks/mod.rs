@@ -21,7 +21,7 @@ pub use parallel::{Branch, Branches, Parallel};
 pub use repeat::Repeat;
 pub use residual::{Residual, ResidualProjection};
 
-use crate::Float;
+use crate::kernels::Float;
 
 /// `out = a + b`, element-wise.
 fn sum_into<T: Float>(out: &mut [T], a: &[T], b: &[T]) {
@@ -63,7 +63,10 @@ fn take_rows<T: Float>(src: &[T], src_rows: usize, offset: usize, dst: &mut [T],
 pub(crate) mod test_bodies {
     //! Small bodies for the blocks' tests: dense layers and activations.
     use crate::layers::{Activation, Dense, Tanh};
-    use crate::{seeded_rng, Chain, Init};
+    use crate::{
+        blocks::Chain,
+        init::{seeded_rng, Init},
+    };
 
     /// `dense(O), tanh` from `I` features.
     pub type DenseTanh<const I: usize, const O: usize> =
@@ -79,7 +82,11 @@ mod bad_input {
     use super::test_bodies::dense_tanh;
     use super::*;
     use crate::layers::{Dropout, LayerNorm};
-    use crate::{seeded_rng, Batch, Init, Layer};
+    use crate::{
+        batch::Batch,
+        init::{seeded_rng, Init},
+        layer::Layer,
+    };
 
     /// An empty batch gives empty outputs and gradients; a NaN sample comes out
     /// NaN (in its own column only) and backward runs. No panic either way.

@@ -3,7 +3,11 @@
 
 use super::{add_assign, put_rows, take_rows};
 use crate::layer::{empty, ensure_cols, visit_in, visit_mut_in, visit_parts, Io};
-use crate::{Batch, Float, Layer, Visit, VisitMut};
+use crate::{
+    batch::Batch,
+    kernels::Float,
+    layer::{Layer, Visit, VisitMut},
+};
 
 /// One branch of a [`Parallel`], carrying its output width `O`.
 #[derive(Clone, Debug)]

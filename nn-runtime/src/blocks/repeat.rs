@@ -4,7 +4,11 @@ use std::marker::PhantomData;
 
 use crate::layer::{visit_in, visit_mut_in};
 use crate::rnn::Steps;
-use crate::{Batch, Float, Layer, Visit, VisitMut};
+use crate::{
+    batch::Batch,
+    kernels::Float,
+    layer::{Layer, Visit, VisitMut},
+};
 
 /// `K >= 1` copies of a body `N -> N`, chained; copy `c` is visited under `"c"`.
 #[derive(Clone, Debug)]

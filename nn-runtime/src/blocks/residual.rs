@@ -7,7 +7,7 @@ use super::sum_into;
 use crate::layer::{visit_parts, Io};
 use crate::layers::Dense;
 use crate::rnn::Steps;
-use crate::{Batch, Float, Init, Layer};
+use crate::{batch::Batch, init::Init, kernels::Float, layer::Layer};
 
 /// `residual { body }`: `y = x + body(x)` on `N` features.
 #[derive(Clone, Debug)]
@@ -119,7 +119,7 @@ impl<T: Float, B: Layer<T, N, M>, const N: usize, const M: usize> Layer<T, N, M>
 mod tests {
     use super::*;
     use crate::blocks::test_bodies::dense_tanh;
-    use crate::seeded_rng;
+    use crate::init::seeded_rng;
     use crate::testing::{grad_check, LayerModel};
 
     #[test]

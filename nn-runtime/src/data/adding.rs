@@ -5,7 +5,7 @@ use nalgebra::DMatrix;
 use rand::Rng;
 
 use super::{Dataset, Labels};
-use crate::{seeded_rng, Float};
+use crate::{init::seeded_rng, kernels::Float};
 
 /// `samples` sequences of `length` steps of 2 features: a value drawn
 /// uniformly from [0, 1) and a marker, 1 at two steps (one in each half of

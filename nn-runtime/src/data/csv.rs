@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use nalgebra::DMatrix;
 
 use super::{Dataset, Labels};
-use crate::{Batch, Float};
+use crate::{batch::Batch, kernels::Float};
 
 /// Which field of a row is the label.
 ///

@@ -6,7 +6,7 @@ use nalgebra::DMatrix;
 use super::rows::{check_finite_inputs, matrix_from_rows};
 use super::{first_non_finite, DataError};
 use crate::loss::Targets;
-use crate::{Batch, Float};
+use crate::{batch::Batch, kernels::Float};
 
 /// What each sample is labelled with.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,7 +59,7 @@ pub struct Lengths {
 ///
 /// # From plain rows to a network and back
 ///
-/// A network takes a [`Batch<T, N>`](crate::Batch): a matrix with `N` rows
+/// A network takes a [`Batch<T, N>`](crate::batch::Batch): a matrix with `N` rows
 /// and one column per sample. [`Dataset::to_batch`] (or `Batch::try_from`)
 /// turns a dataset's inputs into one, [`Dataset::from_batch`] goes the other
 /// way; [`batch_from_rows`](super::batch_from_rows) and

@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use super::{embedded, Csv, Dataset};
-use crate::Float;
+use crate::kernels::Float;
 
 static DIGITS_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");
 

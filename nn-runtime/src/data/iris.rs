@@ -1,7 +1,7 @@
 //! Fisher's iris, embedded (see `data/README.md` for the attribution).
 
 use super::{embedded, Csv, Dataset};
-use crate::Float;
+use crate::kernels::Float;
 
 static IRIS: &str = include_str!("../../data/iris.csv");
 

@@ -3,8 +3,8 @@
 use nalgebra::{DMatrix, DMatrixView};
 
 use super::{DataError, Dataset, Labels};
+use crate::kernels::Float;
 use crate::loss::Targets;
-use crate::Float;
 
 /// A mini-batch copied out of a [`Dataset`] into buffers that are kept between
 /// batches: once sized for the largest batch, filling it allocates nothing

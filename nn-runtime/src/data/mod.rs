@@ -8,7 +8,7 @@
 //! ([`sunspots`]). The embedded data sets (and their decompressor) come with
 //! the feature `datasets`, on by default.
 //!
-//! A network takes a [`Batch<T, N>`](crate::Batch), one column per sample:
+//! A network takes a [`Batch<T, N>`](crate::batch::Batch), one column per sample:
 //! [`Dataset::to_batch`], [`Dataset::from_batch`], [`batch_from_rows`],
 //! [`batch_from_slice`] and [`batch_to_rows`] convert between them.
 //!
@@ -49,7 +49,7 @@ pub use sunspots::{sunspots, Month, Sunspots};
 pub use words::words;
 pub use words::{bits_per_character, sample_word, split_words, CharSequences, Chars};
 
-use crate::Float;
+use crate::kernels::Float;
 
 /// The first NaN or infinity among `values`, which hold samples of `width`
 /// values one after another: (sample, position within the sample, value).

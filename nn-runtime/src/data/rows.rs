@@ -4,7 +4,7 @@
 use nalgebra::DMatrix;
 
 use super::{first_non_finite, DataError};
-use crate::{Batch, Float};
+use crate::{batch::Batch, kernels::Float};
 
 /// The batch a network with `N` inputs takes, from one row of `N` values per
 /// sample. NaN and infinity are refused, as by [`Dataset::new`](super::Dataset::new).

@@ -3,7 +3,7 @@
 use rand::seq::SliceRandom;
 
 use super::{DataError, Dataset, Labels};
-use crate::{seeded_rng, Float};
+use crate::{init::seeded_rng, kernels::Float};
 
 /// Splits `data` into (train, test) with `test_fraction` of the samples
 /// (rounded) in the test part, chosen at random by a generator seeded with

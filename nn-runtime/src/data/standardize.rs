@@ -4,7 +4,7 @@
 
 use super::rows::{check_finite_inputs, check_row_lengths};
 use super::{first_non_finite, DataError, Dataset};
-use crate::{Batch, Float};
+use crate::{batch::Batch, kernels::Float};
 
 /// Per-feature mean and standard deviation (population, as scikit-learn's
 /// `StandardScaler`); a constant feature keeps scale 1 so it maps to 0.

@@ -7,7 +7,7 @@ use std::ops::Range;
 use nalgebra::DMatrix;
 
 use super::{embedded, Csv, DataError, Dataset, Labels, Standardizer};
-use crate::Float;
+use crate::kernels::Float;
 
 static SUNSPOTS: &str = include_str!("../../data/sunspots_monthly.csv");
 

@@ -9,7 +9,7 @@ use rand::distr::Distribution;
 use rand::Rng;
 
 use super::DataError;
-use crate::Float;
+use crate::kernels::Float;
 
 #[cfg(feature = "datasets")]
 static WORDS_GZ: &[u8] = include_bytes!("../../data/words.txt.gz");
@@ -267,7 +267,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seeded_rng;
+    use crate::init::seeded_rng;
 
     #[test]
     #[cfg(feature = "datasets")]

@@ -9,7 +9,15 @@ use super::DiagnosticsError;
 use crate::kernels::sigmoid;
 use crate::layer::NamePath;
 use crate::snapshot::{Contents, Data};
-use crate::{Family, Float, Init, ItemKind, Loss, Model, ParamKind, ParamRef, Probe, Snapshot, Targets, Visit};
+use crate::{
+    init::Init,
+    item::{Family, ItemKind},
+    kernels::Float,
+    layer::{ParamKind, ParamRef, Visit},
+    loss::{Loss, Targets},
+    model::{Model, Probe},
+    snapshot::Snapshot,
+};
 
 /// A saturating activation is saturated where its output lies within this
 /// share of its range from either end: sigmoid(-4) ~ 0.018, which is

@@ -8,7 +8,7 @@
 //! a batch; the measurement prints as a table with the verdict and the
 //! remedies, and [`GradientFlow::to_svg`] (feature `plot`) plots |dL/dx| per
 //! layer on a log axis. Items are seen through
-//! [`Model::probe`](crate::Model::probe), which `network!` implements (a
+//! [`Model::probe`](crate::model::Model::probe), which `network!` implements (a
 //! model that does not implement it has nothing to measure, and
 //! [`GradientFlow::measure`] says so); so the examples are on the page of the
 //! crate that has the macro, the facade `nn-static` (library `nn`), in its
@@ -24,10 +24,10 @@
 //! (batch-norm running statistics) are saved before the measuring forward and
 //! backward and restored afterwards, and no weight changes. Only dropout's
 //! random stream advances. So it can run between optimizer steps. A
-//! [`Trainer`](crate::Trainer) measures every N epochs by itself, with the
+//! [`Trainer`](crate::train::Trainer) measures every N epochs by itself, with the
 //! update-to-weight ratio of each measured epoch's last step
-//! ([`Trainer::gradient_flow`](crate::Trainer::gradient_flow); the
-//! measurements are in [`History::gradient_flows`](crate::History::gradient_flows)).
+//! ([`Trainer::gradient_flow`](crate::train::Trainer::gradient_flow); the
+//! measurements are in [`History::gradient_flows`](crate::train::History::gradient_flows)).
 
 mod gradient_flow;
 #[cfg(feature = "plot")]
@@ -44,7 +44,7 @@ pub use gradient_flow::{GradientFlow, ItemFlow};
 pub use svg::{compare_svg, steps_svg, write_compare_svg, write_steps_svg};
 pub use verdict::{DepthFit, Finding, Problem, Remedy, Thresholds, Verdict};
 
-use crate::{LossError, ShapeError};
+use crate::{error::ShapeError, loss::LossError};
 
 /// Why a measurement or a plot could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +69,7 @@ pub enum DiagnosticsError {
         /// The network's name (`Model::NAME`).
         network: &'static str,
     },
-    /// A [`Snapshot`](crate::Snapshot) taken of a different network.
+    /// A [`Snapshot`](crate::snapshot::Snapshot) taken of a different network.
     #[error(
         "weight snapshot does not match the network: weight tensor {tensor} had {expected} \
          elements in the snapshot and has {found} now (take the snapshot of the same network)"

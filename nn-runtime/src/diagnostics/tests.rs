@@ -10,8 +10,14 @@ use crate::layers::{
 };
 use crate::testing::LayerModel;
 use crate::{
-    empty, seeded_rng, view_into_batch, visit_in, visit_mut_in, Batch, BufferMut, BufferRef, Family, Init, ItemKind,
-    Layer, Loss, LossError, Model, Probe, ShapeError, Snapshot, Targets, Visit, VisitMut,
+    batch::Batch,
+    error::ShapeError,
+    init::{seeded_rng, Init},
+    item::{Family, ItemKind},
+    layer::{empty, view_into_batch, visit_in, visit_mut_in, BufferMut, BufferRef, Layer, Visit, VisitMut},
+    loss::{Loss, LossError, Targets},
+    model::{Model, Probe},
+    snapshot::Snapshot,
 };
 
 /// What `network!` tells the runtime about an activation (its item table
@@ -496,7 +502,7 @@ fn measuring_with_a_loss_uses_its_gradient_and_reports_bad_targets() {
 fn the_trainer_measures_every_n_epochs_without_changing_the_training() {
     use crate::data::{Dataset, Labels};
     use crate::optim::Sgd;
-    use crate::Trainer;
+    use crate::train::Trainer;
 
     let data = Dataset::new(normal_batch(4, 40, 20), Labels::Real(normal_batch(4, 40, 21) * 0.5)).unwrap();
     let probe = data.subset(&(0..16).collect::<Vec<_>>()).unwrap();
@@ -512,7 +518,7 @@ fn the_trainer_measures_every_n_epochs_without_changing_the_training() {
     let (plain_weights, plain) = train(false);
     let (hooked_weights, hooked) = train(true);
     assert_eq!(hooked_weights, plain_weights);
-    let losses = |h: &crate::History| h.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>();
+    let losses = |h: &crate::train::History| h.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>();
     assert_eq!(losses(&hooked), losses(&plain));
     assert!(plain.gradient_flows.is_empty());
 

@@ -5,7 +5,10 @@ use std::fmt;
 
 use super::gradient_flow::saturated_within;
 use super::GradientFlow;
-use crate::{Family, Init, ItemKind};
+use crate::{
+    init::Init,
+    item::{Family, ItemKind},
+};
 
 /// Items that normalize their input.
 const NORMS: &[ItemKind] = &[ItemKind::BatchNorm, ItemKind::LayerNorm];

@@ -6,7 +6,7 @@ use super::graph::Op;
 use super::layers::affine;
 use super::{Export, ExportError, Graph};
 use crate::blocks::{AuxHead, Branch, Chain, Concat, Highway, Parallel, Repeat, Residual, ResidualProjection};
-use crate::{Branches, Float, Layer};
+use crate::{blocks::Branches, kernels::Float, layer::Layer};
 
 impl<T, A, B, const I: usize, const M: usize, const O: usize> Export<T> for Chain<T, A, B, I, M, O>
 where

@@ -8,8 +8,8 @@ use std::fmt::Write;
 
 use super::graph::{out_width, Act, Affine, Cell, Op};
 use super::ExportError;
+use crate::item::ItemKind;
 use crate::layers::Window2d;
-use crate::ItemKind;
 
 /// The helper functions, in sections that `// @name` lines start.
 const HELPERS: &str = include_str!("emitted.rs");

@@ -3,8 +3,8 @@
 //! Layers append to a [`Graph`]; it folds each batch norm into the dense
 //! or convolution right before it, and the emitter writes the result out.
 
+use crate::item::ItemKind;
 use crate::layers::Window2d;
-use crate::ItemKind;
 
 use super::ExportError;
 

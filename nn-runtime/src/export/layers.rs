@@ -9,7 +9,7 @@ use crate::layers::{
     Hardsigmoid, Hardswish, Identity, LayerNorm, LeakyRelu, MaxPooling, Mish, Pool, Prelu, Relu, Relu6, Selu, Sigmoid,
     Softplus, Softsign, Swish, Tanh,
 };
-use crate::{ActivationFn, Float, ItemKind};
+use crate::{item::ItemKind, kernels::Float, layers::ActivationFn};
 
 /// A dense layer's `W x + b` (a zero bias where it has none), its statics named `name`.
 pub(crate) fn affine<T: Float, const I: usize, const O: usize>(dense: &Dense<T, I, O>, name: String) -> Affine {

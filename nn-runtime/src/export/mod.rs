@@ -40,7 +40,7 @@ pub use layers::ExportFn;
 pub use network::{ExportItems, ExportSlot};
 
 use crate::network::{Core, InputKind, Items, Network, OutputKind};
-use crate::{Float, Layer};
+use crate::{kernels::Float, layer::Layer};
 
 /// A layer or block that can say what it computes in evaluation mode.
 /// Every layer and block of `nn` implements it.

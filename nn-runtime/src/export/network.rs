@@ -5,8 +5,8 @@
 
 use super::graph::Op;
 use super::{Export, ExportError, Graph};
+use crate::kernels::Float;
 use crate::network::{End, Head, Plain, Reduce, Splice, Then};
-use crate::Float;
 
 /// A list of items, exported item by item, the first under number `first`.
 pub trait ExportItems<T: Float> {

@@ -4,8 +4,8 @@
 
 use super::graph::{Affine, Cell, Op};
 use super::{f64s, Export, ExportError, Graph};
+use crate::kernels::Float;
 use crate::rnn::{Bidirectional, CellMath, Gru, Lstm, Recurrent, Rnn, SeqLayer, Unrolled};
-use crate::Float;
 
 impl<T: Float, C: CellMath, const I: usize, const H: usize> Export<T> for Recurrent<T, C, I, H> {
     fn export(&self, g: &mut Graph) -> Result<(), ExportError> {

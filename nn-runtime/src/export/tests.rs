@@ -12,7 +12,12 @@ use crate::layers::{
     LayerNorm, LeakyRelu, MaxPool2d, Mish, Prelu, Relu, Selu, Sigmoid, Softplus, Swish, Tanh,
 };
 use crate::testing::{assert_exported_agrees, run_exported, scramble, LayerModel};
-use crate::{seeded_rng, AuxHead, Batch, Init, Layer};
+use crate::{
+    batch::Batch,
+    blocks::AuxHead,
+    init::{seeded_rng, Init},
+    layer::Layer,
+};
 
 /// `n` samples of `I` values, normal with standard deviation `scale`.
 fn inputs<const I: usize>(n: usize, scale: f32, seed: u64) -> Batch<f32, I> {
@@ -48,7 +53,7 @@ fn every_activation_agrees_over_its_range() {
 #[test]
 fn vector_layers_and_blocks_agree() {
     let rng = &mut seeded_rng(3);
-    let dense = |rng: &mut crate::SeededRng| Dense::<f32, 6, 6>::new(rng, Init::XavierNormal, true);
+    let dense = |rng: &mut crate::init::SeededRng| Dense::<f32, 6, 6>::new(rng, Init::XavierNormal, true);
     // dense, batch_norm (folded), relu, residual, highway, concat, layer_norm,
     // parallel, batch_norm (not folded: a parallel precedes it), dropout,
     // residual with a projection, aux_head, repeat.

@@ -38,7 +38,7 @@ pub use self::safetensors::{load_from_bytes, save_to_bytes};
 
 use std::path::Path;
 
-use crate::{Float, Model};
+use crate::{kernels::Float, model::Model};
 
 /// Writes `model`'s parameters and buffers to `path` as safetensors.
 ///
@@ -92,7 +92,10 @@ mod tests {
 
     use super::*;
     use crate::testing::LayerModel;
-    use crate::{seeded_rng, Dense, Init};
+    use crate::{
+        init::{seeded_rng, Init},
+        layers::Dense,
+    };
 
     type Net = LayerModel<f64, Dense<f64, 3, 2>, 3, 2>;
 

@@ -11,7 +11,7 @@ use super::safetensors::{model_to_bytes, read_header};
 use super::{load_from_bytes, read_file, write_atomically};
 use crate::data::{DataError, Standardizer};
 use crate::loss::predicted_classes;
-use crate::{Float, Model, ShapeError};
+use crate::{error::ShapeError, kernels::Float, model::Model};
 
 /// The metadata keys of the preprocessing; a file without them (an older
 /// one, or PyTorch's) loads as a model without preprocessing.
@@ -239,7 +239,10 @@ fn floats<T: Float>(key: &str, text: Option<&String>) -> Result<Vec<T>, LoadErro
 mod tests {
     use super::*;
     use crate::testing::LayerModel;
-    use crate::{seeded_rng, Dense, Init};
+    use crate::{
+        init::{seeded_rng, Init},
+        layers::Dense,
+    };
 
     type Net = LayerModel<f32, Dense<f32, 2, 3>, 2, 3>;
 

@@ -9,7 +9,7 @@ use ::safetensors::{Dtype, View};
 
 use super::error::{LoadError, LoadErrorKind, SaveError, SaveErrorKind};
 use crate::snapshot::{rng_from_bytes, rng_to_bytes, Data, Entry, RNG_BYTES};
-use crate::{Float, Model, Snapshot};
+use crate::{kernels::Float, model::Model, snapshot::Snapshot};
 
 /// The safetensors crate refuses headers above this size; checked first so a
 /// lying length is reported as such.

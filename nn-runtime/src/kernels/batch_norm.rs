@@ -9,7 +9,7 @@
 //! the end) and the element-wise passes are plain loops LLVM vectorizes.
 
 use super::isa::{dispatch, Kernel, Level, Vector as _};
-use crate::Float;
+use crate::kernels::Float;
 
 /// Per channel: `mean`, the biased variance `var`, and `y = weight (x - mean)
 /// inv_std + bias` with `inv_std = 1 / sqrt(var + eps)` (written to

@@ -10,7 +10,7 @@
 use super::isa::{Kernel, Level, Vector};
 use super::mat::Product;
 use super::pool;
-use crate::Float;
+use crate::kernels::Float;
 
 /// Rows of `A` and columns of `B` one tile reads: 12 accumulators and 7
 /// loads per step fit AVX2's 16 registers.
@@ -178,8 +178,8 @@ unsafe fn tile<V: Vector>(
 
 #[cfg(test)]
 mod tests {
+    use crate::kernels::Float;
     use crate::kernels::{f64_element, gemm_dots, gemm_dots_sum, with_isa, with_threads, Isa, MatMut, MatRef};
-    use crate::Float;
 
     /// Values in [-1, 1) from a hash of the index.
     fn values<T: Float>(len: usize, seed: usize) -> Vec<T> {

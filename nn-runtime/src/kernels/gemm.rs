@@ -25,7 +25,7 @@ use super::isa::{Vector, MAX_TILE_COLS, MAX_TILE_REGS};
 use super::mat::Product;
 use super::transpose::transpose_into;
 use super::{pool, MatRef};
-use crate::Float;
+use crate::kernels::Float;
 
 /// Depth of one pass: a 32xKC panel of `A` (32 KiB of `f32` with AVX-512)
 /// stays in L1 while it meets every column block of `B`.

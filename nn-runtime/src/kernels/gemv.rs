@@ -12,7 +12,7 @@ use super::isa::{dispatch, Kernel, Level};
 use super::mat::Product;
 use super::simd;
 use super::{MatMut, MatRef};
-use crate::Float;
+use crate::kernels::Float;
 
 /// `y = alpha * A x + beta * y`, the product `c = alpha a b + beta c` with one
 /// column (`b` is `x`, `c` is `y`), on `level`. With `beta == 0`, `y`'s old
@@ -244,7 +244,7 @@ mod tests {
     }
 
     fn check_all<T: Float>() {
-        let mut rng = crate::seeded_rng(9);
+        let mut rng = crate::init::seeded_rng(9);
         let mut checked = 0;
         for &(m, k) in &SHAPES {
             let a: Vec<T> = (0..m * k).map(|_| T::of(rng.random_range(-1.0..1.0))).collect();
@@ -316,7 +316,7 @@ mod tests {
     /// product of every column, for inputs from no zeros to all zeros.
     fn check_nonzero_cols<T: Float>() {
         use rand::seq::SliceRandom;
-        let mut rng = crate::seeded_rng(10);
+        let mut rng = crate::init::seeded_rng(10);
         let mut checked = 0;
         for (m, k) in [(1, 1), (13, 37), (5, 64), (7, 65), (16, 129), (33, 200), (10, 512), (512, 512)] {
             let a: Vec<T> = (0..m * k).map(|_| T::of(rng.random_range(-1.0..1.0))).collect();

@@ -14,7 +14,7 @@ use std::ops::Range;
 
 use super::isa::{dispatch, Kernel, Level, Vector};
 use super::Window2d;
-use crate::Float;
+use crate::kernels::Float;
 
 /// The output positions `o` in `0..out_len` whose tap `o * stride + offset - pad`
 /// falls inside `0..len` (the others read padding).

@@ -17,7 +17,7 @@ use std::cell::Cell;
 use std::sync::OnceLock;
 
 use super::MatRef;
-use crate::Float;
+use crate::kernels::Float;
 
 /// The instruction sets the kernels are compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,9 +195,9 @@ pub const MAX_TILE_COLS: usize = 8;
 /// The levels, one type each.
 pub mod level {
     use super::{Isa, Kernel, Level};
+    use crate::kernels::Float;
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     use crate::kernels::MatRef;
-    use crate::Float;
 
     /// The baseline of the build: plain loops the compiler vectorizes as far as it may.
     #[derive(Clone, Copy, Debug)]

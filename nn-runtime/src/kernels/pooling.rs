@@ -13,7 +13,7 @@
 use super::im2col::taps;
 use super::isa::{dispatch, Kernel, Level};
 use super::Window2d;
-use crate::Float;
+use crate::kernels::Float;
 
 /// Where a maximum is: the index of its input cell within the sample.
 pub(crate) type Argmax = u32;

@@ -22,7 +22,7 @@ use super::{simd, transpose, MatRef};
 /// The floating-point types a network can be built for: `f32` and `f64`.
 ///
 /// Sealed: the kernels rely on exactly these two having a tuned matrix product
-/// (their side of the type, [`Scalar`], lives beside it and cannot be named
+/// (their side of the type, `Scalar`, lives beside it and cannot be named
 /// outside `nn`).
 pub trait Float:
     RealField + Copy + Default + std::fmt::Debug + std::fmt::Display + Send + Sync + Scalar + 'static

@@ -17,7 +17,7 @@ use std::arch::x86::*;
 use std::arch::x86_64::*;
 
 use super::isa::{level, Vector};
-use crate::Float;
+use crate::kernels::Float;
 
 /// `sum a[i] x[i]` (`a.len() == x.len()`). Four accumulators in flight hide
 /// the FMA latency; the order of the sum is fixed, so results are repeatable.

@@ -18,7 +18,7 @@ use super::isa::Vector;
 use std::ops::Range;
 
 use super::MatRef;
-use crate::Float;
+use crate::kernels::Float;
 
 /// `out = a` (any strides) laid out column-major with column stride `ld`
 /// (at least `a.rows`), on `level`. Panics if `out` is too short.

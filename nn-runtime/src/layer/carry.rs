@@ -3,7 +3,7 @@
 //! for a whole model, and what carrying means for training, is
 //! [`rnn::set_carry`](crate::rnn::set_carry)'s.
 
-use crate::{Float, ShapeError};
+use crate::{error::ShapeError, kernels::Float};
 
 /// One recurrent layer's carried state: off, or on with the state of the
 /// samples of the last training forward, `[parts, samples, hidden]`

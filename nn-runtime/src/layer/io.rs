@@ -1,13 +1,13 @@
 //! The buffers layers keep between calls, and the resize-then-write pattern
 //! that keeps a training step allocation-free.
 
-use crate::{Batch, Float};
+use crate::{batch::Batch, kernels::Float};
 
 /// The two buffers every layer and block keeps: the output of its last
 /// training forward and dL/dx of its last backward. They are handed on by
 /// reference (the next layer reads the output in place), shown by the
-/// diagnostics hooks [`Layer::output`](crate::Layer::output) and
-/// [`Layer::input_grad`](crate::Layer::input_grad), and resized only when the
+/// diagnostics hooks [`Layer::output`](crate::layer::Layer::output) and
+/// [`Layer::input_grad`](crate::layer::Layer::input_grad), and resized only when the
 /// batch size changes.
 ///
 /// The output's columns are the samples of the last forward, so the `Io` is
@@ -128,7 +128,7 @@ pub fn copy_batch<T: Float, const N: usize>(buf: &mut Batch<T, N>, x: &Batch<T, 
     buf.as_mut_slice().copy_from_slice(x.as_slice());
 }
 
-/// Copies a dynamic view (as [`Model`](crate::Model) methods receive) into a
+/// Copies a dynamic view (as [`Model`](crate::model::Model) methods receive) into a
 /// static batch buffer, resizing it if needed. The view must have `N` rows.
 pub fn view_into_batch<T: Float, const N: usize>(v: &nalgebra::DMatrixView<'_, T>, buf: &mut Batch<T, N>) {
     ensure_cols(buf, v.ncols());

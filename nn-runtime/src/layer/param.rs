@@ -4,7 +4,7 @@
 //! tensors by that order).
 
 use super::{visit_in, visit_mut_in, BufferMut, BufferRef, ParamKind, ParamMut, ParamRef, Visit, VisitMut};
-use crate::Float;
+use crate::kernels::Float;
 
 /// A trained tensor: its value and gradient, row-major in PyTorch's `shape`,
 /// and what it is for. The gradient starts at zero; backward passes add to it.
@@ -123,21 +123,21 @@ pub(crate) fn visit_mut_under<T>(v: &mut dyn VisitMut<T>, segment: Option<&str>,
 ///   copy of a weight that the visitor may change). A visibility in front
 ///   (`pub(crate) tensors: ...`) writes inherent methods instead.
 /// - `layers: body, gate in "gate"` lists inner layers (anything with the
-///   three methods, as [`Branches`](crate::Branches)), visited in place or
+///   three methods, as [`Branches`](crate::blocks::Branches)), visited in place or
 ///   under a naming segment; `freeze_randomness` then reaches all of them.
 macro_rules! visit_parts {
     // An inner layer's optional segment as an `Option`.
     (@segment) => { None };
     (@segment $segment:literal) => { Some($segment) };
     (layers: $($layer:tt $(in $segment:literal)?),+ $(,)?) => {
-        fn visit(&self, v: &mut dyn $crate::Visit<T>) {
+        fn visit(&self, v: &mut dyn $crate::layer::Visit<T>) {
             $($crate::layer::visit_under(
                 v,
                 $crate::layer::visit_parts!(@segment $($segment)?),
                 |v| self.$layer.visit(v),
             );)+
         }
-        fn visit_mut(&mut self, v: &mut dyn $crate::VisitMut<T>) {
+        fn visit_mut(&mut self, v: &mut dyn $crate::layer::VisitMut<T>) {
             $($crate::layer::visit_mut_under(
                 v,
                 $crate::layer::visit_parts!(@segment $($segment)?),
@@ -149,10 +149,10 @@ macro_rules! visit_parts {
         }
     };
     ($vis:vis tensors: $($field:ident),+ $(; before visit_mut: $hook:ident)?) => {
-        $vis fn visit(&self, v: &mut dyn $crate::Visit<T>) {
+        $vis fn visit(&self, v: &mut dyn $crate::layer::Visit<T>) {
             $($crate::layer::Tensor::show(&self.$field, stringify!($field), v);)+
         }
-        $vis fn visit_mut(&mut self, v: &mut dyn $crate::VisitMut<T>) {
+        $vis fn visit_mut(&mut self, v: &mut dyn $crate::layer::VisitMut<T>) {
             $(self.$hook();)?
             $($crate::layer::Tensor::show_mut(&mut self.$field, stringify!($field), v);)+
         }
@@ -164,7 +164,11 @@ pub(crate) use visit_parts;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Batch, Layer, Model, NamedBuffer};
+    use crate::{
+        batch::Batch,
+        layer::Layer,
+        model::{Model, NamedBuffer},
+    };
 
     /// The scalar type `visit_parts!` writes its methods for.
     type T = f64;

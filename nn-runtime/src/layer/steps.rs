@@ -1,5 +1,5 @@
 //! [`Steps`]: how the columns of a batch of sequences are laid out for the
-//! items of a `seq` network, which is what [`Layer::forward_steps`](crate::Layer::forward_steps)
+//! items of a `seq` network, which is what [`Layer::forward_steps`](crate::layer::Layer::forward_steps)
 //! is told.
 //!
 //! The layout is PyTorch's packed sequence (`pack_padded_sequence`): the
@@ -14,7 +14,7 @@
 
 use std::ops::Range;
 
-use crate::ShapeError;
+use crate::error::ShapeError;
 
 /// The time steps of a batch of sequences (see the module documentation):
 /// per step, how many sequences are still running, and which of the caller's

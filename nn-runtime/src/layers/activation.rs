@@ -8,7 +8,7 @@ use std::fmt::Debug;
 
 use crate::kernels::{dispatch, Kernel, Level};
 use crate::layer::{copy_batch, empty, Io};
-use crate::{Batch, Float, Layer};
+use crate::{batch::Batch, kernels::Float, layer::Layer};
 
 /// An element-wise function and its derivative.
 pub trait ActivationFn: Copy + Debug + Send + Sync + 'static {

@@ -3,8 +3,8 @@
 
 use super::image::Window2d;
 use super::pool::{Pool, Pooling};
+use crate::kernels::Float;
 use crate::kernels::{avg_pool, avg_pool_backward};
-use crate::Float;
 
 /// `avg_pool(K, stride = S, padding = P)` on `(C, H, W)` images, flattened to
 /// `IN = C*H*W` inputs and `OUT = C*H'*W'` outputs.
@@ -61,7 +61,7 @@ impl<T: Float> Pooling<T> for AvgPooling {
 mod tests {
     use super::*;
     use crate::testing::{grad_check, LayerModel};
-    use crate::{Batch, Layer};
+    use crate::{batch::Batch, layer::Layer};
 
     #[test]
     fn forward_averages_windows() {

@@ -3,7 +3,7 @@
 
 use super::BatchNorm2d;
 use crate::layer::{visit_parts, Io};
-use crate::{Batch, Float, Layer};
+use crate::{batch::Batch, kernels::Float, layer::Layer};
 
 /// `batch_norm(momentum = 0.1, eps = 1e-5)` on `N` features.
 ///
@@ -15,7 +15,7 @@ use crate::{Batch, Float, Layer};
 /// A training batch of 1 sample has no batch statistics (its output would be
 /// `bias` whatever the input, its unbiased variance undefined): PyTorch raises
 /// an error, and this layer panics (a network refuses such a batch before,
-/// with a [`ShapeError`](crate::ShapeError) naming the item). A batch of 0
+/// with a [`ShapeError`](crate::error::ShapeError) naming the item). A batch of 0
 /// samples gives an empty output and updates nothing (not even
 /// `num_batches_tracked`).
 ///
@@ -89,8 +89,8 @@ mod tests {
     use super::*;
     use crate::layer::ParamKind;
     use crate::layers::reference;
+    use crate::model::{Model, NamedBuffer};
     use crate::testing::{grad_check, LayerModel};
-    use crate::{Model, NamedBuffer};
 
     fn assert_close(what: &str, a: &[f64], b: &[f64]) {
         assert_eq!(a.len(), b.len(), "{what}: length");

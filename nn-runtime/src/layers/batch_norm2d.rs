@@ -3,7 +3,7 @@
 
 use crate::kernels::{batch_norm_train, grad_sums};
 use crate::layer::{empty, ensure_cols, visit_parts, Buffer, Io, Param, ParamKind};
-use crate::{Batch, Float, Layer};
+use crate::{batch::Batch, kernels::Float, layer::Layer};
 
 /// `batch_norm(momentum = 0.1, eps = 1e-5)` on `(C, H, W)` images, flattened to
 /// `N = C*H*W` values per sample.
@@ -209,8 +209,8 @@ impl<T: Float, const N: usize> Layer<T, N, N> for BatchNorm2d<T, N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Model, NamedBuffer};
     use crate::testing::{grad_check, LayerModel};
-    use crate::{Model, NamedBuffer};
 
     #[test]
     fn statistics_span_batch_height_and_width() {

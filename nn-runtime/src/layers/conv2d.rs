@@ -15,7 +15,7 @@ use rand::Rng;
 use super::image::Window2d;
 use crate::kernels::{col2im, gemm, gemm_dots, gemm_dots_sum, im2col, MatMut, MatRef};
 use crate::layer::{visit_parts, Io, Param, ParamKind};
-use crate::{Batch, Float, Init, Layer};
+use crate::{batch::Batch, init::Init, kernels::Float, layer::Layer};
 
 /// `conv2d(OC, kernel = K, stride = S, padding = P, bias)` on `(C, H, W)` images,
 /// flattened to `IN = C*H*W` inputs and `OUT = OC*H'*W'` outputs.
@@ -274,7 +274,8 @@ mod tests {
     #[test]
     fn forward_matches_hand_computed_convolution() {
         // One 3x3 image, one 2x2 kernel, stride 1, no padding.
-        let mut conv = Conv2d::<f64, 9, 4>::new::<1, 3, 3, 1, 2, 1, 0>(&mut crate::seeded_rng(0), Init::Zeros, true);
+        let mut conv =
+            Conv2d::<f64, 9, 4>::new::<1, 3, 3, 1, 2, 1, 0>(&mut crate::init::seeded_rng(0), Init::Zeros, true);
         conv.weight_mut().copy_from_slice(&[1.0, 2.0, 3.0, 4.0]);
         conv.bias_mut().unwrap()[0] = 0.5;
         let x = Batch::<f64, 9>::from_column_slice(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
@@ -288,8 +289,11 @@ mod tests {
     fn padding_reads_zeros_and_stride_skips() {
         // 1x3x3 image of ones, 3x3 kernel of ones, padding 1, stride 2: the four
         // corners of the padded image each see a 2x2 block of ones.
-        let mut conv =
-            Conv2d::<f64, 9, 4>::new::<1, 3, 3, 1, 3, 2, 1>(&mut crate::seeded_rng(0), Init::Constant(1.0), false);
+        let mut conv = Conv2d::<f64, 9, 4>::new::<1, 3, 3, 1, 3, 2, 1>(
+            &mut crate::init::seeded_rng(0),
+            Init::Constant(1.0),
+            false,
+        );
         let x = Batch::<f64, 9>::from_element(1, 1.0);
         assert_eq!(conv.forward(&x).as_slice(), &[4.0, 4.0, 4.0, 4.0]);
     }
@@ -298,7 +302,8 @@ mod tests {
     fn output_is_channel_major_per_sample() {
         // Two output channels with constant kernels 1 and -1 over a 1x2x2 image
         // (kernel 1): each sample's column holds channel 0's plane, then channel 1's.
-        let mut conv = Conv2d::<f64, 4, 8>::new::<1, 2, 2, 2, 1, 1, 0>(&mut crate::seeded_rng(0), Init::Zeros, true);
+        let mut conv =
+            Conv2d::<f64, 4, 8>::new::<1, 2, 2, 2, 1, 1, 0>(&mut crate::init::seeded_rng(0), Init::Zeros, true);
         conv.weight_mut().copy_from_slice(&[1.0, -1.0]);
         conv.bias_mut().unwrap().copy_from_slice(&[0.0, 10.0]);
         let x = Batch::<f64, 4>::from_column_slice(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
@@ -310,14 +315,14 @@ mod tests {
     #[test]
     fn gradients_match_finite_differences_for_stride_padding_bias_and_1x1() {
         fn check<const S: usize, const P: usize, const OUT: usize>(bias: bool) {
-            let mut rng = crate::seeded_rng(11);
+            let mut rng = crate::init::seeded_rng(11);
             let conv =
                 Conv2d::<f64, { 2 * 5 * 6 }, OUT>::new::<2, 5, 6, 3, 3, S, P>(&mut rng, Init::XavierNormal, bias);
             grad_check(&mut LayerModel::new(conv), 2, 5).assert_below(1e-6);
         }
         fn pointwise(bias: bool) {
             let conv = Conv2d::<f64, { 2 * 5 * 6 }, { 3 * 5 * 6 }>::new::<2, 5, 6, 3, 1, 1, 0>(
-                &mut crate::seeded_rng(12),
+                &mut crate::init::seeded_rng(12),
                 Init::XavierNormal,
                 bias,
             );
@@ -335,7 +340,7 @@ mod tests {
     #[test]
     fn gradients_accumulate_over_two_backward_calls() {
         let mut conv =
-            Conv2d::<f64, 18, 18>::new::<2, 3, 3, 2, 3, 1, 1>(&mut crate::seeded_rng(2), Init::HeNormal, true);
+            Conv2d::<f64, 18, 18>::new::<2, 3, 3, 2, 3, 1, 1>(&mut crate::init::seeded_rng(2), Init::HeNormal, true);
         let x = Batch::<f64, 18>::from_fn(3, |i, j| ((i * 7 + j * 3) % 5) as f64 - 2.0);
         let g = Batch::<f64, 18>::from_fn(3, |i, j| (i as f64) * 0.1 - (j as f64) * 0.3);
         conv.forward(&x);
@@ -352,7 +357,7 @@ mod tests {
     fn fans_include_the_kernel_area() {
         // He normal's std is sqrt(2 / fan_in) with fan_in = C*K*K = 4*5*5 = 100.
         let conv = Conv2d::<f64, { 4 * 9 * 9 }, { 64 * 5 * 5 }>::new::<4, 9, 9, 64, 5, 1, 0>(
-            &mut crate::seeded_rng(3),
+            &mut crate::init::seeded_rng(3),
             Init::HeNormal,
             false,
         );
@@ -364,7 +369,8 @@ mod tests {
 
     #[test]
     fn empty_batch_and_nan_do_not_panic() {
-        let mut conv = Conv2d::<f32, 8, 8>::new::<2, 2, 2, 2, 1, 1, 0>(&mut crate::seeded_rng(4), Init::HeNormal, true);
+        let mut conv =
+            Conv2d::<f32, 8, 8>::new::<2, 2, 2, 2, 1, 1, 0>(&mut crate::init::seeded_rng(4), Init::HeNormal, true);
         assert_eq!(conv.forward(&Batch::<f32, 8>::zeros(0)).ncols(), 0);
         assert_eq!(conv.backward(&Batch::<f32, 8>::zeros(0)).ncols(), 0);
         assert!(conv.weight.grad.iter().all(|v| *v == 0.0));
@@ -379,7 +385,7 @@ mod tests {
     #[test]
     fn steady_state_steps_reuse_their_buffers() {
         let mut conv =
-            Conv2d::<f64, 18, 18>::new::<2, 3, 3, 2, 3, 1, 1>(&mut crate::seeded_rng(5), Init::HeNormal, true);
+            Conv2d::<f64, 18, 18>::new::<2, 3, 3, 2, 3, 1, 1>(&mut crate::init::seeded_rng(5), Init::HeNormal, true);
         let x = Batch::<f64, 18>::from_element(4, 0.5);
         conv.forward(&x);
         conv.backward(&x);

@@ -6,7 +6,7 @@ use rand::Rng;
 
 use crate::kernels::{add_bias_rows, add_row_sums, gemm, gemv_nonzero_cols, MatMut, MatRef};
 use crate::layer::{copy_batch, empty, visit_parts, Io, Param, ParamKind};
-use crate::{Batch, Float, Init, Layer};
+use crate::{batch::Batch, init::Init, kernels::Float, layer::Layer};
 
 /// `dense(O)` from `I` features: weight `[O, I]`, optional bias `[O]`.
 ///
@@ -196,7 +196,7 @@ mod tests {
 
     #[test]
     fn forward_matches_hand_computed_product() {
-        let mut d = Dense::<f64, 3, 2>::new(&mut crate::seeded_rng(0), Init::Zeros, true);
+        let mut d = Dense::<f64, 3, 2>::new(&mut crate::init::seeded_rng(0), Init::Zeros, true);
         d.weight_mut().copy_from_slice(&[1.0, 2.0, 3.0, -1.0, 0.5, 0.0]);
         d.bias_mut().unwrap().copy_from_slice(&[0.25, -0.5]);
         let x = Batch::<f64, 3>::from_column_slice(&[1.0, 1.0, 1.0, 2.0, 0.0, -1.0]);
@@ -208,7 +208,7 @@ mod tests {
     #[test]
     fn gradients_match_finite_differences_with_and_without_bias() {
         for bias in [true, false] {
-            let mut rng = crate::seeded_rng(1);
+            let mut rng = crate::init::seeded_rng(1);
             let layer = Dense::<f64, 5, 4>::new(&mut rng, Init::XavierNormal, bias);
             grad_check(&mut LayerModel::new(layer), 3, 7).assert_below(1e-6);
         }
@@ -216,7 +216,7 @@ mod tests {
 
     #[test]
     fn gradients_accumulate_over_two_backward_calls() {
-        let mut rng = crate::seeded_rng(2);
+        let mut rng = crate::init::seeded_rng(2);
         let mut d = Dense::<f64, 3, 2>::new(&mut rng, Init::HeNormal, true);
         let x = Batch::<f64, 3>::from_fn(4, |i, j| (i + 2 * j) as f64 * 0.1);
         let g = Batch::<f64, 2>::from_fn(4, |i, j| (i as f64) - (j as f64) * 0.3);
@@ -231,7 +231,7 @@ mod tests {
 
     #[test]
     fn empty_batch_gives_empty_output_and_no_gradient() {
-        let mut d = Dense::<f32, 3, 2>::new(&mut crate::seeded_rng(3), Init::HeNormal, true);
+        let mut d = Dense::<f32, 3, 2>::new(&mut crate::init::seeded_rng(3), Init::HeNormal, true);
         let x = Batch::<f32, 3>::zeros(0);
         assert_eq!(d.forward(&x).ncols(), 0);
         let g = Batch::<f32, 2>::zeros(0);
@@ -255,7 +255,7 @@ mod tests {
     /// One sample with `zeros` of its `I` entries exactly zero, at seeded positions.
     fn sample_with_zeros<T: Float, const I: usize>(seed: u64, zeros: usize) -> Batch<T, I> {
         use rand::seq::SliceRandom;
-        let mut rng = crate::seeded_rng(seed);
+        let mut rng = crate::init::seeded_rng(seed);
         let mut x: Vec<T> =
             (0..I).map(|_| T::of(rng.random_range(0.1..2.0) * rng.random_range(-1.0f64..1.0).signum())).collect();
         let mut order: Vec<usize> = (0..I).collect();
@@ -268,7 +268,7 @@ mod tests {
 
     fn sparse_predict_matches_dense_product<T: Float, const I: usize, const O: usize>(rel: f64) {
         for bias in [true, false] {
-            let mut rng = crate::seeded_rng(11);
+            let mut rng = crate::init::seeded_rng(11);
             let mut d = Dense::<T, I, O>::new(&mut rng, Init::XavierNormal, bias);
             if let Some(b) = d.bias_mut() {
                 b.iter_mut().enumerate().for_each(|(o, v)| *v = T::of(0.1 * o as f64 - 0.5));
@@ -316,7 +316,7 @@ mod tests {
 
     #[test]
     fn the_column_major_copy_follows_every_change_of_the_weight() {
-        let mut d = Dense::<f64, 9, 5>::new(&mut crate::seeded_rng(12), Init::HeNormal, true);
+        let mut d = Dense::<f64, 9, 5>::new(&mut crate::init::seeded_rng(12), Init::HeNormal, true);
         let x = sample_with_zeros::<f64, 9>(13, 4);
         assert_predict_uses_current_weight(&d, &x, "first predict");
         let before = d.predict(&x);
@@ -345,7 +345,7 @@ mod tests {
 
     #[test]
     fn nan_and_infinity_reach_the_output_as_in_the_dense_product() {
-        let mut d = Dense::<f64, 9, 5>::new(&mut crate::seeded_rng(14), Init::HeNormal, true);
+        let mut d = Dense::<f64, 9, 5>::new(&mut crate::init::seeded_rng(14), Init::HeNormal, true);
         let mut x = sample_with_zeros::<f64, 9>(15, 5);
         let nonzero = (0..9).find(|&i| x[i] != 0.0).unwrap();
         x[nonzero] = f64::NAN;

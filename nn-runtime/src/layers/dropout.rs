@@ -5,7 +5,12 @@
 use rand::Rng;
 
 use crate::layer::{empty, ensure_cols, Io};
-use crate::{Batch, Float, Layer, SeededRng, Visit, VisitMut};
+use crate::{
+    batch::Batch,
+    init::SeededRng,
+    kernels::Float,
+    layer::{Layer, Visit, VisitMut},
+};
 
 /// `dropout(p)` on `N` features, drawing its masks from its own generator.
 #[derive(Clone, Debug)]
@@ -90,7 +95,7 @@ impl<T: Float, const N: usize> Layer<T, N, N> for Dropout<T, N> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seeded_rng;
+    use crate::init::seeded_rng;
     use crate::testing::{grad_check, LayerModel};
 
     #[test]

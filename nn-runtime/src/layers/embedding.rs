@@ -3,7 +3,7 @@
 use rand::Rng;
 
 use crate::layer::{visit_parts, Io, Param, ParamKind};
-use crate::{Batch, Float, Init, Layer};
+use crate::{batch::Batch, init::Init, kernels::Float, layer::Layer};
 
 /// `embedding(D)` over a vocabulary of `V` tokens: `weight [V, D]`, row `v`
 /// the vector of token `v`, drawn from N(0, 1) as PyTorch's.
@@ -110,9 +110,9 @@ impl<T: Float, const V: usize, const D: usize> Layer<T, 1, D> for Embedding<T, V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seeded_rng;
+    use crate::init::seeded_rng;
+    use crate::model::Model;
     use crate::testing::LayerModel;
-    use crate::Model;
 
     #[test]
     fn forward_gathers_rows_and_backward_adds_into_the_batchs_rows_only() {

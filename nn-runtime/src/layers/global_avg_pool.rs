@@ -1,7 +1,7 @@
 //! Global average pooling: (C, H, W) -> C, as `AdaptiveAvgPool2d(1)` then `flatten`.
 
 use super::pool::{Pool, Pooling};
-use crate::Float;
+use crate::kernels::Float;
 
 /// `global_avg_pool` on `(C, H, W)` images: each channel's mean, `IN = C*H*W`
 /// inputs to `C` outputs.
@@ -55,7 +55,7 @@ impl<T: Float> Pooling<T> for GlobalAvgPooling {
 mod tests {
     use super::*;
     use crate::testing::{grad_check, LayerModel};
-    use crate::{Batch, Layer};
+    use crate::{batch::Batch, layer::Layer};
 
     #[test]
     fn forward_and_backward_by_hand() {

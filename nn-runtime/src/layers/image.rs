@@ -19,7 +19,7 @@ pub type Flatten<T, const N: usize> = Activation<T, Identity, N>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Batch, Layer};
+    use crate::{batch::Batch, layer::Layer};
 
     #[test]
     fn output_size_follows_pytorch_formula() {

@@ -2,7 +2,7 @@
 //! features, as `torch.nn.LayerNorm(N)`. Training and evaluation compute the same.
 
 use crate::layer::{empty, ensure_cols, visit_parts, Io, Param, ParamKind};
-use crate::{Batch, Float, Layer};
+use crate::{batch::Batch, kernels::Float, layer::Layer};
 
 /// `layer_norm(eps = 1e-5)` on `N` features: `y = weight (x - mean) / sqrt(var + eps) + bias`,
 /// mean and biased variance over the features of each sample.

@@ -2,8 +2,8 @@
 
 use super::image::Window2d;
 use super::pool::{Pool, Pooling};
+use crate::kernels::Float;
 use crate::kernels::{max_pool, Argmax};
-use crate::Float;
 
 /// `max_pool(K, stride = S, padding = P)` on `(C, H, W)` images, flattened to
 /// `IN = C*H*W` inputs and `OUT = C*H'*W'` outputs.
@@ -72,7 +72,7 @@ impl<T: Float> Pooling<T> for MaxPooling {
 mod tests {
     use super::*;
     use crate::testing::{grad_check_at, LayerModel};
-    use crate::{Batch, Layer};
+    use crate::{batch::Batch, layer::Layer};
     use nalgebra::DMatrix;
 
     #[test]

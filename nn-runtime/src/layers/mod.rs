@@ -41,11 +41,11 @@ pub(crate) fn reference(table: &str, key: &str) -> Vec<f64> {
 }
 
 #[cfg(test)]
-mod accumulate {
+mod tests {
     use nalgebra::DMatrix;
 
     use crate::testing::LayerModel;
-    use crate::{Layer, Model};
+    use crate::{layer::Layer, model::Model};
 
     /// Two backward calls after one forward give twice the gradients of one:
     /// layers add to the gradients, and `zero_grad` is the caller's job.
@@ -78,6 +78,6 @@ mod accumulate {
         check("layer_norm", super::LayerNorm::new(1e-5));
         check("prelu", super::Prelu::new(0.25));
         // No parameters: only the hooks are checked.
-        check("dropout", super::Dropout::new(0.3, crate::seeded_rng(1)));
+        check("dropout", super::Dropout::new(0.3, crate::init::seeded_rng(1)));
     }
 }

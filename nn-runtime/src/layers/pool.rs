@@ -7,7 +7,7 @@
 //! without touching the layer.
 
 use crate::layer::Io;
-use crate::{Batch, Float, Layer};
+use crate::{batch::Batch, kernels::Float, layer::Layer};
 
 /// The numerics of one kind of pooling, over `n` samples of `IN` inputs to
 /// `OUT` outputs each, as the [`Pool`] around it fixes them.

@@ -1,7 +1,7 @@
 //! PReLU (He et al. 2015): a leaky ReLU whose negative slope is learned, one per feature.
 
 use crate::layer::{copy_batch, empty, visit_parts, Io, Param, ParamKind};
-use crate::{Batch, Float, Layer};
+use crate::{batch::Batch, kernels::Float, layer::Layer};
 
 /// `prelu(init = 0.25)` on `N` features: `y_i = x_i` for `x_i > 0`, `a_i x_i`
 /// otherwise; the slopes `a` are the parameter `weight` `[N]`, as
@@ -87,8 +87,8 @@ mod tests {
     use nalgebra::DMatrix;
 
     use super::*;
+    use crate::model::Model;
     use crate::testing::{grad_check_at, LayerModel};
-    use crate::Model;
 
     #[test]
     fn forward_uses_each_features_slope() {

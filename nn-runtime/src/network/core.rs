@@ -12,12 +12,18 @@ use std::fmt;
 
 use nalgebra::{DMatrix, DMatrixView};
 
-use super::item::ItemInfo;
 use super::kinds::{InputKind, OutputKind, Vector};
 use super::list::Items;
+use crate::item::ItemInfo;
 use crate::layer::{NamePath, ParamRef, ZeroGrad};
 use crate::rnn::Steps;
-use crate::{Batch, Float, Layer, Probe, ShapeError, Visit, VisitMut};
+use crate::{
+    batch::Batch,
+    error::ShapeError,
+    kernels::Float,
+    layer::{Layer, Visit, VisitMut},
+    model::Probe,
+};
 
 /// The body `B` (`I -> O` features) of a network with input kind `In` and
 /// output kind `Out`, with the state its API keeps between calls.

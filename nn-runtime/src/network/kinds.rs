@@ -17,7 +17,7 @@ use nalgebra::{DMatrix, DMatrixView};
 
 use crate::layer::{empty, ensure_cols, view_into_batch};
 use crate::rnn::{pack_matrix, pack_steps, pack_with, sort, unpack_matrix, unpack_steps, unsort, Steps};
-use crate::{Batch, Float, ShapeError};
+use crate::{batch::Batch, error::ShapeError, kernels::Float};
 
 /// The input of a network.
 pub trait InputKind {

@@ -21,7 +21,13 @@ use nalgebra::DMatrixView;
 
 use crate::layer::{visit_in, visit_mut_in};
 use crate::rnn::Steps;
-use crate::{AuxHead, Batch, Float, Layer, ShapeError, Visit, VisitMut};
+use crate::{
+    batch::Batch,
+    blocks::AuxHead,
+    error::ShapeError,
+    kernels::Float,
+    layer::{Layer, Visit, VisitMut},
+};
 
 /// A list of items from `I` to `O` features, possibly empty ([`End`]),
 /// numbered for names. Its passes lend a batch for as long as
@@ -69,10 +75,10 @@ pub trait Items<T: Float, const I: usize, const O: usize> {
 /// In the [`Layer`] impl of a non-empty list: its parameters are its items', numbered from 0.
 macro_rules! visits_numbered_items {
     () => {
-        fn visit(&self, v: &mut dyn crate::Visit<T>) {
+        fn visit(&self, v: &mut dyn crate::layer::Visit<T>) {
             self.visit_items(v, 0);
         }
-        fn visit_mut(&mut self, v: &mut dyn crate::VisitMut<T>) {
+        fn visit_mut(&mut self, v: &mut dyn crate::layer::VisitMut<T>) {
             self.visit_mut_items(v, 0);
         }
     };

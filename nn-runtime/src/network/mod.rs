@@ -15,7 +15,6 @@
 //! code in the user's crate reaches it (through `nn::__private`).
 
 mod core;
-pub(crate) mod item;
 mod kinds;
 mod list;
 mod reduce;
@@ -25,7 +24,7 @@ use std::path::Path;
 use nalgebra::{DMatrix, DMatrixView};
 
 pub use self::core::Core;
-pub use item::{Family, ItemInfo, ItemKind};
+pub use crate::item::{Family, ItemInfo, ItemKind};
 pub use kinds::{
     InputKind, OutputKind, PerStep, PerStepState, Sequence, SequenceState, Tokens, TokensState, Vector, VectorState,
 };
@@ -33,7 +32,12 @@ pub use list::{End, Head, Items, LastStep, Plain, Slot, Splice, Then, Unbuilt};
 pub use reduce::Reduce;
 
 use crate::io::LoadError;
-use crate::{Float, Layer, Model, Probe, ShapeError, Visit, VisitMut};
+use crate::{
+    error::ShapeError,
+    kernels::Float,
+    layer::{Layer, Visit, VisitMut},
+    model::{Model, Probe},
+};
 
 /// A generated network: its core and what the macro knows of it. Every
 /// network struct of `network!` implements it, and through it [`Model`].

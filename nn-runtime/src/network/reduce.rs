@@ -10,7 +10,12 @@ use nalgebra::DMatrixView;
 use super::list::{passes_as_a_layer, visits_numbered_items, Items, Number};
 use crate::layer::visit_in;
 use crate::rnn::{Last, Steps};
-use crate::{Batch, Float, Layer, ShapeError, Visit, VisitMut};
+use crate::{
+    batch::Batch,
+    error::ShapeError,
+    kernels::Float,
+    layer::{Layer, Visit, VisitMut},
+};
 
 /// `Before` (`I -> H` per step), then `last` (item number `Before::LEN`),
 /// then `After` (`H -> O`).

@@ -4,7 +4,7 @@
 use super::parts::{Rule, Slots, Tensor};
 use super::{Optim, StateError};
 use crate::snapshot::Data;
-use crate::{Float, Snapshot};
+use crate::{kernels::Float, snapshot::Snapshot};
 
 /// `torch.optim.Adam`: weight decay is an L2 term added to the gradient.
 ///

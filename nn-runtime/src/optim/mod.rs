@@ -24,7 +24,12 @@ use parts::{Decay, Momentum, Rule, Slots, Tensor, WithMomentum};
 
 use crate::kernels::{dispatch, Kernel, Level};
 use crate::layer::ParamMut;
-use crate::{Float, Model, ParamKind, Snapshot, VisitMut};
+use crate::{
+    kernels::Float,
+    layer::{ParamKind, VisitMut},
+    model::Model,
+    snapshot::Snapshot,
+};
 
 /// What every optimizer offers: one update from the current gradients, and a
 /// learning rate that schedules can read and set.
@@ -41,7 +46,7 @@ pub trait Optimizer<T: Float> {
     /// configuration: per-tensor buffers named `{index}.{torch's name}`
     /// (`3.exp_avg`, the index counting parameters in visiting order) and
     /// step counts, for a training state. `None` for an optimizer that
-    /// cannot save it, which a [`Trainer`](crate::Trainer) then refuses to
+    /// cannot save it, which a [`Trainer`](crate::train::Trainer) then refuses to
     /// save a training state with.
     fn state(&self) -> Option<Snapshot<T>> {
         None

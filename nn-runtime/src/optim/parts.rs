@@ -5,7 +5,7 @@
 
 use super::StateError;
 use crate::snapshot::Data;
-use crate::{Float, Snapshot};
+use crate::{kernels::Float, snapshot::Snapshot};
 
 /// How one optimizer moves a tensor: what SGD, Adam and RMSprop differ in.
 /// [`Optim`](super::Optim) computes the shared parts ([`Decay`],

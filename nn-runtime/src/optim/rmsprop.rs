@@ -2,7 +2,7 @@
 
 use super::parts::{Momentum, Rule, Slots, Tensor, WithMomentum};
 use super::{Optim, StateError};
-use crate::{Float, Snapshot};
+use crate::{kernels::Float, snapshot::Snapshot};
 
 /// `torch.optim.RMSprop`: with `g = grad + weight_decay * p`,
 /// `s = alpha s + (1 - alpha) g^2`; the step is `g / (sqrt(s) + eps)`, through

@@ -4,7 +4,7 @@
 use std::f64::consts::PI;
 
 use super::Optimizer;
-use crate::Float;
+use crate::kernels::Float;
 
 /// How the learning rate moves with the number of scheduler steps `t`
 /// (torch's `last_epoch`), relative to the optimizer's starting rate `base`.

@@ -2,7 +2,7 @@
 
 use super::parts::{Momentum, Rule, Tensor, WithMomentum};
 use super::Optim;
-use crate::Float;
+use crate::kernels::Float;
 
 /// `torch.optim.SGD`: with `g = grad + weight_decay * p`, momentum keeps
 /// `b = momentum * b + g` (`b = g` at the first step); the update is

@@ -14,7 +14,11 @@
 use super::unrolled::steps_or_one;
 use super::{CellMath, PackedGrad, Recurrent, SeqLayer, Steps};
 use crate::layer::{empty, ensure_cols, Io};
-use crate::{Batch, Float, Layer, Visit, VisitMut};
+use crate::{
+    batch::Batch,
+    kernels::Float,
+    layer::{Layer, Visit, VisitMut},
+};
 
 /// `nn.LSTM`'s names for the forward direction's tensors.
 const FORWARD: [&str; 4] = ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"];
@@ -224,7 +228,7 @@ impl<T: Float, C: CellMath, const I: usize, const H: usize, const O: usize> Laye
 mod tests {
     use super::*;
     use crate::rnn::{pack_with, GruCell, Last, LstmCell, SeqGrad};
-    use crate::{seeded_rng, Model};
+    use crate::{init::seeded_rng, model::Model};
 
     /// Each sequence of a mixed batch: the forward half is the forward cell
     /// run on it alone, the reverse half the reverse cell run on it reversed

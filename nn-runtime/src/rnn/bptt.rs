@@ -19,7 +19,13 @@ use super::gates::Gates;
 use super::{Carry, PackedGrad, SeqGrad, SeqLayer, Steps};
 use crate::kernels::{dispatch, Kernel, Level};
 use crate::layer::{empty, ensure_cols};
-use crate::{Batch, Float, Init, ShapeError, Visit, VisitMut};
+use crate::{
+    batch::Batch,
+    error::ShapeError,
+    init::Init,
+    kernels::Float,
+    layer::{Visit, VisitMut},
+};
 
 /// A recurrent cell `C` from `I` to `H` features per step, with the caches of
 /// the last training sequence. Name it through the aliases
@@ -656,7 +662,11 @@ mod tests {
     use crate::rnn::test_support::{random_sequence, Outputs, SeqModel};
     use crate::rnn::{GruCell, LstmCell, RnnCell};
     use crate::testing::grad_check_at;
-    use crate::{seeded_rng, visit_in, visit_mut_in, Model};
+    use crate::{
+        init::seeded_rng,
+        layer::{visit_in, visit_mut_in},
+        model::Model,
+    };
 
     /// Two layers chained as a `seq` network would chain them (items "0" and "1").
     struct Stack<A, B, const M: usize> {
@@ -951,7 +961,7 @@ mod tests {
         let grads = |c: &LstmCell<f64, 2, 3>| -> Vec<f64> {
             struct G(Vec<f64>);
             impl Visit<f64> for G {
-                fn param(&mut self, p: crate::ParamRef<'_, f64>) {
+                fn param(&mut self, p: crate::layer::ParamRef<'_, f64>) {
                     self.0.extend_from_slice(p.grad);
                 }
             }
@@ -979,7 +989,7 @@ mod tests {
         let mut lstm = LstmCell::<f64, 2, 3>::new(&mut seeded_rng(67));
         lstm.forward_seq(&seq::<2>(&[2; 3]), None).unwrap();
         lstm.backward_seq(SeqGrad::Last(&Batch::zeros(2)), None).unwrap();
-        lstm.visit_mut(&mut crate::ZeroGrad);
+        lstm.visit_mut(&mut crate::layer::ZeroGrad);
         let ys = lstm.forward_seq(&seq::<2>(&[0; 3]), None).unwrap();
         assert!(ys.len() == 3 && ys.iter().all(|y| y.ncols() == 0));
         let dx = lstm.backward_seq(SeqGrad::Every(&seq::<3>(&[0; 3])), None).unwrap();

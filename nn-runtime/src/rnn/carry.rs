@@ -1,6 +1,6 @@
 //! [`Carry`]: the recurrent state one batch leaves to the next, for truncated
 //! backpropagation through time across batches
-//! ([`Trainer::carry_state`](crate::Trainer::carry_state)).
+//! ([`Trainer::carry_state`](crate::train::Trainer::carry_state)).
 //!
 //! A long series cut into consecutive chunks is trained chunk by chunk:
 //! batch `b + 1`'s sample `j` continues batch `b`'s sample `j`. With carrying
@@ -12,7 +12,12 @@
 //! (`predict`) always starts from zeros.
 
 use crate::layer::Carry;
-use crate::{Float, Model, ShapeError, Visit, VisitMut};
+use crate::{
+    error::ShapeError,
+    kernels::Float,
+    layer::{Visit, VisitMut},
+    model::Model,
+};
 
 /// Turns carrying on or off in every recurrent layer of `model` (see the
 /// module documentation), clearing what they carry. Returns how many layers
@@ -22,7 +27,7 @@ pub fn set_carry<T: Float, M: Model<T>>(model: &mut M, on: bool) -> Result<usize
     refuse_bidirectional(model)?;
     struct Switch(bool, usize);
     impl<T: Float> VisitMut<T> for Switch {
-        fn param(&mut self, _p: crate::ParamMut<'_, T>) {}
+        fn param(&mut self, _p: crate::layer::ParamMut<'_, T>) {}
         fn carry(&mut self, _name: &str, carry: Option<&mut Carry<T>>) {
             if let Some(c) = carry {
                 c.set_on(self.0);
@@ -39,7 +44,7 @@ pub fn set_carry<T: Float, M: Model<T>>(model: &mut M, on: bool) -> Result<usize
 pub fn clear_carry<T: Float, M: Model<T>>(model: &mut M) {
     struct Clear;
     impl<T: Float> VisitMut<T> for Clear {
-        fn param(&mut self, _p: crate::ParamMut<'_, T>) {}
+        fn param(&mut self, _p: crate::layer::ParamMut<'_, T>) {}
         fn carry(&mut self, _name: &str, carry: Option<&mut Carry<T>>) {
             if let Some(c) = carry {
                 c.clear();
@@ -58,7 +63,7 @@ fn refuse_bidirectional<T: Float, M: Model<T>>(model: &M) -> Result<(), ShapeErr
         fn leave(&mut self) {
             self.0.leave();
         }
-        fn param(&mut self, _p: crate::ParamRef<'_, T>) {}
+        fn param(&mut self, _p: crate::layer::ParamRef<'_, T>) {}
         fn carry(&mut self, _name: &str, carry: Option<&Carry<T>>) {
             if carry.is_none() && self.1.is_none() {
                 self.1 = Some(self.0.full("").trim_end_matches('.').to_string());

@@ -6,7 +6,7 @@
 //! `G*H` rows (gate `g`, unit `k` of sample `j` at `j*G*H + g*H + k`), states
 //! `H` rows.
 
-use crate::Float;
+use crate::kernels::Float;
 
 /// One forward step, in place.
 pub struct StepFwd<'a, T> {

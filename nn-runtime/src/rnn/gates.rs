@@ -9,7 +9,11 @@ use rand::Rng;
 
 use crate::kernels::{add_bias_rows, add_row_sums, gemm, transpose_row_major, MatMut, MatRef};
 use crate::layer::{Param, ParamKind, Tensor};
-use crate::{Float, Init, Visit, VisitMut};
+use crate::{
+    init::Init,
+    kernels::Float,
+    layer::{Visit, VisitMut},
+};
 
 /// The tensors' names in a cell (`nn.RNNCell`, `nn.LSTMCell`, `nn.GRUCell`), in PyTorch's order.
 const CELL_NAMES: [&str; 4] = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"];

@@ -4,7 +4,7 @@
 
 use super::cell::{add, CellMath, StepBack, StepFwd};
 use super::Recurrent;
-use crate::Float;
+use crate::kernels::Float;
 
 /// Marker for the GRU cell; use [`GruCell`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -94,8 +94,8 @@ fn gate_grads<T: Float>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::init::seeded_rng;
     use crate::rnn::test_support::check_through_time;
-    use crate::seeded_rng;
 
     #[test]
     fn gradients_through_time_match_finite_differences() {

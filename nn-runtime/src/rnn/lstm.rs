@@ -3,7 +3,7 @@
 
 use super::cell::{CellMath, StepBack, StepFwd};
 use super::Recurrent;
-use crate::Float;
+use crate::kernels::Float;
 
 /// Marker for the LSTM cell; use [`LstmCell`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -13,7 +13,7 @@ pub struct Lstm;
 /// has two parts, `h` then `c`.
 pub type LstmCell<T, const I: usize, const H: usize> = Recurrent<T, Lstm, I, H>;
 
-impl<T: crate::Float, const I: usize, const H: usize> LstmCell<T, I, H> {
+impl<T: crate::kernels::Float, const I: usize, const H: usize> LstmCell<T, I, H> {
     /// Sets the forget gate's bias so that `b_ih + b_hh = bias` for every unit
     /// (`b_ih = bias`, `b_hh = 0` in the forget block). `1.0` (Gers et al. 2000,
     /// Jozefowicz et al. 2015) keeps the cell state flowing early in training.
@@ -109,8 +109,8 @@ fn gate_grads<T: Float>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::init::seeded_rng;
     use crate::rnn::test_support::check_through_time;
-    use crate::seeded_rng;
 
     #[test]
     fn gradients_through_time_match_finite_differences() {

@@ -29,7 +29,7 @@
 //!   gradients, and returns dL/dx_t for every step. dL/d(initial state) is
 //!   then in `initial_state_grad()`.
 //! - `predict_seq(xs, initial)` is the evaluation forward (`&self`).
-//! - `visit`/`visit_mut` show the four parameters as a [`Layer`](crate::Layer)
+//! - `visit`/`visit_mut` show the four parameters as a [`Layer`](crate::layer::Layer)
 //!   does; a network enters its item index around them, so names come out as
 //!   `"0.weight_ih"`.
 //!
@@ -96,7 +96,12 @@ pub(crate) use pack::{pack_matrix, pack_steps, pack_with, sort, unpack_matrix, u
 pub use rnn_cell::{Rnn, RnnCell};
 pub use unrolled::{Last, Unrolled};
 
-use crate::{Batch, Float, ShapeError, Visit, VisitMut};
+use crate::{
+    batch::Batch,
+    error::ShapeError,
+    kernels::Float,
+    layer::{Visit, VisitMut},
+};
 
 /// dL/d(outputs) of a sequence layer.
 #[derive(Debug)]
@@ -188,7 +193,7 @@ pub trait SeqLayer<T: Float, const I: usize, const H: usize> {
     /// dL/d(initial state) of the last backward (`STATE_PARTS` batches).
     fn initial_state_grad(&self) -> &[Batch<T, H>];
 
-    /// Shows the parameters, as [`Layer::visit`](crate::Layer::visit).
+    /// Shows the parameters, as [`Layer::visit`](crate::layer::Layer::visit).
     fn visit(&self, v: &mut dyn Visit<T>);
     /// The mutable twin of [`SeqLayer::visit`], same order.
     fn visit_mut(&mut self, v: &mut dyn VisitMut<T>);

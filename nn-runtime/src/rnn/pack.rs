@@ -12,7 +12,7 @@ use nalgebra::{DMatrix, DMatrixView};
 
 use super::Steps;
 use crate::layer::ensure_cols;
-use crate::{Batch, Float};
+use crate::{batch::Batch, kernels::Float};
 
 /// Fills the packed batch (`rows` values per column, [`Steps::cols`]
 /// columns) by asking `fill(t, j, column)` for step `t` of the caller's sample `j`.
@@ -71,7 +71,7 @@ pub(crate) fn pack_matrix<T: Float, const N: usize>(x: &DMatrixView<'_, T>, step
 /// Unpacks into one batch per padded step, in the caller's order, zero past
 /// each sequence's end; reuses `out`'s buffers.
 pub(crate) fn unpack_steps<T: Float, const N: usize>(packed: &[T], steps: &Steps, out: &mut Vec<Batch<T, N>>) {
-    out.resize_with(steps.padded(), crate::empty);
+    out.resize_with(steps.padded(), crate::layer::empty);
     for x in out.iter_mut() {
         ensure_cols(x, steps.samples());
     }
@@ -127,12 +127,12 @@ mod tests {
         // Samples of lengths 1, 3, 2 over 3 padded steps; value 10 t + j + 1.
         let steps = Steps::from_lengths(&[1, 3, 2], 3).unwrap();
         let xs: Vec<Batch<f64, 1>> = (0..3).map(|t| Batch::from_fn(3, |_, j| (10 * t + j + 1) as f64)).collect();
-        let mut packed = crate::empty();
+        let mut packed = crate::layer::empty();
         pack_steps(&xs, &steps, &mut packed);
         // Step 0: samples 1, 2, 0; step 1: samples 1, 2; step 2: sample 1.
         assert_eq!(packed.as_slice(), &[2.0, 3.0, 1.0, 12.0, 13.0, 22.0]);
         let m = DMatrix::from_fn(3, 3, |t, j| xs[t][j]);
-        let mut from_matrix = crate::empty::<f64, 1>();
+        let mut from_matrix = crate::layer::empty::<f64, 1>();
         pack_matrix(&m.as_view(), &steps, &mut from_matrix);
         assert_eq!(from_matrix, packed);
         let mut back: Vec<Batch<f64, 1>> = Vec::new();

@@ -2,7 +2,7 @@
 
 use super::cell::{CellMath, StepBack, StepFwd};
 use super::Recurrent;
-use crate::Float;
+use crate::kernels::Float;
 
 /// Marker for the tanh RNN cell; use [`RnnCell`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -36,8 +36,8 @@ impl CellMath for Rnn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::init::seeded_rng;
     use crate::rnn::test_support::check_through_time;
-    use crate::seeded_rng;
 
     #[test]
     fn gradients_through_time_match_finite_differences() {

@@ -8,7 +8,13 @@ use rand_distr::{Distribution, StandardNormal};
 
 use super::{SeqGrad, SeqLayer};
 use crate::testing::{grad_check_at, GradReport, STEP};
-use crate::{seeded_rng, Batch, Model, ShapeError, Visit, VisitMut};
+use crate::{
+    batch::Batch,
+    error::ShapeError,
+    init::seeded_rng,
+    layer::{Visit, VisitMut},
+    model::Model,
+};
 
 /// What the model outputs (and so which backward path the check exercises).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,7 +72,7 @@ impl<L: SeqLayer<f64, I, H>, const I: usize, const H: usize> SeqModel<L, I, H> {
 
 /// Splits rows `t*N..(t+1)*N` of `m` into step batches.
 fn split_steps<const N: usize>(m: &DMatrixView<'_, f64>, steps: usize, into: &mut Vec<Batch<f64, N>>) {
-    into.resize_with(steps, crate::empty);
+    into.resize_with(steps, crate::layer::empty);
     for (t, b) in into.iter_mut().enumerate() {
         *b = Batch::<f64, N>::from_fn(m.ncols(), |i, j| m[(t * N + i, j)]);
     }

@@ -7,7 +7,12 @@
 
 use super::{PackedGrad, SeqLayer, Steps};
 use crate::layer::{empty, ensure_cols};
-use crate::{Batch, Float, Layer, ShapeError, Visit, VisitMut};
+use crate::{
+    batch::Batch,
+    error::ShapeError,
+    kernels::Float,
+    layer::{Layer, Visit, VisitMut},
+};
 
 /// A recurrent [`SeqLayer`] on packed batches: `rnn(h)`, `lstm(h)` or
 /// `gru(h)` in a `seq` network. Each forward starts from a zero state.
@@ -248,8 +253,8 @@ impl<T: Float, const H: usize> Last<T, H> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::init::seeded_rng;
     use crate::rnn::{LstmCell, SeqGrad};
-    use crate::seeded_rng;
 
     fn seq(steps: usize, n: usize) -> Vec<Batch<f64, 2>> {
         (0..steps).map(|t| Batch::from_fn(n, |i, j| (10 * t + 3 * i + j) as f64 * 0.01)).collect()

@@ -1,8 +1,8 @@
-//! The hook a [`Trainer`](crate::Trainer) calls after every epoch.
+//! The hook a [`Trainer`](crate::train::Trainer) calls after every epoch.
 
 use super::{EpochStats, History};
 
-/// What a callback given to [`Trainer::on_epoch_end`](crate::Trainer::on_epoch_end)
+/// What a callback given to [`Trainer::on_epoch_end`](crate::train::Trainer::on_epoch_end)
 /// sees after an epoch, and what it can change: the learning rate of the
 /// next epochs, and whether training goes on.
 ///
@@ -61,7 +61,7 @@ impl<'a> EpochEnd<'a> {
     }
 
     /// Sets the learning rate of the following steps. A schedule
-    /// ([`Trainer::schedule`](crate::Trainer::schedule)) sets its own rate
+    /// ([`Trainer::schedule`](crate::train::Trainer::schedule)) sets its own rate
     /// again at its next step.
     pub fn set_lr(&mut self, lr: f64) {
         self.lr = lr;

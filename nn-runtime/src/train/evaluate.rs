@@ -10,14 +10,18 @@ use nalgebra::DMatrixView;
 use super::TrainError;
 use crate::data::Dataset;
 use crate::loss::argmax;
-use crate::{Float, Loss, LossError, Model, Targets};
+use crate::{
+    kernels::Float,
+    loss::{Loss, LossError, Targets},
+    model::Model,
+};
 
 /// A model's loss on a dataset, and the metrics its labels allow. More
 /// metrics may come: read it, do not build it.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Evaluation {
-    /// The loss on all of the data, as [`Loss::value`](crate::Loss::value) reduces it (PyTorch's mean).
+    /// The loss on all of the data, as [`Loss::value`](crate::loss::Loss::value) reduces it (PyTorch's mean).
     pub loss: f64,
     /// Share of samples classified right: the largest output is the class
     /// (class labels), or for binary cross-entropy the sign of the logit
@@ -274,9 +278,9 @@ pub fn confusion_matrix<T: Float, M: Model<T>>(model: &M, data: &Dataset<T>) -> 
 mod tests {
     use super::*;
     use crate::data::Labels;
+    use crate::init::{seeded_rng, Init};
     use crate::layers::Dense;
     use crate::testing::LayerModel;
-    use crate::{seeded_rng, Init};
     use nalgebra::DMatrix;
 
     /// A network whose outputs are its inputs.

@@ -51,7 +51,7 @@ pub struct EpochStats {
     pub padding: Option<f64>,
 }
 
-/// The record of a [`crate::Trainer::fit`] run. Like [`EpochStats`], it
+/// The record of a [`crate::train::Trainer::fit`] run. Like [`EpochStats`], it
 /// may grow fields.
 ///
 /// [`History::to_csv`] writes one row per epoch, which [`History::from_csv`]
@@ -68,9 +68,9 @@ pub struct History {
     pub best_epoch: Option<usize>,
     /// Whether training stopped before the last epoch for lack of improvement.
     pub stopped_early: bool,
-    /// Whether a callback ([`crate::Trainer::on_epoch_end`]) stopped training.
+    /// Whether a callback ([`crate::train::Trainer::on_epoch_end`]) stopped training.
     pub stopped_by_callback: bool,
-    /// With [`crate::Trainer::gradient_flow`]: (epoch, measurement after it).
+    /// With [`crate::train::Trainer::gradient_flow`]: (epoch, measurement after it).
     pub gradient_flows: Vec<(usize, GradientFlow)>,
 }
 

@@ -2,15 +2,15 @@
 //! `torch.optim.lr_scheduler.ReduceLROnPlateau`.
 
 use super::monitor::{Metric, Mode, Threshold};
+use crate::kernels::Float;
 use crate::optim::Optimizer;
-use crate::Float;
 
 /// `torch.optim.lr_scheduler.ReduceLROnPlateau`: after more than `patience`
 /// epochs in a row without an improvement of the metric, the learning rate
 /// is multiplied by `factor` (never below `min_lr`), then `cooldown` epochs
 /// pass before bad epochs count again.
 ///
-/// Give it to [`Trainer::reduce_lr_on_plateau`](crate::Trainer::reduce_lr_on_plateau),
+/// Give it to [`Trainer::reduce_lr_on_plateau`](crate::train::Trainer::reduce_lr_on_plateau),
 /// which calls [`ReduceLrOnPlateau::step`] after every epoch with the
 /// [`Metric`] it watches, or call `step` from a loop of your own:
 ///
@@ -75,7 +75,7 @@ impl ReduceLrOnPlateau {
         }
     }
 
-    /// The metric the [`Trainer`](crate::Trainer) passes to [`Self::step`];
+    /// The metric the [`Trainer`](crate::train::Trainer) passes to [`Self::step`];
     /// also sets the mode to the metric's ([`Metric::mode`]).
     pub fn monitor(mut self, metric: Metric) -> Self {
         self.metric = metric;
@@ -126,7 +126,7 @@ impl ReduceLrOnPlateau {
         self
     }
 
-    /// The metric it watches in a [`Trainer`](crate::Trainer).
+    /// The metric it watches in a [`Trainer`](crate::train::Trainer).
     pub fn metric(&self) -> Metric {
         self.metric
     }

@@ -5,7 +5,7 @@
 //! The file's tensors are the model's parameters, buffers and dropout
 //! generators under `model.`, the early-stopping best weights under `best.`,
 //! the optimizer's state under `optimizer.`, the recurrent state carried
-//! to the next batch under `carried.` ([`Trainer::carry_state`](crate::Trainer::carry_state)), and the trainer's shuffling
+//! to the next batch under `carried.` ([`Trainer::carry_state`](crate::train::Trainer::carry_state)), and the trainer's shuffling
 //! generator as `trainer.rng`; the rest (epoch and step, sample order, the
 //! epoch's running sums, schedule and plateau positions, early-stopping
 //! counters, the history as CSV) is JSON in the `training_state` metadata
@@ -24,7 +24,13 @@ use crate::layer::NamePath;
 use crate::optim::StateError;
 use crate::rnn::Carry;
 use crate::snapshot::{Contents, Data, Entry, RNG_BYTES};
-use crate::{seeded_rng, Float, Model, ParamMut, ParamRef, SeededRng, Snapshot, Visit, VisitMut};
+use crate::{
+    init::{seeded_rng, SeededRng},
+    kernels::Float,
+    layer::{ParamMut, ParamRef, Visit, VisitMut},
+    model::Model,
+    snapshot::Snapshot,
+};
 
 /// Where a run stands: everything besides the model, the optimizer and the
 /// schedule that the next step or epoch depends on.
@@ -138,8 +144,8 @@ pub(super) struct Setup {
     pub(super) samples: usize,
 }
 
-/// A training run's whole state, as [`Trainer::save_state`](crate::Trainer::save_state)
-/// writes it and [`Trainer::resume_from`](crate::Trainer::resume_from) reads
+/// A training run's whole state, as [`Trainer::save_state`](crate::train::Trainer::save_state)
+/// writes it and [`Trainer::resume_from`](crate::train::Trainer::resume_from) reads
 /// it back: the model's parameters, buffers and dropout generators, the
 /// optimizer's state and learning rate, the schedule's and ReduceLROnPlateau's
 /// positions, the epoch and the step within it with the sample order and
@@ -227,7 +233,7 @@ impl<T: Float> TrainingState<T> {
         &self.optimizer
     }
     /// The recurrent state carried to the next batch
-    /// ([`Trainer::carry_state`](crate::Trainer::carry_state)), per layer
+    /// ([`Trainer::carry_state`](crate::train::Trainer::carry_state)), per layer
     /// (`0.state`, `[parts, samples, hidden]`); empty without carrying.
     pub fn carried(&self) -> &Snapshot<T> {
         &self.carried
@@ -422,7 +428,7 @@ fn each_carry<T: Float, M: Model<T>>(model: &M, f: impl FnMut(String, &Carry<T>)
 }
 
 /// What `model`'s recurrent layers carry to the next batch
-/// ([`Trainer::carry_state`](crate::Trainer::carry_state)), by their names
+/// ([`Trainer::carry_state`](crate::train::Trainer::carry_state)), by their names
 /// (`1.0.state`), `[parts, samples, hidden]`; layers that carry nothing are left out.
 pub(super) fn carried<T: Float, M: Model<T>>(model: &M) -> Snapshot<T> {
     let mut carried = Snapshot::empty();

@@ -21,7 +21,13 @@ use crate::optim::{Optimizer, Schedule, Scheduler};
 use crate::rnn::{clear_carry, set_carry};
 use crate::snapshot::Contents;
 use crate::{
-    first_non_finite_grad, grad_norm, Clip, Float, Loss, LossError, Model, ParamRef, ShapeError, Snapshot, Visit,
+    clip::{first_non_finite_grad, grad_norm, Clip},
+    error::ShapeError,
+    kernels::Float,
+    layer::{ParamRef, Visit},
+    loss::{Loss, LossError},
+    model::Model,
+    snapshot::Snapshot,
 };
 
 /// Why training did not start or did not finish.

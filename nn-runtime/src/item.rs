@@ -1,15 +1,17 @@
 //! What an item of a network is, as `network!` tells the runtime: where it
 //! stands, its kind, its family and how its weights start. The macro's item
 //! table is where these are stated; the runtime only receives them (in
-//! [`Probe`](crate::Probe)s) and never lists kinds by family itself.
+//! [`Probe`](crate::model::Probe)s) and never lists kinds by family itself.
 
 use std::fmt;
 
-use crate::Init;
+use crate::init::Init;
 
 /// An item of the `network!` language. It displays as the item's spelling
 /// (`ItemKind::LeakyRelu` as `leaky_relu`): the variant is the spelling in
 /// CamelCase, the convention by which generated code names it.
+// Each variant is the item of its spelling, whose documentation is the macro's.
+#[allow(missing_docs)]
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ItemKind {
@@ -82,7 +84,12 @@ pub enum Family {
     Relu,
     /// Bounded outputs in `(low, high)`, flat near both ends: an output close
     /// to an end is saturated.
-    Saturating { low: f64, high: f64 },
+    Saturating {
+        /// The value outputs approach from above (0 for sigmoid, -1 for tanh).
+        low: f64,
+        /// The value outputs approach from below (1 for both).
+        high: f64,
+    },
     /// `selu`: LeCun initialization before it.
     SelfNormalizing,
     /// Everything else.
@@ -96,7 +103,9 @@ pub enum Family {
 pub struct ItemInfo {
     /// Where it stands: the prefix of its parameters' names (`"3"`, `"3.1.0"`).
     pub path: &'static str,
+    /// Which item it is.
     pub kind: ItemKind,
+    /// Its family as an activation, from the macro's item table.
     pub family: Family,
     /// How its weights start, when an initializer decides them.
     pub init: Option<Init>,
@@ -107,14 +116,17 @@ pub struct ItemInfo {
 }
 
 impl ItemInfo {
+    /// An item at `path` with no initializer and batch statistics as usual.
     pub const fn new(path: &'static str, kind: ItemKind, family: Family) -> Self {
         ItemInfo { path, kind, family, init: None, one_value_per_channel: false }
     }
 
+    /// The same item, whose weights `init` starts.
     pub const fn init(self, init: Init) -> Self {
         ItemInfo { init: Some(init), ..self }
     }
 
+    /// The same item, a `batch_norm` with one value per channel and sample.
     pub const fn one_value_per_channel(self) -> Self {
         ItemInfo { one_value_per_channel: true, ..self }
     }
