@@ -40,6 +40,7 @@
 use std::cell::Cell;
 use std::thread::LocalKey;
 
+mod aligned;
 mod batch_norm;
 mod dot;
 mod elementwise;
@@ -55,6 +56,7 @@ mod simd;
 mod transpose;
 mod window;
 
+pub(crate) use aligned::Aligned;
 pub(crate) use batch_norm::{batch_norm_train, grad_sums};
 pub(crate) use gemv::gemv_nonzero_cols;
 pub(crate) use im2col::{col2im, im2col};

@@ -204,11 +204,18 @@ fn lay_out<'b, T: Float, L: Level>(
     // slower (AVX-512, one thread).
     let ld_of = |rows: usize| rows.next_multiple_of(16) + 16;
     let (ld, len) = (ld_of(a.rows), ld_of(a.rows) * a.cols);
-    if buf.len() < len {
-        buf.resize(len.max(ld_of(whole_rows) * a.cols), T::zero());
+    // Room to start at a cache line: a `Vec` is only 16-byte aligned, and
+    // then every other AVX2 load of a column (every AVX-512 one) straddled
+    // two lines. Where it starts moves no value, so results do not depend
+    // on the address.
+    let slack = 64 / size_of::<T>();
+    if buf.len() < len + slack {
+        buf.resize((len.max(ld_of(whole_rows) * a.cols)) + slack, T::zero());
     }
-    transpose_into(level, a, &mut buf[..len], ld);
-    MatRef::strided(&buf[..len], a.rows, a.cols, 1, ld)
+    let start = buf.as_ptr().align_offset(64).min(slack);
+    let laid = &mut buf[start..start + len];
+    transpose_into(level, a, laid, ld);
+    MatRef::strided(laid, a.rows, a.cols, 1, ld)
 }
 
 /// `C[0..mr, 0..nr] = alpha * A * B + beta * C` for `A: mr x kc`

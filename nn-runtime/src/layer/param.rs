@@ -4,14 +4,14 @@
 //! tensors by that order).
 
 use super::{visit_in, visit_mut_in, BufferMut, BufferRef, ParamKind, ParamMut, ParamRef, Visit, VisitMut};
-use crate::kernels::Float;
+use crate::kernels::{Aligned, Float};
 
 /// A trained tensor: its value and gradient, row-major in PyTorch's `shape`,
 /// and what it is for. The gradient starts at zero; backward passes add to it.
 #[derive(Clone, Debug)]
 pub(crate) struct Param<T> {
-    pub(crate) value: Vec<T>,
-    pub(crate) grad: Vec<T>,
+    pub(crate) value: Aligned<T>,
+    pub(crate) grad: Aligned<T>,
     shape: Vec<usize>,
     kind: ParamKind,
 }
@@ -20,7 +20,8 @@ impl<T: Float> Param<T> {
     /// A tensor of PyTorch's `shape` holding `value`.
     pub(crate) fn new(kind: ParamKind, shape: &[usize], value: Vec<T>) -> Self {
         assert_eq!(value.len(), shape.iter().product::<usize>(), "a tensor of shape {shape:?}");
-        Self { grad: vec![T::zero(); value.len()], value, shape: shape.to_vec(), kind }
+        let grad = Aligned::from(vec![T::zero(); value.len()]);
+        Self { grad, value: value.into(), shape: shape.to_vec(), kind }
     }
 
     /// A tensor of `shape` with every value `v`.

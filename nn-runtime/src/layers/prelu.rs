@@ -120,6 +120,6 @@ mod tests {
         let mut p = Prelu::<f32, 3>::new(0.25);
         assert_eq!(p.forward(&Batch::zeros(0)).ncols(), 0);
         assert_eq!(p.backward(&Batch::zeros(0)).ncols(), 0);
-        assert_eq!(p.weight.grad, [0.0; 3]);
+        assert_eq!(*p.weight.grad, [0.0; 3]);
     }
 }

@@ -1034,7 +1034,7 @@ mod tests {
             packed.backward_packed(PackedGrad::Every(&flat(&gs)), Some(&mut dx_packed)).unwrap();
             let dx_flat: Vec<f64> = dx.iter().flat_map(|b| b.iter().copied()).collect();
             assert_eq!(dx_packed.as_slice(), &dx_flat[..]);
-            assert_eq!(packed.gates.weight_hh.grad, by_steps.gates.weight_hh.grad);
+            assert_eq!(*packed.gates.weight_hh.grad, *by_steps.gates.weight_hh.grad);
             // A batch whose columns are not its steps' changes nothing.
             let odd = Batch::<f64, 2>::zeros(7);
             assert_eq!(
