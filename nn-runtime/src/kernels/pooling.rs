@@ -57,6 +57,9 @@ impl<T: Float> Kernel for MaxPool<'_, T> {
         if same && plane <= FLAT_PLANE {
             return flat_max_pool(&win, x, n, y, argmax);
         }
+        if tiled_2x2(&win) {
+            return max_pool_2x2(&win, x, n, y, argmax);
+        }
         each_row(&win, n, |k, a, taps| {
             let ((ow, width), plane) = ((win.out_width(), win.width()), win.height() * win.width());
             let img = &x[k * plane..][..plane];
@@ -142,6 +145,57 @@ fn flat_max_pool<T: Float>(win: &Window2d, x: &[T], n: usize, y: &mut [T], argma
     }
 }
 
+/// Whether the windows are 2x2 with stride 2 and no padding (`max_pool(2)`,
+/// `avg_pool(2)`): they tile the image, each cell in at most one window.
+#[inline(always)]
+fn tiled_2x2(win: &Window2d) -> bool {
+    win.kernel() == 2 && win.stride() == 2 && win.padding() == 0
+}
+
+/// The two input rows `(top, bottom)` (`2 W'` values each, from column 0)
+/// that output row `a` of plane `k` reads through [`tiled_2x2`] windows.
+#[inline(always)]
+fn rows_2x2<'a, T>(win: &Window2d, x: &'a [T], k: usize, a: usize) -> (&'a [T], &'a [T]) {
+    let (width, plane, ow) = (win.width(), win.height() * win.width(), win.out_width());
+    let rows = &x[k * plane + 2 * a * width..][..2 * width];
+    (&rows[..2 * ow], &rows[width..][..2 * ow])
+}
+
+/// [`MaxPool`] for [`tiled_2x2`] windows: each output is one step over its
+/// four cells in scan order, and the loop over an output row's columns has
+/// no tap ranges to clip, so LLVM vectorizes it (de-interleaving the pairs
+/// of columns) where the row path looped over 2-cell strided taps. (Plain
+/// loops, no closures: a closure LLVM does not inline is compiled without
+/// the level's instructions.)
+#[inline(always)]
+fn max_pool_2x2<T: Float>(win: &Window2d, x: &[T], n: usize, y: &mut [T], argmax: &mut [Argmax]) {
+    let (width, plane, (oh, ow)) = (win.width(), win.height() * win.width(), (win.out_height(), win.out_width()));
+    for k in 0..n * win.channels() {
+        for a in 0..oh {
+            let (top, bottom) = rows_2x2(win, x, k, a);
+            let out = (k * oh + a) * ow;
+            let (best, cells) = (&mut y[out..][..ow], &mut argmax[out..][..ow]);
+            // The index within its sample of the row's first cell; window `b` starts 2 b further.
+            let row = (k % win.channels() * plane + 2 * a * width) as Argmax;
+            let width = width as Argmax;
+            for b in 0..ow {
+                let c = row + 2 * b as Argmax;
+                let (mut m, mut at) = (top[2 * b], c);
+                for (v, cell) in
+                    [(top[2 * b + 1], c + 1), (bottom[2 * b], c + width), (bottom[2 * b + 1], c + width + 1)]
+                {
+                    // A larger value or a NaN; `|`, not `||`: no branch on data.
+                    #[allow(clippy::eq_op)]
+                    let take = (v > m) | (v != v);
+                    m = if take { v } else { m };
+                    at = if take { cell } else { at };
+                }
+                (best[b], cells[b]) = (m, at);
+            }
+        }
+    }
+}
+
 /// Calls `f(k, a, taps)` for every output row `a` of every plane `k`
 /// (sample after sample, channel after channel) of `n` images.
 #[inline(always)]
@@ -201,6 +255,19 @@ impl<T: Float> Kernel for AvgPool<'_, T> {
     fn run<L: Level>(self, _: L) {
         let Self { win, x, n, y } = self;
         let area = T::of((win.kernel() * win.kernel()) as f64);
+        if tiled_2x2(&win) {
+            let (oh, ow) = (win.out_height(), win.out_width());
+            for k in 0..n * win.channels() {
+                for a in 0..oh {
+                    let (top, bottom) = rows_2x2(&win, x, k, a);
+                    // From zero, as the general path sums: -0.0 comes out as 0.0.
+                    for (b, y) in y[(k * oh + a) * ow..][..ow].iter_mut().enumerate() {
+                        *y = (T::zero() + top[2 * b] + top[2 * b + 1] + bottom[2 * b] + bottom[2 * b + 1]) / area;
+                    }
+                }
+            }
+            return;
+        }
         each_row(&win, n, |k, a, taps| {
             let ((ow, width), plane) = ((win.out_width(), win.width()), win.height() * win.width());
             let img = &x[k * plane..][..plane];
@@ -245,6 +312,9 @@ impl<T: Float> Kernel for AvgPoolBackward<'_, T> {
         let Self { win, g, n, dx } = self;
         dx.fill(T::zero());
         let area = T::of((win.kernel() * win.kernel()) as f64);
+        if tiled_2x2(&win) {
+            return avg_pool_backward_2x2(&win, g, n, dx, area);
+        }
         each_row(&win, n, |k, a, taps| {
             let ((ow, width), plane) = ((win.out_width(), win.width()), win.height() * win.width());
             let img = &mut dx[k * plane..][..plane];
@@ -269,16 +339,34 @@ impl<T: Float> Kernel for AvgPoolBackward<'_, T> {
     }
 }
 
+/// [`AvgPoolBackward`] for [`tiled_2x2`] windows on a zeroed `dx`: each
+/// cell is in at most one window, so it receives `0 + g / 4` once.
+#[inline(always)]
+fn avg_pool_backward_2x2<T: Float>(win: &Window2d, g: &[T], n: usize, dx: &mut [T], area: T) {
+    let (width, plane, (oh, ow)) = (win.width(), win.height() * win.width(), (win.out_height(), win.out_width()));
+    for (k, img) in dx.chunks_exact_mut(plane).take(n * win.channels()).enumerate() {
+        for (a, gs) in g[k * oh * ow..][..oh * ow].chunks_exact(ow).enumerate() {
+            let (top, bottom) = img[2 * a * width..].split_at_mut(width);
+            let (top, bottom) = (&mut top[..2 * ow], &mut bottom[..2 * ow]);
+            for (b, g) in gs.iter().enumerate() {
+                let share = T::zero() + *g / area;
+                (top[2 * b], top[2 * b + 1], bottom[2 * b], bottom[2 * b + 1]) = (share, share, share, share);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::kernels::{with_isa, Isa};
 
     /// Every geometry the layers allow on small images: kernels 1 to 4,
-    /// strides 1 to 3, padding up to half the kernel, odd and even sizes.
+    /// strides 1 to 3, padding up to half the kernel, odd and even sizes,
+    /// and output rows longer than a register (6x41).
     fn windows() -> Vec<Window2d> {
         let mut out = Vec::new();
-        for (h, w) in [(5, 6), (8, 8), (3, 7)] {
+        for (h, w) in [(5, 6), (8, 8), (3, 7), (6, 41)] {
             for kernel in 1..=4 {
                 for stride in 1..=3 {
                     for padding in 0..=kernel / 2 {
