@@ -36,21 +36,56 @@ struct PatchRow {
 }
 
 /// The rows of the patch matrix in order: what [`im2col`] and its adjoint
-/// [`col2im`] both walk.
-#[inline(always)]
-fn patch_rows(win: &Window2d) -> impl Iterator<Item = PatchRow> + '_ {
-    let (kernel, stride, padding) = (win.kernel(), win.stride(), win.padding());
-    let (oh, ow, height, width) = (win.out_height(), win.out_width(), win.height(), win.width());
-    (0..win.channels()).flat_map(move |channel| {
-        (0..kernel).flat_map(move |ki| {
-            (0..kernel).map(move |kj| PatchRow {
-                channel,
-                offset: (ki, kj),
-                rows: taps(oh, ki, stride, padding, height),
-                cols: taps(ow, kj, stride, padding, width),
-            })
-        })
-    })
+/// [`col2im`] both walk. The tap ranges (two divisions each) are worked out
+/// once per call for the first [`PatchRows::KEPT`] offsets, and the rows
+/// counted without dividing: the layers call once per sample, and per row
+/// the divisions cost as much as copying the row of a small image.
+struct PatchRows {
+    win: Window2d,
+    /// The output rows (columns) whose tap at offset `i` falls inside the image.
+    kept: [(Range<usize>, Range<usize>); PatchRows::KEPT],
+    /// The next row's `(c, ki, kj)`.
+    next: (usize, usize, usize),
+}
+
+impl PatchRows {
+    const KEPT: usize = 16;
+
+    #[inline(always)]
+    fn new(win: &Window2d) -> Self {
+        let kept = std::array::from_fn(|i| if i < win.kernel() { Self::taps(win, i) } else { (0..0, 0..0) });
+        Self { win: *win, kept, next: (0, 0, 0) }
+    }
+
+    /// The output rows and columns whose tap at offset `i` falls inside the image.
+    #[inline(always)]
+    fn taps(win: &Window2d, i: usize) -> (Range<usize>, Range<usize>) {
+        let (stride, padding) = (win.stride(), win.padding());
+        (
+            taps(win.out_height(), i, stride, padding, win.height()),
+            taps(win.out_width(), i, stride, padding, win.width()),
+        )
+    }
+}
+
+impl Iterator for PatchRows {
+    type Item = PatchRow;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<PatchRow> {
+        let (channel, ki, kj) = self.next;
+        if channel == self.win.channels() {
+            return None;
+        }
+        let kernel = self.win.kernel();
+        self.next = match (ki + 1 == kernel, kj + 1 == kernel) {
+            (_, false) => (channel, ki, kj + 1),
+            (false, true) => (channel, ki + 1, 0),
+            (true, true) => (channel + 1, 0, 0),
+        };
+        let of = |i: usize| self.kept.get(i).cloned().unwrap_or_else(|| Self::taps(&self.win, i));
+        Some(PatchRow { channel, offset: (ki, kj), rows: of(ki).0, cols: of(kj).1 })
+    }
 }
 
 /// Gathers every `K x K` patch of the `n >= 1` images `x` into `col`
@@ -76,26 +111,86 @@ impl<T: Float> Kernel for Im2col<'_, T> {
         let (width, stride, padding) = (win.width(), win.stride(), win.padding());
         let ow = win.out_width();
         let (q, in_len, plane) = (win.out_height() * ow, win.input_len(), win.height() * width);
-        for (row, p) in col.chunks_exact_mut(n * q).zip(patch_rows(&win)) {
-            let ((ki, kj), Range { start: b0, end: b1 }) = (p.offset, p.cols);
+        if stride == 1 {
+            return im2col_stride_1::<L::Reg<T>>(level, &win, x, n, col);
+        }
+        for (row, p) in col.chunks_exact_mut(n * q).zip(PatchRows::new(&win)) {
+            let ((ki, kj), Range { start: a0, end: a1 }, Range { start: b0, end: b1 }) = (p.offset, p.rows, p.cols);
             for (s, out) in row.chunks_exact_mut(q).enumerate() {
                 let img = &x[s * in_len + p.channel * plane..][..plane];
-                let rows = p.rows.start * ow..p.rows.end * ow;
-                zero::<L::Reg<T>>(level, &mut out[..rows.start]);
-                zero::<L::Reg<T>>(level, &mut out[rows.end..]);
-                for a in p.rows.clone() {
-                    let src = &img[(a * stride + ki - padding) * width..][..width];
-                    let dst = &mut out[a * ow..][..ow];
+                zero::<L::Reg<T>>(level, &mut out[..a0 * ow]);
+                zero::<L::Reg<T>>(level, &mut out[a1 * ow..]);
+                if a0 == a1 {
+                    continue;
+                }
+                let first = (a0 * stride + ki - padding) * width + b0 * stride + kj - padding;
+                for (a, dst) in out[a0 * ow..a1 * ow].chunks_exact_mut(ow).enumerate() {
+                    // The columns whose tap reads padding are zeros.
                     zero::<L::Reg<T>>(level, &mut dst[..b0]);
                     zero::<L::Reg<T>>(level, &mut dst[b1..]);
-                    if stride == 1 {
-                        copy::<L::Reg<T>>(level, &src[b0 + kj - padding..b1 + kj - padding], &mut dst[b0..b1]);
-                    } else {
-                        for (d, b) in dst[b0..b1].iter_mut().zip(b0..b1) {
-                            *d = src[b * stride + kj - padding];
-                        }
+                    let src = &img[first + a * stride * width..];
+                    for (d, b) in dst[b0..b1].iter_mut().zip(0..) {
+                        *d = src[b * stride];
                     }
                 }
+            }
+        }
+    }
+}
+
+/// [`Im2col`] with stride 1: the patch matrix written front to back in runs
+/// (zeros where a tap reads padding, a copy of an image row's part where it
+/// does not), each a register at a time without masks: a register that runs
+/// past the end of its run writes values a later run overwrites, since every
+/// run starts after the one before and together they cover `col`. Only what
+/// would pass the end of `col` (or read past the end of `x`) is masked. On
+/// small images most runs are shorter than a register (8 values on an 8x8
+/// image), and the masked stores they took cost more than the copies.
+#[inline(always)]
+fn im2col_stride_1<V: Vector>(_: V::Token, win: &Window2d, x: &[V::Elem], n: usize, col: &mut [V::Elem]) {
+    let (width, padding, (oh, ow)) = (win.width(), win.padding(), (win.out_height(), win.out_width()));
+    let (in_len, plane) = (win.input_len(), win.height() * width);
+    let rows = win.channels() * win.kernel() * win.kernel();
+    assert!(x.len() >= n * in_len && col.len() >= rows * n * oh * ow);
+    let (l, x_end, col_end) = (V::LANES, x.as_ptr().wrapping_add(n * in_len), col.as_mut_ptr().wrapping_add(col.len()));
+    let mut d = col.as_mut_ptr();
+    // SAFETY: the token shows the CPU has `V`'s instructions. `put` writes
+    // `len` elements from `d` (and up to a register more, never past
+    // `col_end`), then moves `d` on by `len`; the runs of all rows add up to
+    // `rows * n * oh * ow <= col.len()` elements (asserted), so every store
+    // lies in `col`. Copies read `len` elements of an image row inside `x`
+    // (the taps of `PatchRows` lie inside the image), and up to a register
+    // more, never past `x_end`.
+    unsafe {
+        let mut put = |src: Option<*const V::Elem>, len: usize| {
+            let mut i = 0;
+            while i < len {
+                let dst = d.add(i);
+                let v = match src {
+                    None => V::zero(),
+                    Some(s) if s.add(i) as usize + l * size_of::<V::Elem>() <= x_end as usize => V::load(s.add(i)),
+                    Some(s) => V::load_masked(s.add(i), V::mask((len - i).min(l))),
+                };
+                if dst as usize + l * size_of::<V::Elem>() <= col_end as usize {
+                    V::store(dst, v);
+                } else {
+                    V::store_masked(dst, V::mask((len - i).min(l)), v);
+                }
+                i += l;
+            }
+            d = d.add(len);
+        };
+        for p in PatchRows::new(win) {
+            let ((ki, kj), Range { start: a0, end: a1 }, Range { start: b0, end: b1 }) = (p.offset, p.rows, p.cols);
+            for s in 0..n {
+                let img = x.as_ptr().add(s * in_len + p.channel * plane);
+                put(None, a0 * ow);
+                for a in a0..a1 {
+                    put(None, b0);
+                    put(Some(img.add((a + ki - padding) * width + b0 + kj - padding)), b1 - b0);
+                    put(None, ow - b1);
+                }
+                put(None, (oh - a1) * ow);
             }
         }
     }
@@ -129,21 +224,66 @@ impl<T: Float> Kernel for Col2im<'_, T> {
         let (width, stride, padding) = (win.width(), win.stride(), win.padding());
         let ow = win.out_width();
         let (q, in_len, plane) = (win.out_height() * ow, win.input_len(), win.height() * width);
-        for (row, p) in dcol.chunks_exact(n * q).zip(patch_rows(&win)) {
-            let ((ki, kj), Range { start: b0, end: b1 }) = (p.offset, p.cols);
+        for (row, p) in dcol.chunks_exact(n * q).zip(PatchRows::new(&win)) {
+            let ((ki, kj), Range { start: a0, end: a1 }, Range { start: b0, end: b1 }) = (p.offset, p.rows, p.cols);
+            if a0 == a1 || b0 == b1 {
+                continue;
+            }
+            let first = (a0 * stride + ki - padding) * width + b0 * stride + kj - padding;
             for (s, src) in row.chunks_exact(q).enumerate() {
                 let img = &mut dx[s * in_len + p.channel * plane..][..plane];
-                for a in p.rows.clone() {
-                    let dst = &mut img[(a * stride + ki - padding) * width..][..width];
-                    let g = &src[a * ow..][..ow];
-                    if stride == 1 {
-                        add::<L::Reg<T>>(level, &g[b0..b1], &mut dst[b0 + kj - padding..b1 + kj - padding]);
-                    } else {
-                        for b in b0..b1 {
-                            dst[b * stride + kj - padding] += g[b];
+                let src = &src[a0 * ow + b0..a1 * ow];
+                if stride == 1 {
+                    add_runs::<L::Reg<T>>(level, src, ow, &mut img[first..], width, (a1 - a0, b1 - b0));
+                } else {
+                    for (a, g) in src.chunks(ow).enumerate() {
+                        let dst = &mut img[first + a * stride * width..];
+                        for (b, g) in g[..b1 - b0].iter().enumerate() {
+                            dst[b * stride] += *g;
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// `dst += src` on the runs of `len` elements at `src[r * src_step..]` and
+/// `dst[r * dst_step..]` for `r` in `0..rows`: runs of a patch-matrix row
+/// added onto image rows, a register at a time, the last part of each
+/// masked. Bounds are checked once, and the mask made once per call, not
+/// per run: a run is often a few values (8 on an 8x8 image), so per-run
+/// work is most of the cost.
+#[inline(always)]
+fn add_runs<V: Vector>(
+    _: V::Token,
+    src: &[V::Elem],
+    src_step: usize,
+    dst: &mut [V::Elem],
+    dst_step: usize,
+    (rows, len): (usize, usize),
+) {
+    if len == 0 || rows == 0 {
+        return;
+    }
+    assert!((rows - 1) * dst_step + len <= dst.len() && (rows - 1) * src_step + len <= src.len());
+    let (l, s, d) = (V::LANES, src.as_ptr(), dst.as_mut_ptr());
+    // SAFETY: the token shows the CPU has `V`'s instructions. Run `r < rows`
+    // covers elements `r * step..r * step + len` of `src` and `dst`, inside
+    // the slices by the assertion; the loops touch elements `i..i + LANES`
+    // below `len`, the masked ones only lanes below `len`.
+    unsafe {
+        let (full, tail) = (len / l * l, V::mask(len % l));
+        for r in 0..rows {
+            let (s, d) = (s.add(r * src_step), d.add(r * dst_step));
+            let mut i = 0;
+            while i < full {
+                V::store(d.add(i), V::add(V::load(d.add(i)), V::load(s.add(i))));
+                i += l;
+            }
+            if i < len {
+                let sum = V::add(V::load_masked(d.add(i), tail), V::load_masked(s.add(i), tail));
+                V::store_masked(d.add(i), tail, sum);
             }
         }
     }
@@ -163,45 +303,6 @@ fn zero<V: Vector>(_: V::Token, dst: &mut [V::Elem]) {
         }
         if i < len {
             V::store_masked(d.add(i), V::mask(len - i), V::zero());
-        }
-    }
-}
-
-/// `dst = src` (as long), a register at a time.
-#[inline(always)]
-fn copy<V: Vector>(_: V::Token, src: &[V::Elem], dst: &mut [V::Elem]) {
-    assert_eq!(src.len(), dst.len());
-    let (l, len, s, d) = (V::LANES, dst.len(), src.as_ptr(), dst.as_mut_ptr());
-    // SAFETY: as in `zero`; loads read the elements of `src` the stores write
-    // in `dst`, which is as long.
-    unsafe {
-        let mut i = 0;
-        while i + l <= len {
-            V::store(d.add(i), V::load(s.add(i)));
-            i += l;
-        }
-        if i < len {
-            let mask = V::mask(len - i);
-            V::store_masked(d.add(i), mask, V::load_masked(s.add(i), mask));
-        }
-    }
-}
-
-/// `dst += src` (as long), a register at a time.
-#[inline(always)]
-fn add<V: Vector>(_: V::Token, src: &[V::Elem], dst: &mut [V::Elem]) {
-    assert_eq!(src.len(), dst.len());
-    let (l, len, s, d) = (V::LANES, dst.len(), src.as_ptr(), dst.as_mut_ptr());
-    // SAFETY: as in `copy`, reading and writing `dst` at the same elements.
-    unsafe {
-        let mut i = 0;
-        while i + l <= len {
-            V::store(d.add(i), V::add(V::load(d.add(i)), V::load(s.add(i))));
-            i += l;
-        }
-        if i < len {
-            let mask = V::mask(len - i);
-            V::store_masked(d.add(i), mask, V::add(V::load_masked(d.add(i), mask), V::load_masked(s.add(i), mask)));
         }
     }
 }
