@@ -59,7 +59,7 @@ mod window;
 
 pub(crate) use batch_norm::{batch_norm_train, grad_sums};
 pub(crate) use gemv::gemv_nonzero_cols;
-pub(crate) use im2col::{col2im, im2col};
+pub(crate) use im2col::{col2im, col2im_wide, im2col, spread_wide, Wide};
 pub(crate) use isa::{dispatch, Kernel, Level};
 pub use isa::{isa, with_isa, Isa};
 use mat::Product;

@@ -19,7 +19,7 @@
 use rand::Rng;
 
 use super::image::Window2d;
-use crate::kernels::{col2im, gemm, gemm_dots_sum, im2col, MatMut, MatRef};
+use crate::kernels::{col2im, col2im_wide, gemm, gemm_dots_sum, im2col, spread_wide, MatMut, MatRef, Wide};
 use crate::layer::{visit_parts, Io, Param, ParamKind};
 use crate::{Batch, Float, Init, Layer};
 
@@ -37,8 +37,13 @@ pub struct Conv2d<T: Float, const IN: usize, const OUT: usize> {
     bias: Option<Param<T>>,
     /// Every sample's patch matrix, `[C*K*K, Q]` row-major, one after the other.
     col: Vec<T>,
-    /// One sample's patch-matrix gradient.
+    /// One sample's patch-matrix gradient (in the wide layout with stride 1:
+    /// `kernels::Wide`).
     dcol: Vec<T>,
+    /// One sample's output gradient in the wide layout (stride 1).
+    g_wide: Vec<T>,
+    /// One sample's padded input gradient (stride 1).
+    padded: Vec<T>,
     io: Io<T, IN, OUT>,
 }
 
@@ -78,6 +83,8 @@ impl<T: Float, const IN: usize, const OUT: usize> Conv2d<T, IN, OUT> {
             bias: bias.then(|| Param::filled(ParamKind::Bias, &[OC], T::zero())),
             col: Vec::new(),
             dcol: Vec::new(),
+            g_wide: Vec::new(),
+            padded: Vec::new(),
             io: Io::default(),
         }
     }
@@ -167,21 +174,37 @@ impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for Conv2d<T
         let patch = self.weight.value.len() / oc;
         let q = OUT / oc;
         let weight_t = MatRef::row_major(&self.weight.value, oc, patch).t();
-        let (win, dcol) = (&self.window, &mut self.dcol);
-        if !pointwise(win) {
-            dcol.resize(patch * q, T::zero());
+        let (win, dcol, g_wide, padded) = (&self.window, &mut self.dcol, &mut self.g_wide, &mut self.padded);
+        if pointwise(win) {
+            // dx = W^T g, sample by sample, in place.
+            return self.io.write_input_grad(n, |dx| {
+                for (gs, dxs) in g.as_slice().chunks_exact(oc * q).zip(dx.chunks_exact_mut(IN)) {
+                    gemm(T::one(), weight_t, MatRef::row_major(gs, oc, q), T::zero(), MatMut::row_major(dxs, patch, q));
+                }
+            });
+        }
+        if win.stride == 1 {
+            // dx = col2im(W^T g), sample by sample, in the wide layout.
+            let wide = Wide::of(win);
+            dcol.resize(patch * wide.row, T::zero());
+            g_wide.resize(oc * wide.positions, T::zero());
+            padded.resize(win.channels * wide.plane, T::zero());
+            return self.io.write_input_grad(n, |dx| {
+                for (gs, dxs) in g.as_slice().chunks_exact(oc * q).zip(dx.chunks_exact_mut(IN)) {
+                    spread_wide(win, gs, g_wide);
+                    let dcol_s = MatMut::strided(&mut dcol[Wide::first(win)..], patch, wide.positions, wide.row, 1);
+                    gemm(T::one(), weight_t, MatRef::row_major(g_wide, oc, wide.positions), T::zero(), dcol_s);
+                    col2im_wide(win, dcol, padded, dxs);
+                }
+            });
         }
         // dx = col2im(W^T g), sample by sample: each sample's dcol is
-        // scattered while it is in cache. A pointwise convolution's dcol is dx.
+        // scattered while it is in cache.
+        dcol.resize(patch * q, T::zero());
         self.io.write_input_grad(n, |dx| {
             for (gs, dxs) in g.as_slice().chunks_exact(oc * q).zip(dx.chunks_exact_mut(IN)) {
-                let gs = MatRef::row_major(gs, oc, q);
-                if pointwise(win) {
-                    gemm(T::one(), weight_t, gs, T::zero(), MatMut::row_major(dxs, patch, q));
-                } else {
-                    gemm(T::one(), weight_t, gs, T::zero(), MatMut::row_major(dcol, patch, q));
-                    col2im(win, dcol, 1, dxs);
-                }
+                gemm(T::one(), weight_t, MatRef::row_major(gs, oc, q), T::zero(), MatMut::row_major(dcol, patch, q));
+                col2im(win, dcol, 1, dxs);
             }
         })
     }
@@ -399,7 +422,8 @@ mod tests {
         conv.forward(&x);
         conv.backward(&x);
         let buffers = |c: &Conv2d<f64, 18, 18>| {
-            (c.col.as_ptr(), c.dcol.as_ptr(), c.io.output().as_ptr(), c.io.input_grad().as_ptr())
+            let scratch = (c.col.as_ptr(), c.dcol.as_ptr(), c.g_wide.as_ptr(), c.padded.as_ptr());
+            (scratch, c.io.output().as_ptr(), c.io.input_grad().as_ptr())
         };
         let before = buffers(&conv);
         conv.forward(&x);
