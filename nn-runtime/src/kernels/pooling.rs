@@ -52,9 +52,7 @@ impl<T: Float> Kernel for MaxPool<'_, T> {
     #[inline(always)]
     fn run<L: Level>(self, _: L) {
         let Self { win, x, n, y, argmax } = self;
-        let plane = win.height() * win.width();
-        let same = win.stride() == 1 && win.out_width() == win.width() && win.out_height() == win.height();
-        if same && plane <= FLAT_PLANE {
+        if flat(&win) {
             return flat_max_pool(&win, x, n, y, argmax);
         }
         if tiled_2x2(&win) {
@@ -99,46 +97,70 @@ impl<T: Float> Kernel for MaxPool<'_, T> {
     }
 }
 
-/// The largest plane [`flat_max_pool`] takes (its column table is on the stack).
-const FLAT_PLANE: usize = 4096;
+/// The largest plane [`flat_max_pool`] takes (its column table and padded
+/// plane are on the stack).
+const FLAT_PLANE: usize = 1024;
 
-/// [`MaxPool`] for stride 1 and an output as large as the input (padding
-/// `(K - 1) / 2`), a plane at a time: output `o` reads input `o + d` for tap
-/// `d = (ki - P) W + kj - P`, so each tap is one loop over the whole plane
-/// (64 values on an 8x8 image, where a row is 8: too short for a register
-/// of 16), the taps at the left and right edge masked by their column.
+/// Whether [`flat_max_pool`] takes `win`: stride 1, an output as large as
+/// the input (padding `(K - 1) / 2`), and a plane and the cells its windows
+/// reach past it ([`guard`]) of at most [`FLAT_PLANE`].
+#[inline(always)]
+fn flat(win: &Window2d) -> bool {
+    let same = win.stride() == 1 && win.out_width() == win.width() && win.out_height() == win.height();
+    same && win.height() * win.width() <= FLAT_PLANE && guard(win) <= FLAT_PLANE
+}
+
+/// How far a window of output `o` reaches before `o` (or after it) in the
+/// flattened plane: `P` rows and `P` columns.
+#[inline(always)]
+fn guard(win: &Window2d) -> usize {
+    win.padding() * (win.width() + 1)
+}
+
+/// [`MaxPool`] for [`flat`] windows, a plane at a time: output `o` reads
+/// input `o + d` for tap `d = (ki - P) W + kj - P`, so each tap is one loop
+/// over the whole plane (64 values on an 8x8 image, where a row is 8: too
+/// short for a register of 16). The plane is copied between [`guard`]s on
+/// the stack, so that every tap's loop reads the whole plane's length
+/// (whole registers, no remainder on planes of a multiple of 16), the
+/// cells past the image's rows and columns masked out by their row and
+/// column.
 #[inline(always)]
 fn flat_max_pool<T: Float>(win: &Window2d, x: &[T], n: usize, y: &mut [T], argmax: &mut [Argmax]) {
-    let (width, plane, padding) = (win.width(), win.height() * win.width(), win.padding());
+    let (width, plane, padding, guard) = (win.width(), win.height() * win.width(), win.padding(), guard(win));
     let mut column = [0 as Argmax; FLAT_PLANE];
     for (o, c) in column[..plane].iter_mut().enumerate() {
         *c = (o % width) as Argmax;
     }
     let column = &column[..plane];
+    let mut padded = [T::zero(); 3 * FLAT_PLANE];
     for k in 0..n * win.channels() {
-        let img = &x[k * plane..][..plane];
+        padded[guard..guard + plane].copy_from_slice(&x[k * plane..][..plane]);
         let (best, cells) = (&mut y[k * plane..][..plane], &mut argmax[k * plane..][..plane]);
         best.fill(T::of(f64::NEG_INFINITY));
         cells.fill(UNSET);
-        let base = (k % win.channels() * plane) as isize;
+        let base = (k % win.channels() * plane) as Argmax;
         for ki in 0..win.kernel() {
-            let rows = taps(win.out_height(), ki, 1, padding, win.height());
             for kj in 0..win.kernel() {
-                let d = (ki as isize - padding as isize) * width as isize + kj as isize - padding as isize;
-                // Outputs whose tap lies outside the plane are in masked columns.
-                let lo = ((rows.start * width) as isize).max(-d) as usize;
-                let hi = ((rows.end * width) as isize).min(plane as isize - d).max(lo as isize) as usize;
-                let src = &img[(lo as isize + d) as usize..(hi as isize + d) as usize];
-                let shift = (kj as Argmax).wrapping_sub(padding as Argmax);
-                let cell0 = (base + lo as isize + d) as Argmax;
-                let lanes = src.iter().zip(&column[lo..hi]).zip(best[lo..hi].iter_mut().zip(&mut cells[lo..hi]));
-                for (i, ((v, col), (b, c))) in lanes.enumerate() {
-                    // Taken: inside the image and the window's first cell,
-                    // a larger value, or a NaN. `&` and `|`, not `&&`: no branch.
+                let d = (ki * width + kj) as isize - guard as isize;
+                let src = &padded[(guard as isize + d) as usize..][..plane];
+                // Tap `(ki, kj)` of output `o` is inside the image when its
+                // row `o / W + ki - P` and column `o % W + kj - P` are: in
+                // wrapping `u32`, `o + (ki - P) W < H W` and `o % W + kj - P < W`.
+                let row_shift = ((ki * width) as Argmax).wrapping_sub((padding * width) as Argmax);
+                let col_shift = (kj as Argmax).wrapping_sub(padding as Argmax);
+                let cell0 = base.wrapping_add(d as Argmax);
+                let lanes = src.iter().zip(column).zip(best.iter_mut().zip(cells.iter_mut()));
+                for (o, ((v, col), (b, c))) in lanes.enumerate() {
+                    let o = o as Argmax;
+                    let inside =
+                        (o.wrapping_add(row_shift) < plane as Argmax) & (col.wrapping_add(col_shift) < width as Argmax);
+                    // Taken: inside the image and the window's first cell, a
+                    // larger value, or a NaN. `&` and `|`, not `&&`: no branch.
                     #[allow(clippy::eq_op)]
-                    let take = (col.wrapping_add(shift) < width as Argmax) & ((*c == UNSET) | (*v > *b) | (*v != *v));
+                    let take = inside & ((*c == UNSET) | (*v > *b) | (*v != *v));
                     *b = if take { *v } else { *b };
-                    *c = if take { cell0 + i as Argmax } else { *c };
+                    *c = if take { cell0.wrapping_add(o) } else { *c };
                 }
             }
         }
