@@ -64,6 +64,7 @@ pub(crate) use isa::{dispatch, Kernel, Level};
 pub use isa::{isa, with_isa, Isa};
 use mat::Product;
 pub use mat::{Mat, MatMut, MatRef};
+pub(crate) use pool::{over_samples, sample_parts, Pieces};
 pub use pool::{threads, with_threads, MAX_THREADS};
 pub(crate) use pooling::{avg_pool, avg_pool_backward, max_pool, Argmax};
 pub(crate) use scalar::Scalar;

@@ -19,7 +19,8 @@
 use rand::Rng;
 
 use super::image::Window2d;
-use crate::kernels::{col2im, col2im_wide, gemm, gemm_dots_sum, im2col, spread_wide, MatMut, MatRef, Wide};
+use crate::kernels::{col2im, col2im_wide, gemm, gemm_dots_sum, im2col, over_samples, sample_parts, spread_wide};
+use crate::kernels::{MatMut, MatRef, Pieces, Wide};
 use crate::layer::{visit_parts, Io, Param, ParamKind};
 use crate::{Batch, Float, Init, Layer};
 
@@ -128,7 +129,8 @@ fn pointwise(win: &Window2d) -> bool {
 
 /// `y = conv(x)` for `n` samples, one sample at a time: its patch matrix into
 /// its block of `col` (grown as needed and kept: backward reads it again),
-/// then one product straight into its output.
+/// then one product straight into its output. With more than one thread,
+/// parts of the batch run on the kernels' threads.
 fn conv_forward<T: Float>(
     win: &Window2d,
     weight: &[T],
@@ -142,25 +144,38 @@ fn conv_forward<T: Float>(
     let oc = weight.len() / patch;
     let q = win.out_height() * win.out_width();
     col.resize(n * patch * q, T::zero());
-    let samples = x.chunks_exact(win.input_len()).zip(col.chunks_exact_mut(patch * q)).zip(y.chunks_exact_mut(oc * q));
-    for ((xs, cs), ys) in samples.take(n) {
-        if pointwise(win) {
-            cs.copy_from_slice(xs);
-        } else {
-            im2col(win, xs, 1, cs);
-        }
-        // The bias first, then the product added to it (beta 1): one
-        // rounding, as the product's sum plus the bias (for patches of at
-        // most 256 rows, the product's depth of one pass).
-        let beta = bias.map_or(T::zero(), |bias| {
-            for (row, b) in ys.chunks_exact_mut(q).zip(bias) {
-                row.fill(*b);
+    let (col, y) = (Pieces::new(col), Pieces::new(y));
+    over_samples(sample_parts(n, oc * patch * q), n, &|_, samples| {
+        // SAFETY: the parts' sample ranges are disjoint, and so are their
+        // blocks of `col` and `y`.
+        let (col, y) = unsafe {
+            (
+                col.piece(samples.start * patch * q..samples.end * patch * q),
+                y.piece(samples.start * oc * q..samples.end * oc * q),
+            )
+        };
+        let x = &x[samples.start * win.input_len()..];
+        for ((xs, cs), ys) in
+            x.chunks_exact(win.input_len()).zip(col.chunks_exact_mut(patch * q)).zip(y.chunks_exact_mut(oc * q))
+        {
+            if pointwise(win) {
+                cs.copy_from_slice(xs);
+            } else {
+                im2col(win, xs, 1, cs);
             }
-            T::one()
-        });
-        let (w, cs) = (MatRef::row_major(weight, oc, patch), MatRef::row_major(cs, patch, q));
-        gemm(T::one(), w, cs, beta, MatMut::row_major(ys, oc, q));
-    }
+            // The bias first, then the product added to it (beta 1): one
+            // rounding, as the product's sum plus the bias (for patches of at
+            // most 256 rows, the product's depth of one pass).
+            let beta = bias.map_or(T::zero(), |bias| {
+                for (row, b) in ys.chunks_exact_mut(q).zip(bias) {
+                    row.fill(*b);
+                }
+                T::one()
+            });
+            let (w, cs) = (MatRef::row_major(weight, oc, patch), MatRef::row_major(cs, patch, q));
+            gemm(T::one(), w, cs, beta, MatMut::row_major(ys, oc, q));
+        }
+    });
 }
 
 impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for Conv2d<T, IN, OUT> {
@@ -179,37 +194,72 @@ impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for Conv2d<T
         let q = OUT / oc;
         let weight_t = MatRef::row_major(&self.weight.value, oc, patch).t();
         let (win, dcol, g_wide, padded) = (&self.window, &mut self.dcol, &mut self.g_wide, &mut self.padded);
+        let parts = sample_parts(n, oc * patch * q);
+        let g = g.as_slice();
         if pointwise(win) {
             // dx = W^T g, sample by sample, in place.
             return self.io.write_input_grad(n, |dx| {
-                for (gs, dxs) in g.as_slice().chunks_exact(oc * q).zip(dx.chunks_exact_mut(IN)) {
-                    gemm(T::one(), weight_t, MatRef::row_major(gs, oc, q), T::zero(), MatMut::row_major(dxs, patch, q));
-                }
+                let dx = Pieces::new(dx);
+                over_samples(parts, n, &|_, samples| {
+                    // SAFETY: the parts' sample ranges, and so their blocks of `dx`, are disjoint.
+                    let dx = unsafe { dx.piece(samples.start * IN..samples.end * IN) };
+                    for (gs, dxs) in g[samples.start * oc * q..].chunks_exact(oc * q).zip(dx.chunks_exact_mut(IN)) {
+                        let (gs, dxs) = (MatRef::row_major(gs, oc, q), MatMut::row_major(dxs, patch, q));
+                        gemm(T::one(), weight_t, gs, T::zero(), dxs);
+                    }
+                })
             });
         }
         if win.stride == 1 {
-            // dx = col2im(W^T g), sample by sample, in the wide layout.
+            // dx = col2im(W^T g), sample by sample, in the wide layout; each
+            // part its own scratch.
             let wide = Wide::of(win);
-            dcol.resize(patch * wide.row, T::zero());
-            g_wide.resize(oc * wide.positions, T::zero());
-            padded.resize(win.channels * wide.plane, T::zero());
+            let scratch = (patch * wide.row, oc * wide.positions, win.channels * wide.plane);
+            dcol.resize(parts * scratch.0, T::zero());
+            g_wide.resize(parts * scratch.1, T::zero());
+            padded.resize(parts * scratch.2, T::zero());
+            let (dcol, g_wide, padded) = (Pieces::new(dcol), Pieces::new(g_wide), Pieces::new(padded));
             return self.io.write_input_grad(n, |dx| {
-                for (gs, dxs) in g.as_slice().chunks_exact(oc * q).zip(dx.chunks_exact_mut(IN)) {
-                    spread_wide(win, gs, g_wide);
-                    let dcol_s = MatMut::strided(&mut dcol[Wide::first(win)..], patch, wide.positions, wide.row, 1);
-                    gemm(T::one(), weight_t, MatRef::row_major(g_wide, oc, wide.positions), T::zero(), dcol_s);
-                    col2im_wide(win, dcol, padded, dxs);
-                }
+                let dx = Pieces::new(dx);
+                over_samples(parts, n, &|p, samples| {
+                    // SAFETY: the parts' sample ranges, and so their blocks of
+                    // `dx`, are disjoint, and part `p` takes scratch `p`.
+                    let (dx, dcol, g_wide, padded) = unsafe {
+                        let dx = dx.piece(samples.start * IN..samples.end * IN);
+                        let at = |len: usize| p * len..(p + 1) * len;
+                        (dx, dcol.piece(at(scratch.0)), g_wide.piece(at(scratch.1)), padded.piece(at(scratch.2)))
+                    };
+                    for (gs, dxs) in g[samples.start * oc * q..].chunks_exact(oc * q).zip(dx.chunks_exact_mut(IN)) {
+                        spread_wide(win, gs, g_wide);
+                        let dcol_s = MatMut::strided(&mut dcol[Wide::first(win)..], patch, wide.positions, wide.row, 1);
+                        gemm(T::one(), weight_t, MatRef::row_major(g_wide, oc, wide.positions), T::zero(), dcol_s);
+                        col2im_wide(win, dcol, padded, dxs);
+                    }
+                })
             });
         }
         // dx = col2im(W^T g), sample by sample: each sample's dcol is
         // scattered while it is in cache.
-        dcol.resize(patch * q, T::zero());
+        dcol.resize(parts * patch * q, T::zero());
+        let dcol = Pieces::new(dcol);
         self.io.write_input_grad(n, |dx| {
-            for (gs, dxs) in g.as_slice().chunks_exact(oc * q).zip(dx.chunks_exact_mut(IN)) {
-                gemm(T::one(), weight_t, MatRef::row_major(gs, oc, q), T::zero(), MatMut::row_major(dcol, patch, q));
-                col2im(win, dcol, 1, dxs);
-            }
+            let dx = Pieces::new(dx);
+            over_samples(parts, n, &|p, samples| {
+                // SAFETY: as above: disjoint samples, scratch `p` for part `p`.
+                let (dx, dcol) = unsafe {
+                    (dx.piece(samples.start * IN..samples.end * IN), dcol.piece(p * patch * q..(p + 1) * patch * q))
+                };
+                for (gs, dxs) in g[samples.start * oc * q..].chunks_exact(oc * q).zip(dx.chunks_exact_mut(IN)) {
+                    gemm(
+                        T::one(),
+                        weight_t,
+                        MatRef::row_major(gs, oc, q),
+                        T::zero(),
+                        MatMut::row_major(dcol, patch, q),
+                    );
+                    col2im(win, dcol, 1, dxs);
+                }
+            })
         })
     }
 
@@ -250,6 +300,7 @@ impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for Conv2d<T
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::sample_parts;
     use crate::testing::{grad_check, LayerModel};
 
     #[test]
@@ -416,6 +467,44 @@ mod tests {
         check::<2, 12, 12, 5, 1, 0, { 2 * 12 * 12 }, { 4 * 8 * 8 }>();
         check::<2, 7, 7, 3, 2, 1, { 2 * 7 * 7 }, { 4 * 4 * 4 }>();
         check::<3, 5, 6, 1, 1, 0, { 3 * 5 * 6 }, { 4 * 5 * 6 }>();
+    }
+
+    /// Batches large enough to be split over samples give the bits of one
+    /// thread with 2 and 3 threads, for every path (wide, strided, 1x1).
+    #[cfg(feature = "threads")]
+    #[test]
+    fn split_batches_give_the_bits_of_one_thread() {
+        use crate::kernels::with_threads;
+        fn run<const S: usize, const P: usize, const K: usize, const OUT: usize>(threads: usize) -> Vec<Vec<f32>> {
+            let mut conv = Conv2d::<f32, { 3 * 12 * 12 }, OUT>::new::<3, 12, 12, 8, K, S, P>(
+                &mut crate::seeded_rng(9),
+                Init::HeNormal,
+                true,
+            );
+            let x = Batch::<f32, { 3 * 12 * 12 }>::from_fn(40, |i, j| ((i * 13 + j * 7) % 23) as f32 * 0.1 - 1.0);
+            let g = Batch::<f32, OUT>::from_fn(40, |i, j| ((i * 5 + j * 11) % 19) as f32 * 0.05 - 0.4);
+            with_threads(threads, || {
+                let y = conv.forward(&x).as_slice().to_vec();
+                let dx = conv.backward(&g).as_slice().to_vec();
+                vec![y, dx, conv.weight.grad.clone(), conv.bias.as_ref().unwrap().grad.clone()]
+            })
+        }
+        fn check<const S: usize, const P: usize, const K: usize, const OUT: usize>() {
+            let one = run::<S, P, K, OUT>(1);
+            for threads in [2, 3] {
+                assert!(with_threads(threads, || sample_parts(40, 3 * K * K * OUT)) == threads, "not split");
+                let many = run::<S, P, K, OUT>(threads);
+                for (a, b) in one.iter().zip(&many) {
+                    assert!(
+                        a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "S {S} P {P} K {K}: {threads} threads"
+                    );
+                }
+            }
+        }
+        check::<1, 1, 3, { 8 * 12 * 12 }>();
+        check::<2, 1, 3, { 8 * 6 * 6 }>();
+        check::<1, 0, 1, { 8 * 12 * 12 }>();
     }
 
     #[test]
