@@ -300,7 +300,6 @@ impl<T: Float, const IN: usize, const OUT: usize> Layer<T, IN, OUT> for Conv2d<T
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::sample_parts;
     use crate::testing::{grad_check, LayerModel};
 
     #[test]
@@ -474,7 +473,7 @@ mod tests {
     #[cfg(feature = "threads")]
     #[test]
     fn split_batches_give_the_bits_of_one_thread() {
-        use crate::kernels::with_threads;
+        use crate::kernels::{sample_parts, with_threads};
         fn run<const S: usize, const P: usize, const K: usize, const OUT: usize>(threads: usize) -> Vec<Vec<f32>> {
             let mut conv = Conv2d::<f32, { 3 * 12 * 12 }, OUT>::new::<3, 12, 12, 8, K, S, P>(
                 &mut crate::seeded_rng(9),
