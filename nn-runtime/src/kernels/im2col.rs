@@ -3,12 +3,15 @@
 //!
 //! Layout, for `n` samples with `Q = H' * W'` output positions each: `col`
 //! is row-major `[C*K*K, n*Q]`, row `(c, ki, kj)` (the weight's `[OC, C, K,
-//! K]` flattening), column `(sample, position)`. A row of one sample is `H'`
-//! runs of `W'` values, each a run of an input row (with stride 1) between
-//! zeros where the window covers padding. On small images a run is a few
-//! values: copying it with `copy_from_slice` was a call to `memmove` per run,
-//! so here runs are moved through the level's registers, the last part of
-//! each through a masked load and store.
+//! K]` flattening), column `(sample, position)` (the layers call with one
+//! sample). A row of one sample is `H'` runs of `W'` values, each a run of
+//! an input row (with stride 1) between zeros where the window covers
+//! padding. On small images a run is a few values, shorter than a register:
+//! with stride 1, `im2col` writes them front to back a register at a time
+//! without masks ([`Front`]), and the adjoint goes through "wide" positions
+//! ([`Wide`], [`col2im_wide`]), where each row of the patch matrix's
+//! gradient is one contiguous run onto the padded input. Masked loads and
+//! stores of 8-value runs were most of these kernels' time.
 
 use std::ops::Range;
 

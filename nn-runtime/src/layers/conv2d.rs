@@ -8,7 +8,8 @@
 //! written in place. Backward: `dW += sum_s g_s col_s^T` (rows of both read
 //! in place, summed over the samples in registers), `dcol_s = W^T g_s`, then
 //! col2im scatters `dcol_s` back onto the sample's input
-//! (`kernels/im2col.rs`). A sample at a time, each patch matrix is built,
+//! (`kernels/im2col.rs`; with stride 1 through its wide positions,
+//! `kernels::Wide`). A sample at a time, each patch matrix is built,
 //! multiplied and (in backward) scattered while it is in cache: W8's first
 //! convolution has a patch matrix of 3.7 MB for a batch of 64, which one
 //! product over the batch wrote, read and read again from memory (and
