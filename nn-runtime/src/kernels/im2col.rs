@@ -3,12 +3,15 @@
 //!
 //! Layout, for `n` samples with `Q = H' * W'` output positions each: `col`
 //! is row-major `[C*K*K, n*Q]`, row `(c, ki, kj)` (the weight's `[OC, C, K,
-//! K]` flattening), column `(sample, position)`. A row of one sample is `H'`
-//! runs of `W'` values, each a run of an input row (with stride 1) between
-//! zeros where the window covers padding. On small images a run is a few
-//! values: copying it with `copy_from_slice` was a call to `memmove` per run,
-//! so here runs are moved through the level's registers, the last part of
-//! each through a masked load and store.
+//! K]` flattening), column `(sample, position)` (the layers call with one
+//! sample). A row of one sample is `H'` runs of `W'` values, each a run of
+//! an input row (with stride 1) between zeros where the window covers
+//! padding. On small images a run is a few values, shorter than a register:
+//! with stride 1, `im2col` writes them front to back a register at a time
+//! without masks ([`Front`]), and the adjoint goes through "wide" positions
+//! ([`Wide`], [`col2im_wide`]), where each row of the patch matrix's
+//! gradient is one contiguous run onto the padded input. Masked loads and
+//! stores of 8-value runs were most of these kernels' time.
 
 use std::ops::Range;
 
@@ -36,21 +39,56 @@ struct PatchRow {
 }
 
 /// The rows of the patch matrix in order: what [`im2col`] and its adjoint
-/// [`col2im`] both walk.
-#[inline(always)]
-fn patch_rows(win: &Window2d) -> impl Iterator<Item = PatchRow> + '_ {
-    let (kernel, stride, padding) = (win.kernel(), win.stride(), win.padding());
-    let (oh, ow, height, width) = (win.out_height(), win.out_width(), win.height(), win.width());
-    (0..win.channels()).flat_map(move |channel| {
-        (0..kernel).flat_map(move |ki| {
-            (0..kernel).map(move |kj| PatchRow {
-                channel,
-                offset: (ki, kj),
-                rows: taps(oh, ki, stride, padding, height),
-                cols: taps(ow, kj, stride, padding, width),
-            })
-        })
-    })
+/// [`col2im`] both walk. The tap ranges (two divisions each) are worked out
+/// once per call for the first [`PatchRows::KEPT`] offsets, and the rows
+/// counted without dividing: the layers call once per sample, and per row
+/// the divisions cost as much as copying the row of a small image.
+struct PatchRows {
+    win: Window2d,
+    /// The output rows (columns) whose tap at offset `i` falls inside the image.
+    kept: [(Range<usize>, Range<usize>); PatchRows::KEPT],
+    /// The next row's `(c, ki, kj)`.
+    next: (usize, usize, usize),
+}
+
+impl PatchRows {
+    const KEPT: usize = 16;
+
+    #[inline(always)]
+    fn new(win: &Window2d) -> Self {
+        let kept = std::array::from_fn(|i| if i < win.kernel() { Self::taps(win, i) } else { (0..0, 0..0) });
+        Self { win: *win, kept, next: (0, 0, 0) }
+    }
+
+    /// The output rows and columns whose tap at offset `i` falls inside the image.
+    #[inline(always)]
+    fn taps(win: &Window2d, i: usize) -> (Range<usize>, Range<usize>) {
+        let (stride, padding) = (win.stride(), win.padding());
+        (
+            taps(win.out_height(), i, stride, padding, win.height()),
+            taps(win.out_width(), i, stride, padding, win.width()),
+        )
+    }
+}
+
+impl Iterator for PatchRows {
+    type Item = PatchRow;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<PatchRow> {
+        let (channel, ki, kj) = self.next;
+        if channel == self.win.channels() {
+            return None;
+        }
+        let kernel = self.win.kernel();
+        self.next = match (ki + 1 == kernel, kj + 1 == kernel) {
+            (_, false) => (channel, ki, kj + 1),
+            (false, true) => (channel, ki + 1, 0),
+            (true, true) => (channel + 1, 0, 0),
+        };
+        let of = |i: usize| self.kept.get(i).cloned().unwrap_or_else(|| Self::taps(&self.win, i));
+        Some(PatchRow { channel, offset: (ki, kj), rows: of(ki).0, cols: of(kj).1 })
+    }
 }
 
 /// Gathers every `K x K` patch of the `n >= 1` images `x` into `col`
@@ -76,25 +114,243 @@ impl<T: Float> Kernel for Im2col<'_, T> {
         let (width, stride, padding) = (win.width(), win.stride(), win.padding());
         let ow = win.out_width();
         let (q, in_len, plane) = (win.out_height() * ow, win.input_len(), win.height() * width);
-        for (row, p) in col.chunks_exact_mut(n * q).zip(patch_rows(&win)) {
-            let ((ki, kj), Range { start: b0, end: b1 }) = (p.offset, p.cols);
+        if stride == 1 {
+            return im2col_stride_1::<L::Reg<T>>(level, &win, x, n, col);
+        }
+        for (row, p) in col.chunks_exact_mut(n * q).zip(PatchRows::new(&win)) {
+            let ((ki, kj), Range { start: a0, end: a1 }, Range { start: b0, end: b1 }) = (p.offset, p.rows, p.cols);
             for (s, out) in row.chunks_exact_mut(q).enumerate() {
                 let img = &x[s * in_len + p.channel * plane..][..plane];
-                let rows = p.rows.start * ow..p.rows.end * ow;
-                zero::<L::Reg<T>>(level, &mut out[..rows.start]);
-                zero::<L::Reg<T>>(level, &mut out[rows.end..]);
-                for a in p.rows.clone() {
-                    let src = &img[(a * stride + ki - padding) * width..][..width];
-                    let dst = &mut out[a * ow..][..ow];
+                zero::<L::Reg<T>>(level, &mut out[..a0 * ow]);
+                zero::<L::Reg<T>>(level, &mut out[a1 * ow..]);
+                if a0 == a1 {
+                    continue;
+                }
+                let first = (a0 * stride + ki - padding) * width + b0 * stride + kj - padding;
+                for (a, dst) in out[a0 * ow..a1 * ow].chunks_exact_mut(ow).enumerate() {
+                    // The columns whose tap reads padding are zeros.
                     zero::<L::Reg<T>>(level, &mut dst[..b0]);
                     zero::<L::Reg<T>>(level, &mut dst[b1..]);
-                    if stride == 1 {
-                        copy::<L::Reg<T>>(level, &src[b0 + kj - padding..b1 + kj - padding], &mut dst[b0..b1]);
-                    } else {
-                        for (d, b) in dst[b0..b1].iter_mut().zip(b0..b1) {
-                            *d = src[b * stride + kj - padding];
-                        }
+                    let src = &img[first + a * stride * width..];
+                    for (d, b) in dst[b0..b1].iter_mut().zip(0..) {
+                        *d = src[b * stride];
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Writes a slice front to back in runs, each a register at a time without
+/// masks: a register that passes the end of its run writes values a later
+/// run overwrites, since every run starts where the one before ended. Only
+/// what would pass the end of the slice (or read past the end of the source
+/// it copies from) is masked. On small images most runs are shorter than a
+/// register (8 values on an 8x8 image), and masked stores cost more than
+/// the copies.
+struct Front<V: Vector> {
+    /// The next element to write.
+    at: *mut V::Elem,
+    end: *mut V::Elem,
+    /// The end of the source runs are copied from.
+    src_end: *const V::Elem,
+}
+
+impl<V: Vector> Front<V> {
+    /// A writer of `dst` from its first element, copying from `src`.
+    #[inline(always)]
+    fn new(dst: &mut [V::Elem], src: &[V::Elem]) -> Self {
+        let at = dst.as_mut_ptr();
+        Self { at, end: at.wrapping_add(dst.len()), src_end: src.as_ptr().wrapping_add(src.len()) }
+    }
+
+    /// Writes the next `len` values: zeros, or `src`'s first `len`.
+    ///
+    /// # Safety
+    /// The CPU must have `V`'s instructions; the runs written so far and
+    /// this one lie in the slice the writer was made for (at most its
+    /// length in all), and `src` points to `len` elements of the source.
+    #[inline(always)]
+    unsafe fn put(&mut self, src: Option<*const V::Elem>, len: usize) {
+        let (l, size) = (V::LANES, std::mem::size_of::<V::Elem>());
+        // SAFETY: the caller's contract; a whole register is stored (loaded)
+        // only where it ends inside the slice (source), else the lanes below
+        // `len`, which lie inside.
+        unsafe {
+            let mut i = 0;
+            while i < len {
+                let dst = self.at.add(i);
+                let mask = V::mask((len - i).min(l));
+                let v = match src {
+                    None => V::zero(),
+                    Some(s) if s.add(i) as usize + l * size <= self.src_end as usize => V::load(s.add(i)),
+                    Some(s) => V::load_masked(s.add(i), mask),
+                };
+                if dst as usize + l * size <= self.end as usize {
+                    V::store(dst, v);
+                } else {
+                    V::store_masked(dst, mask, v);
+                }
+                i += l;
+            }
+            self.at = self.at.add(len);
+        }
+    }
+}
+
+/// [`Im2col`] with stride 1: the patch matrix written front to back
+/// ([`Front`]), in runs of zeros where a tap reads padding and copies of an
+/// image row's part where it does not.
+#[inline(always)]
+fn im2col_stride_1<V: Vector>(_: V::Token, win: &Window2d, x: &[V::Elem], n: usize, col: &mut [V::Elem]) {
+    let (width, padding, (oh, ow)) = (win.width(), win.padding(), (win.out_height(), win.out_width()));
+    let (in_len, plane) = (win.input_len(), win.height() * width);
+    let rows = win.channels() * win.kernel() * win.kernel();
+    assert!(x.len() >= n * in_len && col.len() >= rows * n * oh * ow);
+    let mut front = Front::<V>::new(col, x);
+    // SAFETY: the token shows the CPU has `V`'s instructions. The runs add
+    // up to `rows * n * oh * ow <= col.len()` elements (asserted); copies
+    // read `b1 - b0` elements of an image row of `x`, the taps of
+    // `PatchRows` lying inside the image.
+    unsafe {
+        for p in PatchRows::new(win) {
+            let ((ki, kj), Range { start: a0, end: a1 }, Range { start: b0, end: b1 }) = (p.offset, p.rows, p.cols);
+            for s in 0..n {
+                let img = x.as_ptr().add(s * in_len + p.channel * plane);
+                front.put(None, a0 * ow);
+                for a in a0..a1 {
+                    front.put(None, b0);
+                    front.put(Some(img.add((a + ki - padding) * width + b0 + kj - padding)), b1 - b0);
+                    front.put(None, ow - b1);
+                }
+                front.put(None, (oh - a1) * ow);
+            }
+        }
+    }
+}
+
+/// The layout in which a stride-1 convolution takes its patch-matrix
+/// gradient back to its input, one sample at a time ([`col2im_wide`]).
+///
+/// The output positions are "wide": `W + 2P` per row rather than `W'`, the
+/// last `K - 1` of each outside the output. Then tap `(ki, kj)` of position
+/// `t` is cell `ki (W + 2P) + kj + t` of the padded input plane, for every
+/// `t`: a row of the patch-matrix gradient adds onto the padded plane in one
+/// contiguous run, where the output's positions took `H'` runs of `W'`
+/// (8-value runs on 8x8 images, each a masked load, add and store). The
+/// output gradient is spread into wide rows with zeros in the extra
+/// positions ([`spread_wide`]), so the product `W^T g` is zero there (for
+/// finite weights) and adds nothing.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Wide {
+    /// Wide positions: `H' (W + 2P)`.
+    pub(crate) positions: usize,
+    /// A row of the patch-matrix gradient: `K - 1` zeros, the positions,
+    /// `K - 1` zeros, so that every shifted read stays in the row.
+    pub(crate) row: usize,
+    /// A padded input plane: `(H + 2P)(W + 2P)` and the `K - 1` cells the
+    /// last positions' taps reach past it.
+    pub(crate) plane: usize,
+}
+
+impl Wide {
+    /// The layout of `win`'s convolution, which must have stride 1.
+    pub(crate) fn of(win: &Window2d) -> Self {
+        assert_eq!(win.stride(), 1, "the wide layout is for stride 1");
+        let (pw, k) = (win.width() + 2 * win.padding(), win.kernel());
+        let positions = win.out_height() * pw;
+        Self { positions, row: positions + 2 * (k - 1), plane: (win.height() + 2 * win.padding()) * pw + k - 1 }
+    }
+
+    /// Where the positions start in a row.
+    pub(crate) fn first(win: &Window2d) -> usize {
+        win.kernel() - 1
+    }
+}
+
+/// `wide` (`[OC, H' (W + 2P)]`, row-major) = the sample's output gradient
+/// `g` (`[OC, Q]`) in [`Wide`] positions, zeros at the extra ones.
+pub(crate) fn spread_wide<T: Float>(win: &Window2d, g: &[T], wide: &mut [T]) {
+    dispatch(SpreadWide { win: *win, g, wide })
+}
+
+struct SpreadWide<'a, T> {
+    win: Window2d,
+    g: &'a [T],
+    wide: &'a mut [T],
+}
+
+impl<T: Float> Kernel for SpreadWide<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<L: Level>(self, _: L) {
+        let Self { win, g, wide } = self;
+        let (ow, pw) = (win.out_width(), win.width() + 2 * win.padding());
+        let rows = g.len() / ow;
+        assert!(g.len() == rows * ow && wide.len() >= rows * pw);
+        let mut front = Front::<L::Reg<T>>::new(&mut wide[..rows * pw], g);
+        // SAFETY: the level's token shows the CPU's instructions; `rows`
+        // runs of `pw` fill `wide[..rows * pw]` exactly, each reading a row
+        // of `g`.
+        unsafe {
+            for r in 0..rows {
+                front.put(Some(g.as_ptr().add(r * ow)), ow);
+                front.put(None, pw - ow);
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`] for one sample of a stride-1 convolution, from
+/// its patch-matrix gradient in [`Wide`] rows (`dcol`, zeros around each
+/// row's positions): `dx` (`C * H * W`) receives, in each cell, the sum of
+/// the entries that read it, added in the order of the patch matrix's rows
+/// as [`col2im`] adds them (with zeros between, which change no bit: a sum
+/// from +0 is never -0). `padded` is scratch for the padded planes (`C *
+/// Wide::plane`).
+pub(crate) fn col2im_wide<T: Float>(win: &Window2d, dcol: &[T], padded: &mut [T], dx: &mut [T]) {
+    let wide = Wide::of(win);
+    assert!(dcol.len() >= win.channels() * win.kernel().pow(2) * wide.row);
+    assert!(padded.len() >= win.channels() * wide.plane && dx.len() >= win.input_len());
+    dispatch(Col2imWide { win: *win, wide, dcol, padded, dx })
+}
+
+struct Col2imWide<'a, T> {
+    win: Window2d,
+    wide: Wide,
+    dcol: &'a [T],
+    padded: &'a mut [T],
+    dx: &'a mut [T],
+}
+
+impl<T: Float> Kernel for Col2imWide<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<L: Level>(self, level: L) {
+        let Self { win, wide, dcol, padded, dx } = self;
+        let (k, pw, padding) = (win.kernel(), win.width() + 2 * win.padding(), win.padding());
+        let padded = &mut padded[..win.channels() * wide.plane];
+        zero::<L::Reg<T>>(level, padded);
+        // The run of tap row `ki`: positions shifted by `ki (W + 2P) + kj`,
+        // for `kj` in `0..K`: `positions + K - 1` cells.
+        let len = wide.positions + k - 1;
+        for (c, plane) in padded.chunks_exact_mut(wide.plane).enumerate() {
+            for ki in 0..k {
+                let dst = &mut plane[ki * pw..][..len];
+                let rows = &dcol[(c * k + ki) * k * wide.row..][..k * wide.row];
+                add_shifted_rows::<L::Reg<T>>(level, rows, wide.row, k, dst);
+            }
+        }
+        // The image inside the padding, row by row.
+        let (height, width) = (win.height(), win.width());
+        let dx = &mut dx[..win.input_len()];
+        let mut front = Front::<L::Reg<T>>::new(dx, padded);
+        // SAFETY: the token shows the CPU's instructions; `C H` runs of `W`
+        // fill `dx` exactly, each reading `W` cells of a padded plane's row.
+        unsafe {
+            for c in 0..win.channels() {
+                for r in 0..height {
+                    front.put(Some(padded.as_ptr().add(c * wide.plane + (r + padding) * pw + padding)), width);
                 }
             }
         }
@@ -129,21 +385,66 @@ impl<T: Float> Kernel for Col2im<'_, T> {
         let (width, stride, padding) = (win.width(), win.stride(), win.padding());
         let ow = win.out_width();
         let (q, in_len, plane) = (win.out_height() * ow, win.input_len(), win.height() * width);
-        for (row, p) in dcol.chunks_exact(n * q).zip(patch_rows(&win)) {
-            let ((ki, kj), Range { start: b0, end: b1 }) = (p.offset, p.cols);
+        for (row, p) in dcol.chunks_exact(n * q).zip(PatchRows::new(&win)) {
+            let ((ki, kj), Range { start: a0, end: a1 }, Range { start: b0, end: b1 }) = (p.offset, p.rows, p.cols);
+            if a0 == a1 || b0 == b1 {
+                continue;
+            }
+            let first = (a0 * stride + ki - padding) * width + b0 * stride + kj - padding;
             for (s, src) in row.chunks_exact(q).enumerate() {
                 let img = &mut dx[s * in_len + p.channel * plane..][..plane];
-                for a in p.rows.clone() {
-                    let dst = &mut img[(a * stride + ki - padding) * width..][..width];
-                    let g = &src[a * ow..][..ow];
-                    if stride == 1 {
-                        add::<L::Reg<T>>(level, &g[b0..b1], &mut dst[b0 + kj - padding..b1 + kj - padding]);
-                    } else {
-                        for b in b0..b1 {
-                            dst[b * stride + kj - padding] += g[b];
+                let src = &src[a0 * ow + b0..a1 * ow];
+                if stride == 1 {
+                    add_runs::<L::Reg<T>>(level, src, ow, &mut img[first..], width, (a1 - a0, b1 - b0));
+                } else {
+                    for (a, g) in src.chunks(ow).enumerate() {
+                        let dst = &mut img[first + a * stride * width..];
+                        for (b, g) in g[..b1 - b0].iter().enumerate() {
+                            dst[b * stride] += *g;
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// `dst += src` on the runs of `len` elements at `src[r * src_step..]` and
+/// `dst[r * dst_step..]` for `r` in `0..rows`: runs of a patch-matrix row
+/// added onto image rows, a register at a time, the last part of each
+/// masked. Bounds are checked once, and the mask made once per call, not
+/// per run: a run is often a few values (8 on an 8x8 image), so per-run
+/// work is most of the cost.
+#[inline(always)]
+fn add_runs<V: Vector>(
+    _: V::Token,
+    src: &[V::Elem],
+    src_step: usize,
+    dst: &mut [V::Elem],
+    dst_step: usize,
+    (rows, len): (usize, usize),
+) {
+    if len == 0 || rows == 0 {
+        return;
+    }
+    assert!((rows - 1) * dst_step + len <= dst.len() && (rows - 1) * src_step + len <= src.len());
+    let (l, s, d) = (V::LANES, src.as_ptr(), dst.as_mut_ptr());
+    // SAFETY: the token shows the CPU has `V`'s instructions. Run `r < rows`
+    // covers elements `r * step..r * step + len` of `src` and `dst`, inside
+    // the slices by the assertion; the loops touch elements `i..i + LANES`
+    // below `len`, the masked ones only lanes below `len`.
+    unsafe {
+        let (full, tail) = (len / l * l, V::mask(len % l));
+        for r in 0..rows {
+            let (s, d) = (s.add(r * src_step), d.add(r * dst_step));
+            let mut i = 0;
+            while i < full {
+                V::store(d.add(i), V::add(V::load(d.add(i)), V::load(s.add(i))));
+                i += l;
+            }
+            if i < len {
+                let sum = V::add(V::load_masked(d.add(i), tail), V::load_masked(s.add(i), tail));
+                V::store_masked(d.add(i), tail, sum);
             }
         }
     }
@@ -167,41 +468,37 @@ fn zero<V: Vector>(_: V::Token, dst: &mut [V::Elem]) {
     }
 }
 
-/// `dst = src` (as long), a register at a time.
+/// `dst[u] += rows[kj][K - 1 + u - kj]` for `kj` in `0..k`, in that order,
+/// for every cell `u` of `dst` (`rows`: `k` rows of `row`, the first and last
+/// `K - 1` of each zeros), summed in registers: the `k` runs overlap, one
+/// element apart, and added one after the other each run's loads would wait
+/// for the stores of the one before.
 #[inline(always)]
-fn copy<V: Vector>(_: V::Token, src: &[V::Elem], dst: &mut [V::Elem]) {
-    assert_eq!(src.len(), dst.len());
-    let (l, len, s, d) = (V::LANES, dst.len(), src.as_ptr(), dst.as_mut_ptr());
-    // SAFETY: as in `zero`; loads read the elements of `src` the stores write
-    // in `dst`, which is as long.
+fn add_shifted_rows<V: Vector>(_: V::Token, rows: &[V::Elem], row: usize, k: usize, dst: &mut [V::Elem]) {
+    let (l, len) = (V::LANES, dst.len());
+    assert!(rows.len() >= k * row && len + k - 1 <= row);
+    let (d, r) = (dst.as_mut_ptr(), rows.as_ptr());
+    // SAFETY: the token shows the CPU has `V`'s instructions. Whole
+    // registers are loaded and stored only at `u + LANES <= len`, else the
+    // lanes below `len`; tap `kj` reads elements `kj * row + K - 1 - kj + u`
+    // for those `u`, below `kj * row + K - 1 + len <= (kj + 1) * row`
+    // (asserted): inside row `kj` of `rows`.
     unsafe {
-        let mut i = 0;
-        while i + l <= len {
-            V::store(d.add(i), V::load(s.add(i)));
-            i += l;
-        }
-        if i < len {
-            let mask = V::mask(len - i);
-            V::store_masked(d.add(i), mask, V::load_masked(s.add(i), mask));
-        }
-    }
-}
-
-/// `dst += src` (as long), a register at a time.
-#[inline(always)]
-fn add<V: Vector>(_: V::Token, src: &[V::Elem], dst: &mut [V::Elem]) {
-    assert_eq!(src.len(), dst.len());
-    let (l, len, s, d) = (V::LANES, dst.len(), src.as_ptr(), dst.as_mut_ptr());
-    // SAFETY: as in `copy`, reading and writing `dst` at the same elements.
-    unsafe {
-        let mut i = 0;
-        while i + l <= len {
-            V::store(d.add(i), V::add(V::load(d.add(i)), V::load(s.add(i))));
-            i += l;
-        }
-        if i < len {
-            let mask = V::mask(len - i);
-            V::store_masked(d.add(i), mask, V::add(V::load_masked(d.add(i), mask), V::load_masked(s.add(i), mask)));
+        let mut u = 0;
+        while u < len {
+            let whole = u + l <= len;
+            let mask = V::mask((len - u).min(l));
+            let load = |p: *const V::Elem| if whole { V::load(p) } else { V::load_masked(p, mask) };
+            let mut acc = load(d.add(u));
+            for kj in 0..k {
+                acc = V::add(acc, load(r.add(kj * row + k - 1 - kj + u)));
+            }
+            if whole {
+                V::store(d.add(u), acc);
+            } else {
+                V::store_masked(d.add(u), mask, acc);
+            }
+            u += l;
         }
     }
 }
@@ -263,6 +560,9 @@ mod tests {
                             let mut dx = vec![T::of(f64::NAN); x.len()];
                             with_isa(isa, || col2im(&win, &g, n, &mut dx));
                             assert!(same(&dx, &want_dx), "{isa:?} {win:?}: col2im");
+                            if stride == 1 {
+                                wide_sample_by_sample(isa, &win, &g, n, &want_dx);
+                            }
                             checked += 1;
                         }
                     }
@@ -270,6 +570,34 @@ mod tests {
             }
         }
         assert!(checked >= 4 * 5 * 3 * 3 / 2);
+    }
+
+    /// [`col2im_wide`] on each sample's rows of `g` laid out wide (with the
+    /// output gradient spread by [`spread_wide`] and multiplied by an
+    /// identity, as the layer multiplies it by `W^T`): the bits of `want`.
+    fn wide_sample_by_sample<T: Float>(isa: Isa, win: &Window2d, g: &[T], n: usize, want: &[T]) {
+        let (rows, (oh, ow)) = (win.channels() * win.kernel().pow(2), (win.out_height(), win.out_width()));
+        let (q, pw, wide) = (oh * ow, win.width() + 2 * win.padding(), Wide::of(win));
+        for s in 0..n {
+            // The sample's rows of g, spread into wide positions: a 1-channel
+            // "output gradient" per row.
+            let mut dcol = vec![T::zero(); rows * wide.row];
+            let mut spread = vec![T::of(f64::NAN); wide.positions];
+            for r in 0..rows {
+                with_isa(isa, || spread_wide(win, &g[(r * n + s) * q..][..q], &mut spread));
+                for (a, chunk) in spread.chunks_exact(pw).enumerate() {
+                    assert!(chunk[ow..].iter().all(|v| *v == T::zero()), "{isa:?} {win:?}: spread's extra positions");
+                    assert!(chunk[..ow].iter().zip(&g[(r * n + s) * q + a * ow..]).all(|(x, y)| x == y));
+                }
+                dcol[r * wide.row + Wide::first(win)..][..wide.positions].copy_from_slice(&spread);
+            }
+            let mut padded = vec![T::of(f64::NAN); win.channels() * wide.plane];
+            let mut dx = vec![T::of(f64::NAN); win.input_len()];
+            with_isa(isa, || col2im_wide(win, &dcol, &mut padded, &mut dx));
+            let want = &want[s * win.input_len()..][..win.input_len()];
+            let same = dx.iter().zip(want).all(|(a, b)| a.as_f64().to_bits() == b.as_f64().to_bits());
+            assert!(same, "{isa:?} {win:?}: col2im_wide, sample {s}");
+        }
     }
 
     #[test]

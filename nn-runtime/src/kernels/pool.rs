@@ -17,6 +17,8 @@
 
 use std::any::Any;
 use std::cell::Cell;
+use std::marker::PhantomData;
+use std::ops::Range;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
@@ -196,6 +198,60 @@ pub(super) fn run(parts: usize, job: Job<'_>) {
     drop(engaged);
     if let Some(payload) = shared.panic.into_inner().unwrap_or_else(PoisonError::into_inner) {
         panic::resume_unwind(payload);
+    }
+}
+
+/// A batch is split over threads into parts of at least this many
+/// operations (a helper takes a part within microseconds while it spins).
+const SAMPLES_WORK: usize = 1 << 14;
+
+/// How many parts [`over_samples`] splits `n` samples of `work` operations
+/// each into: at most [`threads`], each of at least [`SAMPLES_WORK`].
+pub(crate) fn sample_parts(n: usize, work: usize) -> usize {
+    threads().min(n).min(n.saturating_mul(work) / SAMPLES_WORK).max(1)
+}
+
+/// Runs `job(p, samples)` for each part `p` in `0..parts`, `samples` the
+/// `p`-th of `parts` consecutive ranges that split `0..n` as evenly as they
+/// can: part 0 on the calling thread, the others on helpers ([`run`]). For
+/// the image layers, whose kernels go sample by sample.
+pub(crate) fn over_samples(parts: usize, n: usize, job: &(dyn Fn(usize, Range<usize>) + Sync)) {
+    let samples = |p: usize| p * n / parts..(p + 1) * n / parts;
+    if parts < 2 {
+        return job(0, 0..n);
+    }
+    run(parts, &|p| job(p, samples(p)))
+}
+
+/// A slice the parts of one [`over_samples`] job each take their own
+/// pieces of (their samples' outputs, their own scratch).
+pub(crate) struct Pieces<'a, T> {
+    ptr: *mut T,
+    len: usize,
+    _borrow: PhantomData<&'a mut [T]>,
+}
+
+// SAFETY: `Pieces` hands out its elements only through `piece`, whose
+// callers keep the pieces that are alive at once disjoint; `T: Send` lets
+// another thread write its piece.
+unsafe impl<T: Send> Sync for Pieces<'_, T> {}
+
+impl<'a, T> Pieces<'a, T> {
+    /// `slice`, borrowed for as long as the pieces.
+    pub(crate) fn new(slice: &'a mut [T]) -> Self {
+        Self { ptr: slice.as_mut_ptr(), len: slice.len(), _borrow: PhantomData }
+    }
+
+    /// Elements `range` (panics outside the slice).
+    ///
+    /// # Safety
+    /// No two pieces alive at the same time may overlap.
+    #[allow(clippy::mut_from_ref)] // the point: disjoint pieces of one borrow
+    pub(crate) unsafe fn piece(&self, range: Range<usize>) -> &mut [T] {
+        assert!(range.start <= range.end && range.end <= self.len, "piece outside the slice");
+        // SAFETY: inside the slice (asserted), which `'a` borrows uniquely;
+        // the caller keeps the pieces alive at once disjoint.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(range.start), range.len()) }
     }
 }
 

@@ -52,10 +52,11 @@ impl<T: Float> Kernel for MaxPool<'_, T> {
     #[inline(always)]
     fn run<L: Level>(self, _: L) {
         let Self { win, x, n, y, argmax } = self;
-        let plane = win.height() * win.width();
-        let same = win.stride() == 1 && win.out_width() == win.width() && win.out_height() == win.height();
-        if same && plane <= FLAT_PLANE {
+        if flat(&win) {
             return flat_max_pool(&win, x, n, y, argmax);
+        }
+        if tiled_2x2(&win) {
+            return max_pool_2x2(&win, x, n, y, argmax);
         }
         each_row(&win, n, |k, a, taps| {
             let ((ow, width), plane) = ((win.out_width(), win.width()), win.height() * win.width());
@@ -96,47 +97,122 @@ impl<T: Float> Kernel for MaxPool<'_, T> {
     }
 }
 
-/// The largest plane [`flat_max_pool`] takes (its column table is on the stack).
-const FLAT_PLANE: usize = 4096;
+/// The largest plane [`flat_max_pool`] takes (its column table and padded
+/// plane are on the stack).
+const FLAT_PLANE: usize = 1024;
 
-/// [`MaxPool`] for stride 1 and an output as large as the input (padding
-/// `(K - 1) / 2`), a plane at a time: output `o` reads input `o + d` for tap
-/// `d = (ki - P) W + kj - P`, so each tap is one loop over the whole plane
-/// (64 values on an 8x8 image, where a row is 8: too short for a register
-/// of 16), the taps at the left and right edge masked by their column.
+/// Whether [`flat_max_pool`] takes `win`: stride 1, an output as large as
+/// the input (padding `(K - 1) / 2`), and a plane and the cells its windows
+/// reach past it ([`guard`]) of at most [`FLAT_PLANE`].
+#[inline(always)]
+fn flat(win: &Window2d) -> bool {
+    let same = win.stride() == 1 && win.out_width() == win.width() && win.out_height() == win.height();
+    same && win.height() * win.width() <= FLAT_PLANE && guard(win) <= FLAT_PLANE
+}
+
+/// How far a window of output `o` reaches before `o` (or after it) in the
+/// flattened plane: `P` rows and `P` columns.
+#[inline(always)]
+fn guard(win: &Window2d) -> usize {
+    win.padding() * (win.width() + 1)
+}
+
+/// [`MaxPool`] for [`flat`] windows, a plane at a time: output `o` reads
+/// input `o + d` for tap `d = (ki - P) W + kj - P`, so each tap is one loop
+/// over the whole plane (64 values on an 8x8 image, where a row is 8: too
+/// short for a register of 16). The plane is copied between [`guard`]s on
+/// the stack, so that every tap's loop reads the whole plane's length
+/// (whole registers, no remainder on planes of a multiple of 16), the
+/// cells past the image's rows and columns masked out by their row and
+/// column.
 #[inline(always)]
 fn flat_max_pool<T: Float>(win: &Window2d, x: &[T], n: usize, y: &mut [T], argmax: &mut [Argmax]) {
-    let (width, plane, padding) = (win.width(), win.height() * win.width(), win.padding());
+    let (width, plane, padding, guard) = (win.width(), win.height() * win.width(), win.padding(), guard(win));
     let mut column = [0 as Argmax; FLAT_PLANE];
     for (o, c) in column[..plane].iter_mut().enumerate() {
         *c = (o % width) as Argmax;
     }
     let column = &column[..plane];
+    let mut padded = [T::zero(); 3 * FLAT_PLANE];
     for k in 0..n * win.channels() {
-        let img = &x[k * plane..][..plane];
+        padded[guard..guard + plane].copy_from_slice(&x[k * plane..][..plane]);
         let (best, cells) = (&mut y[k * plane..][..plane], &mut argmax[k * plane..][..plane]);
         best.fill(T::of(f64::NEG_INFINITY));
         cells.fill(UNSET);
-        let base = (k % win.channels() * plane) as isize;
+        let base = (k % win.channels() * plane) as Argmax;
         for ki in 0..win.kernel() {
-            let rows = taps(win.out_height(), ki, 1, padding, win.height());
             for kj in 0..win.kernel() {
-                let d = (ki as isize - padding as isize) * width as isize + kj as isize - padding as isize;
-                // Outputs whose tap lies outside the plane are in masked columns.
-                let lo = ((rows.start * width) as isize).max(-d) as usize;
-                let hi = ((rows.end * width) as isize).min(plane as isize - d).max(lo as isize) as usize;
-                let src = &img[(lo as isize + d) as usize..(hi as isize + d) as usize];
-                let shift = (kj as Argmax).wrapping_sub(padding as Argmax);
-                let cell0 = (base + lo as isize + d) as Argmax;
-                let lanes = src.iter().zip(&column[lo..hi]).zip(best[lo..hi].iter_mut().zip(&mut cells[lo..hi]));
-                for (i, ((v, col), (b, c))) in lanes.enumerate() {
-                    // Taken: inside the image and the window's first cell,
-                    // a larger value, or a NaN. `&` and `|`, not `&&`: no branch.
+                let d = (ki * width + kj) as isize - guard as isize;
+                let src = &padded[(guard as isize + d) as usize..][..plane];
+                // Tap `(ki, kj)` of output `o` is inside the image when its
+                // row `o / W + ki - P` and column `o % W + kj - P` are: in
+                // wrapping `u32`, `o + (ki - P) W < H W` and `o % W + kj - P < W`.
+                let row_shift = ((ki * width) as Argmax).wrapping_sub((padding * width) as Argmax);
+                let col_shift = (kj as Argmax).wrapping_sub(padding as Argmax);
+                let cell0 = base.wrapping_add(d as Argmax);
+                let lanes = src.iter().zip(column).zip(best.iter_mut().zip(cells.iter_mut()));
+                for (o, ((v, col), (b, c))) in lanes.enumerate() {
+                    let o = o as Argmax;
+                    let inside =
+                        (o.wrapping_add(row_shift) < plane as Argmax) & (col.wrapping_add(col_shift) < width as Argmax);
+                    // Taken: inside the image and the window's first cell, a
+                    // larger value, or a NaN. `&` and `|`, not `&&`: no branch.
                     #[allow(clippy::eq_op)]
-                    let take = (col.wrapping_add(shift) < width as Argmax) & ((*c == UNSET) | (*v > *b) | (*v != *v));
+                    let take = inside & ((*c == UNSET) | (*v > *b) | (*v != *v));
                     *b = if take { *v } else { *b };
-                    *c = if take { cell0 + i as Argmax } else { *c };
+                    *c = if take { cell0.wrapping_add(o) } else { *c };
                 }
+            }
+        }
+    }
+}
+
+/// Whether the windows are 2x2 with stride 2 and no padding (`max_pool(2)`,
+/// `avg_pool(2)`): they tile the image, each cell in at most one window.
+#[inline(always)]
+fn tiled_2x2(win: &Window2d) -> bool {
+    win.kernel() == 2 && win.stride() == 2 && win.padding() == 0
+}
+
+/// The two input rows `(top, bottom)` (`2 W'` values each, from column 0)
+/// that output row `a` of plane `k` reads through [`tiled_2x2`] windows.
+#[inline(always)]
+fn rows_2x2<'a, T>(win: &Window2d, x: &'a [T], k: usize, a: usize) -> (&'a [T], &'a [T]) {
+    let (width, plane, ow) = (win.width(), win.height() * win.width(), win.out_width());
+    let rows = &x[k * plane + 2 * a * width..][..2 * width];
+    (&rows[..2 * ow], &rows[width..][..2 * ow])
+}
+
+/// [`MaxPool`] for [`tiled_2x2`] windows: each output is one step over its
+/// four cells in scan order, and the loop over an output row's columns has
+/// no tap ranges to clip, so LLVM vectorizes it (de-interleaving the pairs
+/// of columns) where the row path looped over 2-cell strided taps. (Plain
+/// loops, no closures: a closure LLVM does not inline is compiled without
+/// the level's instructions.)
+#[inline(always)]
+fn max_pool_2x2<T: Float>(win: &Window2d, x: &[T], n: usize, y: &mut [T], argmax: &mut [Argmax]) {
+    let (width, plane, (oh, ow)) = (win.width(), win.height() * win.width(), (win.out_height(), win.out_width()));
+    for k in 0..n * win.channels() {
+        for a in 0..oh {
+            let (top, bottom) = rows_2x2(win, x, k, a);
+            let out = (k * oh + a) * ow;
+            let (best, cells) = (&mut y[out..][..ow], &mut argmax[out..][..ow]);
+            // The index within its sample of the row's first cell; window `b` starts 2 b further.
+            let row = (k % win.channels() * plane + 2 * a * width) as Argmax;
+            let width = width as Argmax;
+            for b in 0..ow {
+                let c = row + 2 * b as Argmax;
+                let (mut m, mut at) = (top[2 * b], c);
+                for (v, cell) in
+                    [(top[2 * b + 1], c + 1), (bottom[2 * b], c + width), (bottom[2 * b + 1], c + width + 1)]
+                {
+                    // A larger value or a NaN; `|`, not `||`: no branch on data.
+                    #[allow(clippy::eq_op)]
+                    let take = (v > m) | (v != v);
+                    m = if take { v } else { m };
+                    at = if take { cell } else { at };
+                }
+                (best[b], cells[b]) = (m, at);
             }
         }
     }
@@ -201,6 +277,19 @@ impl<T: Float> Kernel for AvgPool<'_, T> {
     fn run<L: Level>(self, _: L) {
         let Self { win, x, n, y } = self;
         let area = T::of((win.kernel() * win.kernel()) as f64);
+        if tiled_2x2(&win) {
+            let (oh, ow) = (win.out_height(), win.out_width());
+            for k in 0..n * win.channels() {
+                for a in 0..oh {
+                    let (top, bottom) = rows_2x2(&win, x, k, a);
+                    // From zero, as the general path sums: -0.0 comes out as 0.0.
+                    for (b, y) in y[(k * oh + a) * ow..][..ow].iter_mut().enumerate() {
+                        *y = (T::zero() + top[2 * b] + top[2 * b + 1] + bottom[2 * b] + bottom[2 * b + 1]) / area;
+                    }
+                }
+            }
+            return;
+        }
         each_row(&win, n, |k, a, taps| {
             let ((ow, width), plane) = ((win.out_width(), win.width()), win.height() * win.width());
             let img = &x[k * plane..][..plane];
@@ -245,6 +334,9 @@ impl<T: Float> Kernel for AvgPoolBackward<'_, T> {
         let Self { win, g, n, dx } = self;
         dx.fill(T::zero());
         let area = T::of((win.kernel() * win.kernel()) as f64);
+        if tiled_2x2(&win) {
+            return avg_pool_backward_2x2(&win, g, n, dx, area);
+        }
         each_row(&win, n, |k, a, taps| {
             let ((ow, width), plane) = ((win.out_width(), win.width()), win.height() * win.width());
             let img = &mut dx[k * plane..][..plane];
@@ -269,16 +361,34 @@ impl<T: Float> Kernel for AvgPoolBackward<'_, T> {
     }
 }
 
+/// [`AvgPoolBackward`] for [`tiled_2x2`] windows on a zeroed `dx`: each
+/// cell is in at most one window, so it receives `0 + g / 4` once.
+#[inline(always)]
+fn avg_pool_backward_2x2<T: Float>(win: &Window2d, g: &[T], n: usize, dx: &mut [T], area: T) {
+    let (width, plane, (oh, ow)) = (win.width(), win.height() * win.width(), (win.out_height(), win.out_width()));
+    for (k, img) in dx.chunks_exact_mut(plane).take(n * win.channels()).enumerate() {
+        for (a, gs) in g[k * oh * ow..][..oh * ow].chunks_exact(ow).enumerate() {
+            let (top, bottom) = img[2 * a * width..].split_at_mut(width);
+            let (top, bottom) = (&mut top[..2 * ow], &mut bottom[..2 * ow]);
+            for (b, g) in gs.iter().enumerate() {
+                let share = T::zero() + *g / area;
+                (top[2 * b], top[2 * b + 1], bottom[2 * b], bottom[2 * b + 1]) = (share, share, share, share);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::kernels::{with_isa, Isa};
 
     /// Every geometry the layers allow on small images: kernels 1 to 4,
-    /// strides 1 to 3, padding up to half the kernel, odd and even sizes.
+    /// strides 1 to 3, padding up to half the kernel, odd and even sizes,
+    /// and output rows longer than a register (6x41).
     fn windows() -> Vec<Window2d> {
         let mut out = Vec::new();
-        for (h, w) in [(5, 6), (8, 8), (3, 7)] {
+        for (h, w) in [(5, 6), (8, 8), (3, 7), (6, 41)] {
             for kernel in 1..=4 {
                 for stride in 1..=3 {
                     for padding in 0..=kernel / 2 {

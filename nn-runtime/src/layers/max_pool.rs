@@ -3,7 +3,7 @@
 use super::image::Window2d;
 use super::pool::{Pool, Pooling};
 use crate::kernels::Float;
-use crate::kernels::{max_pool, Argmax};
+use crate::kernels::{max_pool, over_samples, sample_parts, Argmax, Pieces};
 
 /// `max_pool(K, stride = S, padding = P)` on `(C, H, W)` images, flattened to
 /// `IN = C*H*W` inputs and `OUT = C*H'*W'` outputs.
@@ -46,25 +46,47 @@ impl<T: Float, const IN: usize, const OUT: usize> MaxPool2d<T, IN, OUT> {
     }
 }
 
+impl MaxPooling {
+    /// Values per input and per output sample.
+    fn sizes(&self) -> (usize, usize) {
+        (self.window.input_len(), self.window.output_len(self.window.channels))
+    }
+}
+
 impl<T: Float> Pooling<T> for MaxPooling {
     fn forward(&mut self, x: &[T], n: usize, y: &mut [T]) {
         self.argmax.resize(y.len(), 0);
-        max_pool(&self.window, x, n, y, &mut self.argmax);
+        let (win, (inputs, outputs)) = (&self.window, self.sizes());
+        let (y, argmax) = (Pieces::new(y), Pieces::new(&mut self.argmax));
+        over_samples(sample_parts(n, inputs), n, &|_, samples| {
+            let at = samples.start * outputs..samples.end * outputs;
+            // SAFETY: the parts' sample ranges, and so their outputs, are disjoint.
+            let (y, argmax) = unsafe { (y.piece(at.clone()), argmax.piece(at)) };
+            max_pool(win, &x[samples.start * inputs..samples.end * inputs], samples.len(), y, argmax);
+        });
     }
 
     fn predict(&self, x: &[T], n: usize, y: &mut [T]) {
         max_pool(&self.window, x, n, y, &mut vec![0; y.len()]);
     }
 
-    fn backward(&self, g: &[T], _n: usize, dx: &mut [T]) {
-        dx.fill(T::zero());
-        let (inputs, outputs) = (self.window.input_len(), self.window.output_len(self.window.channels));
-        for (s, (gs, am)) in g.chunks_exact(outputs).zip(self.argmax.chunks_exact(outputs)).enumerate() {
-            // Windows overlap when S < K: a cell may win several of them.
-            for (g, i) in gs.iter().zip(am) {
-                dx[s * inputs + *i as usize] += *g;
+    fn backward(&self, g: &[T], n: usize, dx: &mut [T]) {
+        let (inputs, outputs) = self.sizes();
+        let dx = Pieces::new(dx);
+        over_samples(sample_parts(n, inputs), n, &|_, samples| {
+            // SAFETY: the parts' sample ranges, and so their cells, are disjoint.
+            let dx = unsafe { dx.piece(samples.start * inputs..samples.end * inputs) };
+            dx.fill(T::zero());
+            let (g, argmax) = (&g[samples.start * outputs..], &self.argmax[samples.start * outputs..]);
+            for (dx, (gs, am)) in
+                dx.chunks_exact_mut(inputs).zip(g.chunks_exact(outputs).zip(argmax.chunks_exact(outputs)))
+            {
+                // Windows overlap when S < K: a cell may win several of them.
+                for (g, i) in gs.iter().zip(am) {
+                    dx[*i as usize] += *g;
+                }
             }
-        }
+        });
     }
 }
 
@@ -131,6 +153,25 @@ mod tests {
         check::<2, 2, 0, { 2 * 2 * 3 }>();
         check::<3, 2, 1, { 2 * 3 * 3 }>();
         check::<3, 1, 0, { 2 * 3 * 4 }>();
+    }
+
+    /// A batch split over samples gives the bits of one thread.
+    #[cfg(feature = "threads")]
+    #[test]
+    fn split_batches_give_the_bits_of_one_thread() {
+        use crate::kernels::{sample_parts, with_threads};
+        let x = Batch::<f64, 60>::from_fn(1000, |i, j| ((i * 37 + j * 11) % 120) as f64 * 0.1 - 6.0);
+        let g = Batch::<f64, 12>::from_fn(1000, |i, j| ((i * 5 + j * 3) % 17) as f64 - 8.0);
+        let run = |threads: usize| {
+            let mut pool = MaxPool2d::<f64, 60, 12>::new::<2, 5, 6, 2, 2, 0>();
+            with_threads(threads, || {
+                assert_eq!(sample_parts(1000, 60), threads, "split");
+                (pool.forward(&x).clone(), pool.backward(&g).clone())
+            })
+        };
+        let one = run(1);
+        assert_eq!(run(3), one);
+        assert_eq!(run(2), one);
     }
 
     #[test]
