@@ -33,8 +33,13 @@ const SPIN: Duration = Duration::from_micros(300);
 pub const MAX_THREADS: usize = 64;
 
 thread_local! {
-    /// Set by [`with_threads`] for the duration of its closure.
-    static SCOPED: Cell<Option<usize>> = const { Cell::new(None) };
+    /// Set by [`with_threads`] for the duration of its closure. Not
+    /// `const`-initialized: with that form, rustc 1.95 emitted one
+    /// reference to the value as a plain global in a test build for
+    /// aarch64 once the image kernels called `threads` too, and the link
+    /// failed ("TLS definition ... mismatches non-TLS reference").
+    #[allow(clippy::missing_const_for_thread_local)] // see above
+    static SCOPED: Cell<Option<usize>> = Cell::new(None);
 }
 
 /// The threads a matrix product on this thread may use, the calling thread
