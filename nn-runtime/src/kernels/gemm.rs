@@ -210,7 +210,7 @@ fn lay_out<'b, T: Float, L: Level>(
     // on the address.
     let slack = 64 / size_of::<T>();
     if buf.len() < len + slack {
-        buf.resize((len.max(ld_of(whole_rows) * a.cols)) + slack, T::zero());
+        buf.resize(len.max(ld_of(whole_rows) * a.cols) + slack, T::zero());
     }
     let start = buf.as_ptr().align_offset(64).min(slack);
     let laid = &mut buf[start..start + len];

@@ -22,14 +22,10 @@ pub use sgd::{Sgd, SgdRule};
 
 use parts::{Decay, Momentum, Rule, Slots, Tensor, WithMomentum};
 
-use crate::kernels::{dispatch, Kernel, Level};
-use crate::layer::ParamMut;
-use crate::{
-    kernels::Float,
-    layer::{ParamKind, VisitMut},
-    model::Model,
-    snapshot::Snapshot,
-};
+use crate::kernels::{dispatch, Float, Kernel, Level};
+use crate::layer::{ParamKind, ParamMut, VisitMut};
+use crate::model::Model;
+use crate::snapshot::Snapshot;
 
 /// What every optimizer offers: one update from the current gradients, and a
 /// learning rate that schedules can read and set.
@@ -216,6 +212,7 @@ impl<T, F: FnMut(usize, ParamMut<'_, T>)> VisitMut<T> for Each<F> {
         self.index += 1;
     }
 }
+
 /// One tensor's update as a kernel, so that [`dispatch`] compiles every
 /// rule's loop for the CPU's widest vectors rather than the baseline's four
 /// lanes (the rules' arithmetic is unchanged: no fused multiply-add).
