@@ -72,6 +72,20 @@ impl<T> Aligned<T> {
     }
 }
 
+/// `len` elements of `buf` from its first cache-line start, for a reused
+/// scratch buffer (a `Vec` is only 16-byte aligned); a `buf` too short grows,
+/// to hold at least `grow_to` elements after the line start. Where the slice
+/// starts moves no value, so results computed in it do not depend on the
+/// address.
+pub(crate) fn from_line_start<T: Copy + Default>(buf: &mut Vec<T>, len: usize, grow_to: usize) -> &mut [T] {
+    let slack = ALIGN / size_of::<T>().max(1);
+    if buf.len() < len + slack {
+        buf.resize(len.max(grow_to) + slack, T::default());
+    }
+    let start = buf.as_ptr().align_offset(ALIGN).min(slack);
+    &mut buf[start..start + len]
+}
+
 impl<T> Drop for Aligned<T> {
     fn drop(&mut self) {
         if self.len > 0 && size_of::<T>() > 0 {

@@ -20,6 +20,7 @@
 //! Every element of `C` is summed in the same order whatever the thread
 //! count, so results do not depend on it.
 
+use super::aligned::from_line_start;
 use super::isa::{Kernel, Level};
 use super::isa::{Vector, MAX_TILE_COLS, MAX_TILE_REGS};
 use super::mat::Product;
@@ -204,16 +205,9 @@ fn lay_out<'b, T: Float, L: Level>(
     // slower (AVX-512, one thread).
     let ld_of = |rows: usize| rows.next_multiple_of(16) + 16;
     let (ld, len) = (ld_of(a.rows), ld_of(a.rows) * a.cols);
-    // Room to start at a cache line: a `Vec` is only 16-byte aligned, and
-    // then every other AVX2 load of a column (every AVX-512 one) straddled
-    // two lines. Where it starts moves no value, so results do not depend
-    // on the address.
-    let slack = 64 / size_of::<T>();
-    if buf.len() < len + slack {
-        buf.resize(len.max(ld_of(whole_rows) * a.cols) + slack, T::zero());
-    }
-    let start = buf.as_ptr().align_offset(64).min(slack);
-    let laid = &mut buf[start..start + len];
+    // From a cache-line start: off one, every other AVX2 load of a column
+    // (every AVX-512 one) straddled two lines.
+    let laid = from_line_start(buf, len, ld_of(whole_rows) * a.cols);
     transpose_into(level, a, laid, ld);
     MatRef::strided(laid, a.rows, a.cols, 1, ld)
 }

@@ -8,6 +8,7 @@
 //! run through [`dispatch`](super::isa::dispatch), which compiles them once
 //! per set.
 
+use super::aligned::from_line_start;
 use super::isa::{dispatch, Kernel, Level};
 use super::mat::Product;
 use super::simd;
@@ -31,12 +32,7 @@ pub(super) fn gemv<T: Float, L: Level>(level: L, product: Product<'_, T>) {
             return rows_dot(level, alpha, a, x, beta, y);
         }
         T::with_buf(|buf| {
-            let slack = 64 / size_of::<T>();
-            if buf.len() < x.len() + slack {
-                buf.resize(x.len() + slack, T::zero());
-            }
-            let start = buf.as_ptr().align_offset(64).min(slack);
-            let aligned = &mut buf[start..start + x.len()];
+            let aligned = from_line_start(buf, x.len(), x.len());
             aligned.copy_from_slice(x);
             // Through `run`: this closure is compiled outside the level's
             // wrapper, and would call its intrinsics instead of inlining them.
