@@ -261,42 +261,65 @@ fn cross_entropy<T: Float>(
     y: DMatrixView<'_, T>,
     classes: &[usize],
     layout: &Layout<'_>,
-    mut grad: Option<DMatrixViewMut<'_, T>>,
+    grad: Option<DMatrixViewMut<'_, T>>,
 ) -> f64 {
     let (m, n) = (layout.per_step, y.ncols());
     let count = layout.count(n);
-    let inv = T::of(1.0 / count.max(1) as f64);
-    if let Some(g) = grad.as_mut().filter(|_| layout.lengths.is_some()) {
-        g.fill(T::zero());
-    }
-    let mut total = 0.0;
-    for j in 0..n {
-        for t in 0..layout.real(j) {
-            let c = classes[j * layout.steps + t];
-            let col = y.view((t * m, j), (m, 1));
-            let max = col.iter().copied().fold(col[0], |a, b| if b > a { b } else { a });
-            let Some(g) = grad.as_mut() else {
-                let sum = col.iter().fold(T::zero(), |s, &v| s + (v - max).exp());
-                total += (max + sum.ln() - col[c]).as_f64();
-                continue;
-            };
+    let column = |j: usize, t: usize| y.generic_view((t * m, j), (Dyn(m), Const::<1>));
+    let max_of = |col: &[T]| col.iter().copied().fold(col[0], |a, b| if b > a { b } else { a });
+    let real = || (0..n).flat_map(|j| (0..layout.real(j)).map(move |t| (j, t)));
+    let loss = |col: &[T], c: usize, max: T, sum: T| (max + sum.ln() - col[c]).as_f64();
+    let total = match grad {
+        None => real()
+            .map(|(j, t)| {
+                let col = column(j, t);
+                let col = col.as_slice();
+                let max = max_of(col);
+                loss(col, classes[j * layout.steps + t], max, col.iter().fold(T::zero(), |s, &v| s + (v - max).exp()))
+            })
+            .sum(),
+        Some(mut g) => {
+            if layout.lengths.is_some() {
+                g.fill(T::zero());
+            }
+            let inv = T::of(1.0 / count.max(1) as f64);
             // softmax as torch computes it, `e^(y - max) / sum`: each
-            // exponential once (vectorized for f32, as torch's), kept in the
-            // gradient until the sum is known.
-            let mut g = g.generic_view_mut((t * m, j), (Dyn(m), Const::<1>));
-            let g = g.as_mut_slice();
-            for (e, &v) in g.iter_mut().zip(col.iter()) {
-                *e = v - max;
-            }
-            T::exp_in_place(g);
-            let sum = g.iter().fold(T::zero(), |s, &e| s + e);
-            total += (max + sum.ln() - col[c]).as_f64();
-            let scale = inv / sum;
-            for (i, e) in g.iter_mut().enumerate() {
-                *e = if i == c { *e * scale - inv } else { *e * scale };
-            }
+            // exponential once, every step's in one vector pass (vectorized
+            // for f32, as torch's; a call per step of ten classes cost W1
+            // more than the exponentials themselves).
+            T::with_buf(|buf| {
+                // The products' scratch buffer: grown, never shrunk, so that
+                // they find it as long as they left it.
+                if buf.len() < count * m {
+                    buf.resize(count * m, T::zero());
+                }
+                let e = &mut buf[..count * m];
+                for ((j, t), e) in real().zip(e.chunks_exact_mut(m)) {
+                    let col = column(j, t);
+                    let col = col.as_slice();
+                    let max = max_of(col);
+                    for (e, &v) in e.iter_mut().zip(col) {
+                        *e = v - max;
+                    }
+                }
+                T::exp_in_place(e);
+                let mut total = 0.0;
+                for ((j, t), e) in real().zip(e.chunks_exact(m)) {
+                    let c = classes[j * layout.steps + t];
+                    let col = column(j, t);
+                    let col = col.as_slice();
+                    let sum = e.iter().fold(T::zero(), |s, &e| s + e);
+                    total += loss(col, c, max_of(col), sum);
+                    let scale = inv / sum;
+                    let mut g = g.generic_view_mut((t * m, j), (Dyn(m), Const::<1>));
+                    for (i, (g, e)) in g.as_mut_slice().iter_mut().zip(e).enumerate() {
+                        *g = if i == c { *e * scale - inv } else { *e * scale };
+                    }
+                }
+                total
+            })
         }
-    }
+    };
     if count == 0 {
         0.0
     } else {
