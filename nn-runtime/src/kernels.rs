@@ -234,26 +234,55 @@ fn scale_mat<T: Float>(beta: T, c: MatMut<'_, T>) {
 
 /// Adds `bias[i]` to every element of row `i` of the column-major `rows x cols` matrix `y`.
 pub fn add_bias_rows<T: Float>(y: &mut [T], bias: &[T]) {
-    let rows = bias.len();
-    if rows == 0 {
-        return;
-    }
-    for col in y.chunks_exact_mut(rows) {
-        for (v, b) in col.iter_mut().zip(bias) {
-            *v += *b;
-        }
+    if !bias.is_empty() {
+        dispatch(AddBiasRows { y, bias })
     }
 }
 
 /// `acc[i] += sum_j g[i, j]` for the column-major `rows x cols` matrix `g`.
 pub fn add_row_sums<T: Float>(acc: &mut [T], g: &[T]) {
-    let rows = acc.len();
-    if rows == 0 {
-        return;
+    if !acc.is_empty() {
+        dispatch(AddRowSums { acc, g })
     }
-    for col in g.chunks_exact(rows) {
-        for (a, v) in acc.iter_mut().zip(col) {
-            *a += *v;
+}
+
+// The two loops above run through `dispatch` so that they use the CPU's
+// widest vectors rather than the baseline's four lanes (a W1 step with AVX2
+// spent 2 % in them). Each element gets the same single addition, in the
+// same order, on every level.
+
+/// The arguments of [`add_bias_rows`], as a kernel.
+struct AddBiasRows<'a, T> {
+    y: &'a mut [T],
+    bias: &'a [T],
+}
+
+impl<T: Float> Kernel for AddBiasRows<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<L: Level>(self, _: L) {
+        for col in self.y.chunks_exact_mut(self.bias.len()) {
+            for (v, b) in col.iter_mut().zip(self.bias) {
+                *v += *b;
+            }
+        }
+    }
+}
+
+/// The arguments of [`add_row_sums`], as a kernel.
+struct AddRowSums<'a, T> {
+    acc: &'a mut [T],
+    g: &'a [T],
+}
+
+impl<T: Float> Kernel for AddRowSums<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<L: Level>(self, _: L) {
+        for col in self.g.chunks_exact(self.acc.len()) {
+            for (a, v) in self.acc.iter_mut().zip(col) {
+                *a += *v;
+            }
         }
     }
 }
