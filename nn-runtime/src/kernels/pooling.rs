@@ -10,7 +10,12 @@
 //! result is the bits of the plain loops: the same maximum and winner
 //! (PyTorch's rule), the same sums in the same order.
 
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+use std::any::TypeId;
+
 use super::im2col::taps;
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+use super::isa::Isa;
 use super::isa::{dispatch, Kernel, Level};
 use super::Window2d;
 use crate::kernels::Float;
@@ -56,6 +61,12 @@ impl<T: Float> Kernel for MaxPool<'_, T> {
             return flat_max_pool(&win, x, n, y, argmax);
         }
         if tiled_2x2(&win) {
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            if let (Isa::Avx512, Some(x), Some(y)) = (L::ISA, f32s(x), f32s_mut(y)) {
+                // SAFETY: a value of a level (`run`'s argument) whose ISA is
+                // AVX-512 exists only where this CPU has AVX-512F (isa.rs).
+                return unsafe { avx512::max_pool_2x2(&win, x, n, y, argmax) };
+            }
             return max_pool_2x2(&win, x, n, y, argmax);
         }
         each_row(&win, n, |k, a, taps| {
@@ -213,6 +224,147 @@ fn max_pool_2x2<T: Float>(win: &Window2d, x: &[T], n: usize, y: &mut [T], argmax
                     at = if take { cell } else { at };
                 }
                 (best[b], cells[b]) = (m, at);
+            }
+        }
+    }
+}
+
+/// `x` as `f32`s, if `T` is `f32`: for kernels written with `f32` intrinsics.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+#[inline(always)]
+fn f32s<T: Float>(x: &[T]) -> Option<&[f32]> {
+    // SAFETY: `T` is `f32` (the same type id): the slice is itself.
+    (TypeId::of::<T>() == TypeId::of::<f32>())
+        .then(|| unsafe { std::slice::from_raw_parts(x.as_ptr().cast(), x.len()) })
+}
+
+/// [`f32s`] for a slice to write.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+#[inline(always)]
+fn f32s_mut<T: Float>(x: &mut [T]) -> Option<&mut [f32]> {
+    // SAFETY: as in `f32s`; the borrow moves into the result.
+    (TypeId::of::<T>() == TypeId::of::<f32>())
+        .then(|| unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast(), x.len()) })
+}
+
+/// The `f32` pooling kernels in AVX-512 registers, where the loops over
+/// short output rows (4 or 12 values: W8's and Inception's `max_pool(2)`)
+/// ran one value at a time: the cells of 16 windows are gathered from two
+/// registers of input by permutes, then compared in scan order, as in the
+/// plain loops, so every value and winner keeps its bits.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+mod avx512 {
+    #[cfg(target_arch = "x86")]
+    use std::arch::x86::*;
+    #[cfg(target_arch = "x86_64")]
+    use std::arch::x86_64::*;
+
+    use super::{Argmax, Window2d};
+
+    /// The first `len` of 16 lanes (`len` at most 16).
+    #[inline(always)]
+    fn first(len: usize) -> __mmask16 {
+        ((1u32 << len.min(16)) - 1) as __mmask16
+    }
+
+    /// The 16 lanes `f(0), ..., f(15)`.
+    #[inline(always)]
+    fn lanes(f: impl Fn(u32) -> u32) -> [u32; 16] {
+        std::array::from_fn(|l| f(l as u32))
+    }
+
+    /// The window's maximum and where it is, from its four cells (in scan
+    /// order) and their indices: the first larger value or NaN wins, as in
+    /// `max_pool_2x2`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn fold(cells: [__m512; 4], at: [__m512i; 4]) -> (__m512, __m512i) {
+        let (mut m, mut i) = (cells[0], at[0]);
+        for (v, c) in cells.into_iter().zip(at).skip(1) {
+            let take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, m) | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+            m = _mm512_mask_blend_ps(take, m, v);
+            i = _mm512_mask_blend_epi32(take, i, c);
+        }
+        (m, i)
+    }
+
+    /// `max_pool_2x2` on `f32`s.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn max_pool_2x2(win: &Window2d, x: &[f32], n: usize, y: &mut [f32], argmax: &mut [Argmax]) {
+        let (width, height, (oh, ow)) = (win.width(), win.height(), (win.out_height(), win.out_width()));
+        let (plane, outputs) = (height * width, win.channels() * oh * ow);
+        assert!(x.len() >= n * win.input_len() && y.len() >= n * outputs && argmax.len() >= n * outputs);
+        let (x, y, argmax) = (x.as_ptr(), y.as_mut_ptr(), argmax.as_mut_ptr().cast::<i32>());
+        let w = width as u32;
+        if width % 2 == 0 && height % 2 == 0 && matches!(ow, 1 | 2 | 4 | 8) {
+            // A sample is `C * H' ` pairs of rows, each `2 W = 4 W'` values
+            // for `W'` outputs, one after the other: 16 outputs read 64
+            // values, the first 8 from the first two registers. Lane `l`'s
+            // top-left cell is value `rel[l]` of the 64 (a permute reads
+            // the index's low 5 bits, its place in the pair of registers).
+            let rel = lanes(|l| l / ow as u32 * 2 * w + 2 * (l % ow as u32));
+            let rel = _mm512_loadu_si512(rel.as_ptr().cast());
+            let offsets = [0, 1, w, w + 1].map(|d| _mm512_add_epi32(rel, _mm512_set1_epi32(d as i32)));
+            for s in 0..n {
+                for t0 in (0..outputs).step_by(16) {
+                    let valid = (outputs - t0).min(16);
+                    // SAFETY: the chunk's `4 * valid` values lie in the
+                    // sample (its input is `4 * outputs` values); masked
+                    // lanes read and write nothing.
+                    unsafe {
+                        let src = x.add(s * 4 * outputs + 4 * t0);
+                        let v: [__m512; 4] = std::array::from_fn(|i| {
+                            _mm512_maskz_loadu_ps(first((4 * valid).saturating_sub(16 * i)), src.wrapping_add(16 * i))
+                        });
+                        let cells = offsets.map(|o| {
+                            let low = _mm512_permutex2var_ps(v[0], o, v[1]);
+                            _mm512_mask_blend_ps(0xff00, low, _mm512_permutex2var_ps(v[2], o, v[3]))
+                        });
+                        let at = offsets.map(|o| _mm512_add_epi32(o, _mm512_set1_epi32((4 * t0) as i32)));
+                        let (m, i) = fold(cells, at);
+                        let (out, k) = (s * outputs + t0, first(valid));
+                        _mm512_mask_storeu_ps(y.add(out), k, m);
+                        _mm512_mask_storeu_epi32(argmax.add(out), k, i);
+                    }
+                }
+            }
+            return;
+        }
+        // Row by row, 16 outputs from two registers of each input row.
+        let even = _mm512_loadu_si512(lanes(|l| 2 * l).as_ptr().cast());
+        let odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+        for k in 0..n * win.channels() {
+            for a in 0..oh {
+                let top = k * plane + 2 * a * width;
+                let row = (k % win.channels() * plane + 2 * a * width) as i32;
+                for b0 in (0..ow).step_by(16) {
+                    let valid = (ow - b0).min(16);
+                    // SAFETY: the `2 * valid` values from column `2 b0` of
+                    // rows `2a` and `2a + 1` lie in the plane (`2 W' <= W`,
+                    // `2 H' <= H`); masked lanes read and write nothing.
+                    unsafe {
+                        let load = |r: usize, i: usize| {
+                            let p = x.wrapping_add(top + r * width + 2 * b0 + 16 * i);
+                            _mm512_maskz_loadu_ps(first((2 * valid).saturating_sub(16 * i)), p)
+                        };
+                        let (t, b) = ([load(0, 0), load(0, 1)], [load(1, 0), load(1, 1)]);
+                        let cells = [
+                            _mm512_permutex2var_ps(t[0], even, t[1]),
+                            _mm512_permutex2var_ps(t[0], odd, t[1]),
+                            _mm512_permutex2var_ps(b[0], even, b[1]),
+                            _mm512_permutex2var_ps(b[0], odd, b[1]),
+                        ];
+                        let tl = _mm512_add_epi32(even, _mm512_set1_epi32(row + 2 * b0 as i32));
+                        let at = [0, 1, w, w + 1].map(|d| _mm512_add_epi32(tl, _mm512_set1_epi32(d as i32)));
+                        let (m, i) = fold(cells, at);
+                        let (out, k) = ((k * oh + a) * ow + b0, first(valid));
+                        _mm512_mask_storeu_ps(y.add(out), k, m);
+                        _mm512_mask_storeu_epi32(argmax.add(out), k, i);
+                    }
+                }
             }
         }
     }
@@ -385,10 +537,13 @@ mod tests {
 
     /// Every geometry the layers allow on small images: kernels 1 to 4,
     /// strides 1 to 3, padding up to half the kernel, odd and even sizes,
-    /// and output rows longer than a register (6x41).
+    /// and output rows longer than a register (6x41). For `max_pool(2)`'s
+    /// AVX-512 kernel: planes of even sides whose output rows are 1, 2, 4
+    /// or 8 values (2x2, 4x4, 8x8, 6x16; a sample's outputs a multiple of
+    /// its 16 lanes or not), and rows of 12 (9x24, the last row unread).
     fn windows() -> Vec<Window2d> {
         let mut out = Vec::new();
-        for (h, w) in [(5, 6), (8, 8), (3, 7), (6, 41)] {
+        for (h, w) in [(5, 6), (8, 8), (3, 7), (6, 41), (4, 4), (2, 2), (6, 16), (9, 24)] {
             for kernel in 1..=4 {
                 for stride in 1..=3 {
                     for padding in 0..=kernel / 2 {
