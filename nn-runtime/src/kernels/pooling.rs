@@ -58,6 +58,14 @@ impl<T: Float> Kernel for MaxPool<'_, T> {
     fn run<L: Level>(self, _: L) {
         let Self { win, x, n, y, argmax } = self;
         if flat(&win) {
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            if let (Isa::Avx512, Some(x), Some(y)) = (L::ISA, f32s(x), f32s_mut(y)) {
+                if win.kernel() <= avx512::FLAT_KERNEL {
+                    // SAFETY: a value of a level (`run`'s argument) whose ISA
+                    // is AVX-512 exists only where this CPU has AVX-512F.
+                    return unsafe { avx512::flat_max_pool(&win, x, n, y, argmax) };
+                }
+            }
             return flat_max_pool(&win, x, n, y, argmax);
         }
         if tiled_2x2(&win) {
@@ -286,6 +294,69 @@ mod avx512 {
             i = _mm512_mask_blend_epi32(take, i, c);
         }
         (m, i)
+    }
+
+    /// The largest kernel [`flat_max_pool`] takes: its taps' masks are on the stack.
+    pub(super) const FLAT_KERNEL: usize = 7;
+
+    /// `flat_max_pool` on `f32`s, 16 outputs of a plane at a time, each tap
+    /// a masked load at its offset from the outputs (no padded copy of the
+    /// plane): the lanes whose tap lies outside the image read nothing and
+    /// take nothing. The masks depend on the plane's geometry only: worked
+    /// out once per call.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn flat_max_pool(win: &Window2d, x: &[f32], n: usize, y: &mut [f32], argmax: &mut [Argmax]) {
+        let (width, height, kernel, padding) = (win.width(), win.height(), win.kernel(), win.padding());
+        let (plane, planes, taps) = (height * width, n * win.channels(), kernel * kernel);
+        assert!(kernel <= FLAT_KERNEL && plane <= super::FLAT_PLANE && x.len() >= planes * plane);
+        assert!(y.len() >= planes * plane && argmax.len() >= planes * plane);
+        let (x, y, argmax) = (x.as_ptr(), y.as_mut_ptr(), argmax.as_mut_ptr().cast::<i32>());
+        // Per tap in scan order its offset from the output, and per block
+        // of 16 outputs and tap the lanes for which it lies inside the image
+        // and those for which it is the window's first such.
+        let offsets: [isize; FLAT_KERNEL * FLAT_KERNEL] =
+            std::array::from_fn(|t| ((t / kernel) * width + t % kernel) as isize - (padding * (width + 1)) as isize);
+        let mut masks = [[(0 as __mmask16, 0 as __mmask16); FLAT_KERNEL * FLAT_KERNEL]; super::FLAT_PLANE / 16];
+        for (o0, block) in (0..plane).step_by(16).zip(&mut masks) {
+            let mut seen: __mmask16 = 0;
+            for (t, tap) in block.iter_mut().take(taps).enumerate() {
+                let (ki, kj) = (t / kernel, t % kernel);
+                let inside = (0..16.min(plane - o0)).fold(0, |mask: __mmask16, l| {
+                    let (r, c) = ((o0 + l) / width + ki, (o0 + l) % width + kj);
+                    let inside = (padding..height + padding).contains(&r) && (padding..width + padding).contains(&c);
+                    mask | (u16::from(inside) << l)
+                });
+                *tap = (inside, inside & !seen);
+                seen |= inside;
+            }
+        }
+        let iota = _mm512_loadu_si512(lanes(|l| l).as_ptr().cast());
+        for k in 0..planes {
+            for (o0, block) in (0..plane).step_by(16).zip(&masks) {
+                let (src, base) = (x.wrapping_add(k * plane + o0), (k % win.channels() * plane + o0) as i32);
+                let (mut m, mut at) = (_mm512_set1_ps(f32::NEG_INFINITY), _mm512_set1_epi32(-1));
+                for (&offset, &(inside, first)) in offsets.iter().zip(block).take(taps) {
+                    // SAFETY: the lanes of `inside` read cells of plane `k`
+                    // (output `o`'s tap, `o + offset`, inside the image);
+                    // the others read nothing.
+                    let v = unsafe { _mm512_maskz_loadu_ps(inside, src.wrapping_offset(offset)) };
+                    let larger = _mm512_mask_cmp_ps_mask::<_CMP_GT_OQ>(inside, v, m);
+                    let take = first | larger | _mm512_mask_cmp_ps_mask::<_CMP_UNORD_Q>(inside, v, v);
+                    m = _mm512_mask_blend_ps(take, m, v);
+                    let cell = _mm512_add_epi32(iota, _mm512_set1_epi32(base + offset as i32));
+                    at = _mm512_mask_blend_epi32(take, at, cell);
+                }
+                let valid = first(plane - o0);
+                // SAFETY: the lanes of `valid` are outputs of plane `k`.
+                unsafe {
+                    _mm512_mask_storeu_ps(y.add(k * plane + o0), valid, m);
+                    _mm512_mask_storeu_epi32(argmax.add(k * plane + o0), valid, at);
+                }
+            }
+        }
     }
 
     /// `max_pool_2x2` on `f32`s.
