@@ -240,7 +240,7 @@ fn max_pool_2x2<T: Float>(win: &Window2d, x: &[T], n: usize, y: &mut [T], argmax
 /// `x` as `f32`s, if `T` is `f32`: for kernels written with `f32` intrinsics.
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 #[inline(always)]
-fn f32s<T: Float>(x: &[T]) -> Option<&[f32]> {
+pub(super) fn f32s<T: Float>(x: &[T]) -> Option<&[f32]> {
     // SAFETY: `T` is `f32` (the same type id): the slice is itself.
     (TypeId::of::<T>() == TypeId::of::<f32>())
         .then(|| unsafe { std::slice::from_raw_parts(x.as_ptr().cast(), x.len()) })
@@ -249,7 +249,7 @@ fn f32s<T: Float>(x: &[T]) -> Option<&[f32]> {
 /// [`f32s`] for a slice to write.
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 #[inline(always)]
-fn f32s_mut<T: Float>(x: &mut [T]) -> Option<&mut [f32]> {
+pub(super) fn f32s_mut<T: Float>(x: &mut [T]) -> Option<&mut [f32]> {
     // SAFETY: as in `f32s`; the borrow moves into the result.
     (TypeId::of::<T>() == TypeId::of::<f32>())
         .then(|| unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast(), x.len()) })
@@ -261,7 +261,7 @@ fn f32s_mut<T: Float>(x: &mut [T]) -> Option<&mut [f32]> {
 /// registers of input by permutes, then compared in scan order, as in the
 /// plain loops, so every value and winner keeps its bits.
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-mod avx512 {
+pub(super) mod avx512 {
     #[cfg(target_arch = "x86")]
     use std::arch::x86::*;
     #[cfg(target_arch = "x86_64")]
@@ -269,15 +269,15 @@ mod avx512 {
 
     use super::{Argmax, Window2d};
 
-    /// The first `len` of 16 lanes (`len` at most 16).
+    /// The first `len` of 16 lanes (all of them from 16 on).
     #[inline(always)]
-    fn first(len: usize) -> __mmask16 {
+    pub(in crate::kernels) fn first(len: usize) -> __mmask16 {
         ((1u32 << len.min(16)) - 1) as __mmask16
     }
 
     /// The 16 lanes `f(0), ..., f(15)`.
     #[inline(always)]
-    fn lanes(f: impl Fn(u32) -> u32) -> [u32; 16] {
+    pub(in crate::kernels) fn lanes(f: impl Fn(u32) -> u32) -> [u32; 16] {
         std::array::from_fn(|l| f(l as u32))
     }
 
