@@ -359,47 +359,57 @@ pub(super) mod avx512 {
         }
     }
 
-    /// `max_pool_2x2` on `f32`s.
+    /// Whether [`windows_2x2`] goes a sample at a time rather than a row at a
+    /// time: a sample is `C H'` pairs of rows, each `2 W = 4 W'` values for
+    /// `W'` outputs, one after the other, and 16 outputs (64 values) hold
+    /// whole pairs of rows, the first 8 outputs in the first 32 values.
+    #[inline(always)]
+    fn whole_samples(win: &Window2d) -> bool {
+        win.width().is_multiple_of(2) && win.height().is_multiple_of(2) && matches!(win.out_width(), 1 | 2 | 4 | 8)
+    }
+
+    /// Calls `f(out, valid, cells, at)` for every 16 consecutive outputs of
+    /// the `n` images `x` under `tiled_2x2` windows: `out` the first one's
+    /// index, `valid` the lanes that are outputs, `cells` the four cells of
+    /// each window in scan order and `at` their indices within the sample.
     ///
     /// # Safety
-    /// The CPU must have AVX-512F.
+    /// `x` holds `n` samples of `win`'s input.
+    #[inline]
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn max_pool_2x2(win: &Window2d, x: &[f32], n: usize, y: &mut [f32], argmax: &mut [Argmax]) {
-        let (width, height, (oh, ow)) = (win.width(), win.height(), (win.out_height(), win.out_width()));
-        let (plane, outputs) = (height * width, win.channels() * oh * ow);
-        assert!(x.len() >= n * win.input_len() && y.len() >= n * outputs && argmax.len() >= n * outputs);
-        let (x, y, argmax) = (x.as_ptr(), y.as_mut_ptr(), argmax.as_mut_ptr().cast::<i32>());
-        let w = width as u32;
-        if width % 2 == 0 && height % 2 == 0 && matches!(ow, 1 | 2 | 4 | 8) {
-            // A sample is `C * H' ` pairs of rows, each `2 W = 4 W'` values
-            // for `W'` outputs, one after the other: 16 outputs read 64
-            // values, the first 8 from the first two registers. Lane `l`'s
-            // top-left cell is value `rel[l]` of the 64 (a permute reads
-            // the index's low 5 bits, its place in the pair of registers).
+    unsafe fn windows_2x2(
+        win: &Window2d,
+        x: &[f32],
+        n: usize,
+        mut f: impl FnMut(usize, __mmask16, [__m512; 4], [__m512i; 4]),
+    ) {
+        let (width, (oh, ow)) = (win.width(), (win.out_height(), win.out_width()));
+        let (plane, outputs) = (win.height() * width, win.channels() * oh * ow);
+        assert!(x.len() >= n * win.input_len());
+        let (x, w) = (x.as_ptr(), width as u32);
+        if whole_samples(win) {
+            // Lane `l`'s top-left cell is value `rel[l]` of the 64 (a
+            // permute reads the index's low 5 bits, its place in the pair
+            // of registers).
             let rel = lanes(|l| l / ow as u32 * 2 * w + 2 * (l % ow as u32));
             let rel = _mm512_loadu_si512(rel.as_ptr().cast());
             let offsets = [0, 1, w, w + 1].map(|d| _mm512_add_epi32(rel, _mm512_set1_epi32(d as i32)));
             for s in 0..n {
                 for t0 in (0..outputs).step_by(16) {
                     let valid = (outputs - t0).min(16);
+                    let src = x.wrapping_add(s * 4 * outputs + 4 * t0);
                     // SAFETY: the chunk's `4 * valid` values lie in the
                     // sample (its input is `4 * outputs` values); masked
-                    // lanes read and write nothing.
-                    unsafe {
-                        let src = x.add(s * 4 * outputs + 4 * t0);
-                        let v: [__m512; 4] = std::array::from_fn(|i| {
-                            _mm512_maskz_loadu_ps(first((4 * valid).saturating_sub(16 * i)), src.wrapping_add(16 * i))
-                        });
-                        let cells = offsets.map(|o| {
-                            let low = _mm512_permutex2var_ps(v[0], o, v[1]);
-                            _mm512_mask_blend_ps(0xff00, low, _mm512_permutex2var_ps(v[2], o, v[3]))
-                        });
-                        let at = offsets.map(|o| _mm512_add_epi32(o, _mm512_set1_epi32((4 * t0) as i32)));
-                        let (m, i) = fold(cells, at);
-                        let (out, k) = (s * outputs + t0, first(valid));
-                        _mm512_mask_storeu_ps(y.add(out), k, m);
-                        _mm512_mask_storeu_epi32(argmax.add(out), k, i);
-                    }
+                    // lanes read nothing.
+                    let v: [__m512; 4] = std::array::from_fn(|i| unsafe {
+                        _mm512_maskz_loadu_ps(first((4 * valid).saturating_sub(16 * i)), src.wrapping_add(16 * i))
+                    });
+                    let cells = offsets.map(|o| {
+                        let low = _mm512_permutex2var_ps(v[0], o, v[1]);
+                        _mm512_mask_blend_ps(0xff00, low, _mm512_permutex2var_ps(v[2], o, v[3]))
+                    });
+                    let at = offsets.map(|o| _mm512_add_epi32(o, _mm512_set1_epi32((4 * t0) as i32)));
+                    f(s * outputs + t0, first(valid), cells, at);
                 }
             }
             return;
@@ -415,25 +425,123 @@ pub(super) mod avx512 {
                     let valid = (ow - b0).min(16);
                     // SAFETY: the `2 * valid` values from column `2 b0` of
                     // rows `2a` and `2a + 1` lie in the plane (`2 W' <= W`,
-                    // `2 H' <= H`); masked lanes read and write nothing.
+                    // `2 H' <= H`); masked lanes read nothing.
+                    let load = |r: usize, i: usize| unsafe {
+                        let p = x.wrapping_add(top + r * width + 2 * b0 + 16 * i);
+                        _mm512_maskz_loadu_ps(first((2 * valid).saturating_sub(16 * i)), p)
+                    };
+                    let (t, b) = ([load(0, 0), load(0, 1)], [load(1, 0), load(1, 1)]);
+                    let cells = [
+                        _mm512_permutex2var_ps(t[0], even, t[1]),
+                        _mm512_permutex2var_ps(t[0], odd, t[1]),
+                        _mm512_permutex2var_ps(b[0], even, b[1]),
+                        _mm512_permutex2var_ps(b[0], odd, b[1]),
+                    ];
+                    let tl = _mm512_add_epi32(even, _mm512_set1_epi32(row + 2 * b0 as i32));
+                    let at = [0, 1, w, w + 1].map(|d| _mm512_add_epi32(tl, _mm512_set1_epi32(d as i32)));
+                    f((k * oh + a) * ow + b0, first(valid), cells, at);
+                }
+            }
+        }
+    }
+
+    /// `max_pool_2x2` on `f32`s.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn max_pool_2x2(win: &Window2d, x: &[f32], n: usize, y: &mut [f32], argmax: &mut [Argmax]) {
+        let outputs = n * win.output_len(win.channels());
+        assert!(y.len() >= outputs && argmax.len() >= outputs);
+        let (y, argmax) = (y.as_mut_ptr(), argmax.as_mut_ptr().cast::<i32>());
+        // SAFETY: `x` holds the samples (checked by `windows_2x2`); the
+        // lanes stored are outputs, inside `y` and `argmax` (asserted).
+        unsafe {
+            windows_2x2(win, x, n, |out, valid, cells, at| {
+                let (m, i) = fold(cells, at);
+                _mm512_mask_storeu_ps(y.add(out), valid, m);
+                _mm512_mask_storeu_epi32(argmax.add(out), valid, i);
+            })
+        }
+    }
+
+    /// The `tiled_2x2` branch of `AvgPool` on `f32`s: each window's sum
+    /// from zero in scan order, divided by 4, as there.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn avg_pool_2x2(win: &Window2d, x: &[f32], n: usize, y: &mut [f32]) {
+        assert!(y.len() >= n * win.output_len(win.channels()));
+        let y = y.as_mut_ptr();
+        // SAFETY: as in `max_pool_2x2`.
+        unsafe {
+            windows_2x2(win, x, n, |out, valid, cells, _| {
+                let sum = cells.into_iter().fold(_mm512_setzero_ps(), |s, c| _mm512_add_ps(s, c));
+                _mm512_mask_storeu_ps(y.add(out), valid, _mm512_div_ps(sum, _mm512_set1_ps(4.0)));
+            })
+        }
+    }
+
+    /// `avg_pool_backward_2x2` on `f32`s: every cell of a window receives
+    /// `0 + g / 4`, the inverse of [`windows_2x2`]'s permutes spreading 16
+    /// outputs' shares over their cells. Cells in no window are left as
+    /// they are (zero).
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn avg_pool_backward_2x2(win: &Window2d, g: &[f32], n: usize, dx: &mut [f32]) {
+        let (width, (oh, ow)) = (win.width(), (win.out_height(), win.out_width()));
+        let (plane, outputs) = (win.height() * width, win.channels() * oh * ow);
+        assert!(g.len() >= n * outputs && dx.len() >= n * win.input_len());
+        let (g, dx) = (g.as_ptr(), dx.as_mut_ptr());
+        let share = |at: usize, valid: usize| {
+            // SAFETY: the lanes of `valid` are outputs inside `g` (asserted).
+            let g = unsafe { _mm512_maskz_loadu_ps(first(valid), g.add(at)) };
+            _mm512_add_ps(_mm512_setzero_ps(), _mm512_div_ps(g, _mm512_set1_ps(4.0)))
+        };
+        let w = width as u32;
+        if whole_samples(win) {
+            // Value `i` of the 64 that 16 outputs read is a cell of output
+            // `i / 2W * W' + i % W / 2`.
+            let of: [__m512i; 4] = std::array::from_fn(|r| {
+                let i = lanes(|l| (16 * r as u32 + l) / (2 * w) * ow as u32 + (16 * r as u32 + l) % w / 2);
+                _mm512_loadu_si512(i.as_ptr().cast())
+            });
+            for t0 in (0..n * outputs).step_by(16) {
+                let valid = (n * outputs - t0).min(16);
+                let s = share(t0, valid);
+                for (r, of) in of.iter().enumerate() {
+                    // SAFETY: the `4 * valid` cells of these outputs lie in
+                    // `dx` (samples' inputs are `4 * outputs` values, one
+                    // after the other); masked lanes write nothing.
                     unsafe {
-                        let load = |r: usize, i: usize| {
-                            let p = x.wrapping_add(top + r * width + 2 * b0 + 16 * i);
-                            _mm512_maskz_loadu_ps(first((2 * valid).saturating_sub(16 * i)), p)
-                        };
-                        let (t, b) = ([load(0, 0), load(0, 1)], [load(1, 0), load(1, 1)]);
-                        let cells = [
-                            _mm512_permutex2var_ps(t[0], even, t[1]),
-                            _mm512_permutex2var_ps(t[0], odd, t[1]),
-                            _mm512_permutex2var_ps(b[0], even, b[1]),
-                            _mm512_permutex2var_ps(b[0], odd, b[1]),
-                        ];
-                        let tl = _mm512_add_epi32(even, _mm512_set1_epi32(row + 2 * b0 as i32));
-                        let at = [0, 1, w, w + 1].map(|d| _mm512_add_epi32(tl, _mm512_set1_epi32(d as i32)));
-                        let (m, i) = fold(cells, at);
-                        let (out, k) = ((k * oh + a) * ow + b0, first(valid));
-                        _mm512_mask_storeu_ps(y.add(out), k, m);
-                        _mm512_mask_storeu_epi32(argmax.add(out), k, i);
+                        let k = first((4 * valid).saturating_sub(16 * r));
+                        _mm512_mask_storeu_ps(dx.add(4 * t0 + 16 * r), k, _mm512_permutexvar_ps(*of, s));
+                    }
+                }
+            }
+            return;
+        }
+        let pairs: [__m512i; 2] =
+            std::array::from_fn(|r| _mm512_loadu_si512(lanes(|l| 8 * r as u32 + l / 2).as_ptr().cast()));
+        for k in 0..n * win.channels() {
+            for a in 0..oh {
+                let top = k * plane + 2 * a * width;
+                for b0 in (0..ow).step_by(16) {
+                    let valid = (ow - b0).min(16);
+                    let s = share((k * oh + a) * ow + b0, valid);
+                    for (i, pair) in pairs.iter().enumerate() {
+                        let v = _mm512_permutexvar_ps(*pair, s);
+                        let m = first((2 * valid).saturating_sub(16 * i));
+                        // SAFETY: the `2 * valid` cells from column `2 b0`
+                        // of rows `2a` and `2a + 1` lie in the plane; masked
+                        // lanes write nothing.
+                        unsafe {
+                            _mm512_mask_storeu_ps(dx.add(top + 2 * b0 + 16 * i), m, v);
+                            _mm512_mask_storeu_ps(dx.add(top + width + 2 * b0 + 16 * i), m, v);
+                        }
                     }
                 }
             }
@@ -501,6 +609,12 @@ impl<T: Float> Kernel for AvgPool<'_, T> {
         let Self { win, x, n, y } = self;
         let area = T::of((win.kernel() * win.kernel()) as f64);
         if tiled_2x2(&win) {
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            if let (Isa::Avx512, Some(x), Some(y)) = (L::ISA, f32s(x), f32s_mut(y)) {
+                // SAFETY: a value of a level (`run`'s argument) whose ISA is
+                // AVX-512 exists only where this CPU has AVX-512F (isa.rs).
+                return unsafe { avx512::avg_pool_2x2(&win, x, n, y) };
+            }
             let (oh, ow) = (win.out_height(), win.out_width());
             for k in 0..n * win.channels() {
                 for a in 0..oh {
@@ -558,6 +672,11 @@ impl<T: Float> Kernel for AvgPoolBackward<'_, T> {
         dx.fill(T::zero());
         let area = T::of((win.kernel() * win.kernel()) as f64);
         if tiled_2x2(&win) {
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            if let (Isa::Avx512, Some(g), Some(dx)) = (L::ISA, f32s(g), f32s_mut(dx)) {
+                // SAFETY: as in `AvgPool`.
+                return unsafe { avx512::avg_pool_backward_2x2(&win, g, n, dx) };
+            }
             return avg_pool_backward_2x2(&win, g, n, dx, area);
         }
         each_row(&win, n, |k, a, taps| {
