@@ -9,6 +9,12 @@
 //! for. The taps come in the order the windows were scanned before, so every
 //! result is the bits of the plain loops: the same maximum and winner
 //! (PyTorch's rule), the same sums in the same order.
+//!
+//! On small images those loops are a few values long (an 8x8 image's
+//! `max_pool(2)` rows are 4), and LLVM's vector loop never starts: for `f32`
+//! with AVX-512, `max_pool(2)`, `avg_pool(2)` and same-size max pools have
+//! kernels written in registers (module `avx512`), 16 windows at a time,
+//! comparing and adding in the same order.
 
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 use std::any::TypeId;
@@ -333,27 +339,66 @@ pub(super) mod avx512 {
                 seen |= inside;
             }
         }
+        let flat = Flat { plane, channels: win.channels(), taps, offsets, masks };
+        // Four planes in lockstep, then the rest one at a time.
+        let grouped = planes / 4 * 4;
+        for k in (0..grouped).step_by(4) {
+            // SAFETY: planes `k..k + 4` lie in `x`, `y` and `argmax` (asserted).
+            unsafe { flat_planes::<4>(&flat, k, x, y, argmax) };
+        }
+        for k in grouped..planes {
+            // SAFETY: as above, plane `k`.
+            unsafe { flat_planes::<1>(&flat, k, x, y, argmax) };
+        }
+    }
+
+    /// What [`flat_planes`] needs of the geometry: per tap its offset from
+    /// the output, and per block of 16 outputs and tap the lanes inside the
+    /// image and those for which it is the window's first inside.
+    struct Flat {
+        plane: usize,
+        channels: usize,
+        taps: usize,
+        offsets: [isize; FLAT_KERNEL * FLAT_KERNEL],
+        masks: [[(__mmask16, __mmask16); FLAT_KERNEL * FLAT_KERNEL]; super::FLAT_PLANE / 16],
+    }
+
+    /// Planes `k0..k0 + G` of [`flat_max_pool`], their blocks in lockstep:
+    /// a tap's compare waits on the one before it, and `G` chains keep the
+    /// vector units busy where one left them waiting (on 4x4 planes, one
+    /// block each).
+    ///
+    /// # Safety
+    /// Planes `k0..k0 + G` lie in `x`, `y` and `argmax`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn flat_planes<const G: usize>(flat: &Flat, k0: usize, x: *const f32, y: *mut f32, argmax: *mut i32) {
+        let Flat { plane, channels, taps, ref offsets, ref masks } = *flat;
         let iota = _mm512_loadu_si512(lanes(|l| l).as_ptr().cast());
-        for k in 0..planes {
-            for (o0, block) in (0..plane).step_by(16).zip(&masks) {
-                let (src, base) = (x.wrapping_add(k * plane + o0), (k % win.channels() * plane + o0) as i32);
-                let (mut m, mut at) = (_mm512_set1_ps(f32::NEG_INFINITY), _mm512_set1_epi32(-1));
-                for (&offset, &(inside, first)) in offsets.iter().zip(block).take(taps) {
-                    // SAFETY: the lanes of `inside` read cells of plane `k`
-                    // (output `o`'s tap, `o + offset`, inside the image);
-                    // the others read nothing.
-                    let v = unsafe { _mm512_maskz_loadu_ps(inside, src.wrapping_offset(offset)) };
-                    let larger = _mm512_mask_cmp_ps_mask::<_CMP_GT_OQ>(inside, v, m);
+        for (o0, block) in (0..plane).step_by(16).zip(masks) {
+            let src: [*const f32; G] = std::array::from_fn(|g| x.wrapping_add((k0 + g) * plane + o0));
+            let base: [i32; G] = std::array::from_fn(|g| ((k0 + g) % channels * plane + o0) as i32);
+            let mut m = [_mm512_set1_ps(f32::NEG_INFINITY); G];
+            let mut at = [_mm512_set1_epi32(-1); G];
+            for (&offset, &(inside, first)) in offsets.iter().zip(block).take(taps) {
+                for g in 0..G {
+                    // SAFETY: the lanes of `inside` read cells of plane
+                    // `k0 + g` (output `o`'s tap, `o + offset`, inside the
+                    // image); the others read nothing.
+                    let v = unsafe { _mm512_maskz_loadu_ps(inside, src[g].wrapping_offset(offset)) };
+                    let larger = _mm512_mask_cmp_ps_mask::<_CMP_GT_OQ>(inside, v, m[g]);
                     let take = first | larger | _mm512_mask_cmp_ps_mask::<_CMP_UNORD_Q>(inside, v, v);
-                    m = _mm512_mask_blend_ps(take, m, v);
-                    let cell = _mm512_add_epi32(iota, _mm512_set1_epi32(base + offset as i32));
-                    at = _mm512_mask_blend_epi32(take, at, cell);
+                    m[g] = _mm512_mask_blend_ps(take, m[g], v);
+                    let cell = _mm512_add_epi32(iota, _mm512_set1_epi32(base[g] + offset as i32));
+                    at[g] = _mm512_mask_blend_epi32(take, at[g], cell);
                 }
-                let valid = first(plane - o0);
-                // SAFETY: the lanes of `valid` are outputs of plane `k`.
+            }
+            let valid = first(plane - o0);
+            for g in 0..G {
+                // SAFETY: the lanes of `valid` are outputs of plane `k0 + g`.
                 unsafe {
-                    _mm512_mask_storeu_ps(y.add(k * plane + o0), valid, m);
-                    _mm512_mask_storeu_epi32(argmax.add(k * plane + o0), valid, at);
+                    _mm512_mask_storeu_ps(y.add((k0 + g) * plane + o0), valid, m[g]);
+                    _mm512_mask_storeu_epi32(argmax.add((k0 + g) * plane + o0), valid, at[g]);
                 }
             }
         }
