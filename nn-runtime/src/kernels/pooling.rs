@@ -126,6 +126,47 @@ impl<T: Float> Kernel for MaxPool<'_, T> {
 /// plane are on the stack).
 const FLAT_PLANE: usize = 1024;
 
+/// dL/dx of [`max_pool`] from dL/dy `g` (`n` samples) and the winners of
+/// its last call: every cell from zero, plus the gradient of each window it
+/// won, in the windows' order.
+pub(crate) fn max_pool_backward<T: Float>(win: &Window2d, g: &[T], argmax: &[Argmax], n: usize, dx: &mut [T]) {
+    dispatch(MaxPoolBackward { win: *win, g, argmax, n, dx })
+}
+
+struct MaxPoolBackward<'a, T> {
+    win: Window2d,
+    g: &'a [T],
+    argmax: &'a [Argmax],
+    n: usize,
+    dx: &'a mut [T],
+}
+
+impl<T: Float> Kernel for MaxPoolBackward<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<L: Level>(self, _: L) {
+        let Self { win, g, argmax, n, dx } = self;
+        if tiled_2x2(&win) {
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            if let (Isa::Avx512, Some(g), Some(dx)) = (L::ISA, f32s(g), f32s_mut(dx)) {
+                // SAFETY: a value of a level (`run`'s argument) whose ISA is
+                // AVX-512 exists only where this CPU has AVX-512F (isa.rs).
+                return unsafe { avx512::max_pool_backward_2x2(&win, g, argmax, n, dx) };
+            }
+        }
+        let (inputs, outputs) = (win.input_len(), win.output_len(win.channels()));
+        dx[..n * inputs].fill(T::zero());
+        for (dx, (gs, am)) in
+            dx.chunks_exact_mut(inputs).zip(g.chunks_exact(outputs).zip(argmax.chunks_exact(outputs))).take(n)
+        {
+            // Windows overlap when S < K: a cell may win several of them.
+            for (g, i) in gs.iter().zip(am) {
+                dx[*i as usize] += *g;
+            }
+        }
+    }
+}
+
 /// Whether [`flat_max_pool`] takes `win`: stride 1, an output as large as
 /// the input (padding `(K - 1) / 2`), and a plane and the cells its windows
 /// reach past it ([`guard`]) of at most [`FLAT_PLANE`].
@@ -528,6 +569,91 @@ pub(super) mod avx512 {
         }
     }
 
+    /// The `tiled_2x2` branch of `MaxPoolBackward` on `f32`s: each cell of a
+    /// window receives `0 + g` if it won the window, else `0`, through the
+    /// inverse of [`windows_2x2`]'s permutes (of the gradients and of the
+    /// winners), 16 windows at a time.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn max_pool_backward_2x2(win: &Window2d, g: &[f32], argmax: &[Argmax], n: usize, dx: &mut [f32]) {
+        let (width, (oh, ow)) = (win.width(), (win.out_height(), win.out_width()));
+        let (plane, outputs, inputs) = (win.height() * width, win.channels() * oh * ow, win.input_len());
+        assert!(g.len() >= n * outputs && argmax.len() >= n * outputs && dx.len() >= n * inputs);
+        let (g, argmax, dx) = (g.as_ptr(), argmax.as_ptr().cast::<i32>(), dx.as_mut_ptr());
+        let iota = _mm512_loadu_si512(lanes(|l| l).as_ptr().cast());
+        // The gradients and winners of the 16 outputs from `out`.
+        let load = |out: usize, valid: usize| {
+            // SAFETY: the lanes of `valid` are outputs inside `g` and `argmax` (asserted).
+            unsafe {
+                (
+                    _mm512_maskz_loadu_ps(first(valid), g.add(out)),
+                    _mm512_maskz_loadu_epi32(first(valid), argmax.add(out)),
+                )
+            }
+        };
+        // `0 + g` in the lanes whose cell (index within the sample) won, `0` in the others.
+        let spread = |of: __m512i, (g, won): (__m512, __m512i), cells: i32| {
+            let won = _mm512_cmpeq_epi32_mask(
+                _mm512_permutexvar_epi32(of, won),
+                _mm512_add_epi32(iota, _mm512_set1_epi32(cells)),
+            );
+            _mm512_maskz_add_ps(won, _mm512_setzero_ps(), _mm512_permutexvar_ps(of, g))
+        };
+        let w = width as u32;
+        if whole_samples(win) {
+            // Every cell is in a window: value `i` of the 64 that 16 outputs
+            // read is a cell of output `i / 2W * W' + i % W / 2`.
+            let of: [__m512i; 4] = std::array::from_fn(|r| {
+                let i = lanes(|l| (16 * r as u32 + l) / (2 * w) * ow as u32 + (16 * r as u32 + l) % w / 2);
+                _mm512_loadu_si512(i.as_ptr().cast())
+            });
+            for s in 0..n {
+                for t0 in (0..outputs).step_by(16) {
+                    let valid = (outputs - t0).min(16);
+                    let gw = load(s * outputs + t0, valid);
+                    for (r, of) in of.iter().enumerate() {
+                        let v = spread(*of, gw, (4 * t0 + 16 * r) as i32);
+                        // SAFETY: the `4 * valid` cells of these outputs lie
+                        // in the sample; masked lanes write nothing.
+                        unsafe {
+                            let k = first((4 * valid).saturating_sub(16 * r));
+                            _mm512_mask_storeu_ps(dx.add(s * inputs + 4 * t0 + 16 * r), k, v);
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        if !(width.is_multiple_of(2) && win.height().is_multiple_of(2)) {
+            // Cells past the last window's row or column stay zero.
+            // SAFETY: `dx` holds the `n` samples (asserted).
+            unsafe { std::ptr::write_bytes(dx, 0, n * inputs) };
+        }
+        let pairs: [__m512i; 2] =
+            std::array::from_fn(|r| _mm512_loadu_si512(lanes(|l| 8 * r as u32 + l / 2).as_ptr().cast()));
+        for k in 0..n * win.channels() {
+            for a in 0..oh {
+                let (top, row) = (k * plane + 2 * a * width, k % win.channels() * plane + 2 * a * width);
+                for b0 in (0..ow).step_by(16) {
+                    let valid = (ow - b0).min(16);
+                    let gw = load((k * oh + a) * ow + b0, valid);
+                    for (i, pair) in pairs.iter().enumerate() {
+                        let m = first((2 * valid).saturating_sub(16 * i));
+                        for r in 0..2 {
+                            let v = spread(*pair, gw, (row + r * width + 2 * b0 + 16 * i) as i32);
+                            // SAFETY: the `2 * valid` cells from column `2 b0`
+                            // of rows `2a` and `2a + 1` lie in the plane;
+                            // masked lanes write nothing.
+                            unsafe { _mm512_mask_storeu_ps(dx.add(top + r * width + 2 * b0 + 16 * i), m, v) };
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// `avg_pool_backward_2x2` on `f32`s: every cell of a window receives
     /// `0 + g / 4`, the inverse of [`windows_2x2`]'s permutes spreading 16
     /// outputs' shares over their cells. Cells in no window are left as
@@ -775,10 +901,11 @@ mod tests {
     /// and output rows longer than a register (6x41). For `max_pool(2)`'s
     /// AVX-512 kernel: planes of even sides whose output rows are 1, 2, 4
     /// or 8 values (2x2, 4x4, 8x8, 6x16; a sample's outputs a multiple of
-    /// its 16 lanes or not), and rows of 12 (9x24, the last row unread).
+    /// its 16 lanes or not), and rows of 12 (4x24; 9x24, the last row in no
+    /// window).
     fn windows() -> Vec<Window2d> {
         let mut out = Vec::new();
-        for (h, w) in [(5, 6), (8, 8), (3, 7), (6, 41), (4, 4), (2, 2), (6, 16), (9, 24)] {
+        for (h, w) in [(5, 6), (8, 8), (3, 7), (6, 41), (4, 4), (2, 2), (6, 16), (9, 24), (4, 24)] {
             for kernel in 1..=4 {
                 for stride in 1..=3 {
                     for padding in 0..=kernel / 2 {
@@ -851,6 +978,11 @@ mod tests {
                     }
                     (want_y[k], want_at[k]) = (best, at % win.input_len());
                 });
+                // Max backward: each window's gradient onto its winner, from zero.
+                let mut max_dx = vec![T::zero(); x.len()];
+                for (k, at) in want_at.iter().enumerate() {
+                    max_dx[k / win.output_len(win.channels()) * win.input_len() + at] += g[k];
+                }
                 let (mut avg_y, mut avg_dx) = (vec![T::zero(); outputs], vec![T::zero(); x.len()]);
                 let area = T::of((win.kernel() * win.kernel()) as f64);
                 each_window(&win, n, |k, cells| {
@@ -866,6 +998,9 @@ mod tests {
                     with_isa(isa, || max_pool(&win, &x, n, &mut y, &mut at));
                     assert!(same_bits(&y, &want_y), "{what}: max");
                     assert!(at.iter().zip(&want_at).all(|(a, b)| *a as usize == *b), "{what}: argmax");
+                    let mut dx = vec![T::of(f64::NAN); x.len()];
+                    with_isa(isa, || max_pool_backward(&win, &g, &at, n, &mut dx));
+                    assert!(same_bits(&dx, &max_dx), "{what}: max backward");
                     with_isa(isa, || avg_pool(&win, &x, n, &mut y));
                     assert!(same_bits(&y, &avg_y), "{what}: avg");
                     let mut dx = vec![T::of(f64::NAN); x.len()];
