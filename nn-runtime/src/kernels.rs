@@ -66,7 +66,7 @@ use mat::Product;
 pub use mat::{Mat, MatMut, MatRef};
 pub(crate) use pool::{over_samples, sample_parts, Pieces};
 pub use pool::{threads, with_threads, MAX_THREADS};
-pub(crate) use pooling::{avg_pool, avg_pool_backward, max_pool, Argmax};
+pub(crate) use pooling::{avg_pool, avg_pool_backward, max_pool, max_pool_backward, Argmax};
 pub use scalar::{sigmoid, Float};
 pub use window::Window2d;
 

@@ -8,14 +8,20 @@
 //! an input row (with stride 1) between zeros where the window covers
 //! padding. On small images a run is a few values, shorter than a register:
 //! with stride 1, `im2col` writes them front to back a register at a time
-//! without masks ([`Front`]), and the adjoint goes through "wide" positions
-//! ([`Wide`], [`col2im_wide`]), where each row of the patch matrix's
-//! gradient is one contiguous run onto the padded input. Masked loads and
-//! stores of 8-value runs were most of these kernels' time.
+//! without masks ([`Front`]; for `f32` with AVX-512, 16 positions at a
+//! time, permuted from a zero-padded copy of the plane), and the adjoint
+//! goes through "wide" positions ([`Wide`], [`col2im_wide`]), where each
+//! row of the patch matrix's gradient is one contiguous run onto the padded
+//! input. Masked loads and stores of 8-value runs were most of these
+//! kernels' time.
 
 use std::ops::Range;
 
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+use super::isa::Isa;
 use super::isa::{dispatch, Kernel, Level, Vector};
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+use super::pooling::{f32s, f32s_mut};
 use super::Window2d;
 use crate::kernels::Float;
 
@@ -115,17 +121,28 @@ impl<T: Float> Kernel for Im2col<'_, T> {
         let ow = win.out_width();
         let (q, in_len, plane) = (win.out_height() * ow, win.input_len(), win.height() * width);
         if stride == 1 {
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            if let (Isa::Avx512, Some(x), Some(col)) = (L::ISA, f32s(x), f32s_mut(col)) {
+                if avx512::fits(&win) {
+                    // SAFETY: a value of a level (`run`'s argument) whose ISA
+                    // is AVX-512 exists only where this CPU has AVX-512F.
+                    return unsafe { avx512::im2col_stride_1(&win, x, n, col) };
+                }
+            }
             return im2col_stride_1::<L::Reg<T>>(level, &win, x, n, col);
         }
         for (row, p) in col.chunks_exact_mut(n * q).zip(PatchRows::new(&win)) {
             let ((ki, kj), Range { start: a0, end: a1 }, Range { start: b0, end: b1 }) = (p.offset, p.rows, p.cols);
             for (s, out) in row.chunks_exact_mut(q).enumerate() {
                 let img = &x[s * in_len + p.channel * plane..][..plane];
-                zero::<L::Reg<T>>(level, &mut out[..a0 * ow]);
-                zero::<L::Reg<T>>(level, &mut out[a1 * ow..]);
-                if a0 == a1 {
+                if a0 == a1 || b0 == b1 {
+                    // Every tap of this row reads padding (and `first`
+                    // below would lie outside the image).
+                    zero::<L::Reg<T>>(level, out);
                     continue;
                 }
+                zero::<L::Reg<T>>(level, &mut out[..a0 * ow]);
+                zero::<L::Reg<T>>(level, &mut out[a1 * ow..]);
                 let first = (a0 * stride + ki - padding) * width + b0 * stride + kj - padding;
                 for (a, dst) in out[a0 * ow..a1 * ow].chunks_exact_mut(ow).enumerate() {
                     // The columns whose tap reads padding are zeros.
@@ -220,10 +237,119 @@ fn im2col_stride_1<V: Vector>(_: V::Token, win: &Window2d, x: &[V::Elem], n: usi
                 front.put(None, a0 * ow);
                 for a in a0..a1 {
                     front.put(None, b0);
-                    front.put(Some(img.add((a + ki - padding) * width + b0 + kj - padding)), b1 - b0);
+                    if b0 < b1 {
+                        front.put(Some(img.add((a + ki - padding) * width + b0 + kj - padding)), b1 - b0);
+                    }
                     front.put(None, ow - b1);
                 }
                 front.put(None, (oh - a1) * ow);
+            }
+        }
+    }
+}
+
+/// [`im2col_stride_1`] on `f32` in AVX-512 registers, for small planes: a
+/// channel is copied once into a zero-padded plane, and then 16 positions
+/// of a patch row are one permute of two registers loaded from it (the 16
+/// positions' taps span at most 32 cells of the padded plane: two rows of
+/// 8 on an 8x8 image, four of 4 on a 4x4 one). The runs of 8 or 4 values
+/// between zeros cost a masked store each, and most of `im2col`'s time.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+mod avx512 {
+    #[cfg(target_arch = "x86")]
+    use std::arch::x86::*;
+    #[cfg(target_arch = "x86_64")]
+    use std::arch::x86_64::*;
+
+    use super::super::pooling::avx512::{first, lanes};
+    use super::Window2d;
+
+    /// The largest padded plane, and the most output positions, taken (on the stack).
+    const PLANE: usize = 2048;
+    const POSITIONS: usize = 1024;
+
+    /// Where output position `p`'s tap `(0, 0)` is in the padded plane.
+    #[inline(always)]
+    fn cell(win: &Window2d, p: usize) -> usize {
+        p / win.out_width() * (win.width() + 2 * win.padding()) + p % win.out_width()
+    }
+
+    /// Whether [`im2col_stride_1`] takes `win` (stride 1): output rows
+    /// shorter than a register (on longer ones, W8's 24, the runs of the
+    /// portable writer cost less than the permutes), the padded plane and
+    /// the positions fit its buffers, and every 16 consecutive positions'
+    /// taps lie within 32 cells of the padded plane.
+    pub(super) fn fits(win: &Window2d) -> bool {
+        let (pw, ph) = (win.width() + 2 * win.padding(), win.height() + 2 * win.padding());
+        let q = win.out_height() * win.out_width();
+        win.out_width() < 16
+            && ph * pw + 32 <= PLANE
+            && q <= POSITIONS
+            && (0..q).step_by(16).all(|p| cell(win, (p + 15).min(q - 1)) - cell(win, p) < 32)
+    }
+
+    /// `im2col_stride_1` on `f32`s, for a window that [`fits`].
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn im2col_stride_1(win: &Window2d, x: &[f32], n: usize, col: &mut [f32]) {
+        let (width, height, padding, kernel) = (win.width(), win.height(), win.padding(), win.kernel());
+        let (pw, q) = (width + 2 * padding, win.out_height() * win.out_width());
+        assert!(fits(win) && win.stride() == 1);
+        assert!(x.len() >= n * win.input_len() && col.len() >= win.channels() * kernel * kernel * n * q);
+        // Per block of 16 positions: where its first tap is, and the others from there.
+        let mut blocks = [(0usize, _mm512_setzero_si512()); POSITIONS / 16];
+        for (p, block) in (0..q).step_by(16).zip(&mut blocks) {
+            let at = cell(win, p);
+            let rel = lanes(|l| (cell(win, (p + l as usize).min(q - 1)) - at) as u32);
+            *block = (at, _mm512_loadu_si512(rel.as_ptr().cast()));
+        }
+        let blocks = &blocks[..q.div_ceil(16)];
+        // Zeros around the image, and past it for the last blocks' second
+        // register: only the part used is written (and read), the layers
+        // call once per sample.
+        let mut plane = [std::mem::MaybeUninit::<f32>::uninit(); PLANE];
+        let used = (win.height() + 2 * padding) * pw + 32;
+        let padded = plane.as_mut_ptr().cast::<f32>();
+        for i in (0..used).step_by(16) {
+            // SAFETY: `used <= PLANE` (`fits`); the lanes stored lie below it.
+            unsafe { _mm512_mask_storeu_ps(padded.add(i), first(used - i), _mm512_setzero_ps()) };
+        }
+        let (x, col) = (x.as_ptr(), col.as_mut_ptr());
+        for s in 0..n {
+            for c in 0..win.channels() {
+                let img = x.wrapping_add((s * win.channels() + c) * height * width);
+                for r in 0..height {
+                    for j in (0..width).step_by(16) {
+                        let k = first(width - j);
+                        // SAFETY: row `r` of the image holds `width` values;
+                        // the padded plane holds its row `r + P` at `P`.
+                        unsafe {
+                            let v = _mm512_maskz_loadu_ps(k, img.wrapping_add(r * width + j));
+                            _mm512_mask_storeu_ps(padded.add((r + padding) * pw + padding + j), k, v);
+                        }
+                    }
+                }
+                for t in 0..kernel * kernel {
+                    let src = padded.cast_const().wrapping_add(t / kernel * pw + t % kernel);
+                    let dst = col.wrapping_add(((c * kernel * kernel + t) * n + s) * q);
+                    for (b, &(at, rel)) in blocks.iter().enumerate() {
+                        // SAFETY: `src + at` and the 31 cells after it lie in
+                        // the `used` (written) part of `padded`: the last
+                        // position's last tap is cell `(H + 2P)(W + 2P) - 1`;
+                        // the lanes stored are the row's positions.
+                        unsafe {
+                            let (lo, hi) = (_mm512_loadu_ps(src.add(at)), _mm512_loadu_ps(src.add(at + 16)));
+                            let v = _mm512_permutex2var_ps(lo, rel, hi);
+                            if 16 * b + 16 <= q {
+                                _mm512_storeu_ps(dst.add(16 * b), v);
+                            } else {
+                                _mm512_mask_storeu_ps(dst.add(16 * b), first(q - 16 * b), v);
+                            }
+                        }
+                    }
+                }
             }
         }
     }
@@ -523,10 +649,12 @@ mod tests {
     /// Kernels 1 to 5, strides 1 to 3, paddings up to 2, rows shorter and
     /// longer than a register: every entry, on every instruction set, the
     /// bits of the plain loops (col2im adds in the patch matrix's row order).
+    /// On 18x1 images 16 positions of a padded window span more than the
+    /// 32 cells AVX-512's permutes read from: its `f32` kernel leaves them.
     fn check<T: Float>() {
         let n = 3;
         let mut checked = 0;
-        for (h, w) in [(5, 6), (8, 8), (9, 20), (28, 28)] {
+        for (h, w) in [(5, 6), (8, 8), (9, 20), (28, 28), (4, 4), (12, 12), (18, 1)] {
             for kernel in 1..=5 {
                 for stride in 1..=3 {
                     for padding in 0..=2 {

@@ -3,7 +3,7 @@
 use super::image::Window2d;
 use super::pool::{Pool, Pooling};
 use crate::kernels::Float;
-use crate::kernels::{max_pool, over_samples, sample_parts, Argmax, Pieces};
+use crate::kernels::{max_pool, max_pool_backward, over_samples, sample_parts, Argmax, Pieces};
 
 /// `max_pool(K, stride = S, padding = P)` on `(C, H, W)` images, flattened to
 /// `IN = C*H*W` inputs and `OUT = C*H'*W'` outputs.
@@ -71,21 +71,13 @@ impl<T: Float> Pooling<T> for MaxPooling {
     }
 
     fn backward(&self, g: &[T], n: usize, dx: &mut [T]) {
-        let (inputs, outputs) = self.sizes();
+        let (win, (inputs, outputs)) = (&self.window, self.sizes());
         let dx = Pieces::new(dx);
         over_samples(sample_parts(n, inputs), n, &|_, samples| {
             // SAFETY: the parts' sample ranges, and so their cells, are disjoint.
             let dx = unsafe { dx.piece(samples.start * inputs..samples.end * inputs) };
-            dx.fill(T::zero());
             let (g, argmax) = (&g[samples.start * outputs..], &self.argmax[samples.start * outputs..]);
-            for (dx, (gs, am)) in
-                dx.chunks_exact_mut(inputs).zip(g.chunks_exact(outputs).zip(argmax.chunks_exact(outputs)))
-            {
-                // Windows overlap when S < K: a cell may win several of them.
-                for (g, i) in gs.iter().zip(am) {
-                    dx[*i as usize] += *g;
-                }
-            }
+            max_pool_backward(win, g, argmax, samples.len(), dx);
         });
     }
 }
