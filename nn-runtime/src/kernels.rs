@@ -44,6 +44,7 @@ mod aligned;
 mod batch_norm;
 mod dot;
 mod elementwise;
+mod f32x16;
 mod gemm;
 mod gemv;
 mod im2col;

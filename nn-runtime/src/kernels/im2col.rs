@@ -18,10 +18,10 @@
 use std::ops::Range;
 
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+use super::f32x16::{f32s, f32s_mut};
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 use super::isa::Isa;
 use super::isa::{dispatch, Kernel, Level, Vector};
-#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-use super::pooling::{f32s, f32s_mut};
 use super::Window2d;
 use crate::kernels::Float;
 
@@ -261,7 +261,7 @@ mod avx512 {
     #[cfg(target_arch = "x86_64")]
     use std::arch::x86_64::*;
 
-    use super::super::pooling::avx512::{first, lanes};
+    use super::super::f32x16::{first, lanes};
     use super::Window2d;
 
     /// The largest padded plane, and the most output positions, taken (on the stack).

@@ -17,8 +17,7 @@
 //! comparing and adding in the same order.
 
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-use std::any::TypeId;
-
+use super::f32x16::{f32s, f32s_mut};
 use super::im2col::taps;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 use super::isa::Isa;
@@ -284,24 +283,6 @@ fn max_pool_2x2<T: Float>(win: &Window2d, x: &[T], n: usize, y: &mut [T], argmax
     }
 }
 
-/// `x` as `f32`s, if `T` is `f32`: for kernels written with `f32` intrinsics.
-#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-#[inline(always)]
-pub(super) fn f32s<T: Float>(x: &[T]) -> Option<&[f32]> {
-    // SAFETY: `T` is `f32` (the same type id): the slice is itself.
-    (TypeId::of::<T>() == TypeId::of::<f32>())
-        .then(|| unsafe { std::slice::from_raw_parts(x.as_ptr().cast(), x.len()) })
-}
-
-/// [`f32s`] for a slice to write.
-#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-#[inline(always)]
-pub(super) fn f32s_mut<T: Float>(x: &mut [T]) -> Option<&mut [f32]> {
-    // SAFETY: as in `f32s`; the borrow moves into the result.
-    (TypeId::of::<T>() == TypeId::of::<f32>())
-        .then(|| unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast(), x.len()) })
-}
-
 /// The `f32` pooling kernels in AVX-512 registers, where the loops over
 /// short output rows (4 or 12 values: W8's and Inception's `max_pool(2)`)
 /// ran one value at a time: the cells of 16 windows are gathered from two
@@ -314,19 +295,8 @@ pub(super) mod avx512 {
     #[cfg(target_arch = "x86_64")]
     use std::arch::x86_64::*;
 
+    use super::super::f32x16::{first, lanes};
     use super::{Argmax, Window2d};
-
-    /// The first `len` of 16 lanes (all of them from 16 on).
-    #[inline(always)]
-    pub(in crate::kernels) fn first(len: usize) -> __mmask16 {
-        ((1u32 << len.min(16)) - 1) as __mmask16
-    }
-
-    /// The 16 lanes `f(0), ..., f(15)`.
-    #[inline(always)]
-    pub(in crate::kernels) fn lanes(f: impl Fn(u32) -> u32) -> [u32; 16] {
-        std::array::from_fn(|l| f(l as u32))
-    }
 
     /// The window's maximum and where it is, from its four cells (in scan
     /// order) and their indices: the first larger value or NaN wins, as in
