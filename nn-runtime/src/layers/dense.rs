@@ -4,7 +4,9 @@ use std::sync::OnceLock;
 
 use rand::Rng;
 
-use crate::kernels::{add_bias_rows, add_row_sums, gemm, gemv_nonzero_cols, MatMut, MatRef};
+use crate::kernels::{
+    add_bias_rows, add_row_sums, gemm, gemv_nonzero_cols, transpose_row_major, Aligned, MatMut, MatRef,
+};
 use crate::layer::{copy_batch, empty, visit_parts, Io, Param, ParamKind};
 use crate::{batch::Batch, init::Init, kernels::Float, layer::Layer};
 
@@ -27,19 +29,11 @@ pub struct Dense<T: Float, const I: usize, const O: usize> {
     io: Io<T, I, O>,
     /// The weight column-major (`[I, O]` row-major), for sparse one-sample
     /// predicts; `None` inside when the weight has a NaN or an infinity, whose
-    /// product with a zero input must stay NaN as in the dense product.
-    by_column: OnceLock<Option<ByColumn<T>>>,
-}
-
-/// A column-major copy of a weight, `data[start..]`, with `start` chosen so
-/// that the copy begins on a 64-byte boundary: with 16 `f32` per column
-/// multiple, no load straddles two cache lines (a large allocation starts 16
-/// bytes past a page; aligned, W6's 512 x 512 product at half zeros took 7.3
-/// instead of 8.6 us). A clone keeps `start`, correct if maybe not aligned.
-#[derive(Clone, Debug)]
-struct ByColumn<T> {
-    data: Vec<T>,
-    start: usize,
+    /// product with a zero input must stay NaN as in the dense product. On a
+    /// cache-line start ([`Aligned`]): with 16 `f32` per column multiple, no
+    /// load straddles two lines (W6's 512 x 512 product at half zeros took
+    /// 7.3 instead of 8.6 us aligned).
+    by_column: OnceLock<Option<Aligned<T>>>,
 }
 
 /// A one-sample input with at least `I / SPARSE_MIN_ZEROS` exact zeros takes
@@ -115,22 +109,17 @@ impl<T: Float, const I: usize, const O: usize> Dense<T, I, O> {
         let weight = &self.weight.value;
         let by_column = self.by_column.get_or_init(|| {
             weight.iter().all(|w| w.is_finite()).then(|| {
-                let mut data = vec![T::zero(); I * O + 64 / T::BYTES];
-                let start = (64 - data.as_ptr() as usize % 64) % 64 / T::BYTES;
-                for i in 0..I {
-                    for o in 0..O {
-                        data[start + i * O + o] = weight[o * I + i];
-                    }
-                }
-                ByColumn { data, start }
+                let mut data = Vec::new();
+                transpose_row_major(weight, O, I, &mut data);
+                Aligned::from(data)
             })
         });
-        let Some(ByColumn { data, start }) = by_column else { return false };
+        let Some(by_column) = by_column else { return false };
         match &self.bias {
             Some(b) => y.copy_from_slice(&b.value),
             None => y.fill(T::zero()),
         }
-        gemv_nonzero_cols(&data[*start..], x, y);
+        gemv_nonzero_cols(by_column, x, y);
         true
     }
 }
