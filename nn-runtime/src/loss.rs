@@ -289,27 +289,27 @@ fn cross_entropy<T: Float>(
             // more than the exponentials themselves).
             T::with_buf(|buf| {
                 // The products' scratch buffer: grown, never shrunk, so that
-                // they find it as long as they left it.
-                if buf.len() < count * m {
-                    buf.resize(count * m, T::zero());
+                // they find it as long as they left it. Every step's `y - max`,
+                // then every step's maximum.
+                if buf.len() < count * (m + 1) {
+                    buf.resize(count * (m + 1), T::zero());
                 }
-                let e = &mut buf[..count * m];
-                for ((j, t), e) in real().zip(e.chunks_exact_mut(m)) {
+                let (e, maxes) = buf[..count * (m + 1)].split_at_mut(count * m);
+                for (((j, t), e), max) in real().zip(e.chunks_exact_mut(m)).zip(maxes.iter_mut()) {
                     let col = column(j, t);
                     let col = col.as_slice();
-                    let max = max_of(col);
+                    *max = max_of(col);
                     for (e, &v) in e.iter_mut().zip(col) {
-                        *e = v - max;
+                        *e = v - *max;
                     }
                 }
                 T::exp_in_place(e);
                 let mut total = 0.0;
-                for ((j, t), e) in real().zip(e.chunks_exact(m)) {
+                for (((j, t), e), &max) in real().zip(e.chunks_exact(m)).zip(maxes.iter()) {
                     let c = classes[j * layout.steps + t];
                     let col = column(j, t);
-                    let col = col.as_slice();
                     let sum = e.iter().fold(T::zero(), |s, &e| s + e);
-                    total += loss(col, c, max_of(col), sum);
+                    total += loss(col.as_slice(), c, max, sum);
                     let scale = inv / sum;
                     let mut g = g.generic_view_mut((t * m, j), (Dyn(m), Const::<1>));
                     for (i, (g, e)) in g.as_mut_slice().iter_mut().zip(e).enumerate() {
