@@ -22,11 +22,22 @@ use crate::kernels::Float;
 /// `sum a[i] x[i]` (`a.len() == x.len()`). Four accumulators in flight hide
 /// the FMA latency; the order of the sum is fixed, so results are repeatable.
 #[inline(always)]
-pub fn dot<V: Vector>(_: V::Token, a: &[V::Elem], x: &[V::Elem]) -> V::Elem {
+pub fn dot<V: Vector>(token: V::Token, a: &[V::Elem], x: &[V::Elem]) -> V::Elem {
+    dot_prefetching::<V>(token, a, x, 0)
+}
+
+/// [`dot`], asking for the memory `ahead` bytes past each block of `a` as it
+/// goes (`0`: no such requests), with the same arithmetic: the bits of [`dot`].
+/// For the rows of a matrix too large for L2, whose next rows follow in
+/// memory (see [`prefetch_streaming`]); addresses past the matrix's end are
+/// only hints, never read.
+#[inline(always)]
+pub fn dot_prefetching<V: Vector>(_: V::Token, a: &[V::Elem], x: &[V::Elem], ahead: usize) -> V::Elem {
     assert_eq!(a.len(), x.len());
     let n = a.len();
     let (pa, px) = (a.as_ptr(), x.as_ptr());
     let lanes = V::LANES;
+    let block_bytes = 4 * lanes * std::mem::size_of::<V::Elem>();
     // SAFETY: the token shows that this CPU has V's instructions. Every full
     // load starts at `i + lanes * l` with `i + lanes * (l + 1) <= n`, and the
     // masked load reads the `n - i < lanes` elements from `i`: all inside `a`
@@ -35,6 +46,12 @@ pub fn dot<V: Vector>(_: V::Token, a: &[V::Elem], x: &[V::Elem]) -> V::Elem {
         let mut acc = [V::zero(); 4];
         let mut i = 0;
         while i + 4 * lanes <= n {
+            if ahead > 0 {
+                let next = pa.add(i).cast::<u8>().wrapping_add(ahead);
+                for line in (0..block_bytes).step_by(64) {
+                    prefetch_streaming(next.wrapping_add(line));
+                }
+            }
             for (l, acc) in acc.iter_mut().enumerate() {
                 let o = i + lanes * l;
                 *acc = V::fmadd(V::load(pa.add(o)), V::load(px.add(o)), *acc);
@@ -51,6 +68,28 @@ pub fn dot<V: Vector>(_: V::Token, a: &[V::Elem], x: &[V::Elem]) -> V::Elem {
         }
         V::add(V::add(acc[0], acc[1]), V::add(acc[2], acc[3])).sum()
     }
+}
+
+/// Asks the CPU to bring the cache line at `p` towards L1 ahead of its use,
+/// as data read once (x86's `prefetchnta`); elsewhere nothing. A hint: it
+/// reads no memory the program sees and never faults, whatever the address.
+///
+/// Why: data that streams from L3 in every call, as the weights of a
+/// one-sample product larger than L2 do, arrives faster with these requests
+/// in flight than with the hardware prefetcher alone. On W6 (Zen 5, one
+/// thread, `f32`) the 784x512 layer's rows took about 1.6 us less of a 21 us
+/// call with AVX2 and with AVX-512, and the 512x512 layer's nonzero columns
+/// about 0.3 us less; `prefetcht0` at the same distance gained less.
+#[inline(always)]
+pub(crate) fn prefetch_streaming(p: *const u8) {
+    #[cfg(all(any(target_arch = "x86", target_arch = "x86_64"), target_feature = "sse"))]
+    // SAFETY: `prefetchnta` is an SSE instruction, and the build targets SSE
+    // (`cfg` above); as a hint it dereferences nothing.
+    unsafe {
+        _mm_prefetch::<_MM_HINT_NTA>(p.cast())
+    };
+    #[cfg(not(all(any(target_arch = "x86", target_arch = "x86_64"), target_feature = "sse")))]
+    let _ = p;
 }
 
 /// The portable level's "register": `N` elements in a plain array, whose
