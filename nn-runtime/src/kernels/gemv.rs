@@ -314,10 +314,10 @@ mod tests {
         }
     }
 
-    /// [`simd::dot_prefetching`]'s result on both sides of the threshold, and
-    /// the dot product a streaming matrix's rows get: the bits of the plain
-    /// dot, on every instruction set, up to the matrix's last row (whose
-    /// requests point past its end).
+    /// [`simd::dot_prefetching`]'s result, and what the rows of a matrix
+    /// large enough to stream get in a product: the bits of the plain dot,
+    /// on every instruction set, up to the matrix's last row (whose requests
+    /// point past its end).
     #[test]
     fn streaming_dot_products_give_the_bits_of_plain_ones_on_every_isa() {
         struct Both<'a> {
