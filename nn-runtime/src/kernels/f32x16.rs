@@ -1,14 +1,10 @@
 //! What the `f32` kernels written in AVX-512 intrinsics (`pooling.rs`,
-//! `im2col.rs`) share: a generic slice seen as `f32`, and 16-lane masks and
-//! lane tables.
+//! `im2col.rs`) share: a generic slice seen as `f32`, and 16-lane tables
+//! (their masks are `simd::first_16`).
 
 #![cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 
 use std::any::TypeId;
-#[cfg(target_arch = "x86")]
-use std::arch::x86::__mmask16;
-#[cfg(target_arch = "x86_64")]
-use std::arch::x86_64::__mmask16;
 
 use crate::kernels::Float;
 
@@ -26,12 +22,6 @@ pub(super) fn f32s_mut<T: Float>(x: &mut [T]) -> Option<&mut [f32]> {
     // SAFETY: as in `f32s`; the borrow moves into the result.
     (TypeId::of::<T>() == TypeId::of::<f32>())
         .then(|| unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast(), x.len()) })
-}
-
-/// The first `len` of 16 lanes (all of them from 16 on).
-#[inline(always)]
-pub(super) fn first(len: usize) -> __mmask16 {
-    ((1u32 << len.min(16)) - 1) as __mmask16
 }
 
 /// The 16 lanes `f(0), ..., f(15)`.

@@ -261,7 +261,8 @@ mod avx512 {
     #[cfg(target_arch = "x86_64")]
     use std::arch::x86_64::*;
 
-    use super::super::f32x16::{first, lanes};
+    use super::super::f32x16::lanes;
+    use super::super::simd::first_16;
     use super::Window2d;
 
     /// The largest padded plane, and the most output positions, taken (on the stack).
@@ -314,7 +315,7 @@ mod avx512 {
         let padded = plane.as_mut_ptr().cast::<f32>();
         for i in (0..used).step_by(16) {
             // SAFETY: `used <= PLANE` (`fits`); the lanes stored lie below it.
-            unsafe { _mm512_mask_storeu_ps(padded.add(i), first(used - i), _mm512_setzero_ps()) };
+            unsafe { _mm512_mask_storeu_ps(padded.add(i), first_16(used - i), _mm512_setzero_ps()) };
         }
         let (x, col) = (x.as_ptr(), col.as_mut_ptr());
         for s in 0..n {
@@ -322,7 +323,7 @@ mod avx512 {
                 let img = x.wrapping_add((s * win.channels() + c) * height * width);
                 for r in 0..height {
                     for j in (0..width).step_by(16) {
-                        let k = first(width - j);
+                        let k = first_16(width - j);
                         // SAFETY: row `r` of the image holds `width` values;
                         // the padded plane holds its row `r + P` at `P`.
                         unsafe {
@@ -345,7 +346,7 @@ mod avx512 {
                             if 16 * b + 16 <= q {
                                 _mm512_storeu_ps(dst.add(16 * b), v);
                             } else {
-                                _mm512_mask_storeu_ps(dst.add(16 * b), first(q - 16 * b), v);
+                                _mm512_mask_storeu_ps(dst.add(16 * b), first_16(q - 16 * b), v);
                             }
                         }
                     }

@@ -295,7 +295,8 @@ pub(super) mod avx512 {
     #[cfg(target_arch = "x86_64")]
     use std::arch::x86_64::*;
 
-    use super::super::f32x16::{first, lanes};
+    use super::super::f32x16::lanes;
+    use super::super::simd::first_16;
     use super::{Argmax, Window2d};
 
     /// The window's maximum and where it is, from its four cells (in scan
@@ -404,7 +405,7 @@ pub(super) mod avx512 {
                     at[g] = _mm512_mask_blend_epi32(take, at[g], cell);
                 }
             }
-            let valid = first(plane - o0);
+            let valid = first_16(plane - o0);
             for g in 0..G {
                 // SAFETY: the lanes of `valid` are outputs of plane `k0 + g`.
                 unsafe {
@@ -458,14 +459,14 @@ pub(super) mod avx512 {
                     // sample (its input is `4 * outputs` values); masked
                     // lanes read nothing.
                     let v: [__m512; 4] = std::array::from_fn(|i| unsafe {
-                        _mm512_maskz_loadu_ps(first((4 * valid).saturating_sub(16 * i)), src.wrapping_add(16 * i))
+                        _mm512_maskz_loadu_ps(first_16((4 * valid).saturating_sub(16 * i)), src.wrapping_add(16 * i))
                     });
                     let cells = offsets.map(|o| {
                         let low = _mm512_permutex2var_ps(v[0], o, v[1]);
                         _mm512_mask_blend_ps(0xff00, low, _mm512_permutex2var_ps(v[2], o, v[3]))
                     });
                     let at = offsets.map(|o| _mm512_add_epi32(o, _mm512_set1_epi32((4 * t0) as i32)));
-                    f(s * outputs + t0, first(valid), cells, at);
+                    f(s * outputs + t0, first_16(valid), cells, at);
                 }
             }
             return;
@@ -484,7 +485,7 @@ pub(super) mod avx512 {
                     // `2 H' <= H`); masked lanes read nothing.
                     let load = |r: usize, i: usize| unsafe {
                         let p = x.wrapping_add(top + r * width + 2 * b0 + 16 * i);
-                        _mm512_maskz_loadu_ps(first((2 * valid).saturating_sub(16 * i)), p)
+                        _mm512_maskz_loadu_ps(first_16((2 * valid).saturating_sub(16 * i)), p)
                     };
                     let (t, b) = ([load(0, 0), load(0, 1)], [load(1, 0), load(1, 1)]);
                     let cells = [
@@ -495,7 +496,7 @@ pub(super) mod avx512 {
                     ];
                     let tl = _mm512_add_epi32(even, _mm512_set1_epi32(row + 2 * b0 as i32));
                     let at = [0, 1, w, w + 1].map(|d| _mm512_add_epi32(tl, _mm512_set1_epi32(d as i32)));
-                    f((k * oh + a) * ow + b0, first(valid), cells, at);
+                    f((k * oh + a) * ow + b0, first_16(valid), cells, at);
                 }
             }
         }
@@ -558,8 +559,8 @@ pub(super) mod avx512 {
             // SAFETY: the lanes of `valid` are outputs inside `g` and `argmax` (asserted).
             unsafe {
                 (
-                    _mm512_maskz_loadu_ps(first(valid), g.add(out)),
-                    _mm512_maskz_loadu_epi32(first(valid), argmax.add(out)),
+                    _mm512_maskz_loadu_ps(first_16(valid), g.add(out)),
+                    _mm512_maskz_loadu_epi32(first_16(valid), argmax.add(out)),
                 )
             }
         };
@@ -588,7 +589,7 @@ pub(super) mod avx512 {
                         // SAFETY: the `4 * valid` cells of these outputs lie
                         // in the sample; masked lanes write nothing.
                         unsafe {
-                            let k = first((4 * valid).saturating_sub(16 * r));
+                            let k = first_16((4 * valid).saturating_sub(16 * r));
                             _mm512_mask_storeu_ps(dx.add(s * inputs + 4 * t0 + 16 * r), k, v);
                         }
                     }
@@ -610,7 +611,7 @@ pub(super) mod avx512 {
                     let valid = (ow - b0).min(16);
                     let gw = load((k * oh + a) * ow + b0, valid);
                     for (i, pair) in pairs.iter().enumerate() {
-                        let m = first((2 * valid).saturating_sub(16 * i));
+                        let m = first_16((2 * valid).saturating_sub(16 * i));
                         for r in 0..2 {
                             let v = spread(*pair, gw, (row + r * width + 2 * b0 + 16 * i) as i32);
                             // SAFETY: the `2 * valid` cells from column `2 b0`
@@ -639,7 +640,7 @@ pub(super) mod avx512 {
         let (g, dx) = (g.as_ptr(), dx.as_mut_ptr());
         let share = |at: usize, valid: usize| {
             // SAFETY: the lanes of `valid` are outputs inside `g` (asserted).
-            let g = unsafe { _mm512_maskz_loadu_ps(first(valid), g.add(at)) };
+            let g = unsafe { _mm512_maskz_loadu_ps(first_16(valid), g.add(at)) };
             _mm512_add_ps(_mm512_setzero_ps(), _mm512_div_ps(g, _mm512_set1_ps(4.0)))
         };
         let w = width as u32;
@@ -658,7 +659,7 @@ pub(super) mod avx512 {
                     // `dx` (samples' inputs are `4 * outputs` values, one
                     // after the other); masked lanes write nothing.
                     unsafe {
-                        let k = first((4 * valid).saturating_sub(16 * r));
+                        let k = first_16((4 * valid).saturating_sub(16 * r));
                         _mm512_mask_storeu_ps(dx.add(4 * t0 + 16 * r), k, _mm512_permutexvar_ps(*of, s));
                     }
                 }
@@ -675,7 +676,7 @@ pub(super) mod avx512 {
                     let s = share((k * oh + a) * ow + b0, valid);
                     for (i, pair) in pairs.iter().enumerate() {
                         let v = _mm512_permutexvar_ps(*pair, s);
-                        let m = first((2 * valid).saturating_sub(16 * i));
+                        let m = first_16((2 * valid).saturating_sub(16 * i));
                         // SAFETY: the `2 * valid` cells from column `2 b0`
                         // of rows `2a` and `2a + 1` lie in the plane; masked
                         // lanes write nothing.

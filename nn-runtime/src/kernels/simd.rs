@@ -235,10 +235,12 @@ macro_rules! vector {
     };
 }
 
-/// The mask of the first `len` of 16 lanes.
+/// The mask of the first `len` of 16 lanes (all of them from 16 on); also
+/// for the `f32` kernels written in AVX-512 intrinsics (`pooling.rs`,
+/// `im2col.rs`).
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 #[inline(always)]
-fn first_16(len: usize) -> __mmask16 {
+pub(super) fn first_16(len: usize) -> __mmask16 {
     if len >= 16 {
         0xffff
     } else {
