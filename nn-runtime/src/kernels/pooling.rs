@@ -540,6 +540,33 @@ pub(super) mod avx512 {
         }
     }
 
+    /// For [`whole_samples`]' layout, the inverse of [`windows_2x2`]'s
+    /// permutes: in register `r`, lane `l` is the output (of the 16 from a
+    /// multiple of 16) whose window holds value `16 r + l` of the 64 they
+    /// read, `i / 2W * W' + i % W / 2` for `i = 16 r + l`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn sample_owners(win: &Window2d) -> [__m512i; 4] {
+        let (w, ow) = (win.width() as u32, win.out_width() as u32);
+        std::array::from_fn(|r| {
+            let i = lanes(|l| (16 * r as u32 + l) / (2 * w) * ow + (16 * r as u32 + l) % w / 2);
+            // SAFETY: reads the 16 values of `i`.
+            unsafe { _mm512_loadu_si512(i.as_ptr().cast()) }
+        })
+    }
+
+    /// The same for a row at a time: of the 32 values of an input row that
+    /// 16 outputs read, the `l`-th of register `r` is in output `8 r + l / 2`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn row_owners() -> [__m512i; 2] {
+        std::array::from_fn(|r| {
+            let i = lanes(|l| 8 * r as u32 + l / 2);
+            // SAFETY: reads the 16 values of `i`.
+            unsafe { _mm512_loadu_si512(i.as_ptr().cast()) }
+        })
+    }
+
     /// The `tiled_2x2` branch of `MaxPoolBackward` on `f32`s: each cell of a
     /// window receives `0 + g` if it won the window, else `0`, through the
     /// inverse of [`windows_2x2`]'s permutes (of the gradients and of the
@@ -572,14 +599,9 @@ pub(super) mod avx512 {
             );
             _mm512_maskz_add_ps(won, _mm512_setzero_ps(), _mm512_permutexvar_ps(of, g))
         };
-        let w = width as u32;
         if whole_samples(win) {
-            // Every cell is in a window: value `i` of the 64 that 16 outputs
-            // read is a cell of output `i / 2W * W' + i % W / 2`.
-            let of: [__m512i; 4] = std::array::from_fn(|r| {
-                let i = lanes(|l| (16 * r as u32 + l) / (2 * w) * ow as u32 + (16 * r as u32 + l) % w / 2);
-                _mm512_loadu_si512(i.as_ptr().cast())
-            });
+            // Every cell is in a window.
+            let of = sample_owners(win);
             for s in 0..n {
                 for t0 in (0..outputs).step_by(16) {
                     let valid = (outputs - t0).min(16);
@@ -602,8 +624,7 @@ pub(super) mod avx512 {
             // SAFETY: `dx` holds the `n` samples (asserted).
             unsafe { std::ptr::write_bytes(dx, 0, n * inputs) };
         }
-        let pairs: [__m512i; 2] =
-            std::array::from_fn(|r| _mm512_loadu_si512(lanes(|l| 8 * r as u32 + l / 2).as_ptr().cast()));
+        let pairs = row_owners();
         for k in 0..n * win.channels() {
             for a in 0..oh {
                 let (top, row) = (k * plane + 2 * a * width, k % win.channels() * plane + 2 * a * width);
@@ -643,14 +664,8 @@ pub(super) mod avx512 {
             let g = unsafe { _mm512_maskz_loadu_ps(first_16(valid), g.add(at)) };
             _mm512_add_ps(_mm512_setzero_ps(), _mm512_div_ps(g, _mm512_set1_ps(4.0)))
         };
-        let w = width as u32;
         if whole_samples(win) {
-            // Value `i` of the 64 that 16 outputs read is a cell of output
-            // `i / 2W * W' + i % W / 2`.
-            let of: [__m512i; 4] = std::array::from_fn(|r| {
-                let i = lanes(|l| (16 * r as u32 + l) / (2 * w) * ow as u32 + (16 * r as u32 + l) % w / 2);
-                _mm512_loadu_si512(i.as_ptr().cast())
-            });
+            let of = sample_owners(win);
             for t0 in (0..n * outputs).step_by(16) {
                 let valid = (n * outputs - t0).min(16);
                 let s = share(t0, valid);
@@ -666,8 +681,7 @@ pub(super) mod avx512 {
             }
             return;
         }
-        let pairs: [__m512i; 2] =
-            std::array::from_fn(|r| _mm512_loadu_si512(lanes(|l| 8 * r as u32 + l / 2).as_ptr().cast()));
+        let pairs = row_owners();
         for k in 0..n * win.channels() {
             for a in 0..oh {
                 let top = k * plane + 2 * a * width;
